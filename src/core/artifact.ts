@@ -1,0 +1,34 @@
+import type { JsonValue } from './canonical-json.js';
+import { ArtifactIntegrityError } from './errors.js';
+import { hashCanonical } from './hash.js';
+
+/**
+ * An immutable, content-addressed step output. `hash` covers the canonical payload only: metadata
+ * (labels, provenance notes) may differ without making two identical results look different.
+ */
+export interface Artifact<P extends JsonValue = JsonValue> {
+  readonly kind: string;
+  readonly hash: string;
+  readonly payload: P;
+  readonly metadata?: Record<string, JsonValue>;
+}
+
+/** What a step returns: an artifact before its hash is computed. */
+export interface ArtifactDraft<P extends JsonValue = JsonValue> {
+  readonly kind: string;
+  readonly payload: P;
+  readonly metadata?: Record<string, JsonValue>;
+}
+
+export function createArtifact<P extends JsonValue>(draft: ArtifactDraft<P>): Artifact<P> {
+  const hash = hashCanonical(draft.payload);
+  return draft.metadata === undefined
+    ? { kind: draft.kind, hash, payload: draft.payload }
+    : { kind: draft.kind, hash, payload: draft.payload, metadata: draft.metadata };
+}
+
+/** Throws `ArtifactIntegrityError` when the payload was changed after hashing. */
+export function verifyArtifact(artifact: Artifact): void {
+  const actual = hashCanonical(artifact.payload);
+  if (actual !== artifact.hash) throw new ArtifactIntegrityError(artifact.hash, actual);
+}

@@ -1,0 +1,82 @@
+import type { Artifact, ArtifactDraft } from './artifact.js';
+import type { JsonObject, JsonValue } from './canonical-json.js';
+import { InvalidDefinitionError } from './errors.js';
+import { hashCanonical } from './hash.js';
+import type { RetryPolicy } from './retry-policy.js';
+
+export type StepKind = 'source' | 'transform' | 'sink' | 'check';
+export const STEP_KINDS: readonly StepKind[] = ['source', 'transform', 'sink', 'check'];
+
+/** What a step sees while it runs. */
+export interface StepContext<P extends JsonObject = JsonObject> {
+  /** The previous step's output artifacts; empty for a source. */
+  readonly input: readonly Artifact[];
+  /** The step's params (its `baseParams`). */
+  readonly params: P;
+  /** 1-based attempt number of this step. */
+  readonly attempt: number;
+  readonly flowId: string;
+  readonly stepId: string;
+  /** Aborted when the attempt times out. */
+  readonly signal: AbortSignal;
+  /** Records a `StepSignal` event (progress, warnings); signals never change the flow's state. */
+  emit(name: string, data?: JsonValue): void;
+}
+
+/** What a successful step returns. */
+export interface StepResult {
+  outputs: readonly ArtifactDraft[];
+}
+
+export interface StepDefinition<P extends JsonObject = JsonObject> {
+  readonly id: string;
+  readonly kind: StepKind;
+  /** Version of the step's code; enters the definition hash so changed code changes fingerprints. */
+  readonly version?: string;
+  readonly baseParams: P;
+  /** Overrides the engine's retry policy for this step; never part of any hash. */
+  readonly retry?: RetryPolicy;
+  /** Limit of one attempt; exceeding it is a Transient failure. */
+  readonly timeoutMs?: number;
+  run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
+}
+
+export interface FlowDefinition {
+  readonly name: string;
+  readonly steps: readonly StepDefinition[];
+  /** Hash of the ordered step ids and versions. */
+  readonly definitionHash: string;
+}
+
+const STEP_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Builds an immutable flow definition, rejecting duplicate ids and a first step that is not a source. */
+export function defineFlow(name: string, steps: readonly StepDefinition[]): FlowDefinition {
+  if (steps.length === 0) throw new InvalidDefinitionError(`Flow "${name}" has no steps`);
+  const seen = new Set<string>();
+  steps.forEach((step, index) => {
+    if (!STEP_ID.test(step.id))
+      throw new InvalidDefinitionError(
+        `Step ${index} has an invalid id ${JSON.stringify(step.id)}: use letters, digits, '.', '_' or '-' (max 128)`,
+      );
+    if (seen.has(step.id)) throw new InvalidDefinitionError(`Duplicate step id "${step.id}" at position ${index}`);
+    seen.add(step.id);
+    if (!STEP_KINDS.includes(step.kind))
+      throw new InvalidDefinitionError(`Step "${step.id}" has unknown kind ${JSON.stringify(step.kind)}`);
+  });
+  const first = steps[0];
+  if (first !== undefined && first.kind !== 'source')
+    throw new InvalidDefinitionError(`The first step "${first.id}" must be a source, not a ${first.kind}`);
+  return Object.freeze({
+    name,
+    steps: Object.freeze([...steps]),
+    definitionHash: hashCanonical(steps.map((s) => ({ id: s.id, version: s.version ?? null }))),
+  });
+}
+
+/** What replay needs of a definition: its name, ordered step ids and hash (no step code). */
+export interface FlowShape {
+  readonly name: string;
+  readonly steps: readonly { readonly id: string }[];
+  readonly definitionHash: string;
+}

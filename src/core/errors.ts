@@ -1,0 +1,153 @@
+/**
+ * Typed errors of the engine itself (bad definitions, concurrency, corrupt logs, rejected commands).
+ * Every error carries a stable string `code` so scripts and callers can branch without parsing text.
+ */
+export abstract class ChemflowError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export function isChemflowError(error: unknown): error is ChemflowError {
+  return error instanceof ChemflowError;
+}
+
+/** A value that cannot be represented as canonical JSON (NaN, Infinity, undefined, a function, a cycle...). */
+export class NonCanonicalValueError extends ChemflowError {
+  readonly code = 'NON_CANONICAL_VALUE';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`Value at ${path} cannot be hashed as canonical JSON: ${reason}`);
+  }
+}
+
+/** A flow or step definition that breaks a rule (duplicate id, first step not a source, ...). */
+export class InvalidDefinitionError extends ChemflowError {
+  readonly code = 'INVALID_DEFINITION';
+}
+
+/** The events of a flow were produced by a different definition than the one given to replay them. */
+export class DefinitionMismatchError extends ChemflowError {
+  readonly code = 'DEFINITION_MISMATCH';
+  constructor(
+    readonly flowId: string,
+    readonly expectedHash: string,
+    readonly actualHash: string,
+  ) {
+    super(
+      `Flow ${flowId} was started with definition ${expectedHash} but is being replayed with ${actualHash}`,
+    );
+  }
+}
+
+/** An artifact whose hash does not match its payload. */
+export class ArtifactIntegrityError extends ChemflowError {
+  readonly code = 'ARTIFACT_INTEGRITY';
+  constructor(
+    readonly expectedHash: string,
+    readonly actualHash: string,
+  ) {
+    super(`Artifact claims hash ${expectedHash} but its payload hashes to ${actualHash}`);
+  }
+}
+
+/** Optimistic concurrency: someone appended to the flow since `expectedVersion` was read. */
+export class ConcurrencyError extends ChemflowError {
+  readonly code = 'CONCURRENCY_CONFLICT';
+  constructor(
+    readonly flowId: string,
+    readonly expectedVersion: number,
+    readonly actualVersion: number | undefined,
+  ) {
+    super(
+      `Flow ${flowId}: expected version ${expectedVersion} but the log is at ${actualVersion ?? 'a newer version'}; reload and try again`,
+    );
+  }
+}
+
+export function isConcurrencyError(error: unknown): error is ConcurrencyError {
+  return error instanceof ConcurrencyError;
+}
+
+/** A stored event that is unknown, malformed or breaks the state machine. */
+export class CorruptEventError extends ChemflowError {
+  readonly code = 'CORRUPT_EVENT';
+  constructor(
+    readonly flowId: string,
+    readonly version: number,
+    readonly reason: string,
+  ) {
+    super(`Corrupt event in flow ${flowId} at version ${version}: ${reason}`);
+  }
+}
+
+export class FlowNotFoundError extends ChemflowError {
+  readonly code = 'FLOW_NOT_FOUND';
+  constructor(readonly flowId: string) {
+    super(`No flow with id ${flowId}`);
+  }
+}
+
+export type NotRunnableReason = 'completed' | 'failed';
+
+/** `next`/`runToEnd` on a flow that can make no progress: it completed, or a step failed for good. */
+export class FlowNotRunnableError extends ChemflowError {
+  readonly code = 'FLOW_NOT_RUNNABLE';
+  constructor(
+    readonly flowId: string,
+    readonly reason: NotRunnableReason,
+    readonly failedStepId?: string,
+  ) {
+    super(
+      reason === 'completed'
+        ? `Flow ${flowId} is already completed`
+        : `Flow ${flowId} stopped: step ${failedStepId ?? '?'} failed (schedule a retry to continue)`,
+    );
+  }
+}
+
+export type RetryRejectionReason =
+  | 'unknown_step'
+  | 'step_not_failed'
+  | 'flow_completed'
+  | 'max_retries_exceeded';
+
+/** `scheduleRetry` refused; nothing was appended. */
+export class RetryRejectedError extends ChemflowError {
+  readonly code = 'RETRY_REJECTED';
+  constructor(
+    readonly flowId: string,
+    readonly stepId: string,
+    readonly reason: RetryRejectionReason,
+    detail: string,
+  ) {
+    super(`Retry of step ${stepId} in flow ${flowId} rejected (${reason}): ${detail}`);
+  }
+}
+
+export function isRetryRejectedError(error: unknown): error is RetryRejectedError {
+  return error instanceof RetryRejectedError;
+}
+
+export class ArtifactNotFoundError extends ChemflowError {
+  readonly code = 'ARTIFACT_NOT_FOUND';
+  constructor(readonly hash: string) {
+    super(`No artifact with hash ${hash}`);
+  }
+}
+
+/** A database failure that survived the bounded retries, or one that is not worth retrying. */
+export class StoreError extends ChemflowError {
+  readonly code = 'STORE_ERROR';
+  constructor(
+    readonly operation: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${operation} failed: ${message}`, options);
+  }
+}

@@ -1,0 +1,110 @@
+import type { JsonObject, JsonValue } from './canonical-json.js';
+import type { ErrorClass } from './error-class.js';
+
+/** Bumped when an event's shape changes; readers upgrade older versions instead of rejecting them. */
+export const EVENT_SCHEMA_VERSION = 1;
+
+export interface FlowInitialized {
+  type: 'FlowInitialized';
+  definitionHash: string;
+  stepCount: number;
+  flowName: string;
+  /** Ordered step ids, so a flow's state can be shown without loading its step code. */
+  stepIds: string[];
+  /** Free-form facts about the run's origin (e.g. the flow file); never part of any hash. */
+  metadata: JsonObject;
+}
+
+export interface StepStarted {
+  type: 'StepStarted';
+  stepIndex: number;
+  stepId: string;
+  attempt: number;
+}
+
+export interface StepSignal {
+  type: 'StepSignal';
+  stepIndex: number;
+  stepId: string;
+  attempt: number;
+  name: string;
+  data: JsonValue;
+}
+
+export interface StepFinished {
+  type: 'StepFinished';
+  stepIndex: number;
+  stepId: string;
+  attempt: number;
+  outputs: string[];
+  fingerprint: string;
+}
+
+export interface StepFailed {
+  type: 'StepFailed';
+  stepIndex: number;
+  stepId: string;
+  attempt: number;
+  errorClass: ErrorClass;
+  error: { code: string; message: string };
+  /** `{stack_trace, input_hash, params, ...}` merged with the error's own details. */
+  details: JsonObject;
+  fingerprint: string;
+  /** Retries scheduled for this step before this attempt. */
+  retryCount: number;
+  /** The effective policy's limit when the attempt failed. */
+  maxRetries: number;
+}
+
+export interface RetryScheduled {
+  type: 'RetryScheduled';
+  stepIndex: number;
+  stepId: string;
+  /** 1-based: the n-th retry of this step. */
+  retryIndex: number;
+  reason: string | null;
+  delayMs: number;
+  /** Earliest time (ISO 8601) the retry may start; stored so a restarted process honours it. */
+  notBefore: string;
+}
+
+export interface FlowCompleted {
+  type: 'FlowCompleted';
+  flowFingerprint: string;
+}
+
+/** The body of every event kind: one discriminated union on `type`. */
+export type FlowEventBody =
+  | FlowInitialized
+  | StepStarted
+  | StepSignal
+  | StepFinished
+  | StepFailed
+  | RetryScheduled
+  | FlowCompleted;
+
+export type FlowEventType = FlowEventBody['type'];
+
+export const FLOW_EVENT_TYPES: readonly FlowEventType[] = [
+  'FlowInitialized',
+  'StepStarted',
+  'StepSignal',
+  'StepFinished',
+  'StepFailed',
+  'RetryScheduled',
+  'FlowCompleted',
+];
+
+/** An event before the store has placed it in the log. The timestamp never enters a hash. */
+export type NewFlowEvent = FlowEventBody & { ts: string };
+
+/** An event as stored: per-flow `version` 1, 2, 3 ... without gaps; `seq` is the global order. */
+export type FlowEvent = FlowEventBody & {
+  flowId: string;
+  version: number;
+  seq: number;
+  ts: string;
+  schemaVersion: number;
+};
+
+export type EventOf<T extends FlowEventType> = Extract<FlowEvent, { type: T }>;

@@ -1,0 +1,54 @@
+import type { JsonObject } from './canonical-json.js';
+import type { ErrorClass } from './error-class.js';
+
+export type StepStatus = 'Pending' | 'Running' | 'FinishedOk' | 'Failed';
+export type FlowStatus = 'pending' | 'running' | 'completed' | 'failed';
+
+/** One failed attempt, as the error history of a step keeps it. */
+export interface StepErrorEntry {
+  attemptNumber: number;
+  errorClass: ErrorClass;
+  code: string;
+  message: string;
+  details: JsonObject;
+  retryCount: number;
+  maxRetries: number;
+  timestamp: string;
+}
+
+export interface StepSlot {
+  stepId: string;
+  status: StepStatus;
+  fingerprint: string | null;
+  outputs: string[];
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Attempts started so far. */
+  attempts: number;
+  /** Retries scheduled so far. */
+  retryCount: number;
+  /** Earliest start of the next attempt when a retry is pending (ISO 8601). */
+  notBefore: string | null;
+  errors: StepErrorEntry[];
+}
+
+export interface FlowInstance {
+  id: string;
+  name: string;
+  definitionHash: string;
+  /** Index of the first step that has not finished successfully. */
+  cursor: number;
+  steps: StepSlot[];
+  completed: boolean;
+  failed: boolean;
+  flowFingerprint: string | null;
+  /** Version of the last applied event; the `expectedVersion` of the next append. */
+  version: number;
+}
+
+export function flowStatus(flow: FlowInstance): FlowStatus {
+  if (flow.completed) return 'completed';
+  if (flow.failed) return 'failed';
+  if (flow.version === 0) return 'pending';
+  return flow.steps.some((s) => s.status !== 'Pending') ? 'running' : 'pending';
+}

@@ -1,0 +1,105 @@
+import type { Artifact } from '../core/artifact.js';
+import { ArtifactNotFoundError, ConcurrencyError } from '../core/errors.js';
+import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../core/events.js';
+import {
+  countErrors,
+  errorRecordFromEvent,
+  type ErrorCounts,
+  type StepExecutionError,
+} from '../core/step-execution-error.js';
+import type { AppendOptions, AppendResult, FlowStore, FlowSummary } from './flow-store.js';
+
+/** The in-memory store: same contract as the databases, for tests and one-off runs. */
+export class MemoryFlowStore implements FlowStore {
+  readonly kind = 'memory';
+  private readonly logs = new Map<string, FlowEvent[]>();
+  private readonly artifacts = new Map<string, Artifact>();
+  private readonly errors: StepExecutionError[] = [];
+  private seq = 0;
+
+  append(
+    flowId: string,
+    expectedVersion: number,
+    events: readonly NewFlowEvent[],
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
+    const log = this.logs.get(flowId) ?? [];
+    if (log.length !== expectedVersion) return Promise.reject(new ConcurrencyError(flowId, expectedVersion, log.length));
+    // Serialise through JSON like a database would: callers can never alias stored state.
+    const stored = events.map(
+      (event, i): FlowEvent => ({
+        ...(structuredClone(event) as NewFlowEvent),
+        flowId,
+        version: expectedVersion + i + 1,
+        seq: ++this.seq,
+        schemaVersion: EVENT_SCHEMA_VERSION,
+      }),
+    );
+    log.push(...stored);
+    this.logs.set(flowId, log);
+    for (const artifact of options.artifacts ?? [])
+      if (!this.artifacts.has(artifact.hash)) this.artifacts.set(artifact.hash, structuredClone(artifact));
+    for (const event of stored) if (event.type === 'StepFailed') this.errors.push(errorRecordFromEvent(event));
+    return Promise.resolve({ events: structuredClone(stored), version: log.length });
+  }
+
+  list(flowId: string): Promise<FlowEvent[]> {
+    return Promise.resolve(structuredClone(this.logs.get(flowId) ?? []));
+  }
+
+  getArtifacts(hashes: readonly string[]): Promise<Artifact[]> {
+    try {
+      return Promise.resolve(
+        hashes.map((hash) => {
+          const artifact = this.artifacts.get(hash);
+          if (artifact === undefined) throw new ArtifactNotFoundError(hash);
+          return structuredClone(artifact);
+        }),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Number of stored artifacts (for deduplication checks). */
+  artifactCount(): number {
+    return this.artifacts.size;
+  }
+
+  listErrors(flowId: string, stepId?: string): Promise<StepExecutionError[]> {
+    return Promise.resolve(
+      structuredClone(this.errors.filter((e) => e.flowId === flowId && (stepId === undefined || e.stepId === stepId))),
+    );
+  }
+
+  async getErrorTimeline(flowId: string, stepId: string): Promise<StepExecutionError[]> {
+    const rows = await this.listErrors(flowId, stepId);
+    return rows.sort((a, b) => a.attemptNumber - b.attemptNumber);
+  }
+
+  async countErrorsByFlow(flowId: string): Promise<ErrorCounts> {
+    return countErrors(await this.listErrors(flowId));
+  }
+
+  listFlows(): Promise<FlowSummary[]> {
+    const summaries: FlowSummary[] = [];
+    for (const [flowId, log] of this.logs) {
+      const first = log[0];
+      const last = log[log.length - 1];
+      if (first?.type !== 'FlowInitialized' || last === undefined) continue;
+      summaries.push({
+        flowId,
+        name: first.flowName,
+        version: last.version,
+        lastEventType: last.type,
+        createdAt: first.ts,
+        updatedAt: last.ts,
+      });
+    }
+    return Promise.resolve(summaries.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
