@@ -2,6 +2,7 @@ import type { Artifact, ArtifactDraft } from './artifact.js';
 import type { JsonObject, JsonValue } from './canonical-json.js';
 import { InvalidDefinitionError } from './errors.js';
 import { hashCanonical } from './hash.js';
+import type { ErrorClass } from './error-class.js';
 import type { RetryPolicy } from './retry-policy.js';
 
 export type StepKind = 'source' | 'transform' | 'sink' | 'check';
@@ -19,8 +20,23 @@ export interface StepContext<P extends JsonObject = JsonObject> {
   readonly stepId: string;
   /** Aborted when the attempt times out. */
   readonly signal: AbortSignal;
+  /** Directory relative paths in params refer to (the flow file's directory, or the process's cwd). */
+  readonly baseDir: string;
+  /**
+   * Failed attempts recorded so far in this flow, oldest first: for reports only. A step's outputs must
+   * not depend on it, since it is not part of the fingerprint.
+   */
+  readonly errorHistory: readonly ErrorHistoryEntry[];
   /** Records a `StepSignal` event (progress, warnings); signals never change the flow's state. */
   emit(name: string, data?: JsonValue): void;
+}
+
+export interface ErrorHistoryEntry {
+  stepId: string;
+  attemptNumber: number;
+  errorClass: ErrorClass;
+  message: string;
+  timestamp: string;
 }
 
 /** What a successful step returns. */
@@ -79,4 +95,17 @@ export interface FlowShape {
   readonly name: string;
   readonly steps: readonly { readonly id: string }[];
   readonly definitionHash: string;
+}
+
+/**
+ * The public, stable contract of a step implementation (a user's `.mjs` module default export, or a
+ * built-in step type). Plain JavaScript objects satisfy it: no chemflow import needed.
+ */
+export interface StepModule<P extends JsonObject = JsonObject> {
+  readonly kind: StepKind;
+  /** Enters the definition hash: bump it when the code's results change. */
+  readonly version?: string;
+  /** Validates and completes the params from the flow file (defaults); throwing means bad params. */
+  readonly parseParams?: (params: unknown) => P;
+  run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
