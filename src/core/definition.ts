@@ -109,3 +109,27 @@ export interface StepModule<P extends JsonObject = JsonObject> {
   readonly parseParams?: (params: unknown) => P;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
+
+export interface StepOptions {
+  retry?: RetryPolicy;
+  timeoutMs?: number;
+}
+
+/** Binds a step implementation to an id and params; `parseParams` validates them here, before any run. */
+export function defineStep<P extends JsonObject>(
+  id: string,
+  module: StepModule<P>,
+  params: unknown = {},
+  options: StepOptions = {},
+): StepDefinition<P> {
+  const baseParams = module.parseParams ? module.parseParams(params) : (params as P);
+  return {
+    id,
+    kind: module.kind,
+    ...(module.version === undefined ? {} : { version: module.version }),
+    baseParams,
+    ...(options.retry === undefined ? {} : { retry: options.retry }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    run: (ctx) => module.run(ctx),
+  };
+}

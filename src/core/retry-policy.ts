@@ -37,10 +37,14 @@ export function hasRetriesLeft(policy: Pick<RetryPolicy, 'maxRetries'>, retryCou
   return retryCount < policy.maxRetries;
 }
 
+/** Does the policy retry failures of this class automatically at all? */
+export function retriesClass(policy: RetryPolicy, errorClass: ErrorClass): boolean {
+  return (policy.retryOn ?? DEFAULT_RETRY_POLICY.retryOn ?? []).includes(errorClass);
+}
+
 /** Should a failure of this class, after `retryCount` retries, be retried automatically? */
 export function shouldRetry(policy: RetryPolicy, errorClass: ErrorClass, retryCount: number): boolean {
-  const retryOn = policy.retryOn ?? DEFAULT_RETRY_POLICY.retryOn ?? [];
-  return retryOn.includes(errorClass) && hasRetriesLeft(policy, retryCount);
+  return retriesClass(policy, errorClass) && hasRetriesLeft(policy, retryCount);
 }
 
 /**

@@ -1,0 +1,387 @@
+import { randomUUID } from 'node:crypto';
+import type { Artifact } from '../core/artifact.js';
+import type { JsonObject } from '../core/canonical-json.js';
+import type { ErrorHistoryEntry, FlowDefinition, StepDefinition } from '../core/definition.js';
+import { WorkerLostError, classifyError, type ClassifiedError } from '../core/error-class.js';
+import { FlowNotFoundError, FlowNotRunnableError, RetryRejectedError } from '../core/errors.js';
+import type { FlowEvent, NewFlowEvent, RetryScheduled, FlowEventBody } from '../core/events.js';
+import { flowFingerprint, stepFingerprint, ENGINE_VERSION } from '../core/fingerprint.js';
+import type { FlowInstance, StepSlot } from '../core/flow-state.js';
+import { hashCanonical } from '../core/hash.js';
+import { evolve, replay } from '../core/reducer.js';
+import { decideRetry } from '../core/retry-decision.js';
+import { DEFAULT_RETRY_POLICY, delayFor, retriesClass, type RetryPolicy } from '../core/retry-policy.js';
+import type { FlowStore } from '../stores/flow-store.js';
+import { systemClock, type Clock } from './clock.js';
+import { RetryMetrics } from './retry-metrics.js';
+import { runAttempt } from './step-runner.js';
+
+export interface FlowEngineOptions {
+  store: FlowStore;
+  /** Default policy of every step without its own; see docs/retry.md. */
+  retryPolicy?: RetryPolicy;
+  clock?: Clock;
+  /** Directory that relative paths in step params refer to; default the process's cwd. */
+  baseDir?: string;
+  engineVersion?: string;
+  /** Called with every committed event and the flow state after it (progress displays, logs). */
+  onEvent?: (event: FlowEvent, flow: FlowInstance) => void;
+}
+
+export interface StartOptions {
+  flowId?: string;
+  /** Facts about the run's origin (e.g. the flow file); stored in FlowInitialized, never hashed. */
+  metadata?: JsonObject;
+}
+
+/** What one call to `next` did. */
+export type StepOutcome =
+  | { kind: 'finished'; stepId: string; attempt: number }
+  | { kind: 'failed'; stepId: string; attempt: number; errorClass: ClassifiedError['errorClass']; retry: RetryScheduled | null }
+  | { kind: 'recovered'; stepId: string; attempt: number; retry: RetryScheduled | null }
+  | { kind: 'completed' };
+
+export interface NextResult {
+  flow: FlowInstance;
+  outcome: StepOutcome;
+}
+
+/** A flow being driven by this engine: its state plus what only this process knows. */
+interface Session {
+  definition: FlowDefinition;
+  flow: FlowInstance;
+  /** Index of a step whose StepStarted this process committed and has not yet run. */
+  startedHere: number | null;
+  /** Outputs of finished steps already in memory, by hash: saves a read per step. */
+  artifacts: Map<string, Artifact>;
+}
+
+/**
+ * Drives flows one step at a time. It decides, the store stores: every state change is an event
+ * appended with optimistic concurrency, and the state is always the replay of those events.
+ *
+ * Durability: a step's StepStarted is committed before its work begins, and its result (with the next
+ * step's StepStarted, so a step costs one commit) before the next step runs.
+ */
+export class FlowEngine {
+  private readonly store: FlowStore;
+  private readonly policy: RetryPolicy;
+  private readonly clock: Clock;
+  private readonly baseDir: string;
+  private readonly engineVersion: string;
+  private readonly onEvent: FlowEngineOptions['onEvent'];
+  private readonly metrics = new RetryMetrics();
+
+  constructor(options: FlowEngineOptions) {
+    this.store = options.store;
+    this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    this.clock = options.clock ?? systemClock;
+    this.baseDir = options.baseDir ?? process.cwd();
+    this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
+    this.onEvent = options.onEvent;
+  }
+
+  /** Creates a flow (FlowInitialized) and returns its id. */
+  async startFlow(definition: FlowDefinition, options: StartOptions = {}): Promise<string> {
+    const flowId = options.flowId ?? randomUUID();
+    const session = this.newSession(flowId, definition, []);
+    await this.commit(session, [this.initialized(definition, options.metadata ?? {})]);
+    return flowId;
+  }
+
+  /** Rebuilds a flow's state from its events. */
+  async load(flowId: string, definition: FlowDefinition): Promise<FlowInstance> {
+    return replay(flowId, await this.store.list(flowId), definition);
+  }
+
+  eventsFor(flowId: string): Promise<FlowEvent[]> {
+    return this.store.list(flowId);
+  }
+
+  /** Runs one step attempt (initialising the flow if it has no events yet). */
+  async next(flowId: string, definition: FlowDefinition): Promise<NextResult> {
+    const session = await this.open(flowId, definition, true);
+    const outcome = await this.advance(session, false);
+    return { flow: session.flow, outcome };
+  }
+
+  /**
+   * Runs until the flow completes or a step fails for good, waiting out retry backoffs. Returns the
+   * final state; a flow that is already completed is returned as it is.
+   */
+  async runToEnd(flowId: string, definition: FlowDefinition): Promise<FlowInstance> {
+    const session = await this.open(flowId, definition, true);
+    if (session.flow.completed) return session.flow;
+    assertRunnable(session.flow);
+    while (!session.flow.completed && !session.flow.failed) await this.advance(session, true);
+    return session.flow;
+  }
+
+  /**
+   * Puts a Failed step back to Pending (RetryScheduled). Rejected with `RetryRejectedError`, and nothing
+   * appended, unless the step is Failed and has retries left under `maxRetries` (default: the step's
+   * policy). A manual retry is due at once.
+   */
+  async scheduleRetry(
+    flowId: string,
+    definition: FlowDefinition,
+    stepId: string,
+    reason?: string,
+    maxRetries?: number,
+  ): Promise<RetryScheduled> {
+    const session = await this.open(flowId, definition, false);
+    const step = definition.steps.find((s) => s.id === stepId);
+    const limit = maxRetries ?? this.policyFor(step).maxRetries;
+    const retry = this.gateRetry(session.flow, stepId, limit, 0, reason ?? null);
+    await this.commit(session, [retry]);
+    return retry;
+  }
+
+  retriesScheduled(flowId?: string): number {
+    return this.metrics.scheduled(flowId);
+  }
+
+  retriesRejected(flowId?: string): number {
+    return this.metrics.rejected(flowId);
+  }
+
+  /** The one gate of every retry, manual or automatic: counts the decision, throws on rejection. */
+  private gateRetry(
+    flow: FlowInstance,
+    stepId: string,
+    maxRetries: number,
+    delayMs: number,
+    reason: string | null,
+  ): RetryScheduled {
+    const decision = decideRetry(flow, { stepId, maxRetries, delayMs, reason, now: this.clock.now() });
+    if (!decision.ok) {
+      this.metrics.record(flow.id, 'rejected');
+      throw new RetryRejectedError(flow.id, stepId, decision.reason, decision.detail);
+    }
+    this.metrics.record(flow.id, 'scheduled');
+    return decision.event;
+  }
+
+  private policyFor(step: StepDefinition | undefined): RetryPolicy {
+    return step?.retry ?? this.policy;
+  }
+
+  private async open(flowId: string, definition: FlowDefinition, createIfMissing: boolean): Promise<Session> {
+    const events = await this.store.list(flowId);
+    if (events.length === 0 && !createIfMissing) throw new FlowNotFoundError(flowId);
+    const session = this.newSession(flowId, definition, events);
+    if (events.length === 0) await this.commit(session, [this.initialized(definition, {})]);
+    return session;
+  }
+
+  private newSession(flowId: string, definition: FlowDefinition, events: readonly FlowEvent[]): Session {
+    return { definition, flow: replay(flowId, events, definition), startedHere: null, artifacts: new Map() };
+  }
+
+  private initialized(definition: FlowDefinition, metadata: JsonObject): FlowEventBody {
+    return {
+      type: 'FlowInitialized',
+      definitionHash: definition.definitionHash,
+      stepCount: definition.steps.length,
+      flowName: definition.name,
+      stepIds: definition.steps.map((s) => s.id),
+      metadata,
+    };
+  }
+
+  /** One decision and its commit. `chain`: start the next step in the same commit as a success. */
+  private async advance(session: Session, chain: boolean): Promise<StepOutcome> {
+    const { flow } = session;
+    assertRunnable(flow);
+    const runningIndex = flow.steps.findIndex((s) => s.status === 'Running');
+    if (runningIndex !== -1 && runningIndex !== session.startedHere) return this.recoverLostAttempt(session, runningIndex);
+    if (flow.cursor >= flow.steps.length) {
+      await this.commit(session, [this.completed(flow)]);
+      return { kind: 'completed' };
+    }
+    const index = flow.cursor;
+    const step = session.definition.steps[index] as StepDefinition;
+    if (session.startedHere !== index) {
+      await this.waitUntilDue(flow.steps[index] as StepSlot);
+      await this.commit(session, [startEvent(session.flow, index)]);
+    }
+    session.startedHere = null;
+    const slot = session.flow.steps[index] as StepSlot;
+    const input = await this.inputFor(session, index);
+    const inputHashes = input.map((a) => a.hash);
+    const fingerprint = stepFingerprint({
+      engineVersion: this.engineVersion,
+      stepId: step.id,
+      inputHashes,
+      params: step.baseParams,
+      definitionHash: session.definition.definitionHash,
+    });
+    const result = await runAttempt(step, {
+      input,
+      attempt: slot.attempts,
+      flowId: flow.id,
+      stepId: step.id,
+      baseDir: this.baseDir,
+      errorHistory: errorHistory(session.flow),
+    });
+    const signals: FlowEventBody[] = result.signals.map((s) => ({
+      type: 'StepSignal',
+      stepIndex: index,
+      stepId: step.id,
+      attempt: slot.attempts,
+      name: s.name,
+      data: s.data,
+    }));
+
+    if (result.ok) {
+      const finished: FlowEventBody = {
+        type: 'StepFinished',
+        stepIndex: index,
+        stepId: step.id,
+        attempt: slot.attempts,
+        outputs: result.outputs.map((a) => a.hash),
+        fingerprint,
+      };
+      for (const artifact of result.outputs) session.artifacts.set(artifact.hash, artifact);
+      const isLast = index === flow.steps.length - 1;
+      const after = evolve(session.flow, stored(session.flow, finished));
+      const tail = isLast ? [this.completed(after)] : chain ? [startEvent(after, index + 1)] : [];
+      await this.commit(session, [...signals, finished, ...tail], result.outputs);
+      if (!isLast && chain) session.startedHere = index + 1;
+      return { kind: 'finished', stepId: step.id, attempt: slot.attempts };
+    }
+
+    const failed = this.failedEvent(step, index, slot, fingerprint, inputHashes, result.error);
+    const retry = this.automaticRetry(session, failed, step, result.error);
+    await this.commit(session, [...signals, failed, ...(retry ? [retry] : [])]);
+    return { kind: 'failed', stepId: step.id, attempt: slot.attempts, errorClass: result.error.errorClass, retry };
+  }
+
+  /** A Running step this process did not start: its worker died mid-attempt. Record it as Transient. */
+  private async recoverLostAttempt(session: Session, index: number): Promise<StepOutcome> {
+    const step = session.definition.steps[index] as StepDefinition;
+    const slot = session.flow.steps[index] as StepSlot;
+    const input = await this.inputFor(session, index);
+    const inputHashes = input.map((a) => a.hash);
+    const fingerprint = stepFingerprint({
+      engineVersion: this.engineVersion,
+      stepId: step.id,
+      inputHashes,
+      params: step.baseParams,
+      definitionHash: session.definition.definitionHash,
+    });
+    const error = classifyError(new WorkerLostError(slot.attempts));
+    const failed = this.failedEvent(step, index, slot, fingerprint, inputHashes, error);
+    const retry = this.automaticRetry(session, failed, step, error);
+    await this.commit(session, [failed, ...(retry ? [retry] : [])]);
+    return { kind: 'recovered', stepId: step.id, attempt: slot.attempts, retry };
+  }
+
+  private failedEvent(
+    step: StepDefinition,
+    index: number,
+    slot: StepSlot,
+    fingerprint: string,
+    inputHashes: readonly string[],
+    error: ClassifiedError,
+  ): FlowEventBody & { type: 'StepFailed' } {
+    return {
+      type: 'StepFailed',
+      stepIndex: index,
+      stepId: step.id,
+      attempt: slot.attempts,
+      errorClass: error.errorClass,
+      error: { code: error.code, message: error.message },
+      details: {
+        ...error.details,
+        stack_trace: error.stack ?? null,
+        input_hash: hashCanonical([...inputHashes].sort()),
+        params: step.baseParams,
+      },
+      fingerprint,
+      retryCount: slot.retryCount,
+      maxRetries: this.policyFor(step).maxRetries,
+    };
+  }
+
+  /** Asks the policy whether this failure is retried by itself; if so, the RetryScheduled to commit with it. */
+  private automaticRetry(
+    session: Session,
+    failed: FlowEventBody & { type: 'StepFailed' },
+    step: StepDefinition,
+    error: ClassifiedError,
+  ): RetryScheduled | null {
+    const policy = this.policyFor(step);
+    if (!retriesClass(policy, error.errorClass)) return null;
+    const afterFailure = evolve(session.flow, stored(session.flow, failed));
+    const retryIndex = failed.retryCount + 1;
+    const delayMs = error.retryAfterMs ?? delayFor(policy, retryIndex, `${session.flow.id}/${step.id}`);
+    const reason = `automatic: ${error.errorClass} ${error.code}`;
+    try {
+      return this.gateRetry(afterFailure, step.id, policy.maxRetries, delayMs, reason);
+    } catch (rejection) {
+      if (rejection instanceof RetryRejectedError) return null;
+      throw rejection;
+    }
+  }
+
+  private completed(flow: FlowInstance): FlowEventBody {
+    return { type: 'FlowCompleted', flowFingerprint: flowFingerprint(flow.steps.map((s) => s.fingerprint ?? '')) };
+  }
+
+  private async waitUntilDue(slot: StepSlot): Promise<void> {
+    if (slot.notBefore === null) return;
+    const wait = Date.parse(slot.notBefore) - this.clock.now();
+    if (wait > 0) await this.clock.sleep(wait);
+  }
+
+  private async inputFor(session: Session, index: number): Promise<Artifact[]> {
+    if (index === 0) return [];
+    const hashes = (session.flow.steps[index - 1] as StepSlot).outputs;
+    const missing = hashes.filter((h) => !session.artifacts.has(h));
+    if (missing.length > 0) for (const a of await this.store.getArtifacts(missing)) session.artifacts.set(a.hash, a);
+    // Only the latest step's outputs are needed again: keep memory flat on long flows.
+    const input = hashes.map((h) => session.artifacts.get(h) as Artifact);
+    session.artifacts = new Map(input.map((a) => [a.hash, a]));
+    return input;
+  }
+
+  private async commit(session: Session, bodies: readonly FlowEventBody[], artifacts?: readonly Artifact[]): Promise<void> {
+    const ts = new Date(this.clock.now()).toISOString();
+    const events: NewFlowEvent[] = bodies.map((body) => ({ ...body, ts }));
+    const result = await this.store.append(session.flow.id, session.flow.version, events, artifacts ? { artifacts } : {});
+    for (const event of result.events) {
+      session.flow = evolve(session.flow, event);
+      this.onEvent?.(event, session.flow);
+    }
+  }
+}
+
+function assertRunnable(flow: FlowInstance): void {
+  if (flow.completed) throw new FlowNotRunnableError(flow.id, 'completed');
+  if (flow.failed) throw new FlowNotRunnableError(flow.id, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
+}
+
+function startEvent(flow: FlowInstance, index: number): FlowEventBody {
+  const slot = flow.steps[index] as StepSlot;
+  return { type: 'StepStarted', stepIndex: index, stepId: slot.stepId, attempt: slot.attempts + 1 };
+}
+
+/** An event as the reducer will see it once stored, to look one event ahead before committing. */
+function stored(flow: FlowInstance, body: FlowEventBody): FlowEvent {
+  return { ...body, flowId: flow.id, version: flow.version + 1, seq: 0, ts: '', schemaVersion: 1 } as FlowEvent;
+}
+
+function errorHistory(flow: FlowInstance): ErrorHistoryEntry[] {
+  return flow.steps
+    .flatMap((slot) =>
+      slot.errors.map((e) => ({
+        stepId: slot.stepId,
+        attemptNumber: e.attemptNumber,
+        errorClass: e.errorClass,
+        message: e.message,
+        timestamp: e.timestamp,
+      })),
+    )
+    .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+}

@@ -1,0 +1,79 @@
+import { createArtifact, type Artifact } from '../core/artifact.js';
+import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
+import type { StepContext, StepDefinition } from '../core/definition.js';
+import { classifyError, StepTimeoutError, type ClassifiedError } from '../core/error-class.js';
+
+export interface Signal {
+  name: string;
+  data: JsonValue;
+}
+
+export type AttemptResult =
+  | { ok: true; outputs: Artifact[]; signals: Signal[] }
+  | { ok: false; error: ClassifiedError; signals: Signal[] };
+
+export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params'>;
+
+/**
+ * Runs one attempt of a step: enforces its timeout, collects its signals, hashes its outputs and turns
+ * whatever it throws into a classified error. Never throws itself.
+ */
+export async function runAttempt(step: StepDefinition, context: AttemptContext): Promise<AttemptResult> {
+  const signals: Signal[] = [];
+  const controller = new AbortController();
+  const ctx: StepContext = {
+    ...context,
+    params: step.baseParams,
+    signal: controller.signal,
+    emit: (name, data = null) => {
+      signals.push({ name, data });
+    },
+  };
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const work = Promise.resolve().then(() => step.run(ctx));
+    const result =
+      step.timeoutMs === undefined
+        ? await work
+        : await Promise.race([
+            work,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => {
+                const timeout = new StepTimeoutError(step.timeoutMs ?? 0);
+                controller.abort(timeout);
+                reject(timeout);
+              }, step.timeoutMs);
+            }),
+          ]);
+    return { ok: true, outputs: toArtifacts(result), signals };
+  } catch (thrown) {
+    return { ok: false, error: classifyError(thrown), signals };
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+class InvalidStepOutputError extends Error {
+  readonly code = 'INVALID_OUTPUT';
+}
+
+function toArtifacts(result: unknown): Artifact[] {
+  const outputs = (result as { outputs?: unknown } | null | undefined)?.outputs;
+  if (!Array.isArray(outputs))
+    throw new InvalidStepOutputError('A step must return { outputs: [{ kind, payload }] }');
+  return outputs.map((draft: unknown, i) => {
+    const { kind, payload, metadata } = (draft ?? {}) as { kind?: unknown; payload?: unknown; metadata?: unknown };
+    if (typeof kind !== 'string' || kind === '')
+      throw new InvalidStepOutputError(`outputs[${i}].kind must be a non-empty string`);
+    try {
+      if (metadata !== undefined) canonicalJson(metadata);
+      return createArtifact({
+        kind,
+        payload: payload as JsonValue,
+        ...(metadata === undefined ? {} : { metadata: metadata as Record<string, JsonValue> }),
+      });
+    } catch (error) {
+      throw new InvalidStepOutputError(`outputs[${i}]: ${(error as Error).message}`, { cause: error });
+    }
+  });
+}

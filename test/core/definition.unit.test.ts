@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { defineFlow, defineStep, InvalidDefinitionError, type StepDefinition } from '../../src/index.js';
+
+const step = (id: string, kind: StepDefinition['kind'] = 'transform', extra: Partial<StepDefinition> = {}): StepDefinition => ({
+  id,
+  kind,
+  baseParams: {},
+  run: () => ({ outputs: [] }),
+  ...extra,
+});
+
+describe('defineFlow', () => {
+  it('rejects duplicate step ids', () => {
+    expect(() => defineFlow('f', [step('a', 'source'), step('b'), step('a')])).toThrow(/Duplicate step id "a" at position 2/);
+  });
+
+  it('rejects a first step that is not a source', () => {
+    expect(() => defineFlow('f', [step('a', 'transform')])).toThrow(InvalidDefinitionError);
+    expect(() => defineFlow('f', [step('a', 'transform')])).toThrow(/must be a source/);
+  });
+
+  it('rejects an empty flow and invalid ids', () => {
+    expect(() => defineFlow('f', [])).toThrow(/no steps/);
+    expect(() => defineFlow('f', [step('bad id', 'source')])).toThrow(/invalid id/);
+  });
+
+  it('hashes the ordered ids and versions, and nothing else', () => {
+    const base = defineFlow('f', [step('a', 'source'), step('b')]).definitionHash;
+    expect(defineFlow('other name', [step('a', 'source', { baseParams: { x: 1 } }), step('b', 'transform', { retry: { maxRetries: 9, backoff: { kind: 'none' } } })]).definitionHash).toBe(base);
+    expect(defineFlow('f', [step('a', 'source'), step('c')]).definitionHash).not.toBe(base);
+    expect(defineFlow('f', [step('a', 'source'), step('b', 'transform', { version: '2' })]).definitionHash).not.toBe(base);
+    expect(defineFlow('f', [step('b', 'source'), step('a')]).definitionHash).not.toBe(defineFlow('f', [step('a', 'source'), step('b')]).definitionHash);
+  });
+
+  it('defineStep validates params through the module', () => {
+    const module = {
+      kind: 'source' as const,
+      parseParams(params: unknown) {
+        const n = (params as { n?: unknown }).n;
+        if (typeof n !== 'number') throw new Error('params.n: expected a number');
+        return { n };
+      },
+      run: () => ({ outputs: [] }),
+    };
+    expect(defineStep('s', module, { n: 2 }).baseParams).toEqual({ n: 2 });
+    expect(() => defineStep('s', module, { n: 'x' })).toThrow(/params.n/);
+  });
+});
