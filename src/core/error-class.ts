@@ -159,14 +159,15 @@ function toJsonObject(value: Record<string, unknown>): JsonObject {
     const parsed: unknown = JSON.parse(JSON.stringify(value));
     return isPlainObject(parsed) ? (parsed as JsonObject) : {};
   } catch {
-    return { unserializable_details: String(value) };
+    return { unserializable_details: Object.keys(value).join(',') };
   }
 }
 
 function describe(value: unknown): string {
+  if (typeof value === 'string') return value;
   try {
-    return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+    return JSON.stringify(value) ?? typeof value;
   } catch {
-    return String(value);
+    return Object.prototype.toString.call(value);
   }
 }

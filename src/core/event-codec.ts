@@ -79,7 +79,7 @@ export function decodeEvent(raw: RawEvent): FlowEvent {
     return fail(`${raw.eventType} payload invalid at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? ''}`);
   }
   return {
-    ...(parsed.data as object),
+    ...parsed.data,
     type: raw.eventType,
     flowId: raw.flowId,
     version: raw.version,

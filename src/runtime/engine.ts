@@ -369,7 +369,7 @@ function startEvent(flow: FlowInstance, index: number): FlowEventBody {
 
 /** An event as the reducer will see it once stored, to look one event ahead before committing. */
 function stored(flow: FlowInstance, body: FlowEventBody): FlowEvent {
-  return { ...body, flowId: flow.id, version: flow.version + 1, seq: 0, ts: '', schemaVersion: 1 } as FlowEvent;
+  return { ...body, flowId: flow.id, version: flow.version + 1, seq: 0, ts: '', schemaVersion: 1 };
 }
 
 function errorHistory(flow: FlowInstance): ErrorHistoryEntry[] {

@@ -28,7 +28,7 @@ export class MemoryFlowStore implements FlowStore {
     // Serialise through JSON like a database would: callers can never alias stored state.
     const stored = events.map(
       (event, i): FlowEvent => ({
-        ...(structuredClone(event) as NewFlowEvent),
+        ...structuredClone<NewFlowEvent>(event),
         flowId,
         version: expectedVersion + i + 1,
         seq: ++this.seq,
@@ -48,17 +48,9 @@ export class MemoryFlowStore implements FlowStore {
   }
 
   getArtifacts(hashes: readonly string[]): Promise<Artifact[]> {
-    try {
-      return Promise.resolve(
-        hashes.map((hash) => {
-          const artifact = this.artifacts.get(hash);
-          if (artifact === undefined) throw new ArtifactNotFoundError(hash);
-          return structuredClone(artifact);
-        }),
-      );
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const missing = hashes.find((hash) => !this.artifacts.has(hash));
+    if (missing !== undefined) return Promise.reject(new ArtifactNotFoundError(missing));
+    return Promise.resolve(hashes.map((hash) => structuredClone(this.artifacts.get(hash) as Artifact)));
   }
 
   /** Number of stored artifacts (for deduplication checks). */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ArtifactIntegrityError, createArtifact, verifyArtifact } from '../../src/index.js';
+import { ArtifactIntegrityError, createArtifact, verifyArtifact, type JsonValue } from '../../src/index.js';
 
 describe('artifacts', () => {
   it('hash the payload only, not the metadata', () => {
@@ -14,8 +14,8 @@ describe('artifacts', () => {
     fc.assert(
       fc.property(fc.jsonValue(), fc.jsonValue(), (x, y) => {
         fc.pre(JSON.stringify(x) !== JSON.stringify(y));
-        const hx = createArtifact({ kind: 'k', payload: x }).hash;
-        const hy = createArtifact({ kind: 'k', payload: y }).hash;
+        const hx = createArtifact({ kind: "k", payload: x as JsonValue }).hash;
+        const hy = createArtifact({ kind: "k", payload: y as JsonValue }).hash;
         // -0 and 0 are the same canonical number; everything else must differ.
         fc.pre(JSON.stringify(JSON.parse(JSON.stringify(x))) !== JSON.stringify(JSON.parse(JSON.stringify(y))));
         expect(hx === hy).toBe(false);

@@ -4,7 +4,7 @@ import { MemoryFlowStore } from '../../src/index.js';
 export interface StoreFactory {
   name: string;
   /** A fresh, isolated store. */
-  create(): Promise<FlowStore>;
+  create: () => Promise<FlowStore>;
 }
 
 /** Every store the engine-level suites run against. */
