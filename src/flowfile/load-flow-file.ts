@@ -1,0 +1,154 @@
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { canonicalJson } from '../core/canonical-json.js';
+import { defineFlow, defineStep, type FlowDefinition, type StepDefinition, type StepModule } from '../core/definition.js';
+import { isChemflowError } from '../core/errors.js';
+import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicy } from '../core/retry-policy.js';
+import { FlowFileError, type FlowFileIssue, type FlowFileProblem } from './flow-file-error.js';
+import { formatPath, issueText, type DocPath } from './issue-text.js';
+import { readFlowDocument, type FlowDocument } from './read-document.js';
+import { flowFileSchema, type RetryInput, type StepInput } from './schema.js';
+import { resolveStepModule, StepModuleProblem } from './step-module.js';
+
+export interface LoadFlowFileOptions {
+  /** Built-in step types that `uses` may name, e.g. `BUILTIN_STEPS`. */
+  builtins?: Readonly<Record<string, StepModule>>;
+  /** Directory a relative flow file path is resolved against; default the process's cwd. */
+  cwd?: string;
+}
+
+/** A flow file turned into everything needed to run it. */
+export interface LoadedFlowFile {
+  /** Absolute path of the flow file. */
+  file: string;
+  /** Directory of the flow file: module paths and relative paths in params refer to it. */
+  baseDir: string;
+  definition: FlowDefinition;
+  /** The flow-level retry policy (defaults filled in): the engine's policy for steps without their own. */
+  retryPolicy: RetryPolicy;
+}
+
+/**
+ * Reads, validates and binds a flow file. Every problem is collected and thrown as one
+ * `FlowFileError` naming the file, the path inside it and what was expected. Nothing is written
+ * anywhere: a flow file is fully checked (modules imported, params parsed) before any run starts.
+ */
+export async function loadFlowFile(path: string, options: LoadFlowFileOptions = {}): Promise<LoadedFlowFile> {
+  const cwd = options.cwd ?? process.cwd();
+  const file = resolve(cwd, path);
+  const shownAs = displayPath(file, cwd);
+  const baseDir = dirname(file);
+  const doc = await readFlowDocument(file, shownAs);
+  const issues = new IssueList(doc);
+
+  const parsed = flowFileSchema.safeParse(doc.data, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) issues.add('schema', issue.path, issueText(issue));
+    throw new FlowFileError(shownAs, issues.items);
+  }
+  const input = parsed.data;
+
+  const retryPolicy = mergePolicy(DEFAULT_RETRY_POLICY, input.retry);
+  for (const problem of retryPolicyProblems(retryPolicy)) issues.add('schema', ['retry'], problem);
+  const firstIndex = new Map<string, number>();
+  input.steps.forEach((step, index) => {
+    const first = firstIndex.get(step.id);
+    if (first === undefined) firstIndex.set(step.id, index);
+    else issues.add('invalid_definition', ['steps', index, 'id'], `duplicate step id ${JSON.stringify(step.id)} (already used by steps[${first}])`);
+  });
+  if (issues.items.length > 0) throw new FlowFileError(shownAs, issues.items);
+
+  const steps: StepDefinition[] = [];
+  for (const [index, step] of input.steps.entries()) {
+    const bound = await bindStep(step, index, { baseDir, builtins: options.builtins ?? {}, flowPolicy: retryPolicy, issues });
+    if (bound) steps.push(bound);
+  }
+  if (issues.items.length > 0) throw new FlowFileError(shownAs, issues.items);
+
+  try {
+    return { file, baseDir, definition: defineFlow(input.name, steps), retryPolicy };
+  } catch (error) {
+    if (!isChemflowError(error)) throw error;
+    issues.add('invalid_definition', ['steps'], error.message);
+    throw new FlowFileError(shownAs, issues.items, { cause: error });
+  }
+}
+
+interface BindContext {
+  baseDir: string;
+  builtins: Readonly<Record<string, StepModule>>;
+  flowPolicy: RetryPolicy;
+  issues: IssueList;
+}
+
+/** One step entry → a step definition, or `undefined` with its problems recorded. */
+async function bindStep(step: StepInput, index: number, context: BindContext): Promise<StepDefinition | undefined> {
+  const at = (...rest: PropertyKey[]): PropertyKey[] => ['steps', index, ...rest];
+  let module: StepModule;
+  try {
+    module = await resolveStepModule(step.uses, context.baseDir, context.builtins);
+  } catch (error) {
+    if (!(error instanceof StepModuleProblem)) throw error;
+    context.issues.add(error.problem, at('uses'), error.message);
+    return undefined;
+  }
+  const retry = step.retry === undefined ? undefined : mergePolicy(context.flowPolicy, step.retry);
+  for (const problem of retry ? retryPolicyProblems(retry) : []) context.issues.add('schema', at('retry'), problem);
+  let definition: StepDefinition;
+  try {
+    definition = defineStep(step.id, module, step.params ?? {}, {
+      ...(retry ? { retry } : {}),
+      ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
+    });
+  } catch (error) {
+    for (const [path, message] of paramProblems(error)) context.issues.add('invalid_params', at('params', ...path), message);
+    return undefined;
+  }
+  try {
+    canonicalJson(definition.baseParams);
+  } catch (error) {
+    context.issues.add('invalid_params', at('params'), `expected plain JSON values: ${(error as Error).message}`);
+    return undefined;
+  }
+  return definition;
+}
+
+/** What a module's `parseParams` threw, as `[path inside params, message]` pairs (zod issues kept apart). */
+function paramProblems(error: unknown): [PropertyKey[], string][] {
+  const issues = (error as { issues?: unknown } | null)?.issues;
+  if (Array.isArray(issues) && issues.every(isZodIssue)) return issues.map((issue) => [issue.path, issueText(issue)]);
+  const message = error instanceof Error ? error.message : String(error);
+  return [[[], `invalid params: ${message}`]];
+}
+
+type ZodIssue = Parameters<typeof issueText>[0];
+
+function isZodIssue(value: unknown): value is ZodIssue & { path: PropertyKey[] } {
+  const candidate = value as { path?: unknown; message?: unknown } | null;
+  return typeof candidate === 'object' && candidate !== null && Array.isArray(candidate.path) && typeof candidate.message === 'string';
+}
+
+/** Fields missing from `input` are taken from `base`: step ← flow ← chemflow's default. */
+function mergePolicy(base: RetryPolicy, input: RetryInput | undefined): RetryPolicy {
+  if (input === undefined) return base;
+  const retryOn = input.retryOn ?? base.retryOn;
+  return {
+    maxRetries: input.maxRetries ?? base.maxRetries,
+    backoff: input.backoff ?? base.backoff,
+    ...(retryOn === undefined ? {} : { retryOn }),
+  };
+}
+
+class IssueList {
+  readonly items: FlowFileIssue[] = [];
+  constructor(private readonly doc: FlowDocument) {}
+
+  add(problem: FlowFileProblem, path: DocPath, message: string): void {
+    const position = this.doc.locate(path);
+    this.items.push({ problem, path: formatPath(path), message, ...(position ? { line: position.line, column: position.column } : {}) });
+  }
+}
+
+function displayPath(file: string, cwd: string): string {
+  const rel = relative(cwd, file);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { ERROR_CLASSES } from '../core/error-class.js';
+
+/** Step ids as `defineFlow` accepts them. */
+const STEP_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+const backoffSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('none') }),
+  z.strictObject({
+    kind: z.literal('exponential'),
+    baseMs: z.number().min(0),
+    factor: z.number().min(1).optional(),
+    maxMs: z.number().min(0).optional(),
+    jitter: z.number().min(0).max(1).optional(),
+  }),
+]);
+
+/** A retry policy as written in a flow file; missing fields are inherited (step ← flow ← default). */
+export const retrySchema = z.strictObject({
+  maxRetries: z.int().min(0).optional(),
+  backoff: backoffSchema.optional(),
+  retryOn: z.array(z.enum(ERROR_CLASSES as ['Transient', 'Permanent', 'Validation', 'Runtime'])).optional(),
+});
+
+export const stepSchema = z.strictObject({
+  id: z.string().regex(STEP_ID, {
+    error: "expected a step id of letters, digits, '.', '_' or '-' (starting with a letter or digit, max 128)",
+  }),
+  uses: z.string().min(1),
+  params: z.record(z.string(), z.unknown()).optional(),
+  retry: retrySchema.optional(),
+  timeoutMs: z.int().min(1).optional(),
+});
+
+export const flowFileSchema = z.strictObject({
+  name: z.string().min(1),
+  retry: retrySchema.optional(),
+  steps: z.array(stepSchema).min(1),
+});
+
+export type RetryInput = z.infer<typeof retrySchema>;
+export type StepInput = z.infer<typeof stepSchema>;
+export type FlowFileInput = z.infer<typeof flowFileSchema>;
+
+/** The keys each kind of mapping accepts, for "unknown key" messages. */
+export const KNOWN_KEYS = {
+  flow: ['name', 'retry', 'steps'],
+  step: ['id', 'uses', 'params', 'retry', 'timeoutMs'],
+  retry: ['maxRetries', 'backoff', 'retryOn'],
+  backoff: ['kind', 'baseMs', 'factor', 'maxMs', 'jitter'],
+} as const;

@@ -1,0 +1,91 @@
+import { stat } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+import { STEP_KINDS, type StepModule } from '../core/definition.js';
+import type { FlowFileProblem } from './flow-file-error.js';
+
+/** A problem with one step's `uses`, before it is placed in the file. */
+export class StepModuleProblem extends Error {
+  constructor(
+    readonly problem: FlowFileProblem,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
+const JS_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
+
+/** Is `uses` a module path (`./x.mjs`, `../x.ts#name`, `/abs/x.js`) rather than a built-in type name? */
+export function isModulePath(uses: string): boolean {
+  return uses.startsWith('./') || uses.startsWith('../') || uses.startsWith('/');
+}
+
+/**
+ * Resolves a step's `uses`: a built-in step type, or a module path relative to the flow file's
+ * directory with an optional `#exportName` (default export otherwise). Throws `StepModuleProblem`.
+ */
+export async function resolveStepModule(
+  uses: string,
+  baseDir: string,
+  builtins: Readonly<Record<string, StepModule>>,
+): Promise<StepModule> {
+  if (!isModulePath(uses)) {
+    const builtin = Object.hasOwn(builtins, uses) ? builtins[uses] : undefined;
+    if (builtin === undefined) {
+      const names = Object.keys(builtins).sort();
+      throw new StepModuleProblem(
+        'unknown_step_type',
+        `unknown step type ${JSON.stringify(uses)}; expected one of ${names.length ? names.join(', ') : '(no built-in steps)'}, or a module path starting with ./ or ../`,
+      );
+    }
+    return checkStepModule(builtin, uses);
+  }
+  const hash = uses.indexOf('#');
+  const modulePath = hash === -1 ? uses : uses.slice(0, hash);
+  const exportName = hash === -1 ? 'default' : uses.slice(hash + 1);
+  if (exportName === '') throw new StepModuleProblem('export_not_found', `expected an export name after "#" in ${JSON.stringify(uses)}`);
+  const file = resolve(baseDir, modulePath);
+  const extension = extname(file).toLowerCase();
+  if (!TS_EXTENSIONS.has(extension) && !JS_EXTENSIONS.has(extension))
+    throw new StepModuleProblem('module_not_found', `expected a .mjs, .js, .cjs, .ts or .mts module, got ${JSON.stringify(modulePath)}`);
+  const isFile = await stat(file).then((s) => s.isFile(), () => false);
+  if (!isFile) throw new StepModuleProblem('module_not_found', `module not found: ${file}`);
+  let namespace: Record<string, unknown>;
+  try {
+    const url = pathToFileURL(file).href;
+    namespace = (TS_EXTENSIONS.has(extension) ? await tsImport(url, import.meta.url) : await import(url)) as Record<string, unknown>;
+  } catch (error) {
+    throw new StepModuleProblem('module_load_failed', `module ${file} failed to load: ${(error as Error).message ?? String(error)}`, {
+      cause: error,
+    });
+  }
+  if (!(exportName in namespace)) {
+    const available = Object.keys(namespace).filter((k) => k !== '__esModule');
+    throw new StepModuleProblem(
+      'export_not_found',
+      `module ${modulePath} has no ${exportName === 'default' ? 'default export' : `export named ${JSON.stringify(exportName)}`}; it exports ${available.length ? available.join(', ') : 'nothing'}`,
+    );
+  }
+  return checkStepModule(namespace[exportName], uses);
+}
+
+/** Checks the public step module contract: `{kind, run, version?, parseParams?}`. */
+export function checkStepModule(value: unknown, uses: string): StepModule {
+  const bad = (what: string): never => {
+    throw new StepModuleProblem('invalid_module', `${uses} is not a step module: ${what}`);
+  };
+  if (typeof value !== 'object' || value === null) return bad(`expected an object { kind, run }, got ${typeof value === 'object' ? 'null' : typeof value}`);
+  const candidate = value as Record<string, unknown>;
+  if (!(STEP_KINDS as readonly unknown[]).includes(candidate.kind))
+    bad(`expected "kind" to be one of ${STEP_KINDS.map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(candidate.kind) ?? 'nothing'}`);
+  if (typeof candidate.run !== 'function') bad(`expected "run" to be a function, got ${typeof candidate.run}`);
+  if (candidate.version !== undefined && typeof candidate.version !== 'string')
+    bad(`expected "version" to be a string when present, got ${typeof candidate.version}`);
+  if (candidate.parseParams !== undefined && typeof candidate.parseParams !== 'function')
+    bad(`expected "parseParams" to be a function when present, got ${typeof candidate.parseParams}`);
+  return candidate as unknown as StepModule;
+}
