@@ -1,0 +1,24 @@
+import { ChemflowError } from '../core/errors.js';
+
+/** Exit codes of the `chemflow` command: a public contract. */
+export const EXIT = {
+  /** The command did what was asked (for `run`/`resume`: the flow completed). */
+  ok: 0,
+  /** The flow failed: a step failed and will not be retried automatically. */
+  flowFailed: 1,
+  /** Bad usage or bad input: unknown command or flag, bad flow file, unknown flow, rejected command. */
+  usage: 2,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** A command that cannot be carried out as asked; `hint` says what to do instead. */
+export class UsageError extends ChemflowError {
+  readonly code = 'CLI_USAGE';
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,80 @@
+import type { FlowDefinition } from '../../core/definition.js';
+import type { FlowInstance } from '../../core/flow-state.js';
+import type { FlowEngine } from '../../runtime/engine.js';
+import type { FlowStore } from '../../stores/flow-store.js';
+import { EXIT, type ExitCode } from '../cli-error.js';
+import { printJson, type CommandContext } from '../context.js';
+import { flowReport } from '../flow-report.js';
+import { styleFor } from '../io.js';
+import { ProgressDisplay, progressMode } from '../render/progress.js';
+import { renderSummary } from '../render/summary.js';
+import { oneLine } from '../render/table.js';
+
+export interface DriveOptions {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/**
+ * Runs a flow to its end with a progress display, then prints the summary (or the JSON report).
+ * Exit 0 when it completed, 1 when it failed.
+ */
+export async function driveFlow(
+  ctx: CommandContext,
+  setup: { store: FlowStore; engine: FlowEngine; progress: ProgressDisplay; flowId: string; definition: FlowDefinition },
+  options: DriveOptions,
+): Promise<ExitCode> {
+  const { store, engine, progress, flowId, definition } = setup;
+  const stopOnInterrupt = interruptHint(ctx, flowId, progress);
+  let flow: FlowInstance;
+  progress.begin(await engine.load(flowId, definition));
+  try {
+    flow = await engine.runToEnd(flowId, definition);
+  } finally {
+    progress.end();
+    stopOnInterrupt();
+  }
+  const report = flowReport(flow, await store.countErrorsByFlow(flowId));
+  if (options.json === true) printJson(ctx, report);
+  else ctx.io.stdout.write(`\n${renderSummary(report, flow.name, styleFor(ctx.io.stdout, ctx.io.env))}`);
+  if (flow.completed) return EXIT.ok;
+  ctx.io.stderr.write(failureHint(flow));
+  return EXIT.flowFailed;
+}
+
+/** The progress display for `run`/`resume`, on stderr. */
+export function progressFor(ctx: CommandContext, options: DriveOptions): ProgressDisplay {
+  const mode = progressMode(ctx.io.stderr, { json: options.json === true, quiet: options.quiet === true }, ctx.io.env);
+  return new ProgressDisplay(ctx.io.stderr, mode, styleFor(ctx.io.stderr, ctx.io.env));
+}
+
+/** What a failed flow's user should do next. */
+export function failureHint(flow: FlowInstance): string {
+  const step = flow.steps.find((s) => s.status === 'Failed');
+  if (step === undefined) return `Flow ${flow.id} failed.\n`;
+  const last = step.errors[step.errors.length - 1];
+  const cause = last ? ` on attempt ${last.attemptNumber} (${last.errorClass} ${last.code}: ${oneLine(last.message, 200)})` : '';
+  const usedUp = last !== undefined && step.retryCount >= last.maxRetries;
+  return [
+    `Flow ${flow.id} failed: step ${step.stepId} failed${cause}.`,
+    `Next: fix the cause, then run \`chemflow retry ${flow.id} ${step.stepId}${usedUp ? ` --max-retries ${step.retryCount + 1}` : ''}\` and \`chemflow resume ${flow.id}\`.`,
+    usedUp ? `(The step has used all ${last.maxRetries} retries its policy allows, hence --max-retries.)` : undefined,
+    `See the error timeline with \`chemflow errors ${flow.id} --step ${step.stepId}\`.`,
+  ]
+    .filter((line) => line !== undefined)
+    .join('\n')
+    .concat('\n');
+}
+
+/** On Ctrl-C: say how to continue, then leave (the engine recovers the interrupted attempt on resume). */
+function interruptHint(ctx: CommandContext, flowId: string, progress: ProgressDisplay): () => void {
+  const onSignal = (): void => {
+    progress.end();
+    ctx.io.stderr.write(`\nInterrupted. Continue the flow with \`chemflow resume ${flowId}\`.\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+  };
+}

@@ -1,0 +1,49 @@
+import { FlowNotRunnableError } from '../../core/errors.js';
+import { FlowEngine } from '../../runtime/engine.js';
+import { EXIT, UsageError, type ExitCode } from '../cli-error.js';
+import { loadFlow, printJson, type CommandContext } from '../context.js';
+import { flowReport, readStoredFlow } from '../flow-report.js';
+import { styleFor } from '../io.js';
+import { renderSummary } from '../render/summary.js';
+import { withStore } from '../store.js';
+import { driveFlow, progressFor, type DriveOptions } from './drive.js';
+
+export interface ResumeOptions extends DriveOptions {
+  /** The flow file, when not the one recorded by `run` (moved, or started by another program). */
+  flow?: string;
+}
+
+/**
+ * `chemflow resume <flowId>`: continues a flow that stopped (after `retry`) or was interrupted (its
+ * Running step is recorded as a lost Transient attempt and retried under the policy).
+ */
+export async function resumeCommand(ctx: CommandContext, flowId: string, options: ResumeOptions): Promise<ExitCode> {
+  return withStore(ctx.db, async (store) => {
+    const stored = await readStoredFlow(store, flowId);
+    const recorded = stored.metadata.flowFile;
+    const file = options.flow ?? (typeof recorded === 'string' ? recorded : undefined);
+    if (file === undefined)
+      throw new UsageError(`Flow ${flowId} has no recorded flow file`, `pass it with \`chemflow resume ${flowId} --flow <file>\``);
+    const loaded = await loadFlow(ctx, file).catch((error: unknown) => {
+      if (options.flow === undefined && (error as { problem?: string }).problem === 'unreadable')
+        throw new UsageError(
+          `The flow file recorded for flow ${flowId} cannot be read: ${(error as Error).message}`,
+          `pass its current location with \`chemflow resume ${flowId} --flow <file>\``,
+        );
+      throw error;
+    });
+    const progress = progressFor(ctx, options);
+    const engine = new FlowEngine({ store, retryPolicy: loaded.retryPolicy, baseDir: loaded.baseDir, onEvent: progress.onEvent });
+    const flow = await engine.load(flowId, loaded.definition);
+    if (flow.completed) {
+      const report = flowReport(flow, await store.countErrorsByFlow(flowId));
+      if (options.json === true) printJson(ctx, report);
+      else ctx.io.stdout.write(renderSummary(report, flow.name, styleFor(ctx.io.stdout, ctx.io.env)));
+      ctx.io.stderr.write(`Flow ${flowId} is already completed: nothing to resume.\n`);
+      return EXIT.ok;
+    }
+    if (flow.failed)
+      throw new FlowNotRunnableError(flowId, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
+    return driveFlow(ctx, { store, engine, progress, flowId, definition: loaded.definition }, options);
+  });
+}

@@ -1,0 +1,28 @@
+import { FlowEngine } from '../../runtime/engine.js';
+import type { ExitCode } from '../cli-error.js';
+import { loadFlow, type CommandContext } from '../context.js';
+import { describeLocation, withStore } from '../store.js';
+import { driveFlow, progressFor, type DriveOptions } from './drive.js';
+
+/**
+ * `chemflow run <flow-file>`: validates the whole flow file first (a bad one writes nothing), then
+ * starts a flow, recording the flow file's path so `resume` can find it, and runs it to its end.
+ */
+export async function runCommand(ctx: CommandContext, file: string, options: DriveOptions): Promise<ExitCode> {
+  const loaded = await loadFlow(ctx, file);
+  return withStore(ctx.db, async (store) => {
+    const progress = progressFor(ctx, options);
+    const engine = new FlowEngine({
+      store,
+      retryPolicy: loaded.retryPolicy,
+      baseDir: loaded.baseDir,
+      onEvent: progress.onEvent,
+    });
+    const flowId = await engine.startFlow(loaded.definition, { metadata: { flowFile: loaded.file } });
+    if (options.quiet !== true)
+      ctx.io.stderr.write(
+        `Flow ${flowId} (${loaded.definition.name}, ${loaded.definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`,
+      );
+    return driveFlow(ctx, { store, engine, progress, flowId, definition: loaded.definition }, options);
+  });
+}

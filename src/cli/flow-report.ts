@@ -1,0 +1,76 @@
+import type { JsonObject } from '../core/canonical-json.js';
+import type { FlowDefinition, FlowShape } from '../core/definition.js';
+import { FlowNotFoundError } from '../core/errors.js';
+import type { FlowEvent } from '../core/events.js';
+import { flowStatus, type FlowInstance, type FlowStatus, type StepStatus } from '../core/flow-state.js';
+import { replay, shapeFromEvents } from '../core/reducer.js';
+import type { ErrorCounts } from '../core/step-execution-error.js';
+import type { FlowStore } from '../stores/flow-store.js';
+
+/** `run`/`resume`/`status --json`: a public contract, field names are stable. */
+export interface FlowReport {
+  flowId: string;
+  status: FlowStatus;
+  flowFingerprint: string | null;
+  steps: StepReport[];
+  errors: ErrorCounts;
+}
+
+export interface StepReport {
+  stepId: string;
+  status: StepStatus;
+  fingerprint: string | null;
+  attempts: number;
+  retryCount: number;
+}
+
+export function flowReport(flow: FlowInstance, errors: ErrorCounts): FlowReport {
+  return {
+    flowId: flow.id,
+    status: flowStatus(flow),
+    flowFingerprint: flow.flowFingerprint,
+    steps: flow.steps.map((s) => ({
+      stepId: s.stepId,
+      status: s.status,
+      fingerprint: s.fingerprint,
+      attempts: s.attempts,
+      retryCount: s.retryCount,
+    })),
+    errors: { total: errors.total, byClass: { ...errors.byClass } },
+  };
+}
+
+/** A stored flow read without its step code: events, the shape they record, and the replayed state. */
+export interface StoredFlow {
+  events: FlowEvent[];
+  shape: FlowShape;
+  flow: FlowInstance;
+  metadata: JsonObject;
+}
+
+export async function readStoredFlow(store: FlowStore, flowId: string): Promise<StoredFlow> {
+  const events = await store.list(flowId);
+  const shape = shapeFromEvents(events);
+  const first = events[0];
+  if (shape === undefined || first?.type !== 'FlowInitialized') throw new FlowNotFoundError(flowId);
+  return { events, shape, flow: replay(flowId, events, shape), metadata: first.metadata };
+}
+
+/**
+ * A definition with the recorded shape and no step code, for commands that change a flow's state
+ * without running a step (`retry`). Running one of its steps is a programming error.
+ */
+export function shapeOnlyDefinition(shape: FlowShape): FlowDefinition {
+  return {
+    name: shape.name,
+    definitionHash: shape.definitionHash,
+    steps: shape.steps.map((s) => ({
+      id: s.id,
+      kind: 'transform',
+      baseParams: {},
+      run: () => {
+        throw new Error(`step ${s.id} has no code here: load the flow file to run it`);
+      },
+    })),
+  };
+}

@@ -1,0 +1,67 @@
+import { CommanderError } from 'commander';
+import { DefinitionMismatchError, FlowNotFoundError, FlowNotRunnableError, RetryRejectedError, isChemflowError } from '../core/errors.js';
+import { FlowFileError } from '../flowfile/flow-file-error.js';
+import { EXIT, UsageError, type ExitCode } from './cli-error.js';
+import { processIo, type CliIo } from './io.js';
+import { buildProgram } from './program.js';
+
+/** Runs the `chemflow` command line (`argv` as in `process.argv`) and returns its exit code. */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<ExitCode> {
+  const program = buildProgram(io);
+  try {
+    await program.command.parseAsync([...argv]);
+    return program.exitCode();
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    io.stderr.write(explain(error, io.env));
+    return EXIT.usage;
+  }
+}
+
+/** What went wrong and what to do next, for stderr. */
+export function explain(error: unknown, env: NodeJS.ProcessEnv = {}): string {
+  const lines: string[] = [];
+  if (error instanceof FlowFileError) {
+    lines.push(`Invalid flow file (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`, error.message);
+    lines.push('Nothing was written. Fix the flow file and run the command again.');
+  } else if (error instanceof UsageError) {
+    lines.push(`Error: ${error.message}`);
+    if (error.hint) lines.push(`Next: ${error.hint}`);
+  } else if (error instanceof FlowNotFoundError) {
+    lines.push(`Error: ${error.message}`, 'Next: `chemflow flows` lists the flows in this database (is --db / DATABASE_URL the right one?).');
+  } else if (error instanceof RetryRejectedError) {
+    lines.push(`Error: ${error.message}`, `Next: ${retryHint(error)}`);
+  } else if (error instanceof FlowNotRunnableError) {
+    lines.push(`Error: ${error.message}`);
+    lines.push(
+      error.reason === 'failed'
+        ? `Next: \`chemflow retry ${error.flowId} ${error.failedStepId ?? '<step>'}\`, then \`chemflow resume ${error.flowId}\`.`
+        : `Next: \`chemflow status ${error.flowId}\` shows its result.`,
+    );
+  } else if (error instanceof DefinitionMismatchError) {
+    lines.push(
+      `Error: the flow file's steps changed since flow ${error.flowId} started (definition ${error.actualHash.slice(0, 12)}, recorded ${error.expectedHash.slice(0, 12)}).`,
+      'Next: restore the flow file as it was, or start a new flow with `chemflow run`.',
+    );
+  } else if (isChemflowError(error)) {
+    lines.push(`Error (${error.code}): ${error.message}`);
+  } else {
+    lines.push(`Error: ${error instanceof Error ? error.message : String(error)}`);
+    if (env.CHEMFLOW_DEBUG && error instanceof Error && error.stack) lines.push(error.stack);
+    else lines.push('(set CHEMFLOW_DEBUG=1 for the stack trace)');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function retryHint(error: RetryRejectedError): string {
+  switch (error.reason) {
+    case 'max_retries_exceeded':
+      return `allow more with \`chemflow retry ${error.flowId} ${error.stepId} --max-retries <n>\`.`;
+    case 'step_not_failed':
+      return `only a Failed step can be retried; \`chemflow status ${error.flowId}\` shows the steps (an interrupted flow continues with \`chemflow resume ${error.flowId}\`).`;
+    case 'unknown_step':
+      return `\`chemflow status ${error.flowId}\` lists its steps.`;
+    case 'flow_completed':
+      return 'a completed flow cannot be retried; start a new one with `chemflow run`.';
+  }
+}

@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { EXIT, type ExitCode } from './cli-error.js';
+import type { CommandContext } from './context.js';
+import type { CliIo } from './io.js';
+import { resolveDbLocation } from './store.js';
+import { errorsCommand } from './commands/errors.js';
+import { eventsCommand } from './commands/events.js';
+import { flowsCommand } from './commands/flows.js';
+import { migrateCommand } from './commands/migrate.js';
+import { resumeCommand } from './commands/resume.js';
+import { retryCommand } from './commands/retry.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+
+/** The parsed command line: the program, and the exit code its action left once `parseAsync` returns. */
+export interface Program {
+  command: Command;
+  exitCode(): ExitCode;
+}
+
+export function buildProgram(io: CliIo): Program {
+  let exitCode: ExitCode = EXIT.ok;
+  const program = new Command('chemflow')
+    .description('Deterministic, event-sourced workflow engine for chemistry pipelines')
+    .version(packageVersion(), '-V, --version', 'print the chemflow version')
+    .addOption(
+      new Option('--db <location>', 'a postgres:// URL, "memory", or a directory for the embedded database').default(
+        undefined,
+        'DATABASE_URL, else ./.chemflow',
+      ),
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run `chemflow --help` for usage)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 success, 1 the flow failed, 2 bad usage or bad input.\nSee docs/cli.md for the flow file format and the JSON shapes.',
+    );
+
+  const context = (command: Command): CommandContext => {
+    const { db } = command.optsWithGlobals<{ db?: string }>();
+    return { io, db: resolveDbLocation(db, io.env) };
+  };
+  const act =
+    <A extends unknown[]>(work: (ctx: CommandContext, ...args: A) => Promise<ExitCode>) =>
+    async (...args: unknown[]): Promise<void> => {
+      const command = args[args.length - 1] as Command;
+      exitCode = await work(context(command), ...(args.slice(0, -1) as A));
+    };
+
+  program
+    .command('run')
+    .description('start a flow from a flow file and run it to its end (or until a step fails)')
+    .argument('<flow-file>', 'YAML or JSON flow file')
+    .option('--json', 'print one JSON document: {flowId, status, flowFingerprint, steps, errors}')
+    .option('-q, --quiet', 'no progress display')
+    .action(act((ctx, file: string, opts: { json?: boolean; quiet?: boolean }) => runCommand(ctx, file, opts)));
+
+  program
+    .command('resume')
+    .description('continue a flow that stopped after a retry was scheduled, or was interrupted')
+    .argument('<flowId>')
+    .option('--flow <file>', 'the flow file, when not the one recorded by `run`')
+    .option('--json', 'print one JSON document, as `run --json`')
+    .option('-q, --quiet', 'no progress display')
+    .action(act((ctx, flowId: string, opts: { flow?: string; json?: boolean; quiet?: boolean }) => resumeCommand(ctx, flowId, opts)));
+
+  program
+    .command('flows')
+    .description('list the flows in the database, most recently updated first')
+    .option('--json', 'print a JSON array')
+    .action(act((ctx, opts: { json?: boolean }) => flowsCommand(ctx, opts)));
+
+  program
+    .command('status')
+    .description("show a flow's status, fingerprints, steps and error counts")
+    .argument('<flowId>')
+    .option('--json', 'print one JSON document: {flowId, status, flowFingerprint, steps, errors}')
+    .action(act((ctx, flowId: string, opts: { json?: boolean }) => statusCommand(ctx, flowId, opts)));
+
+  program
+    .command('events')
+    .description("show a flow's event log")
+    .argument('<flowId>')
+    .option('--json', 'print the events as a JSON array')
+    .action(act((ctx, flowId: string, opts: { json?: boolean }) => eventsCommand(ctx, flowId, opts)));
+
+  program
+    .command('errors')
+    .description("show a flow's error timeline (every failed attempt), by step then attempt")
+    .argument('<flowId>')
+    .option('--step <id>', 'only this step')
+    .option('--json', 'print a JSON array of {stepId, attemptNumber, errorClass, errorMessage, retryCount, maxRetries, timestamp, details}')
+    .action(act((ctx, flowId: string, opts: { step?: string; json?: boolean }) => errorsCommand(ctx, flowId, opts)));
+
+  program
+    .command('retry')
+    .description('schedule a retry of a failed step (then `chemflow resume` runs it)')
+    .argument('<flowId>')
+    .argument('<stepId>')
+    .option('--reason <text>', 'why, kept in the RetryScheduled event')
+    .option('--max-retries <n>', 'retry limit for this decision (default: the limit recorded with the failure)', nonNegativeInteger)
+    .option('--json', 'print one JSON document: {flowId, stepId, retryIndex, maxRetries, reason, notBefore}')
+    .action(
+      act((ctx, flowId: string, stepId: string, opts: { reason?: string; maxRetries?: number; json?: boolean }) =>
+        retryCommand(ctx, flowId, stepId, opts),
+      ),
+    );
+
+  program
+    .command('migrate')
+    .description('apply (up, the default) or revert (down) the database schema; `run` migrates by itself')
+    .argument('[direction]', 'up or down')
+    .action(act((ctx, direction: string | undefined) => migrateCommand(ctx, direction)));
+
+  return { command: program, exitCode: () => exitCode };
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}

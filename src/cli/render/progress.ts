@@ -1,0 +1,131 @@
+import type { FlowEvent } from '../../core/events.js';
+import type { FlowInstance, StepSlot } from '../../core/flow-state.js';
+import type { OutStream, Style } from '../io.js';
+import { oneLine } from './table.js';
+
+export type ProgressMode = 'live' | 'lines' | 'off';
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/**
+ * Shows a running flow: on a terminal, one line per step redrawn in place (status, attempt, retries,
+ * time); elsewhere, one plain line per step event. Written to stderr so stdout keeps the result.
+ */
+export class ProgressDisplay {
+  private flow: FlowInstance | undefined;
+  private drawnLines = 0;
+  private frame = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly startedAt = new Map<string, number>();
+  private readonly tookMs = new Map<string, number>();
+
+  constructor(
+    private readonly stream: OutStream,
+    private readonly mode: ProgressMode,
+    private readonly style: Style,
+  ) {}
+
+  /** Shows the flow as it is before this process drives it (e.g. on resume). */
+  begin(flow: FlowInstance): void {
+    this.flow = flow;
+    if (this.mode === 'live') {
+      this.draw();
+      this.timer = setInterval(() => {
+        this.frame += 1;
+        this.draw();
+      }, 100);
+      this.timer.unref();
+    }
+  }
+
+  readonly onEvent = (event: FlowEvent, flow: FlowInstance): void => {
+    this.flow = flow;
+    if (event.type === 'StepStarted') this.startedAt.set(event.stepId, Date.now());
+    if (event.type === 'StepFinished' || event.type === 'StepFailed') {
+      const started = this.startedAt.get(event.stepId);
+      if (started !== undefined) this.tookMs.set(event.stepId, Date.now() - started);
+    }
+    if (this.mode === 'live') this.draw();
+    else if (this.mode === 'lines') this.line(event, flow);
+  };
+
+  /** Stops redrawing; the last frame stays on screen. */
+  end(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.mode === 'live') this.draw();
+  }
+
+  private draw(): void {
+    const flow = this.flow;
+    if (flow === undefined) return;
+    const width = Math.max(40, (this.stream.columns ?? 100) - 1);
+    const lines = flow.steps.map((slot, i) => this.stepLine(slot, i, flow.steps.length).slice(0, width + 20));
+    const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F` : '';
+    this.stream.write(up + lines.map((l) => `\x1b[2K${l}\n`).join(''));
+    this.drawnLines = lines.length;
+  }
+
+  private stepLine(slot: StepSlot, index: number, total: number): string {
+    const s = this.style;
+    const icon =
+      slot.status === 'FinishedOk'
+        ? s.green('✔')
+        : slot.status === 'Failed'
+          ? s.red('✖')
+          : slot.status === 'Running'
+            ? s.yellow(SPINNER[this.frame % SPINNER.length] ?? '*')
+            : slot.notBefore !== null
+              ? s.yellow('↻')
+              : s.dim('·');
+    const parts = [`${icon} [${index + 1}/${total}] ${slot.stepId.padEnd(16)} ${slot.status.padEnd(10)}`];
+    if (slot.attempts > 0) parts.push(`attempt ${slot.attempts}`);
+    if (slot.retryCount > 0) parts.push(`retries ${slot.retryCount}`);
+    const started = this.startedAt.get(slot.stepId);
+    const took = this.tookMs.get(slot.stepId);
+    if (slot.status === 'Running' && started !== undefined) parts.push(s.dim(seconds(Date.now() - started)));
+    else if (slot.status !== 'Pending' && took !== undefined) parts.push(s.dim(seconds(took)));
+    if (slot.status === 'Pending' && slot.notBefore !== null) {
+      const wait = Date.parse(slot.notBefore) - Date.now();
+      parts.push(s.yellow(wait > 0 ? `retry in ${seconds(wait)}` : 'retry due'));
+    }
+    const lastError = slot.errors[slot.errors.length - 1];
+    if (lastError !== undefined && slot.status !== 'FinishedOk')
+      parts.push(s.dim(oneLine(`${lastError.errorClass}: ${lastError.message}`, 60)));
+    return parts.join('  ');
+  }
+
+  private line(event: FlowEvent, flow: FlowInstance): void {
+    if (!('stepId' in event) || event.type === 'StepSignal') return;
+    const index = flow.steps.findIndex((s) => s.stepId === event.stepId);
+    const where = `[${index + 1}/${flow.steps.length}] ${event.stepId}:`;
+    const took = this.tookMs.get(event.stepId);
+    let text: string;
+    switch (event.type) {
+      case 'StepStarted':
+        text = `attempt ${event.attempt} started`;
+        break;
+      case 'StepFinished':
+        text = `finished on attempt ${event.attempt}${took === undefined ? '' : ` (${seconds(took)})`}`;
+        break;
+      case 'StepFailed':
+        text = `attempt ${event.attempt} failed: ${event.errorClass} ${event.error.code}: ${oneLine(event.error.message, 160)}`;
+        break;
+      case 'RetryScheduled':
+        text = `retry ${event.retryIndex} scheduled${event.delayMs > 0 ? ` in ${seconds(event.delayMs)}` : ''}${event.reason ? ` (${event.reason})` : ''}`;
+        break;
+    }
+    this.stream.write(`${where} ${text}\n`);
+  }
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.max(0, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Live redraws on a terminal, plain lines elsewhere, nothing for `--json` off a terminal or `--quiet`. */
+export function progressMode(stream: OutStream, options: { json: boolean; quiet: boolean }, env: NodeJS.ProcessEnv): ProgressMode {
+  if (options.quiet) return 'off';
+  if (stream.isTTY === true && env.TERM !== 'dumb') return 'live';
+  return options.json ? 'off' : 'lines';
+}

@@ -1,0 +1,37 @@
+import { ERROR_CLASSES } from '../../core/error-class.js';
+import type { ErrorCounts } from '../../core/step-execution-error.js';
+import type { FlowReport } from '../flow-report.js';
+import type { Style } from '../io.js';
+import { table } from './table.js';
+
+/** The summary `run`, `resume` and `status` print: flow, fingerprint, steps, error counts. */
+export function renderSummary(report: FlowReport, name: string, style: Style): string {
+  const status =
+    report.status === 'completed' ? style.green(report.status) : report.status === 'failed' ? style.red(report.status) : style.yellow(report.status);
+  const head = [
+    `${style.bold('Flow')}         ${report.flowId}  (${name})`,
+    `${style.bold('Status')}       ${status}`,
+    `${style.bold('Fingerprint')}  ${report.flowFingerprint ?? style.dim('(none until the flow completes)')}`,
+    '',
+  ].join('\n');
+  const rows = report.steps.map((s) => [
+    s.stepId,
+    stepStatus(s.status, style),
+    String(s.attempts),
+    String(s.retryCount),
+    s.fingerprint === null ? '-' : s.fingerprint.slice(0, 16),
+  ]);
+  return `${head}\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'RETRIES', 'FINGERPRINT'], rows)}\n${renderErrorCounts(report.errors)}\n`;
+}
+
+/** `Errors: 3 (Transient 2, Permanent 1, Validation 0, Runtime 0)` — seed F8: error counts after a run. */
+export function renderErrorCounts(counts: ErrorCounts): string {
+  return `Errors: ${counts.total} (${ERROR_CLASSES.map((c) => `${c} ${counts.byClass[c]}`).join(', ')})`;
+}
+
+function stepStatus(status: string, style: Style): string {
+  if (status === 'FinishedOk') return style.green(status);
+  if (status === 'Failed') return style.red(status);
+  if (status === 'Running') return style.yellow(status);
+  return status;
+}

@@ -1,0 +1,56 @@
+import type { FlowStore } from '../stores/flow-store.js';
+import { UsageError } from './cli-error.js';
+
+type OpenStore = (location?: string) => Promise<FlowStore>;
+type MigrateStore = (location: string | undefined, direction: 'up' | 'down') => Promise<unknown>;
+
+/** The default embedded database directory, relative to the working directory. */
+export const DEFAULT_DB = './.chemflow';
+
+/** `--db`, else `DATABASE_URL`, else `./.chemflow`. */
+export function resolveDbLocation(option: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (option !== undefined && option !== '') return option;
+  const fromEnv = env.DATABASE_URL;
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_DB;
+}
+
+/** A location fit for messages: a PostgreSQL URL loses its password. */
+export function describeLocation(location: string): string {
+  if (!/^postgres(ql)?:\/\//.test(location)) return location;
+  try {
+    const url = new URL(location);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return 'the PostgreSQL database';
+  }
+}
+
+async function storeApi(): Promise<{ openStore: OpenStore; migrateStore: MigrateStore }> {
+  const specifier = '../stores/open-store.js';
+  return (await import(specifier)) as { openStore: OpenStore; migrateStore: MigrateStore };
+}
+
+/** Opens the store, runs `work` with it and always closes it. */
+export async function withStore<T>(location: string, work: (store: FlowStore) => Promise<T>): Promise<T> {
+  const { openStore } = await storeApi();
+  let store: FlowStore;
+  try {
+    store = await openStore(location);
+  } catch (error) {
+    throw new UsageError(
+      `Cannot open the database at ${describeLocation(location)}: ${(error as Error).message}`,
+      'check --db or DATABASE_URL (a postgres:// URL or a directory for the embedded database)',
+    );
+  }
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function migrate(location: string, direction: 'up' | 'down'): Promise<void> {
+  const { migrateStore } = await storeApi();
+  await migrateStore(location, direction);
+}
