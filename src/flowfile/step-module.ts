@@ -64,7 +64,7 @@ export async function resolveStepModule(
     });
   }
   if (!(exportName in namespace)) {
-    const available = Object.keys(namespace).filter((k) => k !== '__esModule');
+    const available = Object.keys(namespace).filter((k) => k !== '__esModule').sort();
     throw new StepModuleProblem(
       'export_not_found',
       `module ${modulePath} has no ${exportName === 'default' ? 'default export' : `export named ${JSON.stringify(exportName)}`}; it exports ${available.length ? available.join(', ') : 'nothing'}`,
