@@ -31,7 +31,7 @@ export async function readFlowDocument(absolutePath: string, shownAs: string): P
     throw new FlowFileError(shownAs, [{ problem: 'unreadable', path: '', message }], { cause: error });
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length > 0)
     throw new FlowFileError(
       shownAs,
