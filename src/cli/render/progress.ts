@@ -60,38 +60,35 @@ export class ProgressDisplay {
     const flow = this.flow;
     if (flow === undefined) return;
     const width = Math.max(40, (this.stream.columns ?? 100) - 1);
-    const lines = flow.steps.map((slot, i) => this.stepLine(slot, i, flow.steps.length).slice(0, width + 20));
+    const lines = flow.steps.map((slot, i) => `${this.icon(slot)} ${this.stepText(slot, i, flow.steps.length).slice(0, width - 2)}`);
     const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F` : '';
     this.stream.write(up + lines.map((l) => `\x1b[2K${l}\n`).join(''));
     this.drawnLines = lines.length;
   }
 
-  private stepLine(slot: StepSlot, index: number, total: number): string {
+  private icon(slot: StepSlot): string {
     const s = this.style;
-    const icon =
-      slot.status === 'FinishedOk'
-        ? s.green('✔')
-        : slot.status === 'Failed'
-          ? s.red('✖')
-          : slot.status === 'Running'
-            ? s.yellow(SPINNER[this.frame % SPINNER.length] ?? '*')
-            : slot.notBefore !== null
-              ? s.yellow('↻')
-              : s.dim('·');
-    const parts = [`${icon} [${index + 1}/${total}] ${slot.stepId.padEnd(16)} ${slot.status.padEnd(10)}`];
+    if (slot.status === 'FinishedOk') return s.green('✔');
+    if (slot.status === 'Failed') return s.red('✖');
+    if (slot.status === 'Running') return s.yellow(SPINNER[this.frame % SPINNER.length] ?? '*');
+    return slot.notBefore !== null ? s.yellow('↻') : s.dim('·');
+  }
+
+  /** Plain text, so it can be cut to the terminal's width without breaking an escape sequence. */
+  private stepText(slot: StepSlot, index: number, total: number): string {
+    const parts = [`[${index + 1}/${total}] ${slot.stepId.padEnd(16)} ${slot.status.padEnd(10)}`];
     if (slot.attempts > 0) parts.push(`attempt ${slot.attempts}`);
     if (slot.retryCount > 0) parts.push(`retries ${slot.retryCount}`);
     const started = this.startedAt.get(slot.stepId);
     const took = this.tookMs.get(slot.stepId);
-    if (slot.status === 'Running' && started !== undefined) parts.push(s.dim(seconds(Date.now() - started)));
-    else if (slot.status !== 'Pending' && took !== undefined) parts.push(s.dim(seconds(took)));
+    if (slot.status === 'Running' && started !== undefined) parts.push(seconds(Date.now() - started));
+    else if (slot.status !== 'Pending' && took !== undefined) parts.push(seconds(took));
     if (slot.status === 'Pending' && slot.notBefore !== null) {
       const wait = Date.parse(slot.notBefore) - Date.now();
-      parts.push(s.yellow(wait > 0 ? `retry in ${seconds(wait)}` : 'retry due'));
+      parts.push(wait > 0 ? `retry in ${seconds(wait)}` : 'retry due');
     }
     const lastError = slot.errors[slot.errors.length - 1];
-    if (lastError !== undefined && slot.status !== 'FinishedOk')
-      parts.push(s.dim(oneLine(`${lastError.errorClass}: ${lastError.message}`, 60)));
+    if (lastError !== undefined && slot.status !== 'FinishedOk') parts.push(oneLine(`${lastError.errorClass}: ${lastError.message}`, 60));
     return parts.join('  ');
   }
 

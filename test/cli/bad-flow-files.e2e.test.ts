@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, workspace, type Workspace } from './support/cli.js';
+
+beforeAll(ensureBuilt, 180_000);
+
+/** Each bad flow file: exit 2, a message naming the file, the place and what was expected; nothing written. */
+const CASES: { name: string; file: string; text: string; message: string | RegExp }[] = [
+  {
+    name: 'YAML syntax error',
+    file: 'syntax.yaml',
+    text: 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs\n',
+    message: /^syntax\.yaml:4:1: invalid YAML: Flow map in block collection must be sufficiently indented and end with a }$/m,
+  },
+  {
+    name: 'unknown step type',
+    file: 'unknown.yaml',
+    text: 'name: x\nsteps:\n  - { id: seed, uses: chem/does-not-exist }\n',
+    message: /^unknown\.yaml:3:23: steps\[0\]\.uses: unknown step type "chem\/does-not-exist"; expected one of .*or a module path starting with \.\/ or \.\.\/$/m,
+  },
+  {
+    name: 'bad params',
+    file: 'params.yaml',
+    text: 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs, params: [1, 2] }\n',
+    message: 'params.yaml:3:50: steps[0].params: expected a mapping, got a list',
+  },
+  {
+    name: 'bad retry policy',
+    file: 'retry.yaml',
+    text: 'name: x\nsteps:\n  - id: seed\n    uses: ./steps/seed.mjs\n    retry: { maxRetries: -2 }\n',
+    message: 'retry.yaml:5:26: steps[0].retry.maxRetries: expected a number >= 0, got -2',
+  },
+  {
+    name: 'duplicate ids',
+    file: 'dup.yaml',
+    text: 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - { id: seed, uses: ./steps/double.mjs }\n',
+    message: 'dup.yaml:4:11: steps[1].id: duplicate step id "seed" (already used by steps[0])',
+  },
+  {
+    name: 'missing module',
+    file: 'missing.yaml',
+    text: 'name: x\nsteps:\n  - { id: seed, uses: ./steps/nowhere.mjs }\n',
+    message: /^missing\.yaml:3:23: steps\[0\]\.uses: module not found: .*steps\/nowhere\.mjs$/m,
+  },
+  {
+    name: 'missing export',
+    file: 'export.yaml',
+    text: 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - { id: more, uses: "./steps/flaky.mjs#flakey" }\n',
+    message: 'export.yaml:4:23: steps[1].uses: module ./steps/flaky.mjs has no export named "flakey"; it exports flaky',
+  },
+  {
+    name: 'JSON with an unknown key',
+    file: 'typo.json',
+    text: '{"name": "x", "steps": [{"id": "seed", "uses": "./steps/seed.mjs", "parms": {}}]}',
+    message: 'typo.json:1:25: steps[0]: unknown key "parms"; expected only id, uses, params, retry, timeoutMs',
+  },
+];
+
+describe('bad flow files', () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    ws = await workspace();
+  });
+  afterAll(() => ws.remove());
+
+  for (const c of CASES)
+    it(`${c.name}: exit 2, a precise message, nothing written`, async () => {
+      await ws.write(c.file, c.text);
+      const result = await ws.cli('run', c.file);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      if (typeof c.message === 'string') expect(result.stderr.split('\n')).toContain(c.message);
+      else expect(result.stderr).toMatch(c.message);
+      expect(result.stderr).toContain('Nothing was written.');
+    });
+
+  it('no flow was recorded by any of them', async () => {
+    expect(await ws.json('flows')).toEqual([]);
+  });
+
+  it('a missing flow file exits 2', async () => {
+    const result = await ws.cli('run', 'nowhere.yaml');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nowhere.yaml: file not found');
+  });
+});

@@ -1,0 +1,184 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'chemflow.js');
+const STAMP = join(ROOT, 'dist', '.e2e-build-stamp');
+const LOCK = join(tmpdir(), `chemflow-e2e-build-${Buffer.from(ROOT).toString('hex').slice(-24)}.lock`);
+
+/**
+ * Builds `dist/` once for all e2e files running in parallel: a directory lock serialises them, and a
+ * stamp newer than every source file lets the later ones skip the build.
+ */
+export async function ensureBuilt(): Promise<void> {
+  await acquireLock();
+  try {
+    if (await isFresh()) return;
+    await promisify(execFile)('npm', ['run', '--silent', 'build'], { cwd: ROOT }).catch((error: { stdout?: string; stderr?: string }) => {
+      throw new Error(`npm run build failed:\n${error.stdout ?? ''}${error.stderr ?? ''}`);
+    });
+    await writeFile(STAMP, new Date().toISOString());
+  } finally {
+    await rmdir(LOCK).catch(() => undefined);
+  }
+}
+
+async function isFresh(): Promise<boolean> {
+  const built = await stat(STAMP).then((s) => s.mtimeMs, () => 0);
+  return built > 0 && (await newestMtime(join(ROOT, 'src'))) < built;
+}
+
+async function newestMtime(dir: string): Promise<number> {
+  let newest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? await newestMtime(path) : (await stat(path)).mtimeMs);
+  }
+  return newest;
+}
+
+async function acquireLock(): Promise<void> {
+  for (let waited = 0; ; waited += 200) {
+    try {
+      await mkdir(LOCK);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = Date.now() - (await stat(LOCK).then((s) => s.mtimeMs, () => Date.now()));
+      if (age > 180_000) await rmdir(LOCK).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/chemflow.js ...args` in `cwd`, never through a terminal. */
+export function chemflow(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(args, options);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export function spawnCli(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): ChildProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
+  delete env.DATABASE_URL;
+  if (options.env?.DATABASE_URL !== undefined) env.DATABASE_URL = options.env.DATABASE_URL;
+  return spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A scratch directory with its own database (`db/`) and plain-JavaScript step modules (`steps/`). */
+export interface Workspace {
+  dir: string;
+  db: string;
+  /** `chemflow --db <db> ...args` run in the workspace. */
+  cli(...args: string[]): Promise<CliResult>;
+  json<T = unknown>(...args: string[]): Promise<T>;
+  write(path: string, text: string): Promise<string>;
+  remove(): Promise<void>;
+}
+
+export async function workspace(): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), 'chemflow-cli-'));
+  const db = join(dir, 'db');
+  const write = async (path: string, text: string): Promise<string> => {
+    const file = join(dir, path);
+    await mkdir(join(file, '..'), { recursive: true });
+    await writeFile(file, text);
+    return file;
+  };
+  for (const [name, text] of Object.entries(STEP_MODULES)) await write(join('steps', name), text);
+  const cli = (...args: string[]): Promise<CliResult> => chemflow(['--db', db, ...args], { cwd: dir });
+  return {
+    dir,
+    db,
+    cli,
+    async json<T>(...args: string[]): Promise<T> {
+      const result = await cli(...args, '--json');
+      try {
+        return JSON.parse(result.stdout) as T;
+      } catch {
+        throw new Error(`not JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+      }
+    },
+    write,
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Step modules that import nothing from chemflow: the public contract of issue 6. */
+const STEP_MODULES: Record<string, string> = {
+  'seed.mjs': `export default {
+  kind: 'source',
+  version: '1',
+  run: (ctx) => ({ outputs: [{ kind: 'number', payload: { n: ctx.params.n ?? 1 } }] }),
+};
+`,
+  'double.mjs': `export default {
+  kind: 'transform',
+  async run(ctx) {
+    return { outputs: [{ kind: 'number', payload: { n: ctx.input[0].payload.n * 2 } }] };
+  },
+};
+`,
+  // Fails Transient on its first attempt: retried automatically.
+  'flaky.mjs': `export const flaky = {
+  kind: 'transform',
+  run(ctx) {
+    if (ctx.attempt === 1) {
+      const error = new Error('upstream busy');
+      error.errorClass = 'Transient';
+      error.code = 'BUSY';
+      throw error;
+    }
+    return { outputs: [{ kind: 'number', payload: { n: ctx.input[0].payload.n + 1 } }] };
+  },
+};
+`,
+  // Fails Permanent until the file open.marker exists next to the flow file.
+  'gate.mjs': `import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+export default {
+  kind: 'check',
+  run(ctx) {
+    if (!existsSync(join(ctx.baseDir, 'open.marker'))) {
+      const error = new Error('the gate is closed: open.marker is missing');
+      error.errorClass = 'Permanent';
+      error.details = { marker: 'open.marker', attempt: ctx.attempt };
+      throw error;
+    }
+    return { outputs: ctx.input.map((a) => ({ kind: a.kind, payload: a.payload })) };
+  },
+};
+`,
+  // Writes started.marker, then waits until release.marker exists (to be killed mid-attempt).
+  'slow.mjs': `import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default {
+  kind: 'transform',
+  async run(ctx) {
+    writeFileSync(join(ctx.baseDir, 'started.marker'), String(ctx.attempt));
+    while (!existsSync(join(ctx.baseDir, 'release.marker'))) await new Promise((r) => setTimeout(r, 50));
+    return { outputs: [{ kind: 'number', payload: { n: ctx.input[0].payload.n } }] };
+  },
+};
+`,
+};
