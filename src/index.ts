@@ -4,3 +4,12 @@ export { MemoryFlowStore } from './stores/memory-store.js';
 export { FlowEngine } from './runtime/engine.js';
 export type { FlowEngineOptions, NextResult, StartOptions, StepOutcome } from './runtime/engine.js';
 export { systemClock, type Clock } from './runtime/clock.js';
+export {
+  loadFlowFile,
+  FlowFileError,
+  isFlowFileError,
+  type FlowFileIssue,
+  type FlowFileProblem,
+  type LoadFlowFileOptions,
+  type LoadedFlowFile,
+} from './flowfile/index.js';

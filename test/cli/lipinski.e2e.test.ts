@@ -1,0 +1,30 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, ROOT, workspace, type Workspace } from './support/cli.js';
+
+const EXAMPLE = join(ROOT, 'examples', 'lipinski', 'flow.yaml');
+
+/** The main job of issue 6 through the CLI: the RDKit pipeline on the embedded database. */
+describe.skipIf(!existsSync(EXAMPLE))('chemflow run examples/lipinski/flow.yaml', () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    await ensureBuilt();
+    ws = await workspace();
+  }, 180_000);
+  afterAll(() => ws.remove());
+
+  it('completes, prints the summary with error counts, and gives the same flow fingerprint twice', { timeout: 180_000 }, async () => {
+    const human = await ws.cli('run', EXAMPLE);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/Status\s+completed/);
+    expect(human.stdout).toMatch(/Fingerprint\s+[0-9a-f]{64}/);
+    expect(human.stdout).toMatch(/^Errors: \d+ \(Transient \d+, Permanent \d+, Validation \d+, Runtime \d+\)$/m);
+    const first = /Fingerprint\s+([0-9a-f]{64})/.exec(human.stdout)?.[1];
+
+    const again = await ws.json<{ status: string; flowFingerprint: string; steps: { stepId: string; status: string }[] }>('run', EXAMPLE);
+    expect(again.status).toBe('completed');
+    expect(again.flowFingerprint).toBe(first);
+    expect(again.steps.every((s) => s.status === 'FinishedOk')).toBe(true);
+  });
+});

@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, spawnCli, workspace, type Workspace } from './support/cli.js';
+
+beforeAll(ensureBuilt, 180_000);
+
+const SLOW_FLOW = `name: slow
+retry: { maxRetries: 2, backoff: { kind: none } }
+steps:
+  - { id: seed, uses: ./steps/seed.mjs, params: { n: 7 } }
+  - { id: slow, uses: ./steps/slow.mjs }
+  - { id: double, uses: ./steps/double.mjs }
+`;
+
+describe('chemflow resume of an interrupted flow', () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    ws = await workspace();
+    await ws.write('slow.yaml', SLOW_FLOW);
+  });
+  afterAll(() => ws.remove());
+
+  it('a run killed mid-step is resumed: the lost attempt is a Transient WORKER_LOST error, then the flow completes', async () => {
+    const child = spawnCli(['--db', ws.db, 'run', 'slow.yaml'], { cwd: ws.dir });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    for (let waited = 0; !existsSync(join(ws.dir, 'started.marker')); waited += 50) {
+      if (waited > 30_000) throw new Error(`the slow step never started:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const flowId = /Flow ([0-9a-f-]{36})/.exec(stderr)?.[1] ?? '';
+    expect(flowId).not.toBe('');
+
+    const interrupted = await ws.json<{ status: string; steps: { status: string }[] }>('status', flowId);
+    expect(interrupted.status).toBe('running');
+    expect(interrupted.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Running', 'Pending']);
+
+    await writeFile(join(ws.dir, 'release.marker'), '');
+    const resumed = await ws.cli('resume', flowId, '--json');
+    expect(resumed.code).toBe(0);
+    const report = JSON.parse(resumed.stdout) as { status: string; steps: { stepId: string; attempts: number; retryCount: number }[] };
+    expect(report.status).toBe('completed');
+    expect(report.steps[1]).toMatchObject({ stepId: 'slow', attempts: 2, retryCount: 1 });
+    const errors = await ws.json<{ errorClass: string; attemptNumber: number; details: { error_code: string } }[]>('errors', flowId);
+    expect(errors.map((e) => [e.attemptNumber, e.errorClass, e.details.error_code])).toEqual([[1, 'Transient', 'WORKER_LOST']]);
+  });
+
+  it('resume finds a moved flow file with --flow, and says so when the recorded one is gone', async () => {
+    await writeFile(join(ws.dir, 'release.marker'), '');
+    const run = await ws.json<{ flowId: string; status: string }>('run', 'slow.yaml');
+    expect(run.status).toBe('completed');
+    await rename(join(ws.dir, 'slow.yaml'), join(ws.dir, 'moved.yaml'));
+    const lost = await ws.cli('resume', run.flowId);
+    expect(lost.code).toBe(2);
+    expect(lost.stderr).toContain(`chemflow resume ${run.flowId} --flow <file>`);
+    const found = await ws.cli('resume', run.flowId, '--flow', 'moved.yaml');
+    expect(found.code).toBe(0);
+    expect(found.stderr).toContain('already completed');
+  });
+});
