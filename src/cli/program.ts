@@ -25,9 +25,9 @@ export function buildProgram(io: CliIo): Program {
     .description('Deterministic, event-sourced workflow engine for chemistry pipelines')
     .version(packageVersion(), '-V, --version', 'print the chemflow version')
     .addOption(
-      new Option('--db <location>', 'a postgres:// URL, "memory", or a directory for the embedded database').default(
-        undefined,
-        'DATABASE_URL, else ./.chemflow',
+      new Option(
+        '--db <location>',
+        'a postgres:// URL, "memory", or a directory for the embedded database (default: DATABASE_URL, else ./.chemflow)',
       ),
     )
     .exitOverride()

@@ -1,4 +1,5 @@
 import { FlowNotRunnableError } from '../../core/errors.js';
+import { isFlowFileError } from '../../flowfile/index.js';
 import { FlowEngine } from '../../runtime/engine.js';
 import { EXIT, UsageError, type ExitCode } from '../cli-error.js';
 import { loadFlow, printJson, type CommandContext } from '../context.js';
@@ -25,9 +26,9 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     if (file === undefined)
       throw new UsageError(`Flow ${flowId} has no recorded flow file`, `pass it with \`chemflow resume ${flowId} --flow <file>\``);
     const loaded = await loadFlow(ctx, file).catch((error: unknown) => {
-      if (options.flow === undefined && (error as { problem?: string }).problem === 'unreadable')
+      if (options.flow === undefined && isFlowFileError(error) && error.problem === 'unreadable')
         throw new UsageError(
-          `The flow file recorded for flow ${flowId} cannot be read: ${(error as Error).message}`,
+          `The flow file recorded for flow ${flowId} cannot be read: ${error.message}`,
           `pass its current location with \`chemflow resume ${flowId} --flow <file>\``,
         );
       throw error;
