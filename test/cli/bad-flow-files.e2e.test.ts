@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, workspace, type Workspace } from './support/cli.js';
 
@@ -21,7 +22,13 @@ const CASES: { name: string; file: string; text: string; message: string | RegEx
     name: 'bad params',
     file: 'params.yaml',
     text: 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs, params: [1, 2] }\n',
-    message: 'params.yaml:3:50: steps[0].params: expected a mapping, got a list',
+    message: 'params.yaml:3:49: steps[0].params: expected a mapping, got a list',
+  },
+  {
+    name: "params rejected by the module's parseParams",
+    file: 'parse-params.yaml',
+    text: 'name: x\nsteps:\n  - { id: seed, uses: ./steps/checked.mjs, params: { n: two } }\n',
+    message: 'parse-params.yaml:3:52: steps[0].params: invalid params: n must be a number, got "two"',
   },
   {
     name: 'bad retry policy',
@@ -74,6 +81,7 @@ describe('bad flow files', () => {
     });
 
   it('no flow was recorded by any of them', async () => {
+    expect(existsSync(ws.db)).toBe(false); // the database was never even opened
     expect(await ws.json('flows')).toEqual([]);
   });
 

@@ -139,6 +139,16 @@ const STEP_MODULES: Record<string, string> = {
   },
 };
 `,
+  // Validates its params before any run: bad params are a flow file error.
+  'checked.mjs': `export default {
+  kind: 'source',
+  parseParams(params) {
+    if (typeof params.n !== 'number') throw new Error('n must be a number, got ' + JSON.stringify(params.n));
+    return { n: params.n };
+  },
+  run: (ctx) => ({ outputs: [{ kind: 'number', payload: { n: ctx.params.n } }] }),
+};
+`,
   // Fails Transient on its first attempt: retried automatically.
   'flaky.mjs': `export const flaky = {
   kind: 'transform',
