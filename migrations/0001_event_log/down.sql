@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS event_log;
+DROP FUNCTION IF EXISTS chemflow_reject_mutation();

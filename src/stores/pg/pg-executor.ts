@@ -1,0 +1,77 @@
+import pg from 'pg';
+import type { SqlExecutor, SqlRunner } from '../sql/executor.js';
+
+export interface PgExecutorOptions {
+  /** `postgres://user:pass@host:port/db`; defaults to `DATABASE_URL`. */
+  connectionString?: string;
+  /** Schema for every table chemflow touches, set as `search_path` on every pooled connection. */
+  schema?: string;
+  /** Shown in `pg_stat_activity`, so an operator (or a test) can find chemflow's connections. */
+  applicationName?: string;
+  /** Pool size. */
+  max?: number;
+  /** How long to wait for a free or new connection before failing (a transient error). */
+  connectionTimeoutMillis?: number;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A `pg` Pool behind the narrow executor interface: the PostgreSQL server store. */
+export class PgExecutor implements SqlExecutor {
+  readonly kind = 'postgres';
+  readonly pool: pg.Pool;
+
+  constructor(options: PgExecutorOptions = {}) {
+    const { schema } = options;
+    // The schema goes into a startup parameter, not a statement: restrict it to a plain identifier.
+    if (schema !== undefined && !IDENTIFIER.test(schema)) throw new Error(`Invalid schema name ${JSON.stringify(schema)}`);
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString ?? process.env.DATABASE_URL,
+      max: options.max ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
+      application_name: options.applicationName ?? 'chemflow',
+      // search_path set at connection start-up applies to every pooled connection, with no extra round trip.
+      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    });
+    // An idle connection killed by the server (restart, pg_terminate_backend) is reported here and
+    // dropped from the pool; without a listener Node would crash the process on the 'error' event.
+    this.pool.on('error', () => undefined);
+  }
+
+  async query<Row extends object>(text: string, values: readonly unknown[] = []): Promise<Row[]> {
+    const result = await this.pool.query(text, [...values]);
+    return result.rows as Row[];
+  }
+
+  async exec(script: string): Promise<void> {
+    // Without parameters pg uses the simple protocol, which accepts several statements at once.
+    await this.pool.query(script);
+  }
+
+  async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const tx: SqlRunner = {
+      query: async <Row extends object>(text: string, values: readonly unknown[] = []) =>
+        (await client.query(text, [...values])).rows as Row[],
+      exec: async (script: string) => {
+        await client.query(script);
+      },
+    };
+    try {
+      await client.query('BEGIN');
+      const result = await work(tx);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // Destroy rather than reuse: after a failure the connection's state is not worth trusting.
+      client.release(true);
+      throw error;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

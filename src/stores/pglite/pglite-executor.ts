@@ -1,0 +1,81 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { SqlExecutor, SqlRunner } from '../sql/executor.js';
+
+/**
+ * Embedded PostgreSQL (WASM) behind the narrow executor interface. PGlite has one connection, so
+ * every statement and every transaction goes through one queue: a statement from another caller
+ * must never run inside (and be rolled back with) someone else's open transaction.
+ */
+export class PgliteExecutor implements SqlExecutor {
+  readonly kind = 'pglite';
+  private tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly db: PGlite) {}
+
+  /** A file-backed database in `dataDir`, or an in-memory one when `dataDir` is undefined. */
+  static async open(dataDir?: string): Promise<PgliteExecutor> {
+    const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+    await db.waitReady;
+    return new PgliteExecutor(db);
+  }
+
+  query<Row extends object>(text: string, values: readonly unknown[] = []): Promise<Row[]> {
+    return this.serialise(() => this.recovering(() => this.direct.query<Row>(text, values)));
+  }
+
+  exec(script: string): Promise<void> {
+    return this.serialise(() => this.recovering(() => this.direct.exec(script)));
+  }
+
+  transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    return this.serialise(async () => {
+      await this.db.query('BEGIN');
+      try {
+        // The queue is already held for the whole block: the transaction runs statements directly.
+        const result = await work(this.direct);
+        await this.db.query('COMMIT');
+        return result;
+      } catch (error) {
+        await this.db.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.tail;
+    await this.db.close();
+  }
+
+  /** Statements without the queue, for use while the queue is held. */
+  private readonly direct: SqlRunner = {
+    query: async <Row extends object>(text: string, values: readonly unknown[] = []) =>
+      (await this.db.query<Row>(text, [...values])).rows,
+    exec: async (script: string) => {
+      await this.db.exec(script);
+    },
+  };
+
+  /**
+   * A failed statement inside a multi-statement script can leave the single connection in an aborted
+   * transaction that would poison every later statement; a pool would hand out a fresh connection
+   * instead, so emulate that by rolling back before rethrowing.
+   */
+  private async recovering<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (this.db.isInTransaction()) await this.db.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private serialise<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(work, work);
+    this.tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+}

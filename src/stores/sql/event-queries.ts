@@ -1,0 +1,106 @@
+import type { Artifact } from '../../core/artifact.js';
+import type { StepExecutionError } from '../../core/step-execution-error.js';
+import type { SqlQuery } from './executor.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp } from './sql-fragments.js';
+
+/** One event of an append batch as the statement receives it. */
+export interface EventRowInput {
+  type: string;
+  ts: string;
+  payload: Record<string, unknown>;
+}
+
+/** An error row tied to the version of the `StepFailed` that it projects. */
+export type ErrorRowInput = StepExecutionError & { version: number };
+
+export interface AppendBatch {
+  flowId: string;
+  expectedVersion: number;
+  schemaVersion: number;
+  events: readonly EventRowInput[];
+  errors: readonly ErrorRowInput[];
+  artifacts: readonly Artifact[];
+}
+
+/**
+ * The whole append in ONE statement (one round trip, one implicit transaction): the events at
+ * `expectedVersion + 1 ...`, the error row of every `StepFailed` and the artifacts. The `head` guard
+ * inserts nothing unless the log is exactly at `expectedVersion` (stale or gapped appends write no
+ * row), and a concurrent appender that passed the same guard hits the unique (flow_id, version)
+ * constraint and the whole statement rolls back. Error rows and artifacts join on the inserted
+ * events, so they exist only if the events do. The result always has one row carrying `head_version`.
+ */
+export function appendEventsQuery(batch: AppendBatch): SqlQuery {
+  return {
+    text: `WITH batch AS (
+  SELECT source.ord::int AS ord, source.e->>'type' AS event_type,
+    (source.e->>'ts')::timestamptz AS ts, source.e->'payload' AS payload
+  FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS source(e, ord)
+), head AS (
+  SELECT COALESCE(MAX(version), 0) AS version FROM event_log WHERE flow_id = $1::uuid
+), inserted AS (
+  INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload)
+  SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
+  FROM batch CROSS JOIN head WHERE head.version = $2::int
+  ORDER BY batch.ord
+  RETURNING seq, version, event_type, payload
+), errors AS (
+  INSERT INTO step_execution_errors (${ERROR_COLUMNS})
+  SELECT ${ERROR_VALUES_FROM_JSON}
+  FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS source(e, ord)
+  JOIN inserted ON inserted.version = (source.e->>'version')::int
+  ORDER BY source.ord
+), artifacts AS (
+  INSERT INTO workflow_step_artifacts (hash, kind, payload, metadata, produced_in_seq)
+  SELECT source.e->>'hash', source.e->>'kind', source.e->'payload', source.e->'metadata',
+    (SELECT i.seq FROM inserted i
+      WHERE i.event_type = 'StepFinished' AND i.payload->'outputs' ? (source.e->>'hash')
+      ORDER BY i.version LIMIT 1)
+  FROM jsonb_array_elements($6::text::jsonb) WITH ORDINALITY AS source(e, ord)
+  WHERE EXISTS (SELECT 1 FROM inserted)
+  ORDER BY source.ord
+  ON CONFLICT (hash) DO NOTHING
+)
+SELECT head.version AS head_version, inserted.seq, inserted.version
+FROM head LEFT JOIN inserted ON true
+ORDER BY inserted.version`,
+    values: [
+      batch.flowId,
+      batch.expectedVersion,
+      JSON.stringify(batch.events),
+      batch.schemaVersion,
+      JSON.stringify(batch.errors),
+      JSON.stringify(batch.artifacts),
+    ],
+  };
+}
+
+const SELECT_EVENT = `SELECT seq, version, ${isoTimestamp('ts')} AS ts, event_type, schema_version, payload FROM event_log`;
+
+/** A flow's events ordered by version (served by the unique (flow_id, version) index). */
+export function listEventsQuery(flowId: string): SqlQuery {
+  return { text: `${SELECT_EVENT} WHERE flow_id = $1::uuid ORDER BY version`, values: [flowId] };
+}
+
+/** The events of a flow at versions `from..to` inclusive. */
+export function eventsInRangeQuery(flowId: string, from: number, to: number): SqlQuery {
+  return {
+    text: `${SELECT_EVENT} WHERE flow_id = $1::uuid AND version BETWEEN $2::int AND $3::int ORDER BY version`,
+    values: [flowId, from, to],
+  };
+}
+
+/** Every flow: its FlowInitialized (version 1) and its last event, most recently updated first. */
+export function listFlowsQuery(): SqlQuery {
+  return {
+    text: `SELECT first.flow_id::text AS flow_id, first.payload->>'flowName' AS name,
+  last.version, last.event_type, ${isoTimestamp('first.ts')} AS created_at, ${isoTimestamp('last.ts')} AS updated_at
+FROM event_log first
+CROSS JOIN LATERAL (
+  SELECT version, event_type, ts FROM event_log l WHERE l.flow_id = first.flow_id ORDER BY version DESC LIMIT 1
+) last
+WHERE first.version = 1 AND first.event_type = 'FlowInitialized'
+ORDER BY last.ts DESC, first.seq`,
+    values: [],
+  };
+}

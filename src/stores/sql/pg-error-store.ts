@@ -1,0 +1,52 @@
+import { emptyErrorCounts, type ErrorCounts, type StepExecutionError } from '../../core/step-execution-error.js';
+import type { ErrorClass } from '../../core/error-class.js';
+import { countErrorsByClassQuery, errorTimelineQuery, insertErrorsQuery, listErrorsQuery } from './error-queries.js';
+import { run, type SqlExecutor, type SqlRunner } from './executor.js';
+import { errorFromRow, type ErrorRow } from './rows.js';
+import { withRetry } from './transient.js';
+import { isUuid } from './uuid.js';
+
+/**
+ * The seeds' `PgErrorStore`: the F8 `step_execution_errors` table. `PgEventStore.append` writes the
+ * rows of a batch's `StepFailed` events in its own statement with the same projection as
+ * `insertError`, so event and row commit together.
+ */
+export class PgErrorStore {
+  constructor(private readonly executor: SqlExecutor) {}
+
+  /** Writes one row on `tx` (a transaction or the executor); the caller owns atomicity. */
+  async insertError(tx: SqlRunner, record: StepExecutionError): Promise<void> {
+    await run(tx, insertErrorsQuery([record]));
+  }
+
+  /** A flow's error rows (optionally one step's), in insertion order. */
+  async listErrors(flowId: string, stepId?: string): Promise<StepExecutionError[]> {
+    if (!isUuid(flowId)) return [];
+    const rows = await withRetry(`list errors of flow ${flowId}`, () =>
+      run<ErrorRow>(this.executor, listErrorsQuery(flowId, stepId)),
+    );
+    return rows.map((row) => errorFromRow(flowId, row));
+  }
+
+  /** One step's failed attempts ordered by attempt number. */
+  async getErrorTimeline(flowId: string, stepId: string): Promise<StepExecutionError[]> {
+    if (!isUuid(flowId)) return [];
+    const rows = await withRetry(`read the error timeline of step ${stepId} in flow ${flowId}`, () =>
+      run<ErrorRow>(this.executor, errorTimelineQuery(flowId, stepId)),
+    );
+    return rows.map((row) => errorFromRow(flowId, row));
+  }
+
+  async countErrorsByFlow(flowId: string): Promise<ErrorCounts> {
+    const counts = emptyErrorCounts();
+    if (!isUuid(flowId)) return counts;
+    const rows = await withRetry(`count errors of flow ${flowId}`, () =>
+      run<{ error_class: ErrorClass; count: number }>(this.executor, countErrorsByClassQuery(flowId)),
+    );
+    for (const row of rows) {
+      counts.byClass[row.error_class] = row.count;
+      counts.total += row.count;
+    }
+    return counts;
+  }
+}

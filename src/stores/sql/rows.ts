@@ -1,0 +1,92 @@
+import type { Artifact } from '../../core/artifact.js';
+import type { JsonObject, JsonValue } from '../../core/canonical-json.js';
+import type { ErrorClass } from '../../core/error-class.js';
+import { decodeEvent } from '../../core/event-codec.js';
+import type { FlowEvent } from '../../core/events.js';
+import type { StepExecutionError } from '../../core/step-execution-error.js';
+import type { FlowSummary } from '../flow-store.js';
+
+/** BIGINT arrives as a string from `pg` and as a number from PGlite. */
+type BigIntColumn = string | number | bigint;
+
+export interface EventRow {
+  seq: BigIntColumn;
+  version: number;
+  ts: string;
+  event_type: string;
+  schema_version: number;
+  payload: unknown;
+}
+
+export interface ErrorRow {
+  id: number;
+  step_id: string;
+  attempt_number: number;
+  error_class: string;
+  error_message: string | null;
+  details: JsonObject | null;
+  timestamp: string;
+  retry_count: number | null;
+  max_retries: number | null;
+}
+
+export interface ArtifactRow {
+  hash: string;
+  kind: string;
+  payload: JsonValue;
+  metadata: Record<string, JsonValue> | null;
+}
+
+export interface FlowSummaryRow {
+  flow_id: string;
+  name: string | null;
+  version: number;
+  event_type: FlowEvent['type'];
+  created_at: string;
+  updated_at: string;
+}
+
+/** Rows are untrusted input: every event goes through the codec, which names flow and version. */
+export function eventFromRow(flowId: string, row: EventRow): FlowEvent {
+  return decodeEvent({
+    flowId,
+    version: row.version,
+    seq: Number(row.seq),
+    ts: row.ts,
+    eventType: row.event_type,
+    schemaVersion: row.schema_version,
+    payload: row.payload,
+  });
+}
+
+/** Nullable columns fall back to the seed's defaults, so rows written by hand still read back. */
+export function errorFromRow(flowId: string, row: ErrorRow): StepExecutionError {
+  return {
+    flowId,
+    stepId: row.step_id,
+    attemptNumber: row.attempt_number,
+    errorClass: row.error_class as ErrorClass, // guarded by the table's CHECK constraint
+    errorMessage: row.error_message ?? '',
+    details: row.details ?? {},
+    timestamp: row.timestamp,
+    retryCount: row.retry_count ?? 0,
+    maxRetries: row.max_retries ?? 3,
+  };
+}
+
+/** `metadata` is absent, not null, when the artifact had none (as the memory store keeps it). */
+export function artifactFromRow(row: ArtifactRow): Artifact {
+  const base = { kind: row.kind, hash: row.hash, payload: row.payload };
+  return row.metadata === null ? base : { ...base, metadata: row.metadata };
+}
+
+export function summaryFromRow(row: FlowSummaryRow): FlowSummary {
+  return {
+    flowId: row.flow_id,
+    name: row.name ?? '',
+    version: row.version,
+    lastEventType: row.event_type,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
