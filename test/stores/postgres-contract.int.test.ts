@@ -1,0 +1,21 @@
+import { describe } from 'vitest';
+import { createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js';
+import { artifactRowCount, errorRows } from '../helpers/sql-inspect.js';
+import { describeStoreContract } from './store-contract.js';
+
+describe.runIf(pgAvailable)('PostgreSQL server', () => {
+  let schema: TestSchema | undefined;
+  describeStoreContract('PostgreSQL server', async () => {
+    schema = await createTestSchema('contract');
+    const store = await schema.openStore();
+    return {
+      store,
+      artifactCopies: (hash) => artifactRowCount(store.executor, hash),
+      rawErrorRows: (flowId) => errorRows(store.executor, flowId),
+      close: async () => {
+        await store.close();
+        await schema?.drop();
+      },
+    };
+  });
+});
