@@ -1,17 +1,12 @@
 import type { FlowStore } from '../stores/flow-store.js';
+import { DEFAULT_STORE_LOCATION, migrateStore, openStore } from '../stores/open-store.js';
 import { UsageError } from './cli-error.js';
-
-type OpenStore = (location?: string) => Promise<FlowStore>;
-type MigrateStore = (location: string | undefined, direction: 'up' | 'down') => Promise<unknown>;
-
-/** The default embedded database directory, relative to the working directory. */
-export const DEFAULT_DB = './.chemflow';
 
 /** `--db`, else `DATABASE_URL`, else `./.chemflow`. */
 export function resolveDbLocation(option: string | undefined, env: NodeJS.ProcessEnv): string {
   if (option !== undefined && option !== '') return option;
   const fromEnv = env.DATABASE_URL;
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_DB;
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_STORE_LOCATION;
 }
 
 /** A location fit for messages: a PostgreSQL URL loses its password. */
@@ -26,14 +21,8 @@ export function describeLocation(location: string): string {
   }
 }
 
-async function storeApi(): Promise<{ openStore: OpenStore; migrateStore: MigrateStore }> {
-  const specifier = '../stores/open-store.js';
-  return (await import(specifier)) as { openStore: OpenStore; migrateStore: MigrateStore };
-}
-
 /** Opens the store, runs `work` with it and always closes it. */
 export async function withStore<T>(location: string, work: (store: FlowStore) => Promise<T>): Promise<T> {
-  const { openStore } = await storeApi();
   let store: FlowStore;
   try {
     store = await openStore(location);
@@ -50,7 +39,7 @@ export async function withStore<T>(location: string, work: (store: FlowStore) =>
   }
 }
 
-export async function migrate(location: string, direction: 'up' | 'down'): Promise<void> {
-  const { migrateStore } = await storeApi();
-  await migrateStore(location, direction);
+/** Applies or reverts the schema; returns the ids of the migrations that ran. */
+export async function migrate(location: string, direction: 'up' | 'down'): Promise<string[]> {
+  return (await migrateStore(location, direction)).ran;
 }

@@ -279,8 +279,10 @@ describe('chemflow migrate', () => {
     try {
       const first = await ws.cli('migrate', 'up');
       expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/^[1-9]\d* migration\(s\) applied: /);
       const second = await ws.cli('migrate');
       expect(second.code).toBe(0);
+      expect(second.stdout).toMatch(/^0 migration\(s\) applied\. The schema in .* is up to date\.$/m);
       expect(await ws.json('flows')).toEqual([]);
       expect((await ws.cli('migrate', 'sideways')).code).toBe(2);
     } finally {

@@ -6,11 +6,13 @@ import { describeLocation, migrate } from '../store.js';
 export async function migrateCommand(ctx: CommandContext, direction: string | undefined): Promise<ExitCode> {
   const dir = direction ?? 'up';
   if (dir !== 'up' && dir !== 'down') throw new UsageError(`Unknown migration direction "${dir}"`, 'use `chemflow migrate up` or `chemflow migrate down`');
-  await migrate(ctx.db, dir);
+  const ran = await migrate(ctx.db, dir);
+  const where = describeLocation(ctx.db);
+  const list = ran.length > 0 ? `: ${ran.join(', ')}` : '';
   ctx.io.stdout.write(
     dir === 'up'
-      ? `Database schema is up to date in ${describeLocation(ctx.db)}.\n`
-      : `Database schema removed from ${describeLocation(ctx.db)} (its data is gone; \`chemflow migrate up\` recreates an empty schema).\n`,
+      ? `${ran.length} migration(s) applied${list}. The schema in ${where} is up to date.\n`
+      : `${ran.length} migration(s) reverted${list}. The schema in ${where} is gone with its data (\`chemflow migrate up\` recreates it empty).\n`,
   );
   return EXIT.ok;
 }
