@@ -6,7 +6,9 @@ import { openPostgresStore } from '../../src/stores/open-store.js';
 import { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 
-export const TEST_PG_URL = process.env.CHEMFLOW_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+import { TEST_PG_URL } from './pg-url.js';
+
+export { TEST_PG_URL };
 
 async function probe(): Promise<boolean> {
   const client = new pg.Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: 3_000 });

@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
+import { flowInitialized, stepFailed, stepStarted } from '../helpers/events.js';
+import { createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js';
+import { errorRows, eventRowCount } from '../helpers/sql-inspect.js';
+
+describe.runIf(pgAvailable)('append-only tables in the database itself', () => {
+  let schema: TestSchema;
+  let store: SqlFlowStore;
+  const flowId = randomUUID();
+  beforeAll(async () => {
+    schema = await createTestSchema('append_only');
+    store = await schema.openStore();
+    await store.append(flowId, 0, [flowInitialized(), stepStarted(0), stepFailed(0)]);
+  });
+  afterAll(async () => {
+    await store.close();
+    await schema.drop();
+  });
+
+  const statements = [
+    ['UPDATE event_log', `UPDATE event_log SET ts = now() WHERE flow_id = $1`],
+    ['DELETE FROM event_log', `DELETE FROM event_log WHERE flow_id = $1`],
+    ['UPDATE step_execution_errors', `UPDATE step_execution_errors SET error_class = 'Runtime' WHERE flow_id = $1`],
+    ['DELETE FROM step_execution_errors', `DELETE FROM step_execution_errors WHERE flow_id = $1`],
+  ] as const;
+
+  it.each(statements)('%s is rejected', async (_label, sql) => {
+    await expect(store.executor.query(sql, [flowId])).rejects.toThrow(/append-only/);
+    expect(await eventRowCount(store.executor, flowId)).toBe(3);
+    expect(await errorRows(store.executor, flowId)).toMatchObject([{ error_class: 'Transient' }]);
+  });
+
+  it.each(['event_log', 'step_execution_errors'])('TRUNCATE %s is rejected', async (table) => {
+    await expect(store.executor.exec(`TRUNCATE ${table} CASCADE`)).rejects.toThrow(/append-only/);
+    expect(await eventRowCount(store.executor, flowId)).toBe(3);
+  });
+});

@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/stores/sql/migrate.js';
+import type { PgExecutor } from '../../src/stores/pg/pg-executor.js';
+import { createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js';
+import { chemflowTables, schemaSnapshot } from '../helpers/schema-snapshot.js';
+
+const run = promisify(execFile);
+const ALL = ['0001_event_log', '0002_workflow_step_artifacts', '0003_step_execution_errors'];
+
+describe.runIf(pgAvailable)('migrations on the PostgreSQL server', () => {
+  let schema: TestSchema;
+  let db: PgExecutor;
+  beforeEach(async () => {
+    schema = await createTestSchema('migrations');
+    db = schema.executor();
+  });
+  afterEach(async () => {
+    await db.close();
+    await schema.drop();
+  });
+
+  it('up, down, up again gives the same schema', async () => {
+    expect((await migrate(db, 'up')).ran).toEqual(ALL);
+    const first = await schemaSnapshot(db);
+    expect(first.migrations).toEqual(ALL);
+    expect(first.indexes.join('\n')).toContain(
+      'idx_step_execution_errors_flow_step_attempt ON ' + `${schema.name}.step_execution_errors USING btree (flow_id, step_id, attempt_number)`,
+    );
+    expect((await migrate(db, 'down')).ran).toEqual([...ALL].reverse());
+    expect(await chemflowTables(db)).toEqual(['chemflow_migrations']);
+    expect((await migrate(db, 'up')).ran).toEqual(ALL);
+    expect(await schemaSnapshot(db)).toEqual(first);
+  });
+
+  it('has exactly the seed columns in step_execution_errors', async () => {
+    await migrate(db, 'up');
+    const columns = (await schemaSnapshot(db)).columns.filter((c) => c.startsWith('step_execution_errors.'));
+    expect(columns).toEqual([
+      `step_execution_errors.id integer NO nextval('step_execution_errors_id_seq'::regclass)`,
+      'step_execution_errors.flow_id uuid NO -',
+      'step_execution_errors.step_id text NO -',
+      'step_execution_errors.attempt_number integer NO -',
+      'step_execution_errors.error_class text NO -',
+      'step_execution_errors.error_message text YES -',
+      'step_execution_errors.details jsonb YES -',
+      'step_execution_errors.timestamp timestamp with time zone YES now()',
+      'step_execution_errors.retry_count integer YES 0',
+      'step_execution_errors.max_retries integer YES 3',
+    ]);
+  });
+
+  it('migrating twice changes nothing', async () => {
+    await migrate(db, 'up');
+    const before = await schemaSnapshot(db);
+    expect((await migrate(db, 'up')).ran).toEqual([]);
+    expect(await schemaSnapshot(db)).toEqual(before);
+  });
+
+  it('migrates down to a given migration and back up', async () => {
+    await migrate(db, 'up');
+    expect((await migrate(db, 'down', { to: '0002_workflow_step_artifacts' })).ran).toEqual(['0003_step_execution_errors']);
+    expect(await chemflowTables(db)).toEqual(['chemflow_migrations', 'event_log', 'workflow_step_artifacts']);
+    expect((await migrate(db, 'up', { to: '0002_workflow_step_artifacts' })).ran).toEqual([]);
+    expect((await migrate(db, 'up')).ran).toEqual(['0003_step_execution_errors']);
+    await expect(migrate(db, 'up', { to: '9999_nope' })).rejects.toThrow(/Unknown migration/);
+  });
+
+  it('two processes migrating at once both succeed, each migration applied once', async () => {
+    const migrateInProcess = () =>
+      run(process.execPath, ['--import', 'tsx', 'test/helpers/migrate-process.ts', schema.name], { cwd: process.cwd() });
+    const results = await Promise.all([migrateInProcess(), migrateInProcess(), migrateInProcess()]);
+    const ran = results.flatMap((r) => (JSON.parse(r.stdout) as { ran: string[] }).ran);
+    expect(ran.sort()).toEqual(ALL);
+    expect((await schemaSnapshot(db)).migrations).toEqual(ALL);
+  });
+
+  it('two pools migrating at once both succeed', async () => {
+    const other = schema.executor();
+    try {
+      const [a, b] = await Promise.all([migrate(db, 'up'), migrate(other, 'up')]);
+      expect([...a.ran, ...b.ran].sort()).toEqual(ALL);
+    } finally {
+      await other.close();
+    }
+  });
+});
