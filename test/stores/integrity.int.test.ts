@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrencyError, CorruptEventError, StoreError } from '../../src/core/errors.js';
+import { eventPayload } from '../../src/core/event-codec.js';
 import { replay } from '../../src/core/reducer.js';
 import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { errorTimelineQuery } from '../../src/stores/sql/error-queries.js';
@@ -41,6 +42,17 @@ describe.runIf(pgAvailable)('integrity on the PostgreSQL server', () => {
     await expect(read).rejects.toBeInstanceOf(CorruptEventError);
     await expect(store.list(flowId)).rejects.toMatchObject({ flowId, version: 2 });
     await expect(store.repository.load(flowId, shapeOf())).rejects.toThrow(new RegExp(`flow ${flowId} at version 2`));
+  });
+
+  it('stores the event body as payload, without type, timestamp or envelope', async () => {
+    const flowId = randomUUID();
+    const failed = stepFailed(0);
+    await store.append(flowId, 0, [flowInitialized(), failed]);
+    const rows = await store.executor.query<{ payload: unknown; event_type: string; schema_version: number }>(
+      'SELECT payload, event_type, schema_version FROM event_log WHERE flow_id = $1 AND version = 2',
+      [flowId],
+    );
+    expect(rows).toEqual([{ payload: eventPayload(failed), event_type: 'StepFailed', schema_version: 1 }]);
   });
 
   it('an unknown event type cannot even be stored (CHECK constraint)', async () => {

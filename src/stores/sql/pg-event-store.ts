@@ -79,7 +79,7 @@ export class PgEventStore {
       flowId,
       expectedVersion,
       schemaVersion: EVENT_SCHEMA_VERSION,
-      events: stored.map((event) => ({ type: event.type, ts: event.ts, payload: eventPayload(event) })),
+      events: stored.map((event) => ({ type: event.type, ts: event.ts, payload: bodyPayload(event) })),
       errors,
       artifacts: firstOfEachHash(artifacts),
     });
@@ -118,8 +118,14 @@ export class PgEventStore {
   }
 }
 
+/** The stored payload: the event's body, without its type, timestamp or envelope (flow, version, seq). */
+function bodyPayload(event: FlowEvent): Record<string, unknown> {
+  const { flowId: _flowId, version: _version, seq: _seq, schemaVersion: _schemaVersion, ...body } = event;
+  return eventPayload(body);
+}
+
 function sameEvent(a: FlowEvent, b: FlowEvent): boolean {
-  return a.type === b.type && a.ts === b.ts && canonicalJson(eventPayload(a)) === canonicalJson(eventPayload(b));
+  return a.type === b.type && a.ts === b.ts && canonicalJson(bodyPayload(a)) === canonicalJson(bodyPayload(b));
 }
 
 function isVersionConflict(error: unknown): boolean {

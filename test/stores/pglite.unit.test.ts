@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryFlowStore } from '../../src/stores/memory-store.js';
+import { migrateStore, openPgliteStore, openStore } from '../../src/stores/open-store.js';
+import { PgliteExecutor } from '../../src/stores/pglite/pglite-executor.js';
+import { migrate } from '../../src/stores/sql/migrate.js';
+import { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
+import { artifactOf, flowInitialized, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
+import { flakyExecutor } from '../helpers/flaky-executor.js';
+import { chemflowTables, schemaSnapshot } from '../helpers/schema-snapshot.js';
+import { eventRowCount } from '../helpers/sql-inspect.js';
+
+describe('embedded PGlite store', () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chemflow-pglite-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('persists to its directory across close and reopen (created if missing)', async () => {
+    const dir = join(tempDir(), 'nested', 'db');
+    const flowId = randomUUID();
+    const art = artifactOf({ persisted: randomUUID() });
+    const first = await openStore(dir);
+    expect(first.kind).toBe('pglite');
+    const { events } = await first.append(flowId, 0, [flowInitialized(), stepStarted(0), stepFinished(0, [art.hash])], {
+      artifacts: [art],
+    });
+    await first.close();
+    const second = await openStore(dir);
+    try {
+      expect(await second.list(flowId)).toEqual(events);
+      expect(await second.getArtifacts([art.hash])).toEqual([art]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  describe('schema', () => {
+    let executor: PgliteExecutor;
+    beforeAll(async () => {
+      executor = await PgliteExecutor.open();
+    });
+    afterAll(async () => {
+      await executor.close();
+    });
+
+    it('migrates up, down and up again to the same schema; twice changes nothing', async () => {
+      expect((await migrate(executor, 'up')).ran).toHaveLength(3);
+      const first = await schemaSnapshot(executor);
+      expect((await migrate(executor, 'up')).ran).toEqual([]);
+      expect((await migrate(executor, 'down')).ran).toHaveLength(3);
+      expect(await chemflowTables(executor)).toEqual(['chemflow_migrations']);
+      await migrate(executor, 'up');
+      expect(await schemaSnapshot(executor)).toEqual(first);
+    });
+
+    it('rejects UPDATE and DELETE of the log and recovers the single connection afterwards', async () => {
+      const store = await SqlFlowStore.open(executor);
+      const flowId = randomUUID();
+      await store.append(flowId, 0, [flowInitialized(), stepFailed(0)]);
+      await expect(executor.query('UPDATE event_log SET version = 9')).rejects.toThrow(/append-only/);
+      await expect(executor.query('DELETE FROM step_execution_errors')).rejects.toThrow(/append-only/);
+      // A failing multi-statement script inside an explicit transaction must not poison the connection.
+      await expect(executor.exec('BEGIN; DELETE FROM event_log;')).rejects.toThrow(/append-only/);
+      expect(await eventRowCount(executor, flowId)).toBe(2);
+      await store.append(flowId, 2, [stepStarted(0, 2)]);
+      expect(await eventRowCount(executor, flowId)).toBe(3);
+    });
+
+    it('rolls a failed transaction back and keeps serving', async () => {
+      await expect(
+        executor.transaction(async (tx) => {
+          await tx.exec('CREATE TABLE scratch (x int)');
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      expect(await chemflowTables(executor)).not.toContain('scratch');
+    });
+  });
+
+  it('resolves an ambiguous commit (lost connection after the write) without duplicating', async () => {
+    const flaky = flakyExecutor(await PgliteExecutor.open());
+    const store = await SqlFlowStore.open(flaky);
+    try {
+      const flowId = randomUUID();
+      flaky.loseConnectionAfter(/INSERT INTO event_log/, 2);
+      const result = await store.append(flowId, 0, [flowInitialized(), stepFailed(0)]);
+      expect(await store.list(flowId)).toEqual(result.events);
+      expect(await store.listErrors(flowId)).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('openStore routes locations to the right store; migrateStore works by location', async () => {
+    const memory = await openStore('memory');
+    expect(memory).toBeInstanceOf(MemoryFlowStore);
+    const inMemoryPglite = await openStore('pglite-memory');
+    expect(inMemoryPglite.kind).toBe('pglite');
+    await inMemoryPglite.close();
+    expect(await migrateStore('memory', 'up')).toEqual({ ran: [] });
+    const dir = tempDir();
+    expect((await migrateStore(dir, 'up')).ran).toHaveLength(3);
+    expect((await migrateStore(dir, 'down')).ran).toHaveLength(3);
+    const store = await openPgliteStore(dir); // opening migrates up again
+    try {
+      expect(await store.list(randomUUID())).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});
