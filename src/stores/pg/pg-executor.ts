@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { SqlExecutor, SqlRunner } from '../sql/executor.js';
 
@@ -12,6 +13,24 @@ export interface PgExecutorOptions {
   max?: number;
   /** How long to wait for a free or new connection before failing (a transient error). */
   connectionTimeoutMillis?: number;
+}
+
+const statementNames = new Map<string, string>();
+const MAX_PREPARED = 64;
+
+/**
+ * chemflow's statements are a few fixed texts run many times: naming them makes \`pg\` prepare each
+ * once per connection, so the server skips parsing and planning (the append CTE is costly to plan).
+ */
+function prepared(text: string, values: readonly unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  // Ad-hoc statements (operators, tests) beyond chemflow's own few stay unnamed: no unbounded cache.
+  if (name === undefined && statementNames.size >= MAX_PREPARED) return { text, values: [...values] };
+  if (name === undefined) {
+    name = `chemflow_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: [...values] };
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -39,7 +58,7 @@ export class PgExecutor implements SqlExecutor {
   }
 
   async query<Row extends object>(text: string, values: readonly unknown[] = []): Promise<Row[]> {
-    const result = await this.pool.query(text, [...values]);
+    const result = await this.pool.query(prepared(text, values));
     return result.rows as Row[];
   }
 
@@ -52,7 +71,7 @@ export class PgExecutor implements SqlExecutor {
     const client = await this.pool.connect();
     const tx: SqlRunner = {
       query: async <Row extends object>(text: string, values: readonly unknown[] = []) =>
-        (await client.query(text, [...values])).rows as Row[],
+        (await client.query(prepared(text, values))).rows as Row[],
       exec: async (script: string) => {
         await client.query(script);
       },

@@ -29,10 +29,24 @@ export interface AppendBatch {
  * row), and a concurrent appender that passed the same guard hits the unique (flow_id, version)
  * constraint and the whole statement rolls back. Error rows and artifacts join on the inserted
  * events, so they exist only if the events do. The result always has one row carrying `head_version`.
+ * The error and artifact parts are left out when the batch has none: four fixed texts, each prepared
+ * once per connection, and the common batch pays for no empty INSERT.
  */
 export function appendEventsQuery(batch: AppendBatch): SqlQuery {
-  return {
-    text: `WITH batch AS (
+  const values: unknown[] = [batch.flowId, batch.expectedVersion, JSON.stringify(batch.events), batch.schemaVersion];
+  const parts = [APPEND_EVENTS];
+  if (batch.errors.length > 0) {
+    values.push(JSON.stringify(batch.errors));
+    parts.push(appendErrors(values.length));
+  }
+  if (batch.artifacts.length > 0) {
+    values.push(JSON.stringify(batch.artifacts));
+    parts.push(appendArtifacts(values.length));
+  }
+  return { text: `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`, values };
+}
+
+const APPEND_EVENTS = `batch AS (
   SELECT source.ord::int AS ord, source.e->>'type' AS event_type,
     (source.e->>'ts')::timestamptz AS ts, source.e->'payload' AS payload
   FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS source(e, ord)
@@ -44,36 +58,36 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
   FROM batch CROSS JOIN head WHERE head.version = $2::int
   ORDER BY batch.ord
   RETURNING seq, version, event_type, payload
-), errors AS (
+)`;
+
+function appendErrors(param: number): string {
+  return `errors AS (
   INSERT INTO step_execution_errors (${ERROR_COLUMNS})
   SELECT ${ERROR_VALUES_FROM_JSON}
-  FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS source(e, ord)
+  FROM jsonb_array_elements($${param}::text::jsonb) WITH ORDINALITY AS source(e, ord)
   JOIN inserted ON inserted.version = (source.e->>'version')::int
   ORDER BY source.ord
-), artifacts AS (
+)`;
+}
+
+/** `produced_in_seq` is the first StepFinished of the batch whose outputs name the artifact. */
+function appendArtifacts(param: number): string {
+  return `artifacts AS (
   INSERT INTO workflow_step_artifacts (hash, kind, payload, metadata, produced_in_seq)
   SELECT source.e->>'hash', source.e->>'kind', source.e->'payload', source.e->'metadata',
     (SELECT i.seq FROM inserted i
       WHERE i.event_type = 'StepFinished' AND i.payload->'outputs' ? (source.e->>'hash')
       ORDER BY i.version LIMIT 1)
-  FROM jsonb_array_elements($6::text::jsonb) WITH ORDINALITY AS source(e, ord)
+  FROM jsonb_array_elements($${param}::text::jsonb) WITH ORDINALITY AS source(e, ord)
   WHERE EXISTS (SELECT 1 FROM inserted)
   ORDER BY source.ord
   ON CONFLICT (hash) DO NOTHING
-)
-SELECT head.version AS head_version, inserted.seq, inserted.version
-FROM head LEFT JOIN inserted ON true
-ORDER BY inserted.version`,
-    values: [
-      batch.flowId,
-      batch.expectedVersion,
-      JSON.stringify(batch.events),
-      batch.schemaVersion,
-      JSON.stringify(batch.errors),
-      JSON.stringify(batch.artifacts),
-    ],
-  };
+)`;
 }
+
+const APPEND_RESULT = `SELECT head.version AS head_version, inserted.seq, inserted.version
+FROM head LEFT JOIN inserted ON true
+ORDER BY inserted.version`;
 
 const SELECT_EVENT = `SELECT seq, version, ${isoTimestamp('ts')} AS ts, event_type, schema_version, payload FROM event_log`;
 
