@@ -19,14 +19,19 @@ export function printJson(ctx: CommandContext, value: unknown): void {
 
 let builtins: Promise<Readonly<Record<string, StepModule>>> | undefined;
 
-/** The built-in step types (`chem/...`), loaded once: they pull in RDKit only when a step runs. */
+/**
+ * The built-in step types (`chem/...`), loaded once and only by commands that load a flow file, so
+ * read commands never pay for them. Imported by name at run time: an installation without
+ * `steps/builtin.js` still runs user step modules.
+ */
 export function builtinSteps(): Promise<Readonly<Record<string, StepModule>>> {
   builtins ??= (async () => {
     const specifier = '../steps/builtin.js';
     try {
       return ((await import(specifier)) as { BUILTIN_STEPS: Record<string, StepModule> }).BUILTIN_STEPS;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return {};
+      const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
+      if (missing && String((error as Error).message).includes('steps/builtin.js')) return {};
       throw error;
     }
   })();
