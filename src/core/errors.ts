@@ -69,6 +69,23 @@ export class ConcurrencyError extends ChemflowError {
   }
 }
 
+/**
+ * Another process is running an attempt of this flow right now (a `StepStarted` without a result that
+ * is not yet stale). A concurrency conflict: the caller backs off instead of running the step twice.
+ */
+export class StepInProgressError extends ConcurrencyError {
+  constructor(
+    flowId: string,
+    version: number,
+    readonly stepId: string,
+    readonly attempt: number,
+    readonly startedAt: string,
+  ) {
+    super(flowId, version, version);
+    this.message = `Flow ${flowId}: attempt ${attempt} of step ${stepId} started at ${startedAt} is still in progress elsewhere; if its process is gone, resume with takeOver`;
+  }
+}
+
 export function isConcurrencyError(error: unknown): error is ConcurrencyError {
   return error instanceof ConcurrencyError;
 }

@@ -3,7 +3,7 @@ import type { Artifact } from '../core/artifact.js';
 import type { JsonObject } from '../core/canonical-json.js';
 import type { ErrorHistoryEntry, FlowDefinition, StepDefinition } from '../core/definition.js';
 import { WorkerLostError, classifyError, type ClassifiedError } from '../core/error-class.js';
-import { FlowNotFoundError, FlowNotRunnableError, RetryRejectedError } from '../core/errors.js';
+import { FlowNotFoundError, FlowNotRunnableError, RetryRejectedError, StepInProgressError } from '../core/errors.js';
 import type { FlowEvent, NewFlowEvent, RetryScheduled, FlowEventBody } from '../core/events.js';
 import { flowFingerprint, stepFingerprint, ENGINE_VERSION } from '../core/fingerprint.js';
 import type { FlowInstance, StepSlot } from '../core/flow-state.js';
@@ -24,8 +24,23 @@ export interface FlowEngineOptions {
   /** Directory that relative paths in step params refer to; default the process's cwd. */
   baseDir?: string;
   engineVersion?: string;
+  /**
+   * How long an attempt started by another process may go without a result before it is presumed lost
+   * (its worker died). Default 15 minutes; a step with `timeoutMs` is presumed lost after that timeout
+   * plus 30 s, since a live worker would have recorded the timeout itself.
+   */
+  staleAttemptMs?: number;
   /** Called with every committed event and the flow state after it (progress displays, logs). */
   onEvent?: (event: FlowEvent, flow: FlowInstance) => void;
+}
+
+export interface RunOptions {
+  /**
+   * Recover a Running attempt at once, however recent: the caller knows its process is gone (e.g. the
+   * operator's `chemflow resume` after a crash). Without it, a recent attempt started elsewhere makes
+   * the call fail with `StepInProgressError` so no attempt ever runs twice at the same time.
+   */
+  takeOver?: boolean;
 }
 
 export interface StartOptions {
@@ -52,6 +67,8 @@ interface Session {
   flow: FlowInstance;
   /** Index of a step whose StepStarted this process committed and has not yet run. */
   startedHere: number | null;
+  /** The caller vouches that a Running attempt found on opening has no live worker. */
+  takeOver: boolean;
   /** Outputs of finished steps already in memory, by hash: saves a read per step. */
   artifacts: Map<string, Artifact>;
 }
@@ -70,6 +87,7 @@ export class FlowEngine {
   private readonly baseDir: string;
   private readonly engineVersion: string;
   private readonly onEvent: FlowEngineOptions['onEvent'];
+  private readonly staleAttemptMs: number;
   private readonly metrics = new RetryMetrics();
 
   constructor(options: FlowEngineOptions) {
@@ -79,6 +97,7 @@ export class FlowEngine {
     this.baseDir = options.baseDir ?? process.cwd();
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
     this.onEvent = options.onEvent;
+    this.staleAttemptMs = options.staleAttemptMs ?? 15 * 60_000;
   }
 
   /** Creates a flow (FlowInitialized) and returns its id. */
@@ -99,8 +118,8 @@ export class FlowEngine {
   }
 
   /** Runs one step attempt (initialising the flow if it has no events yet). */
-  async next(flowId: string, definition: FlowDefinition): Promise<NextResult> {
-    const session = await this.open(flowId, definition, true);
+  async next(flowId: string, definition: FlowDefinition, options: RunOptions = {}): Promise<NextResult> {
+    const session = await this.open(flowId, definition, true, options);
     const outcome = await this.advance(session, false);
     return { flow: session.flow, outcome };
   }
@@ -109,8 +128,8 @@ export class FlowEngine {
    * Runs until the flow completes or a step fails for good, waiting out retry backoffs. Returns the
    * final state; a flow that is already completed is returned as it is.
    */
-  async runToEnd(flowId: string, definition: FlowDefinition): Promise<FlowInstance> {
-    const session = await this.open(flowId, definition, true);
+  async runToEnd(flowId: string, definition: FlowDefinition, options: RunOptions = {}): Promise<FlowInstance> {
+    const session = await this.open(flowId, definition, true, options);
     if (session.flow.completed) return session.flow;
     assertRunnable(session.flow);
     while (!session.flow.completed && !session.flow.failed) await this.advance(session, true);
@@ -129,7 +148,7 @@ export class FlowEngine {
     reason?: string,
     maxRetries?: number,
   ): Promise<RetryScheduled> {
-    const session = await this.open(flowId, definition, false);
+    const session = await this.open(flowId, definition, false, {});
     const step = definition.steps.find((s) => s.id === stepId);
     const limit = maxRetries ?? this.policyFor(step).maxRetries;
     const retry = this.gateRetry(session.flow, stepId, limit, 0, reason ?? null);
@@ -166,16 +185,22 @@ export class FlowEngine {
     return step?.retry ?? this.policy;
   }
 
-  private async open(flowId: string, definition: FlowDefinition, createIfMissing: boolean): Promise<Session> {
+  private async open(
+    flowId: string,
+    definition: FlowDefinition,
+    createIfMissing: boolean,
+    options: RunOptions,
+  ): Promise<Session> {
     const events = await this.store.list(flowId);
     if (events.length === 0 && !createIfMissing) throw new FlowNotFoundError(flowId);
     const session = this.newSession(flowId, definition, events);
+    session.takeOver = options.takeOver === true;
     if (events.length === 0) await this.commit(session, [this.initialized(definition, {})]);
     return session;
   }
 
   private newSession(flowId: string, definition: FlowDefinition, events: readonly FlowEvent[]): Session {
-    return { definition, flow: replay(flowId, events, definition), startedHere: null, artifacts: new Map() };
+    return { definition, flow: replay(flowId, events, definition), startedHere: null, takeOver: false, artifacts: new Map() };
   }
 
   private initialized(definition: FlowDefinition, metadata: JsonObject): FlowEventBody {
@@ -257,10 +282,14 @@ export class FlowEngine {
     return { kind: 'failed', stepId: step.id, attempt: slot.attempts, errorClass: result.error.errorClass, retry };
   }
 
-  /** A Running step this process did not start: its worker died mid-attempt. Record it as Transient. */
+  /** A Running step this process did not start: if its worker is gone, record the attempt as Transient. */
   private async recoverLostAttempt(session: Session, index: number): Promise<StepOutcome> {
     const step = session.definition.steps[index] as StepDefinition;
     const slot = session.flow.steps[index] as StepSlot;
+    const staleAfter = step.timeoutMs === undefined ? this.staleAttemptMs : step.timeoutMs + 30_000;
+    const age = this.clock.now() - Date.parse(slot.startedAt ?? '');
+    if (!session.takeOver && !(age >= staleAfter))
+      throw new StepInProgressError(session.flow.id, session.flow.version, step.id, slot.attempts, slot.startedAt ?? '?');
     const input = await this.inputFor(session, index);
     const inputHashes = input.map((a) => a.hash);
     const fingerprint = stepFingerprint({

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   defineFlow,
   FlowEngine,
+  StepInProgressError,
   FlowRepository,
   TransientError,
   type FlowDefinition,
@@ -148,11 +149,31 @@ describe.each(engineStores)('F8 error persistence on $name', ({ create }) => {
       await dying.next(flowId, def);
       // Simulate a process that committed StepStarted and died before recording a result.
       await store.append(flowId, 3, [{ type: 'StepStarted', stepIndex: 1, stepId: 'x', attempt: 1, ts: new Date().toISOString() }]);
+      // A recent attempt may belong to a live worker: without takeOver nothing runs and nothing is written.
+      const cautious = new FlowEngine({ store });
+      await expect(cautious.runToEnd(flowId, def)).rejects.toBeInstanceOf(StepInProgressError);
+      expect(await store.list(flowId)).toHaveLength(4);
       const restarted = new FlowEngine({ store, clock: new ManualClock() });
-      const flow = await restarted.runToEnd(flowId, def);
+      const flow = await restarted.runToEnd(flowId, def, { takeOver: true });
       expect(flow.completed).toBe(true);
       expect(flow.steps[1]).toMatchObject({ attempts: 2, retryCount: 1 });
       expect(await store.listErrors(flowId)).toMatchObject([{ stepId: 'x', attemptNumber: 1, errorClass: 'Transient', details: { error_code: 'WORKER_LOST' } }]);
+    });
+  });
+
+  it('presumes an attempt lost without takeOver once it is older than staleAttemptMs', async () => {
+    await withStore(async (store) => {
+      const def = defineFlow('stale', [seedStep(), flakyStep('x', []), sinkStep()]);
+      const clock = new ManualClock();
+      const engine = new FlowEngine({ store, clock, staleAttemptMs: 60_000 });
+      const flowId = await engine.startFlow(def);
+      await engine.next(flowId, def);
+      await store.append(flowId, 3, [{ type: 'StepStarted', stepIndex: 1, stepId: 'x', attempt: 1, ts: new Date(clock.now()).toISOString() }]);
+      clock.current += 59_000;
+      await expect(engine.next(flowId, def)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT', stepId: 'x', attempt: 1 });
+      clock.current += 1_000;
+      const { outcome } = await engine.next(flowId, def);
+      expect(outcome).toMatchObject({ kind: 'recovered', stepId: 'x', attempt: 1, retry: { retryIndex: 1 } });
     });
   });
 

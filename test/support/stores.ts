@@ -1,11 +1,30 @@
 import type { FlowStore } from '../../src/index.js';
 import { MemoryFlowStore } from '../../src/index.js';
+import { openPgliteStore } from '../../src/stores/open-store.js';
+import { createTestSchema, pgAvailable } from '../helpers/pg.js';
 
 export interface StoreFactory {
   name: string;
-  /** A fresh, isolated store. */
+  /** A fresh, isolated store; closing it also removes what it created. */
   create: () => Promise<FlowStore>;
 }
 
-/** Every store the engine-level suites run against. */
-export const engineStores: StoreFactory[] = [{ name: 'memory', create: () => Promise.resolve(new MemoryFlowStore()) }];
+/** A PostgreSQL store in a schema of its own, dropped when the store closes. */
+async function isolatedPostgresStore(): Promise<FlowStore> {
+  const schema = await createTestSchema('engine');
+  const store = await schema.openStore();
+  const close = store.close.bind(store);
+  return Object.assign(store, {
+    close: async () => {
+      await close();
+      await schema.drop();
+    },
+  });
+}
+
+/** Every store the engine-level suites run against: the same tests, memory and both databases. */
+export const engineStores: StoreFactory[] = [
+  { name: 'memory', create: () => Promise.resolve(new MemoryFlowStore()) },
+  { name: 'pglite', create: () => openPgliteStore() },
+  ...(pgAvailable ? [{ name: 'postgres', create: isolatedPostgresStore }] : []),
+];

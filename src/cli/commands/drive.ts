@@ -21,7 +21,7 @@ export interface DriveOptions {
  */
 export async function driveFlow(
   ctx: CommandContext,
-  setup: { store: FlowStore; engine: FlowEngine; progress: ProgressDisplay; flowId: string; definition: FlowDefinition },
+  setup: { store: FlowStore; engine: FlowEngine; progress: ProgressDisplay; flowId: string; definition: FlowDefinition; takeOver?: boolean },
   options: DriveOptions,
 ): Promise<ExitCode> {
   const { store, engine, progress, flowId, definition } = setup;
@@ -29,7 +29,7 @@ export async function driveFlow(
   let flow: FlowInstance;
   progress.begin(await engine.load(flowId, definition));
   try {
-    flow = await engine.runToEnd(flowId, definition);
+    flow = await engine.runToEnd(flowId, definition, { takeOver: setup.takeOver === true });
   } finally {
     progress.end();
     stopOnInterrupt();
