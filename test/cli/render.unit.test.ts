@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { FlowEngine, MemoryFlowStore, PermanentError, RetryRejectedError, defineFlow, emptyErrorCounts } from '../../src/index.js';
+import { failureHint } from '../../src/cli/commands/drive.js';
+import { flowReport } from '../../src/cli/flow-report.js';
+import { styleFor } from '../../src/cli/io.js';
+import { explain } from '../../src/cli/main.js';
+import { ProgressDisplay, progressMode } from '../../src/cli/render/progress.js';
+import { renderErrorCounts } from '../../src/cli/render/summary.js';
+import { table } from '../../src/cli/render/table.js';
+
+function gatedFlow() {
+  return defineFlow('gated', [
+    { id: 'seed', kind: 'source', baseParams: {}, run: () => ({ outputs: [{ kind: 'n', payload: 1 }] }) },
+    {
+      id: 'gate',
+      kind: 'check',
+      baseParams: {},
+      run: () => {
+        throw new PermanentError('closed');
+      },
+    },
+  ]);
+}
+
+describe('CLI rendering', () => {
+  it('aligns columns, ignoring ANSI escapes', () => {
+    const style = styleFor({ write: () => true, isTTY: true }, {});
+    const green = (text: string): string => style.green(text);
+    expect(table(['A', 'LONG HEADER', 'C'], [[green('x'), 'y', 'z']])).toBe(`A  LONG HEADER  C\n${green('x')}  y            z\n`);
+  });
+
+  it('prints error counts for every class', () => {
+    const counts = emptyErrorCounts();
+    counts.total = 2;
+    counts.byClass.Transient = 2;
+    expect(renderErrorCounts(counts)).toBe('Errors: 2 (Transient 2, Permanent 0, Validation 0, Runtime 0)');
+  });
+
+  it('writes one plain line per step event off a terminal, and tells a failed flow what to do', async () => {
+    const lines: string[] = [];
+    const stream = { write: (text: string) => lines.push(text) };
+    expect(progressMode(stream, { json: false, quiet: false }, {})).toBe('lines');
+    expect(progressMode(stream, { json: true, quiet: false }, {})).toBe('off');
+    expect(progressMode({ ...stream, isTTY: true }, { json: true, quiet: false }, {})).toBe('live');
+    const display = new ProgressDisplay(stream, 'lines', styleFor(stream, {}));
+    const definition = gatedFlow();
+    const store = new MemoryFlowStore();
+    const engine = new FlowEngine({ store, onEvent: display.onEvent });
+    const flowId = await engine.startFlow(definition);
+    display.begin(await engine.load(flowId, definition));
+    const flow = await engine.runToEnd(flowId, definition);
+    display.end();
+    expect(lines.join('')).toMatch(
+      /^\[1\/2\] seed: attempt 1 started\n\[1\/2\] seed: finished on attempt 1 \(\d+ ms\)\n\[2\/2\] gate: attempt 1 started\n\[2\/2\] gate: attempt 1 failed: Permanent PERMANENT: closed\n$/,
+    );
+    expect(flowReport(flow, await store.countErrorsByFlow(flowId))).toMatchObject({ status: 'failed', flowFingerprint: null });
+    const hint = failureHint(flow);
+    expect(hint).toContain(`chemflow retry ${flowId} gate\` and \`chemflow resume ${flowId}\``);
+    expect(hint).toContain(`chemflow errors ${flowId} --step gate`);
+  });
+
+  it('explains a rejected retry with its reason and the next command', () => {
+    const text = explain(new RetryRejectedError('f1', 'gate', 'max_retries_exceeded', '3 of 3 retries already used'));
+    expect(text).toBe(
+      'Error: Retry of step gate in flow f1 rejected (max_retries_exceeded): 3 of 3 retries already used\n' +
+        'Next: allow more with `chemflow retry f1 gate --max-retries <n>`.\n',
+    );
+  });
+});
