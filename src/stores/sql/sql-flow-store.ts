@@ -28,7 +28,7 @@ export class SqlFlowStore implements FlowStore {
     this.events = new PgEventStore(executor);
     this.errors = new PgErrorStore(executor);
     this.artifacts = new PgArtifactStore(executor);
-    this.repository = new PgFlowRepository(this.events);
+    this.repository = new PgFlowRepository(this.events, this.errors);
   }
 
   /** Brings the schema up to date (idempotent, safe against concurrent openers) and opens the store. */
