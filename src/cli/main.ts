@@ -1,5 +1,12 @@
 import { CommanderError } from 'commander';
-import { DefinitionMismatchError, FlowNotFoundError, FlowNotRunnableError, RetryRejectedError, isChemflowError } from '../core/errors.js';
+import {
+  DefinitionMismatchError,
+  FlowNotFoundError,
+  FlowNotRunnableError,
+  RetryRejectedError,
+  StepInProgressError,
+  isChemflowError,
+} from '../core/errors.js';
 import { FlowFileError } from '../flowfile/flow-file-error.js';
 import { EXIT, UsageError, type ExitCode } from './cli-error.js';
 import { processIo, type CliIo } from './io.js';
@@ -42,6 +49,11 @@ export function explain(error: unknown, env: NodeJS.ProcessEnv = {}): string {
     lines.push(
       `Error: the flow file's steps changed since flow ${error.flowId} started (definition ${error.actualHash.slice(0, 12)}, recorded ${error.expectedHash.slice(0, 12)}).`,
       'Next: restore the flow file as it was, or start a new flow with `chemflow run`.',
+    );
+  } else if (error instanceof StepInProgressError) {
+    lines.push(
+      `Error: attempt ${error.attempt} of step ${error.stepId} (started ${error.startedAt}) is still running in another process.`,
+      `Next: wait for it; if that process is gone, \`chemflow resume ${error.flowId}\` takes the attempt over.`,
     );
   } else if (isChemflowError(error)) {
     lines.push(`Error (${error.code}): ${error.message}`);
