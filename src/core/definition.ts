@@ -3,7 +3,7 @@ import type { JsonObject, JsonValue } from './canonical-json.js';
 import { InvalidDefinitionError } from './errors.js';
 import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
-import type { RetryPolicy } from './retry-policy.js';
+import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
 
 export type StepKind = 'source' | 'transform' | 'sink' | 'check';
 export const STEP_KINDS: readonly StepKind[] = ['source', 'transform', 'sink', 'check'];
@@ -51,7 +51,7 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   readonly version?: string;
   readonly baseParams: P;
   /** Overrides the engine's retry policy for this step; never part of any hash. */
-  readonly retry?: RetryPolicy;
+  readonly retry?: RetryPolicyOptions;
   /** Limit of one attempt; exceeding it is a Transient failure. */
   readonly timeoutMs?: number;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
@@ -79,6 +79,9 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
     seen.add(step.id);
     if (!STEP_KINDS.includes(step.kind))
       throw new InvalidDefinitionError(`Step "${step.id}" has unknown kind ${JSON.stringify(step.kind)}`);
+    const policyProblems = step.retry === undefined ? [] : retryPolicyProblems(step.retry);
+    if (policyProblems.length > 0)
+      throw new InvalidDefinitionError(`Step "${step.id}" has an invalid retry policy: ${policyProblems.join('; ')}`);
   });
   const first = steps[0];
   if (first !== undefined && first.kind !== 'source')
@@ -111,7 +114,7 @@ export interface StepModule<P extends JsonObject = JsonObject> {
 }
 
 export interface StepOptions {
-  retry?: RetryPolicy;
+  retry?: RetryPolicyOptions;
   timeoutMs?: number;
 }
 

@@ -55,6 +55,14 @@ export class ArtifactIntegrityError extends ChemflowError {
   }
 }
 
+/** A retry policy whose numbers make no sense (negative maxRetries, factor below 1, unknown class...). */
+export class InvalidRetryPolicyError extends ChemflowError {
+  readonly code = 'INVALID_RETRY_POLICY';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid retry policy: ${problems.join('; ')}`);
+  }
+}
+
 /** Optimistic concurrency: someone appended to the flow since `expectedVersion` was read. */
 export class ConcurrencyError extends ChemflowError {
   readonly code = 'CONCURRENCY_CONFLICT';

@@ -2,7 +2,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { canonicalJson } from '../core/canonical-json.js';
 import { defineFlow, defineStep, type FlowDefinition, type StepDefinition, type StepModule } from '../core/definition.js';
 import { isChemflowError } from '../core/errors.js';
-import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicy } from '../core/retry-policy.js';
+import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicyOptions } from '../core/retry-policy.js';
 import { FlowFileError, type FlowFileIssue, type FlowFileProblem } from './flow-file-error.js';
 import { formatPath, issueText, type DocPath } from './issue-text.js';
 import { readFlowDocument, type FlowDocument } from './read-document.js';
@@ -24,7 +24,7 @@ export interface LoadedFlowFile {
   baseDir: string;
   definition: FlowDefinition;
   /** The flow-level retry policy (defaults filled in): the engine's policy for steps without their own. */
-  retryPolicy: RetryPolicy;
+  retryPolicy: RetryPolicyOptions;
 }
 
 /**
@@ -76,7 +76,7 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
 interface BindContext {
   baseDir: string;
   builtins: Readonly<Record<string, StepModule>>;
-  flowPolicy: RetryPolicy;
+  flowPolicy: RetryPolicyOptions;
   issues: IssueList;
 }
 
@@ -128,7 +128,7 @@ function isZodIssue(value: unknown): value is ZodIssue & { path: PropertyKey[] }
 }
 
 /** Fields missing from `input` are taken from `base`: step ← flow ← chemflow's default. */
-function mergePolicy(base: RetryPolicy, input: RetryInput | undefined): RetryPolicy {
+function mergePolicy(base: RetryPolicyOptions, input: RetryInput | undefined): RetryPolicyOptions {
   if (input === undefined) return base;
   const retryOn = input.retryOn ?? base.retryOn;
   return {

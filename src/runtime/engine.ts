@@ -10,7 +10,7 @@ import type { FlowInstance, StepSlot } from '../core/flow-state.js';
 import { hashCanonical } from '../core/hash.js';
 import { evolve, replay } from '../core/reducer.js';
 import { decideRetry } from '../core/retry-decision.js';
-import { DEFAULT_RETRY_POLICY, delayFor, retriesClass, type RetryPolicy } from '../core/retry-policy.js';
+import { DEFAULT_RETRY_POLICY, RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { RetryMetrics } from './retry-metrics.js';
@@ -19,7 +19,7 @@ import { runAttempt } from './step-runner.js';
 export interface FlowEngineOptions {
   store: FlowStore;
   /** Default policy of every step without its own; see docs/retry.md. */
-  retryPolicy?: RetryPolicy;
+  retryPolicy?: RetryPolicyOptions;
   clock?: Clock;
   /** Directory that relative paths in step params refer to; default the process's cwd. */
   baseDir?: string;
@@ -92,7 +92,7 @@ export class FlowEngine {
 
   constructor(options: FlowEngineOptions) {
     this.store = options.store;
-    this.policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    this.policy = RetryPolicy.from(options.retryPolicy ?? DEFAULT_RETRY_POLICY);
     this.clock = options.clock ?? systemClock;
     this.baseDir = options.baseDir ?? process.cwd();
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
@@ -182,7 +182,7 @@ export class FlowEngine {
   }
 
   private policyFor(step: StepDefinition | undefined): RetryPolicy {
-    return step?.retry ?? this.policy;
+    return step?.retry === undefined ? this.policy : RetryPolicy.from(step.retry);
   }
 
   private async open(
@@ -341,10 +341,10 @@ export class FlowEngine {
     error: ClassifiedError,
   ): RetryScheduled | null {
     const policy = this.policyFor(step);
-    if (!retriesClass(policy, error.errorClass)) return null;
+    if (!policy.shouldRetry(error.errorClass, 0)) return null;
     const afterFailure = evolve(session.flow, stored(session.flow, failed));
     const retryIndex = failed.retryCount + 1;
-    const delayMs = error.retryAfterMs ?? delayFor(policy, retryIndex, `${session.flow.id}/${step.id}`);
+    const delayMs = error.retryAfterMs ?? policy.delayFor(retryIndex, `${session.flow.id}/${step.id}`);
     const reason = `automatic: ${error.errorClass} ${error.code}`;
     try {
       return this.gateRetry(afterFailure, step.id, policy.maxRetries, delayMs, reason);

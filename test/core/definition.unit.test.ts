@@ -24,6 +24,13 @@ describe('defineFlow', () => {
     expect(() => defineFlow('f', [step('bad id', 'source')])).toThrow(/invalid id/);
   });
 
+  it('rejects a step whose retry policy makes no sense, naming the step', () => {
+    const retry = { maxRetries: 1.5, backoff: { kind: 'none' as const } };
+    expect(() => defineFlow('f', [step('a', 'source'), step('b', 'transform', { retry })])).toThrow(
+      /Step "b" has an invalid retry policy: maxRetries must be a non-negative integer, got 1.5/,
+    );
+  });
+
   it('hashes the ordered ids and versions, and nothing else', () => {
     const base = defineFlow('f', [step('a', 'source'), step('b')]).definitionHash;
     expect(defineFlow('other name', [step('a', 'source', { baseParams: { x: 1 } }), step('b', 'transform', { retry: { maxRetries: 9, backoff: { kind: 'none' } } })]).definitionHash).toBe(base);

@@ -7,13 +7,13 @@ import {
   TransientError,
   type FlowDefinition,
   type FlowStore,
-  type RetryPolicy,
+  type RetryPolicyOptions,
   type StepDefinition,
 } from '../../src/index.js';
 import { flakyStep, ManualClock, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores } from '../support/stores.js';
 
-const policy: RetryPolicy = { maxRetries: 3, backoff: { kind: 'exponential', baseMs: 10 } };
+const policy: RetryPolicyOptions = { maxRetries: 3, backoff: { kind: 'exponential', baseMs: 10 } };
 
 /** Failures across several steps and attempts: a Transient pair, a Runtime stop, then a manual retry. */
 function timelineFlow(): FlowDefinition {

@@ -6,17 +6,20 @@ import {
   RetryRejectedError,
   shouldRetry,
   hasRetriesLeft,
+  InvalidRetryPolicyError,
+  MemoryFlowStore,
+  RetryPolicy,
   type FlowStore,
-  type RetryPolicy,
+  type RetryPolicyOptions,
 } from '../../src/index.js';
 import { demoFlow, flakyStep, ManualClock, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores } from '../support/stores.js';
 
-const manualOnly: RetryPolicy = { maxRetries: 2, backoff: { kind: 'none' }, retryOn: [] };
+const manualOnly: RetryPolicyOptions = { maxRetries: 2, backoff: { kind: 'none' }, retryOn: [] };
 
 describe('RetryPolicy', () => {
   it('retries only while retryCount < maxRetries, and only the classes it names', () => {
-    const policy: RetryPolicy = { maxRetries: 2, backoff: { kind: 'none' } };
+    const policy: RetryPolicyOptions = { maxRetries: 2, backoff: { kind: 'none' } };
     expect(hasRetriesLeft(policy, 1)).toBe(true);
     expect(hasRetriesLeft(policy, 2)).toBe(false);
     expect(shouldRetry(policy, 'Transient', 0)).toBe(true);
@@ -27,11 +30,44 @@ describe('RetryPolicy', () => {
     expect(shouldRetry({ ...policy, retryOn: ['Runtime'] }, 'Runtime', 0)).toBe(true);
   });
 
+  it('offers the seeds\' method forms: shouldRetry(retryCount), shouldRetry(errorClass, retryCount), delayFor', () => {
+    const policy = new RetryPolicy({ maxRetries: 2, backoff: { kind: 'exponential', baseMs: 10 } });
+    expect([0, 1, 2].map((n) => policy.shouldRetry(n))).toEqual([true, true, false]);
+    expect(policy.shouldRetry('Transient', 1)).toBe(true);
+    expect(policy.shouldRetry('Transient', 2)).toBe(false);
+    expect(policy.shouldRetry('Permanent', 0)).toBe(false);
+    expect(policy.retryOn).toEqual(['Transient']);
+    expect([1, 2, 3].map((i) => policy.delayFor(i))).toEqual([10, 20, 40]);
+    expect(RetryPolicy.from(policy)).toBe(policy);
+    expect(JSON.parse(JSON.stringify(policy))).toEqual({ maxRetries: 2, backoff: { kind: 'exponential', baseMs: 10 }, retryOn: ['Transient'] });
+  });
+
+  it('rejects a nonsensical policy with every problem named, also when given to an engine', () => {
+    const bad = { maxRetries: -1, backoff: { kind: 'exponential', baseMs: 10, factor: 0.5 }, retryOn: ['Sometimes'] } as unknown as RetryPolicyOptions;
+    const thrown = (() => {
+      try {
+        return new RetryPolicy(bad);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(thrown).toBeInstanceOf(InvalidRetryPolicyError);
+    expect((thrown as InvalidRetryPolicyError).problems).toEqual([
+      'maxRetries must be a non-negative integer, got -1',
+      'retryOn holds "Sometimes", not an error class (Transient, Permanent, Validation, Runtime)',
+      'backoff.factor must be >= 1, got 0.5',
+    ]);
+    expect(() => new RetryPolicy({ maxRetries: 1, backoff: { kind: 'linear' } } as unknown as RetryPolicyOptions)).toThrow(
+      /backoff.kind must be 'none' or 'exponential', got "linear"/,
+    );
+    expect(() => new FlowEngine({ store: new MemoryFlowStore(), retryPolicy: bad })).toThrow(InvalidRetryPolicyError);
+  });
+
   it('computes exponential delays, capped, with deterministic jitter', () => {
-    const policy: RetryPolicy = { maxRetries: 9, backoff: { kind: 'exponential', baseMs: 100, factor: 3, maxMs: 1000 } };
+    const policy: RetryPolicyOptions = { maxRetries: 9, backoff: { kind: 'exponential', baseMs: 100, factor: 3, maxMs: 1000 } };
     expect([1, 2, 3, 4].map((i) => delayFor(policy, i))).toEqual([100, 300, 900, 1000]);
     expect(delayFor({ maxRetries: 1, backoff: { kind: 'none' } }, 1)).toBe(0);
-    const jittered: RetryPolicy = { maxRetries: 9, backoff: { kind: 'exponential', baseMs: 1000, jitter: 0.5 } };
+    const jittered: RetryPolicyOptions = { maxRetries: 9, backoff: { kind: 'exponential', baseMs: 1000, jitter: 0.5 } };
     const a = delayFor(jittered, 1, 'flow-a/step');
     expect(a).toBe(delayFor(jittered, 1, 'flow-a/step'));
     expect(a).toBeGreaterThanOrEqual(500);
@@ -109,7 +145,7 @@ describe.each(engineStores)('F7 retry on $name', ({ create }) => {
   it('a middle step that fails twice then succeeds ends with the same fingerprints as a run without failure', async () => {
     await withStore(async (store) => {
       const clock = new ManualClock();
-      const policy: RetryPolicy = { maxRetries: 3, backoff: { kind: 'exponential', baseMs: 50 } };
+      const policy: RetryPolicyOptions = { maxRetries: 3, backoff: { kind: 'exponential', baseMs: 50 } };
       const clean = demoFlow([]);
       const flaky = demoFlow(['Transient', 'Transient'], { retry: policy });
       const engine = new FlowEngine({ store, clock });

@@ -5,12 +5,12 @@ import {
   ValidationError,
   type ErrorClass,
   type FlowDefinition,
-  type RetryPolicy,
+  type RetryPolicyOptions,
   type StepDefinition,
 } from '../../src/index.js';
 
 /** A step that fails on its first attempts with the given classes, then doubles its input. */
-export function flakyStep(id: string, failures: readonly ErrorClass[], options: { retry?: RetryPolicy; factor?: number } = {}): StepDefinition {
+export function flakyStep(id: string, failures: readonly ErrorClass[], options: { retry?: RetryPolicyOptions; factor?: number } = {}): StepDefinition {
   return {
     id,
     kind: 'transform',
@@ -60,7 +60,7 @@ export function sinkStep(): StepDefinition {
 }
 
 /** seed → double → (middle, failing as planned) → report */
-export function demoFlow(middleFailures: readonly ErrorClass[] = [], options: { n?: number; retry?: RetryPolicy } = {}): FlowDefinition {
+export function demoFlow(middleFailures: readonly ErrorClass[] = [], options: { n?: number; retry?: RetryPolicyOptions } = {}): FlowDefinition {
   return defineFlow('demo', [
     seedStep(options.n ?? 1),
     flakyStep('double', []),
