@@ -1,6 +1,5 @@
 export * from './core/index.js';
-export type * from './stores/flow-store.js';
-export { MemoryFlowStore } from './stores/memory-store.js';
+export * from './stores/index.js';
 export { FlowEngine } from './runtime/engine.js';
 export type { FlowEngineOptions, NextResult, RunOptions, StartOptions, StepOutcome } from './runtime/engine.js';
 export { systemClock, type Clock } from './runtime/clock.js';

@@ -11,7 +11,8 @@ import { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import { artifactOf, flowInitialized, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
 import { flakyExecutor } from '../helpers/flaky-executor.js';
 import { chemflowTables, schemaSnapshot } from '../helpers/schema-snapshot.js';
-import { eventRowCount } from '../helpers/sql-inspect.js';
+import { errorRows, eventRowCount } from '../helpers/sql-inspect.js';
+import { ConcurrencyError, insertStepExecutionError } from '../../src/index.js';
 
 describe('embedded PGlite store', () => {
   const dirs: string[] = [];
@@ -73,6 +74,44 @@ describe('embedded PGlite store', () => {
       expect(await eventRowCount(executor, flowId)).toBe(2);
       await store.append(flowId, 2, [stepStarted(0, 2)]);
       expect(await eventRowCount(executor, flowId)).toBe(3);
+    });
+
+    it("PgEventStore.appendKind (the seeds' append_kind) appends at the head and never interleaves", async () => {
+      const store = await SqlFlowStore.open(executor);
+      const flowId = randomUUID();
+      expect(await store.events.headVersion(flowId)).toBe(0);
+      const { ts: _ts, ...initialized } = flowInitialized();
+      const first = await store.events.appendKind(flowId, initialized);
+      expect([first.type, first.version]).toEqual(['FlowInitialized', 1]);
+      const { ts: _started, ...started } = stepStarted(0);
+      expect((await store.events.appendKind(flowId, started)).version).toBe(2);
+      await expect(store.events.appendKind(flowId, started, { expectedVersion: 1 })).rejects.toBeInstanceOf(ConcurrencyError);
+      expect((await store.list(flowId)).map((e) => e.version)).toEqual([1, 2]);
+    });
+
+    it("insertStepExecutionError (the seeds' insert_step_execution_error) writes one row inside the caller's transaction", async () => {
+      const flowId = randomUUID();
+      const record = {
+        flowId,
+        stepId: 'score',
+        attemptNumber: 2,
+        errorClass: 'Transient' as const,
+        errorMessage: 'provider timed out',
+        details: { stack_trace: 'at score', input_hash: 'abc', params: { n: 1 } },
+        timestamp: '2024-03-01T10:00:00.000Z',
+        retryCount: 1,
+        maxRetries: 3,
+      };
+      await expect(
+        executor.transaction(async (tx) => {
+          await insertStepExecutionError(tx, record);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      expect(await errorRows(executor, flowId)).toEqual([]);
+      await executor.transaction((tx) => insertStepExecutionError(tx, record));
+      const store = await SqlFlowStore.open(executor);
+      expect(await store.getErrorTimeline(flowId, 'score')).toEqual([record]);
     });
 
     it('rolls a failed transaction back and keeps serving', async () => {

@@ -7,6 +7,14 @@ import { withRetry } from './transient.js';
 import { isUuid } from './uuid.js';
 
 /**
+ * The seeds' `insert_step_execution_error(pool, error_data)`: one `step_execution_errors` row on
+ * `runner` (an executor, or the connection of the transaction that also writes its `StepFailed`).
+ */
+export async function insertStepExecutionError(runner: SqlRunner, record: StepExecutionError): Promise<void> {
+  await run(runner, insertErrorsQuery([record]));
+}
+
+/**
  * The seeds' `PgErrorStore`: the F8 `step_execution_errors` table. `PgEventStore.append` writes the
  * rows of a batch's `StepFailed` events in its own statement with the same projection as
  * `insertError`, so event and row commit together.
@@ -15,8 +23,8 @@ export class PgErrorStore {
   constructor(private readonly executor: SqlExecutor) {}
 
   /** Writes one row on `tx` (a transaction or the executor); the caller owns atomicity. */
-  async insertError(tx: SqlRunner, record: StepExecutionError): Promise<void> {
-    await run(tx, insertErrorsQuery([record]));
+  insertError(tx: SqlRunner, record: StepExecutionError): Promise<void> {
+    return insertStepExecutionError(tx, record);
   }
 
   /** A flow's error rows (optionally one step's), in insertion order. */
