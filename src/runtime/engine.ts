@@ -11,7 +11,7 @@ import { hashCanonical } from '../core/hash.js';
 import { evolve, replay } from '../core/reducer.js';
 import { decideRetry } from '../core/retry-decision.js';
 import { DEFAULT_RETRY_POLICY, RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
-import type { FlowStore } from '../stores/flow-store.js';
+import type { ErrorStore, FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { RetryMetrics } from './retry-metrics.js';
 import { runAttempt } from './step-runner.js';
@@ -61,6 +61,15 @@ export interface NextResult {
   outcome: StepOutcome;
 }
 
+/** What is known of a failed attempt when its `StepFailed` is written. */
+interface FailedAttempt {
+  fingerprint: string;
+  inputHashes: readonly string[];
+  error: ClassifiedError;
+  /** Signals the attempt emitted before failing; committed with its StepFailed. */
+  signals: readonly FlowEventBody[];
+}
+
 /** A flow being driven by this engine: its state plus what only this process knows. */
 interface Session {
   definition: FlowDefinition;
@@ -89,9 +98,16 @@ export class FlowEngine {
   private readonly onEvent: FlowEngineOptions['onEvent'];
   private readonly staleAttemptMs: number;
   private readonly metrics = new RetryMetrics();
+  /**
+   * The seeds' `error_store`: the `step_execution_errors` queries of the injected store. It is not a
+   * separate injection on purpose: the store writes each row in the transaction of its `StepFailed`,
+   * which a second, independent store could not.
+   */
+  readonly errorStore: ErrorStore;
 
   constructor(options: FlowEngineOptions) {
     this.store = options.store;
+    this.errorStore = options.store;
     this.policy = RetryPolicy.from(options.retryPolicy ?? DEFAULT_RETRY_POLICY);
     this.clock = options.clock ?? systemClock;
     this.baseDir = options.baseDir ?? process.cwd();
@@ -154,6 +170,11 @@ export class FlowEngine {
     const retry = this.gateRetry(session.flow, stepId, limit, 0, reason ?? null);
     await this.commit(session, [retry]);
     return retry;
+  }
+
+  /** The seeds' `FlowEngine::retry(step_id)`: the same gate and event as `scheduleRetry`. */
+  retry(flowId: string, definition: FlowDefinition, stepId: string, reason?: string): Promise<RetryScheduled> {
+    return this.scheduleRetry(flowId, definition, stepId, reason);
   }
 
   retriesScheduled(flowId?: string): number {
@@ -276,9 +297,7 @@ export class FlowEngine {
       return { kind: 'finished', stepId: step.id, attempt: slot.attempts };
     }
 
-    const failed = this.failedEvent(step, index, slot, fingerprint, inputHashes, result.error);
-    const retry = this.automaticRetry(session, failed, step, result.error);
-    await this.commit(session, [...signals, failed, ...(retry ? [retry] : [])]);
+    const retry = await this.emitStepFailed(session, index, { fingerprint, inputHashes, error: result.error, signals });
     return { kind: 'failed', stepId: step.id, attempt: slot.attempts, errorClass: result.error.errorClass, retry };
   }
 
@@ -300,19 +319,29 @@ export class FlowEngine {
       definitionHash: session.definition.definitionHash,
     });
     const error = classifyError(new WorkerLostError(slot.attempts));
-    const failed = this.failedEvent(step, index, slot, fingerprint, inputHashes, error);
-    const retry = this.automaticRetry(session, failed, step, error);
-    await this.commit(session, [failed, ...(retry ? [retry] : [])]);
+    const retry = await this.emitStepFailed(session, index, { fingerprint, inputHashes, error, signals: [] });
     return { kind: 'recovered', stepId: step.id, attempt: slot.attempts, retry };
+  }
+
+  /**
+   * The seeds' `emit_step_failed`: the one path of every failed attempt, thrown or lost. Commits the
+   * `StepFailed` (whose `step_execution_errors` row the store writes in the same transaction) and, when
+   * the policy retries this class, the automatic `RetryScheduled` with it. Returns that retry, if any.
+   */
+  private async emitStepFailed(session: Session, index: number, attempt: FailedAttempt): Promise<RetryScheduled | null> {
+    const step = session.definition.steps[index] as StepDefinition;
+    const slot = session.flow.steps[index] as StepSlot;
+    const failed = this.failedEvent(step, index, slot, attempt);
+    const retry = this.automaticRetry(session, failed, step, attempt.error);
+    await this.commit(session, [...attempt.signals, failed, ...(retry ? [retry] : [])]);
+    return retry;
   }
 
   private failedEvent(
     step: StepDefinition,
     index: number,
     slot: StepSlot,
-    fingerprint: string,
-    inputHashes: readonly string[],
-    error: ClassifiedError,
+    { fingerprint, inputHashes, error }: FailedAttempt,
   ): FlowEventBody & { type: 'StepFailed' } {
     return {
       type: 'StepFailed',

@@ -23,12 +23,24 @@ export interface FlowSummary {
   updatedAt: string;
 }
 
+/** The F8 queries of `step_execution_errors` (the seeds' `PgErrorStore` read side). */
+export interface ErrorStore {
+  /** Error rows of a flow (optionally one step), in insertion order. */
+  listErrors(flowId: string, stepId?: string): Promise<StepExecutionError[]>;
+
+  /** Error rows of one step ordered by attempt number. */
+  getErrorTimeline(flowId: string, stepId: string): Promise<StepExecutionError[]>;
+
+  /** Failed attempts of a flow: the total and per error class. */
+  countErrorsByFlow(flowId: string): Promise<ErrorCounts>;
+}
+
 /**
  * The one persistence contract of chemflow: an append-only event log per flow, a content-addressed
  * artifact store and the `step_execution_errors` audit table, all written in one atomic `append`.
  * Memory, PGlite and PostgreSQL implement it and pass the same contract suite.
  */
-export interface FlowStore {
+export interface FlowStore extends ErrorStore {
   readonly kind: 'memory' | 'pglite' | 'postgres';
 
   /**
@@ -48,14 +60,6 @@ export interface FlowStore {
 
   /** Artifacts by hash, in the order asked; throws `ArtifactNotFoundError` for a missing one. */
   getArtifacts(hashes: readonly string[]): Promise<Artifact[]>;
-
-  /** Error rows of a flow (optionally one step), in insertion order. */
-  listErrors(flowId: string, stepId?: string): Promise<StepExecutionError[]>;
-
-  /** Error rows of one step ordered by attempt number. */
-  getErrorTimeline(flowId: string, stepId: string): Promise<StepExecutionError[]>;
-
-  countErrorsByFlow(flowId: string): Promise<ErrorCounts>;
 
   /** Every flow, most recently updated first. */
   listFlows(): Promise<FlowSummary[]>;

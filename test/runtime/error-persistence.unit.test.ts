@@ -45,6 +45,24 @@ describe.each(engineStores)('F8 error persistence on $name', ({ create }) => {
     }
   }
 
+  it("the seeds' names: engine.errorStore reads what emitStepFailed wrote; engine.retry is scheduleRetry", async () => {
+    await withStore(async (store) => {
+      const def = defineFlow('seed-names', [seedStep(), flakyStep('a', ['Permanent'], { retry: policy }), sinkStep()]);
+      const engine = new FlowEngine({ store, clock: new ManualClock() });
+      const flowId = await engine.startFlow(def);
+      expect((await engine.runToEnd(flowId, def)).failed).toBe(true);
+      expect((await engine.errorStore.getErrorTimeline(flowId, 'a')).map((e) => [e.attemptNumber, e.errorClass])).toEqual([[1, 'Permanent']]);
+      expect(await engine.errorStore.countErrorsByFlow(flowId)).toEqual({
+        total: 1,
+        byClass: { Transient: 0, Permanent: 1, Validation: 0, Runtime: 0 },
+      });
+      const retry = await engine.retry(flowId, def, 'a', 'fixed by hand');
+      expect(retry).toMatchObject({ type: 'RetryScheduled', stepId: 'a', retryIndex: 1, reason: 'fixed by hand', delayMs: 0 });
+      expect(engine.retriesScheduled(flowId)).toBe(1);
+      expect((await engine.runToEnd(flowId, def)).completed).toBe(true);
+    });
+  });
+
   it('test_error_timeline_reconstruction: every attempt of every step, in order, equal to the in-memory history', async () => {
     await withStore(async (store) => {
       const flowId = crypto.randomUUID();

@@ -4,6 +4,7 @@ import { countErrorsByClassQuery, errorTimelineQuery, insertErrorsQuery, listErr
 import { run, type SqlExecutor, type SqlRunner } from './executor.js';
 import { errorFromRow, type ErrorRow } from './rows.js';
 import { withRetry } from './transient.js';
+import type { ErrorStore } from '../flow-store.js';
 import { isUuid } from './uuid.js';
 
 /**
@@ -19,7 +20,7 @@ export async function insertStepExecutionError(runner: SqlRunner, record: StepEx
  * rows of a batch's `StepFailed` events in its own statement with the same projection as
  * `insertError`, so event and row commit together.
  */
-export class PgErrorStore {
+export class PgErrorStore implements ErrorStore {
   constructor(private readonly executor: SqlExecutor) {}
 
   /** Writes one row on `tx` (a transaction or the executor); the caller owns atomicity. */
