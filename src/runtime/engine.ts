@@ -41,6 +41,12 @@ export interface RunOptions {
    * the call fail with `StepInProgressError` so no attempt ever runs twice at the same time.
    */
   takeOver?: boolean;
+  /**
+   * Stops `runToEnd` between steps once aborted (a worker shutting down): the attempt in flight records
+   * its result, the next step is not started, and the flow is returned as it is — neither completed nor
+   * failed — for any engine to continue later.
+   */
+  signal?: AbortSignal;
 }
 
 export interface StartOptions {
@@ -136,7 +142,7 @@ export class FlowEngine {
   /** Runs one step attempt (initialising the flow if it has no events yet). */
   async next(flowId: string, definition: FlowDefinition, options: RunOptions = {}): Promise<NextResult> {
     const session = await this.open(flowId, definition, true, options);
-    const outcome = await this.advance(session, false);
+    const outcome = await this.advance(session, () => false);
     return { flow: session.flow, outcome };
   }
 
@@ -148,7 +154,8 @@ export class FlowEngine {
     const session = await this.open(flowId, definition, true, options);
     if (session.flow.completed) return session.flow;
     assertRunnable(session.flow);
-    while (!session.flow.completed && !session.flow.failed) await this.advance(session, true);
+    const stopped = (): boolean => options.signal?.aborted === true;
+    while (!session.flow.completed && !session.flow.failed && !stopped()) await this.advance(session, () => !stopped());
     return session.flow;
   }
 
@@ -235,8 +242,8 @@ export class FlowEngine {
     };
   }
 
-  /** One decision and its commit. `chain`: start the next step in the same commit as a success. */
-  private async advance(session: Session, chain: boolean): Promise<StepOutcome> {
+  /** One decision and its commit. `chain()`: start the next step in the same commit as a success. */
+  private async advance(session: Session, chain: () => boolean): Promise<StepOutcome> {
     const { flow } = session;
     assertRunnable(flow);
     const runningIndex = flow.steps.findIndex((s) => s.status === 'Running');
@@ -291,9 +298,10 @@ export class FlowEngine {
       for (const artifact of result.outputs) session.artifacts.set(artifact.hash, artifact);
       const isLast = index === flow.steps.length - 1;
       const after = evolve(session.flow, stored(session.flow, finished));
-      const tail = isLast ? [this.completed(after)] : chain ? [startEvent(after, index + 1)] : [];
+      const chained = !isLast && chain();
+      const tail = isLast ? [this.completed(after)] : chained ? [startEvent(after, index + 1)] : [];
       await this.commit(session, [...signals, finished, ...tail], result.outputs);
-      if (!isLast && chain) session.startedHere = index + 1;
+      if (chained) session.startedHere = index + 1;
       return { kind: 'finished', stepId: step.id, attempt: slot.attempts };
     }
 

@@ -35,6 +35,27 @@ describe.each(engineStores)('FlowEngine on $name', ({ create }) => {
     });
   });
 
+  it('runToEnd stops between steps once its signal aborts, without starting the next step', async () => {
+    await withStore(async (store) => {
+      const stop = new AbortController();
+      const def = defineFlow('stoppable', [
+        seedStep(),
+        { id: 'halt', kind: 'transform', baseParams: {}, run: (ctx) => (stop.abort(), { outputs: ctx.input.map((a) => ({ kind: a.kind, payload: a.payload })) }) },
+        { id: 'tail', kind: 'sink', baseParams: {}, run: () => ({ outputs: [] }) },
+      ]);
+      const engine = new FlowEngine({ store });
+      const flowId = await engine.startFlow(def);
+      const stopped = await engine.runToEnd(flowId, def, { signal: stop.signal });
+      expect([stopped.completed, stopped.failed]).toEqual([false, false]);
+      expect(stopped.steps.map((s) => s.status)).toEqual(['FinishedOk', 'FinishedOk', 'Pending']);
+      expect((await engine.eventsFor(flowId)).at(-1)?.type).toBe('StepFinished');
+      // Another engine continues at once: nothing was left Running, so no attempt is presumed lost.
+      const done = await new FlowEngine({ store }).runToEnd(flowId, def);
+      expect(done.completed).toBe(true);
+      expect(await store.countErrorsByFlow(flowId)).toMatchObject({ total: 0 });
+    });
+  });
+
   it('three runs give identical events and fingerprints', async () => {
     await withStore(async (store) => {
       const runs = [];
