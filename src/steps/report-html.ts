@@ -1,0 +1,144 @@
+import type { ErrorHistoryEntry } from '../core/definition.js';
+import type { LipinskiResult } from './chem-artifacts.js';
+import { errorClassesIn, errorTimelineSvg } from './error-timeline.js';
+import type { ReportRow } from './report-table.js';
+import { scatterPlotSvg } from './scatter-plot.js';
+import { escapeXml } from './svg.js';
+
+export interface ReportPage {
+  title: string;
+  flowId: string;
+  rows: readonly ReportRow[];
+  lipinski: LipinskiResult;
+  errorHistory: readonly ErrorHistoryEntry[];
+}
+
+const RULE_NAMES: Record<string, string> = { mw: 'MW', clogp: 'cLogP', hbd: 'HBD', hba: 'HBA' };
+
+/**
+ * A self-contained HTML page: inline CSS and SVG, no script and a Content-Security-Policy that forbids
+ * loading anything, so it opens the same from a file, a mail attachment or a CI artifact.
+ */
+export function reportHtml(page: ReportPage): string {
+  const { rows, lipinski } = page;
+  const molecules = rows.filter((r) => r.status !== 'rejected');
+  const rejected = rows.filter((r) => r.status === 'rejected');
+  const { limits, maxViolations } = lipinski.rule;
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>${escapeXml(page.title)}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<header>
+<h1>${escapeXml(page.title)}</h1>
+<p class="summary"><strong>${molecules.length}</strong> molecules read, <strong>${rejected.length}</strong> input row(s) rejected.
+<strong class="pass">${lipinski.passed}</strong> pass the rule of five (at most ${maxViolations} of MW&nbsp;&gt;&nbsp;${limits.mw}, cLogP&nbsp;&gt;&nbsp;${limits.clogp}, HBD&nbsp;&gt;&nbsp;${limits.hbd}, HBA&nbsp;&gt;&nbsp;${limits.hba}), <strong class="fail">${lipinski.failed}</strong> fail.</p>
+<p class="flow">Flow <code>${escapeXml(page.flowId)}</code></p>
+</header>
+<section id="plot">
+<h2>Molecular weight against cLogP</h2>
+${scatterPlotSvg(rows, limits)}
+</section>
+<section id="errors">
+<h2>Error timeline</h2>
+${errorTimelineSvg(page.errorHistory)}
+${errorLegend(page.errorHistory)}
+${errorTable(page.errorHistory)}
+</section>
+${rejected.length > 0 ? rejectedSection(rejected) : ''}
+<section id="molecules">
+<h2>Molecules</h2>
+<table class="molecules">
+<thead><tr><th>Line</th><th>Name</th><th>Verdict</th><th>MW</th><th>cLogP</th><th>HBD</th><th>HBA</th><th>TPSA</th><th>Rot.&nbsp;bonds</th><th>Formula</th><th>InChIKey</th><th>SMILES</th></tr></thead>
+<tbody>
+${molecules.map(moleculeRow).join('\n')}
+</tbody>
+</table>
+</section>
+</body>
+</html>
+`;
+}
+
+function moleculeRow(r: ReportRow): string {
+  const d = r.descriptors;
+  const verdict = r.status === 'pass' ? 'passes' : 'fails';
+  const exceeded = r.violations.length > 0 ? ` <span class="violations">(${r.violations.map((v) => RULE_NAMES[v] ?? v).join(', ')})</span>` : '';
+  const cell = (value: number | string | undefined): string => `<td class="num">${value === undefined ? '' : escapeXml(String(value))}</td>`;
+  return (
+    `<tr class="${r.status}"><td class="num">${r.line}</td><td>${escapeXml(r.name)}</td><td class="verdict">${verdict}${exceeded}</td>` +
+    cell(d?.mw) + cell(d?.clogp) + cell(d?.hbd) + cell(d?.hba) + cell(d?.tpsa) + cell(d?.rotatableBonds) +
+    `<td>${escapeXml(r.provided?.formula ?? '')}</td><td class="mono">${escapeXml(r.inchikey ?? '')}</td><td class="mono smiles">${escapeXml(r.smiles)}</td></tr>`
+  );
+}
+
+function rejectedSection(rows: readonly ReportRow[]): string {
+  return `<section id="rejected">
+<h2>Rejected input rows</h2>
+<table class="rejected">
+<thead><tr><th>Line</th><th>Name</th><th>SMILES</th><th>Reason</th></tr></thead>
+<tbody>
+${rows.map((r) => `<tr><td class="num">${r.line}</td><td>${escapeXml(r.name)}</td><td class="mono smiles">${escapeXml(r.smiles)}</td><td>${escapeXml(r.reason)}</td></tr>`).join('\n')}
+</tbody>
+</table>
+</section>`;
+}
+
+function errorLegend(history: readonly ErrorHistoryEntry[]): string {
+  const classes = errorClassesIn(history);
+  if (classes.length === 0) return '';
+  return `<p class="legend">${classes.map((c) => `<span class="swatch ${c.toLowerCase()}"></span>${c}`).join(' ')}</p>`;
+}
+
+function errorTable(history: readonly ErrorHistoryEntry[]): string {
+  if (history.length === 0) return '';
+  return `<table class="errors">
+<thead><tr><th>Step</th><th>Attempt</th><th>Class</th><th>Time</th><th>Message</th></tr></thead>
+<tbody>
+${history.map((e) => `<tr><td>${escapeXml(e.stepId)}</td><td class="num">${e.attemptNumber}</td><td>${e.errorClass}</td><td class="mono">${escapeXml(e.timestamp)}</td><td>${escapeXml(e.message)}</td></tr>`).join('\n')}
+</tbody>
+</table>`;
+}
+
+const STYLE = `
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #212529; margin: 24px auto; max-width: 1180px; padding: 0 16px; }
+h1 { font-size: 24px; margin: 0 0 8px; } h2 { font-size: 18px; margin: 28px 0 10px; }
+.summary strong.pass { color: #2b8a3e; } .summary strong.fail { color: #c92a2a; }
+.flow { color: #868e96; font-size: 12px; margin: 0; }
+code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
+svg { display: block; max-width: 100%; height: auto; font-size: 12px; }
+svg text { fill: #495057; }
+.plot .ro5-region { fill: #ebfbee; }
+.plot .grid { stroke: #e9ecef; }
+.plot .limit { stroke: #868e96; stroke-dasharray: 6 4; stroke-width: 1.2; }
+.plot .limit-label { fill: #868e96; font-size: 11px; }
+.plot .axis-label, .timeline .axis-label { font-size: 13px; fill: #343a40; }
+.plot .point { stroke: #fff; stroke-width: 0.8; fill-opacity: 0.85; }
+.plot .point.pass, .legend-mark.pass { fill: #2b8a3e; }
+.plot .point.fail, .legend-mark.fail { fill: #c92a2a; }
+.plot .point-label { fill: #c92a2a; font-size: 11px; }
+.plot .legend-box { fill: #fff; stroke: #dee2e6; }
+.timeline .lane { stroke: #dee2e6; } .timeline .axis { stroke: #adb5bd; }
+.timeline .lane-label { font-size: 13px; fill: #343a40; }
+.error-marker circle { stroke: #fff; stroke-width: 1.5; }
+.error-marker text { font-size: 11px; }
+.error-marker.transient circle, .swatch.transient { fill: #f08c00; background: #f08c00; }
+.error-marker.permanent circle, .swatch.permanent { fill: #c92a2a; background: #c92a2a; }
+.error-marker.validation circle, .swatch.validation { fill: #7048e8; background: #7048e8; }
+.error-marker.runtime circle, .swatch.runtime { fill: #495057; background: #495057; }
+.legend .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin: 0 4px 0 12px; }
+.no-errors { color: #2b8a3e; }
+table { border-collapse: collapse; width: 100%; margin-top: 8px; }
+th, td { border-bottom: 1px solid #e9ecef; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f8f9fa; position: sticky; top: 0; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.smiles { word-break: break-all; max-width: 320px; }
+tr.fail td.verdict { color: #c92a2a; } tr.pass td.verdict { color: #2b8a3e; }
+.violations { color: #868e96; }
+`;

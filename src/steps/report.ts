@@ -1,0 +1,92 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { z } from 'zod';
+import type { StepModule } from '../core/definition.js';
+import { PermanentError } from '../core/error-class.js';
+import { sha256Hex } from '../core/hash.js';
+import {
+  CHEM_KINDS,
+  descriptorTableSchema,
+  lipinskiSchema,
+  providedPropertiesSchema,
+  rejectedRowsSchema,
+  type ReportSummary,
+} from './chem-artifacts.js';
+import { paramsParser } from './params.js';
+import { reportHtml } from './report-html.js';
+import { reportCsv, reportRows } from './report-table.js';
+import { inputOf, optionalInputOf } from './step-io.js';
+
+const parseParams = paramsParser({
+  /** Directory of the report, relative to the flow file's directory; created when missing. */
+  outDir: z.string().min(1).default('out'),
+  /** File name of the report without extension: `<name>.csv` and `<name>.html`. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'expected a file name of letters, digits, ".", "_" or "-" (no directory)')
+    .default('report'),
+  title: z.string().min(1).default('Lipinski rule of five'),
+});
+export type ReportParams = ReturnType<typeof parseParams>;
+
+/**
+ * `chem/report` (sink): joins `chem/lipinski`, `chem/descriptors` and, when present,
+ * `chem/provided-properties` and `chem/rejected-rows` into `<outDir>/<name>.csv` (one row per input
+ * row) and a self-contained `<outDir>/<name>.html` (summary, MW–cLogP plot, error timeline, tables).
+ * Its `chem/report` artifact holds paths relative to the flow file, the CSV's hash and the counts —
+ * not the HTML's hash, since the page shows this run's error times.
+ */
+export const report: StepModule<ReportParams> = {
+  kind: 'sink',
+  version: '1',
+  parseParams,
+  async run(ctx) {
+    const lipinski = inputOf(ctx.input, CHEM_KINDS.lipinski, lipinskiSchema);
+    const rows = reportRows({
+      lipinski,
+      descriptors: inputOf(ctx.input, CHEM_KINDS.descriptors, descriptorTableSchema),
+      provided: optionalInputOf(ctx.input, CHEM_KINDS.providedProperties, providedPropertiesSchema),
+      rejected: optionalInputOf(ctx.input, CHEM_KINDS.rejectedRows, rejectedRowsSchema),
+    });
+    const csv = reportCsv(rows);
+    const html = reportHtml({ title: ctx.params.title, flowId: ctx.flowId, rows, lipinski, errorHistory: ctx.errorHistory });
+
+    const dir = resolve(ctx.baseDir, ctx.params.outDir);
+    const csvFile = join(dir, `${ctx.params.name}.csv`);
+    const htmlFile = join(dir, `${ctx.params.name}.html`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeAtomically(csvFile, csv);
+      await writeAtomically(htmlFile, html);
+    } catch (error) {
+      throw new PermanentError(`cannot write the report to ${dir}: ${(error as Error).message}`, {
+        code: 'REPORT_UNWRITABLE',
+        details: { outDir: ctx.params.outDir },
+        cause: error,
+      });
+    }
+    const summary: ReportSummary = {
+      csv: { path: portable(ctx.baseDir, csvFile), sha256: sha256Hex(csv), rows: rows.length },
+      html: { path: portable(ctx.baseDir, htmlFile) },
+      counts: {
+        molecules: lipinski.verdicts.length,
+        passed: lipinski.passed,
+        failed: lipinski.failed,
+        rejected: rows.filter((r) => r.status === 'rejected').length,
+      },
+    };
+    return { outputs: [{ kind: CHEM_KINDS.report, payload: { ...summary } }] };
+  },
+};
+
+/** Write then rename: a reader never sees half a report, and a crash leaves the previous one. */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, text, 'utf8');
+  await rename(temporary, file);
+}
+
+/** A path relative to the flow file's directory with `/`: the same on every machine and clone. */
+function portable(baseDir: string, file: string): string {
+  return relative(baseDir, file).split(sep).join('/');
+}
