@@ -12,6 +12,8 @@ import { resumeCommand } from './commands/resume.js';
 import { retryCommand } from './commands/retry.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
+import { submitCommand } from './commands/submit.js';
+import { workerCommand, type WorkerCommandOptions } from './commands/worker.js';
 
 /** The parsed command line: the program, and the exit code its action left once `parseAsync` returns. */
 export interface Program {
@@ -67,6 +69,29 @@ export function buildProgram(io: CliIo): Program {
     .action(act((ctx, flowId: string, opts: { flow?: string; json?: boolean; quiet?: boolean }) => resumeCommand(ctx, flowId, opts)));
 
   program
+    .command('submit')
+    .description('record a new flow from a flow file without running it; `chemflow worker` runs it')
+    .argument('<flow-file>', 'YAML or JSON flow file')
+    .option('--json', 'print one JSON document: {flowId, name, status, flowFile}')
+    .action(act((ctx, file: string, opts: { json?: boolean }) => submitCommand(ctx, file, opts)));
+
+  program
+    .command('worker')
+    .description('run every open flow of the database (submitted, interrupted, or due for a retry); start as many as you like')
+    .option('--once', 'exit when nothing is left to run (exit 1 if a flow it ran failed)')
+    .option('--concurrency <n>', 'flows run at the same time by this worker (default 1)', positiveInteger)
+    .option('--poll-ms <ms>', 'pause between looks when there is nothing to do (default 1000)', nonNegativeInteger)
+    .option('--stale-after <ms>', 'presume an attempt without a result lost after this long (default 900000)', nonNegativeInteger)
+    .option('--json', 'print one JSON line per flow: {flowId, outcome, status, flowFingerprint, failedStep, error}')
+    .option('-q, --quiet', 'no start-up line')
+    .action(
+      act((ctx, opts: Omit<WorkerCommandOptions, 'staleAfterMs'> & { staleAfter?: number }) => {
+        const { staleAfter, ...rest } = opts;
+        return workerCommand(ctx, { ...rest, ...(staleAfter === undefined ? {} : { staleAfterMs: staleAfter }) });
+      }),
+    );
+
+  program
     .command('flows')
     .description('list the flows in the database, most recently updated first')
     .option('--json', 'print a JSON array')
@@ -120,6 +145,12 @@ export function buildProgram(io: CliIo): Program {
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function positiveInteger(value: string): number {
+  const n = nonNegativeInteger(value);
+  if (n === 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
 

@@ -1,0 +1,33 @@
+import { FlowEngine } from '../../runtime/engine.js';
+import { EXIT, type ExitCode } from '../cli-error.js';
+import { loadFlow, printJson, type CommandContext, type OutputOptions } from '../context.js';
+import { describeLocation, withStore } from '../store.js';
+
+/** `chemflow submit --json`: the flow that was created. */
+export interface SubmitReport {
+  flowId: string;
+  name: string;
+  status: 'pending';
+  flowFile: string;
+}
+
+/**
+ * `chemflow submit <flow-file>`: validates the flow file and records a new flow (its `FlowInitialized`,
+ * with the flow file's path) without running it: `chemflow worker` processes pick it up.
+ */
+export async function submitCommand(ctx: CommandContext, file: string, options: OutputOptions): Promise<ExitCode> {
+  const loaded = await loadFlow(ctx, file);
+  return withStore(ctx.db, async (store) => {
+    const flowId = await new FlowEngine({ store }).startFlow(loaded.definition, { metadata: { flowFile: loaded.file } });
+    const report: SubmitReport = { flowId, name: loaded.definition.name, status: 'pending', flowFile: loaded.file };
+    if (options.json === true) printJson(ctx, report);
+    else {
+      ctx.io.stdout.write(`${flowId}\n`);
+      ctx.io.stderr.write(
+        `Submitted flow ${flowId} (${loaded.definition.name}) to ${describeLocation(ctx.db)}.\n` +
+          `Next: \`chemflow worker\` runs it (or \`chemflow resume ${flowId}\` in this terminal).\n`,
+      );
+    }
+    return EXIT.ok;
+  });
+}
