@@ -2,17 +2,9 @@ import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, spawnCli, workspace, type Workspace } from './support/cli.js';
+import { ensureBuilt, SLOW_FLOW, spawnCli, type Workspace, workspace } from './support/cli.js';
 
 beforeAll(ensureBuilt, 180_000);
-
-const SLOW_FLOW = `name: slow
-retry: { maxRetries: 2, backoff: { kind: none } }
-steps:
-  - { id: seed, uses: ./steps/seed.mjs, params: { n: 7 } }
-  - { id: slow, uses: ./steps/slow.mjs }
-  - { id: double, uses: ./steps/double.mjs }
-`;
 
 describe('chemflow resume of an interrupted flow', () => {
   let ws: Workspace;

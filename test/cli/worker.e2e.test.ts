@@ -4,7 +4,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery, pgAvailable, TEST_PG_URL } from '../helpers/pg.js';
-import { chemflow, ensureBuilt, spawnCli, workspace, type CliResult, type Workspace } from './support/cli.js';
+import { chemflow, type CliResult, ensureBuilt, SLOW_FLOW, spawnCli, type Workspace, workspace } from './support/cli.js';
 
 beforeAll(ensureBuilt, 180_000);
 
@@ -32,14 +32,6 @@ steps:
   - { id: a, uses: ./steps/logged.mjs#increment }
   - { id: b, uses: ./steps/logged.mjs#increment }
   - { id: c, uses: ./steps/logged.mjs#increment }
-`;
-
-const SLOW_FLOW = `name: slow
-retry: { maxRetries: 2, backoff: { kind: none } }
-steps:
-  - { id: seed, uses: ./steps/seed.mjs, params: { n: 7 } }
-  - { id: slow, uses: ./steps/slow.mjs }
-  - { id: double, uses: ./steps/double.mjs }
 `;
 
 interface OutcomeLine {

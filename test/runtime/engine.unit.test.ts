@@ -5,20 +5,12 @@ import {
   FlowEngine,
   FlowNotRunnableError,
   FlowRepository,
-  type FlowStore,
 } from '../../src/index.js';
 import { comparable, demoFlow, ManualClock, seedStep } from '../support/demo-flow.js';
-import { engineStores } from '../support/stores.js';
+import { engineStores, storeRunner } from '../support/stores.js';
 
 describe.each(engineStores)('FlowEngine on $name', ({ create }) => {
-  async function withStore<T>(fn: (store: FlowStore) => Promise<T>): Promise<T> {
-    const store = await create();
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  }
+  const withStore = storeRunner(create);
 
   it('runs a flow to the end with one FlowCompleted carrying the flow fingerprint', async () => {
     await withStore(async (store) => {

@@ -11,7 +11,7 @@ import {
   type StepDefinition,
 } from '../../src/index.js';
 import { flakyStep, ManualClock, seedStep, sinkStep } from '../support/demo-flow.js';
-import { engineStores } from '../support/stores.js';
+import { engineStores, storeRunner } from '../support/stores.js';
 
 const policy: RetryPolicyOptions = { maxRetries: 3, backoff: { kind: 'exponential', baseMs: 10 } };
 
@@ -36,14 +36,7 @@ async function runTimeline(store: FlowStore, flowId: string) {
 }
 
 describe.each(engineStores)('F8 error persistence on $name', ({ create }) => {
-  async function withStore<T>(fn: (store: FlowStore) => Promise<T>): Promise<T> {
-    const store = await create();
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  }
+  const withStore = storeRunner(create);
 
   it("the seeds' names: engine.errorStore reads what emitStepFailed wrote; engine.retry is scheduleRetry", async () => {
     await withStore(async (store) => {

@@ -9,11 +9,10 @@ import {
   InvalidRetryPolicyError,
   MemoryFlowStore,
   RetryPolicy,
-  type FlowStore,
   type RetryPolicyOptions,
 } from '../../src/index.js';
 import { demoFlow, flakyStep, ManualClock, seedStep, sinkStep } from '../support/demo-flow.js';
-import { engineStores } from '../support/stores.js';
+import { engineStores, storeRunner } from '../support/stores.js';
 
 const manualOnly: RetryPolicyOptions = { maxRetries: 2, backoff: { kind: 'none' }, retryOn: [] };
 
@@ -78,14 +77,7 @@ describe('RetryPolicy', () => {
 });
 
 describe.each(engineStores)('F7 retry on $name', ({ create }) => {
-  async function withStore<T>(fn: (store: FlowStore) => Promise<T>): Promise<T> {
-    const store = await create();
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  }
+  const withStore = storeRunner(create);
 
   it('scheduleRetry turns Failed into Pending, increments retryCount, and the flow continues', async () => {
     await withStore(async (store) => {

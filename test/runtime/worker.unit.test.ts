@@ -5,12 +5,11 @@ import {
   FlowWorker,
   type FlowDefinition,
   type FlowResolver,
-  type FlowStore,
   type StepDefinition,
   type WorkerOutcome,
 } from '../../src/index.js';
 import { demoFlow, flakyStep, seedStep, sinkStep } from '../support/demo-flow.js';
-import { engineStores } from '../support/stores.js';
+import { engineStores, storeRunner } from '../support/stores.js';
 
 /** Resolves stored flows by their name, as the CLI resolves them by their recorded flow file. */
 function byName(...definitions: FlowDefinition[]): FlowResolver {
@@ -37,14 +36,7 @@ function countingFlow(executions: Map<string, number>): FlowDefinition {
 }
 
 describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
-  async function withStore<T>(fn: (store: FlowStore) => Promise<T>): Promise<T> {
-    const store = await create();
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  }
+  const withStore = storeRunner(create);
 
   it('drives every open flow to its end; a failure stops only its own flow; closed flows are left alone', async () => {
     await withStore(async (store) => {

@@ -28,3 +28,15 @@ export const engineStores: StoreFactory[] = [
   { name: 'pglite', create: () => openPgliteStore() },
   ...(pgAvailable ? [{ name: 'postgres', create: isolatedPostgresStore }] : []),
 ];
+
+/** `withStore(fn)`: runs `fn` on a fresh store from `create` and always closes it. */
+export function storeRunner(create: () => Promise<FlowStore>) {
+  return async function withStore<T>(fn: (store: FlowStore) => Promise<T>): Promise<T> {
+    const store = await create();
+    try {
+      return await fn(store);
+    } finally {
+      await store.close();
+    }
+  };
+}

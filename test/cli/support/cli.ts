@@ -124,6 +124,15 @@ export async function workspace(): Promise<Workspace> {
   };
 }
 
+/** seed → slow (waits for release.marker, to be killed or stopped mid-attempt) → double. */
+export const SLOW_FLOW = `name: slow
+retry: { maxRetries: 2, backoff: { kind: none } }
+steps:
+  - { id: seed, uses: ./steps/seed.mjs, params: { n: 7 } }
+  - { id: slow, uses: ./steps/slow.mjs }
+  - { id: double, uses: ./steps/double.mjs }
+`;
+
 /** Step modules that import nothing from chemflow: the public contract of issue 6. */
 const STEP_MODULES: Record<string, string> = {
   'seed.mjs': `export default {
