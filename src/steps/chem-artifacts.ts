@@ -83,7 +83,7 @@ export type ProvidedRow = ProvidedProperties['rows'][number];
 export const LIPINSKI_RULES = ['mw', 'clogp', 'hbd', 'hba'] as const;
 export type LipinskiRule = (typeof LIPINSKI_RULES)[number];
 
-export const lipinskiLimitsSchema = z.strictObject({
+export const lipinskiLimitsSchema = z.object({
   mw: z.number().positive().default(500),
   clogp: z.number().default(5),
   hbd: z.int().min(0).default(5),

@@ -113,7 +113,7 @@ h1 { font-size: 24px; margin: 0 0 8px; } h2 { font-size: 18px; margin: 28px 0 10
 .flow { color: #868e96; font-size: 12px; margin: 0; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
 svg { display: block; max-width: 100%; height: auto; font-size: 12px; }
-svg text { fill: #495057; }
+svg text { fill: #495057; pointer-events: none; } /* hovering a point under a label still shows its title */
 .plot .ro5-region { fill: #ebfbee; }
 .plot .grid { stroke: #e9ecef; }
 .plot .limit { stroke: #868e96; stroke-dasharray: 6 4; stroke-width: 1.2; }
