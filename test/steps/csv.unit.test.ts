@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { CsvSyntaxError, formatCsv, parseCsv } from '../../src/steps/csv.js';
+
+describe('CSV', () => {
+  it('parses quoted fields with commas, quotes and line breaks, and records the line each record starts on', () => {
+    const text = '\uFEFFname,smiles\r\n"Caffeine, anhydrous",Cn1cnc2\r\n\r\n"a ""quoted""\nname",CC\nlast,C';
+    expect(parseCsv(text)).toEqual([
+      { line: 1, fields: ['name', 'smiles'] },
+      { line: 2, fields: ['Caffeine, anhydrous', 'Cn1cnc2'] },
+      { line: 4, fields: ['a "quoted"\nname', 'CC'] },
+      { line: 6, fields: ['last', 'C'] },
+    ]);
+  });
+
+  it('refuses a quote left open rather than guess where the record ends', () => {
+    expect(() => parseCsv('name,smiles\n"open,C\nx,y\n')).toThrow(CsvSyntaxError);
+  });
+
+  it('writes what it reads back', () => {
+    const rows = [['line', 'name', 'mw'], [2, 'Caffeine, anhydrous', 194.19], [3, ' padded "name"', null]];
+    const text = formatCsv(rows);
+    expect(text).toBe('line,name,mw\n2,"Caffeine, anhydrous",194.19\n3," padded ""name""",\n');
+    expect(parseCsv(text).map((r) => r.fields)).toEqual([['line', 'name', 'mw'], ['2', 'Caffeine, anhydrous', '194.19'], ['3', ' padded "name"', '']]);
+  });
+});

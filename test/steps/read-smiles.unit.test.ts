@@ -1,0 +1,87 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PermanentError, ValidationError } from '../../src/core/error-class.js';
+import type { MoleculeSet, RejectedRows } from '../../src/steps/chem-artifacts.js';
+import { readSmiles } from '../../src/steps/read-smiles.js';
+import { KNOWN, writeCsv } from './support/molecules.js';
+import { outputOf, runStep, scratchDir } from './support/run-step.js';
+
+let dir: string;
+let remove: () => Promise<void>;
+beforeAll(async () => ({ dir, remove } = await scratchDir()));
+afterAll(() => remove());
+
+const read = (file: string, params: Record<string, unknown> = {}) => runStep(readSmiles, { params: { file, ...params }, baseDir: dir });
+
+describe('chem/read-smiles', () => {
+  it('canonicalises SMILES and identifies molecules by their InChIKey', async () => {
+    const file = await writeCsv(dir, [
+      ['Aspirin', 'OC(=O)c1ccccc1OC(C)=O'], // written differently from RDKit's canonical form
+      ['Caffeine', KNOWN.caffeine.smiles],
+      ['Naproxen', KNOWN.naproxen.smiles],
+    ]);
+    const run = await read(file);
+    const set = outputOf<MoleculeSet>(run, 'chem/molecules');
+    expect(set.source).toBe('molecules.csv');
+    expect(set.molecules).toEqual([
+      { inchikey: KNOWN.aspirin.inchikey, name: 'Aspirin', smiles: 'CC(=O)Oc1ccccc1C(=O)O', line: 2 },
+      { inchikey: KNOWN.caffeine.inchikey, name: 'Caffeine', smiles: 'Cn1c(=O)c2c(ncn2C)n(C)c1=O', line: 3 },
+      { inchikey: KNOWN.naproxen.inchikey, name: 'Naproxen', smiles: 'COc1ccc2cc([C@H](C)C(=O)O)ccc2c1', line: 4 },
+    ]);
+    expect(outputOf<RejectedRows>(run, 'chem/rejected-rows').rows).toEqual([]);
+    expect(run.signals).toEqual([]);
+  });
+
+  it('reports invalid SMILES with RDKit reason and keeps going (not fatal)', async () => {
+    const file = await writeCsv(dir, [
+      ['Aspirin', KNOWN.aspirin.smiles],
+      ['Truncated, on purpose', 'CC(=O)Oc1ccccc1C(=O'],
+      ['Pentavalent carbon', 'CC(C)(C)(C)(C)C'],
+      ['Not aromatic', 'c1cccc1'],
+      ['Empty', ''],
+      ['Ibuprofen', KNOWN.ibuprofen.smiles],
+    ], 'some-invalid.csv');
+    const run = await read(file);
+    expect(outputOf<MoleculeSet>(run, 'chem/molecules').molecules.map((m) => m.name)).toEqual(['Aspirin', 'Ibuprofen']);
+    expect(outputOf<RejectedRows>(run, 'chem/rejected-rows').rows).toEqual([
+      { line: 3, name: 'Truncated, on purpose', smiles: 'CC(=O)Oc1ccccc1C(=O', reason: 'SMILES Parse Error: extra open parentheses while parsing: CC(=O)Oc1ccccc1C(=O' },
+      { line: 4, name: 'Pentavalent carbon', smiles: 'CC(C)(C)(C)(C)C', reason: 'Explicit valence for atom # 1 C, 6, is greater than permitted' },
+      { line: 5, name: 'Not aromatic', smiles: 'c1cccc1', reason: expect.stringMatching(/^Can't kekulize mol/) as string },
+      { line: 6, name: 'Empty', smiles: '', reason: 'empty SMILES' },
+    ]);
+    expect(run.signals).toEqual([{ name: 'rejected-rows', data: { count: 4, lines: [3, 4, 5, 6] } }]);
+  });
+
+  it('gives the same payloads on every run (no times, no absolute paths)', async () => {
+    const file = await writeCsv(dir, [['Paracetamol', KNOWN.paracetamol.smiles], ['Bad', 'C1CC(']], 'stable.csv');
+    const [a, b] = [await read(file), await read(file)];
+    expect(b.result.outputs).toEqual(a.result.outputs);
+    expect(JSON.stringify(a.result.outputs)).not.toContain(dir);
+  });
+
+  it('rejects a second row of a molecule already read, naming the first', async () => {
+    const file = await writeCsv(dir, [['Aspirin', KNOWN.aspirin.smiles], ['Acetylsalicylic acid', 'OC(=O)c1ccccc1OC(C)=O']], 'duplicates.csv');
+    const run = await read(file);
+    expect(outputOf<MoleculeSet>(run, 'chem/molecules').molecules).toHaveLength(1);
+    expect(outputOf<RejectedRows>(run, 'chem/rejected-rows').rows[0]?.reason).toBe(`same molecule (InChIKey ${KNOWN.aspirin.inchikey}) as line 2`);
+  });
+
+  it('reads other column names, quoted fields and CRLF line ends', async () => {
+    await writeFile(join(dir, 'other.csv'), 'id,label,structure\r\n1,"Caffeine, anhydrous",Cn1cnc2c1c(=O)n(C)c(=O)n2C\r\n');
+    const run = await read('other.csv', { smilesColumn: 'structure', nameColumn: 'label' });
+    expect(outputOf<MoleculeSet>(run, 'chem/molecules').molecules).toEqual([
+      expect.objectContaining({ name: 'Caffeine, anhydrous', inchikey: KNOWN.caffeine.inchikey, line: 2 }),
+    ]);
+  });
+
+  it('fails Permanent on a missing file, Validation on a missing column or no readable molecule', async () => {
+    await expect(read('nowhere.csv')).rejects.toMatchObject({ constructor: PermanentError, code: 'INPUT_UNREADABLE' });
+    await writeFile(join(dir, 'no-smiles.csv'), 'name,structure\nAspirin,CC\n');
+    await expect(read('no-smiles.csv')).rejects.toMatchObject({ constructor: ValidationError, code: 'MISSING_COLUMN' });
+    const allBad = await writeCsv(dir, [['Bad', 'C1CC('], ['Worse', 'xyz']], 'all-bad.csv');
+    await expect(read(allBad)).rejects.toMatchObject({ constructor: ValidationError, code: 'NO_MOLECULES' });
+    await writeFile(join(dir, 'open-quote.csv'), 'name,smiles\n"Aspirin,CC\n');
+    await expect(read('open-quote.csv')).rejects.toMatchObject({ constructor: ValidationError, code: 'CSV_SYNTAX' });
+  });
+});
