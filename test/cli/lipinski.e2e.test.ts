@@ -5,10 +5,14 @@ import { ensureBuilt, ROOT, workspace, type Workspace } from './support/cli.js';
 
 const EXAMPLE = join(ROOT, 'examples', 'lipinski', 'flow.yaml');
 
-/** The main job of issue 6 through the CLI: the RDKit pipeline on the embedded database. */
-describe.skipIf(!existsSync(EXAMPLE))('chemflow run examples/lipinski/flow.yaml', () => {
+/**
+ * The main job of issue 6 through the CLI: the RDKit pipeline on the embedded database. Never skipped:
+ * a missing example is a failure.
+ */
+describe('chemflow run examples/lipinski/flow.yaml', () => {
   let ws: Workspace;
   beforeAll(async () => {
+    expect(existsSync(EXAMPLE), `${EXAMPLE} is missing`).toBe(true);
     await ensureBuilt();
     ws = await workspace();
   }, 180_000);
@@ -20,6 +24,8 @@ describe.skipIf(!existsSync(EXAMPLE))('chemflow run examples/lipinski/flow.yaml'
     expect(human.stdout).toMatch(/Status\s+completed/);
     expect(human.stdout).toMatch(/Fingerprint\s+[0-9a-f]{64}/);
     expect(human.stdout).toMatch(/^Errors: \d+ \(Transient \d+, Permanent \d+, Validation \d+, Runtime \d+\)$/m);
+    expect(human.stdout).toMatch(/^Errors: 2 \(Transient 2, Permanent 0, Validation 0, Runtime 0\)$/m);
+    expect(human.stdout).toMatch(/^properties\s+FinishedOk\s+3\s+2\s/m);
     const first = /Fingerprint\s+([0-9a-f]{64})/.exec(human.stdout)?.[1];
 
     const again = await ws.json<{ status: string; flowFingerprint: string; steps: { stepId: string; status: string }[] }>('run', EXAMPLE);

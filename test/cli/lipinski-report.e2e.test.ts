@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv } from '../../src/steps/csv.js';
+import { ensureBuilt, ROOT, workspace, type Workspace } from './support/cli.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const EXAMPLE = join(ROOT, 'examples', 'lipinski');
+/** Where the screenshot is kept for people to look at (gitignored, beside what `npm start` writes). */
+const SCREENSHOT = join(EXAMPLE, 'out', 'lipinski-report.png');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+// Without Chromium a developer's run skips with this message; CI (CI set) must have it, so there the
+// test runs and fails.
+const inCi = (process.env.CI ?? '') !== '' && process.env.CI !== 'false';
+const skip = !existsSync(CHROMIUM) && !inCi;
+const SKIP_MESSAGE = `SKIPPED: ${CHROMIUM} is missing; run scripts/install-chromium.sh (with CI set this test fails instead)`;
+if (skip) console.warn(`test/cli/lipinski-report.e2e.test.ts: ${SKIP_MESSAGE}`);
+
+describe.skipIf(skip)(`the Lipinski HTML report in headless Chromium${skip ? ` (${SKIP_MESSAGE})` : ''}`, () => {
+  let ws: Workspace;
+  let html: string;
+  let molecules: number;
+  beforeAll(async () => {
+    await ensureBuilt();
+    ws = await workspace();
+    // A copy of the example: this run writes its own out/, apart from `npm start` and the CLI test.
+    await mkdir(join(ws.dir, 'lipinski'));
+    for (const file of ['flow.yaml', 'molecules.csv']) await copyFile(join(EXAMPLE, file), join(ws.dir, 'lipinski', file));
+    const run = await ws.json<{ status: string }>('run', 'lipinski/flow.yaml');
+    expect(run.status).toBe('completed');
+    html = join(ws.dir, 'lipinski', 'out', 'lipinski.html');
+    const csv = parseCsv(await readFile(join(ws.dir, 'lipinski', 'out', 'lipinski.csv'), 'utf8'));
+    const status = csv[0]?.fields.indexOf('status') ?? -1;
+    molecules = csv.slice(1).filter((r) => r.fields[status] !== 'rejected').length;
+  }, 180_000);
+  afterAll(() => ws?.remove());
+
+  it('opens without errors, draws one plot point per molecule and the error timeline; screenshot saved', { timeout: 120_000 }, async () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-chromium.sh`).toBe(true);
+    let browser: Browser | undefined;
+    try {
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+      const problems: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+      page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
+      await page.goto(pathToFileURL(html).href, { waitUntil: 'load' });
+
+      expect(molecules).toBe(142);
+      const plot = page.locator('svg#mw-clogp-plot');
+      await expect(plot.locator('circle.point').count()).resolves.toBe(molecules);
+      await expect(plot.locator('circle.point.fail').count()).resolves.toBe(6);
+      await expect(page.locator('svg#error-timeline .error-marker.transient').count()).resolves.toBe(2);
+      const box = await plot.boundingBox();
+      expect(box?.width).toBeGreaterThan(500);
+      expect(box?.height).toBeGreaterThan(300);
+      // Each point is really painted where it claims to be: the topmost element at its centre.
+      const hidden = await plot.locator('circle.point').evaluateAll((circles) =>
+        circles
+          .filter((circle) => {
+            const r = circle.getBoundingClientRect();
+            const top = circle.ownerDocument.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+            return r.width === 0 || top === null || top.tagName !== 'circle';
+          })
+          .map((circle) => circle.getAttribute('data-inchikey')),
+      );
+      expect(hidden).toEqual([]);
+
+      await mkdir(join(EXAMPLE, 'out'), { recursive: true });
+      const png = await page.screenshot({ path: SCREENSHOT });
+      expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+      const plotPng = await plot.screenshot();
+      expect(plotPng.length).toBeGreaterThan(10_000); // a blank plot of this size compresses to ~2 kB
+      await writeFile(join(ws.dir, 'plot.png'), plotPng);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser?.close();
+    }
+  });
+});
