@@ -1,0 +1,56 @@
+// `npm run bench [-- --quick] [--json]`: every benchmark in one run; a table (or, with --json, only
+// the JSON document) on stdout, progress on stderr, and bench/results.json.
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { errorTimelineBench } from './error-timeline.js';
+import { parseOptions } from './options.js';
+import { serverFacts } from './pg-admin.js';
+import { replayBench } from './replay.js';
+import { renderTable, resultsDocument, summarise, type RunContext } from './report.js';
+import { throughputBench } from './throughput.js';
+
+const RESULTS = new URL('./results.json', import.meta.url);
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  // Whatever a library prints must not spoil the JSON document: stdout is ours alone until the end.
+  const stdout = process.stdout.write.bind(process.stdout);
+  const toStderr: typeof process.stdout.write = process.stderr.write.bind(process.stderr);
+  process.stdout.write = toStderr;
+  const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const loadAverageBefore = loadavg()[0] ?? 0;
+  const server = await serverFacts();
+  log(`throughput: ${options.rounds} rounds of ${options.sampleMs} ms per meter`);
+  const throughput = await throughputBench(options, log);
+  log('replay of a 100,000-event flow');
+  const replay = await replayBench(options.replayRuns);
+  log('error timeline on 1,000,000 rows');
+  const errorTimeline = await errorTimelineBench(options.timelineQueries);
+  const run = { throughput, replay, errorTimeline };
+  const context: RunContext = {
+    mode: options.quick ? 'quick' : 'full',
+    startedAt,
+    seconds: Math.round((performance.now() - started) / 1000),
+    rounds: options.rounds,
+    sampleMs: options.sampleMs,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      node: process.version,
+      loadAverageBefore,
+      loadAverageAfter: loadavg()[0] ?? 0,
+    },
+    server,
+  };
+  writeFileSync(RESULTS, `${JSON.stringify(resultsDocument(run, context), null, 2)}\n`);
+  log(`done in ${context.seconds} s; wrote bench/results.json`);
+  stdout(options.json ? `${JSON.stringify(summarise(run))}\n` : renderTable(run, context));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});
