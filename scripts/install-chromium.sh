@@ -9,5 +9,6 @@ fi
 echo "Chromium is missing: installing Debian's chromium package"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends chromium
+# A font of our own: without one, a minimal image renders the report's text as empty boxes.
+apt-get install -y --no-install-recommends chromium fonts-dejavu-core
 /usr/bin/chromium --version
