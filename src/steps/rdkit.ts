@@ -55,7 +55,7 @@ export async function parseSmiles(smiles: string): Promise<ParsedSmiles> {
   return { ok: false, reason: firstError(errors.get_buffer()) ?? 'RDKit could not read this SMILES' };
 }
 
-/** Runs `use` on the parsed molecule and always frees it; `undefined` result means it did not parse. */
+/** Runs `use` on the parsed molecule and always frees it; `{ok: false, reason}` when it does not parse. */
 export async function withMolecule<T>(smiles: string, use: (mol: Mol, rdkit: RDKit) => T): Promise<ParsedResult<T>> {
   const parsed = await parseSmiles(smiles);
   if (!parsed.ok) return parsed;
