@@ -28,7 +28,7 @@ export type WorkerOutcome =
   | { kind: 'failed'; flowId: string; flow: FlowInstance }
   /** The worker was asked to stop: the flow was left between two steps, for anyone to continue. */
   | { kind: 'stopped'; flowId: string; flow: FlowInstance }
-  /** Another process is running its current attempt. */
+  /** Another process is running its current attempt, or ended the flow since this pass listed it. */
   | { kind: 'busy'; flowId: string }
   /** Its next attempt is a retry not due before `notBefore` (epoch ms). */
   | { kind: 'waiting'; flowId: string; notBefore: number }
@@ -136,6 +136,8 @@ export class FlowWorker {
       } catch (error) {
         return { kind: 'unresolvable', flowId, error: asError(error) };
       }
+      // Listed as open, but another worker ended it since: theirs to report, not ours.
+      if (flow.completed || flow.failed) return { kind: 'busy', flowId };
       const notBefore = dueTime(flow);
       if (notBefore !== null && notBefore > this.clock.now()) return { kind: 'waiting', flowId, notBefore };
       const engine = new FlowEngine({

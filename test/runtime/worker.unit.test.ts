@@ -5,6 +5,7 @@ import {
   FlowWorker,
   type FlowDefinition,
   type FlowResolver,
+  type FlowStore,
   type StepDefinition,
   type WorkerOutcome,
 } from '../../src/index.js';
@@ -130,6 +131,26 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
         expect(versions).toEqual(versions.map((_, i) => i + 1));
         expect(await store.countErrorsByFlow(id)).toMatchObject({ total: 0 });
       }
+    });
+  });
+
+  it('a flow another worker ended after this pass listed it is not reported again', async () => {
+    await withStore(async (store) => {
+      const def = demoFlow();
+      const flowId = await new FlowEngine({ store }).startFlow(def);
+      const slowLister = new FlowWorker({ store, resolve: byName(def) });
+      // The other worker finishes the flow between this worker's listing and its visit.
+      const listFlows = store.listFlows.bind(store);
+      const racing: FlowStore = Object.assign(Object.create(store) as FlowStore, {
+        listFlows: async () => {
+          const listed = await listFlows();
+          await new FlowWorker({ store, resolve: byName(def) }).run({ untilIdle: true });
+          return listed;
+        },
+      });
+      const late = new FlowWorker({ store: racing, resolve: byName(def) });
+      expect(await late.pass()).toEqual([{ kind: 'busy', flowId }]);
+      expect(await slowLister.pass()).toEqual([]);
     });
   });
 
