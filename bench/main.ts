@@ -3,16 +3,24 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { errorTimelineBench } from './error-timeline.js';
-import { parseOptions } from './options.js';
+import { parseOptions, type BenchOptions } from './options.js';
 import { serverFacts } from './pg-admin.js';
 import { replayBench } from './replay.js';
 import { renderTable, resultsDocument, summarise, type RunContext } from './report.js';
 import { throughputBench } from './throughput.js';
 
-const RESULTS = new URL('./results.json', import.meta.url);
+/** Runs every benchmark; returns the exit code. `resultsFile` is bench/results.json in the work tree. */
+export async function runBench(argv: readonly string[], resultsFile: URL): Promise<number> {
+  try {
+    await run(parseOptions(argv), resultsFile);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
 
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+async function run(options: BenchOptions, resultsFile: URL): Promise<void> {
   // Whatever a library prints must not spoil the JSON document: stdout is ours alone until the end.
   const stdout = process.stdout.write.bind(process.stdout);
   const toStderr: typeof process.stdout.write = process.stderr.write.bind(process.stderr);
@@ -45,12 +53,7 @@ async function main(): Promise<void> {
     },
     server,
   };
-  writeFileSync(RESULTS, `${JSON.stringify(resultsDocument(run, context), null, 2)}\n`);
+  writeFileSync(resultsFile, `${JSON.stringify(resultsDocument(run, context), null, 2)}\n`);
   log(`done in ${context.seconds} s; wrote bench/results.json`);
   stdout(options.json ? `${JSON.stringify(summarise(run))}\n` : renderTable(run, context));
 }
-
-main().catch((error: unknown) => {
-  process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});

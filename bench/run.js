@@ -1,6 +1,8 @@
-// `npm run bench` entry point: plain JavaScript so `node --expose-gc bench/run.js` works as is; it
-// registers tsx and runs the type-checked TypeScript benchmark (bench/main.ts) against src/.
-import { register } from 'tsx/esm/api';
+// `npm run bench` entry point, after `tsc -p bench/tsconfig.json` has compiled the benchmarks and
+// src/ into node_modules/.cache/chemflow-bench (run with --expose-gc so each sample starts collected).
+import process from 'node:process';
+import { URL } from 'node:url';
+import { runBench } from '../node_modules/.cache/chemflow-bench/bench/main.js';
 
-register();
-await import('./main.ts');
+// Exit explicitly: a pool or timer left behind by a library must not keep the run alive.
+process.exit(await runBench(process.argv.slice(2), new URL('./results.json', import.meta.url)));
