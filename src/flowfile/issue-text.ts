@@ -34,8 +34,11 @@ const TYPE_NAMES: Record<string, string> = {
   array: 'a list',
 };
 
-/** Turns one zod issue into "expected ..., got ..." words. */
-export function issueText(issue: z.core.$ZodIssue): string {
+/**
+ * Turns one zod issue into "expected ..., got ..." words. `knownKeys` lists the keys allowed at a path
+ * of the validated value; the default knows the flow file's own schema, and a step's params pass none.
+ */
+export function issueText(issue: z.core.$ZodIssue, knownKeys: (path: DocPath) => readonly string[] | undefined = knownKeysAt): string {
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case 'invalid_type': {
@@ -59,7 +62,7 @@ export function issueText(issue: z.core.$ZodIssue): string {
       return issue.message;
     }
     case 'unrecognized_keys': {
-      const known = knownKeysAt(issue.path);
+      const known = knownKeys(issue.path);
       const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}${known ? `; expected only ${known.join(', ')}` : ''}`;
     }

@@ -115,7 +115,8 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
 /** What a module's `parseParams` threw, as `[path inside params, message]` pairs (zod issues kept apart). */
 function paramProblems(error: unknown): [PropertyKey[], string][] {
   const issues = (error as { issues?: unknown } | null)?.issues;
-  if (Array.isArray(issues) && issues.every(isZodIssue)) return issues.map((issue) => [issue.path, issueText(issue)]);
+  // The keys a module's params allow are the module's business: never name the flow file's here.
+  if (Array.isArray(issues) && issues.every(isZodIssue)) return issues.map((issue) => [issue.path, issueText(issue, () => undefined)]);
   const message = error instanceof Error ? error.message : String(error);
   return [[[], `invalid params: ${message}`]];
 }

@@ -2,6 +2,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { FlowEngine, MemoryFlowStore, type StepModule } from '../../src/index.js';
 import { FlowFileError, loadFlowFile } from '../../src/flowfile/index.js';
 
@@ -180,6 +181,14 @@ steps:
     expect(error.issues[0]?.path).toBe('steps[0].params.limits.max');
     expect(error.issues[0]?.message).toBe('expected a number, got "lots"');
     expect(error.issues[0]?.line).toBe(5);
+  });
+
+  it("reports an unknown param from a zod strictObject in parseParams without naming the flow file's keys", async () => {
+    const error = await problemsOf(await flowFile('f.yaml', 'name: x\nsteps:\n  - { id: a, uses: strict/zod, params: { fiel: 1 } }\n'), {
+      'strict/zod': { kind: 'source', parseParams: (p: unknown) => z.strictObject({ field: z.number().optional() }).parse(p), run: () => ({ outputs: [] }) },
+    });
+    expect(error.issues[0]?.path).toBe('steps[0].params');
+    expect(error.issues[0]?.message).toBe('unknown key "fiel"');
   });
 
   it('reports duplicate step ids at the second one, and definition rules from defineFlow', async () => {
