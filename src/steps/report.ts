@@ -75,6 +75,12 @@ export const report: StepModule<ReportParams> = {
         rejected: rows.filter((r) => r.status === 'rejected').length,
       },
     };
+    const { molecules, passed, failed, rejected } = summary.counts;
+    ctx.emit(
+      'note',
+      `${molecules} molecules: ${passed} pass the rule of five, ${failed} fail; ${rejected} input row(s) rejected. ` +
+        `Wrote ${summary.csv.path} and ${summary.html.path} beside the flow file`,
+    );
     return { outputs: [{ kind: CHEM_KINDS.report, payload: { ...summary } }] };
   },
 };

@@ -59,6 +59,29 @@ describe('CLI rendering', () => {
     expect(hint).toContain(`chemflow errors ${flowId} --step gate`);
   });
 
+  it("collects a step's `note` signals for the end of the run and prints them as lines; other signals stay quiet", async () => {
+    const lines: string[] = [];
+    const stream = { write: (text: string) => lines.push(text) };
+    const display = new ProgressDisplay(stream, 'lines', styleFor(stream, {}));
+    const definition = defineFlow('noted', [
+      {
+        id: 'seed',
+        kind: 'source',
+        baseParams: {},
+        run: (ctx) => {
+          ctx.emit('progress', { done: 1 });
+          ctx.emit('note', 'wrote out/report.html');
+          return { outputs: [] };
+        },
+      },
+    ]);
+    const engine = new FlowEngine({ store: new MemoryFlowStore(), onEvent: display.onEvent });
+    await engine.runToEnd(await engine.startFlow(definition), definition);
+    expect(display.notes).toEqual(['seed: wrote out/report.html']);
+    expect(lines.filter((l) => l.includes('wrote'))).toEqual(['[1/1] seed: wrote out/report.html\n']);
+    expect(lines.some((l) => l.includes('done'))).toBe(false);
+  });
+
   it('explains a rejected retry with its reason and the next command', () => {
     const text = explain(new RetryRejectedError('f1', 'gate', 'max_retries_exceeded', '3 of 3 retries already used'));
     expect(text).toBe(

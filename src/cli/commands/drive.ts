@@ -36,7 +36,10 @@ export async function driveFlow(
   }
   const report = flowReport(flow, await store.countErrorsByFlow(flowId));
   if (options.json === true) printJson(ctx, report);
-  else ctx.io.stdout.write(`\n${renderSummary(report, flow.name, styleFor(ctx.io.stdout, ctx.io.env))}`);
+  else {
+    ctx.io.stdout.write(`\n${renderSummary(report, flow.name, styleFor(ctx.io.stdout, ctx.io.env))}`);
+    if (progress.notes.length > 0) ctx.io.stdout.write(`\nNotes:\n${progress.notes.map((n) => `  ${n}\n`).join('')}`);
+  }
   if (flow.completed) return EXIT.ok;
   ctx.io.stderr.write(failureHint(flow));
   return EXIT.flowFailed;

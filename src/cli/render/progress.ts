@@ -18,6 +18,8 @@ export class ProgressDisplay {
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAt = new Map<string, number>();
   private readonly tookMs = new Map<string, number>();
+  /** `note` signals (`ctx.emit('note', text)`): what steps want the user to read once the run ends. */
+  readonly notes: string[] = [];
 
   constructor(
     private readonly stream: OutStream,
@@ -40,6 +42,8 @@ export class ProgressDisplay {
 
   readonly onEvent = (event: FlowEvent, flow: FlowInstance): void => {
     this.flow = flow;
+    if (event.type === 'StepSignal' && event.name === 'note' && typeof event.data === 'string')
+      this.notes.push(`${event.stepId}: ${oneLine(event.data, 300)}`);
     if (event.type === 'StepStarted') this.startedAt.set(event.stepId, Date.now());
     if (event.type === 'StepFinished' || event.type === 'StepFailed') {
       const started = this.startedAt.get(event.stepId);
@@ -93,7 +97,7 @@ export class ProgressDisplay {
   }
 
   private line(event: FlowEvent, flow: FlowInstance): void {
-    if (!('stepId' in event) || event.type === 'StepSignal') return;
+    if (!('stepId' in event) || (event.type === 'StepSignal' && event.name !== 'note')) return;
     const index = flow.steps.findIndex((s) => s.stepId === event.stepId);
     const where = `[${index + 1}/${flow.steps.length}] ${event.stepId}:`;
     const took = this.tookMs.get(event.stepId);
@@ -107,6 +111,9 @@ export class ProgressDisplay {
         break;
       case 'StepFailed':
         text = `attempt ${event.attempt} failed: ${event.errorClass} ${event.error.code}: ${oneLine(event.error.message, 160)}`;
+        break;
+      case 'StepSignal':
+        text = oneLine(typeof event.data === 'string' ? event.data : JSON.stringify(event.data), 300);
         break;
       case 'RetryScheduled':
         text = `retry ${event.retryIndex} scheduled${event.delayMs > 0 ? ` in ${seconds(event.delayMs)}` : ''}${event.reason ? ` (${event.reason})` : ''}`;
