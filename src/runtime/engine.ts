@@ -305,7 +305,7 @@ export class FlowEngine {
       return { kind: 'finished', stepId: step.id, attempt: slot.attempts };
     }
 
-    const retry = await this.emitStepFailed(session, index, { fingerprint, inputHashes, error: result.error, signals });
+    const retry = await this.emitStepFailed(session, index, { fingerprint, inputHashes, error: result.error, signals }, chain);
     return { kind: 'failed', stepId: step.id, attempt: slot.attempts, errorClass: result.error.errorClass, retry };
   }
 
@@ -335,13 +335,23 @@ export class FlowEngine {
    * The seeds' `emit_step_failed`: the one path of every failed attempt, thrown or lost. Commits the
    * `StepFailed` (whose `step_execution_errors` row the store writes in the same transaction) and, when
    * the policy retries this class, the automatic `RetryScheduled` with it. Returns that retry, if any.
+   * `chain()`: a retry that is due at once also starts its attempt in the same commit (the next
+   * attempt's StepStarted is still committed before it runs, with one commit fewer per failure).
    */
-  private async emitStepFailed(session: Session, index: number, attempt: FailedAttempt): Promise<RetryScheduled | null> {
+  private async emitStepFailed(
+    session: Session,
+    index: number,
+    attempt: FailedAttempt,
+    chain: () => boolean = () => false,
+  ): Promise<RetryScheduled | null> {
     const step = session.definition.steps[index] as StepDefinition;
     const slot = session.flow.steps[index] as StepSlot;
     const failed = this.failedEvent(step, index, slot, attempt);
     const retry = this.automaticRetry(session, failed, step, attempt.error);
-    await this.commit(session, [...attempt.signals, failed, ...(retry ? [retry] : [])]);
+    const restart = retry !== null && Date.parse(retry.notBefore) <= this.clock.now() && chain();
+    const start = restart ? [startEvent(lookAhead(session.flow, [failed, retry]), index)] : [];
+    await this.commit(session, [...attempt.signals, failed, ...(retry ? [retry] : []), ...start]);
+    if (restart) session.startedHere = index;
     return retry;
   }
 
@@ -436,6 +446,11 @@ function startEvent(flow: FlowInstance, index: number): FlowEventBody {
 /** An event as the reducer will see it once stored, to look one event ahead before committing. */
 function stored(flow: FlowInstance, body: FlowEventBody): FlowEvent {
   return { ...body, flowId: flow.id, version: flow.version + 1, seq: 0, ts: '', schemaVersion: 1 };
+}
+
+/** The state after `bodies`, looked ahead before they are committed. */
+function lookAhead(flow: FlowInstance, bodies: readonly FlowEventBody[]): FlowInstance {
+  return bodies.reduce((state, body) => evolve(state, stored(state, body)), flow);
 }
 
 function errorHistory(flow: FlowInstance): ErrorHistoryEntry[] {
