@@ -98,6 +98,7 @@ export function renderTable(run: BenchRun, context: RunContext): string {
       row('commit limit, 1 connection', t.commitC1, 'commits/s'),
       row('commit limit, 8 connections', t.commitC8, 'commits/s'),
       row('chemflow, sequential', t.chemflowSeq, 'steps/s', `${ratio(t.ratios.vsCommitSeq, 'commit limit')}; ${ratio(t.ratios.vsDbosSeq, 'DBOS')}`),
+      row("chemflow's SQL alone, sequential", t.sqlFloorSeq, 'steps/s', `${ratio(t.ratios.floorVsCommitSeq, 'commit limit')}; chemflow = ${ratio(t.ratios.vsFloorSeq, 'this')}`),
       row('chemflow, 8 concurrent', t.chemflowC8, 'steps/s', `${ratio(t.ratios.vsCommitC8, 'commit limit')}; ${ratio(t.ratios.vsDbosC8, 'DBOS')}`),
       row('chemflow, every step fails once', t.chemflowFailuresSeq, 'steps/s', `${round(t.costPerFailureMs)} ms per failure`),
       row('chemflow on PGlite (file), sequential', t.pgliteSeq, 'steps/s'),

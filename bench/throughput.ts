@@ -3,6 +3,7 @@
 import { openChemflowOnPglite, openChemflowOnPostgres } from './chemflow.js';
 import { openCommitLimit } from './commit-limit.js';
 import { openDbos } from './dbos.js';
+import { openSqlFloor } from './sql-floor.js';
 import type { Meter } from './meter.js';
 import type { BenchOptions } from './options.js';
 import { median, sample, type Sample } from './stats.js';
@@ -11,13 +12,15 @@ export interface ThroughputResult {
   commitC1: Sample;
   commitC8: Sample;
   chemflowSeq: Sample;
+  /** The same statements from a bare client: what the engine and store code cost is the rest. */
+  sqlFloorSeq: Sample;
   chemflowC8: Sample;
   chemflowFailuresSeq: Sample;
   pgliteSeq: Sample;
   dbosSeq: Sample;
   dbosC8: Sample;
   /** Medians of the per-round ratios. */
-  ratios: { vsDbosSeq: number; vsDbosC8: number; vsCommitSeq: number; vsCommitC8: number };
+  ratios: { vsDbosSeq: number; vsDbosC8: number; vsCommitSeq: number; vsCommitC8: number; floorVsCommitSeq: number; vsFloorSeq: number };
   /** Extra time one failed-and-retried attempt adds to a step, in ms (median over rounds). */
   costPerFailureMs: number;
 }
@@ -33,6 +36,8 @@ export async function throughputBench(options: BenchOptions, log: (line: string)
     closers.push(() => chemflow.close());
     const pglite = await openChemflowOnPglite();
     closers.push(() => pglite.close());
+    const floor = await openSqlFloor();
+    closers.push(() => floor.close());
     const dbos = await openDbos();
     closers.push(() => dbos.close());
 
@@ -40,6 +45,7 @@ export async function throughputBench(options: BenchOptions, log: (line: string)
     const meters: [Key, Meter][] = [
       ['commitC1', commit.c1],
       ['chemflowSeq', chemflow.seq],
+      ['sqlFloorSeq', floor.seq],
       ['dbosSeq', dbos.seq],
       ['commitC8', commit.c8],
       ['chemflowC8', chemflow.c8],
@@ -67,6 +73,7 @@ export async function throughputBench(options: BenchOptions, log: (line: string)
       commitC1: sample(of('commitC1')),
       commitC8: sample(of('commitC8')),
       chemflowSeq: sample(of('chemflowSeq')),
+      sqlFloorSeq: sample(of('sqlFloorSeq')),
       chemflowC8: sample(of('chemflowC8')),
       chemflowFailuresSeq: sample(of('chemflowFailuresSeq')),
       pgliteSeq: sample(of('pgliteSeq')),
@@ -77,6 +84,8 @@ export async function throughputBench(options: BenchOptions, log: (line: string)
         vsDbosC8: perRound((r) => at('chemflowC8', r) / at('dbosC8', r)),
         vsCommitSeq: perRound((r) => at('chemflowSeq', r) / at('commitC1', r)),
         vsCommitC8: perRound((r) => at('chemflowC8', r) / at('commitC8', r)),
+        floorVsCommitSeq: perRound((r) => at('sqlFloorSeq', r) / at('commitC1', r)),
+        vsFloorSeq: perRound((r) => at('chemflowSeq', r) / at('sqlFloorSeq', r)),
       },
       // Every step of the failing flow fails exactly once: the extra time per step is one failure's cost.
       costPerFailureMs: perRound((r) => 1000 / at('chemflowFailuresSeq', r) - 1000 / at('chemflowSeq', r)),

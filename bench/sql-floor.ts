@@ -1,0 +1,68 @@
+// chemflow's own statements with no engine and no store code around them: the same 12 appends and
+// 1 read per 10-step flow, sent from a bare pg client. The floor under chemflow's steps/s on this server.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { sha256Hex } from '../src/index.js';
+import { openPostgresStore } from '../src/stores/open-store.js';
+import { appendEventsQuery, listEventsQuery, type EventRowInput } from '../src/stores/sql/event-queries.js';
+import { noopFlow, STEPS_PER_FLOW } from './flows.js';
+import { rate, type Meter } from './meter.js';
+import { BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
+
+const FINGERPRINT = sha256Hex('bench-floor');
+
+/** The batches the engine appends for one flow of no-op steps, in order. */
+function flowBatches(ts: string): EventRowInput[][] {
+  const started = (i: number): EventRowInput => ({ type: 'StepStarted', ts, payload: { stepIndex: i, stepId: `step-${i}`, attempt: 1 } });
+  const finished = (i: number): EventRowInput => ({
+    type: 'StepFinished',
+    ts,
+    payload: { stepIndex: i, stepId: `step-${i}`, attempt: 1, outputs: [], fingerprint: FINGERPRINT },
+  });
+  const init: EventRowInput = {
+    type: 'FlowInitialized',
+    ts,
+    payload: { definitionHash: noopFlow.definitionHash, stepCount: STEPS_PER_FLOW, flowName: noopFlow.name, stepIds: noopFlow.steps.map((s) => s.id), metadata: {} },
+  };
+  const batches: EventRowInput[][] = [[init], [started(0)]];
+  for (let i = 0; i < STEPS_PER_FLOW - 1; i++) batches.push([finished(i), started(i + 1)]);
+  batches.push([finished(STEPS_PER_FLOW - 1), { type: 'FlowCompleted', ts, payload: { flowFingerprint: FINGERPRINT } }]);
+  return batches;
+}
+
+export interface SqlFloor {
+  seq: Meter;
+  close(): Promise<void>;
+}
+
+export async function openSqlFloor(): Promise<SqlFloor> {
+  const schema = await createBenchSchema('floor');
+  const client = new pg.Client({ connectionString: BENCH_PG_URL, options: `-c search_path=${schema.name}` });
+  try {
+    await (await openPostgresStore({ connectionString: BENCH_PG_URL, schema: schema.name, max: 1 })).close();
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    await schema.drop();
+    throw error;
+  }
+  const query = (name: string, q: { text: string; values: readonly unknown[] }) => client.query({ name, text: q.text, values: [...q.values] });
+  const flow = async (): Promise<number> => {
+    const flowId = randomUUID();
+    let version = 0;
+    for (const [i, events] of flowBatches(new Date().toISOString()).entries()) {
+      if (i === 1) await query('floor_list', listEventsQuery(flowId)); // runToEnd reads the log once
+      const q = appendEventsQuery({ flowId, expectedVersion: version, schemaVersion: 1, events, errors: [], artifacts: [] });
+      await query('floor_append', q);
+      version += events.length;
+    }
+    return STEPS_PER_FLOW;
+  };
+  return {
+    seq: { label: "chemflow's SQL alone · sequential", unit: 'steps/s', measure: (durationMs) => rate(1, durationMs, flow) },
+    close: async () => {
+      await client.end();
+      await schema.drop();
+    },
+  };
+}
