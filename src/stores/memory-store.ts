@@ -25,26 +25,29 @@ export class MemoryFlowStore implements FlowStore {
   ): Promise<AppendResult> {
     const log = this.logs.get(flowId) ?? [];
     if (log.length !== expectedVersion) return Promise.reject(new ConcurrencyError(flowId, expectedVersion, log.length));
-    // Serialise through JSON like a database would: callers can never alias stored state.
+    // Copied once and deep-frozen, like a row in an append-only table: callers can never alias or
+    // change stored state, so reads need not copy it again (replay reads the whole log).
     const stored = events.map(
-      (event, i): FlowEvent => ({
-        ...structuredClone<NewFlowEvent>(event),
-        flowId,
-        version: expectedVersion + i + 1,
-        seq: ++this.seq,
-        schemaVersion: EVENT_SCHEMA_VERSION,
-      }),
+      (event, i): FlowEvent =>
+        deepFreeze({
+          ...structuredClone<NewFlowEvent>(event),
+          flowId,
+          version: expectedVersion + i + 1,
+          seq: ++this.seq,
+          schemaVersion: EVENT_SCHEMA_VERSION,
+        }),
     );
     log.push(...stored);
     this.logs.set(flowId, log);
     for (const artifact of options.artifacts ?? [])
       if (!this.artifacts.has(artifact.hash)) this.artifacts.set(artifact.hash, structuredClone(artifact));
     for (const event of stored) if (event.type === 'StepFailed') this.errors.push(errorRecordFromEvent(event));
-    return Promise.resolve({ events: structuredClone(stored), version: log.length });
+    return Promise.resolve({ events: stored, version: log.length });
   }
 
+  /** The flow's events, deep-frozen: the same objects on every read, never copies. */
   list(flowId: string): Promise<FlowEvent[]> {
-    return Promise.resolve(structuredClone(this.logs.get(flowId) ?? []));
+    return Promise.resolve([...(this.logs.get(flowId) ?? [])]);
   }
 
   getArtifacts(hashes: readonly string[]): Promise<Artifact[]> {
@@ -94,4 +97,12 @@ export class MemoryFlowStore implements FlowStore {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
