@@ -84,12 +84,7 @@ export function buildProgram(io: CliIo): Program {
     .option('--stale-after <ms>', 'presume an attempt without a result lost after this long (default 900000)', nonNegativeInteger)
     .option('--json', 'print one JSON line per flow: {flowId, outcome, status, flowFingerprint, failedStep, error}')
     .option('-q, --quiet', 'no start-up line')
-    .action(
-      act((ctx, opts: Omit<WorkerCommandOptions, 'staleAfterMs'> & { staleAfter?: number }) => {
-        const { staleAfter, ...rest } = opts;
-        return workerCommand(ctx, { ...rest, ...(staleAfter === undefined ? {} : { staleAfterMs: staleAfter }) });
-      }),
-    );
+    .action(act((ctx, opts: WorkerCommandOptions) => workerCommand(ctx, opts)));
 
   program
     .command('flows')

@@ -10,7 +10,7 @@ import type { FlowInstance, StepSlot } from '../core/flow-state.js';
 import { hashCanonical } from '../core/hash.js';
 import { evolve, replay } from '../core/reducer.js';
 import { decideRetry } from '../core/retry-decision.js';
-import { DEFAULT_RETRY_POLICY, RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
+import { DEFAULT_RETRY_POLICY, retriesClass, RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
 import type { ErrorStore, FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { RetryMetrics } from './retry-metrics.js';
@@ -297,7 +297,7 @@ export class FlowEngine {
       };
       for (const artifact of result.outputs) session.artifacts.set(artifact.hash, artifact);
       const isLast = index === flow.steps.length - 1;
-      const after = evolve(session.flow, stored(session.flow, finished));
+      const after = lookAhead(session.flow, [finished]);
       const chained = !isLast && chain();
       const tail = isLast ? [this.completed(after)] : chained ? [startEvent(after, index + 1)] : [];
       await this.commit(session, [...signals, finished, ...tail], result.outputs);
@@ -388,8 +388,8 @@ export class FlowEngine {
     error: ClassifiedError,
   ): RetryScheduled | null {
     const policy = this.policyFor(step);
-    if (!policy.shouldRetry(error.errorClass, 0)) return null;
-    const afterFailure = evolve(session.flow, stored(session.flow, failed));
+    if (!retriesClass(policy, error.errorClass)) return null;
+    const afterFailure = lookAhead(session.flow, [failed]);
     const retryIndex = failed.retryCount + 1;
     const delayMs = error.retryAfterMs ?? policy.delayFor(retryIndex, `${session.flow.id}/${step.id}`);
     const reason = `automatic: ${error.errorClass} ${error.code}`;

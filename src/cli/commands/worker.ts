@@ -10,7 +10,8 @@ export interface WorkerCommandOptions {
   once?: boolean;
   concurrency?: number;
   pollMs?: number;
-  staleAfterMs?: number;
+  /** `--stale-after <ms>`. */
+  staleAfter?: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -40,7 +41,7 @@ export async function workerCommand(ctx: CommandContext, options: WorkerCommandO
       resolve: flowFileResolver(ctx),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-      ...(options.staleAfterMs === undefined ? {} : { staleAttemptMs: options.staleAfterMs }),
+      ...(options.staleAfter === undefined ? {} : { staleAttemptMs: options.staleAfter }),
       onOutcome: (outcome) => {
         if (outcome.kind === 'failed') failed += 1;
         report(ctx, outcome, options.json === true);
