@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import {
   DefinitionMismatchError,
+  FlowLeasedError,
   FlowNotFoundError,
   FlowNotRunnableError,
   RetryRejectedError,
@@ -50,6 +51,11 @@ export function explain(error: unknown, env: NodeJS.ProcessEnv = {}): string {
       `Error: the flow file's steps changed since flow ${error.flowId} started (definition ${error.actualHash.slice(0, 12)}, recorded ${error.expectedHash.slice(0, 12)}).`,
       'Next: restore the flow file as it was, or start a new flow with `chemflow run`.',
     );
+  } else if (error instanceof FlowLeasedError) {
+    lines.push(
+      `Error: flow ${error.flowId} is being run by ${error.owner} (its lease runs until ${error.expiresAt}).`,
+      'Next: wait for it (`chemflow status` shows its progress); if that process is gone, its lease expires by itself and the flow can be resumed then.',
+    );
   } else if (error instanceof StepInProgressError) {
     lines.push(
       `Error: attempt ${error.attempt} of step ${error.stepId} (started ${error.startedAt}) is still running in another process.`,
@@ -75,5 +81,7 @@ function retryHint(error: RetryRejectedError): string {
       return `\`chemflow status ${error.flowId}\` lists its steps.`;
     case 'flow_completed':
       return 'a completed flow cannot be retried; start a new one with `chemflow run`.';
+    case 'flow_cancelled':
+      return 'a cancelled flow never runs again; start a new one with `chemflow run`.';
   }
 }

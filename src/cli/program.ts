@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { QUEUE_STATUSES, type QueueStatus } from '../core/queue-status.js';
 import { EXIT, type ExitCode } from './cli-error.js';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
 import { resolveDbLocation } from './store.js';
+import { cancelCommand, type CancelOptions } from './commands/cancel.js';
 import { errorsCommand } from './commands/errors.js';
+import { queueRebuildCommand } from './commands/queue.js';
 import { eventsCommand } from './commands/events.js';
-import { flowsCommand } from './commands/flows.js';
+import { flowsCommand, type FlowsCommandOptions } from './commands/flows.js';
 import { migrateCommand } from './commands/migrate.js';
 import { resumeCommand } from './commands/resume.js';
 import { retryCommand } from './commands/retry.js';
@@ -80,17 +83,40 @@ export function buildProgram(io: CliIo): Program {
     .description('run every open flow of the database (submitted, interrupted, or due for a retry); start as many as you like')
     .option('--once', 'exit when nothing is left to run (exit 1 if a flow it ran failed)')
     .option('--concurrency <n>', 'flows run at the same time by this worker (default 1)', positiveInteger)
-    .option('--poll-ms <ms>', 'pause between looks when there is nothing to do (default 1000)', nonNegativeInteger)
-    .option('--stale-after <ms>', 'presume an attempt without a result lost after this long (default 900000)', nonNegativeInteger)
+    .option('--lease-ms <ms>', 'lease of a claimed flow: a worker silent this long is presumed gone (default 30000)', positiveInteger)
+    .option('--heartbeat-ms <ms>', 'how often the leases are renewed, below --lease-ms (default 10000)', positiveInteger)
+    .option('--poll-ms <ms>', 'longest sleep when idle; NOTIFY and due retries wake it earlier (default 5000)', positiveInteger)
+    .option('--stale-after <ms>', 'deprecated, ignored: leases detect a crashed worker (see --lease-ms)', nonNegativeInteger)
     .option('--json', 'print one JSON line per flow: {flowId, outcome, status, flowFingerprint, failedStep, error}')
     .option('-q, --quiet', 'no start-up line')
     .action(act((ctx, opts: WorkerCommandOptions) => workerCommand(ctx, opts)));
 
   program
+    .command('cancel')
+    .description('cancel a flow: no step starts again; an attempt in flight is stopped at its next heartbeat')
+    .argument('<flowId>')
+    .option('--reason <text>', 'why, kept in the FlowCancelled event')
+    .option('--json', 'print one JSON document: {flowId, status, reason, version}')
+    .action(act((ctx, flowId: string, opts: CancelOptions) => cancelCommand(ctx, flowId, opts)));
+
+  program
+    .command('queue')
+    .description('the flow queue (a projection of the event log)')
+    .command('rebuild')
+    .description('recompute the flow queue from the event log (all flows, or one); leases are kept')
+    .argument('[flowId]')
+    .option('--json', 'print one JSON document: {rebuilt, flowId}')
+    .action(act((ctx, flowId: string | undefined, opts: { json?: boolean }) => queueRebuildCommand(ctx, flowId, opts)));
+
+  program
     .command('flows')
-    .description('list the flows in the database, most recently updated first')
-    .option('--json', 'print a JSON array')
-    .action(act((ctx, opts: { json?: boolean }) => flowsCommand(ctx, opts)));
+    .description('list the flows in the database, newest first, one page at a time')
+    .option('--status <status>', `only flows in this status (repeatable): ${QUEUE_STATUSES.join(', ')}`, queueStatus, undefined)
+    .option('--name <name>', 'only flows with this name')
+    .option('--limit <n>', 'at most this many flows (default 50)', positiveInteger)
+    .option('--after <flowId>', 'the next page: flows listed after this one (the last id of the previous page)')
+    .option('--json', 'print a JSON array of {flowId, name, status, version, lastEventType, createdAt, updatedAt}')
+    .action(act((ctx, opts: FlowsCommandOptions) => flowsCommand(ctx, opts)));
 
   program
     .command('status')
@@ -141,6 +167,13 @@ function nonNegativeInteger(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer');
   return n;
+}
+
+/** `--status` may be given several times: each value is checked and collected. */
+function queueStatus(value: string, previous: QueueStatus[] | undefined): QueueStatus[] {
+  const status = QUEUE_STATUSES.find((s) => s === value);
+  if (status === undefined) throw new InvalidArgumentError(`expected one of ${QUEUE_STATUSES.join(', ')}`);
+  return [...(previous ?? []), status];
 }
 
 function positiveInteger(value: string): number {

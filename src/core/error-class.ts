@@ -76,6 +76,28 @@ export class WorkerLostError extends TransientError {
   }
 }
 
+/**
+ * The flow was cancelled while this attempt ran: its `ctx.signal` was aborted and the attempt is
+ * recorded with this error unless it finished first. Permanent: a cancelled flow never retries.
+ */
+export class FlowCancelledError extends PermanentError {
+  constructor(reason: string | null) {
+    super(`The flow was cancelled${reason === null ? '' : `: ${reason}`}`, { code: 'FLOW_CANCELLED' });
+  }
+}
+
+/**
+ * This process lost its lease on the flow (it could not renew it in time, e.g. the database was away):
+ * another worker may now recover the attempt, so it is stopped here to never run twice at once.
+ */
+export class LeaseLostError extends TransientError {
+  constructor(owner: string) {
+    super(`Lease on the flow lost by ${owner}: the attempt was stopped so that another worker can take over`, {
+      code: 'LEASE_LOST',
+    });
+  }
+}
+
 /** A failure reduced to what is persisted: class, code, message, details, stack. */
 export interface ClassifiedError {
   errorClass: ErrorClass;

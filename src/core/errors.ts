@@ -94,6 +94,18 @@ export class StepInProgressError extends ConcurrencyError {
   }
 }
 
+/** Another process holds the flow's lease: a concurrency conflict, so a worker counts it busy. */
+export class FlowLeasedError extends ConcurrencyError {
+  constructor(
+    flowId: string,
+    readonly owner: string,
+    readonly expiresAt: string,
+  ) {
+    super(flowId, 0, undefined);
+    this.message = `Flow ${flowId} is being run by ${owner} (its lease runs until ${expiresAt}); if that process is gone, the lease expires by itself`;
+  }
+}
+
 export function isConcurrencyError(error: unknown): error is ConcurrencyError {
   return error instanceof ConcurrencyError;
 }
@@ -117,7 +129,7 @@ export class FlowNotFoundError extends ChemflowError {
   }
 }
 
-export type NotRunnableReason = 'completed' | 'failed';
+export type NotRunnableReason = 'completed' | 'failed' | 'cancelled';
 
 /** `next`/`runToEnd` on a flow that can make no progress: it completed, or a step failed for good. */
 export class FlowNotRunnableError extends ChemflowError {
@@ -130,7 +142,9 @@ export class FlowNotRunnableError extends ChemflowError {
     super(
       reason === 'completed'
         ? `Flow ${flowId} is already completed`
-        : `Flow ${flowId} stopped: step ${failedStepId ?? '?'} failed (schedule a retry to continue)`,
+        : reason === 'cancelled'
+          ? `Flow ${flowId} was cancelled`
+          : `Flow ${flowId} stopped: step ${failedStepId ?? '?'} failed (schedule a retry to continue)`,
     );
   }
 }
@@ -139,6 +153,7 @@ export type RetryRejectionReason =
   | 'unknown_step'
   | 'step_not_failed'
   | 'flow_completed'
+  | 'flow_cancelled'
   | 'max_retries_exceeded';
 
 /** `scheduleRetry` refused; nothing was appended. */

@@ -51,6 +51,7 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     notBefore: z.string(),
   }),
   FlowCompleted: z.object({ flowFingerprint: hash }),
+  FlowCancelled: z.object({ reason: z.string().nullable() }),
 };
 
 /** A row as a store reads it, before it is trusted. */

@@ -73,6 +73,15 @@ export interface FlowCompleted {
   flowFingerprint: string;
 }
 
+/**
+ * An operator stopped the flow for good: no step starts after it. An attempt in flight when it was
+ * appended may still record its outcome (StepFinished or StepFailed) after it, and nothing else.
+ */
+export interface FlowCancelled {
+  type: 'FlowCancelled';
+  reason: string | null;
+}
+
 /** The body of every event kind: one discriminated union on `type`. */
 export type FlowEventBody =
   | FlowInitialized
@@ -81,7 +90,8 @@ export type FlowEventBody =
   | StepFinished
   | StepFailed
   | RetryScheduled
-  | FlowCompleted;
+  | FlowCompleted
+  | FlowCancelled;
 
 export type FlowEventType = FlowEventBody['type'];
 
@@ -93,6 +103,7 @@ export const FLOW_EVENT_TYPES: readonly FlowEventType[] = [
   'StepFailed',
   'RetryScheduled',
   'FlowCompleted',
+  'FlowCancelled',
 ];
 
 /** An event before the store has placed it in the log. The timestamp never enters a hash. */

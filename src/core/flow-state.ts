@@ -2,7 +2,7 @@ import type { JsonObject } from './canonical-json.js';
 import type { ErrorClass } from './error-class.js';
 
 export type StepStatus = 'Pending' | 'Running' | 'FinishedOk' | 'Failed';
-export type FlowStatus = 'pending' | 'running' | 'completed' | 'failed';
+export type FlowStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 /** One failed attempt, as the error history of a step keeps it. */
 export interface StepErrorEntry {
@@ -41,6 +41,8 @@ export interface FlowInstance {
   steps: StepSlot[];
   completed: boolean;
   failed: boolean;
+  /** A FlowCancelled was recorded: no step starts again. */
+  cancelled: boolean;
   flowFingerprint: string | null;
   /** Version of the last applied event; the `expectedVersion` of the next append. */
   version: number;
@@ -48,6 +50,7 @@ export interface FlowInstance {
 
 export function flowStatus(flow: FlowInstance): FlowStatus {
   if (flow.completed) return 'completed';
+  if (flow.cancelled) return 'cancelled';
   if (flow.failed) return 'failed';
   if (flow.version === 0) return 'pending';
   return flow.steps.some((s) => s.status !== 'Pending') ? 'running' : 'pending';

@@ -24,6 +24,7 @@ export function initialFlowState(flowId: string, definition: FlowShape): FlowIns
     })),
     completed: false,
     failed: false,
+    cancelled: false,
     flowFingerprint: null,
     version: 0,
   };
@@ -37,6 +38,9 @@ export function initialFlowState(flowId: string, definition: FlowShape): FlowIns
 export function evolve(state: FlowInstance, event: FlowEvent): FlowInstance {
   return apply({ ...state, steps: [...state.steps] }, event);
 }
+
+/** What may follow a FlowCancelled: the outcome of the attempt that was in flight, nothing else. */
+const AFTER_CANCEL: ReadonlySet<FlowEvent['type']> = new Set(['StepSignal', 'StepFinished', 'StepFailed']);
 
 /** Replays a flow's events (ordered by version) into its current state. */
 export function replay(flowId: string, events: readonly FlowEvent[], definition: FlowShape): FlowInstance {
@@ -66,6 +70,11 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
       throw new DefinitionMismatchError(state.id, event.definitionHash, state.definitionHash);
     if (event.stepCount !== state.steps.length) corrupt(`stepCount ${event.stepCount} != ${state.steps.length}`);
     state.name = event.flowName;
+    return state;
+  }
+  if (state.cancelled && !AFTER_CANCEL.has(event.type)) corrupt(`${event.type} after FlowCancelled`);
+  if (event.type === 'FlowCancelled') {
+    state.cancelled = true;
     return state;
   }
   if (event.type === 'FlowCompleted') {

@@ -26,6 +26,7 @@ export function decideRetry(flow: FlowInstance, request: RetryRequest): RetryDec
   if (slot === undefined)
     return { ok: false, reason: 'unknown_step', detail: `the flow has no step "${request.stepId}"` };
   if (flow.completed) return { ok: false, reason: 'flow_completed', detail: 'the flow is already completed' };
+  if (flow.cancelled) return { ok: false, reason: 'flow_cancelled', detail: 'the flow was cancelled' };
   if (slot.status !== 'Failed')
     return { ok: false, reason: 'step_not_failed', detail: `the step is ${slot.status}, only a Failed step can be retried` };
   if (slot.retryCount >= request.maxRetries)

@@ -3,7 +3,7 @@ import type { Artifact } from '../core/artifact.js';
 import type { JsonObject } from '../core/canonical-json.js';
 import type { ErrorHistoryEntry, FlowDefinition, StepDefinition } from '../core/definition.js';
 import { WorkerLostError, classifyError, type ClassifiedError } from '../core/error-class.js';
-import { FlowNotFoundError, FlowNotRunnableError, RetryRejectedError, StepInProgressError } from '../core/errors.js';
+import { ConcurrencyError, FlowLeasedError, FlowNotFoundError, FlowNotRunnableError, RetryRejectedError } from '../core/errors.js';
 import type { FlowEvent, NewFlowEvent, RetryScheduled, FlowEventBody } from '../core/events.js';
 import { flowFingerprint, stepFingerprint, ENGINE_VERSION } from '../core/fingerprint.js';
 import type { FlowInstance, StepSlot } from '../core/flow-state.js';
@@ -11,8 +11,9 @@ import { hashCanonical } from '../core/hash.js';
 import { evolve, replay } from '../core/reducer.js';
 import { decideRetry } from '../core/retry-decision.js';
 import { DEFAULT_RETRY_POLICY, retriesClass, RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
-import type { ErrorStore, FlowStore } from '../stores/flow-store.js';
+import type { AppendOptions, ErrorStore, FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
+import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 import { RetryMetrics } from './retry-metrics.js';
 import { runAttempt } from './step-runner.js';
 
@@ -25,9 +26,14 @@ export interface FlowEngineOptions {
   baseDir?: string;
   engineVersion?: string;
   /**
-   * How long an attempt started by another process may go without a result before it is presumed lost
-   * (its worker died). Default 15 minutes; a step with `timeoutMs` is presumed lost after that timeout
-   * plus 30 s, since a live worker would have recorded the timeout itself.
+   * The leases this engine runs flows under (one per flow, renewed by a heartbeat; see
+   * docs/architecture.md). Default: a keeper of its own with a 30 s lease and a 10 s heartbeat. A
+   * worker passes its keeper so that one heartbeat renews every flow it runs.
+   */
+  leases?: LeaseKeeper;
+  /**
+   * @deprecated Ignored since the flow queue: an attempt is presumed lost when its process's lease
+   * expired (seconds), not after a fixed age. Kept so that existing callers still compile.
    */
   staleAttemptMs?: number;
   /** Called with every committed event and the flow state after it (progress displays, logs). */
@@ -36,11 +42,17 @@ export interface FlowEngineOptions {
 
 export interface RunOptions {
   /**
-   * Recover a Running attempt at once, however recent: the caller knows its process is gone (e.g. the
-   * operator's `chemflow resume` after a crash). Without it, a recent attempt started elsewhere makes
-   * the call fail with `StepInProgressError` so no attempt ever runs twice at the same time.
+   * @deprecated Ignored: a flow is run under its lease, and a Running attempt found once the lease is
+   * held belongs to a process whose lease expired, so it is recovered at once.
    */
   takeOver?: boolean;
+  /** The flow's lease, when the caller already holds it (a worker's claim); else the engine acquires it. */
+  lease?: FlowLease;
+  /**
+   * Whether `runToEnd` waits out a retry's backoff (default true). A worker passes false: the flow goes
+   * back to the queue until it is due, and the worker moves on.
+   */
+  waitForRetries?: boolean;
   /**
    * Stops `runToEnd` between steps once aborted (a worker shutting down): the attempt in flight records
    * its result, the next step is not started, and the flow is returned as it is — neither completed nor
@@ -53,6 +65,11 @@ export interface StartOptions {
   flowId?: string;
   /** Facts about the run's origin (e.g. the flow file); stored in FlowInitialized, never hashed. */
   metadata?: JsonObject;
+  /**
+   * Create the flow already leased to this engine, for a caller that runs it at once (`chemflow run`):
+   * no worker can claim it in between. Without it the flow waits in the queue for any worker.
+   */
+  leased?: boolean;
 }
 
 /** What one call to `next` did. */
@@ -60,7 +77,9 @@ export type StepOutcome =
   | { kind: 'finished'; stepId: string; attempt: number }
   | { kind: 'failed'; stepId: string; attempt: number; errorClass: ClassifiedError['errorClass']; retry: RetryScheduled | null }
   | { kind: 'recovered'; stepId: string; attempt: number; retry: RetryScheduled | null }
-  | { kind: 'completed' };
+  | { kind: 'completed' }
+  /** The flow was cancelled meanwhile: nothing was started (an attempt in flight recorded its outcome). */
+  | { kind: 'cancelled' };
 
 export interface NextResult {
   flow: FlowInstance;
@@ -82,8 +101,8 @@ interface Session {
   flow: FlowInstance;
   /** Index of a step whose StepStarted this process committed and has not yet run. */
   startedHere: number | null;
-  /** The caller vouches that a Running attempt found on opening has no live worker. */
-  takeOver: boolean;
+  /** Aborted when the flow's lease is lost or the flow is cancelled: start nothing more, stop the attempt. */
+  stop: AbortSignal | undefined;
   /** Outputs of finished steps already in memory, by hash: saves a read per step. */
   artifacts: Map<string, Artifact>;
 }
@@ -102,7 +121,7 @@ export class FlowEngine {
   private readonly baseDir: string;
   private readonly engineVersion: string;
   private readonly onEvent: FlowEngineOptions['onEvent'];
-  private readonly staleAttemptMs: number;
+  private readonly leases: LeaseKeeper;
   private readonly metrics = new RetryMetrics();
   /**
    * The seeds' `error_store`: the `step_execution_errors` queries of the injected store. It is not a
@@ -119,14 +138,21 @@ export class FlowEngine {
     this.baseDir = options.baseDir ?? process.cwd();
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
     this.onEvent = options.onEvent;
-    this.staleAttemptMs = options.staleAttemptMs ?? 15 * 60_000;
+    this.leases = options.leases ?? new LeaseKeeper({ store: options.store });
+  }
+
+  /** Who holds the leases of the flows this engine runs. */
+  get leaseOwner(): string {
+    return this.leases.owner;
   }
 
   /** Creates a flow (FlowInitialized) and returns its id. */
   async startFlow(definition: FlowDefinition, options: StartOptions = {}): Promise<string> {
     const flowId = options.flowId ?? randomUUID();
     const session = this.newSession(flowId, definition, []);
-    await this.commit(session, [this.initialized(definition, options.metadata ?? {})]);
+    const lease = options.leased === true ? { owner: this.leases.owner, leaseMs: this.leases.leaseMs } : undefined;
+    await this.commit(session, [this.initialized(definition, options.metadata ?? {})], undefined, lease);
+    if (lease !== undefined) this.leases.adopt(flowId);
     return flowId;
   }
 
@@ -141,9 +167,14 @@ export class FlowEngine {
 
   /** Runs one step attempt (initialising the flow if it has no events yet). */
   async next(flowId: string, definition: FlowDefinition, options: RunOptions = {}): Promise<NextResult> {
-    const session = await this.open(flowId, definition, true, options);
-    const outcome = await this.advance(session, () => false);
-    return { flow: session.flow, outcome };
+    const session = await this.open(flowId, definition, true);
+    const lease = await this.leaseFor(session, options);
+    try {
+      const outcome = await this.advance(session, () => false);
+      return { flow: session.flow, outcome };
+    } finally {
+      if (options.lease === undefined) await this.leases.release(lease);
+    }
   }
 
   /**
@@ -151,12 +182,21 @@ export class FlowEngine {
    * final state; a flow that is already completed is returned as it is.
    */
   async runToEnd(flowId: string, definition: FlowDefinition, options: RunOptions = {}): Promise<FlowInstance> {
-    const session = await this.open(flowId, definition, true, options);
+    const session = await this.open(flowId, definition, true);
     if (session.flow.completed) return session.flow;
     assertRunnable(session.flow);
-    const stopped = (): boolean => options.signal?.aborted === true;
-    while (!session.flow.completed && !session.flow.failed && !stopped()) await this.advance(session, () => !stopped());
-    return session.flow;
+    const lease = await this.leaseFor(session, options);
+    const stopped = (): boolean => options.signal?.aborted === true || lease.signal.aborted;
+    const waits = options.waitForRetries !== false;
+    try {
+      while (!session.flow.completed && !session.flow.failed && !session.flow.cancelled && !stopped()) {
+        if (!waits && session.startedHere === null && dueAt(session.flow) > this.clock.now()) break;
+        await this.advance(session, () => !stopped());
+      }
+      return session.flow;
+    } finally {
+      if (options.lease === undefined) await this.leases.release(lease);
+    }
   }
 
   /**
@@ -171,7 +211,7 @@ export class FlowEngine {
     reason?: string,
     maxRetries?: number,
   ): Promise<RetryScheduled> {
-    const session = await this.open(flowId, definition, false, {});
+    const session = await this.open(flowId, definition, false);
     const step = definition.steps.find((s) => s.id === stepId);
     const limit = maxRetries ?? this.policyFor(step).maxRetries;
     const retry = this.gateRetry(session.flow, stepId, limit, 0, reason ?? null);
@@ -213,22 +253,31 @@ export class FlowEngine {
     return step?.retry === undefined ? this.policy : RetryPolicy.from(step.retry);
   }
 
-  private async open(
-    flowId: string,
-    definition: FlowDefinition,
-    createIfMissing: boolean,
-    options: RunOptions,
-  ): Promise<Session> {
+  private async open(flowId: string, definition: FlowDefinition, createIfMissing: boolean): Promise<Session> {
     const events = await this.store.list(flowId);
     if (events.length === 0 && !createIfMissing) throw new FlowNotFoundError(flowId);
-    const session = this.newSession(flowId, definition, events);
-    session.takeOver = options.takeOver === true;
-    if (events.length === 0) await this.commit(session, [this.initialized(definition, {})]);
-    return session;
+    return this.newSession(flowId, definition, events);
+  }
+
+  /**
+   * The lease the session runs under: the caller's, or acquired here (a flow this call creates is
+   * created leased). While it is held no other process runs the flow, so a Running attempt found now
+   * was left by a process whose lease expired: `advance` recovers it at once.
+   */
+  private async leaseFor(session: Session, options: RunOptions): Promise<FlowLease> {
+    let lease = options.lease;
+    if (lease === undefined && session.flow.version === 0) {
+      const leaseOption = { owner: this.leases.owner, leaseMs: this.leases.leaseMs };
+      await this.commit(session, [this.initialized(session.definition, {})], undefined, leaseOption);
+      lease = this.leases.adopt(session.flow.id);
+    }
+    lease ??= await this.leases.acquire(session.flow.id);
+    session.stop = lease.signal;
+    return lease;
   }
 
   private newSession(flowId: string, definition: FlowDefinition, events: readonly FlowEvent[]): Session {
-    return { definition, flow: replay(flowId, events, definition), startedHere: null, takeOver: false, artifacts: new Map() };
+    return { definition, flow: replay(flowId, events, definition), startedHere: null, stop: undefined, artifacts: new Map() };
   }
 
   private initialized(definition: FlowDefinition, metadata: JsonObject): FlowEventBody {
@@ -257,6 +306,7 @@ export class FlowEngine {
     if (session.startedHere !== index) {
       await this.waitUntilDue(flow.steps[index] as StepSlot);
       await this.commit(session, [startEvent(session.flow, index)]);
+      if (session.flow.cancelled) return { kind: 'cancelled' };
     }
     session.startedHere = null;
     const slot = session.flow.steps[index] as StepSlot;
@@ -276,7 +326,7 @@ export class FlowEngine {
       stepId: step.id,
       baseDir: this.baseDir,
       errorHistory: errorHistory(session.flow),
-    });
+    }, session.stop);
     const signals: FlowEventBody[] = result.signals.map((s) => ({
       type: 'StepSignal',
       stepIndex: index,
@@ -301,7 +351,7 @@ export class FlowEngine {
       const chained = !isLast && chain();
       const tail = isLast ? [this.completed(after)] : chained ? [startEvent(after, index + 1)] : [];
       await this.commit(session, [...signals, finished, ...tail], result.outputs);
-      if (chained) session.startedHere = index + 1;
+      if (chained && !session.flow.cancelled) session.startedHere = index + 1;
       return { kind: 'finished', stepId: step.id, attempt: slot.attempts };
     }
 
@@ -309,14 +359,13 @@ export class FlowEngine {
     return { kind: 'failed', stepId: step.id, attempt: slot.attempts, errorClass: result.error.errorClass, retry };
   }
 
-  /** A Running step this process did not start: if its worker is gone, record the attempt as Transient. */
+  /**
+   * A Running step this process did not start, found while holding the flow's lease: the process that
+   * started it lost its lease (it died or was cut off), so the attempt is recorded as Transient.
+   */
   private async recoverLostAttempt(session: Session, index: number): Promise<StepOutcome> {
     const step = session.definition.steps[index] as StepDefinition;
     const slot = session.flow.steps[index] as StepSlot;
-    const staleAfter = step.timeoutMs === undefined ? this.staleAttemptMs : step.timeoutMs + 30_000;
-    const age = this.clock.now() - Date.parse(slot.startedAt ?? '');
-    if (!session.takeOver && !(age >= staleAfter))
-      throw new StepInProgressError(session.flow.id, session.flow.version, step.id, slot.attempts, slot.startedAt ?? '?');
     const input = await this.inputFor(session, index);
     const inputHashes = input.map((a) => a.hash);
     const fingerprint = stepFingerprint({
@@ -351,7 +400,7 @@ export class FlowEngine {
     const restart = retry !== null && Date.parse(retry.notBefore) <= this.clock.now() && chain();
     const start = restart ? [startEvent(lookAhead(session.flow, [failed, retry]), index)] : [];
     await this.commit(session, [...attempt.signals, failed, ...(retry ? [retry] : []), ...start]);
-    if (restart) session.startedHere = index;
+    if (restart && !session.flow.cancelled) session.startedHere = index;
     return retry;
   }
 
@@ -422,10 +471,37 @@ export class FlowEngine {
     return input;
   }
 
-  private async commit(session: Session, bodies: readonly FlowEventBody[], artifacts?: readonly Artifact[]): Promise<void> {
+  /**
+   * Appends `bodies` at the session's version. If the log moved on because the flow was cancelled
+   * meanwhile, only the outcome of the attempt in flight (its signals, StepFinished or StepFailed) is
+   * recorded after the FlowCancelled and nothing is started; any other conflict is the caller's.
+   */
+  private async commit(
+    session: Session,
+    bodies: readonly FlowEventBody[],
+    artifacts?: readonly Artifact[],
+    lease?: AppendOptions['lease'],
+  ): Promise<void> {
+    try {
+      await this.append(session, bodies, { ...(artifacts ? { artifacts } : {}), ...(lease ? { lease } : {}) });
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError) || error instanceof FlowLeasedError) throw error;
+      const current = replay(session.flow.id, await this.store.list(session.flow.id), session.definition);
+      if (!current.cancelled) throw error;
+      session.flow = current;
+      session.startedHere = null;
+      const outcome = bodies.filter((b) => b.type === 'StepSignal' || b.type === 'StepFinished' || b.type === 'StepFailed');
+      const attempt = outcome[0];
+      const inFlight = attempt === undefined ? undefined : current.steps[attempt.stepIndex];
+      if (attempt !== undefined && inFlight?.status === 'Running' && inFlight.attempts === attempt.attempt)
+        await this.append(session, outcome, artifacts ? { artifacts } : {});
+    }
+  }
+
+  private async append(session: Session, bodies: readonly FlowEventBody[], options: AppendOptions): Promise<void> {
     const ts = new Date(this.clock.now()).toISOString();
     const events: NewFlowEvent[] = bodies.map((body) => ({ ...body, ts }));
-    const result = await this.store.append(session.flow.id, session.flow.version, events, artifacts ? { artifacts } : {});
+    const result = await this.store.append(session.flow.id, session.flow.version, events, options);
     for (const event of result.events) {
       session.flow = evolve(session.flow, event);
       this.onEvent?.(event, session.flow);
@@ -435,7 +511,14 @@ export class FlowEngine {
 
 function assertRunnable(flow: FlowInstance): void {
   if (flow.completed) throw new FlowNotRunnableError(flow.id, 'completed');
+  if (flow.cancelled) throw new FlowNotRunnableError(flow.id, 'cancelled');
   if (flow.failed) throw new FlowNotRunnableError(flow.id, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
+}
+
+/** When the flow's next attempt may start (epoch ms; 0 when nothing holds it back). */
+function dueAt(flow: FlowInstance): number {
+  const slot = flow.steps[flow.cursor];
+  return slot?.status === 'Pending' && slot.notBefore !== null ? Date.parse(slot.notBefore) : 0;
 }
 
 function startEvent(flow: FlowInstance, index: number): FlowEventBody {

@@ -18,7 +18,7 @@ export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params'>;
  * Runs one attempt of a step: enforces its timeout, collects its signals, hashes its outputs and turns
  * whatever it throws into a classified error. Never throws itself.
  */
-export async function runAttempt(step: StepDefinition, context: AttemptContext): Promise<AttemptResult> {
+export async function runAttempt(step: StepDefinition, context: AttemptContext, stop?: AbortSignal): Promise<AttemptResult> {
   const signals: Signal[] = [];
   const controller = new AbortController();
   const ctx: StepContext = {
@@ -30,26 +30,31 @@ export async function runAttempt(step: StepDefinition, context: AttemptContext):
     },
   };
   let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
   try {
+    // The attempt ends at the first of: its own result, its timeout, or `stop` (the flow was cancelled
+    // or this process lost its lease). Either way `ctx.signal` tells the step to give up its work.
+    const ended = new Promise<never>((_, reject) => {
+      const end = (reason: Error): void => {
+        controller.abort(reason);
+        reject(reason);
+      };
+      if (step.timeoutMs !== undefined) timer = setTimeout(() => end(new StepTimeoutError(step.timeoutMs ?? 0)), step.timeoutMs);
+      if (stop !== undefined) {
+        onStop = () => end(stop.reason instanceof Error ? stop.reason : new Error(String(stop.reason)));
+        if (stop.aborted) onStop();
+        else stop.addEventListener('abort', onStop, { once: true });
+      }
+    });
+    ended.catch(() => undefined);
     const work = Promise.resolve().then(() => step.run(ctx));
-    const result =
-      step.timeoutMs === undefined
-        ? await work
-        : await Promise.race([
-            work,
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => {
-                const timeout = new StepTimeoutError(step.timeoutMs ?? 0);
-                controller.abort(timeout);
-                reject(timeout);
-              }, step.timeoutMs);
-            }),
-          ]);
+    const result = timer === undefined && onStop === undefined ? await work : await Promise.race([work, ended]);
     return { ok: true, outputs: toArtifacts(result), signals };
   } catch (thrown) {
     return { ok: false, error: classifyError(thrown), signals };
   } finally {
     if (timer !== undefined) clearTimeout(timer);
+    if (onStop !== undefined) stop?.removeEventListener('abort', onStop);
   }
 }
 

@@ -5,9 +5,10 @@ import type { EventOf } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import { replay } from '../core/reducer.js';
 import type { RetryPolicyOptions } from '../core/retry-policy.js';
-import type { FlowStore, FlowSummary } from '../stores/flow-store.js';
+import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlowEngine, type FlowEngineOptions } from './engine.js';
+import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 
 /** What a worker needs to drive a stored flow: its definition and the engine settings it runs under. */
 export interface WorkerFlowSetup {
@@ -22,94 +23,174 @@ export interface WorkerFlowSetup {
  */
 export type FlowResolver = (flowId: string, initialized: EventOf<'FlowInitialized'>) => Promise<WorkerFlowSetup>;
 
-/** What one visit of a flow by a worker came to. */
+/** What one visit of a claimed flow by a worker came to. */
 export type WorkerOutcome =
   | { kind: 'completed'; flowId: string; flow: FlowInstance }
   | { kind: 'failed'; flowId: string; flow: FlowInstance }
+  | { kind: 'cancelled'; flowId: string; flow: FlowInstance }
   /** The worker was asked to stop: the flow was left between two steps, for anyone to continue. */
   | { kind: 'stopped'; flowId: string; flow: FlowInstance }
-  /** Another process is running its current attempt, or ended the flow since this pass listed it. */
-  | { kind: 'busy'; flowId: string }
-  /** Its next attempt is a retry not due before `notBefore` (epoch ms). */
+  /** Its next attempt is a retry not due before `notBefore` (epoch ms): back in the queue until then. */
   | { kind: 'waiting'; flowId: string; notBefore: number }
+  /** Another process got there first (it appended meanwhile or already ended the flow): not ours to report. */
+  | { kind: 'busy'; flowId: string }
+  /** This worker lost the flow's lease (e.g. the database was away too long): another worker continues it. */
+  | { kind: 'lost'; flowId: string }
   /** Its definition could not be found or does not match its log. */
   | { kind: 'unresolvable'; flowId: string; error: Error }
-  /** The database failed (after the store's own bounded retries); the flow is tried again next pass. */
+  /** The database failed (after the store's own bounded retries); the flow is claimable again once its lease expires. */
   | { kind: 'error'; flowId: string; error: Error };
+
+/** Told when the database becomes unreachable and when it is back (said once each, not per attempt). */
+export type DatabaseState = { kind: 'unreachable'; error: Error } | { kind: 'reachable'; downMs: number };
 
 export interface FlowWorkerOptions {
   store: FlowStore;
   resolve: FlowResolver;
   /** Flows driven at the same time by this worker; default 1. */
   concurrency?: number;
-  /** Pause between passes that found nothing to do; default 1000 ms. */
+  /** Longest sleep of an idle worker between looks (woken earlier by NOTIFY or a due retry); default 5000 ms. */
   pollMs?: number;
+  /** Lease of a claimed flow; default 30 s. */
+  leaseMs?: number;
+  /** How often the leases are renewed; default 10 s. */
+  heartbeatMs?: number;
+  /** Lease owner name; default `host:pid:random`. */
+  owner?: string;
   clock?: Clock;
-  /** Passed to each engine: when an attempt with no result is presumed lost (its worker died). */
+  /** @deprecated Ignored: a crashed worker's attempt is recovered when its lease expires. */
   staleAttemptMs?: number;
   onEvent?: FlowEngineOptions['onEvent'];
   onOutcome?: (outcome: WorkerOutcome) => void;
+  onClaim?: (flowIds: readonly string[]) => void;
+  onHeartbeat?: (renewed: number, lost: number) => void;
+  onDatabase?: (state: DatabaseState) => void;
 }
 
 export interface WorkerRunOptions {
   /** Aborting stops the worker after the attempts in flight have recorded their results. */
   signal?: AbortSignal;
-  /** Return once no open flow is left that this worker can run now or later (busy ones excepted). */
+  /** Return once no open flow is left that this worker can claim now or later (flows leased by others excepted). */
   untilIdle?: boolean;
 }
 
-const PROGRESS: ReadonlySet<WorkerOutcome['kind']> = new Set(['completed', 'failed', 'stopped']);
+const MAX_OUTAGE_BACKOFF_MS = 30_000;
 
 /**
- * Drives every open flow of a store to its end, in as many processes and machines as share the
- * database. It needs no lock of its own: the engine's optimistic appends let only one process record
- * an attempt's `StepStarted`, and a recent `Running` attempt started elsewhere makes any other engine
- * back off (`StepInProgressError`), so no attempt ever runs twice at the same time. A worker that dies
- * mid-attempt leaves a `Running` step that another worker records as a lost Transient attempt once it
- * is stale, and retries under the policy.
+ * Runs the flows of the flow queue, in as many processes and machines as share the database. It
+ * claims runnable flows (`FOR UPDATE SKIP LOCKED`: never the same flow as another worker), runs each
+ * under a lease that one heartbeat renews for all of them, and gives each back when it ends, stops or
+ * waits for a retry. An idle worker sleeps until notified (LISTEN/NOTIFY on PostgreSQL), until the
+ * earliest due time, or `pollMs`. A worker that dies leaves its leases to expire; whoever claims such
+ * a flow next records its Running attempt as a lost Transient attempt and retries it under the policy.
+ * An unreachable database is waited out with bounded, jittered backoff, however long it lasts.
  */
 export class FlowWorker {
   private readonly concurrency: number;
   private readonly pollMs: number;
   private readonly clock: Clock;
-  /** Flows already reported unresolvable, with the reason: said once, not on every pass. */
+  private readonly leases: LeaseKeeper;
+  /** Flows already reported unresolvable, with the reason: said once, not on every claim. */
   private readonly unresolvable = new Map<string, string>();
+  private wake: () => void = () => undefined;
 
   constructor(private readonly options: FlowWorkerOptions) {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
-    this.pollMs = Math.max(0, options.pollMs ?? 1000);
+    this.pollMs = Math.max(1, options.pollMs ?? 5_000);
     this.clock = options.clock ?? systemClock;
+    this.leases = new LeaseKeeper({
+      store: options.store,
+      ...(options.owner === undefined ? {} : { owner: options.owner }),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+      ...(options.onHeartbeat === undefined ? {} : { onHeartbeat: options.onHeartbeat }),
+    });
   }
 
-  /** Passes over the open flows until aborted (or idle, with `untilIdle`); returns every outcome. */
+  /** The name this worker's leases carry. */
+  get owner(): string {
+    return this.leases.owner;
+  }
+
+  /** Claims and runs flows until aborted (or idle, with `untilIdle`); returns every reported outcome. */
   async run(options: WorkerRunOptions = {}): Promise<WorkerOutcome[]> {
+    const { signal } = options;
     const outcomes: WorkerOutcome[] = [];
-    while (options.signal?.aborted !== true) {
-      const pass = await this.pass(options.signal);
-      outcomes.push(...pass);
-      if (pass.some((o) => PROGRESS.has(o.kind))) continue; // something moved: look again at once
-      const dueTimes = pass.flatMap((o) => (o.kind === 'waiting' ? [o.notBefore] : []));
-      if (options.untilIdle === true && dueTimes.length === 0) break;
-      const untilDue = dueTimes.length === 0 ? this.pollMs : Math.min(...dueTimes) - this.clock.now();
-      await pause(Math.min(Math.max(untilDue, 0), this.pollMs), options.signal);
+    const inFlight = new Map<string, Promise<void>>();
+    // Set by a NOTIFY or a finished visit while the loop was busy, so that it looks again at once.
+    const wake = { pending: false, now: (): void => undefined };
+    this.wake = () => {
+      wake.pending = true;
+      wake.now();
+    };
+    const unsubscribe = await this.subscribe(signal);
+    let downSince: number | null = null;
+    let failures = 0;
+    try {
+      while (signal?.aborted !== true) {
+        wake.pending = false;
+        let claimed: FlowLease[] = [];
+        let nextLook = this.pollMs;
+        try {
+          const free = this.concurrency - inFlight.size;
+          if (free > 0) claimed = await this.leases.claim(free);
+          if (claimed.length > 0) this.options.onClaim?.(claimed.map((l) => l.flowId));
+          if (downSince !== null) this.options.onDatabase?.({ kind: 'reachable', downMs: this.clock.now() - downSince });
+          downSince = null;
+          failures = 0;
+          for (const lease of claimed) {
+            const visit = this.visit(lease, signal).then((outcome) => {
+              inFlight.delete(lease.flowId);
+              if (!this.alreadyReported(outcome)) {
+                outcomes.push(outcome);
+                this.options.onOutcome?.(outcome);
+              }
+              this.wake();
+            });
+            inFlight.set(lease.flowId, visit);
+          }
+          if (claimed.length > 0 && inFlight.size < this.concurrency) continue; // there may be more
+          if (inFlight.size === 0 && claimed.length === 0) {
+            const wakeAt = await this.options.store.nextWakeAt();
+            if (options.untilIdle === true && (wakeAt === null || !(await this.anyUnleasedOpen()))) break;
+            if (wakeAt !== null) nextLook = Math.min(this.pollMs, Math.max(0, wakeAt - Date.now()) + 5);
+          }
+        } catch (error) {
+          // The database is away: say so once, then look again with bounded, jittered backoff.
+          failures += 1;
+          if (downSince === null) {
+            downSince = this.clock.now();
+            this.options.onDatabase?.({ kind: 'unreachable', error: asError(error) });
+          }
+          const ceiling = Math.min(MAX_OUTAGE_BACKOFF_MS, 250 * 2 ** Math.min(failures, 10));
+          nextLook = ceiling / 2 + Math.random() * (ceiling / 2);
+        }
+        if (!wake.pending) await sleepUnlessWoken(nextLook, signal, (resolve) => (wake.now = resolve));
+        wake.now = () => undefined;
+      }
+      await Promise.all(inFlight.values());
+    } finally {
+      this.wake = () => undefined;
+      await unsubscribe().catch(() => undefined);
+      this.leases.close();
     }
     return outcomes;
   }
 
-  /** Visits every open flow once, `concurrency` at a time. */
-  async pass(signal?: AbortSignal): Promise<WorkerOutcome[]> {
-    const queue = (await this.options.store.listFlows()).filter(isOpen);
-    const outcomes: WorkerOutcome[] = [];
-    const lane = async (): Promise<void> => {
-      for (let next = queue.shift(); next !== undefined && signal?.aborted !== true; next = queue.shift()) {
-        const outcome = await this.visit(next.flowId, signal);
-        if (this.alreadyReported(outcome)) continue;
-        outcomes.push(outcome);
-        this.options.onOutcome?.(outcome);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, queue.length) }, lane));
-    return outcomes;
+  /** Wakes the loop on NOTIFY; a store that cannot listen now is polled instead. */
+  private async subscribe(signal: AbortSignal | undefined): Promise<() => Promise<void>> {
+    if (signal?.aborted === true) return () => Promise.resolve();
+    try {
+      return await this.options.store.subscribe(() => this.wake());
+    } catch {
+      return () => Promise.resolve();
+    }
+  }
+
+  /** For `untilIdle`: whether some open flow nobody holds is left (due now or later). */
+  private async anyUnleasedOpen(): Promise<boolean> {
+    const open = await this.options.store.listFlows({ status: ['pending', 'running', 'waiting'], limit: 1000 });
+    return open.some((f) => f.leaseOwner === null || (f.leaseExpiresAt !== null && Date.parse(f.leaseExpiresAt) < Date.now()));
   }
 
   private alreadyReported(outcome: WorkerOutcome): boolean {
@@ -122,45 +203,60 @@ export class FlowWorker {
     return false;
   }
 
-  private async visit(flowId: string, signal: AbortSignal | undefined): Promise<WorkerOutcome> {
+  /** Runs one claimed flow as far as it goes now, then gives it back (or lets the lease expire). */
+  private async visit(lease: FlowLease, signal: AbortSignal | undefined): Promise<WorkerOutcome> {
+    const { flowId } = lease;
+    let release = true;
     try {
       const events = await this.options.store.list(flowId);
       const initialized = events[0];
-      if (initialized?.type !== 'FlowInitialized')
+      if (initialized?.type !== 'FlowInitialized') {
+        release = false;
         return { kind: 'unresolvable', flowId, error: new CorruptEventError(flowId, 1, 'the log does not start with FlowInitialized') };
+      }
       let setup: WorkerFlowSetup;
       let flow: FlowInstance;
       try {
         setup = await this.options.resolve(flowId, initialized);
         flow = replay(flowId, events, setup.definition);
       } catch (error) {
+        release = false; // not runnable here: let the lease expire rather than claim it again at once
         return { kind: 'unresolvable', flowId, error: asError(error) };
       }
-      // Listed as open, but another worker ended it since: theirs to report, not ours.
-      if (flow.completed || flow.failed) return { kind: 'busy', flowId };
-      const notBefore = dueTime(flow);
-      if (notBefore !== null && notBefore > this.clock.now()) return { kind: 'waiting', flowId, notBefore };
+      // Claimed from a stale row: someone ended it since. Theirs to report, not ours.
+      if (flow.completed || flow.failed || flow.cancelled) return { kind: 'busy', flowId };
       const engine = new FlowEngine({
         store: this.options.store,
         clock: this.clock,
+        leases: this.leases,
         ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
         ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),
-        ...(this.options.staleAttemptMs === undefined ? {} : { staleAttemptMs: this.options.staleAttemptMs }),
         ...(this.options.onEvent === undefined ? {} : { onEvent: this.options.onEvent }),
       });
-      const end = await engine.runToEnd(flowId, setup.definition, signal === undefined ? {} : { signal });
-      return { kind: end.completed ? 'completed' : end.failed ? 'failed' : 'stopped', flowId, flow: end };
+      const end = await engine.runToEnd(flowId, setup.definition, {
+        lease,
+        waitForRetries: false,
+        ...(signal === undefined ? {} : { signal }),
+      });
+      if (end.completed) return { kind: 'completed', flowId, flow: end };
+      if (end.failed) return { kind: 'failed', flowId, flow: end };
+      if (end.cancelled) return { kind: 'cancelled', flowId, flow: end };
+      if (lease.signal.aborted) {
+        release = false;
+        return { kind: 'lost', flowId };
+      }
+      const notBefore = dueTime(end);
+      if (notBefore !== null && notBefore > this.clock.now()) return { kind: 'waiting', flowId, notBefore };
+      return { kind: 'stopped', flowId, flow: end };
     } catch (error) {
-      // Another process got there first (it appended, or it is running the attempt): its flow, not ours.
       if (isConcurrencyError(error)) return { kind: 'busy', flowId };
+      release = false;
       return { kind: 'error', flowId, error: asError(error) };
+    } finally {
+      if (release) await this.leases.release(lease);
+      else this.leases.forget(lease);
     }
   }
-}
-
-/** A flow that may still have work: neither completed nor stopped by a failure that is not retried. */
-function isOpen(summary: FlowSummary): boolean {
-  return summary.lastEventType !== 'FlowCompleted' && summary.lastEventType !== 'StepFailed';
 }
 
 /** When the flow's next attempt may start, if a retry holds it back. */
@@ -170,9 +266,13 @@ function dueTime(flow: FlowInstance): number | null {
   return Date.parse(slot.notBefore);
 }
 
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Sleeps `ms`, or less when woken (`onWake` receives the function that wakes it) or aborted. */
+async function sleepUnlessWoken(ms: number, signal: AbortSignal | undefined, onWake: (resolve: () => void) => void): Promise<void> {
+  const woken = new AbortController();
+  onWake(() => woken.abort());
+  const both = signal === undefined ? woken.signal : AbortSignal.any([signal, woken.signal]);
   try {
-    await delay(ms, undefined, signal === undefined ? {} : { signal });
+    await delay(ms, undefined, { signal: both });
   } catch (error) {
     if ((error as Error).name !== 'AbortError') throw error;
   }

@@ -1,10 +1,16 @@
 import type { Artifact } from '../core/artifact.js';
 import type { FlowEvent, NewFlowEvent } from '../core/events.js';
+import type { QueueStatus } from '../core/queue-status.js';
 import type { ErrorCounts, StepExecutionError } from '../core/step-execution-error.js';
 
 export interface AppendOptions {
   /** Artifacts produced by a `StepFinished` in this batch; deduplicated by hash, written atomically. */
   artifacts?: readonly Artifact[];
+  /**
+   * For the batch that creates a flow: the flow is created already leased to this owner, so a process
+   * that starts a flow and runs it at once is never raced by a worker claiming it in between.
+   */
+  lease?: { owner: string; leaseMs: number };
 }
 
 export interface AppendResult {
@@ -14,13 +20,81 @@ export interface AppendResult {
   version: number;
 }
 
+/** A flow's row in the flow queue (a projection of its log, kept in the transaction of every append). */
 export interface FlowSummary {
   flowId: string;
   name: string;
+  status: QueueStatus;
   version: number;
   lastEventType: FlowEvent['type'];
   createdAt: string;
   updatedAt: string;
+  /** When it may run next (ISO 8601); null once it ended. */
+  nextDueAt: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+}
+
+/** `listFlows` filters; newest (by creation) first. */
+export interface FlowQuery {
+  /** Any of these statuses (all when empty or absent). */
+  status?: readonly QueueStatus[];
+  name?: string;
+  /** Default 50. */
+  limit?: number;
+  /** Keyset cursor: only flows listed after this one (the last id of the previous page). */
+  after?: string;
+}
+
+/** A flow a worker claimed: it holds the lease until it releases it or stops renewing it. */
+export interface ClaimedFlow {
+  flowId: string;
+  status: QueueStatus;
+  version: number;
+}
+
+export type LeaseAcquisition =
+  | { acquired: true }
+  | { acquired: false; reason: 'leased'; owner: string; expiresAt: string }
+  | { acquired: false; reason: 'not_found' };
+
+/**
+ * The flow queue: how workers find work without reading history. Times are the database's own clock
+ * (every worker agrees on it); the memory store uses the process's.
+ */
+export interface FlowQueue {
+  /** Flows, newest first, filtered; one indexed query whatever the size of the log. */
+  listFlows(query?: FlowQuery): Promise<FlowSummary[]>;
+
+  /**
+   * Claims up to `limit` runnable flows (open, due, lease free or expired) for `owner`, skipping rows
+   * another claimer holds locked: two workers never claim the same flow.
+   */
+  claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]>;
+
+  /** Takes the lease of one flow if it is free, expired or already `owner`'s. */
+  acquireLease(flowId: string, owner: string, leaseMs: number): Promise<LeaseAcquisition>;
+
+  /** The heartbeat: extends `owner`'s leases; returns the status of each flow still held (lost ones are absent). */
+  renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>>;
+
+  /** Gives the flow back: anyone may claim it as soon as it is due. */
+  releaseLease(flowId: string, owner: string): Promise<void>;
+
+  /** When an idle worker should look again (epoch ms): the earliest due time or lease expiry of an open flow. */
+  nextWakeAt(): Promise<number | null>;
+
+  /** Open flows by status (for metrics). */
+  queueDepth(): Promise<Record<'pending' | 'running' | 'waiting', number>>;
+
+  /** Recomputes the queue rows (of one flow, or all) from the log; leases are kept. Returns rows written. */
+  rebuildQueue(flowId?: string): Promise<number>;
+
+  /**
+   * Calls `listener` when a flow may have become claimable (created, retried, released), possibly
+   * from another process (PostgreSQL LISTEN/NOTIFY). Returns the unsubscribe function.
+   */
+  subscribe(listener: () => void): Promise<() => Promise<void>>;
 }
 
 /** The F8 queries of `step_execution_errors` (the seeds' `PgErrorStore` read side). */
@@ -40,7 +114,7 @@ export interface ErrorStore {
  * artifact store and the `step_execution_errors` audit table, all written in one atomic `append`.
  * Memory, PGlite and PostgreSQL implement it and pass the same contract suite.
  */
-export interface FlowStore extends ErrorStore {
+export interface FlowStore extends ErrorStore, FlowQueue {
   readonly kind: 'memory' | 'pglite' | 'postgres';
 
   /**
@@ -60,9 +134,6 @@ export interface FlowStore extends ErrorStore {
 
   /** Artifacts by hash, in the order asked; throws `ArtifactNotFoundError` for a missing one. */
   getArtifacts(hashes: readonly string[]): Promise<Artifact[]>;
-
-  /** Every flow, most recently updated first. */
-  listFlows(): Promise<FlowSummary[]>;
 
   close(): Promise<void>;
 }

@@ -7,7 +7,17 @@ import {
   type ErrorCounts,
   type StepExecutionError,
 } from '../core/step-execution-error.js';
-import type { AppendOptions, AppendResult, FlowStore, FlowSummary } from './flow-store.js';
+import type { QueueStatus } from '../core/queue-status.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  ClaimedFlow,
+  FlowQuery,
+  FlowStore,
+  FlowSummary,
+  LeaseAcquisition,
+} from './flow-store.js';
+import { MemoryFlowQueue } from './memory-queue.js';
 
 /** The in-memory store: same contract as the databases, for tests and one-off runs. */
 export class MemoryFlowStore implements FlowStore {
@@ -15,6 +25,7 @@ export class MemoryFlowStore implements FlowStore {
   private readonly logs = new Map<string, FlowEvent[]>();
   private readonly artifacts = new Map<string, Artifact>();
   private readonly errors: StepExecutionError[] = [];
+  private readonly queue = new MemoryFlowQueue();
   private seq = 0;
 
   append(
@@ -42,6 +53,7 @@ export class MemoryFlowStore implements FlowStore {
     for (const artifact of options.artifacts ?? [])
       if (!this.artifacts.has(artifact.hash)) this.artifacts.set(artifact.hash, structuredClone(artifact));
     for (const event of stored) if (event.type === 'StepFailed') this.errors.push(errorRecordFromEvent(event));
+    this.queue.project(flowId, stored, expectedVersion === 0 ? options.lease : undefined);
     return Promise.resolve({ events: stored, version: log.length });
   }
 
@@ -76,22 +88,41 @@ export class MemoryFlowStore implements FlowStore {
     return countErrors(await this.listErrors(flowId));
   }
 
-  listFlows(): Promise<FlowSummary[]> {
-    const summaries: FlowSummary[] = [];
-    for (const [flowId, log] of this.logs) {
-      const first = log[0];
-      const last = log[log.length - 1];
-      if (first?.type !== 'FlowInitialized' || last === undefined) continue;
-      summaries.push({
-        flowId,
-        name: first.flowName,
-        version: last.version,
-        lastEventType: last.type,
-        createdAt: first.ts,
-        updatedAt: last.ts,
-      });
-    }
-    return Promise.resolve(summaries.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)));
+  listFlows(query?: FlowQuery): Promise<FlowSummary[]> {
+    return Promise.resolve(this.queue.listFlows(query));
+  }
+
+  claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]> {
+    return Promise.resolve(this.queue.claimFlows(owner, options));
+  }
+
+  acquireLease(flowId: string, owner: string, leaseMs: number): Promise<LeaseAcquisition> {
+    return Promise.resolve(this.queue.acquireLease(flowId, owner, leaseMs));
+  }
+
+  renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {
+    return Promise.resolve(this.queue.renewLeases(owner, flowIds, leaseMs));
+  }
+
+  releaseLease(flowId: string, owner: string): Promise<void> {
+    this.queue.releaseLease(flowId, owner);
+    return Promise.resolve();
+  }
+
+  nextWakeAt(): Promise<number | null> {
+    return Promise.resolve(this.queue.nextWakeAt());
+  }
+
+  queueDepth(): Promise<Record<'pending' | 'running' | 'waiting', number>> {
+    return Promise.resolve(this.queue.queueDepth());
+  }
+
+  rebuildQueue(flowId?: string): Promise<number> {
+    return Promise.resolve(this.queue.rebuild(this.logs, flowId));
+  }
+
+  subscribe(listener: () => void): Promise<() => Promise<void>> {
+    return Promise.resolve(this.queue.subscribe(listener));
   }
 
   close(): Promise<void> {

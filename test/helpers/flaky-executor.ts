@@ -22,6 +22,7 @@ export function flakyExecutor(inner: SqlExecutor): FlakyExecutor {
     },
     exec: (script) => inner.exec(script),
     transaction: <T>(work: (tx: SqlRunner) => Promise<T>) => inner.transaction(work),
+    listen: (channel, onNotify) => inner.listen(channel, onNotify),
     close: () => inner.close(),
     loseConnectionAfter(next, count) {
       pattern = next;

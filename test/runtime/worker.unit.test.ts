@@ -5,7 +5,6 @@ import {
   FlowWorker,
   type FlowDefinition,
   type FlowResolver,
-  type FlowStore,
   type StepDefinition,
   type WorkerOutcome,
 } from '../../src/index.js';
@@ -18,6 +17,20 @@ function byName(...definitions: FlowDefinition[]): FlowResolver {
     const definition = definitions.find((d) => d.name === initialized.flowName);
     return definition ? Promise.resolve({ definition }) : Promise.reject(new Error(`no definition named ${initialized.flowName}`));
   };
+}
+
+/** Waits for a condition by polling, with a deadline generous enough for a loaded machine. */
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function later<T>(ms: number, work: () => Promise<T>): Promise<T> {
+  await new Promise((r) => setTimeout(r, ms));
+  return work();
 }
 
 const kinds = (outcomes: readonly WorkerOutcome[]): string[] => outcomes.map((o) => o.kind).sort();
@@ -60,7 +73,7 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
     });
   });
 
-  it('defers a retry that is not due yet, then runs it when it is', async () => {
+  it('leaves a retry that is not due in the queue, then runs it when it is', async () => {
     await withStore(async (store) => {
       const def = defineFlow('later', [seedStep(), flakyStep('flaky', ['Transient'], { retry: { maxRetries: 2, backoff: { kind: 'exponential', baseMs: 300 } } })]);
       const engine = new FlowEngine({ store });
@@ -68,32 +81,81 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
       await engine.next(flowId, def); // seed
       const failed = await engine.next(flowId, def); // flaky fails; the retry is due in 300 ms
       expect(failed.outcome).toMatchObject({ kind: 'failed', retry: { delayMs: 300 } });
+      const notBefore = Date.parse(failed.flow.steps[1]?.notBefore ?? '');
+      const [row] = await store.listFlows({ status: ['waiting'] });
+      expect(row).toMatchObject({ flowId, status: 'waiting', nextDueAt: new Date(notBefore).toISOString(), leaseOwner: null });
 
-      const worker = new FlowWorker({ store, resolve: byName(def), pollMs: 50 });
-      const [waiting] = await worker.pass();
-      expect(waiting).toMatchObject({ kind: 'waiting', flowId });
-      expect(waiting?.kind === 'waiting' && waiting.notBefore).toBe(Date.parse(failed.flow.steps[1]?.notBefore ?? ''));
-
-      const outcomes = await worker.run({ untilIdle: true });
-      expect(outcomes.at(-1)).toMatchObject({ kind: 'completed', flowId });
-      expect(Date.now()).toBeGreaterThanOrEqual(waiting?.kind === 'waiting' ? waiting.notBefore : Infinity);
+      const outcomes = await new FlowWorker({ store, resolve: byName(def), pollMs: 50 }).run({ untilIdle: true });
+      expect(outcomes).toMatchObject([{ kind: 'completed', flowId }]);
+      expect(Date.now()).toBeGreaterThanOrEqual(notBefore);
     });
   });
 
-  it('backs off from an attempt running elsewhere, and recovers it as WORKER_LOST once it is stale', async () => {
+  it('never sleeps on one flow\'s backoff: another flow runs meanwhile, and an abort is honoured at once', async () => {
+    await withStore(async (store) => {
+      const slow = defineFlow('slow-retry', [seedStep(), flakyStep('flaky', ['Transient'], { retry: { maxRetries: 1, backoff: { kind: 'exponential', baseMs: 60_000 } } })]);
+      const quick = demoFlow();
+      const engine = new FlowEngine({ store });
+      const waitingId = await engine.startFlow(slow);
+      const stop = new AbortController();
+      const seen: WorkerOutcome[] = [];
+      const worker = new FlowWorker({
+        store,
+        resolve: byName(slow, quick),
+        pollMs: 20,
+        onOutcome: (o) => {
+          seen.push(o);
+          if (o.kind === 'completed') stop.abort();
+        },
+      });
+      const running = worker.run({ signal: stop.signal });
+      await until(() => seen.some((o) => o.kind === 'waiting' && o.flowId === waitingId));
+      const quickId = await engine.startFlow(quick);
+      const outcomes = await running; // the quick flow completed (which aborts the worker) during the 60 s backoff
+      expect(outcomes).toMatchObject([{ kind: 'waiting', flowId: waitingId }, { kind: 'completed', flowId: quickId }]);
+
+      // An idle worker whose only flow waits a minute stops as soon as it is aborted.
+      const idle = new AbortController();
+      const started = Date.now();
+      const idleRun = new FlowWorker({ store, resolve: byName(slow, quick), pollMs: 60_000 }).run({ signal: idle.signal });
+      setTimeout(() => idle.abort(), 100);
+      expect(await idleRun).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(1_000 + 100);
+      expect((await store.list(waitingId)).at(-1)?.type).toBe('RetryScheduled'); // nothing started after the abort
+    });
+  });
+
+  it('recovers the attempt of a worker whose lease expired as WORKER_LOST, and never one whose lease is renewed', async () => {
     await withStore(async (store) => {
       const def = demoFlow();
       const flowId = await new FlowEngine({ store }).startFlow(def);
-      // Another process started the first attempt and is (as far as anyone can tell) still at it.
+      // A worker claims the flow, starts its first attempt, and dies: its lease is never renewed.
+      expect(await store.claimFlows('dead-worker', { limit: 10, leaseMs: 300 })).toMatchObject([{ flowId }]);
       await store.append(flowId, 1, [{ type: 'StepStarted', stepIndex: 0, stepId: 'seed', attempt: 1, ts: new Date().toISOString() }]);
 
-      const patient = new FlowWorker({ store, resolve: byName(def) });
-      expect(await patient.run({ untilIdle: true })).toEqual([{ kind: 'busy', flowId }]);
-
-      const recovering = new FlowWorker({ store, resolve: byName(def), staleAttemptMs: 0 });
-      expect(kinds(await recovering.run({ untilIdle: true }))).toEqual(['completed']);
-      const [lost] = await store.getErrorTimeline(flowId, 'seed');
+      // Until the lease expires the flow is the dead worker's: nobody else may run it.
+      expect(await new FlowWorker({ store, resolve: byName(def) }).run({ untilIdle: true })).toEqual([]);
+      await until(async () => (await store.claimFlows('probe', { limit: 0, leaseMs: 1 })).length === 0 && (await store.nextWakeAt() ?? Infinity) <= Date.now());
+      const outcomes = await new FlowWorker({ store, resolve: byName(def) }).run({ untilIdle: true });
+      expect(kinds(outcomes).filter((k) => k !== 'waiting')).toEqual(['completed']); // waiting: the retry's backoff
+      const [lost, ...more] = await store.getErrorTimeline(flowId, 'seed');
+      expect(more).toEqual([]);
       expect(lost).toMatchObject({ attemptNumber: 1, errorClass: 'Transient', details: { error_code: 'WORKER_LOST' } });
+    });
+  });
+
+  it('a step slower than the lease but heartbeating is never taken over', { timeout: 30_000 }, async () => {
+    await withStore(async (store) => {
+      let runs = 0;
+      const def = defineFlow('slow', [
+        { id: 'slow', kind: 'source', baseParams: {}, run: async () => (runs++, await new Promise((r) => setTimeout(r, 1_200)), { outputs: [{ kind: 'n', payload: 1 }] }) },
+      ]);
+      const flowId = await new FlowEngine({ store }).startFlow(def);
+      const options = { store, resolve: byName(def), leaseMs: 300, heartbeatMs: 75, pollMs: 20 };
+      const [first, second] = await Promise.all([new FlowWorker(options).run({ untilIdle: true }), later(100, () => new FlowWorker(options).run({ untilIdle: true }))]);
+      expect([...first, ...second]).toMatchObject([{ kind: 'completed', flowId }]);
+      expect(runs).toBe(1);
+      expect(await store.countErrorsByFlow(flowId)).toMatchObject({ total: 0 });
     });
   });
 
@@ -123,7 +185,7 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
       const outcomes = (await Promise.all(workers.map((w) => w.run({ untilIdle: true })))).flat();
 
       expect(outcomes.filter((o) => o.kind === 'completed').map((o) => o.flowId).sort()).toEqual([...ids].sort());
-      expect(outcomes.every((o) => o.kind === 'completed' || o.kind === 'busy')).toBe(true);
+      expect(outcomes.every((o) => o.kind === 'completed')).toBe(true); // claims never overlap: nobody reports a flow twice
       expect([...executions.keys()].sort()).toEqual(ids.flatMap((id) => def.steps.map((s) => `${id}/${s.id}/1`)).sort());
       expect([...executions.values()].every((n) => n === 1)).toBe(true);
       for (const id of ids) {
@@ -131,26 +193,6 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
         expect(versions).toEqual(versions.map((_, i) => i + 1));
         expect(await store.countErrorsByFlow(id)).toMatchObject({ total: 0 });
       }
-    });
-  });
-
-  it('a flow another worker ended after this pass listed it is not reported again', async () => {
-    await withStore(async (store) => {
-      const def = demoFlow();
-      const flowId = await new FlowEngine({ store }).startFlow(def);
-      const slowLister = new FlowWorker({ store, resolve: byName(def) });
-      // The other worker finishes the flow between this worker's listing and its visit.
-      const listFlows = store.listFlows.bind(store);
-      const racing: FlowStore = Object.assign(Object.create(store) as FlowStore, {
-        listFlows: async () => {
-          const listed = await listFlows();
-          await new FlowWorker({ store, resolve: byName(def) }).run({ untilIdle: true });
-          return listed;
-        },
-      });
-      const late = new FlowWorker({ store: racing, resolve: byName(def) });
-      expect(await late.pass()).toEqual([{ kind: 'busy', flowId }]);
-      expect(await slowLister.pass()).toEqual([]);
     });
   });
 

@@ -304,7 +304,7 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
     });
 
     describe('listFlows', () => {
-      it('summarises each flow from its first and last event, most recently updated first', async () => {
+      it('projects each flow into its queue row in the transaction of every append, newest first', async () => {
         const older = randomUUID();
         const newer = randomUUID();
         const olderInit = flowInitialized('older-flow');
@@ -313,17 +313,21 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         await store.append(newer, 0, [newerInit, stepStarted(0)]);
         const lastOfOlder = stepFailed(0);
         await store.append(older, 1, [stepStarted(0), lastOfOlder]);
-        const flows = (await store.listFlows()).filter((f) => f.flowId === older || f.flowId === newer);
+        const flows = (await store.listFlows({ limit: 1000 })).filter((f) => f.flowId === older || f.flowId === newer);
         expect(flows).toEqual([
+          expect.objectContaining({ flowId: newer, name: 'newer-flow', status: 'running', version: 2, lastEventType: 'StepStarted' }),
           {
             flowId: older,
             name: 'older-flow',
+            status: 'failed',
             version: 3,
             lastEventType: 'StepFailed',
             createdAt: olderInit.ts,
             updatedAt: lastOfOlder.ts,
+            nextDueAt: null,
+            leaseOwner: null,
+            leaseExpiresAt: null,
           },
-          expect.objectContaining({ flowId: newer, name: 'newer-flow', version: 2, lastEventType: 'StepStarted' }),
         ]);
       });
     });

@@ -21,15 +21,15 @@ export interface DriveOptions {
  */
 export async function driveFlow(
   ctx: CommandContext,
-  setup: { store: FlowStore; engine: FlowEngine; progress: ProgressDisplay; flowId: string; definition: FlowDefinition; takeOver?: boolean },
+  setup: { store: FlowStore; engine: FlowEngine; progress: ProgressDisplay; flowId: string; definition: FlowDefinition },
   options: DriveOptions,
 ): Promise<ExitCode> {
   const { store, engine, progress, flowId, definition } = setup;
-  const stopOnInterrupt = interruptHint(ctx, flowId, progress);
+  const stopOnInterrupt = interruptHint(ctx, flowId, progress, () => store.releaseLease(flowId, engine.leaseOwner));
   let flow: FlowInstance;
   progress.begin(await engine.load(flowId, definition));
   try {
-    flow = await engine.runToEnd(flowId, definition, { takeOver: setup.takeOver === true });
+    flow = await engine.runToEnd(flowId, definition);
   } finally {
     progress.end();
     stopOnInterrupt();
@@ -69,12 +69,16 @@ export function failureHint(flow: FlowInstance): string {
     .concat('\n');
 }
 
-/** On Ctrl-C: say how to continue, then leave (the engine recovers the interrupted attempt on resume). */
-function interruptHint(ctx: CommandContext, flowId: string, progress: ProgressDisplay): () => void {
+/**
+ * On Ctrl-C: give the flow's lease back (so `resume` or a worker may continue at once rather than after
+ * the lease expires), say how to continue, then leave; the interrupted attempt is recovered as lost.
+ */
+function interruptHint(ctx: CommandContext, flowId: string, progress: ProgressDisplay, release: () => Promise<void>): () => void {
   const onSignal = (): void => {
     progress.end();
     ctx.io.stderr.write(`\nInterrupted. Continue the flow with \`chemflow resume ${flowId}\`.\n`);
-    process.exit(130);
+    const leave = (): never => process.exit(130);
+    void Promise.race([release().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]).then(leave, leave);
   };
   process.once('SIGINT', onSignal);
   return () => {

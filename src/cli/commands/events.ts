@@ -44,5 +44,7 @@ function detail(event: FlowEvent): string {
       return `retry ${event.retryIndex}, delay ${event.delayMs} ms${event.reason === null ? '' : ` (${event.reason})`}`;
     case 'FlowCompleted':
       return `flow fingerprint ${event.flowFingerprint}`;
+    case 'FlowCancelled':
+      return event.reason === null ? '' : event.reason;
   }
 }

@@ -1,38 +1,59 @@
-import { flowStatus, type FlowStatus } from '../../core/flow-state.js';
-import { replay, shapeFromEvents } from '../../core/reducer.js';
-import type { FlowSummary } from '../../stores/flow-store.js';
+import type { QueueStatus } from '../../core/queue-status.js';
+import type { FlowQuery, FlowSummary } from '../../stores/flow-store.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
-import { printJson, type CommandContext, type OutputOptions } from '../context.js';
+import { printJson, type CommandContext } from '../context.js';
 import { table } from '../render/table.js';
 import { withStore } from '../store.js';
 
-/** `chemflow flows --json`: one entry per flow, most recently updated first. */
-export type FlowListEntry = Pick<FlowSummary, 'flowId' | 'name'> & { status: FlowStatus } & Omit<FlowSummary, 'flowId' | 'name'>;
+/** `chemflow flows --json`: one entry per flow, newest first. */
+export type FlowListEntry = Pick<FlowSummary, 'flowId' | 'name' | 'status' | 'version' | 'lastEventType' | 'createdAt' | 'updatedAt'>;
 
-/** `chemflow flows`: every flow in the database with its status. */
-export async function flowsCommand(ctx: CommandContext, options: OutputOptions): Promise<ExitCode> {
+export interface FlowsCommandOptions {
+  json?: boolean;
+  /** `--status` (repeatable). */
+  status?: QueueStatus[];
+  name?: string;
+  limit?: number;
+  /** `--after <flowId>`: the next page after this flow. */
+  after?: string;
+}
+
+/**
+ * `chemflow flows`: one page of flows from the flow queue, newest first. It reads one indexed page of
+ * the queue table, never the event log, so it costs the same with ten flows or ten million.
+ */
+export async function flowsCommand(ctx: CommandContext, options: FlowsCommandOptions): Promise<ExitCode> {
+  const query: FlowQuery = {
+    ...(options.status === undefined ? {} : { status: options.status }),
+    ...(options.name === undefined ? {} : { name: options.name }),
+    ...(options.limit === undefined ? {} : { limit: options.limit }),
+    ...(options.after === undefined ? {} : { after: options.after }),
+  };
   return withStore(ctx.db, async (store) => {
-    const entries: FlowListEntry[] = [];
-    for (const summary of await store.listFlows()) {
-      const events = await store.list(summary.flowId);
-      const shape = shapeFromEvents(events);
-      if (shape === undefined) continue;
-      const status = flowStatus(replay(summary.flowId, events, shape));
-      entries.push({ flowId: summary.flowId, name: summary.name, status, ...withoutIdentity(summary) });
-    }
+    const entries: FlowListEntry[] = (await store.listFlows(query)).map(entry);
     if (options.json === true) printJson(ctx, entries);
-    else if (entries.length === 0) ctx.io.stdout.write('No flows yet. Start one with `chemflow run <flow-file>`.\n');
-    else
+    else if (entries.length === 0)
+      ctx.io.stdout.write(
+        query.status !== undefined || query.name !== undefined || query.after !== undefined
+          ? 'No flows match.\n'
+          : 'No flows yet. Start one with `chemflow run <flow-file>`.\n',
+      );
+    else {
       ctx.io.stdout.write(
         table(
-          ['FLOW ID', 'NAME', 'STATUS', 'EVENTS', 'UPDATED'],
-          entries.map((e) => [e.flowId, e.name, e.status, String(e.version), e.updatedAt]),
+          ['FLOW ID', 'NAME', 'STATUS', 'EVENTS', 'CREATED', 'UPDATED'],
+          entries.map((e) => [e.flowId, e.name, e.status, String(e.version), e.createdAt, e.updatedAt]),
         ),
       );
+      const last = entries[entries.length - 1];
+      if (last !== undefined && entries.length === (query.limit ?? 50))
+        ctx.io.stderr.write(`More flows may follow: \`chemflow flows --after ${last.flowId}\` shows the next page.\n`);
+    }
     return EXIT.ok;
   });
 }
 
-function withoutIdentity(summary: FlowSummary): Omit<FlowSummary, 'flowId' | 'name'> {
-  return { version: summary.version, lastEventType: summary.lastEventType, createdAt: summary.createdAt, updatedAt: summary.updatedAt };
+function entry(summary: FlowSummary): FlowListEntry {
+  const { flowId, name, status, version, lastEventType, createdAt, updatedAt } = summary;
+  return { flowId, name, status, version, lastEventType, createdAt, updatedAt };
 }

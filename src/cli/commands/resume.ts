@@ -46,6 +46,6 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     if (flow.failed)
       throw new FlowNotRunnableError(flowId, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
     // The operator resumes a flow whose process is gone: an interrupted attempt is taken over at once.
-    return driveFlow(ctx, { store, engine, progress, flowId, definition: loaded.definition, takeOver: true }, options);
+    return driveFlow(ctx, { store, engine, progress, flowId, definition: loaded.definition }, options);
   });
 }

@@ -18,7 +18,7 @@ export async function runCommand(ctx: CommandContext, file: string, options: Dri
       baseDir: loaded.baseDir,
       onEvent: progress.onEvent,
     });
-    const flowId = await engine.startFlow(loaded.definition, { metadata: { flowFile: loaded.file } });
+    const flowId = await engine.startFlow(loaded.definition, { metadata: { flowFile: loaded.file }, leased: true });
     if (options.quiet !== true)
       ctx.io.stderr.write(
         `Flow ${flowId} (${loaded.definition.name}, ${loaded.definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`,

@@ -10,7 +10,9 @@ export interface WorkerCommandOptions {
   once?: boolean;
   concurrency?: number;
   pollMs?: number;
-  /** `--stale-after <ms>`. */
+  leaseMs?: number;
+  heartbeatMs?: number;
+  /** `--stale-after <ms>`: deprecated and ignored (leases replaced it). */
   staleAfter?: number;
   json?: boolean;
   quiet?: boolean;
@@ -19,7 +21,7 @@ export interface WorkerCommandOptions {
 /** One line of `chemflow worker --json` (JSON Lines): what became of one flow. */
 export interface WorkerOutcomeLine {
   flowId: string;
-  outcome: 'completed' | 'failed' | 'stopped' | 'unresolvable' | 'error';
+  outcome: 'completed' | 'failed' | 'cancelled' | 'stopped' | 'lost' | 'unresolvable' | 'error';
   status: string | null;
   flowFingerprint: string | null;
   failedStep: string | null;
@@ -41,15 +43,23 @@ export async function workerCommand(ctx: CommandContext, options: WorkerCommandO
       resolve: flowFileResolver(ctx),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-      ...(options.staleAfter === undefined ? {} : { staleAttemptMs: options.staleAfter }),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+      onDatabase: (state) => {
+        if (state.kind === 'unreachable')
+          ctx.io.stderr.write(`Database unreachable (${oneLine(state.error.message, 200)}); waiting for it, retrying with backoff.\n`);
+        else ctx.io.stderr.write(`Database reachable again after ${(state.downMs / 1000).toFixed(1)} s; carrying on.\n`);
+      },
       onOutcome: (outcome) => {
         if (outcome.kind === 'failed') failed += 1;
         report(ctx, outcome, options.json === true);
       },
     });
+    if (options.staleAfter !== undefined)
+      ctx.io.stderr.write('Note: --stale-after is ignored: a crashed worker is detected when its lease expires (--lease-ms).\n');
     if (options.quiet !== true)
       ctx.io.stderr.write(
-        `Worker ${process.pid} on ${describeLocation(ctx.db)}: ${options.concurrency ?? 1} flow(s) at a time` +
+        `Worker ${worker.owner} on ${describeLocation(ctx.db)}: ${options.concurrency ?? 1} flow(s) at a time` +
           `${options.once === true ? ', until nothing is left to run' : ''}. Ctrl-C stops after the current steps.\n`,
       );
     try {
@@ -105,8 +115,14 @@ function report(ctx: CommandContext, outcome: WorkerOutcome, json: boolean): voi
     case 'failed':
       ctx.io.stdout.write(`failed     ${outcome.flowId}  ${name}  step ${failedStep?.stepId ?? '?'}: ${oneLine(error ?? '', 160)}\n`);
       return;
+    case 'cancelled':
+      ctx.io.stdout.write(`cancelled  ${outcome.flowId}  ${name}\n`);
+      return;
     case 'stopped':
       ctx.io.stdout.write(`stopped    ${outcome.flowId}  ${name}  (between steps; any worker continues it)\n`);
+      return;
+    case 'lost':
+      ctx.io.stderr.write(`Lost the lease of flow ${outcome.flowId} (the database was away too long); another worker continues it.\n`);
       return;
     case 'unresolvable':
       ctx.io.stderr.write(`Cannot run flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}\n`);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { SqlExecutor, SqlRunner } from '../sql/executor.js';
+import { PgListener } from './pg-listener.js';
 
 export interface PgExecutorOptions {
   /** `postgres://user:pass@host:port/db`; defaults to `DATABASE_URL`. */
@@ -39,19 +40,21 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export class PgExecutor implements SqlExecutor {
   readonly kind = 'postgres';
   readonly pool: pg.Pool;
+  private readonly clientConfig: pg.ClientConfig;
+  private readonly listeners = new Set<PgListener>();
 
   constructor(options: PgExecutorOptions = {}) {
     const { schema } = options;
     // The schema goes into a startup parameter, not a statement: restrict it to a plain identifier.
     if (schema !== undefined && !IDENTIFIER.test(schema)) throw new Error(`Invalid schema name ${JSON.stringify(schema)}`);
-    this.pool = new pg.Pool({
+    this.clientConfig = {
       connectionString: options.connectionString ?? process.env.DATABASE_URL,
-      max: options.max ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
       application_name: options.applicationName ?? 'chemflow',
       // search_path set at connection start-up applies to every pooled connection, with no extra round trip.
       ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
-    });
+    };
+    this.pool = new pg.Pool({ ...this.clientConfig, max: options.max ?? 10 });
     // An idle connection killed by the server (restart, pg_terminate_backend) is reported here and
     // dropped from the pool; without a listener Node would crash the process on the 'error' event.
     this.pool.on('error', () => undefined);
@@ -90,7 +93,19 @@ export class PgExecutor implements SqlExecutor {
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.end();
+  async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+    const listener = new PgListener(this.clientConfig, channel, onNotify);
+    this.listeners.add(listener);
+    await listener.start();
+    return async () => {
+      this.listeners.delete(listener);
+      await listener.stop();
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.listeners].map((l) => l.stop()));
+    this.listeners.clear();
+    await this.pool.end();
   }
 }

@@ -42,6 +42,11 @@ export class PgliteExecutor implements SqlExecutor {
     });
   }
 
+  /** PGlite runs in this process only: its notifications come from this process's own appends. */
+  async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+    return this.db.listen(channel, onNotify);
+  }
+
   async close(): Promise<void> {
     await this.tail;
     await this.db.close();

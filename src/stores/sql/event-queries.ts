@@ -15,6 +15,8 @@ export type ErrorRowInput = StepExecutionError & { version: number };
 
 export interface AppendBatch {
   flowId: string;
+  /** Set only on the batch that creates the flow: its queue row starts leased to this owner. */
+  lease?: { owner: string; leaseMs: number } | undefined;
   expectedVersion: number;
   schemaVersion: number;
   events: readonly EventRowInput[];
@@ -33,8 +35,15 @@ export interface AppendBatch {
  * once per connection, and the common batch pays for no empty INSERT.
  */
 export function appendEventsQuery(batch: AppendBatch): SqlQuery {
-  const values: unknown[] = [batch.flowId, batch.expectedVersion, JSON.stringify(batch.events), batch.schemaVersion];
-  const parts = [APPEND_EVENTS];
+  const values: unknown[] = [
+    batch.flowId,
+    batch.expectedVersion,
+    JSON.stringify(batch.events),
+    batch.schemaVersion,
+    batch.lease?.owner ?? null,
+    batch.lease?.leaseMs ?? null,
+  ];
+  const parts = [APPEND_EVENTS, PROJECT_QUEUE];
   if (batch.errors.length > 0) {
     values.push(JSON.stringify(batch.errors));
     parts.push(appendErrors(values.length));
@@ -57,7 +66,36 @@ const APPEND_EVENTS = `batch AS (
   SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
   FROM batch CROSS JOIN head WHERE head.version = $2::int
   ORDER BY batch.ord
-  RETURNING seq, version, event_type, payload
+  RETURNING seq, version, event_type, payload, ts
+)`;
+
+/**
+ * The flow's queue row, projected from the batch's last event in the same statement (so in the same
+ * transaction) as the events: `chemflow_queue_status` is the one rule, shared with the rebuild. A
+ * cancelled flow stays cancelled whatever outcome is recorded after it. The lease is set only when
+ * the batch creates the flow; later appends leave it to its holder.
+ */
+const PROJECT_QUEUE = `last_event AS (
+  SELECT version, event_type, payload, ts FROM inserted ORDER BY version DESC LIMIT 1
+), queue AS (
+  INSERT INTO flow_queue AS q (flow_id, name, status, version, last_event_type, next_due_at,
+    lease_owner, lease_expires_at, created_at, updated_at)
+  SELECT $1::uuid,
+    coalesce((SELECT i.payload->>'flowName' FROM inserted i WHERE i.event_type = 'FlowInitialized'), ''),
+    projected.status, last_event.version, last_event.event_type,
+    chemflow_queue_due(projected.status, last_event.payload, now()),
+    $5::text, CASE WHEN $5::text IS NULL THEN NULL ELSE now() + $6::int * interval '1 millisecond' END,
+    (SELECT i.ts FROM inserted i ORDER BY i.version LIMIT 1), last_event.ts
+  FROM last_event
+  CROSS JOIN LATERAL (
+    SELECT chemflow_queue_status(last_event.event_type, last_event.payload, last_event.ts, false) AS status
+  ) projected
+  ON CONFLICT (flow_id) DO UPDATE SET
+    status = CASE WHEN q.status = 'cancelled' THEN 'cancelled' ELSE EXCLUDED.status END,
+    version = EXCLUDED.version,
+    last_event_type = EXCLUDED.last_event_type,
+    next_due_at = CASE WHEN q.status = 'cancelled' THEN NULL ELSE EXCLUDED.next_due_at END,
+    updated_at = EXCLUDED.updated_at
 )`;
 
 function appendErrors(param: number): string {
@@ -106,20 +144,5 @@ export function eventsInRangeQuery(flowId: string, from: number, to: number): Sq
   return {
     text: `${SELECT_EVENT} WHERE flow_id = $1::uuid AND version BETWEEN $2::int AND $3::int ORDER BY version`,
     values: [flowId, from, to],
-  };
-}
-
-/** Every flow: its FlowInitialized (version 1) and its last event, most recently updated first. */
-export function listFlowsQuery(): SqlQuery {
-  return {
-    text: `SELECT first.flow_id::text AS flow_id, first.payload->>'flowName' AS name,
-  last.version, last.event_type, ${isoTimestamp('first.ts')} AS created_at, ${isoTimestamp('last.ts')} AS updated_at
-FROM event_log first
-CROSS JOIN LATERAL (
-  SELECT version, event_type, ts FROM event_log l WHERE l.flow_id = first.flow_id ORDER BY version DESC LIMIT 1
-) last
-WHERE first.version = 1 AND first.event_type = 'FlowInitialized'
-ORDER BY last.ts DESC, first.seq`,
-    values: [],
   };
 }

@@ -20,6 +20,12 @@ export interface SqlExecutor extends SqlRunner {
   readonly kind: 'pglite' | 'postgres';
   /** Runs `work` inside BEGIN ... COMMIT on one connection; rolls back when it throws. */
   transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  /**
+   * Calls `onNotify` for every NOTIFY on `channel` (from any connection, any process), until the
+   * returned function is called. A lost listening connection is re-established by itself, and
+   * `onNotify` is called once after, since notifications sent meanwhile are gone.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 

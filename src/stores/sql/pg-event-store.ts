@@ -48,7 +48,7 @@ export class PgEventStore {
     );
     return withRetry(operation, async (connectionLost) => {
       try {
-        return await this.appendOnce(flowId, expectedVersion, stored, options.artifacts ?? []);
+        return await this.appendOnce(flowId, expectedVersion, stored, options);
       } catch (error) {
         if (connectionLost && isConcurrencyError(error)) {
           const committed = await this.alreadyCommitted(flowId, stored);
@@ -94,7 +94,7 @@ export class PgEventStore {
     flowId: string,
     expectedVersion: number,
     stored: readonly FlowEvent[],
-    artifacts: readonly Artifact[],
+    options: AppendOptions,
   ): Promise<AppendResult> {
     const errors: ErrorRowInput[] = stored.flatMap((event) =>
       event.type === 'StepFailed' ? [{ ...errorRecordFromEvent(event), version: event.version }] : [],
@@ -105,7 +105,8 @@ export class PgEventStore {
       schemaVersion: EVENT_SCHEMA_VERSION,
       events: stored.map((event) => ({ type: event.type, ts: event.ts, payload: bodyPayload(event) })),
       errors,
-      artifacts: firstOfEachHash(artifacts),
+      artifacts: firstOfEachHash(options.artifacts ?? []),
+      lease: expectedVersion === 0 ? options.lease : undefined,
     });
     let rows: AppendRow[];
     try {

@@ -3,6 +3,7 @@ import type { JsonObject, JsonValue } from '../../core/canonical-json.js';
 import type { ErrorClass } from '../../core/error-class.js';
 import { decodeEvent } from '../../core/event-codec.js';
 import type { FlowEvent } from '../../core/events.js';
+import type { QueueStatus } from '../../core/queue-status.js';
 import type { StepExecutionError } from '../../core/step-execution-error.js';
 import type { FlowSummary } from '../flow-store.js';
 
@@ -39,11 +40,15 @@ export interface ArtifactRow {
 
 export interface FlowSummaryRow {
   flow_id: string;
-  name: string | null;
+  name: string;
+  status: QueueStatus;
   version: number;
-  event_type: FlowEvent['type'];
+  last_event_type: FlowEvent['type'];
   created_at: string;
   updated_at: string;
+  next_due_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
 }
 
 /** Rows are untrusted input: every event goes through the codec, which names flow and version. */
@@ -80,13 +85,18 @@ export function artifactFromRow(row: ArtifactRow): Artifact {
   return row.metadata === null ? base : { ...base, metadata: row.metadata };
 }
 
+/** Status and event type are guarded by the table's CHECK constraints. */
 export function summaryFromRow(row: FlowSummaryRow): FlowSummary {
   return {
     flowId: row.flow_id,
-    name: row.name ?? '',
+    name: row.name,
+    status: row.status,
     version: row.version,
-    lastEventType: row.event_type,
+    lastEventType: row.last_event_type,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    nextDueAt: row.next_due_at,
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: row.lease_expires_at,
   };
 }

@@ -1,15 +1,23 @@
 import type { Artifact } from '../../core/artifact.js';
 import type { NewFlowEvent, FlowEvent } from '../../core/events.js';
 import type { ErrorCounts, StepExecutionError } from '../../core/step-execution-error.js';
-import type { AppendOptions, AppendResult, FlowStore, FlowSummary } from '../flow-store.js';
-import { listFlowsQuery } from './event-queries.js';
-import { run, type SqlExecutor } from './executor.js';
+import type { QueueStatus } from '../../core/queue-status.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  ClaimedFlow,
+  FlowQuery,
+  FlowStore,
+  FlowSummary,
+  LeaseAcquisition,
+} from '../flow-store.js';
+import type { SqlExecutor } from './executor.js';
 import { migrate } from './migrate.js';
 import { PgArtifactStore } from './pg-artifact-store.js';
 import { PgErrorStore } from './pg-error-store.js';
 import { PgEventStore } from './pg-event-store.js';
+import { PgFlowQueue } from './pg-flow-queue.js';
 import { PgFlowRepository } from './pg-flow-repository.js';
-import { summaryFromRow, type FlowSummaryRow } from './rows.js';
 import { withRetry } from './transient.js';
 
 /**
@@ -22,6 +30,7 @@ export class SqlFlowStore implements FlowStore {
   readonly errors: PgErrorStore;
   readonly artifacts: PgArtifactStore;
   readonly repository: PgFlowRepository;
+  readonly queue: PgFlowQueue;
 
   private constructor(readonly executor: SqlExecutor) {
     this.kind = executor.kind;
@@ -29,6 +38,7 @@ export class SqlFlowStore implements FlowStore {
     this.errors = new PgErrorStore(executor);
     this.artifacts = new PgArtifactStore(executor);
     this.repository = new PgFlowRepository(this.events, this.errors);
+    this.queue = new PgFlowQueue(executor);
   }
 
   /** Brings the schema up to date (idempotent, safe against concurrent openers) and opens the store. */
@@ -71,9 +81,40 @@ export class SqlFlowStore implements FlowStore {
     return this.errors.countErrorsByFlow(flowId);
   }
 
-  async listFlows(): Promise<FlowSummary[]> {
-    const rows = await withRetry('list flows', () => run<FlowSummaryRow>(this.executor, listFlowsQuery()));
-    return rows.map(summaryFromRow);
+  listFlows(query?: FlowQuery): Promise<FlowSummary[]> {
+    return this.queue.listFlows(query);
+  }
+
+  claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]> {
+    return this.queue.claimFlows(owner, options);
+  }
+
+  acquireLease(flowId: string, owner: string, leaseMs: number): Promise<LeaseAcquisition> {
+    return this.queue.acquireLease(flowId, owner, leaseMs);
+  }
+
+  renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {
+    return this.queue.renewLeases(owner, flowIds, leaseMs);
+  }
+
+  releaseLease(flowId: string, owner: string): Promise<void> {
+    return this.queue.releaseLease(flowId, owner);
+  }
+
+  nextWakeAt(): Promise<number | null> {
+    return this.queue.nextWakeAt();
+  }
+
+  queueDepth(): Promise<Record<'pending' | 'running' | 'waiting', number>> {
+    return this.queue.queueDepth();
+  }
+
+  rebuildQueue(flowId?: string): Promise<number> {
+    return this.queue.rebuildQueue(flowId);
+  }
+
+  subscribe(listener: () => void): Promise<() => Promise<void>> {
+    return this.queue.subscribe(listener);
   }
 
   close(): Promise<void> {

@@ -1,0 +1,41 @@
+import type { FlowEvent } from './events.js';
+
+/** A flow's row in the flow queue: what a worker or a listing needs without replaying its log. */
+export type QueueStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
+
+export const QUEUE_STATUSES: readonly QueueStatus[] = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled'];
+
+/** Statuses a worker may claim (a `running` one only when its lease is free or expired). */
+export const OPEN_STATUSES: readonly QueueStatus[] = ['pending', 'running', 'waiting'];
+
+/**
+ * The status of a flow whose last event is `last`: the log's state machine makes it a function of that
+ * event alone (a retry is always appended with its failure, a last step's StepFinished with
+ * FlowCompleted), plus whether the flow was ever cancelled, which is final. The SQL stores apply the
+ * same rule as `chemflow_queue_status` (migrations/0004_flow_queue); the contract suite checks both.
+ */
+export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueStatus {
+  if (wasCancelled) return 'cancelled';
+  switch (last.type) {
+    case 'FlowCancelled':
+      return 'cancelled';
+    case 'FlowInitialized':
+    case 'StepFinished':
+      return 'pending';
+    case 'StepStarted':
+    case 'StepSignal':
+      return 'running';
+    case 'StepFailed':
+      return 'failed';
+    case 'RetryScheduled':
+      return Date.parse(last.notBefore) > Date.parse(last.ts) ? 'waiting' : 'pending';
+    case 'FlowCompleted':
+      return 'completed';
+  }
+}
+
+/** When a flow in `status` may run next (epoch ms): a retry's notBefore, `since` if open, else null. */
+export function queueDueAt(status: QueueStatus, last: FlowEvent, since: number): number | null {
+  if (status === 'waiting' && last.type === 'RetryScheduled') return Date.parse(last.notBefore);
+  return status === 'pending' || status === 'running' ? since : null;
+}

@@ -1,0 +1,184 @@
+import { OPEN_STATUSES, queueDueAt, queueStatusAfter, type QueueStatus } from '../core/queue-status.js';
+import type { FlowEvent } from '../core/events.js';
+import type { ClaimedFlow, FlowQuery, FlowSummary, LeaseAcquisition } from './flow-store.js';
+
+const DEFAULT_LIMIT = 50;
+const OPEN: ReadonlySet<QueueStatus> = new Set(OPEN_STATUSES);
+
+interface Row {
+  flowId: string;
+  name: string;
+  status: QueueStatus;
+  version: number;
+  lastEventType: FlowEvent['type'];
+  nextDueAt: number | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  createdAt: string;
+  updatedAt: string;
+  /** Insertion order: ties between equal creation times list the later one first, as flow ids do in SQL. */
+  order: number;
+}
+
+/**
+ * The flow queue of the memory store: the same projection and lease rules as the SQL table of
+ * migrations/0004_flow_queue, on the process's clock.
+ */
+export class MemoryFlowQueue {
+  private readonly rows = new Map<string, Row>();
+  private readonly listeners = new Set<() => void>();
+  private inserted = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Projects an appended batch onto the flow's row (called by the store inside its append). */
+  project(flowId: string, stored: readonly FlowEvent[], lease: { owner: string; leaseMs: number } | undefined): void {
+    const last = stored[stored.length - 1];
+    if (last === undefined) return;
+    const row = this.rows.get(flowId);
+    const wasCancelled = row?.status === 'cancelled';
+    const status = queueStatusAfter(last, wasCancelled);
+    const now = this.now();
+    const first = stored[0];
+    const next: Row = row ?? {
+      flowId,
+      name: first?.type === 'FlowInitialized' ? first.flowName : '',
+      status,
+      version: 0,
+      lastEventType: last.type,
+      nextDueAt: null,
+      leaseOwner: lease?.owner ?? null,
+      leaseExpiresAt: lease === undefined ? null : now + lease.leaseMs,
+      createdAt: first?.ts ?? last.ts,
+      updatedAt: last.ts,
+      order: this.inserted++,
+    };
+    Object.assign(next, { status, version: last.version, lastEventType: last.type, nextDueAt: queueDueAt(status, last, now), updatedAt: last.ts });
+    this.rows.set(flowId, next);
+    if (next.leaseOwner === null && OPEN.has(status)) this.notify();
+  }
+
+  listFlows(query: FlowQuery = {}): FlowSummary[] {
+    const statuses = query.status !== undefined && query.status.length > 0 ? new Set(query.status) : undefined;
+    let rows = [...this.rows.values()]
+      .filter((r) => (statuses === undefined || statuses.has(r.status)) && (query.name === undefined || r.name === query.name))
+      .sort(newestFirst);
+    if (query.after !== undefined) {
+      const cursor = this.rows.get(query.after);
+      rows = cursor === undefined ? [] : rows.filter((r) => newestFirst(cursor, r) < 0);
+    }
+    return rows.slice(0, query.limit ?? DEFAULT_LIMIT).map(summary);
+  }
+
+  claimFlows(owner: string, options: { limit: number; leaseMs: number }): ClaimedFlow[] {
+    const now = this.now();
+    const claimable = [...this.rows.values()]
+      .filter((r) => this.isClaimable(r, now))
+      .sort((a, b) => (a.nextDueAt ?? 0) - (b.nextDueAt ?? 0) || a.order - b.order)
+      .slice(0, options.limit);
+    for (const row of claimable) Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + options.leaseMs });
+    return claimable.map((r) => ({ flowId: r.flowId, status: r.status, version: r.version }));
+  }
+
+  acquireLease(flowId: string, owner: string, leaseMs: number): LeaseAcquisition {
+    const row = this.rows.get(flowId);
+    if (row === undefined) return { acquired: false, reason: 'not_found' };
+    const now = this.now();
+    if (row.leaseOwner !== null && row.leaseOwner !== owner && (row.leaseExpiresAt ?? 0) >= now)
+      return { acquired: false, reason: 'leased', owner: row.leaseOwner, expiresAt: new Date(row.leaseExpiresAt ?? 0).toISOString() };
+    Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + leaseMs });
+    return { acquired: true };
+  }
+
+  renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Map<string, QueueStatus> {
+    const held = new Map<string, QueueStatus>();
+    const now = this.now();
+    for (const flowId of flowIds) {
+      const row = this.rows.get(flowId);
+      if (row?.leaseOwner !== owner) continue;
+      row.leaseExpiresAt = now + leaseMs;
+      held.set(flowId, row.status);
+    }
+    return held;
+  }
+
+  releaseLease(flowId: string, owner: string): void {
+    const row = this.rows.get(flowId);
+    if (row?.leaseOwner !== owner) return;
+    Object.assign(row, { leaseOwner: null, leaseExpiresAt: null });
+    if (OPEN.has(row.status)) this.notify();
+  }
+
+  nextWakeAt(): number | null {
+    let earliest: number | null = null;
+    for (const row of this.rows.values()) {
+      if (!OPEN.has(row.status) || row.nextDueAt === null) continue;
+      const at = Math.max(row.nextDueAt, row.leaseExpiresAt ?? row.nextDueAt);
+      earliest = earliest === null ? at : Math.min(earliest, at);
+    }
+    return earliest;
+  }
+
+  queueDepth(): Record<'pending' | 'running' | 'waiting', number> {
+    const depth = { pending: 0, running: 0, waiting: 0 };
+    for (const row of this.rows.values()) if (row.status === 'pending' || row.status === 'running' || row.status === 'waiting') depth[row.status] += 1;
+    return depth;
+  }
+
+  /** Rebuilds rows from logs (the memory store's logs are the only source): leases are kept. */
+  rebuild(logs: ReadonlyMap<string, readonly FlowEvent[]>, flowId?: string): number {
+    let written = 0;
+    for (const [id, log] of logs) {
+      if (flowId !== undefined && id !== flowId) continue;
+      const kept = this.rows.get(id);
+      this.rows.delete(id);
+      this.project(id, log, undefined);
+      const rebuilt = this.rows.get(id);
+      if (rebuilt !== undefined && kept !== undefined)
+        Object.assign(rebuilt, { leaseOwner: kept.leaseOwner, leaseExpiresAt: kept.leaseExpiresAt, order: kept.order });
+      written += 1;
+    }
+    return written;
+  }
+
+  subscribe(listener: () => void): () => Promise<void> {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+      return Promise.resolve();
+    };
+  }
+
+  private isClaimable(row: Row, now: number): boolean {
+    return (
+      OPEN.has(row.status) &&
+      row.nextDueAt !== null &&
+      row.nextDueAt <= now &&
+      (row.leaseOwner === null || (row.leaseExpiresAt ?? 0) < now)
+    );
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) queueMicrotask(listener);
+  }
+}
+
+function newestFirst(a: Row, b: Row): number {
+  return b.createdAt.localeCompare(a.createdAt) || b.order - a.order;
+}
+
+function summary(row: Row): FlowSummary {
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    flowId: row.flowId,
+    name: row.name,
+    status: row.status,
+    version: row.version,
+    lastEventType: row.lastEventType,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    nextDueAt: iso(row.nextDueAt),
+    leaseOwner: row.leaseOwner,
+    leaseExpiresAt: iso(row.leaseExpiresAt),
+  };
+}

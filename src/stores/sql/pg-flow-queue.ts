@@ -1,0 +1,89 @@
+import type { QueueStatus } from '../../core/queue-status.js';
+import type { ClaimedFlow, FlowQuery, FlowQueue, FlowSummary, LeaseAcquisition } from '../flow-store.js';
+import { run, type SqlExecutor } from './executor.js';
+import {
+  acquireLeaseQuery,
+  claimFlowsQuery,
+  listFlowsQuery,
+  nextWakeQuery,
+  QUEUE_CHANNEL_QUERY,
+  queueDepthQuery,
+  rebuildQueueQuery,
+  releaseLeaseQuery,
+  renewLeasesQuery,
+} from './queue-queries.js';
+import { summaryFromRow, type FlowSummaryRow } from './rows.js';
+import { withRetry } from './transient.js';
+import { isUuid } from './uuid.js';
+
+/** The flow queue table (migrations/0004_flow_queue), PGlite and the PostgreSQL server alike. */
+export class PgFlowQueue implements FlowQueue {
+  constructor(private readonly executor: SqlExecutor) {}
+
+  async listFlows(query: FlowQuery = {}): Promise<FlowSummary[]> {
+    if (query.after !== undefined && !isUuid(query.after)) return [];
+    const rows = await withRetry('list flows', () => run<FlowSummaryRow>(this.executor, listFlowsQuery(query)));
+    return rows.map(summaryFromRow);
+  }
+
+  /** A claim whose reply was lost and was retried only delays those flows until their lease expires. */
+  async claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]> {
+    const rows = await withRetry('claim flows', () =>
+      run<{ flow_id: string; status: QueueStatus; version: number }>(
+        this.executor,
+        claimFlowsQuery(owner, options.limit, options.leaseMs),
+      ),
+    );
+    return rows.map((r) => ({ flowId: r.flow_id, status: r.status, version: r.version }));
+  }
+
+  async acquireLease(flowId: string, owner: string, leaseMs: number): Promise<LeaseAcquisition> {
+    if (!isUuid(flowId)) return { acquired: false, reason: 'not_found' };
+    const rows = await withRetry(`lease flow ${flowId}`, () =>
+      run<{ lease_owner: string | null; lease_expires_at: string | null; acquired: boolean }>(
+        this.executor,
+        acquireLeaseQuery(flowId, owner, leaseMs),
+      ),
+    );
+    const row = rows[0];
+    if (row === undefined) return { acquired: false, reason: 'not_found' };
+    if (row.acquired) return { acquired: true };
+    return { acquired: false, reason: 'leased', owner: row.lease_owner ?? '?', expiresAt: row.lease_expires_at ?? '?' };
+  }
+
+  async renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {
+    if (flowIds.length === 0) return new Map();
+    const rows = await withRetry('renew leases', () =>
+      run<{ flow_id: string; status: QueueStatus }>(this.executor, renewLeasesQuery(owner, flowIds, leaseMs)),
+    );
+    return new Map(rows.map((r) => [r.flow_id, r.status]));
+  }
+
+  async releaseLease(flowId: string, owner: string): Promise<void> {
+    await withRetry(`release flow ${flowId}`, () => run(this.executor, releaseLeaseQuery(flowId, owner)));
+  }
+
+  async nextWakeAt(): Promise<number | null> {
+    const rows = await withRetry('read the next due time', () => run<{ wake_at: number | null }>(this.executor, nextWakeQuery()));
+    const at = rows[0]?.wake_at;
+    return at === null || at === undefined ? null : Number(at);
+  }
+
+  async queueDepth(): Promise<Record<'pending' | 'running' | 'waiting', number>> {
+    const rows = await withRetry('read the queue depth', () => run<{ status: QueueStatus; n: number }>(this.executor, queueDepthQuery()));
+    const depth = { pending: 0, running: 0, waiting: 0 };
+    for (const row of rows) if (row.status === 'pending' || row.status === 'running' || row.status === 'waiting') depth[row.status] = row.n;
+    return depth;
+  }
+
+  async rebuildQueue(flowId?: string): Promise<number> {
+    if (flowId !== undefined && !isUuid(flowId)) return 0;
+    const rows = await withRetry('rebuild the flow queue', () => run<{ written: number }>(this.executor, rebuildQueueQuery(flowId)));
+    return rows[0]?.written ?? 0;
+  }
+
+  async subscribe(listener: () => void): Promise<() => Promise<void>> {
+    const rows = await withRetry('find the queue channel', () => run<{ channel: string }>(this.executor, QUEUE_CHANNEL_QUERY));
+    return this.executor.listen(rows[0]?.channel ?? 'chemflow_queue_public', listener);
+  }
+}

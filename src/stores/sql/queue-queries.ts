@@ -1,0 +1,118 @@
+import { OPEN_STATUSES } from '../../core/queue-status.js';
+import type { FlowQuery } from '../flow-store.js';
+import type { SqlQuery } from './executor.js';
+import { isoTimestamp } from './sql-fragments.js';
+
+/**
+ * The flow queue's statements (migrations/0004_flow_queue). Every one is served by an index over
+ * open flows or by the listing indexes: its cost does not grow with the number of finished flows.
+ * Times are the database's `now()`, the one clock every worker agrees on.
+ */
+
+const OPEN = `status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`;
+const DEFAULT_LIMIT = 50;
+
+const SUMMARY_COLUMNS = `flow_id::text AS flow_id, name, status, version, last_event_type,
+  ${isoTimestamp('created_at')} AS created_at, ${isoTimestamp('updated_at')} AS updated_at,
+  ${isoTimestamp('next_due_at')} AS next_due_at, lease_owner, ${isoTimestamp('lease_expires_at')} AS lease_expires_at`;
+
+/** Newest first, optionally by status and name, continuing after a flow (keyset on created_at, flow_id). */
+export function listFlowsQuery(query: FlowQuery): SqlQuery {
+  const values: unknown[] = [];
+  const where: string[] = [];
+  if (query.status !== undefined && query.status.length > 0) {
+    values.push([...query.status]);
+    where.push(`status = ANY($${values.length}::text[])`);
+  }
+  if (query.name !== undefined) {
+    values.push(query.name);
+    where.push(`name = $${values.length}::text`);
+  }
+  if (query.after !== undefined) {
+    values.push(query.after);
+    where.push(`(created_at, flow_id) < (SELECT created_at, flow_id FROM flow_queue WHERE flow_id = $${values.length}::uuid)`);
+  }
+  values.push(query.limit ?? DEFAULT_LIMIT);
+  return {
+    text: `SELECT ${SUMMARY_COLUMNS} FROM flow_queue
+${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+ORDER BY created_at DESC, flow_id DESC LIMIT $${values.length}::int`,
+    values,
+  };
+}
+
+/**
+ * Claims runnable flows in due order. SKIP LOCKED lets concurrent claimers pass over each other's rows
+ * instead of waiting on them, so two workers never claim the same flow and never block each other.
+ */
+export function claimFlowsQuery(owner: string, limit: number, leaseMs: number): SqlQuery {
+  return {
+    text: `WITH claimable AS (
+  SELECT flow_id FROM flow_queue
+  WHERE ${OPEN} AND next_due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
+  ORDER BY next_due_at
+  LIMIT $2::int
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
+FROM claimable WHERE q.flow_id = claimable.flow_id
+RETURNING q.flow_id::text AS flow_id, q.status, q.version`,
+    values: [owner, limit, leaseMs],
+  };
+}
+
+/** Takes one flow's lease when free, expired or already the owner's; returns the row either way. */
+export function acquireLeaseQuery(flowId: string, owner: string, leaseMs: number): SqlQuery {
+  return {
+    text: `WITH target AS (
+  SELECT flow_id, lease_owner, lease_expires_at FROM flow_queue WHERE flow_id = $1::uuid FOR UPDATE
+), taken AS (
+  UPDATE flow_queue q SET lease_owner = $2::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
+  FROM target
+  WHERE q.flow_id = target.flow_id
+    AND (target.lease_owner IS NULL OR target.lease_owner = $2::text OR target.lease_expires_at < now())
+  RETURNING q.flow_id
+)
+SELECT target.lease_owner, ${isoTimestamp('target.lease_expires_at')} AS lease_expires_at,
+  EXISTS (SELECT 1 FROM taken) AS acquired
+FROM target`,
+    values: [flowId, owner, leaseMs],
+  };
+}
+
+/** The heartbeat: one statement for every flow a worker holds. */
+export function renewLeasesQuery(owner: string, flowIds: readonly string[], leaseMs: number): SqlQuery {
+  return {
+    text: `UPDATE flow_queue SET lease_expires_at = now() + $3::int * interval '1 millisecond'
+WHERE flow_id = ANY($2::uuid[]) AND lease_owner = $1::text
+RETURNING flow_id::text AS flow_id, status`,
+    values: [owner, [...flowIds], leaseMs],
+  };
+}
+
+export function releaseLeaseQuery(flowId: string, owner: string): SqlQuery {
+  return {
+    text: `UPDATE flow_queue SET lease_owner = NULL, lease_expires_at = NULL WHERE flow_id = $1::uuid AND lease_owner = $2::text`,
+    values: [flowId, owner],
+  };
+}
+
+/** The earliest moment an open flow becomes claimable: due, and its lease (if any) expired. */
+export function nextWakeQuery(): SqlQuery {
+  return {
+    text: `SELECT (extract(epoch FROM min(greatest(next_due_at, coalesce(lease_expires_at, next_due_at)))) * 1000)::float8 AS wake_at
+FROM flow_queue WHERE ${OPEN}`,
+    values: [],
+  };
+}
+
+export function queueDepthQuery(): SqlQuery {
+  return { text: `SELECT status, count(*)::int AS n FROM flow_queue WHERE ${OPEN} GROUP BY status`, values: [] };
+}
+
+export function rebuildQueueQuery(flowId: string | undefined): SqlQuery {
+  return { text: `SELECT chemflow_rebuild_flow_queue($1::uuid) AS written`, values: [flowId ?? null] };
+}
+
+/** The NOTIFY channel of a schema (the trigger of migrations/0004_flow_queue names it the same way). */
+export const QUEUE_CHANNEL_QUERY: SqlQuery = { text: `SELECT 'chemflow_queue_' || current_schema() AS channel`, values: [] };
