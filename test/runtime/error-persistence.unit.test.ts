@@ -158,31 +158,29 @@ describe.each(engineStores)('F8 error persistence on $name', ({ create }) => {
       const dying = new FlowEngine({ store });
       await dying.startFlow(def, { flowId });
       await dying.next(flowId, def);
-      // Simulate a process that committed StepStarted and died before recording a result.
+      // Simulate a process that took the lease, committed StepStarted and died before recording a result.
+      expect(await store.acquireLease(flowId, 'dying-process', 250)).toEqual({ acquired: true });
       await store.append(flowId, 3, [{ type: 'StepStarted', stepIndex: 1, stepId: 'x', attempt: 1, ts: new Date().toISOString() }]);
-      // A recent attempt may belong to a live worker: without takeOver nothing runs and nothing is written.
+      // While its lease runs, the attempt may belong to a live process: nothing runs and nothing is written.
       const cautious = new FlowEngine({ store });
-      await expect(cautious.runToEnd(flowId, def)).rejects.toBeInstanceOf(StepInProgressError);
+      await expect(cautious.runToEnd(flowId, def)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT', owner: 'dying-process' });
       expect(await store.list(flowId)).toHaveLength(4);
+      await new Promise((r) => setTimeout(r, 300)); // the lease expires
       const restarted = new FlowEngine({ store, clock: new ManualClock() });
-      const flow = await restarted.runToEnd(flowId, def, { takeOver: true });
+      const flow = await restarted.runToEnd(flowId, def);
       expect(flow.completed).toBe(true);
       expect(flow.steps[1]).toMatchObject({ attempts: 2, retryCount: 1 });
       expect(await store.listErrors(flowId)).toMatchObject([{ stepId: 'x', attemptNumber: 1, errorClass: 'Transient', details: { error_code: 'WORKER_LOST' } }]);
     });
   });
 
-  it('presumes an attempt lost without takeOver once it is older than staleAttemptMs', async () => {
+  it('recovers at once a Running attempt whose process left no lease (e.g. a log written before the flow queue)', async () => {
     await withStore(async (store) => {
-      const def = defineFlow('stale', [seedStep(), flakyStep('x', []), sinkStep()]);
-      const clock = new ManualClock();
-      const engine = new FlowEngine({ store, clock, staleAttemptMs: 60_000 });
+      const def = defineFlow('unleased', [seedStep(), flakyStep('x', []), sinkStep()]);
+      const engine = new FlowEngine({ store, clock: new ManualClock() });
       const flowId = await engine.startFlow(def);
       await engine.next(flowId, def);
-      await store.append(flowId, 3, [{ type: 'StepStarted', stepIndex: 1, stepId: 'x', attempt: 1, ts: new Date(clock.now()).toISOString() }]);
-      clock.current += 59_000;
-      await expect(engine.next(flowId, def)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT', stepId: 'x', attempt: 1 });
-      clock.current += 1_000;
+      await store.append(flowId, 3, [{ type: 'StepStarted', stepIndex: 1, stepId: 'x', attempt: 1, ts: new Date().toISOString() }]);
       const { outcome } = await engine.next(flowId, def);
       expect(outcome).toMatchObject({ kind: 'recovered', stepId: 'x', attempt: 1, retry: { retryIndex: 1 } });
     });

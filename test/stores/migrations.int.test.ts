@@ -7,7 +7,7 @@ import { createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js
 import { chemflowTables, schemaSnapshot } from '../helpers/schema-snapshot.js';
 
 const run = promisify(execFile);
-const ALL = ['0001_event_log', '0002_workflow_step_artifacts', '0003_step_execution_errors'];
+const ALL = ['0001_event_log', '0002_workflow_step_artifacts', '0003_step_execution_errors', '0004_flow_queue'];
 
 describe.runIf(pgAvailable)('migrations on the PostgreSQL server', () => {
   let schema: TestSchema;
@@ -60,10 +60,10 @@ describe.runIf(pgAvailable)('migrations on the PostgreSQL server', () => {
 
   it('migrates down to a given migration and back up', async () => {
     await migrate(db, 'up');
-    expect((await migrate(db, 'down', { to: '0002_workflow_step_artifacts' })).ran).toEqual(['0003_step_execution_errors']);
+    expect((await migrate(db, 'down', { to: '0002_workflow_step_artifacts' })).ran).toEqual(['0004_flow_queue', '0003_step_execution_errors']);
     expect(await chemflowTables(db)).toEqual(['chemflow_migrations', 'event_log', 'workflow_step_artifacts']);
     expect((await migrate(db, 'up', { to: '0002_workflow_step_artifacts' })).ran).toEqual([]);
-    expect((await migrate(db, 'up')).ran).toEqual(['0003_step_execution_errors']);
+    expect((await migrate(db, 'up')).ran).toEqual(['0003_step_execution_errors', '0004_flow_queue']);
     await expect(migrate(db, 'up', { to: '9999_nope' })).rejects.toThrow(/Unknown migration/);
   });
 

@@ -7,12 +7,15 @@ import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { migrateStore, openPgliteStore, openStore } from '../../src/stores/open-store.js';
 import { PgliteExecutor } from '../../src/stores/pglite/pglite-executor.js';
 import { migrate } from '../../src/stores/sql/migrate.js';
+import { loadMigrations } from '../../src/stores/sql/migration-files.js';
 import { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import { artifactOf, flowInitialized, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
 import { flakyExecutor } from '../helpers/flaky-executor.js';
 import { chemflowTables, schemaSnapshot } from '../helpers/schema-snapshot.js';
 import { errorRows, eventRowCount } from '../helpers/sql-inspect.js';
 import { ConcurrencyError, insertStepExecutionError } from '../../src/index.js';
+
+const MIGRATION_COUNT = loadMigrations().length;
 
 describe('embedded PGlite store', () => {
   const dirs: string[] = [];
@@ -54,10 +57,10 @@ describe('embedded PGlite store', () => {
     });
 
     it('migrates up, down and up again to the same schema; twice changes nothing', async () => {
-      expect((await migrate(executor, 'up')).ran).toHaveLength(3);
+      expect((await migrate(executor, 'up')).ran).toHaveLength(MIGRATION_COUNT);
       const first = await schemaSnapshot(executor);
       expect((await migrate(executor, 'up')).ran).toEqual([]);
-      expect((await migrate(executor, 'down')).ran).toHaveLength(3);
+      expect((await migrate(executor, 'down')).ran).toHaveLength(MIGRATION_COUNT);
       expect(await chemflowTables(executor)).toEqual(['chemflow_migrations']);
       await migrate(executor, 'up');
       expect(await schemaSnapshot(executor)).toEqual(first);
@@ -147,8 +150,8 @@ describe('embedded PGlite store', () => {
     await inMemoryPglite.close();
     expect(await migrateStore('memory', 'up')).toEqual({ ran: [] });
     const dir = tempDir();
-    expect((await migrateStore(dir, 'up')).ran).toHaveLength(3);
-    expect((await migrateStore(dir, 'down')).ran).toHaveLength(3);
+    expect((await migrateStore(dir, 'up')).ran).toHaveLength(MIGRATION_COUNT);
+    expect((await migrateStore(dir, 'down')).ran).toHaveLength(MIGRATION_COUNT);
     const store = await openPgliteStore(dir); // opening migrates up again
     try {
       expect(await store.list(randomUUID())).toEqual([]);

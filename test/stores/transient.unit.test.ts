@@ -69,6 +69,7 @@ describe('migration files and locations', () => {
       '0001_event_log',
       '0002_workflow_step_artifacts',
       '0003_step_execution_errors',
+      '0004_flow_queue',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE/);
