@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   defineFlow,
   FlowEngine,
-  StepInProgressError,
   FlowRepository,
   TransientError,
   type FlowDefinition,

@@ -41,7 +41,7 @@ export async function driveFlow(
     if (progress.notes.length > 0) ctx.io.stdout.write(`\nNotes:\n${progress.notes.map((n) => `  ${n}\n`).join('')}`);
   }
   if (flow.completed) return EXIT.ok;
-  ctx.io.stderr.write(failureHint(flow));
+  ctx.io.stderr.write(flow.cancelled ? `Flow ${flow.id} was cancelled: no step starts again.\n` : failureHint(flow));
   return EXIT.flowFailed;
 }
 

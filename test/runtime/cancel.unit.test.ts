@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { cancelFlow, defineFlow, FlowEngine, FlowNotRunnableError, FlowWorker, type FlowDefinition, type FlowResolver } from '../../src/index.js';
+import { demoFlow, flakyStep, seedStep, sinkStep } from '../support/demo-flow.js';
+import { engineStores, storeRunner } from '../support/stores.js';
+
+const resolveAs =
+  (definition: FlowDefinition): FlowResolver =>
+  () =>
+    Promise.resolve({ definition });
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe.each(engineStores)('cancel on $name', ({ create }) => {
+  const withStore = storeRunner(create);
+
+  it('a pending flow is never started; cancelling it again, or a completed flow, is refused and appends nothing', async () => {
+    await withStore(async (store) => {
+      const def = demoFlow();
+      const engine = new FlowEngine({ store });
+      const flowId = await engine.startFlow(def);
+      const cancelled = await cancelFlow(store, flowId, 'wrong input');
+      expect(cancelled).toMatchObject({ type: 'FlowCancelled', reason: 'wrong input', version: 2 });
+      expect((await store.listFlows({ status: ['cancelled'] })).map((f) => f.flowId)).toEqual([flowId]);
+
+      expect(await new FlowWorker({ store, resolve: resolveAs(def) }).run({ untilIdle: true })).toEqual([]);
+      await expect(engine.runToEnd(flowId, def)).rejects.toMatchObject({ reason: 'cancelled' });
+      await expect(cancelFlow(store, flowId)).rejects.toBeInstanceOf(FlowNotRunnableError);
+      expect((await store.list(flowId)).map((e) => e.type)).toEqual(['FlowInitialized', 'FlowCancelled']);
+
+      const done = await engine.runToEnd(await engine.startFlow(def), def);
+      await expect(cancelFlow(store, done.id)).rejects.toMatchObject({ reason: 'completed' });
+      expect((await store.list(done.id)).at(-1)?.type).toBe('FlowCompleted');
+    });
+  });
+
+  it('a flow waiting for a retry is cancelled: the retry never runs, and a manual retry is refused', async () => {
+    await withStore(async (store) => {
+      const def = defineFlow('waiting', [seedStep(), flakyStep('flaky', ['Transient'], { retry: { maxRetries: 2, backoff: { kind: 'exponential', baseMs: 60_000 } } })]);
+      const engine = new FlowEngine({ store });
+      const flowId = await engine.startFlow(def);
+      const waiting = await engine.runToEnd(flowId, def, { waitForRetries: false });
+      expect(waiting.steps[1]).toMatchObject({ status: 'Pending', retryCount: 1 });
+      await cancelFlow(store, flowId);
+      const [row] = await store.listFlows({ status: ['cancelled'] });
+      expect(row).toMatchObject({ flowId, nextDueAt: null });
+      await expect(engine.scheduleRetry(flowId, def, 'flaky')).rejects.toMatchObject({ reason: 'flow_cancelled' });
+      expect((await store.list(flowId)).at(-1)?.type).toBe('FlowCancelled');
+    });
+  });
+
+  it('a running attempt sees the cancel at its next heartbeat: ctx.signal aborts, its outcome is recorded after it, nothing starts', async () => {
+    await withStore(async (store) => {
+      let aborted: unknown = null;
+      const def = defineFlow('cancel-me', [
+        seedStep(),
+        {
+          id: 'long',
+          kind: 'transform',
+          baseParams: {},
+          run: (ctx) =>
+            new Promise((_, reject) => {
+              ctx.signal.addEventListener('abort', () => {
+                aborted = ctx.signal.reason;
+                reject(new Error('stopped by the signal'));
+              });
+            }),
+        },
+        sinkStep(),
+      ]);
+      const flowId = await new FlowEngine({ store }).startFlow(def);
+      const worker = new FlowWorker({ store, resolve: resolveAs(def), heartbeatMs: 50, leaseMs: 5_000 });
+      const running = worker.run({ untilIdle: true });
+      await until(async () => (await store.list(flowId)).some((e) => e.type === 'StepStarted' && e.stepId === 'long'));
+      await cancelFlow(store, flowId, 'operator');
+      const outcomes = await running;
+      expect(outcomes).toMatchObject([{ kind: 'cancelled', flowId }]);
+      expect(aborted).toMatchObject({ code: 'FLOW_CANCELLED' });
+      const types = (await store.list(flowId)).map((e) => e.type);
+      expect(types.slice(-3)).toEqual(['StepStarted', 'FlowCancelled', 'StepFailed']);
+      expect(await store.listErrors(flowId, 'long')).toMatchObject([{ attemptNumber: 1, errorClass: 'Permanent', details: { error_code: 'FLOW_CANCELLED' } }]);
+      expect((await store.listFlows({ status: ['cancelled'] })).map((f) => f.flowId)).toEqual([flowId]);
+    });
+  });
+});
