@@ -36,7 +36,7 @@ export class MemoryFlowQueue {
     const last = stored[stored.length - 1];
     if (last === undefined) return;
     const row = this.rows.get(flowId);
-    const wasCancelled = row?.status === 'cancelled';
+    const wasCancelled = row?.status === 'cancelled' || stored.some((e) => e.type === 'FlowCancelled');
     const status = queueStatusAfter(last, wasCancelled);
     const now = this.now();
     const first = stored[0];

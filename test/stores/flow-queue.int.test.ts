@@ -1,0 +1,139 @@
+// The flow queue contract, on every store: claims never overlap, leases are exclusive until they
+// expire, the projection kept by appends equals the one rebuilt from the log.
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { NewFlowEvent } from '../../src/core/events.js';
+import type { FlowStore, FlowSummary } from '../../src/stores/flow-store.js';
+import { flowCompleted, flowInitialized, retryScheduled, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
+import { engineStores, storeRunner } from '../support/stores.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function newFlow(store: FlowStore, events: NewFlowEvent[] = [], name = 'queued'): Promise<string> {
+  const flowId = randomUUID();
+  await store.append(flowId, 0, [flowInitialized(name), ...events]);
+  return flowId;
+}
+
+/** A retry due an hour from now (the helpers' timestamps are in the past): the flow waits. */
+function laterRetry(): NewFlowEvent {
+  const retry = retryScheduled(0, 1) as Extract<NewFlowEvent, { type: 'RetryScheduled' }>;
+  return { ...retry, delayMs: 3_600_000, notBefore: new Date(Date.now() + 3_600_000).toISOString() };
+}
+
+// A fresh embedded database per test takes seconds on a loaded two-core machine.
+describe.each(engineStores)('flow queue on $name', { timeout: 120_000 }, ({ create }) => {
+  const withStore = storeRunner(create);
+
+  it('concurrent claimers never claim the same flow, and every runnable flow is claimed once', async () => {
+    await withStore(async (store) => {
+      const ids = new Set<string>();
+      for (let i = 0; i < 40; i++) ids.add(await newFlow(store));
+      const claimed: string[] = [];
+      for (let round = 0; round < 10 && claimed.length < ids.size; round++) {
+        const batches = await Promise.all(
+          Array.from({ length: 5 }, (_, w) => store.claimFlows(`worker-${w}`, { limit: 3, leaseMs: 60_000 })),
+        );
+        for (const batch of batches) {
+          expect(batch.length).toBeLessThanOrEqual(3);
+          claimed.push(...batch.map((c) => c.flowId));
+        }
+      }
+      expect(claimed.length).toBe(ids.size);
+      expect(new Set(claimed)).toEqual(ids);
+      expect(await store.claimFlows('late', { limit: 100, leaseMs: 60_000 })).toEqual([]);
+    });
+  });
+
+  it('claims only open, due flows whose lease is free or expired', async () => {
+    await withStore(async (store) => {
+      const due = await newFlow(store);
+      await newFlow(store, [stepStarted(0), stepFailed(0)]); // failed for good
+      await newFlow(store, [stepStarted(0), stepFailed(0), laterRetry()]); // waiting an hour
+      const completed = await newFlow(store);
+      await store.append(completed, 1, [stepStarted(0), stepFinished(0, []), stepStarted(1), stepFinished(1, []), stepStarted(2), stepFinished(2, []), flowCompleted()]);
+      const leasedBriefly = await newFlow(store);
+      expect(await store.acquireLease(leasedBriefly, 'crashed', 150)).toEqual({ acquired: true });
+
+      expect((await store.claimFlows('w', { limit: 10, leaseMs: 60_000 })).map((c) => c.flowId)).toEqual([due]);
+      await sleep(250);
+      expect(await store.claimFlows('w', { limit: 10, leaseMs: 60_000 })).toMatchObject([{ flowId: leasedBriefly, status: 'pending', version: 1 }]);
+    });
+  });
+
+  it('a lease is exclusive until it expires; renewals report status; releases free the flow', async () => {
+    await withStore(async (store) => {
+      const flowId = await newFlow(store);
+      expect(await store.acquireLease(randomUUID(), 'a', 1_000)).toEqual({ acquired: false, reason: 'not_found' });
+      expect(await store.acquireLease(flowId, 'a', 300)).toEqual({ acquired: true });
+      expect(await store.acquireLease(flowId, 'a', 300)).toEqual({ acquired: true }); // its own
+      expect(await store.acquireLease(flowId, 'b', 300)).toMatchObject({ acquired: false, reason: 'leased', owner: 'a' });
+      expect(await store.renewLeases('a', [flowId], 300)).toEqual(new Map([[flowId, 'pending']]));
+      expect(await store.renewLeases('b', [flowId], 300)).toEqual(new Map());
+      await store.releaseLease(flowId, 'b'); // not b's: nothing happens
+      expect(await store.acquireLease(flowId, 'b', 300)).toMatchObject({ acquired: false, owner: 'a' });
+      await store.releaseLease(flowId, 'a');
+      expect(await store.acquireLease(flowId, 'b', 300)).toEqual({ acquired: true });
+      await sleep(400);
+      expect(await store.renewLeases('b', [flowId], 300)).toEqual(new Map([[flowId, 'pending']])); // expired but not taken: still b's
+      await sleep(400);
+      expect(await store.acquireLease(flowId, 'c', 300)).toEqual({ acquired: true });
+      expect(await store.renewLeases('b', [flowId], 300)).toEqual(new Map()); // lost
+    });
+  });
+
+  it('says when to look again and how deep the queue is', async () => {
+    await withStore(async (store) => {
+      expect(await store.nextWakeAt()).toBeNull();
+      const waiting = await newFlow(store, [stepStarted(0), stepFailed(0), laterRetry()]);
+      const [row] = await store.listFlows();
+      expect(row).toMatchObject({ flowId: waiting, status: 'waiting' });
+      expect(await store.nextWakeAt()).toBe(Date.parse(row?.nextDueAt ?? ''));
+      await newFlow(store, [stepStarted(0)]);
+      await newFlow(store);
+      expect(await store.queueDepth()).toEqual({ pending: 1, running: 1, waiting: 1 });
+      expect(await store.nextWakeAt()).toBeLessThanOrEqual(Date.now());
+    });
+  });
+
+  it('lists newest first by status and name, one page at a time', async () => {
+    await withStore(async (store) => {
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) ids.push(await newFlow(store, i % 2 === 0 ? [] : [stepStarted(0), stepFailed(0)], i < 4 ? 'alpha' : 'beta'));
+      const pages: FlowSummary[][] = [];
+      let after: string | undefined;
+      do {
+        const page = await store.listFlows({ limit: 3, ...(after === undefined ? {} : { after }) });
+        pages.push(page);
+        after = page.length === 3 ? page[2]?.flowId : undefined;
+      } while (after !== undefined);
+      expect(pages.flat().map((f) => f.flowId)).toEqual([...ids].reverse());
+      expect((await store.listFlows({ status: ['failed'] })).map((f) => f.flowId)).toEqual([ids[5], ids[3], ids[1]]);
+      expect((await store.listFlows({ status: ['failed', 'pending'], name: 'beta' })).map((f) => f.flowId)).toEqual([ids[6], ids[5], ids[4]]);
+      expect(await store.listFlows({ after: randomUUID() })).toEqual([]);
+    });
+  });
+
+  it('the rows kept by appends equal the rows rebuilt from the log (leases kept)', async () => {
+    await withStore(async (store) => {
+      await newFlow(store);
+      await newFlow(store, [stepStarted(0)]);
+      await newFlow(store, [stepStarted(0), stepFailed(0)]);
+      await newFlow(store, [stepStarted(0), stepFailed(0), laterRetry()]);
+      await newFlow(store, [stepStarted(0), stepFailed(0), retryScheduled(0, 1)]);
+      const cancelled = await newFlow(store, [stepStarted(0)]);
+      await store.append(cancelled, 2, [{ type: 'FlowCancelled', reason: 'test', ts: new Date().toISOString() }]);
+      await store.append(cancelled, 3, [stepFinished(0, [])]); // the outcome in flight, after the cancel
+      const leased = await newFlow(store);
+      await store.acquireLease(leased, 'keeper', 60_000);
+
+      const comparable = (rows: FlowSummary[]) =>
+        rows.map(({ nextDueAt, ...rest }) => ({ ...rest, due: rest.status === 'waiting' ? nextDueAt : nextDueAt !== null }));
+      const kept = comparable(await store.listFlows());
+      expect(kept.map((r) => r.status)).toEqual(['pending', 'cancelled', 'pending', 'waiting', 'failed', 'running', 'pending']);
+      expect(await store.rebuildQueue()).toBe(7);
+      expect(comparable(await store.listFlows())).toEqual(kept);
+      expect(await store.rebuildQueue(cancelled)).toBe(1);
+    });
+  });
+});
