@@ -112,6 +112,9 @@ describe.skipIf(!pgAvailable)('chemflow worker: several processes on one Postgre
   });
 });
 
+/** Long enough for a CLI call on a loaded machine to finish well inside it. */
+const LEASE_MS = 20_000;
+
 describe('chemflow worker on the embedded database', () => {
   let ws: Workspace;
   beforeAll(async () => {
@@ -144,18 +147,20 @@ describe('chemflow worker on the embedded database', () => {
     await rm(join(ws.dir, 'release.marker'), { force: true });
     await rm(join(ws.dir, 'started.marker'), { force: true });
     const flowId = (await ws.cli('submit', 'slow.yaml')).stdout.trim();
-    const child = spawnCli(['--db', ws.db, 'worker'], { cwd: ws.dir });
+    const child = spawnCli(['--db', ws.db, 'worker', '--lease-ms', String(LEASE_MS), '--heartbeat-ms', '1000'], { cwd: ws.dir });
     const exited = new Promise((resolve) => child.on('close', resolve));
     await waitFor(join(ws.dir, 'started.marker'), 'the slow step');
     child.kill('SIGKILL');
+    const killedAt = Date.now();
     await exited;
 
     await writeFile(join(ws.dir, 'release.marker'), '');
     const patient = await ws.cli('worker', '--once', '--json');
     expect(patient.code).toBe(0);
-    expect(patient.stdout).toBe(''); // the attempt is recent: presumed alive elsewhere, left alone
+    expect(patient.stdout).toBe(''); // its lease has not expired: presumed alive elsewhere, left alone
 
-    const recovering = await ws.cli('worker', '--once', '--stale-after', '0', '--json');
+    await new Promise((r) => setTimeout(r, killedAt + LEASE_MS + 500 - Date.now())); // the killed worker's lease expires
+    const recovering = await ws.cli('worker', '--once', '--json');
     expect(recovering.code, recovering.stderr).toBe(0);
     expect(lines(recovering.stdout)).toMatchObject([{ flowId, outcome: 'completed' }]);
     const errors = await ws.json<{ attemptNumber: number; errorClass: string; details: { error_code: string } }[]>('errors', flowId);
