@@ -242,8 +242,9 @@ export class FlowWorker {
         ...(signal === undefined ? {} : { signal }),
       });
       if (end.completed) return { kind: 'completed', flowId, flow: end };
-      if (end.failed) return { kind: 'failed', flowId, flow: end };
+      // Before `failed`: the attempt a cancel stopped is recorded as failed after the FlowCancelled.
       if (end.cancelled) return { kind: 'cancelled', flowId, flow: end };
+      if (end.failed) return { kind: 'failed', flowId, flow: end };
       if (lease.signal.aborted) {
         release = false;
         return { kind: 'lost', flowId };
