@@ -1,5 +1,5 @@
 import { flowStatus } from '../../core/flow-state.js';
-import { WorkerMetrics } from '../../runtime/worker-metrics.js';
+import type { WorkerMetrics } from '../../runtime/worker-metrics.js';
 import { FlowWorker, type FlowResolver, type WorkerOutcome } from '../../runtime/worker.js';
 import type { LoadedFlowFile } from '../../flowfile/index.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
@@ -40,7 +40,7 @@ export interface WorkerOutcomeLine {
  */
 export async function workerCommand(ctx: CommandContext, options: WorkerCommandOptions): Promise<ExitCode> {
   return withStore(ctx.db, async (store) => {
-    const metrics = options.metricsPort === undefined ? undefined : new WorkerMetrics({ queue: store });
+    const metrics = options.metricsPort === undefined ? undefined : await workerMetrics(store);
     const server = metrics === undefined ? undefined : await startMetricsServer(options.metricsPort ?? 0, metrics);
     try {
       return await runWorker(ctx, store, options, metrics, server?.port);
@@ -48,6 +48,12 @@ export async function workerCommand(ctx: CommandContext, options: WorkerCommandO
       await server?.close();
     }
   });
+}
+
+/** Loaded only when asked for: the other commands never pay for prom-client. */
+async function workerMetrics(store: FlowStore): Promise<WorkerMetrics> {
+  const { WorkerMetrics } = await import('../../runtime/worker-metrics.js');
+  return new WorkerMetrics({ queue: store });
 }
 
 /** The worker itself, its metrics (if any) fed by its hooks. */
