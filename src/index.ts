@@ -1,12 +1,13 @@
 export * from './core/index.js';
 export * from './stores/index.js';
 export { FlowEngine } from './runtime/engine.js';
-export type { FlowEngineOptions, NextResult, RunOptions, StartOptions, StepOutcome } from './runtime/engine.js';
+export type { FlowEngineOptions, NextResult, RetryDecisionNote, RunOptions, StartOptions, StepOutcome } from './runtime/engine.js';
 export { systemClock, type Clock } from './runtime/clock.js';
 export { FlowWorker } from './runtime/worker.js';
 export type { DatabaseState, FlowResolver, FlowWorkerOptions, WorkerFlowSetup, WorkerOutcome, WorkerRunOptions } from './runtime/worker.js';
 export { LeaseKeeper, DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, type FlowLease, type LeaseKeeperOptions } from './runtime/lease-keeper.js';
 export { cancelFlow } from './runtime/cancel.js';
+export { WorkerMetrics, type WorkerMetricsHooks, type WorkerMetricsOptions } from './runtime/worker-metrics.js';
 export {
   loadFlowFile,
   FlowFileError,

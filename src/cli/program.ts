@@ -87,6 +87,7 @@ export function buildProgram(io: CliIo): Program {
     .option('--heartbeat-ms <ms>', 'how often the leases are renewed, below --lease-ms (default 10000)', positiveInteger)
     .option('--poll-ms <ms>', 'longest sleep when idle; NOTIFY and due retries wake it earlier (default 5000)', positiveInteger)
     .option('--stale-after <ms>', 'deprecated, ignored: leases detect a crashed worker (see --lease-ms)', nonNegativeInteger)
+    .option('--metrics-port <port>', 'serve Prometheus metrics on http://<host>:<port>/metrics (0: any free port, printed on stderr)', tcpPort)
     .option('--json', 'print one JSON line per flow: {flowId, outcome, status, flowFingerprint, failedStep, error}')
     .option('-q, --quiet', 'no start-up line')
     .action(act((ctx, opts: WorkerCommandOptions) => workerCommand(ctx, opts)));
@@ -174,6 +175,13 @@ function queueStatus(value: string, previous: QueueStatus[] | undefined): QueueS
   const status = QUEUE_STATUSES.find((s) => s === value);
   if (status === undefined) throw new InvalidArgumentError(`expected one of ${QUEUE_STATUSES.join(', ')}`);
   return [...(previous ?? []), status];
+}
+
+/** A TCP port to listen on: 1–65535, or 0 for any free one. */
+function tcpPort(value: string): number {
+  const n = nonNegativeInteger(value);
+  if (n > 65_535) throw new InvalidArgumentError('expected a port number from 1 to 65535 (or 0 for any free port)');
+  return n;
 }
 
 function positiveInteger(value: string): number {

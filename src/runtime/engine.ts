@@ -38,6 +38,18 @@ export interface FlowEngineOptions {
   staleAttemptMs?: number;
   /** Called with every committed event and the flow state after it (progress displays, logs). */
   onEvent?: (event: FlowEvent, flow: FlowInstance) => void;
+  /**
+   * Called with every retry decision, manual or automatic, as it is counted by `retriesScheduled` and
+   * `retriesRejected` (e.g. for a worker's metrics, which outlive the engine of each visit).
+   */
+  onRetryDecision?: (decision: RetryDecisionNote) => void;
+}
+
+/** One retry decision of the engine's gate: a `RetryScheduled` decided, or a retry refused. */
+export interface RetryDecisionNote {
+  flowId: string;
+  stepId: string;
+  outcome: 'scheduled' | 'rejected';
 }
 
 export interface RunOptions {
@@ -121,6 +133,7 @@ export class FlowEngine {
   private readonly baseDir: string;
   private readonly engineVersion: string;
   private readonly onEvent: FlowEngineOptions['onEvent'];
+  private readonly onRetryDecision: FlowEngineOptions['onRetryDecision'];
   private readonly leases: LeaseKeeper;
   private readonly metrics = new RetryMetrics();
   /**
@@ -138,6 +151,7 @@ export class FlowEngine {
     this.baseDir = options.baseDir ?? process.cwd();
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
     this.onEvent = options.onEvent;
+    this.onRetryDecision = options.onRetryDecision;
     this.leases = options.leases ?? new LeaseKeeper({ store: options.store });
   }
 
@@ -241,11 +255,10 @@ export class FlowEngine {
     reason: string | null,
   ): RetryScheduled {
     const decision = decideRetry(flow, { stepId, maxRetries, delayMs, reason, now: this.clock.now() });
-    if (!decision.ok) {
-      this.metrics.record(flow.id, 'rejected');
-      throw new RetryRejectedError(flow.id, stepId, decision.reason, decision.detail);
-    }
-    this.metrics.record(flow.id, 'scheduled');
+    const outcome = decision.ok ? 'scheduled' : 'rejected';
+    this.metrics.record(flow.id, outcome);
+    this.onRetryDecision?.({ flowId: flow.id, stepId, outcome });
+    if (!decision.ok) throw new RetryRejectedError(flow.id, stepId, decision.reason, decision.detail);
     return decision.event;
   }
 

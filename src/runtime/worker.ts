@@ -61,6 +61,8 @@ export interface FlowWorkerOptions {
   /** @deprecated Ignored: a crashed worker's attempt is recovered when its lease expires. */
   staleAttemptMs?: number;
   onEvent?: FlowEngineOptions['onEvent'];
+  /** Every retry decision of the engines this worker runs (see `FlowEngineOptions.onRetryDecision`). */
+  onRetryDecision?: FlowEngineOptions['onRetryDecision'];
   onOutcome?: (outcome: WorkerOutcome) => void;
   onClaim?: (flowIds: readonly string[]) => void;
   onHeartbeat?: (renewed: number, lost: number) => void;
@@ -232,6 +234,7 @@ export class FlowWorker {
         ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
         ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),
         ...(this.options.onEvent === undefined ? {} : { onEvent: this.options.onEvent }),
+        ...(this.options.onRetryDecision === undefined ? {} : { onRetryDecision: this.options.onRetryDecision }),
       });
       const end = await engine.runToEnd(flowId, setup.definition, {
         lease,
@@ -239,6 +242,7 @@ export class FlowWorker {
         ...(signal === undefined ? {} : { signal }),
       });
       if (end.completed) return { kind: 'completed', flowId, flow: end };
+      // Before `failed`: the attempt a cancel stopped is recorded as failed after the FlowCancelled.
       if (end.cancelled) return { kind: 'cancelled', flowId, flow: end };
       if (end.failed) return { kind: 'failed', flowId, flow: end };
       if (lease.signal.aborted) {

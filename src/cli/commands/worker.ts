@@ -1,9 +1,12 @@
 import { flowStatus } from '../../core/flow-state.js';
+import type { WorkerMetrics } from '../../runtime/worker-metrics.js';
 import { FlowWorker, type FlowResolver, type WorkerOutcome } from '../../runtime/worker.js';
 import type { LoadedFlowFile } from '../../flowfile/index.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { loadFlow, type CommandContext } from '../context.js';
+import { startMetricsServer } from '../metrics-server.js';
 import { oneLine } from '../render/table.js';
+import type { FlowStore } from '../../stores/flow-store.js';
 import { describeLocation, withStore } from '../store.js';
 
 export interface WorkerCommandOptions {
@@ -14,6 +17,8 @@ export interface WorkerCommandOptions {
   heartbeatMs?: number;
   /** `--stale-after <ms>`: deprecated and ignored (leases replaced it). */
   staleAfter?: number;
+  /** `--metrics-port <p>`: serve Prometheus metrics on `/metrics` of this port (0: any free port). */
+  metricsPort?: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -35,40 +40,69 @@ export interface WorkerOutcomeLine {
  */
 export async function workerCommand(ctx: CommandContext, options: WorkerCommandOptions): Promise<ExitCode> {
   return withStore(ctx.db, async (store) => {
-    const stop = new AbortController();
-    const release = stopOnSignals(ctx, stop);
-    let failed = 0;
-    const worker = new FlowWorker({
-      store,
-      resolve: flowFileResolver(ctx),
-      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
-      ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
-      onDatabase: (state) => {
-        if (state.kind === 'unreachable')
-          ctx.io.stderr.write(`Database unreachable (${oneLine(state.error.message, 200)}); waiting for it, retrying with backoff.\n`);
-        else ctx.io.stderr.write(`Database reachable again after ${(state.downMs / 1000).toFixed(1)} s; carrying on.\n`);
-      },
-      onOutcome: (outcome) => {
-        if (outcome.kind === 'failed') failed += 1;
-        report(ctx, outcome, options.json === true);
-      },
-    });
-    if (options.staleAfter !== undefined)
-      ctx.io.stderr.write('Note: --stale-after is ignored: a crashed worker is detected when its lease expires (--lease-ms).\n');
-    if (options.quiet !== true)
-      ctx.io.stderr.write(
-        `Worker ${worker.owner} on ${describeLocation(ctx.db)}: ${options.concurrency ?? 1} flow(s) at a time` +
-          `${options.once === true ? ', until nothing is left to run' : ''}. Ctrl-C stops after the current steps.\n`,
-      );
+    const metrics = options.metricsPort === undefined ? undefined : await workerMetrics(store);
+    const server = metrics === undefined ? undefined : await startMetricsServer(options.metricsPort ?? 0, metrics);
     try {
-      await worker.run({ signal: stop.signal, untilIdle: options.once === true });
+      return await runWorker(ctx, store, options, metrics, server?.port);
     } finally {
-      release();
+      await server?.close();
     }
-    return options.once === true && failed > 0 ? EXIT.flowFailed : EXIT.ok;
   });
+}
+
+/** Loaded only when asked for: the other commands never pay for prom-client. */
+async function workerMetrics(store: FlowStore): Promise<WorkerMetrics> {
+  const { WorkerMetrics } = await import('../../runtime/worker-metrics.js');
+  return new WorkerMetrics({ queue: store });
+}
+
+/** The worker itself, its metrics (if any) fed by its hooks. */
+async function runWorker(
+  ctx: CommandContext,
+  store: FlowStore,
+  options: WorkerCommandOptions,
+  metrics: WorkerMetrics | undefined,
+  metricsPort: number | undefined,
+): Promise<ExitCode> {
+  const stop = new AbortController();
+  const release = stopOnSignals(ctx, stop);
+  let failed = 0;
+  const worker = new FlowWorker({
+    store,
+    resolve: flowFileResolver(ctx),
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    ...metrics?.hooks,
+    onDatabase: (state) => {
+      metrics?.hooks.onDatabase(state);
+      if (state.kind === 'unreachable')
+        ctx.io.stderr.write(`Database unreachable (${oneLine(state.error.message, 200)}); waiting for it, retrying with backoff.\n`);
+      else ctx.io.stderr.write(`Database reachable again after ${(state.downMs / 1000).toFixed(1)} s; carrying on.\n`);
+    },
+    onOutcome: (outcome) => {
+      metrics?.hooks.onOutcome(outcome);
+      if (outcome.kind === 'failed') failed += 1;
+      report(ctx, outcome, options.json === true);
+    },
+  });
+  if (options.staleAfter !== undefined)
+    ctx.io.stderr.write('Note: --stale-after is ignored: a crashed worker is detected when its lease expires (--lease-ms).\n');
+  if (options.quiet !== true)
+    ctx.io.stderr.write(
+      `Worker ${worker.owner} on ${describeLocation(ctx.db)}: ${options.concurrency ?? 1} flow(s) at a time` +
+        `${options.once === true ? ', until nothing is left to run' : ''}. Ctrl-C stops after the current steps.\n`,
+    );
+  // Said even with --quiet when the system chose the port: nobody could scrape it otherwise.
+  if (metricsPort !== undefined && (options.quiet !== true || options.metricsPort === 0))
+    ctx.io.stderr.write(`Metrics on http://localhost:${metricsPort}/metrics\n`);
+  try {
+    await worker.run({ signal: stop.signal, untilIdle: options.once === true });
+  } finally {
+    release();
+  }
+  return options.once === true && failed > 0 ? EXIT.flowFailed : EXIT.ok;
 }
 
 /** Definitions come from the flow file each flow recorded when it was submitted (or run). */
