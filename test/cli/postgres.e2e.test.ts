@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
-import { chemflow, ensureBuilt, workspace, type Workspace } from './support/cli.js';
+import { chemflow, E2E_TIMEOUT_MS, ensureBuilt, workspace, type Workspace } from './support/cli.js';
 
 /** The CLI on a PostgreSQL server chosen by DATABASE_URL, in a schema of its own. */
 describeWithPg('chemflow on PostgreSQL (DATABASE_URL)', () => {
@@ -22,7 +22,7 @@ describeWithPg('chemflow on PostgreSQL (DATABASE_URL)', () => {
     await ws?.remove();
   });
 
-  it('runs a flow and reads it back from the server', async () => {
+  it('runs a flow and reads it back from the server', { timeout: E2E_TIMEOUT_MS }, async () => {
     const env = { DATABASE_URL: schema.url };
     const run = await chemflow(['run', 'flow.yaml', '--json'], { cwd: ws.dir, env });
     expect(run.code, run.stderr).toBe(0);

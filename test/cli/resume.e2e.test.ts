@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, SLOW_FLOW, spawnCli, type Workspace, workspace } from './support/cli.js';
+import { E2E_TIMEOUT_MS, ensureBuilt, SLOW_FLOW, spawnCli, waitUntil, type Workspace, workspace } from './support/cli.js';
 
 beforeAll(ensureBuilt, 180_000);
 
-describe('chemflow resume of an interrupted flow', () => {
+describe('chemflow resume of an interrupted flow', { timeout: E2E_TIMEOUT_MS }, () => {
   let ws: Workspace;
   beforeAll(async () => {
     ws = await workspace();
@@ -19,10 +19,10 @@ describe('chemflow resume of an interrupted flow', () => {
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise((resolve) => child.on('close', resolve));
-    for (let waited = 0; !existsSync(join(ws.dir, 'started.marker')); waited += 50) {
-      if (waited > 30_000) throw new Error(`the slow step never started:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUntil(() => existsSync(join(ws.dir, 'started.marker')), 'the slow step to start').catch((error: Error) => {
+      child.kill('SIGKILL');
+      throw new Error(`${error.message}:\n${stderr}`);
+    });
     child.kill('SIGKILL');
     await exited;
     const flowId = /Flow ([0-9a-f-]{36})/.exec(stderr)?.[1] ?? '';

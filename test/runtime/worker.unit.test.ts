@@ -9,7 +9,7 @@ import {
   type StepDefinition,
   type WorkerOutcome,
 } from '../../src/index.js';
-import { demoFlow, flakyStep, seedStep, sinkStep } from '../support/demo-flow.js';
+import { demoFlow, flakyStep, ManualClock, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
 
 /** Resolves stored flows by their name, as the CLI resolves them by their recorded flow file. */
@@ -60,23 +60,30 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
     });
   });
 
-  it('defers a retry that is not due yet, then runs it when it is', async () => {
+  it('defers a retry that is not due yet, then runs it when it is (on a clock the test moves)', async () => {
     await withStore(async (store) => {
+      // A controlled clock: "not due yet" cannot turn into "due" while a loaded machine is slow.
+      const clock = new ManualClock();
       const def = defineFlow('later', [seedStep(), flakyStep('flaky', ['Transient'], { retry: { maxRetries: 2, backoff: { kind: 'exponential', baseMs: 300 } } })]);
-      const engine = new FlowEngine({ store });
+      const engine = new FlowEngine({ store, clock });
       const flowId = await engine.startFlow(def);
       await engine.next(flowId, def); // seed
       const failed = await engine.next(flowId, def); // flaky fails; the retry is due in 300 ms
       expect(failed.outcome).toMatchObject({ kind: 'failed', retry: { delayMs: 300 } });
+      const notBefore = Date.parse(failed.flow.steps[1]?.notBefore ?? '');
+      expect(notBefore).toBe(clock.now() + 300);
 
-      const worker = new FlowWorker({ store, resolve: byName(def), pollMs: 50 });
-      const [waiting] = await worker.pass();
-      expect(waiting).toMatchObject({ kind: 'waiting', flowId });
-      expect(waiting?.kind === 'waiting' && waiting.notBefore).toBe(Date.parse(failed.flow.steps[1]?.notBefore ?? ''));
+      const worker = new FlowWorker({ store, resolve: byName(def), clock, pollMs: 10 });
+      expect(await worker.pass()).toEqual([{ kind: 'waiting', flowId, notBefore }]);
+      clock.current = notBefore - 1;
+      expect(await worker.pass()).toEqual([{ kind: 'waiting', flowId, notBefore }]); // 1 ms early: still no attempt
+      expect((await store.list(flowId)).filter((e) => e.type === 'StepStarted')).toHaveLength(2);
 
+      clock.current = notBefore;
       const outcomes = await worker.run({ untilIdle: true });
-      expect(outcomes.at(-1)).toMatchObject({ kind: 'completed', flowId });
-      expect(Date.now()).toBeGreaterThanOrEqual(waiting?.kind === 'waiting' ? waiting.notBefore : Infinity);
+      expect(outcomes).toMatchObject([{ kind: 'completed', flowId }]);
+      const retried = (await store.list(flowId)).find((e) => e.type === 'StepStarted' && e.stepId === 'flaky' && e.attempt === 2);
+      expect(Date.parse(retried?.ts ?? '')).toBeGreaterThanOrEqual(notBefore);
     });
   });
 
