@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/open-store.js';
 import { adminQuery, createTestSchema, describeWithPg, TEST_PG_URL, urlForSchema, type TestSchema } from '../helpers/pg.js';
 import { chemflow, ensureBuilt, waitUntil, workspace, type Workspace } from './support/cli.js';
@@ -11,11 +11,13 @@ import {
   manyStepsFlow,
   readExecutions,
   startWorker,
+  killLeftoverWorkers,
   TAKE_OVER_AT_ONCE,
   type WorkerProcess,
 } from './support/workers.js';
 
 beforeAll(ensureBuilt, 180_000);
+afterEach(killLeftoverWorkers);
 
 const STEPS = 40;
 const FLOWS = 4;

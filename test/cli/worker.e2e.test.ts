@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { chemflow, E2E_TIMEOUT_MS, ensureBuilt, SLOW_FLOW, spawnCli, waitUntil, type Workspace, workspace } from './support/cli.js';
-import { LOGGED_STEPS, readExecutions, startWorker, TAKE_OVER_AT_ONCE } from './support/workers.js';
+import { killLeftoverWorkers, LOGGED_STEPS, readExecutions, startWorker, TAKE_OVER_AT_ONCE } from './support/workers.js';
 
 beforeAll(ensureBuilt, 180_000);
+afterEach(killLeftoverWorkers);
 
 /** The first step of each flow waits until steps of both workers have run, so both surely get work. */
 const LOGGED_FLOW = `name: logged

@@ -23,6 +23,14 @@ export interface WorkerProcess {
   kill(): Promise<void>;
 }
 
+/** Workers started by this test file and not yet exited. */
+const alive = new Set<WorkerProcess>();
+
+/** For `afterEach`: SIGKILLs the workers this file started that a failed test left running (and no other process). */
+export async function killLeftoverWorkers(): Promise<void> {
+  await Promise.all([...alive].map((worker) => worker.kill()));
+}
+
 /** Starts `chemflow --db <db> worker ...args` in `cwd`. */
 export function startWorker(db: string, cwd: string, args: readonly string[]): WorkerProcess {
   const child = spawnCli(['--db', db, 'worker', ...args], { cwd });
@@ -39,7 +47,7 @@ export function startWorker(db: string, cwd: string, args: readonly string[]): W
     });
   });
   if (child.pid === undefined) throw new Error('the worker process did not start');
-  return {
+  const worker: WorkerProcess = {
     pid: child.pid,
     exited,
     hasExited: () => done,
@@ -48,6 +56,10 @@ export function startWorker(db: string, cwd: string, args: readonly string[]): W
       await exited;
     },
   };
+  alive.add(worker);
+  const forget = (): boolean => alive.delete(worker);
+  exited.then(forget, forget);
+  return worker;
 }
 
 /** `name: many`: a source and `count - 1` increments, each quick and logging its execution; lost attempts retried at once. */
