@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isCi } from './ci.js';
-import { pgVerdict } from './pg.js';
+import { pgVerdict } from './pg-url.js';
 
 describe('the CI rule of the test helpers', () => {
   it('reads CI as unset when it is missing, empty, 0 or false (any case, any spaces)', () => {
@@ -25,6 +25,10 @@ describe('the PostgreSQL availability rule', () => {
     expect(verdict.available).toBe(false);
     expect(verdict.skipReason).toContain('PostgreSQL is not reachable at postgres://u@h:1/db: connect ECONNREFUSED');
     expect(verdict.skipReason).toContain('CHEMFLOW_TEST_PG_URL');
+  });
+
+  it('never shows a password from the URL', () => {
+    expect(pgVerdict(refused, false, 'postgres://u:secret@h:1/db').skipReason).toContain('postgres://u:***@h:1/db');
   });
 
   it('fails when the server is away and CI is set', () => {

@@ -7,21 +7,9 @@ import { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import { describe } from 'vitest';
 import { isCi } from './ci.js';
-import { TEST_PG_URL, urlForSchema } from './pg-url.js';
+import { pgVerdict, TEST_PG_URL, urlForSchema } from './pg-url.js';
 
-export { TEST_PG_URL, urlForSchema };
-
-/**
- * The one rule for tests that need the PostgreSQL server: reachable → they run; unreachable → they are
- * skipped with the reason shown, unless CI is set, where an unreachable server fails the run.
- */
-export function pgVerdict(unreachable: Error | null, ci: boolean, url: string = TEST_PG_URL): { available: boolean; skipReason: string | null } {
-  if (unreachable === null) return { available: true, skipReason: null };
-  const reason = `PostgreSQL is not reachable at ${url}: ${unreachable.message}`;
-  // On CI a missing database is a broken pipeline, never a silent green run.
-  if (ci) throw new Error(`${reason} (CI is set, so the PostgreSQL tests cannot be skipped; set CHEMFLOW_TEST_PG_URL)`, { cause: unreachable });
-  return { available: false, skipReason: `${reason} (start one or set CHEMFLOW_TEST_PG_URL; with CI set this fails instead)` };
-}
+export { pgVerdict, TEST_PG_URL, urlForSchema };
 
 /** Connects once; a generous timeout, so a server slowed by a loaded machine is not taken for a missing one. */
 async function probe(): Promise<Error | null> {
