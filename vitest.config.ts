@@ -1,9 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+// Sized for a loaded 2-core machine (CI shares its machine too): there a fresh embedded database takes
+// ~7 s (2.4 s quiet; 18 s seen at a load average of 16), and the engine suites open one per test.
+// E2e suites set their own, larger budget (E2E_TIMEOUT_MS in test/cli/support/cli.ts).
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: 90_000,
+    hookTimeout: 180_000,
   },
 });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, workspace, type Workspace } from './support/cli.js';
+import { E2E_TIMEOUT_MS, ensureBuilt, workspace, type Workspace } from './support/cli.js';
 
 beforeAll(ensureBuilt, 180_000);
 
@@ -62,7 +62,7 @@ const CASES: { name: string; file: string; text: string; message: string | RegEx
   },
 ];
 
-describe('bad flow files', () => {
+describe('bad flow files', { timeout: E2E_TIMEOUT_MS }, () => {
   let ws: Workspace;
   beforeAll(async () => {
     ws = await workspace();

@@ -1,22 +1,22 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/steps/csv.js';
-import { ensureBuilt, ROOT, workspace, type Workspace } from './support/cli.js';
+import { isCi } from '../helpers/ci.js';
+import { copyLipinskiExample, ensureBuilt, workspace, type Workspace } from './support/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const EXAMPLE = join(ROOT, 'examples', 'lipinski');
-/** Where the screenshot is kept for people to look at (gitignored, beside what `npm start` writes). */
-const SCREENSHOT = join(EXAMPLE, 'out', 'lipinski-report.png');
+/** Where the screenshot is kept for people to look at: outside the checkout, one file, overwritten. */
+const SCREENSHOT = join(tmpdir(), 'chemflow-lipinski-report.png');
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 // Without Chromium a developer's run skips with this message; CI (CI set) must have it, so there the
 // test runs and fails.
-const inCi = (process.env.CI ?? '') !== '' && process.env.CI !== 'false';
-const skip = !existsSync(CHROMIUM) && !inCi;
+const skip = !existsSync(CHROMIUM) && !isCi();
 const SKIP_MESSAGE = `SKIPPED: ${CHROMIUM} is missing; run scripts/install-chromium.sh (with CI set this test fails instead)`;
 if (skip) console.warn(`test/cli/lipinski-report.e2e.test.ts: ${SKIP_MESSAGE}`);
 
@@ -27,9 +27,8 @@ describe.skipIf(skip)(`the Lipinski HTML report in headless Chromium${skip ? ` (
   beforeAll(async () => {
     await ensureBuilt();
     ws = await workspace();
-    // A copy of the example: this run writes its own out/, apart from `npm start` and the CLI test.
-    await mkdir(join(ws.dir, 'lipinski'));
-    for (const file of ['flow.yaml', 'molecules.csv']) await copyFile(join(EXAMPLE, file), join(ws.dir, 'lipinski', file));
+    // A copy of the example: this run writes its own out/, in the workspace, never into the checkout.
+    await copyLipinskiExample(ws);
     const run = await ws.json<{ status: string }>('run', 'lipinski/flow.yaml');
     expect(run.status).toBe('completed');
     html = join(ws.dir, 'lipinski', 'out', 'lipinski.html');
@@ -73,7 +72,6 @@ describe.skipIf(skip)(`the Lipinski HTML report in headless Chromium${skip ? ` (
       );
       expect(hidden).toEqual([]);
 
-      await mkdir(join(EXAMPLE, 'out'), { recursive: true });
       const png = await page.screenshot({ path: SCREENSHOT });
       expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
       const plotPng = await plot.screenshot();

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery, pgAvailable, TEST_PG_URL } from '../helpers/pg.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { adminQuery, describeWithPg, TEST_PG_URL } from '../helpers/pg.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { chemflow, ensureBuilt, spawnCli, workspace, type Workspace } from './support/cli.js';
 
@@ -40,7 +40,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-describe.skipIf(!pgAvailable)('a worker during a database outage', () => {
+describeWithPg('a worker during a database outage', () => {
   const schema = `cf_outage_${randomBytes(5).toString('hex')}`;
   const direct = `${TEST_PG_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
   let proxy: TcpProxy;

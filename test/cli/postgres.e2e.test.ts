@@ -1,42 +1,16 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chemflow, ensureBuilt, workspace, type Workspace } from './support/cli.js';
-
-const SERVER = process.env.CHEMFLOW_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function reachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: SERVER, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function sql(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: SERVER });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
+import { chemflow, E2E_TIMEOUT_MS, ensureBuilt, workspace, type Workspace } from './support/cli.js';
 
 /** The CLI on a PostgreSQL server chosen by DATABASE_URL, in a schema of its own. */
-describe.skipIf(!(await reachable()))('chemflow on PostgreSQL (DATABASE_URL)', () => {
-  const schema = `cli_e2e_${randomBytes(6).toString('hex')}`;
-  const url = `${SERVER}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+describeWithPg('chemflow on PostgreSQL (DATABASE_URL)', () => {
+  let schema: TestSchema;
   let ws: Workspace;
   beforeAll(async () => {
     await ensureBuilt();
-    await sql(`CREATE SCHEMA ${schema}`);
+    schema = await createTestSchema('cli_e2e');
     ws = await workspace();
     await ws.write(
       'flow.yaml',
@@ -44,12 +18,12 @@ describe.skipIf(!(await reachable()))('chemflow on PostgreSQL (DATABASE_URL)', (
     );
   }, 180_000);
   afterAll(async () => {
-    await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await ws.remove();
+    await schema?.drop();
+    await ws?.remove();
   });
 
-  it('runs a flow and reads it back from the server', async () => {
-    const env = { DATABASE_URL: url };
+  it('runs a flow and reads it back from the server', { timeout: E2E_TIMEOUT_MS }, async () => {
+    const env = { DATABASE_URL: schema.url };
     const run = await chemflow(['run', 'flow.yaml', '--json'], { cwd: ws.dir, env });
     expect(run.code, run.stderr).toBe(0);
     const { flowId } = JSON.parse(run.stdout) as { flowId: string };

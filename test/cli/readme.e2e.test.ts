@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -15,31 +16,36 @@ async function readmeSample(): Promise<string> {
 }
 
 /**
- * Runs a script that imports `chemflow` by its package name (Node resolves the package's own name to
- * its built entry), so it sees exactly the public API a user gets.
+ * Runs a script that imports `chemflow` by its package name, from a project of its own in a temporary
+ * directory whose `node_modules/chemflow` links to this checkout (as an installed package would be), so
+ * it sees exactly the public API a user gets and writes nothing into the checkout.
  */
 async function runAsUser(source: string): Promise<string> {
-  const file = join(ROOT, `.readme-sample-${process.pid}-${Date.now()}.mts`);
-  await writeFile(file, source);
+  const project = await mkdtemp(join(tmpdir(), 'chemflow-readme-'));
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, timeout: 60_000 });
+    await mkdir(join(project, 'node_modules'));
+    await symlink(ROOT, join(project, 'node_modules', 'chemflow'), 'dir');
+    await symlink(join(ROOT, 'node_modules', 'tsx'), join(project, 'node_modules', 'tsx'), 'dir');
+    const file = join(project, 'sample.mts');
+    await writeFile(file, source);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { cwd: project, timeout: 90_000 });
     return stdout;
   } finally {
-    await rm(file, { force: true });
+    await rm(project, { recursive: true, force: true });
   }
 }
 
 describe('README "Using it from code"', () => {
   beforeAll(() => ensureBuilt(), 180_000);
 
-  it('runs as printed: the flaky step is retried and the flow completes with a fingerprint', { timeout: 60_000 }, async () => {
+  it('runs as printed: the flaky step is retried and the flow completes with a fingerprint', { timeout: 120_000 }, async () => {
     const out = await runAsUser(await readmeSample());
     expect(out).toMatch(/^[0-9a-f]{64} /);
     expect(out).toContain("[ 'seed', 'FinishedOk', 1, 0 ]");
     expect(out).toContain("[ 'double', 'FinishedOk', 2, 1 ]");
   });
 
-  it('runs on the embedded database through openStore, with the same flow fingerprint', { timeout: 60_000 }, async () => {
+  it('runs on the embedded database through openStore, with the same flow fingerprint', { timeout: 180_000 }, async () => {
     const sample = await readmeSample();
     const memory = (await runAsUser(sample)).slice(0, 64);
     const onPglite = sample

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, workspace, type Workspace } from './support/cli.js';
+import { E2E_TIMEOUT_MS, ensureBuilt, workspace, type Workspace } from './support/cli.js';
 
 const OK_FLOW = `name: ok
 retry: { maxRetries: 3, backoff: { kind: exponential, baseMs: 1 } }
@@ -34,7 +34,7 @@ type ErrorJson = Record<string, unknown> & { stepId: string; attemptNumber: numb
 
 beforeAll(ensureBuilt, 180_000);
 
-describe('chemflow run, status, events, errors', () => {
+describe('chemflow run, status, events, errors', { timeout: E2E_TIMEOUT_MS }, () => {
   let ws: Workspace;
   let flowId: string;
   beforeAll(async () => {
@@ -167,7 +167,7 @@ describe('chemflow run, status, events, errors', () => {
   });
 });
 
-describe('a failed flow: exit 1, retry, resume', () => {
+describe('a failed flow: exit 1, retry, resume', { timeout: E2E_TIMEOUT_MS }, () => {
   let ws: Workspace;
   let flowId: string;
   beforeAll(async () => {
@@ -273,7 +273,7 @@ describe('a failed flow: exit 1, retry, resume', () => {
   });
 });
 
-describe('chemflow migrate', () => {
+describe('chemflow migrate', { timeout: E2E_TIMEOUT_MS }, () => {
   it('migrate up twice is fine', async () => {
     const ws = await workspace();
     try {

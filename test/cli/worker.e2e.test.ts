@@ -1,37 +1,21 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminQuery, pgAvailable, TEST_PG_URL } from '../helpers/pg.js';
-import { chemflow, type CliResult, ensureBuilt, SLOW_FLOW, spawnCli, type Workspace, workspace } from './support/cli.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
+import { chemflow, E2E_TIMEOUT_MS, ensureBuilt, SLOW_FLOW, spawnCli, waitUntil, type Workspace, workspace } from './support/cli.js';
+import { afterLeaseExpiry, killLeftoverWorkers, LOGGED_STEPS, readExecutions, SHORT_LEASE, startWorker } from './support/workers.js';
 
 beforeAll(ensureBuilt, 180_000);
+afterEach(killLeftoverWorkers);
 
-/** Every execution of a step appends `flowId stepId attempt pid` to executions.log beside the flow file. */
-const LOGGED_STEPS = `import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
-const log = (ctx) => appendFileSync(join(ctx.baseDir, 'executions.log'), \`\${ctx.flowId} \${ctx.stepId} \${ctx.attempt} \${process.pid}\\n\`);
-export const source = {
-  kind: 'source',
-  run(ctx) { log(ctx); return { outputs: [{ kind: 'number', payload: { n: 1 } }] }; },
-};
-export const increment = {
-  kind: 'transform',
-  async run(ctx) {
-    log(ctx);
-    await new Promise((r) => setTimeout(r, 15));
-    return { outputs: [{ kind: 'number', payload: { n: ctx.input[0].payload.n + 1 } }] };
-  },
-};
-`;
-
+/** The first step of each flow waits until steps of both workers have run, so both surely get work. */
 const LOGGED_FLOW = `name: logged
 steps:
-  - { id: seed, uses: ./steps/logged.mjs#source }
-  - { id: a, uses: ./steps/logged.mjs#increment }
-  - { id: b, uses: ./steps/logged.mjs#increment }
-  - { id: c, uses: ./steps/logged.mjs#increment }
+  - { id: seed, uses: ./steps/logged.mjs#rendezvous }
+  - { id: a, uses: ./steps/logged.mjs#slowIncrement }
+  - { id: b, uses: ./steps/logged.mjs#slowIncrement }
+  - { id: c, uses: ./steps/logged.mjs#slowIncrement }
 `;
 
 interface OutcomeLine {
@@ -41,51 +25,58 @@ interface OutcomeLine {
   flowFingerprint: string | null;
 }
 
-function run(args: string[], cwd: string): Promise<CliResult & { pid: number }> {
-  const child = spawnCli(args, { cwd });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, pid: child.pid ?? 0 });
-    });
-  });
-}
-
 const lines = (stdout: string): OutcomeLine[] =>
   stdout
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as OutcomeLine);
 
-async function waitFor(file: string, what: string): Promise<void> {
-  for (let waited = 0; !existsSync(file); waited += 50) {
-    if (waited > 30_000) throw new Error(`${what} never happened`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+const waitForFile = (file: string, what: string): Promise<void> => waitUntil(() => existsSync(file), what);
+
+/**
+ * A worker killed (SIGKILL) while its step waits on a file: another worker records the lost attempt
+ * as a Transient WORKER_LOST error and completes the flow. `db` is the workspace's store location.
+ */
+async function killMidAttempt(ws: Workspace, db: string): Promise<string> {
+  await rm(join(ws.dir, 'release.marker'), { force: true });
+  await rm(join(ws.dir, 'started.marker'), { force: true });
+  const submitted = await chemflow(['--db', db, 'submit', 'slow.yaml'], { cwd: ws.dir });
+  expect(submitted.code, submitted.stderr).toBe(0);
+  const flowId = submitted.stdout.trim();
+  const worker = startWorker(db, ws.dir, SHORT_LEASE);
+  await waitForFile(join(ws.dir, 'started.marker'), 'the slow step to start');
+  await worker.kill();
+  expect((await worker.exited).signal).toBe('SIGKILL');
+  await writeFile(join(ws.dir, 'release.marker'), '');
+  await afterLeaseExpiry();
+  return flowId;
 }
 
-describe.skipIf(!pgAvailable)('chemflow worker: several processes on one PostgreSQL database', () => {
-  const schema = `cf_workers_${randomBytes(5).toString('hex')}`;
-  const db = `${TEST_PG_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+async function expectRecovered(ws: Workspace, db: string, flowId: string, recovering: { code: number | null; stdout: string; stderr: string }): Promise<void> {
+  expect(recovering.code, recovering.stderr).toBe(0);
+  expect(lines(recovering.stdout)).toMatchObject([{ flowId, outcome: 'completed' }]);
+  const errors = await chemflow(['--db', db, 'errors', flowId, '--json'], { cwd: ws.dir });
+  const rows = JSON.parse(errors.stdout) as { attemptNumber: number; errorClass: string; details: { error_code: string } }[];
+  expect(rows.map((e) => [e.attemptNumber, e.errorClass, e.details.error_code])).toEqual([[1, 'Transient', 'WORKER_LOST']]);
+}
+
+describeWithPg('chemflow worker: several processes on one PostgreSQL database', () => {
+  let schema: TestSchema;
   let ws: Workspace;
   beforeAll(async () => {
-    await adminQuery(`CREATE SCHEMA ${schema}`);
+    schema = await createTestSchema('workers');
     ws = await workspace();
     await ws.write('steps/logged.mjs', LOGGED_STEPS);
     await ws.write('logged.yaml', LOGGED_FLOW);
+    await ws.write('slow.yaml', SLOW_FLOW);
   });
   afterAll(async () => {
-    await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await ws.remove();
+    await schema?.drop();
+    await ws?.remove();
   });
 
-  it('two workers run eight submitted flows: each completes once, each step runs exactly once', { timeout: 180_000 }, async () => {
+  it('two workers run eight submitted flows: both do some, each completes once, each step runs exactly once', { timeout: E2E_TIMEOUT_MS }, async () => {
+    const db = schema.url;
     const submitted: string[] = [];
     for (let i = 0; i < 8; i++) {
       const result = await chemflow(['--db', db, 'submit', 'logged.yaml', '--json'], { cwd: ws.dir });
@@ -95,27 +86,36 @@ describe.skipIf(!pgAvailable)('chemflow worker: several processes on one Postgre
       submitted.push(report.flowId);
     }
 
-    const args = ['--db', db, 'worker', '--once', '--concurrency', '2', '--poll-ms', '20', '--json'];
-    const workers = await Promise.all([run(args, ws.dir), run(args, ws.dir)]);
+    const args = ['--once', '--concurrency', '2', '--poll-ms', '20', '--json'];
+    const started = [startWorker(db, ws.dir, args), startWorker(db, ws.dir, args)];
+    const workers = await Promise.all(started.map((w) => w.exited));
     for (const w of workers) expect(w.code, w.stderr).toBe(0);
 
     const completed = workers.flatMap((w) => lines(w.stdout)).filter((l) => l.outcome === 'completed');
     expect(completed.map((l) => l.flowId).sort()).toEqual([...submitted].sort());
     expect(new Set(completed.map((l) => l.flowFingerprint)).size).toBe(1); // same inputs, same fingerprint
 
-    const executions = (await readFile(join(ws.dir, 'executions.log'), 'utf8')).trim().split('\n');
-    const perAttempt = executions.map((line) => line.split(' ').slice(0, 3).join(' '));
+    const executions = await readExecutions(ws.dir);
+    const perAttempt = executions.map((e) => `${e.flowId} ${e.stepId} ${e.attempt}`);
     expect(perAttempt.sort()).toEqual(submitted.flatMap((id) => ['seed', 'a', 'b', 'c'].map((s) => `${id} ${s} 1`)).sort());
+    // Both worker processes ran attempts (the first steps wait for each other), and no one else did.
+    expect([...new Set(executions.map((e) => e.pid))].sort()).toEqual(started.map((w) => w.pid).sort());
 
     const flows = JSON.parse((await chemflow(['--db', db, 'flows', '--json'], { cwd: ws.dir })).stdout) as { flowId: string; status: string }[];
     expect(flows.filter((f) => submitted.includes(f.flowId)).every((f) => f.status === 'completed')).toBe(true);
+  });
+
+  it('a worker killed mid-attempt: another worker records the lost attempt and completes the flow', { timeout: E2E_TIMEOUT_MS }, async () => {
+    const flowId = await killMidAttempt(ws, schema.url);
+    const recovering = await chemflow(['--db', schema.url, 'worker', '--once', '--json'], { cwd: ws.dir });
+    await expectRecovered(ws, schema.url, flowId, recovering);
   });
 });
 
 /** Long enough for a CLI call on a loaded machine to finish well inside it. */
 const LEASE_MS = 20_000;
 
-describe('chemflow worker on the embedded database', () => {
+describe('chemflow worker on the embedded database', { timeout: E2E_TIMEOUT_MS }, () => {
   let ws: Workspace;
   beforeAll(async () => {
     ws = await workspace();
@@ -123,13 +123,13 @@ describe('chemflow worker on the embedded database', () => {
   });
   afterAll(() => ws.remove());
 
-  it('SIGTERM lets the attempt in flight finish, then a later worker completes the flow', { timeout: 120_000 }, async () => {
+  it('SIGTERM lets the attempt in flight finish, then a later worker completes the flow', async () => {
     const flowId = (await ws.cli('submit', 'slow.yaml')).stdout.trim();
     const child = spawnCli(['--db', ws.db, 'worker', '--json'], { cwd: ws.dir });
     let stdout = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await waitFor(join(ws.dir, 'started.marker'), 'the slow step');
+    await waitForFile(join(ws.dir, 'started.marker'), 'the slow step to start');
     child.kill('SIGTERM');
     await writeFile(join(ws.dir, 'release.marker'), '');
     expect(await exited).toBe(0);
@@ -143,13 +143,13 @@ describe('chemflow worker on the embedded database', () => {
     expect(await ws.json<unknown[]>('errors', flowId)).toEqual([]);
   });
 
-  it('a worker killed mid-attempt: another worker records the lost attempt and completes the flow', { timeout: 120_000 }, async () => {
+  it('a worker killed mid-attempt: another worker records the lost attempt and completes the flow', async () => {
     await rm(join(ws.dir, 'release.marker'), { force: true });
     await rm(join(ws.dir, 'started.marker'), { force: true });
     const flowId = (await ws.cli('submit', 'slow.yaml')).stdout.trim();
     const child = spawnCli(['--db', ws.db, 'worker', '--lease-ms', String(LEASE_MS), '--heartbeat-ms', '1000'], { cwd: ws.dir });
     const exited = new Promise((resolve) => child.on('close', resolve));
-    await waitFor(join(ws.dir, 'started.marker'), 'the slow step');
+    await waitForFile(join(ws.dir, 'started.marker'), 'the slow step');
     child.kill('SIGKILL');
     const killedAt = Date.now();
     await exited;
@@ -167,7 +167,7 @@ describe('chemflow worker on the embedded database', () => {
     expect(errors.map((e) => [e.attemptNumber, e.errorClass, e.details.error_code])).toEqual([[1, 'Transient', 'WORKER_LOST']]);
   });
 
-  it('a flow that fails makes `worker --once` exit 1 and names the step', { timeout: 60_000 }, async () => {
+  it('a flow that fails makes `worker --once` exit 1 and names the step', async () => {
     await ws.write('gated.yaml', 'name: gated\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - { id: gate, uses: ./steps/gate.mjs }\n');
     const flowId = (await ws.cli('submit', 'gated.yaml')).stdout.trim();
     const result = await ws.cli('worker', '--once', '--quiet');

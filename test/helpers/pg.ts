@@ -5,30 +5,38 @@ import pg from 'pg';
 import { openPostgresStore } from '../../src/stores/open-store.js';
 import { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
+import { describe } from 'vitest';
+import { isCi } from './ci.js';
+import { pgVerdict, TEST_PG_URL, urlForSchema } from './pg-url.js';
 
-import { TEST_PG_URL } from './pg-url.js';
+export { pgVerdict, TEST_PG_URL, urlForSchema };
 
-export { TEST_PG_URL };
-
-async function probe(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: 3_000 });
+/** Connects once; a generous timeout, so a server slowed by a loaded machine is not taken for a missing one. */
+async function probe(): Promise<Error | null> {
+  const client = new pg.Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: 10_000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
-    return true;
+    return null;
   } catch (error) {
-    const reason = `PostgreSQL is not reachable at ${TEST_PG_URL}: ${(error as Error).message}`;
-    // On CI a missing database is a broken pipeline, never a silent green run.
-    if (process.env.CI) throw new Error(`${reason} (CI is set, so the integration tests cannot be skipped)`, { cause: error });
-    console.warn(`\n[chemflow] SKIPPING PostgreSQL integration tests: ${reason}\n`);
-    return false;
+    return error instanceof Error ? error : new Error(String(error));
   } finally {
     await client.end().catch(() => undefined);
   }
 }
 
-/** Whether the integration tests can run (probed once per test file). */
-export const pgAvailable: boolean = await probe();
+const verdict = pgVerdict(await probe(), isCi());
+if (verdict.skipReason !== null) console.warn(`\n[chemflow] SKIPPING the PostgreSQL tests of this file: ${verdict.skipReason}\n`);
+
+/** Whether the PostgreSQL tests can run (probed once per test file). */
+export const pgAvailable: boolean = verdict.available;
+/** Why they cannot, when they cannot. */
+export const pgSkipReason: string | null = verdict.skipReason;
+
+/** `describe` for a suite that needs the server: when it is away, skipped with the reason in its title. */
+export function describeWithPg(name: string, body: () => void): void {
+  describe.skipIf(!pgAvailable)(pgSkipReason === null ? name : `${name} — SKIPPED: ${pgSkipReason}`, body);
+}
 
 /** An administrative connection for raw SQL in tests (outside chemflow's code paths). */
 export async function adminQuery<Row extends object = Record<string, unknown>>(
@@ -46,6 +54,8 @@ export async function adminQuery<Row extends object = Record<string, unknown>>(
 
 export interface TestSchema {
   name: string;
+  /** The server's URL with this schema as `search_path`: what the CLI takes as `--db` or `DATABASE_URL`. */
+  url: string;
   /** A chemflow executor whose connections use this schema. */
   executor(options?: { applicationName?: string }): PgExecutor;
   /** A migrated chemflow store in this schema. */
@@ -59,6 +69,7 @@ export async function createTestSchema(label: string): Promise<TestSchema> {
   await adminQuery(`CREATE SCHEMA ${name}`);
   return {
     name,
+    url: urlForSchema(name),
     executor: (options = {}) => new PgExecutor({ connectionString: TEST_PG_URL, schema: name, ...options }),
     openStore: (options = {}) => openPostgresStore({ connectionString: TEST_PG_URL, schema: name, ...options }),
     drop: async () => {

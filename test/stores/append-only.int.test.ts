@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import { flowInitialized, stepFailed, stepStarted } from '../helpers/events.js';
-import { createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js';
+import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { errorRows, eventRowCount } from '../helpers/sql-inspect.js';
 
-describe.runIf(pgAvailable)('append-only tables in the database itself', () => {
+describeWithPg('append-only tables in the database itself', () => {
   let schema: TestSchema;
   let store: SqlFlowStore;
   const flowId = randomUUID();

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { EventOf, NewFlowEvent } from '../../src/core/events.js';
 import { StoreError } from '../../src/core/errors.js';
 import { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import { flowInitialized, stepStarted } from '../helpers/events.js';
 import { flakyExecutor } from '../helpers/flaky-executor.js';
-import { adminQuery, createTestSchema, pgAvailable, TEST_PG_URL, type TestSchema } from '../helpers/pg.js';
+import { adminQuery, createTestSchema, describeWithPg, TEST_PG_URL, type TestSchema } from '../helpers/pg.js';
 import { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.runIf(pgAvailable)('surviving lost connections on the PostgreSQL server', () => {
+describeWithPg('surviving lost connections on the PostgreSQL server', () => {
   let schema: TestSchema;
   beforeAll(async () => {
     schema = await createTestSchema('connection_loss');

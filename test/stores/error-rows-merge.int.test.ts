@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CorruptEventError, FlowEngine } from '../../src/index.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import { demoFlow, ManualClock } from '../support/demo-flow.js';
-import { adminQuery, createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js';
+import { adminQuery, createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 
-describe.skipIf(!pgAvailable)('PgFlowRepository.loadWithErrorRows', () => {
+describeWithPg('PgFlowRepository.loadWithErrorRows', () => {
   let schema: TestSchema;
   let store: SqlFlowStore;
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ConcurrencyError, CorruptEventError, StoreError } from '../../src/core/errors.js';
 import { eventPayload } from '../../src/core/event-codec.js';
 import { replay } from '../../src/core/reducer.js';
@@ -15,10 +15,10 @@ import {
   stepFinished,
   stepStarted,
 } from '../helpers/events.js';
-import { createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js';
+import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { artifactRowCount, errorRows, eventRowCount } from '../helpers/sql-inspect.js';
 
-describe.runIf(pgAvailable)('integrity on the PostgreSQL server', () => {
+describeWithPg('integrity on the PostgreSQL server', () => {
   let schema: TestSchema;
   let store: SqlFlowStore;
   beforeAll(async () => {

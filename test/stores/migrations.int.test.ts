@@ -1,15 +1,15 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { migrate } from '../../src/stores/sql/migrate.js';
 import type { PgExecutor } from '../../src/stores/pg/pg-executor.js';
-import { createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js';
+import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { chemflowTables, schemaSnapshot } from '../helpers/schema-snapshot.js';
 
 const run = promisify(execFile);
 const ALL = ['0001_event_log', '0002_workflow_step_artifacts', '0003_step_execution_errors', '0004_flow_queue'];
 
-describe.runIf(pgAvailable)('migrations on the PostgreSQL server', () => {
+describeWithPg('migrations on the PostgreSQL server', () => {
   let schema: TestSchema;
   let db: PgExecutor;
   beforeEach(async () => {

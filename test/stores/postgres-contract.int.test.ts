@@ -1,9 +1,8 @@
-import { describe } from 'vitest';
-import { createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js';
+import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { artifactRowCount, errorRows } from '../helpers/sql-inspect.js';
 import { describeStoreContract } from './store-contract.js';
 
-describe.runIf(pgAvailable)('PostgreSQL server', () => {
+describeWithPg('PostgreSQL server', () => {
   let schema: TestSchema | undefined;
   describeStoreContract('PostgreSQL server', async () => {
     schema = await createTestSchema('contract');

@@ -1,5 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,8 +9,30 @@ import { promisify } from 'node:util';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'chemflow.js');
-const STAMP = join(ROOT, 'dist', '.e2e-build-stamp');
-const LOCK = join(tmpdir(), `chemflow-e2e-build-${Buffer.from(ROOT).toString('hex').slice(-24)}.lock`);
+const ENTRY = join(ROOT, 'dist', 'cli', 'main.js');
+// Outside the checkout: `dist/` holds the build and nothing else.
+const CHECKOUT_KEY = createHash('sha256').update(ROOT).digest('hex').slice(0, 16);
+const STAMP = join(tmpdir(), `chemflow-e2e-build-${CHECKOUT_KEY}.stamp`);
+const LOCK = join(tmpdir(), `chemflow-e2e-build-${CHECKOUT_KEY}.lock`);
+
+/**
+ * The time budget of one e2e test, sized for a loaded 2-core machine: a CLI call takes 0.6 s quiet and
+ * ~2 s loaded, a fresh embedded database 2.4 s quiet and ~7 s loaded; at a load average of 16 on two
+ * cores a five-call test took 63 s. A hung process is still caught sooner, by each call's kill timer.
+ */
+export const E2E_TIMEOUT_MS = 240_000;
+
+/**
+ * Waits for a condition (a marker file, a database row), never for a fixed time: polls every 50 ms
+ * and fails after a deadline generous enough for a loaded machine, saying what never happened.
+ */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /**
  * Builds `dist/` once for all e2e files running in parallel: a directory lock serialises them, and a
@@ -29,7 +53,7 @@ export async function ensureBuilt(): Promise<void> {
 
 async function isFresh(): Promise<boolean> {
   const built = await stat(STAMP).then((s) => s.mtimeMs, () => 0);
-  return built > 0 && (await newestMtime(join(ROOT, 'src'))) < built;
+  return built > 0 && existsSync(ENTRY) && (await newestMtime(join(ROOT, 'src'))) < built;
 }
 
 async function newestMtime(dir: string): Promise<number> {
@@ -69,7 +93,7 @@ export function chemflow(args: readonly string[], options: { cwd: string; env?: 
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -122,6 +146,20 @@ export async function workspace(): Promise<Workspace> {
     write,
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A copy of `examples/lipinski` (every file but its `out/`) in `ws/lipinski`: a run writes its reports
+ * beside the flow file, so running the example in place would write into the checkout. Returns the
+ * copied flow file.
+ */
+export async function copyLipinskiExample(ws: Workspace): Promise<string> {
+  const example = join(ROOT, 'examples', 'lipinski');
+  const target = join(ws.dir, 'lipinski');
+  await mkdir(target, { recursive: true });
+  for (const entry of await readdir(example, { withFileTypes: true }))
+    if (entry.isFile()) await copyFile(join(example, entry.name), join(target, entry.name));
+  return join(target, 'flow.yaml');
 }
 
 /** seed → slow (waits for release.marker, to be killed or stopped mid-attempt) → double. */
