@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Artifact } from '../core/artifact.js';
 import type { JsonObject } from '../core/canonical-json.js';
 import type { ErrorHistoryEntry, FlowDefinition, StepDefinition } from '../core/definition.js';
-import { WorkerLostError, classifyError, type ClassifiedError } from '../core/error-class.js';
-import { FlowNotFoundError, FlowNotRunnableError, RetryRejectedError, StepInProgressError } from '../core/errors.js';
+import { PermanentError, WorkerLostError, classifyError, type ClassifiedError } from '../core/error-class.js';
+import { ArtifactIntegrityError, FlowNotFoundError, FlowNotRunnableError, RetryRejectedError, StepInProgressError } from '../core/errors.js';
 import type { FlowEvent, NewFlowEvent, RetryScheduled, FlowEventBody } from '../core/events.js';
 import { flowFingerprint, stepFingerprint, ENGINE_VERSION } from '../core/fingerprint.js';
 import type { FlowInstance, StepSlot } from '../core/flow-state.js';
@@ -260,8 +260,7 @@ export class FlowEngine {
     }
     session.startedHere = null;
     const slot = session.flow.steps[index] as StepSlot;
-    const input = await this.inputFor(session, index);
-    const inputHashes = input.map((a) => a.hash);
+    const inputHashes = inputHashesOf(session.flow, index);
     const fingerprint = stepFingerprint({
       engineVersion: this.engineVersion,
       stepId: step.id,
@@ -269,6 +268,16 @@ export class FlowEngine {
       params: step.baseParams,
       definitionHash: session.definition.definitionHash,
     });
+    let input: Artifact[];
+    try {
+      input = await this.inputFor(session, index);
+    } catch (error) {
+      if (!(error instanceof ArtifactIntegrityError)) throw error;
+      // A corrupt input is never handed to the step; the attempt fails for good and the audit row says why.
+      const failure = corruptInputFailure(error);
+      const retry = await this.emitStepFailed(session, index, { fingerprint, inputHashes, error: failure, signals: [] });
+      return { kind: 'failed', stepId: step.id, attempt: slot.attempts, errorClass: failure.errorClass, retry };
+    }
     const result = await runAttempt(step, {
       input,
       attempt: slot.attempts,
@@ -317,8 +326,7 @@ export class FlowEngine {
     const age = this.clock.now() - Date.parse(slot.startedAt ?? '');
     if (!session.takeOver && !(age >= staleAfter))
       throw new StepInProgressError(session.flow.id, session.flow.version, step.id, slot.attempts, slot.startedAt ?? '?');
-    const input = await this.inputFor(session, index);
-    const inputHashes = input.map((a) => a.hash);
+    const inputHashes = inputHashesOf(session.flow, index);
     const fingerprint = stepFingerprint({
       engineVersion: this.engineVersion,
       stepId: step.id,
@@ -431,6 +439,26 @@ export class FlowEngine {
       this.onEvent?.(event, session.flow);
     }
   }
+}
+
+/** The hashes a step's input has, from the log alone (the previous step's outputs): no artifact is read. */
+function inputHashesOf(flow: FlowInstance, index: number): readonly string[] {
+  return index === 0 ? [] : (flow.steps[index - 1] as StepSlot).outputs;
+}
+
+/** A corrupt input artifact as the failure it causes: Permanent, since reading it again gives the same bytes. */
+function corruptInputFailure(error: ArtifactIntegrityError): ClassifiedError {
+  return classifyError(
+    new PermanentError(error.message, {
+      code: error.code,
+      details: {
+        artifact_hash: error.expectedHash,
+        actual_hash: error.actualHash,
+        produced_by: error.producedBy === null ? null : { flow_id: error.producedBy.flowId, step_id: error.producedBy.stepId },
+      },
+      cause: error,
+    }),
+  );
 }
 
 function assertRunnable(flow: FlowInstance): void {

@@ -7,12 +7,16 @@ import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { migrateStore, openPgliteStore, openStore } from '../../src/stores/open-store.js';
 import { PgliteExecutor } from '../../src/stores/pglite/pglite-executor.js';
 import { migrate } from '../../src/stores/sql/migrate.js';
+import { loadMigrations } from '../../src/stores/sql/migration-files.js';
 import { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import { artifactOf, flowInitialized, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
 import { flakyExecutor } from '../helpers/flaky-executor.js';
 import { chemflowTables, schemaSnapshot } from '../helpers/schema-snapshot.js';
 import { errorRows, eventRowCount } from '../helpers/sql-inspect.js';
 import { ConcurrencyError, insertStepExecutionError } from '../../src/index.js';
+
+/** Every migration in the package (numbered folders may have gaps while branches are merged). */
+const MIGRATION_COUNT = loadMigrations().length;
 
 describe('embedded PGlite store', () => {
   const dirs: string[] = [];
@@ -54,10 +58,10 @@ describe('embedded PGlite store', () => {
     });
 
     it('migrates up, down and up again to the same schema; twice changes nothing', async () => {
-      expect((await migrate(executor, 'up')).ran).toHaveLength(3);
+      expect((await migrate(executor, 'up')).ran).toHaveLength(MIGRATION_COUNT);
       const first = await schemaSnapshot(executor);
       expect((await migrate(executor, 'up')).ran).toEqual([]);
-      expect((await migrate(executor, 'down')).ran).toHaveLength(3);
+      expect((await migrate(executor, 'down')).ran).toHaveLength(MIGRATION_COUNT);
       expect(await chemflowTables(executor)).toEqual(['chemflow_migrations']);
       await migrate(executor, 'up');
       expect(await schemaSnapshot(executor)).toEqual(first);
@@ -69,6 +73,12 @@ describe('embedded PGlite store', () => {
       await store.append(flowId, 0, [flowInitialized(), stepFailed(0)]);
       await expect(executor.query('UPDATE event_log SET version = 9')).rejects.toThrow(/append-only/);
       await expect(executor.query('DELETE FROM step_execution_errors')).rejects.toThrow(/append-only/);
+      const artifact = artifactOf({ appendOnly: flowId });
+      await store.append(randomUUID(), 0, [flowInitialized(), stepFinished(0, [artifact.hash])], { artifacts: [artifact] });
+      await expect(executor.query(`UPDATE workflow_step_artifacts SET payload = '1'`)).rejects.toThrow(/append-only/);
+      await expect(executor.query('DELETE FROM workflow_step_artifacts')).rejects.toThrow(/append-only/);
+      await expect(executor.exec('TRUNCATE workflow_step_artifacts')).rejects.toThrow(/append-only/);
+      expect(await store.getArtifacts([artifact.hash])).toEqual([artifact]);
       // A failing multi-statement script inside an explicit transaction must not poison the connection.
       await expect(executor.exec('BEGIN; DELETE FROM event_log;')).rejects.toThrow(/append-only/);
       expect(await eventRowCount(executor, flowId)).toBe(2);
@@ -147,8 +157,8 @@ describe('embedded PGlite store', () => {
     await inMemoryPglite.close();
     expect(await migrateStore('memory', 'up')).toEqual({ ran: [] });
     const dir = tempDir();
-    expect((await migrateStore(dir, 'up')).ran).toHaveLength(3);
-    expect((await migrateStore(dir, 'down')).ran).toHaveLength(3);
+    expect((await migrateStore(dir, 'up')).ran).toHaveLength(MIGRATION_COUNT);
+    expect((await migrateStore(dir, 'down')).ran).toHaveLength(MIGRATION_COUNT);
     const store = await openPgliteStore(dir); // opening migrates up again
     try {
       expect(await store.list(randomUUID())).toEqual([]);

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../src/core/artifact.js';
-import { ArtifactNotFoundError, ConcurrencyError } from '../../src/core/errors.js';
+import { ArtifactIntegrityError, ArtifactNotFoundError, ConcurrencyError } from '../../src/core/errors.js';
 import type { EventOf, FlowEvent, NewFlowEvent } from '../../src/core/events.js';
 import { replay } from '../../src/core/reducer.js';
 import { errorRecordFromEvent } from '../../src/core/step-execution-error.js';
@@ -20,6 +20,7 @@ import {
   stepFinished,
   stepStarted,
 } from '../helpers/events.js';
+import { tamperArtifact } from '../helpers/tamper.js';
 
 export interface ContractStore {
   store: FlowStore;
@@ -221,6 +222,34 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         const read = store.getArtifacts([present.hash, missing]);
         await expect(read).rejects.toBeInstanceOf(ArtifactNotFoundError);
         await expect(store.getArtifacts([missing])).rejects.toMatchObject({ hash: missing });
+      });
+    });
+
+    describe('artifact integrity', () => {
+      it('rejects an artifact whose stored payload no longer matches its hash, naming it and its step', async () => {
+        const flowId = randomUUID();
+        const changed = artifactOf({ changed: randomUUID() });
+        const untouched = artifactOf({ untouched: randomUUID() });
+        await store.append(flowId, 0, [flowInitialized(), stepStarted(0), stepFinished(0, [changed.hash, untouched.hash])], {
+          artifacts: [changed, untouched],
+        });
+        await tamperArtifact(store, changed.hash, { changed: 'by hand' });
+        await expect(store.getArtifacts([untouched.hash, changed.hash])).rejects.toBeInstanceOf(ArtifactIntegrityError);
+        await expect(store.getArtifacts([changed.hash])).rejects.toMatchObject({
+          code: 'ARTIFACT_INTEGRITY',
+          expectedHash: changed.hash,
+          actualHash: artifactOf({ changed: 'by hand' }).hash,
+          producedBy: { flowId, stepId: 'load' },
+        });
+        await expect(store.getArtifacts([changed.hash])).rejects.toThrow(/output of step load in flow/);
+        expect(await store.getArtifacts([untouched.hash])).toEqual([untouched]);
+      });
+
+      it('reports an artifact stored outside a StepFinished as corrupt without a step', async () => {
+        const orphan = artifactOf({ orphan: randomUUID() });
+        await store.append(randomUUID(), 0, [flowInitialized()], { artifacts: [orphan] });
+        await tamperArtifact(store, orphan.hash, [1, 2, 3]);
+        await expect(store.getArtifacts([orphan.hash])).rejects.toMatchObject({ expectedHash: orphan.hash, producedBy: null });
       });
     });
 
