@@ -25,6 +25,17 @@ export class NonCanonicalValueError extends ChemflowError {
   }
 }
 
+/** A string no store accepts (U+0000, a lone UTF-16 surrogate): see `assertStorable`. */
+export class UnstorableValueError extends ChemflowError {
+  readonly code = 'UNSTORABLE_VALUE';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`Value at ${path} cannot be stored: ${reason}`);
+  }
+}
+
 /** A flow or step definition that breaks a rule (duplicate id, first step not a source, ...). */
 export class InvalidDefinitionError extends ChemflowError {
   readonly code = 'INVALID_DEFINITION';

@@ -8,6 +8,7 @@ import type { FlowEvent, NewFlowEvent, RetryScheduled, FlowEventBody } from '../
 import { flowFingerprint, stepFingerprint, ENGINE_VERSION } from '../core/fingerprint.js';
 import type { FlowInstance, StepSlot } from '../core/flow-state.js';
 import { hashCanonical } from '../core/hash.js';
+import { storableFailure } from '../core/storable-failure.js';
 import { evolve, replay } from '../core/reducer.js';
 import { decideRetry } from '../core/retry-decision.js';
 import { DEFAULT_RETRY_POLICY, retriesClass, RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
@@ -354,8 +355,10 @@ export class FlowEngine {
   ): Promise<RetryScheduled | null> {
     const step = session.definition.steps[index] as StepDefinition;
     const slot = session.flow.steps[index] as StepSlot;
-    const failed = this.failedEvent(step, index, slot, attempt);
-    const retry = this.automaticRetry(session, failed, step, attempt.error);
+    // Whatever text the step threw, its StepFailed and error row must commit: never leave it Running.
+    const error = storableFailure(attempt.error);
+    const failed = this.failedEvent(step, index, slot, { ...attempt, error });
+    const retry = this.automaticRetry(session, failed, step, error);
     const restart = retry !== null && Date.parse(retry.notBefore) <= this.clock.now() && chain();
     const start = restart ? [startEvent(lookAhead(session.flow, [failed, retry]), index)] : [];
     await this.commit(session, [...attempt.signals, failed, ...(retry ? [retry] : []), ...start]);
