@@ -90,3 +90,22 @@ function rewrite(value: unknown, path: string, originals: Record<string, string>
   });
   return Object.fromEntries(entries);
 }
+
+/**
+ * What a store checks before it writes a batch, so every store refuses the same values with the same
+ * typed error (and writes nothing) instead of PostgreSQL failing mid-statement and memory keeping them.
+ * Returns the error rather than throwing it: stores reject with it.
+ */
+export function unstorableInBatch(
+  events: readonly object[],
+  artifacts: readonly object[] = [],
+): UnstorableValueError | undefined {
+  try {
+    events.forEach((event, i) => assertStorable(event, `events[${i}]`));
+    artifacts.forEach((artifact, i) => assertStorable(artifact, `artifacts[${i}]`));
+    return undefined;
+  } catch (error) {
+    if (error instanceof UnstorableValueError) return error;
+    throw error;
+  }
+}

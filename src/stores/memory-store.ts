@@ -1,6 +1,7 @@
 import { verifyArtifact, type Artifact } from '../core/artifact.js';
 import { ArtifactNotFoundError, ConcurrencyError, type ArtifactProducer } from '../core/errors.js';
 import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../core/events.js';
+import { unstorableInBatch } from '../core/storable.js';
 import {
   countErrors,
   errorRecordFromEvent,
@@ -27,6 +28,8 @@ export class MemoryFlowStore implements FlowStore {
   ): Promise<AppendResult> {
     const log = this.logs.get(flowId) ?? [];
     if (log.length !== expectedVersion) return Promise.reject(new ConcurrencyError(flowId, expectedVersion, log.length));
+    const unstorable = unstorableInBatch(events, options.artifacts);
+    if (unstorable !== undefined) return Promise.reject(unstorable);
     // Copied once and deep-frozen, like a row in an append-only table: callers can never alias or
     // change stored state, so reads need not copy it again (replay reads the whole log).
     const stored = events.map(

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../src/core/artifact.js';
-import { ArtifactIntegrityError, ArtifactNotFoundError, ConcurrencyError } from '../../src/core/errors.js';
+import { ArtifactIntegrityError, ArtifactNotFoundError, ConcurrencyError, UnstorableValueError } from '../../src/core/errors.js';
 import type { EventOf, FlowEvent, NewFlowEvent } from '../../src/core/events.js';
 import { replay } from '../../src/core/reducer.js';
 import { errorRecordFromEvent } from '../../src/core/step-execution-error.js';
@@ -115,6 +115,24 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(second.version).toBe(3);
         expect(second.events.map((e) => e.version)).toEqual([2, 3]);
         expect((await store.list(flowId)).map((e) => e.type)).toEqual(['FlowInitialized', 'StepStarted', 'StepFinished']);
+      });
+
+      it('refuses text PostgreSQL cannot store with UnstorableValueError naming where it is, and writes nothing', async () => {
+        const flowId = randomUUID();
+        await store.append(flowId, 0, [flowInitialized()]);
+        const failed = stepFailed(0);
+        const unstorable = { ...failed, error: { code: 'E_TEST', message: 'a\u0000b' } } as NewFlowEvent;
+        await expect(store.append(flowId, 1, [stepStarted(0), unstorable])).rejects.toBeInstanceOf(UnstorableValueError);
+        await expect(store.append(flowId, 1, [stepStarted(0), unstorable])).rejects.toMatchObject({
+          code: 'UNSTORABLE_VALUE',
+          path: 'events[1].error.message',
+        });
+        const art = artifactOf({ label: 'x\ud800', id: randomUUID() });
+        const finished = store.append(flowId, 1, [stepStarted(0), stepFinished(0, [art.hash])], { artifacts: [art] });
+        await expect(finished).rejects.toMatchObject({ path: 'artifacts[0].payload.label' });
+        expect((await store.list(flowId)).map((e) => e.type)).toEqual(['FlowInitialized']);
+        expect(await store.listErrors(flowId)).toEqual([]);
+        expect(await subject.artifactCopies(art.hash)).toBe(0);
       });
 
       it('an unknown flow has no events', async () => {
