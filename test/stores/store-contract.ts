@@ -263,6 +263,20 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(await store.getArtifacts([untouched.hash])).toEqual([untouched]);
       });
 
+      it('verifies payloads at the edges of JSON without false alarms (numbers, unicode keys, escapes)', async () => {
+        const edges = artifactOf({
+          id: randomUUID(),
+          numbers: [-0, 5e-324, Number.MAX_VALUE, 1e21, 1e-7, 2 ** 53 + 2, 0.1 + 0.2, -1.5e-300],
+          'ключ😀': { é: 'e\u0301', '': '', tab: '\t\n"\\', ctl: '\u0001\u001f', astral: '𝄞' },
+          nested: [[[]], {}, null, true, false],
+        });
+        await store.append(randomUUID(), 0, [flowInitialized(), stepStarted(0), stepFinished(0, [edges.hash])], {
+          artifacts: [edges],
+        });
+        const [read] = await store.getArtifacts([edges.hash]);
+        expect(read?.hash).toBe(edges.hash);
+      });
+
       it('reports an artifact stored outside a StepFinished as corrupt without a step', async () => {
         const orphan = artifactOf({ orphan: randomUUID() });
         await store.append(randomUUID(), 0, [flowInitialized()], { artifacts: [orphan] });
