@@ -1,10 +1,10 @@
 import type { Artifact, ArtifactDraft } from './artifact.js';
-import { canonicalJson, type JsonObject, type JsonValue } from './canonical-json.js';
-import { InvalidDefinitionError, NonCanonicalValueError, UnstorableValueError } from './errors.js';
+import type { JsonObject, JsonValue } from './canonical-json.js';
+import { InvalidDefinitionError } from './errors.js';
 import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
-import { assertStorable, unstorableReason } from './storable.js';
+import { storableJsonProblem, unstorableReason } from './storable.js';
 
 export type StepKind = 'source' | 'transform' | 'sink' | 'check';
 export const STEP_KINDS: readonly StepKind[] = ['source', 'transform', 'sink', 'check'];
@@ -104,15 +104,8 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
  * flow exists: a value found only at run time would fail after the step's StepStarted was committed.
  */
 function paramsProblemOf(params: unknown): string | undefined {
-  try {
-    canonicalJson(params);
-    assertStorable(params);
-    return undefined;
-  } catch (error) {
-    if (error instanceof NonCanonicalValueError || error instanceof UnstorableValueError)
-      return `are not plain storable JSON: ${error.message}`;
-    throw error;
-  }
+  const problem = storableJsonProblem(params);
+  return problem === undefined ? undefined : `are not plain storable JSON: ${problem.message}`;
 }
 
 /** What replay needs of a definition: its name, ordered step ids and hash (no step code). */

@@ -1,4 +1,5 @@
-import { UnstorableValueError } from './errors.js';
+import { canonicalJson } from './canonical-json.js';
+import { NonCanonicalValueError, UnstorableValueError } from './errors.js';
 
 /**
  * Strings PostgreSQL refuses: `text` and `jsonb` cannot hold U+0000, and `jsonb` rejects the `\udXXX`
@@ -106,6 +107,21 @@ export function unstorableInBatch(
     return undefined;
   } catch (error) {
     if (error instanceof UnstorableValueError) return error;
+    throw error;
+  }
+}
+
+/**
+ * Why a value cannot be hashed and stored as it is (not canonical JSON, or text no store accepts), or
+ * undefined when it can: the one check of params and signal data.
+ */
+export function storableJsonProblem(value: unknown): NonCanonicalValueError | UnstorableValueError | undefined {
+  try {
+    canonicalJson(value);
+    assertStorable(value);
+    return undefined;
+  } catch (error) {
+    if (error instanceof NonCanonicalValueError || error instanceof UnstorableValueError) return error;
     throw error;
   }
 }

@@ -2,8 +2,7 @@ import { createArtifact, type Artifact } from '../core/artifact.js';
 import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
 import type { StepContext, StepDefinition } from '../core/definition.js';
 import { classifyError, StepTimeoutError, type ClassifiedError } from '../core/error-class.js';
-import { NonCanonicalValueError, UnstorableValueError } from '../core/errors.js';
-import { assertStorable, storableText, unstorableReason } from '../core/storable.js';
+import { assertStorable, storableJsonProblem, storableText, unstorableReason } from '../core/storable.js';
 
 export interface Signal {
   name: string;
@@ -81,14 +80,8 @@ function signalProblem(name: unknown, data: unknown): string | undefined {
   if (typeof name !== 'string') return 'the signal name must be a string';
   const nameProblem = unstorableReason(name);
   if (nameProblem !== undefined) return `the signal name ${nameProblem}`;
-  try {
-    canonicalJson(data);
-    assertStorable(data);
-    return undefined;
-  } catch (error) {
-    if (error instanceof NonCanonicalValueError || error instanceof UnstorableValueError) return `data ${error.message}`;
-    throw error;
-  }
+  const problem = storableJsonProblem(data);
+  return problem === undefined ? undefined : `data ${problem.message}`;
 }
 
 function toArtifacts(result: unknown): Artifact[] {
