@@ -1,5 +1,5 @@
 import type { JsonValue } from './canonical-json.js';
-import { ArtifactIntegrityError } from './errors.js';
+import { ArtifactIntegrityError, NonCanonicalValueError, type ArtifactProducer } from './errors.js';
 import { hashCanonical } from './hash.js';
 
 /**
@@ -27,8 +27,18 @@ export function createArtifact<P extends JsonValue>(draft: ArtifactDraft<P>): Ar
     : { kind: draft.kind, hash, payload: draft.payload, metadata: draft.metadata };
 }
 
-/** Throws `ArtifactIntegrityError` when the payload was changed after hashing. */
-export function verifyArtifact(artifact: Artifact): void {
-  const actual = hashCanonical(artifact.payload);
-  if (actual !== artifact.hash) throw new ArtifactIntegrityError(artifact.hash, actual);
+/**
+ * Throws `ArtifactIntegrityError` when the payload was changed after hashing. Stores call it on every
+ * read, naming the step that produced the artifact, so a tampered row is never handed to a step.
+ */
+export function verifyArtifact<A extends Artifact>(artifact: A, producedBy: ArtifactProducer | null = null): A {
+  let actual: string | null;
+  try {
+    actual = hashCanonical(artifact.payload);
+  } catch (error) {
+    if (!(error instanceof NonCanonicalValueError)) throw error;
+    actual = null;
+  }
+  if (actual !== artifact.hash) throw new ArtifactIntegrityError(artifact.hash, actual, producedBy);
+  return artifact;
 }

@@ -7,9 +7,9 @@ export type JsonObject = { [key: string]: JsonValue };
 /**
  * Canonical JSON in the spirit of RFC 8785: object keys sorted by code unit, no whitespace, numbers in
  * the ECMAScript shortest round-trip form (`-0` becomes `0`). Anything JSON cannot carry faithfully
- * (NaN, Infinity, undefined, functions, symbols, bigint, cycles, class instances) is rejected with the
- * path of the offending value, because a silently dropped field would make two different inputs hash
- * the same.
+ * (NaN, Infinity, undefined, functions, symbols, bigint, cycles, class instances, holes of sparse
+ * arrays) is rejected with the path of the offending value, because a silently dropped field would make
+ * two different inputs hash the same.
  */
 export function canonicalJson(value: unknown): string {
   return write(value, '$', new Set());
@@ -36,9 +36,7 @@ function writeContainer(value: object, path: string, ancestors: Set<object>): st
   if (ancestors.has(value)) throw new NonCanonicalValueError(path, 'circular reference');
   ancestors.add(value);
   try {
-    if (Array.isArray(value)) {
-      return `[${value.map((item, i) => write(item, `${path}[${i}]`, ancestors)).join(',')}]`;
-    }
+    if (Array.isArray(value)) return writeArray(value, path, ancestors);
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
       throw new NonCanonicalValueError(path, `${value.constructor.name} is not a plain object`);
@@ -50,4 +48,20 @@ function writeContainer(value: object, path: string, ancestors: Set<object>): st
   } finally {
     ancestors.delete(value);
   }
+}
+
+/**
+ * A hole (`[1, , 3]`) is rejected rather than written as `null` as `JSON.stringify` does: the payload a
+ * step returned must be the one the next step reads back from any store, and a hole read from memory
+ * (skipped by `map`, `in` is false) is not the `null` read back from PostgreSQL. `Array#map` skips holes,
+ * so walk the indexes.
+ */
+function writeArray(value: readonly unknown[], path: string, ancestors: Set<object>): string {
+  const items: string[] = [];
+  for (let i = 0; i < value.length; i++) {
+    if (!Object.prototype.hasOwnProperty.call(value, i))
+      throw new NonCanonicalValueError(`${path}[${i}]`, 'hole in a sparse array (write null explicitly)');
+    items.push(write(value[i], `${path}[${i}]`, ancestors));
+  }
+  return `[${items.join(',')}]`;
 }

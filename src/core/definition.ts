@@ -4,6 +4,7 @@ import { InvalidDefinitionError } from './errors.js';
 import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
+import { storableJsonProblem, unstorableReason } from './storable.js';
 
 export type StepKind = 'source' | 'transform' | 'sink' | 'check';
 export const STEP_KINDS: readonly StepKind[] = ['source', 'transform', 'sink', 'check'];
@@ -68,6 +69,9 @@ const STEP_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Builds an immutable flow definition, rejecting duplicate ids and a first step that is not a source. */
 export function defineFlow(name: string, steps: readonly StepDefinition[]): FlowDefinition {
+  const nameProblem = unstorableReason(name);
+  if (nameProblem !== undefined)
+    throw new InvalidDefinitionError(`Flow name ${JSON.stringify(name)} cannot be stored: it ${nameProblem}`);
   if (steps.length === 0) throw new InvalidDefinitionError(`Flow "${name}" has no steps`);
   const seen = new Set<string>();
   steps.forEach((step, index) => {
@@ -79,6 +83,8 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
     seen.add(step.id);
     if (!STEP_KINDS.includes(step.kind))
       throw new InvalidDefinitionError(`Step "${step.id}" has unknown kind ${JSON.stringify(step.kind)}`);
+    const paramsProblem = paramsProblemOf(step.baseParams);
+    if (paramsProblem !== undefined) throw new InvalidDefinitionError(`Step "${step.id}" has params that ${paramsProblem}`);
     const policyProblems = step.retry === undefined ? [] : retryPolicyProblems(step.retry);
     if (policyProblems.length > 0)
       throw new InvalidDefinitionError(`Step "${step.id}" has an invalid retry policy: ${policyProblems.join('; ')}`);
@@ -91,6 +97,15 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
     steps: Object.freeze([...steps]),
     definitionHash: hashCanonical(steps.map((s) => ({ id: s.id, version: s.version ?? null }))),
   });
+}
+
+/**
+ * Params enter the step's fingerprint and every error row of the step, so they are checked before a
+ * flow exists: a value found only at run time would fail after the step's StepStarted was committed.
+ */
+function paramsProblemOf(params: unknown): string | undefined {
+  const problem = storableJsonProblem(params);
+  return problem === undefined ? undefined : `are not plain storable JSON: ${problem.message}`;
 }
 
 /** What replay needs of a definition: its name, ordered step ids and hash (no step code). */

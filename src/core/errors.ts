@@ -25,6 +25,17 @@ export class NonCanonicalValueError extends ChemflowError {
   }
 }
 
+/** A string no store accepts (U+0000, a lone UTF-16 surrogate): see `assertStorable`. */
+export class UnstorableValueError extends ChemflowError {
+  readonly code = 'UNSTORABLE_VALUE';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`Value at ${path} cannot be stored: ${reason}`);
+  }
+}
+
 /** A flow or step definition that breaks a rule (duplicate id, first step not a source, ...). */
 export class InvalidDefinitionError extends ChemflowError {
   readonly code = 'INVALID_DEFINITION';
@@ -44,14 +55,27 @@ export class DefinitionMismatchError extends ChemflowError {
   }
 }
 
-/** An artifact whose hash does not match its payload. */
+/** The step whose `StepFinished` first stored an artifact (unknown for one stored outside such a batch). */
+export interface ArtifactProducer {
+  readonly flowId: string;
+  readonly stepId: string;
+}
+
+/**
+ * An artifact whose payload does not match its hash: changed after it was hashed, or (read from a
+ * store) after it was written. Corrupt data, never used: `actualHash` is null when the payload is not
+ * even canonical JSON.
+ */
 export class ArtifactIntegrityError extends ChemflowError {
   readonly code = 'ARTIFACT_INTEGRITY';
   constructor(
     readonly expectedHash: string,
-    readonly actualHash: string,
+    readonly actualHash: string | null,
+    readonly producedBy: ArtifactProducer | null = null,
   ) {
-    super(`Artifact claims hash ${expectedHash} but its payload hashes to ${actualHash}`);
+    const origin = producedBy === null ? '' : ` (output of step ${producedBy.stepId} in flow ${producedBy.flowId})`;
+    const found = actualHash === null ? 'is not canonical JSON' : `hashes to ${actualHash}`;
+    super(`Artifact ${expectedHash}${origin} is corrupt: its payload ${found}; it is not used`);
   }
 }
 

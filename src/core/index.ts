@@ -13,3 +13,5 @@ export * from './reducer.js';
 export * from './retry-decision.js';
 export * from './retry-policy.js';
 export * from './step-execution-error.js';
+export * from './storable.js';
+export * from './storable-failure.js';

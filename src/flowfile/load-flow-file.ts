@@ -1,7 +1,8 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { canonicalJson } from '../core/canonical-json.js';
 import { defineFlow, defineStep, type FlowDefinition, type StepDefinition, type StepModule } from '../core/definition.js';
-import { isChemflowError } from '../core/errors.js';
+import { isChemflowError, UnstorableValueError } from '../core/errors.js';
+import { assertStorable } from '../core/storable.js';
 import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicyOptions } from '../core/retry-policy.js';
 import { FlowFileError, type FlowFileIssue, type FlowFileProblem } from './flow-file-error.js';
 import { formatPath, issueText, type DocPath } from './issue-text.js';
@@ -107,6 +108,13 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
     canonicalJson(definition.baseParams);
   } catch (error) {
     context.issues.add('invalid_params', at('params'), `expected plain JSON values: ${(error as Error).message}`);
+    return undefined;
+  }
+  try {
+    assertStorable(definition.baseParams);
+  } catch (error) {
+    if (!(error instanceof UnstorableValueError)) throw error;
+    context.issues.add('invalid_params', at('params'), `expected text that can be stored: ${error.message}`);
     return undefined;
   }
   return definition;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CLASSES } from '../core/error-class.js';
+import { unstorableReason } from '../core/storable.js';
 
 /** Step ids as `defineFlow` accepts them. */
 const STEP_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -32,8 +33,17 @@ export const stepSchema = z.strictObject({
   timeoutMs: z.int().min(1).optional(),
 });
 
+/** The flow name is stored in the flow's first event: text PostgreSQL refuses is a flow file error. */
+const flowName = z
+  .string()
+  .min(1)
+  .check((ctx) => {
+    const reason = unstorableReason(ctx.value);
+    if (reason !== undefined) ctx.issues.push({ code: 'custom', message: `the name ${reason}`, input: ctx.value });
+  });
+
 export const flowFileSchema = z.strictObject({
-  name: z.string().min(1),
+  name: flowName,
   retry: retrySchema.optional(),
   steps: z.array(stepSchema).min(1),
 });

@@ -2,12 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type { Artifact } from '../core/artifact.js';
 import type { JsonObject } from '../core/canonical-json.js';
 import type { ErrorHistoryEntry, FlowDefinition, StepDefinition } from '../core/definition.js';
-import { WorkerLostError, classifyError, type ClassifiedError } from '../core/error-class.js';
-import { ConcurrencyError, FlowLeasedError, FlowNotFoundError, FlowNotRunnableError, RetryRejectedError } from '../core/errors.js';
+import { PermanentError, WorkerLostError, classifyError, type ClassifiedError } from '../core/error-class.js';
+import {
+  ArtifactIntegrityError,
+  ConcurrencyError,
+  FlowLeasedError,
+  FlowNotFoundError,
+  FlowNotRunnableError,
+  RetryRejectedError,
+} from '../core/errors.js';
 import type { FlowEvent, NewFlowEvent, RetryScheduled, FlowEventBody } from '../core/events.js';
 import { flowFingerprint, stepFingerprint, ENGINE_VERSION } from '../core/fingerprint.js';
 import type { FlowInstance, StepSlot } from '../core/flow-state.js';
 import { hashCanonical } from '../core/hash.js';
+import { storableFailure } from '../core/storable-failure.js';
 import { evolve, replay } from '../core/reducer.js';
 import { decideRetry } from '../core/retry-decision.js';
 import { DEFAULT_RETRY_POLICY, retriesClass, RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
@@ -323,8 +331,7 @@ export class FlowEngine {
     }
     session.startedHere = null;
     const slot = session.flow.steps[index] as StepSlot;
-    const input = await this.inputFor(session, index);
-    const inputHashes = input.map((a) => a.hash);
+    const inputHashes = inputHashesOf(session.flow, index);
     const fingerprint = stepFingerprint({
       engineVersion: this.engineVersion,
       stepId: step.id,
@@ -332,6 +339,16 @@ export class FlowEngine {
       params: step.baseParams,
       definitionHash: session.definition.definitionHash,
     });
+    let input: Artifact[];
+    try {
+      input = await this.inputFor(session, index);
+    } catch (error) {
+      if (!(error instanceof ArtifactIntegrityError)) throw error;
+      // A corrupt input is never handed to the step; the attempt fails for good and the audit row says why.
+      const failure = corruptInputFailure(error);
+      const retry = await this.emitStepFailed(session, index, { fingerprint, inputHashes, error: failure, signals: [] });
+      return { kind: 'failed', stepId: step.id, attempt: slot.attempts, errorClass: failure.errorClass, retry };
+    }
     const result = await runAttempt(step, {
       input,
       attempt: slot.attempts,
@@ -379,8 +396,7 @@ export class FlowEngine {
   private async recoverLostAttempt(session: Session, index: number): Promise<StepOutcome> {
     const step = session.definition.steps[index] as StepDefinition;
     const slot = session.flow.steps[index] as StepSlot;
-    const input = await this.inputFor(session, index);
-    const inputHashes = input.map((a) => a.hash);
+    const inputHashes = inputHashesOf(session.flow, index);
     const fingerprint = stepFingerprint({
       engineVersion: this.engineVersion,
       stepId: step.id,
@@ -408,8 +424,10 @@ export class FlowEngine {
   ): Promise<RetryScheduled | null> {
     const step = session.definition.steps[index] as StepDefinition;
     const slot = session.flow.steps[index] as StepSlot;
-    const failed = this.failedEvent(step, index, slot, attempt);
-    const retry = this.automaticRetry(session, failed, step, attempt.error);
+    // Whatever text the step threw, its StepFailed and error row must commit: never leave it Running.
+    const error = storableFailure(attempt.error);
+    const failed = this.failedEvent(step, index, slot, { ...attempt, error });
+    const retry = this.automaticRetry(session, failed, step, error);
     const restart = retry !== null && Date.parse(retry.notBefore) <= this.clock.now() && chain();
     const start = restart ? [startEvent(lookAhead(session.flow, [failed, retry]), index)] : [];
     await this.commit(session, [...attempt.signals, failed, ...(retry ? [retry] : []), ...start]);
@@ -520,6 +538,26 @@ export class FlowEngine {
       this.onEvent?.(event, session.flow);
     }
   }
+}
+
+/** The hashes a step's input has, from the log alone (the previous step's outputs): no artifact is read. */
+function inputHashesOf(flow: FlowInstance, index: number): readonly string[] {
+  return index === 0 ? [] : (flow.steps[index - 1] as StepSlot).outputs;
+}
+
+/** A corrupt input artifact as the failure it causes: Permanent, since reading it again gives the same bytes. */
+function corruptInputFailure(error: ArtifactIntegrityError): ClassifiedError {
+  return classifyError(
+    new PermanentError(error.message, {
+      code: error.code,
+      details: {
+        artifact_hash: error.expectedHash,
+        actual_hash: error.actualHash,
+        produced_by: error.producedBy === null ? null : { flow_id: error.producedBy.flowId, step_id: error.producedBy.stepId },
+      },
+      cause: error,
+    }),
+  );
 }
 
 function assertRunnable(flow: FlowInstance): void {

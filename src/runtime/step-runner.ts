@@ -2,6 +2,7 @@ import { createArtifact, type Artifact } from '../core/artifact.js';
 import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
 import type { StepContext, StepDefinition } from '../core/definition.js';
 import { classifyError, StepTimeoutError, type ClassifiedError } from '../core/error-class.js';
+import { assertStorable, storableJsonProblem, storableText, unstorableReason } from '../core/storable.js';
 
 export interface Signal {
   name: string;
@@ -20,13 +21,23 @@ export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params'>;
  */
 export async function runAttempt(step: StepDefinition, context: AttemptContext, stop?: AbortSignal): Promise<AttemptResult> {
   const signals: Signal[] = [];
+  let badSignal: InvalidStepSignalError | undefined;
   const controller = new AbortController();
   const ctx: StepContext = {
     ...context,
     params: step.baseParams,
     signal: controller.signal,
     emit: (name, data = null) => {
-      signals.push({ name, data });
+      const problem = signalProblem(name, data);
+      if (problem === undefined) {
+        signals.push({ name, data });
+        return;
+      }
+      // Thrown where the step called emit (its stack names the line), and remembered: a step that
+      // catches it still fails, since a signal it meant to record was not.
+      const error = new InvalidStepSignalError(`ctx.emit(${JSON.stringify(storableText(String(name)))}): ${problem}`);
+      badSignal ??= error;
+      throw error;
     },
   };
   let timer: NodeJS.Timeout | undefined;
@@ -49,6 +60,7 @@ export async function runAttempt(step: StepDefinition, context: AttemptContext, 
     ended.catch(() => undefined);
     const work = Promise.resolve().then(() => step.run(ctx));
     const result = timer === undefined && onStop === undefined ? await work : await Promise.race([work, ended]);
+    if (badSignal !== undefined) return { ok: false, error: classifyError(badSignal), signals };
     return { ok: true, outputs: toArtifacts(result), signals };
   } catch (thrown) {
     return { ok: false, error: classifyError(thrown), signals };
@@ -58,8 +70,23 @@ export async function runAttempt(step: StepDefinition, context: AttemptContext, 
   }
 }
 
+/** A step returned outputs no store can keep: a bug in the step (class Runtime). */
 class InvalidStepOutputError extends Error {
   readonly code = 'INVALID_OUTPUT';
+}
+
+/** A step emitted a signal no store can keep: a bug in the step (class Runtime). */
+class InvalidStepSignalError extends Error {
+  readonly code = 'INVALID_SIGNAL';
+}
+
+/** Signals are stored in the log as they are emitted: plain JSON with storable strings, like outputs. */
+function signalProblem(name: unknown, data: unknown): string | undefined {
+  if (typeof name !== 'string') return 'the signal name must be a string';
+  const nameProblem = unstorableReason(name);
+  if (nameProblem !== undefined) return `the signal name ${nameProblem}`;
+  const problem = storableJsonProblem(data);
+  return problem === undefined ? undefined : `data ${problem.message}`;
 }
 
 function toArtifacts(result: unknown): Artifact[] {
@@ -72,11 +99,14 @@ function toArtifacts(result: unknown): Artifact[] {
       throw new InvalidStepOutputError(`outputs[${i}].kind must be a non-empty string`);
     try {
       if (metadata !== undefined) canonicalJson(metadata);
-      return createArtifact({
+      const artifact = createArtifact({
         kind,
         payload: payload as JsonValue,
         ...(metadata === undefined ? {} : { metadata: metadata as Record<string, JsonValue> }),
       });
+      // Refused here, for every store alike, rather than by PostgreSQL at commit time.
+      assertStorable({ kind, payload, metadata: metadata ?? null });
+      return artifact;
     } catch (error) {
       throw new InvalidStepOutputError(`outputs[${i}]: ${(error as Error).message}`, { cause: error });
     }

@@ -132,7 +132,10 @@ export interface FlowStore extends ErrorStore, FlowQueue {
   /** A flow's events ordered by version (empty for an unknown flow). */
   list(flowId: string): Promise<FlowEvent[]>;
 
-  /** Artifacts by hash, in the order asked; throws `ArtifactNotFoundError` for a missing one. */
+  /**
+   * Artifacts by hash, in the order asked; throws `ArtifactNotFoundError` for a missing one and
+   * `ArtifactIntegrityError` (naming the producing step) for one whose payload no longer matches its hash.
+   */
   getArtifacts(hashes: readonly string[]): Promise<Artifact[]>;
 
   close(): Promise<void>;

@@ -1,6 +1,7 @@
-import type { Artifact } from '../core/artifact.js';
-import { ArtifactNotFoundError, ConcurrencyError } from '../core/errors.js';
+import { verifyArtifact, type Artifact } from '../core/artifact.js';
+import { ArtifactNotFoundError, ConcurrencyError, type ArtifactProducer } from '../core/errors.js';
 import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../core/events.js';
+import { unstorableInBatch } from '../core/storable.js';
 import {
   countErrors,
   errorRecordFromEvent,
@@ -24,6 +25,8 @@ export class MemoryFlowStore implements FlowStore {
   readonly kind = 'memory';
   private readonly logs = new Map<string, FlowEvent[]>();
   private readonly artifacts = new Map<string, Artifact>();
+  /** The step that first produced each artifact, as `produced_in_seq` records it in the databases. */
+  private readonly producers = new Map<string, ArtifactProducer>();
   private readonly errors: StepExecutionError[] = [];
   private readonly queue = new MemoryFlowQueue();
   private seq = 0;
@@ -36,6 +39,8 @@ export class MemoryFlowStore implements FlowStore {
   ): Promise<AppendResult> {
     const log = this.logs.get(flowId) ?? [];
     if (log.length !== expectedVersion) return Promise.reject(new ConcurrencyError(flowId, expectedVersion, log.length));
+    const unstorable = unstorableInBatch(events, options.artifacts);
+    if (unstorable !== undefined) return Promise.reject(unstorable);
     // Copied once and deep-frozen, like a row in an append-only table: callers can never alias or
     // change stored state, so reads need not copy it again (replay reads the whole log).
     const stored = events.map(
@@ -50,8 +55,12 @@ export class MemoryFlowStore implements FlowStore {
     );
     log.push(...stored);
     this.logs.set(flowId, log);
-    for (const artifact of options.artifacts ?? [])
-      if (!this.artifacts.has(artifact.hash)) this.artifacts.set(artifact.hash, structuredClone(artifact));
+    for (const artifact of options.artifacts ?? []) {
+      if (this.artifacts.has(artifact.hash)) continue;
+      this.artifacts.set(artifact.hash, structuredClone(artifact));
+      const producer = stored.find((e) => e.type === 'StepFinished' && e.outputs.includes(artifact.hash));
+      if (producer?.type === 'StepFinished') this.producers.set(artifact.hash, { flowId, stepId: producer.stepId });
+    }
     for (const event of stored) if (event.type === 'StepFailed') this.errors.push(errorRecordFromEvent(event));
     this.queue.project(flowId, stored, expectedVersion === 0 ? options.lease : undefined);
     return Promise.resolve({ events: stored, version: log.length });
@@ -65,7 +74,10 @@ export class MemoryFlowStore implements FlowStore {
   getArtifacts(hashes: readonly string[]): Promise<Artifact[]> {
     const missing = hashes.find((hash) => !this.artifacts.has(hash));
     if (missing !== undefined) return Promise.reject(new ArtifactNotFoundError(missing));
-    return Promise.resolve(hashes.map((hash) => structuredClone(this.artifacts.get(hash) as Artifact)));
+    // Verified on every read, like the databases: memory held by a long-lived process can be changed too.
+    return Promise.resolve().then(() =>
+      hashes.map((hash) => verifyArtifact(structuredClone(this.artifacts.get(hash) as Artifact), this.producers.get(hash) ?? null)),
+    );
   }
 
   /** Number of stored artifacts (for deduplication checks). */

@@ -213,4 +213,23 @@ steps:
     expect(nan.issues[0]?.path).toBe('steps[0].params');
     expect(nan.issues[0]?.message).toMatch(/^expected plain JSON values: Value at \$\.n cannot be hashed/);
   });
+
+  it('rejects a flow name or params holding text the database cannot store (U+0000, lone surrogates)', async () => {
+    const name = await problemsOf(await flowFile('z.json', '{"name": "bad\\u0000name", "steps": [{"id": "a", "uses": "./steps/seed.mjs"}]}'));
+    expect(name.issues).toEqual([
+      expect.objectContaining({ path: 'name', message: 'the name contains U+0000, which PostgreSQL cannot store', line: 1 }),
+    ]);
+    const params = await problemsOf(
+      await flowFile('p.yaml', 'name: x\nsteps:\n  - { id: a, uses: ./steps/seed.mjs, params: { n: 1, label: "x\\ud800" } }\n'),
+    );
+    expect(params.issues).toEqual([
+      expect.objectContaining({
+        path: 'steps[0].params',
+        problem: 'invalid_params',
+        message: 'expected text that can be stored: Value at $.label cannot be stored: it contains a lone UTF-16 surrogate (U+D800), which PostgreSQL cannot store',
+      }),
+    ]);
+    const nul = await problemsOf(await flowFile('q.yaml', 'name: x\nsteps:\n  - { id: a, uses: ./steps/seed.mjs, params: { n: 1, "k\\0": 2 } }\n'));
+    expect(nul.issues[0]?.message).toMatch(/its key contains U\+0000/);
+  });
 });

@@ -43,4 +43,63 @@ describe('canonicalJson', () => {
       }),
     );
   });
+
+  it('rejects a hole of a sparse array and names where it is, instead of writing invalid JSON', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const sparse = [1, , 3];
+    expect(() => canonicalJson(sparse)).toThrow(NonCanonicalValueError);
+    expect(() => canonicalJson({ a: [0, new Array(2)] })).toThrow(/\$\.a\[1\]\[0\] .*: hole in a sparse array/);
+    expect(canonicalJson([1, null, 3])).toBe('[1,null,3]');
+  });
+
+  it('is valid JSON that parses back to the same canonical form, for any JSON-like value (holes rejected)', () => {
+    fc.assert(
+      fc.property(jsonLike, (value) => {
+        if (hasHole(value)) {
+          expect(() => canonicalJson(value)).toThrow(/hole in a sparse array/);
+          return;
+        }
+        const text = canonicalJson(value);
+        expect(canonicalJson(JSON.parse(text))).toBe(text);
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
+
+/** Strings with any code unit: astral characters, lone surrogates, U+0000, escapes. */
+const anyText = fc.string({
+  unit: fc.oneof(
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    fc.integer({ min: 0xd800, max: 0xdfff }).map((unit) => String.fromCharCode(unit)),
+    fc.constantFrom('\u0000', '"', '\\', '\n', '\u2028', '__proto__', 'é', 'e\u0301'),
+  ),
+  maxLength: 8,
+});
+
+/** Numbers at the edges of the ECMAScript form: -0, subnormals, exponents, beyond 2^53. */
+const anyNumber = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer(),
+  fc.constantFrom(-0, 5e-324, -5e-324, Number.MAX_VALUE, Number.MIN_VALUE, 1e21, 1e-7, 2 ** 53 + 2, -(2 ** 63), 0.1 + 0.2),
+);
+
+const jsonLike: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constant(null),
+    fc.boolean(),
+    anyNumber,
+    anyText,
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.sparseArray(tie('value'), { maxLength: 5 }),
+    fc.dictionary(anyText, tie('value'), { maxKeys: 5 }),
+  ),
+})).value;
+
+function hasHole(value: unknown): boolean {
+  if (Array.isArray(value))
+    return Array.from({ length: value.length }, (_, i) => i).some((i) => !(i in value) || hasHole(value[i]));
+  if (typeof value === 'object' && value !== null) return Object.values(value).some(hasHole);
+  return false;
+}

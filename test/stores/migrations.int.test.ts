@@ -2,12 +2,16 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { migrate } from '../../src/stores/sql/migrate.js';
+import { loadMigrations, type Migration } from '../../src/stores/sql/migration-files.js';
 import type { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { chemflowTables, schemaSnapshot } from '../helpers/schema-snapshot.js';
 
 const run = promisify(execFile);
-const ALL = ['0001_event_log', '0002_workflow_step_artifacts', '0003_step_execution_errors', '0004_flow_queue'];
+/** Every migration of the package, in order: numbers may have gaps while parallel branches merge. */
+const MIGRATIONS = loadMigrations();
+const ALL = MIGRATIONS.map((m) => m.id);
+const AFTER_0002 = ALL.filter((id) => id > '0002_workflow_step_artifacts');
 
 describeWithPg('migrations on the PostgreSQL server', () => {
   let schema: TestSchema;
@@ -60,10 +64,10 @@ describeWithPg('migrations on the PostgreSQL server', () => {
 
   it('migrates down to a given migration and back up', async () => {
     await migrate(db, 'up');
-    expect((await migrate(db, 'down', { to: '0002_workflow_step_artifacts' })).ran).toEqual(['0004_flow_queue', '0003_step_execution_errors']);
+    expect((await migrate(db, 'down', { to: '0002_workflow_step_artifacts' })).ran).toEqual([...AFTER_0002].reverse());
     expect(await chemflowTables(db)).toEqual(['chemflow_migrations', 'event_log', 'workflow_step_artifacts']);
     expect((await migrate(db, 'up', { to: '0002_workflow_step_artifacts' })).ran).toEqual([]);
-    expect((await migrate(db, 'up')).ran).toEqual(['0003_step_execution_errors', '0004_flow_queue']);
+    expect((await migrate(db, 'up')).ran).toEqual(AFTER_0002);
     await expect(migrate(db, 'up', { to: '9999_nope' })).rejects.toThrow(/Unknown migration/);
   });
 
@@ -74,6 +78,18 @@ describeWithPg('migrations on the PostgreSQL server', () => {
     const ran = results.flatMap((r) => (JSON.parse(r.stdout) as { ran: string[] }).ran);
     expect(ran.sort()).toEqual(ALL);
     expect((await schemaSnapshot(db)).migrations).toEqual(ALL);
+  });
+
+  it('applies a migration numbered below one already applied (a branch merged later), and reverts in id order', async () => {
+    const late: Migration = { id: '0004_late_arrival', up: 'CREATE TABLE late_arrival (id int)', down: 'DROP TABLE late_arrival' };
+    const before = MIGRATIONS.filter((m) => !m.id.startsWith('0004_'));
+    expect(before.map((m) => m.id)).toContain('0005_artifacts_append_only');
+    await migrate(db, 'up', { migrations: before });
+    const withLate = [...before, late].sort((a, b) => a.id.localeCompare(b.id));
+    expect((await migrate(db, 'up', { migrations: withLate })).ran).toEqual([late.id]);
+    expect(await chemflowTables(db)).toContain('late_arrival');
+    expect((await migrate(db, 'down', { migrations: withLate })).ran).toEqual(withLate.map((m) => m.id).reverse());
+    expect(await chemflowTables(db)).toEqual(['chemflow_migrations']);
   });
 
   it('two pools migrating at once both succeed', async () => {

@@ -15,6 +15,7 @@ import { chemflowTables, schemaSnapshot } from '../helpers/schema-snapshot.js';
 import { errorRows, eventRowCount } from '../helpers/sql-inspect.js';
 import { ConcurrencyError, insertStepExecutionError } from '../../src/index.js';
 
+/** Every migration in the package (numbered folders may have gaps while branches are merged). */
 const MIGRATION_COUNT = loadMigrations().length;
 
 describe('embedded PGlite store', () => {
@@ -72,6 +73,12 @@ describe('embedded PGlite store', () => {
       await store.append(flowId, 0, [flowInitialized(), stepFailed(0)]);
       await expect(executor.query('UPDATE event_log SET version = 9')).rejects.toThrow(/append-only/);
       await expect(executor.query('DELETE FROM step_execution_errors')).rejects.toThrow(/append-only/);
+      const artifact = artifactOf({ appendOnly: flowId });
+      await store.append(randomUUID(), 0, [flowInitialized(), stepFinished(0, [artifact.hash])], { artifacts: [artifact] });
+      await expect(executor.query(`UPDATE workflow_step_artifacts SET payload = '1'`)).rejects.toThrow(/append-only/);
+      await expect(executor.query('DELETE FROM workflow_step_artifacts')).rejects.toThrow(/append-only/);
+      await expect(executor.exec('TRUNCATE workflow_step_artifacts')).rejects.toThrow(/append-only/);
+      expect(await store.getArtifacts([artifact.hash])).toEqual([artifact]);
       // A failing multi-statement script inside an explicit transaction must not poison the connection.
       await expect(executor.exec('BEGIN; DELETE FROM event_log;')).rejects.toThrow(/append-only/);
       expect(await eventRowCount(executor, flowId)).toBe(2);

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../src/core/artifact.js';
-import { ArtifactNotFoundError, ConcurrencyError } from '../../src/core/errors.js';
+import { ArtifactIntegrityError, ArtifactNotFoundError, ConcurrencyError, UnstorableValueError } from '../../src/core/errors.js';
 import type { EventOf, FlowEvent, NewFlowEvent } from '../../src/core/events.js';
 import { replay } from '../../src/core/reducer.js';
 import { errorRecordFromEvent } from '../../src/core/step-execution-error.js';
@@ -20,6 +20,7 @@ import {
   stepFinished,
   stepStarted,
 } from '../helpers/events.js';
+import { tamperArtifact } from '../helpers/tamper.js';
 
 export interface ContractStore {
   store: FlowStore;
@@ -114,6 +115,24 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(second.version).toBe(3);
         expect(second.events.map((e) => e.version)).toEqual([2, 3]);
         expect((await store.list(flowId)).map((e) => e.type)).toEqual(['FlowInitialized', 'StepStarted', 'StepFinished']);
+      });
+
+      it('refuses text PostgreSQL cannot store with UnstorableValueError naming where it is, and writes nothing', async () => {
+        const flowId = randomUUID();
+        await store.append(flowId, 0, [flowInitialized()]);
+        const failed = stepFailed(0);
+        const unstorable = { ...failed, error: { code: 'E_TEST', message: 'a\u0000b' } } as NewFlowEvent;
+        await expect(store.append(flowId, 1, [stepStarted(0), unstorable])).rejects.toBeInstanceOf(UnstorableValueError);
+        await expect(store.append(flowId, 1, [stepStarted(0), unstorable])).rejects.toMatchObject({
+          code: 'UNSTORABLE_VALUE',
+          path: 'events[1].error.message',
+        });
+        const art = artifactOf({ label: 'x\ud800', id: randomUUID() });
+        const finished = store.append(flowId, 1, [stepStarted(0), stepFinished(0, [art.hash])], { artifacts: [art] });
+        await expect(finished).rejects.toMatchObject({ path: 'artifacts[0].payload.label' });
+        expect((await store.list(flowId)).map((e) => e.type)).toEqual(['FlowInitialized']);
+        expect(await store.listErrors(flowId)).toEqual([]);
+        expect(await subject.artifactCopies(art.hash)).toBe(0);
       });
 
       it('an unknown flow has no events', async () => {
@@ -221,6 +240,48 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         const read = store.getArtifacts([present.hash, missing]);
         await expect(read).rejects.toBeInstanceOf(ArtifactNotFoundError);
         await expect(store.getArtifacts([missing])).rejects.toMatchObject({ hash: missing });
+      });
+    });
+
+    describe('artifact integrity', () => {
+      it('rejects an artifact whose stored payload no longer matches its hash, naming it and its step', async () => {
+        const flowId = randomUUID();
+        const changed = artifactOf({ changed: randomUUID() });
+        const untouched = artifactOf({ untouched: randomUUID() });
+        await store.append(flowId, 0, [flowInitialized(), stepStarted(0), stepFinished(0, [changed.hash, untouched.hash])], {
+          artifacts: [changed, untouched],
+        });
+        await tamperArtifact(store, changed.hash, { changed: 'by hand' });
+        await expect(store.getArtifacts([untouched.hash, changed.hash])).rejects.toBeInstanceOf(ArtifactIntegrityError);
+        await expect(store.getArtifacts([changed.hash])).rejects.toMatchObject({
+          code: 'ARTIFACT_INTEGRITY',
+          expectedHash: changed.hash,
+          actualHash: artifactOf({ changed: 'by hand' }).hash,
+          producedBy: { flowId, stepId: 'load' },
+        });
+        await expect(store.getArtifacts([changed.hash])).rejects.toThrow(/output of step load in flow/);
+        expect(await store.getArtifacts([untouched.hash])).toEqual([untouched]);
+      });
+
+      it('verifies payloads at the edges of JSON without false alarms (numbers, unicode keys, escapes)', async () => {
+        const edges = artifactOf({
+          id: randomUUID(),
+          numbers: [-0, 5e-324, Number.MAX_VALUE, 1e21, 1e-7, 2 ** 53 + 2, 0.1 + 0.2, -1.5e-300],
+          'ключ😀': { é: 'e\u0301', '': '', tab: '\t\n"\\', ctl: '\u0001\u001f', astral: '𝄞' },
+          nested: [[[]], {}, null, true, false],
+        });
+        await store.append(randomUUID(), 0, [flowInitialized(), stepStarted(0), stepFinished(0, [edges.hash])], {
+          artifacts: [edges],
+        });
+        const [read] = await store.getArtifacts([edges.hash]);
+        expect(read?.hash).toBe(edges.hash);
+      });
+
+      it('reports an artifact stored outside a StepFinished as corrupt without a step', async () => {
+        const orphan = artifactOf({ orphan: randomUUID() });
+        await store.append(randomUUID(), 0, [flowInitialized()], { artifacts: [orphan] });
+        await tamperArtifact(store, orphan.hash, [1, 2, 3]);
+        await expect(store.getArtifacts([orphan.hash])).rejects.toMatchObject({ expectedHash: orphan.hash, producedBy: null });
       });
     });
 

@@ -70,6 +70,7 @@ describe('migration files and locations', () => {
       '0002_workflow_step_artifacts',
       '0003_step_execution_errors',
       '0004_flow_queue',
+      '0005_artifacts_append_only',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE/);

@@ -1,9 +1,15 @@
 import type { SqlQuery } from './executor.js';
 
+/**
+ * Artifacts by hash, with the flow and step of the `StepFinished` that first produced them (a primary
+ * key lookup per artifact), so a corrupt one can be reported by where it came from.
+ */
 export function getArtifactsQuery(hashes: readonly string[]): SqlQuery {
   return {
-    text: `SELECT hash, kind, payload, metadata FROM workflow_step_artifacts
-      WHERE hash IN (SELECT jsonb_array_elements_text($1::text::jsonb))`,
+    text: `SELECT a.hash, a.kind, a.payload, a.metadata,
+        e.flow_id::text AS produced_by_flow, e.payload->>'stepId' AS produced_by_step
+      FROM workflow_step_artifacts a LEFT JOIN event_log e ON e.seq = a.produced_in_seq
+      WHERE a.hash IN (SELECT jsonb_array_elements_text($1::text::jsonb))`,
     values: [JSON.stringify(hashes)],
   };
 }

@@ -1,6 +1,11 @@
 import type { SqlExecutor, SqlRunner } from './executor.js';
 import { loadMigrations, type Migration } from './migration-files.js';
-import { appliedMigrationsQuery, forgetMigrationQuery, recordMigrationQuery } from './migration-queries.js';
+import {
+  appliedMigrationsQuery,
+  forgetMigrationQuery,
+  migrationsTablePresentQuery,
+  recordMigrationQuery,
+} from './migration-queries.js';
 import { run } from './executor.js';
 
 export type MigrationDirection = 'up' | 'down';
@@ -45,7 +50,10 @@ export async function migrate(
     throw new Error(`Unknown migration ${options.to}`);
   const appliedBefore = await executor.transaction(async (tx) => {
     await tx.query(LOCK);
-    await tx.exec(BOOTSTRAP);
+    // CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the table exists: look first, so
+    // an application role without that privilege can open an up-to-date store (docs/security.md).
+    const [bootstrap] = await run<{ present: boolean }>(tx, migrationsTablePresentQuery());
+    if (bootstrap?.present !== true) await tx.exec(BOOTSTRAP);
     return appliedIds(tx);
   });
   const ran: string[] = [];

@@ -11,3 +11,8 @@ export function recordMigrationQuery(id: string): SqlQuery {
 export function forgetMigrationQuery(id: string): SqlQuery {
   return { text: 'DELETE FROM chemflow_migrations WHERE id = $1', values: [id] };
 }
+
+/** Whether `chemflow_migrations` exists in the current schema (search_path), without needing CREATE. */
+export function migrationsTablePresentQuery(): SqlQuery {
+  return { text: `SELECT to_regclass('chemflow_migrations') IS NOT NULL AS present`, values: [] };
+}

@@ -4,6 +4,7 @@ import { ConcurrencyError, isConcurrencyError, StoreError } from '../../core/err
 import { eventPayload } from '../../core/event-codec.js';
 import { EVENT_SCHEMA_VERSION, type FlowEvent, type FlowEventBody, type NewFlowEvent } from '../../core/events.js';
 import { errorRecordFromEvent } from '../../core/step-execution-error.js';
+import { unstorableInBatch } from '../../core/storable.js';
 import type { AppendOptions, AppendResult } from '../flow-store.js';
 import { appendEventsQuery, eventsInRangeQuery, headVersionQuery, listEventsQuery, type ErrorRowInput } from './event-queries.js';
 import { run, type SqlExecutor } from './executor.js';
@@ -37,6 +38,8 @@ export class PgEventStore {
   ): Promise<AppendResult> {
     const operation = `append to flow ${flowId}`;
     if (!isUuid(flowId)) return Promise.reject(new StoreError(operation, 'flow ids must be UUIDs'));
+    const unstorable = unstorableInBatch(events, options.artifacts);
+    if (unstorable !== undefined) return Promise.reject(unstorable);
     const stored = events.map(
       (event, i): FlowEvent => ({
         ...structuredClone<NewFlowEvent>(event),

@@ -1,6 +1,7 @@
 import type { Artifact } from '../../core/artifact.js';
 import type { JsonObject, JsonValue } from '../../core/canonical-json.js';
 import type { ErrorClass } from '../../core/error-class.js';
+import type { ArtifactProducer } from '../../core/errors.js';
 import { decodeEvent } from '../../core/event-codec.js';
 import type { FlowEvent } from '../../core/events.js';
 import type { QueueStatus } from '../../core/queue-status.js';
@@ -36,6 +37,8 @@ export interface ArtifactRow {
   kind: string;
   payload: JsonValue;
   metadata: Record<string, JsonValue> | null;
+  produced_by_flow: string | null;
+  produced_by_step: string | null;
 }
 
 export interface FlowSummaryRow {
@@ -83,6 +86,12 @@ export function errorFromRow(flowId: string, row: ErrorRow): StepExecutionError 
 export function artifactFromRow(row: ArtifactRow): Artifact {
   const base = { kind: row.kind, hash: row.hash, payload: row.payload };
   return row.metadata === null ? base : { ...base, metadata: row.metadata };
+}
+
+export function producerFromRow(row: ArtifactRow): ArtifactProducer | null {
+  return row.produced_by_flow === null || row.produced_by_step === null
+    ? null
+    : { flowId: row.produced_by_flow, stepId: row.produced_by_step };
 }
 
 /** Status and event type are guarded by the table's CHECK constraints. */

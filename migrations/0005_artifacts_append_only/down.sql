@@ -1,0 +1,2 @@
+DROP TRIGGER IF EXISTS workflow_step_artifacts_no_truncate ON workflow_step_artifacts;
+DROP TRIGGER IF EXISTS workflow_step_artifacts_append_only ON workflow_step_artifacts;
