@@ -37,7 +37,7 @@ export function buildProgram(io: CliIo): Program {
     .showHelpAfterError('(run `chemflow --help` for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 success, 1 the flow failed, 2 bad usage or bad input.\nSee docs/cli.md for the flow file format and the JSON shapes.',
+      '\nExit codes: 0 success, 1 the flow failed, 2 bad usage or bad input, 3 the database failed.\nSee docs/cli.md for the flow file format and the JSON shapes.',
     );
 
   const context = (command: Command): CommandContext => {

@@ -1,3 +1,4 @@
+import { StoreError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { DEFAULT_STORE_LOCATION, migrateStore, openStore } from '../stores/open-store.js';
 import { UsageError } from './cli-error.js';
@@ -27,6 +28,9 @@ export async function withStore<T>(location: string, work: (store: FlowStore) =>
   try {
     store = await openStore(location);
   } catch (error) {
+    // The database failed (unreachable, connection lost): its own exit code, not a usage error.
+    if (error instanceof StoreError)
+      throw new StoreError(`open the database at ${describeLocation(location)}`, error.message, { cause: error });
     throw new UsageError(
       `Cannot open the database at ${describeLocation(location)}: ${(error as Error).message}`,
       'check --db or DATABASE_URL (a postgres:// URL or a directory for the embedded database)',

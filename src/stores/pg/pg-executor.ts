@@ -55,6 +55,11 @@ export class PgExecutor implements SqlExecutor {
     // An idle connection killed by the server (restart, pg_terminate_backend) is reported here and
     // dropped from the pool; without a listener Node would crash the process on the 'error' event.
     this.pool.on('error', () => undefined);
+    // A checked-out client has no listener of the pool's, and the server's goodbye can come in the
+    // very packet that completes the connection, before `transaction` holds the client: every client
+    // gets its own listener as it is created. The failure itself reaches chemflow through the
+    // statement that was running, or the next one (the client is then no longer queryable).
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   async query<Row extends object>(text: string, values: readonly unknown[] = []): Promise<Row[]> {
