@@ -1,24 +1,39 @@
-import { StoreError } from '../core/errors.js';
+import { InvalidStoreLocationError, StoreError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { DEFAULT_STORE_LOCATION, migrateStore, openStore } from '../stores/open-store.js';
+import { storeLocationKind } from '../stores/store-location.js';
 import { UsageError } from './cli-error.js';
 
-/** `--db`, else `DATABASE_URL`, else `./.chemflow`. */
+/**
+ * `--db`, else `DATABASE_URL`, else `./.chemflow`; checked before any command does anything, so a
+ * mistyped URL scheme is a usage error and never a new embedded database.
+ */
 export function resolveDbLocation(option: string | undefined, env: NodeJS.ProcessEnv): string {
-  if (option !== undefined && option !== '') return option;
   const fromEnv = env.DATABASE_URL;
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_STORE_LOCATION;
+  const location =
+    option !== undefined && option !== '' ? option : fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_STORE_LOCATION;
+  try {
+    storeLocationKind(location);
+  } catch (error) {
+    if (!(error instanceof InvalidStoreLocationError)) throw error;
+    const source = option !== undefined && option !== '' ? '--db' : 'DATABASE_URL';
+    throw new UsageError(
+      `${source}: unsupported database URL scheme "${error.scheme}://"`,
+      `give ${source} ${InvalidStoreLocationError.accepted}. Nothing was created.`,
+    );
+  }
+  return location;
 }
 
-/** A location fit for messages: a PostgreSQL URL loses its password. */
+/** A location fit for messages: a URL loses its password. */
 export function describeLocation(location: string): string {
-  if (!/^postgres(ql)?:\/\//.test(location)) return location;
+  if (!location.includes('://')) return location;
   try {
     const url = new URL(location);
     if (url.password !== '') url.password = '***';
     return url.toString();
   } catch {
-    return 'the PostgreSQL database';
+    return 'the database URL given';
   }
 }
 
