@@ -7,7 +7,7 @@ import { resolveDbLocation } from './store.js';
 import { errorsCommand } from './commands/errors.js';
 import { eventsCommand } from './commands/events.js';
 import { flowsCommand } from './commands/flows.js';
-import { migrateCommand } from './commands/migrate.js';
+import { migrateCommand, type MigrateCommandOptions } from './commands/migrate.js';
 import { resumeCommand } from './commands/resume.js';
 import { retryCommand } from './commands/retry.js';
 import { runCommand } from './commands/run.js';
@@ -130,9 +130,10 @@ export function buildProgram(io: CliIo): Program {
 
   program
     .command('migrate')
-    .description('apply (up, the default) or revert (down) the database schema; `run` migrates by itself')
+    .description('apply (up, the default) or revert (down, with --yes) the database schema; `run` migrates by itself')
     .argument('[direction]', 'up or down')
-    .action(act((ctx, direction: string | undefined) => migrateCommand(ctx, direction)));
+    .option('--yes', "confirm `migrate down`, which drops chemflow's tables and all their data")
+    .action(act((ctx, direction: string | undefined, opts: MigrateCommandOptions) => migrateCommand(ctx, direction, opts)));
 
   return { command: program, exitCode: () => exitCode };
 }

@@ -1,6 +1,7 @@
 import { InvalidStoreLocationError, StoreError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
-import { DEFAULT_STORE_LOCATION, migrateStore, openStore } from '../stores/open-store.js';
+import { DEFAULT_STORE_LOCATION, migrateStore, openStore, previewMigrateDown } from '../stores/open-store.js';
+import type { DownPreview } from '../stores/sql/down-preview.js';
 import { storeLocationKind } from '../stores/store-location.js';
 import { UsageError } from './cli-error.js';
 
@@ -61,4 +62,9 @@ export async function withStore<T>(location: string, work: (store: FlowStore) =>
 /** Applies or reverts the schema; returns the ids of the migrations that ran. */
 export async function migrate(location: string, direction: 'up' | 'down'): Promise<string[]> {
   return (await migrateStore(location, direction)).ran;
+}
+
+/** What `migrate down` would revert and drop at a location, changing nothing. */
+export function previewDown(location: string): Promise<DownPreview> {
+  return previewMigrateDown(location);
 }

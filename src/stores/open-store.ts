@@ -1,8 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { FlowStore } from './flow-store.js';
 import { MemoryFlowStore } from './memory-store.js';
 import { PgExecutor, type PgExecutorOptions } from './pg/pg-executor.js';
 import { PgliteExecutor } from './pglite/pglite-executor.js';
+import { previewDown, type DownPreview } from './sql/down-preview.js';
 import type { SqlExecutor } from './sql/executor.js';
 import { migrate, type MigrateOptions, type MigrateResult, type MigrationDirection } from './sql/migrate.js';
 import { SqlFlowStore } from './sql/sql-flow-store.js';
@@ -53,6 +54,23 @@ export async function migrateStore(
   const executor = await openExecutor(resolved);
   try {
     return await withRetry(`migrate ${direction}`, () => migrate(executor, direction, options));
+  } finally {
+    await executor.close();
+  }
+}
+
+/**
+ * What `migrateStore(location, 'down')` would revert and drop (tables and row counts), changing
+ * nothing: an embedded database directory that does not exist yet is not created.
+ */
+export async function previewMigrateDown(location: string | undefined, options: { to?: string } = {}): Promise<DownPreview> {
+  const resolved = resolveStoreLocation(location);
+  const kind = storeLocationKind(resolved);
+  if (kind === 'memory' || kind === 'pglite-memory' || (kind === 'pglite-directory' && !existsSync(resolved)))
+    return { migrations: [], tables: [] };
+  const executor = await openExecutor(resolved);
+  try {
+    return await withRetry('read what migrate down would remove', () => previewDown(executor, options));
   } finally {
     await executor.close();
   }
