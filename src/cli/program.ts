@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EXIT, type ExitCode } from './cli-error.js';
 import type { CommandContext } from './context.js';
@@ -37,7 +38,7 @@ export function buildProgram(io: CliIo): Program {
     .showHelpAfterError('(run `chemflow --help` for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 success, 1 the flow failed, 2 bad usage or bad input, 3 the database failed.\nSee docs/cli.md for the flow file format and the JSON shapes.',
+      `\nExit codes: 0 success, 1 the flow failed, 2 bad usage or bad input, 3 the database failed.\nFlow file format, JSON shapes and more: ${CLI_DOCS}`,
     );
 
   const context = (command: Command): CommandContext => {
@@ -149,6 +150,9 @@ function positiveInteger(value: string): number {
   if (n === 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
+
+/** The reference shipped with the package (`files` in package.json), as a path the user can open. */
+const CLI_DOCS = fileURLToPath(new URL('../../docs/cli.md', import.meta.url));
 
 function packageVersion(): string {
   try {

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import type { FlowStore } from './flow-store.js';
 import { MemoryFlowStore } from './memory-store.js';
-import { PgExecutor, type PgExecutorOptions } from './pg/pg-executor.js';
+import { PgExecutor } from './pg/pg-executor.js';
+import type { PgExecutorOptions } from './pg/pg-executor-options.js';
 import { PgliteExecutor } from './pglite/pglite-executor.js';
 import { previewDown, type DownPreview } from './sql/down-preview.js';
 import type { SqlExecutor } from './sql/executor.js';

@@ -1,19 +1,9 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { SqlExecutor, SqlRunner } from '../sql/executor.js';
+import type { PgExecutorOptions } from './pg-executor-options.js';
 
-export interface PgExecutorOptions {
-  /** `postgres://user:pass@host:port/db`; defaults to `DATABASE_URL`. */
-  connectionString?: string;
-  /** Schema for every table chemflow touches, set as `search_path` on every pooled connection. */
-  schema?: string;
-  /** Shown in `pg_stat_activity`, so an operator (or a test) can find chemflow's connections. */
-  applicationName?: string;
-  /** Pool size. */
-  max?: number;
-  /** How long to wait for a free or new connection before failing (a transient error). */
-  connectionTimeoutMillis?: number;
-}
+export type { PgExecutorOptions };
 
 const statementNames = new Map<string, string>();
 const MAX_PREPARED = 64;
