@@ -38,12 +38,16 @@ export function describeLocation(location: string): string {
   }
 }
 
-/** Opens the store, runs `work` with it and always closes it. */
-export async function withStore<T>(location: string, work: (store: FlowStore) => Promise<T>): Promise<T> {
+/**
+ * Opens the store, runs `work` with it and always closes it. When `stop` aborts while the store is
+ * still opening, `work` never runs and `stop.reason` is thrown (see `openUnlessStopped`).
+ */
+export async function withStore<T>(location: string, work: (store: FlowStore) => Promise<T>, stop?: AbortSignal): Promise<T> {
   let store: FlowStore;
   try {
-    store = await openStore(location);
+    store = await (stop === undefined ? openStore(location) : openUnlessStopped(location, stop));
   } catch (error) {
+    if (stop?.aborted === true && error === stop.reason) throw error;
     // The database failed (unreachable, connection lost): its own exit code, not a usage error.
     if (error instanceof StoreError)
       throw new StoreError(`open the database at ${describeLocation(location)}`, error.message, { cause: error });
@@ -56,6 +60,37 @@ export async function withStore<T>(location: string, work: (store: FlowStore) =>
     return await work(store);
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * Opens a store unless `stop` aborts first, then throws `stop.reason`. A PostgreSQL server store is
+ * abandoned at once (the server rolls back a half-done migration when the process leaves); an embedded
+ * one is left to finish opening and is closed, since its first start creates the database directory and
+ * cut short there, the directory would be left unusable.
+ */
+async function openUnlessStopped(location: string, stop: AbortSignal): Promise<FlowStore> {
+  stop.throwIfAborted();
+  const opening = openStore(location);
+  if (storeLocationKind(location) !== 'postgres') {
+    const store = await opening;
+    if (!stop.aborted) return store;
+    await store.close();
+    throw stop.reason;
+  }
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(stop.reason as Error);
+    stop.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([opening, stopped]);
+  } catch (error) {
+    // Abandoned: whatever the open comes to later is closed, so nothing is left holding a connection.
+    if (stop.aborted) opening.then((store) => store.close(), () => undefined).catch(() => undefined);
+    throw error;
+  } finally {
+    if (onAbort !== undefined) stop.removeEventListener('abort', onAbort);
   }
 }
 

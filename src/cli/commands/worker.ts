@@ -32,9 +32,11 @@ export interface WorkerOutcomeLine {
  * you like, on as many machines as share the database: no attempt ever runs twice at the same time.
  */
 export async function workerCommand(ctx: CommandContext, options: WorkerCommandOptions): Promise<ExitCode> {
+  // Listening before the store opens: a SIGTERM during start-up (migrations, a slow connection) is a
+  // clean stop with nothing run, exit 0, not the default death by signal (143).
+  const stop = new AbortController();
+  const release = stopOnSignals(ctx, stop);
   return withStore(ctx.db, async (store) => {
-    const stop = new AbortController();
-    const release = stopOnSignals(ctx, stop);
     let failed = 0;
     const worker = new FlowWorker({
       store,
@@ -47,6 +49,7 @@ export async function workerCommand(ctx: CommandContext, options: WorkerCommandO
         report(ctx, outcome, options.json === true);
       },
     });
+    if (stop.signal.aborted) return EXIT.ok; // stopped while the store was opening
     if (options.quiet !== true)
       ctx.io.stderr.write(
         `Worker ${process.pid} on ${describeLocation(ctx.db)}: ${options.concurrency ?? 1} flow(s) at a time` +
@@ -58,7 +61,14 @@ export async function workerCommand(ctx: CommandContext, options: WorkerCommandO
       release();
     }
     return options.once === true && failed > 0 ? EXIT.flowFailed : EXIT.ok;
-  });
+  }, stop.signal).catch((error: unknown) => stoppedWhileStarting(error, stop.signal, release));
+}
+
+/** A stop asked for while the store was still opening is a clean exit (nothing ran); any other error is reported. */
+function stoppedWhileStarting(error: unknown, stop: AbortSignal, release: () => void): ExitCode {
+  release();
+  if (stop.aborted && error === stop.reason) return EXIT.ok;
+  throw error;
 }
 
 /** Definitions come from the flow file each flow recorded when it was submitted (or run). */
