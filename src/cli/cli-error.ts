@@ -8,6 +8,11 @@ export const EXIT = {
   flowFailed: 1,
   /** Bad usage or bad input: unknown command or flag, bad flow file, unknown flow, rejected command. */
   usage: 2,
+  /**
+   * The database failed (`StoreError`): unreachable, a connection lost beyond the bounded retries, a
+   * statement refused. Nothing is half-written (every append is atomic); running again may succeed.
+   */
+  store: 3,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

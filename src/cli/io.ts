@@ -10,6 +10,8 @@ export interface OutStream {
   write(text: string): unknown;
   isTTY?: boolean;
   columns?: number;
+  /** A terminal's height: a live view never draws more lines than fit. */
+  rows?: number;
 }
 
 export function processIo(): CliIo {

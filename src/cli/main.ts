@@ -6,6 +6,7 @@ import {
   FlowNotRunnableError,
   RetryRejectedError,
   StepInProgressError,
+  StoreError,
   isChemflowError,
 } from '../core/errors.js';
 import { FlowFileError } from '../flowfile/flow-file-error.js';
@@ -22,7 +23,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     io.stderr.write(explain(error, io.env));
-    return EXIT.usage;
+    return error instanceof StoreError ? EXIT.store : EXIT.usage;
   }
 }
 
@@ -61,6 +62,9 @@ export function explain(error: unknown, env: NodeJS.ProcessEnv = {}): string {
       `Error: attempt ${error.attempt} of step ${error.stepId} (started ${error.startedAt}) is still running in another process.`,
       `Next: wait for it; if that process is gone, \`chemflow resume ${error.flowId}\` takes the attempt over.`,
     );
+  } else if (error instanceof StoreError) {
+    lines.push(`Error (${error.code}): ${error.message}`);
+    lines.push('Next: check that the database is up and reachable, then run the command again (nothing is half-written: every write is atomic).');
   } else if (isChemflowError(error)) {
     lines.push(`Error (${error.code}): ${error.message}`);
   } else {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { QUEUE_STATUSES, type QueueStatus } from '../core/queue-status.js';
 import { EXIT, type ExitCode } from './cli-error.js';
@@ -10,7 +11,7 @@ import { errorsCommand } from './commands/errors.js';
 import { queueRebuildCommand } from './commands/queue.js';
 import { eventsCommand } from './commands/events.js';
 import { flowsCommand, type FlowsCommandOptions } from './commands/flows.js';
-import { migrateCommand } from './commands/migrate.js';
+import { migrateCommand, type MigrateCommandOptions } from './commands/migrate.js';
 import { resumeCommand } from './commands/resume.js';
 import { retryCommand } from './commands/retry.js';
 import { runCommand } from './commands/run.js';
@@ -40,7 +41,7 @@ export function buildProgram(io: CliIo): Program {
     .showHelpAfterError('(run `chemflow --help` for usage)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 success, 1 the flow failed, 2 bad usage or bad input.\nSee docs/cli.md for the flow file format and the JSON shapes.',
+      `\nExit codes: 0 success, 1 the flow failed, 2 bad usage or bad input, 3 the database failed.\nFlow file format, JSON shapes and more: ${CLI_DOCS}`,
     );
 
   const context = (command: Command): CommandContext => {
@@ -157,9 +158,10 @@ export function buildProgram(io: CliIo): Program {
 
   program
     .command('migrate')
-    .description('apply (up, the default) or revert (down) the database schema; `run` migrates by itself')
+    .description('apply (up, the default) or revert (down, with --yes) the database schema; `run` migrates by itself')
     .argument('[direction]', 'up or down')
-    .action(act((ctx, direction: string | undefined) => migrateCommand(ctx, direction)));
+    .option('--yes', "confirm `migrate down`, which drops chemflow's tables and all their data")
+    .action(act((ctx, direction: string | undefined, opts: MigrateCommandOptions) => migrateCommand(ctx, direction, opts)));
 
   return { command: program, exitCode: () => exitCode };
 }
@@ -189,6 +191,9 @@ function positiveInteger(value: string): number {
   if (n === 0) throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
+
+/** The reference shipped with the package (`files` in package.json), as a path the user can open. */
+const CLI_DOCS = fileURLToPath(new URL('../../docs/cli.md', import.meta.url));
 
 function packageVersion(): string {
   try {

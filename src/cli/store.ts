@@ -1,32 +1,56 @@
+import { InvalidStoreLocationError, StoreError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
-import { DEFAULT_STORE_LOCATION, migrateStore, openStore } from '../stores/open-store.js';
+import { DEFAULT_STORE_LOCATION, migrateStore, openStore, previewMigrateDown } from '../stores/open-store.js';
+import type { DownPreview } from '../stores/sql/down-preview.js';
+import { storeLocationKind } from '../stores/store-location.js';
 import { UsageError } from './cli-error.js';
 
-/** `--db`, else `DATABASE_URL`, else `./.chemflow`. */
+/**
+ * `--db`, else `DATABASE_URL`, else `./.chemflow`; checked before any command does anything, so a
+ * mistyped URL scheme is a usage error and never a new embedded database.
+ */
 export function resolveDbLocation(option: string | undefined, env: NodeJS.ProcessEnv): string {
-  if (option !== undefined && option !== '') return option;
   const fromEnv = env.DATABASE_URL;
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_STORE_LOCATION;
+  const location =
+    option !== undefined && option !== '' ? option : fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_STORE_LOCATION;
+  try {
+    storeLocationKind(location);
+  } catch (error) {
+    if (!(error instanceof InvalidStoreLocationError)) throw error;
+    const source = option !== undefined && option !== '' ? '--db' : 'DATABASE_URL';
+    throw new UsageError(
+      `${source}: unsupported database URL scheme "${error.scheme}://"`,
+      `give ${source} ${InvalidStoreLocationError.accepted}. Nothing was created.`,
+    );
+  }
+  return location;
 }
 
-/** A location fit for messages: a PostgreSQL URL loses its password. */
+/** A location fit for messages: a URL loses its password. */
 export function describeLocation(location: string): string {
-  if (!/^postgres(ql)?:\/\//.test(location)) return location;
+  if (!location.includes('://')) return location;
   try {
     const url = new URL(location);
     if (url.password !== '') url.password = '***';
     return url.toString();
   } catch {
-    return 'the PostgreSQL database';
+    return 'the database URL given';
   }
 }
 
-/** Opens the store, runs `work` with it and always closes it. */
-export async function withStore<T>(location: string, work: (store: FlowStore) => Promise<T>): Promise<T> {
+/**
+ * Opens the store, runs `work` with it and always closes it. When `stop` aborts while the store is
+ * still opening, `work` never runs and `stop.reason` is thrown (see `openUnlessStopped`).
+ */
+export async function withStore<T>(location: string, work: (store: FlowStore) => Promise<T>, stop?: AbortSignal): Promise<T> {
   let store: FlowStore;
   try {
-    store = await openStore(location);
+    store = await (stop === undefined ? openStore(location) : openUnlessStopped(location, stop));
   } catch (error) {
+    if (stop?.aborted === true && error === stop.reason) throw error;
+    // The database failed (unreachable, connection lost): its own exit code, not a usage error.
+    if (error instanceof StoreError)
+      throw new StoreError(`open the database at ${describeLocation(location)}`, error.message, { cause: error });
     throw new UsageError(
       `Cannot open the database at ${describeLocation(location)}: ${(error as Error).message}`,
       'check --db or DATABASE_URL (a postgres:// URL or a directory for the embedded database)',
@@ -39,7 +63,43 @@ export async function withStore<T>(location: string, work: (store: FlowStore) =>
   }
 }
 
+/**
+ * Opens a store unless `stop` aborts first, then throws `stop.reason`. A PostgreSQL server store is
+ * abandoned at once (the server rolls back a half-done migration when the process leaves); an embedded
+ * one is left to finish opening and is closed, since its first start creates the database directory and
+ * cut short there, the directory would be left unusable.
+ */
+async function openUnlessStopped(location: string, stop: AbortSignal): Promise<FlowStore> {
+  stop.throwIfAborted();
+  const opening = openStore(location);
+  if (storeLocationKind(location) !== 'postgres') {
+    const store = await opening;
+    if (!stop.aborted) return store;
+    await store.close();
+    throw stop.reason;
+  }
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(stop.reason as Error);
+    stop.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([opening, stopped]);
+  } catch (error) {
+    // Abandoned: whatever the open comes to later is closed, so nothing is left holding a connection.
+    if (stop.aborted) opening.then((store) => store.close(), () => undefined).catch(() => undefined);
+    throw error;
+  } finally {
+    if (onAbort !== undefined) stop.removeEventListener('abort', onAbort);
+  }
+}
+
 /** Applies or reverts the schema; returns the ids of the migrations that ran. */
 export async function migrate(location: string, direction: 'up' | 'down'): Promise<string[]> {
   return (await migrateStore(location, direction)).ran;
+}
+
+/** What `migrate down` would revert and drop at a location, changing nothing. */
+export function previewDown(location: string): Promise<DownPreview> {
+  return previewMigrateDown(location);
 }

@@ -215,3 +215,15 @@ export class StoreError extends ChemflowError {
     super(`${operation} failed: ${message}`, options);
   }
 }
+
+/** A store location that names no store: a URL whose scheme is not `postgres://` or `postgresql://`. */
+export class InvalidStoreLocationError extends ChemflowError {
+  readonly code = 'INVALID_STORE_LOCATION';
+  /** The accepted forms, for messages. */
+  static readonly accepted =
+    'a postgres://… or postgresql://… URL (a PostgreSQL server), "memory" (in memory, gone when the process ends), or a directory path (the embedded database, created on first use)';
+  constructor(readonly scheme: string) {
+    // Only the scheme is repeated: the rest of a URL may hold a password.
+    super(`Unsupported database URL scheme "${scheme}://"; expected ${InvalidStoreLocationError.accepted}`);
+  }
+}

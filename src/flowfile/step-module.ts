@@ -1,9 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
 import { STEP_KINDS, type StepModule } from '../core/definition.js';
 import type { FlowFileProblem } from './flow-file-error.js';
+import { importModule, isModuleExtension } from './import-module.js';
 
 /** A problem with one step's `uses`, before it is placed in the file. */
 export class StepModuleProblem extends Error {
@@ -15,9 +14,6 @@ export class StepModuleProblem extends Error {
     super(message, options);
   }
 }
-
-const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
-const JS_EXTENSIONS = new Set(['.js', '.mjs', '.cjs']);
 
 /** Is `uses` a module path (`./x.mjs`, `../x.ts#name`, `/abs/x.js`) rather than a built-in type name? */
 export function isModulePath(uses: string): boolean {
@@ -50,14 +46,13 @@ export async function resolveStepModule(
   if (exportName === '') throw new StepModuleProblem('export_not_found', `expected an export name after "#" in ${JSON.stringify(uses)}`);
   const file = resolve(baseDir, modulePath);
   const extension = extname(file).toLowerCase();
-  if (!TS_EXTENSIONS.has(extension) && !JS_EXTENSIONS.has(extension))
-    throw new StepModuleProblem('module_not_found', `expected a .mjs, .js, .cjs, .ts or .mts module, got ${JSON.stringify(modulePath)}`);
+  if (!isModuleExtension(extension))
+    throw new StepModuleProblem('module_not_found', `expected a .mjs, .js, .cjs, .ts, .mts or .cts module, got ${JSON.stringify(modulePath)}`);
   const isFile = await stat(file).then((s) => s.isFile(), () => false);
   if (!isFile) throw new StepModuleProblem('module_not_found', `module not found: ${file}`);
   let namespace: Record<string, unknown>;
   try {
-    const url = pathToFileURL(file).href;
-    namespace = (TS_EXTENSIONS.has(extension) ? await tsImport(url, import.meta.url) : await import(url)) as Record<string, unknown>;
+    namespace = await importModule(file);
   } catch (error) {
     throw new StepModuleProblem('module_load_failed', `module ${file} failed to load: ${(error as Error).message ?? String(error)}`, {
       cause: error,

@@ -6,9 +6,11 @@ export {
   openPgliteStore,
   openPostgresStore,
   openStore,
+  previewMigrateDown,
   resolveStoreLocation,
 } from './open-store.js';
-export type { PgExecutorOptions } from './pg/pg-executor.js';
+export type { DownPreview, TableLoss } from './sql/down-preview.js';
+export type { PgExecutorOptions } from './pg/pg-executor-options.js';
 export type { SqlExecutor, SqlQuery, SqlRunner } from './sql/executor.js';
 export type { MigrateOptions, MigrateResult, MigrationDirection } from './sql/migrate.js';
 export { PgArtifactStore } from './sql/pg-artifact-store.js';

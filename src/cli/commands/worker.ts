@@ -39,15 +39,30 @@ export interface WorkerOutcomeLine {
  * you like, on as many machines as share the database: no attempt ever runs twice at the same time.
  */
 export async function workerCommand(ctx: CommandContext, options: WorkerCommandOptions): Promise<ExitCode> {
-  return withStore(ctx.db, async (store) => {
-    const metrics = options.metricsPort === undefined ? undefined : await workerMetrics(store);
-    const server = metrics === undefined ? undefined : await startMetricsServer(options.metricsPort ?? 0, metrics);
-    try {
-      return await runWorker(ctx, store, options, metrics, server?.port);
-    } finally {
-      await server?.close();
-    }
-  });
+  // Signals are honoured from the start: a SIGTERM while the store opens is a clean exit (nothing ran).
+  const stop = new AbortController();
+  const release = stopOnSignals(ctx, stop);
+  try {
+    return await withStore(
+      ctx.db,
+      async (store) => {
+        if (stop.signal.aborted) return EXIT.ok; // stopped while the store was opening
+        const metrics = options.metricsPort === undefined ? undefined : await workerMetrics(store);
+        const server = metrics === undefined ? undefined : await startMetricsServer(options.metricsPort ?? 0, metrics);
+        try {
+          return await runWorker(ctx, store, options, stop.signal, metrics, server?.port);
+        } finally {
+          await server?.close();
+        }
+      },
+      stop.signal,
+    );
+  } catch (error) {
+    if (stop.signal.aborted && error === stop.signal.reason) return EXIT.ok;
+    throw error;
+  } finally {
+    release();
+  }
 }
 
 /** Loaded only when asked for: the other commands never pay for prom-client. */
@@ -61,11 +76,10 @@ async function runWorker(
   ctx: CommandContext,
   store: FlowStore,
   options: WorkerCommandOptions,
+  stop: AbortSignal,
   metrics: WorkerMetrics | undefined,
   metricsPort: number | undefined,
 ): Promise<ExitCode> {
-  const stop = new AbortController();
-  const release = stopOnSignals(ctx, stop);
   let failed = 0;
   const worker = new FlowWorker({
     store,
@@ -97,11 +111,7 @@ async function runWorker(
   // Said even with --quiet when the system chose the port: nobody could scrape it otherwise.
   if (metricsPort !== undefined && (options.quiet !== true || options.metricsPort === 0))
     ctx.io.stderr.write(`Metrics on http://localhost:${metricsPort}/metrics\n`);
-  try {
-    await worker.run({ signal: stop.signal, untilIdle: options.once === true });
-  } finally {
-    release();
-  }
+  await worker.run({ signal: stop, untilIdle: options.once === true });
   return options.once === true && failed > 0 ? EXIT.flowFailed : EXIT.ok;
 }
 

@@ -1,6 +1,7 @@
 import type { FlowEvent } from '../../core/events.js';
 import type { FlowInstance, StepSlot } from '../../core/flow-state.js';
 import type { OutStream, Style } from '../io.js';
+import { stepWindow } from './step-window.js';
 import { oneLine } from './table.js';
 
 export type ProgressMode = 'live' | 'lines' | 'off';
@@ -63,10 +64,16 @@ export class ProgressDisplay {
   private draw(): void {
     const flow = this.flow;
     if (flow === undefined) return;
-    const width = Math.max(40, (this.stream.columns ?? 100) - 1);
-    const lines = flow.steps.map((slot, i) => `${this.icon(slot)} ${this.stepText(slot, i, flow.steps.length).slice(0, width - 2)}`);
+    // A line as wide as the terminal would wrap onto a second one that the next redraw does not clear.
+    const width = Math.max(4, (this.stream.columns ?? 100) - 1);
+    const total = flow.steps.length;
+    const { start, end, summary } = stepWindow(total, Math.min(flow.cursor, total - 1), this.stream.rows);
+    // Plain text is cut, never a styled line: a cut must not fall inside an escape sequence.
+    const lines = flow.steps.slice(start, end).map((slot, i) => `${this.icon(slot)} ${this.stepText(slot, start + i, total).slice(0, width - 2)}`);
+    if (summary) lines.push(this.style.dim(hiddenSteps(flow.steps, start, end).slice(0, width)));
     const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F` : '';
-    this.stream.write(up + lines.map((l) => `\x1b[2K${l}\n`).join(''));
+    // \x1b[J clears what a taller earlier frame left below this one (the terminal was made shorter).
+    this.stream.write(`${up}${lines.map((l) => `\x1b[2K${l}\n`).join('')}\x1b[J`);
     this.drawnLines = lines.length;
   }
 
@@ -121,6 +128,16 @@ export class ProgressDisplay {
     }
     this.stream.write(`${where} ${text}\n`);
   }
+}
+
+/** One line for the steps outside the window: how many above and below, and how many finished. */
+function hiddenSteps(steps: readonly StepSlot[], start: number, end: number): string {
+  const hidden = [...steps.slice(0, start), ...steps.slice(end)];
+  const finished = hidden.filter((s) => s.status === 'FinishedOk').length;
+  const failed = hidden.filter((s) => s.status === 'Failed').length;
+  const parts = [`… ${hidden.length} more step(s): ${start} above, ${steps.length - end} below; ${finished} finished`];
+  if (failed > 0) parts.push(`${failed} failed`);
+  return parts.join(', ');
 }
 
 function seconds(ms: number): string {

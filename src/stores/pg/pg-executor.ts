@@ -1,20 +1,10 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { SqlExecutor, SqlRunner } from '../sql/executor.js';
+import type { PgExecutorOptions } from './pg-executor-options.js';
 import { PgListener } from './pg-listener.js';
 
-export interface PgExecutorOptions {
-  /** `postgres://user:pass@host:port/db`; defaults to `DATABASE_URL`. */
-  connectionString?: string;
-  /** Schema for every table chemflow touches, set as `search_path` on every pooled connection. */
-  schema?: string;
-  /** Shown in `pg_stat_activity`, so an operator (or a test) can find chemflow's connections. */
-  applicationName?: string;
-  /** Pool size. */
-  max?: number;
-  /** How long to wait for a free or new connection before failing (a transient error). */
-  connectionTimeoutMillis?: number;
-}
+export type { PgExecutorOptions };
 
 const statementNames = new Map<string, string>();
 const MAX_PREPARED = 64;
@@ -58,6 +48,11 @@ export class PgExecutor implements SqlExecutor {
     // An idle connection killed by the server (restart, pg_terminate_backend) is reported here and
     // dropped from the pool; without a listener Node would crash the process on the 'error' event.
     this.pool.on('error', () => undefined);
+    // A checked-out client has no listener of the pool's, and the server's goodbye can come in the
+    // very packet that completes the connection, before `transaction` holds the client: every client
+    // gets its own listener as it is created. The failure itself reaches chemflow through the
+    // statement that was running, or the next one (the client is then no longer queryable).
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   async query<Row extends object>(text: string, values: readonly unknown[] = []): Promise<Row[]> {

@@ -79,7 +79,8 @@ function upPlan(migrations: readonly Migration[], to: string | undefined): Migra
   return migrations.filter((m) => to === undefined || m.id <= to);
 }
 
-function downPlan(migrations: readonly Migration[], to: string | undefined): Migration[] {
+/** The migrations that `down` to `to` reverts (if applied), last first. */
+export function downPlan(migrations: readonly Migration[], to: string | undefined): Migration[] {
   return migrations.filter((m) => to === undefined || m.id > to).reverse();
 }
 
