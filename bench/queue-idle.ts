@@ -4,7 +4,7 @@
 // store (its own pool and LISTEN connection), woken by NOTIFY.
 import { defineFlow, FlowEngine, FlowWorker, type FlowDefinition } from '../src/index.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
-import { claimFlowsQuery, nextWakeQuery } from '../src/stores/sql/queue-queries.js';
+import { claimFlowsQuery, listFlowsQuery, nextWakeQuery } from '../src/stores/sql/queue-queries.js';
 import type { SqlFlowStore } from '../src/stores/sql/sql-flow-store.js';
 import { BENCH_PG_URL, createBenchSchema, type BenchSchema } from './pg-admin.js';
 import { loadFinishedFlows, type HistoryLoad } from './queue-history.js';
@@ -15,12 +15,16 @@ const LEASE_MS = 30_000;
 /** Pause after a flow ended, so the worker is asleep again when the next one is submitted. */
 const SETTLE_MS = 25;
 const MARK_TIMEOUT_MS = 15_000;
+/** What `chemflow worker --once` reads when it finds nothing to claim (FlowWorker.run with untilIdle). */
+export const OPEN_LISTING = { status: ['pending', 'running', 'waiting'] as const, limit: 1000 };
 
 /** Scan nodes of a plan, e.g. "Index Scan using flow_queue_runnable on flow_queue". */
 export interface QueuePlans {
   claim: string[];
   nextWake: string[];
-  /** Whether any node reads a table in full (Seq Scan): what must never happen at scale. */
+  /** The open-flow listing (not part of an idle look; see OPEN_LISTING). */
+  listOpen: string[];
+  /** Whether any node of the claim or next-wake plan reads a table in full (Seq Scan): what must never happen at scale. */
   seqScan: boolean;
 }
 
@@ -28,6 +32,8 @@ export interface IdleProbe {
   readonly history: HistoryLoad | null;
   /** Milliseconds of `n` idle looks (claimFlows finding nothing + nextWakeAt), each timed alone. */
   idleLooks(n: number): Promise<number[]>;
+  /** Milliseconds of `n` open-flow listings (OPEN_LISTING). */
+  openListings(n: number): Promise<number[]>;
   /** Milliseconds from submit to the first step running, for `n` flows one after another. */
   submitToStart(n: number): Promise<number[]>;
   plans(): Promise<QueuePlans>;
@@ -151,6 +157,15 @@ export async function openIdleProbe(label: string, historyFlows: number): Promis
       }
       return ms;
     };
+    const openListings = async (n: number): Promise<number[]> => {
+      const ms: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const start = performance.now();
+        await prober.listFlows(OPEN_LISTING);
+        ms.push(performance.now() - start);
+      }
+      return ms;
+    };
     const submitToStart = async (n: number): Promise<number[]> => {
       const ms: number[] = [];
       for (let i = 0; i < n; i++) {
@@ -164,15 +179,18 @@ export async function openIdleProbe(label: string, historyFlows: number): Promis
     };
     // Warm the pools, the prepared statements and the worker's first look.
     await idleLooks(5);
+    await openListings(2);
     await submitToStart(2);
     return {
       history,
       idleLooks,
+      openListings,
       submitToStart,
       plans: async () => {
         const claim = await explain(prober, claimFlowsQuery(owner, 1, LEASE_MS));
         const nextWake = await explain(prober, nextWakeQuery());
-        return { claim, nextWake, seqScan: [...claim, ...nextWake].some((s) => s.startsWith('Seq Scan')) };
+        const listOpen = await explain(prober, listFlowsQuery(OPEN_LISTING));
+        return { claim, nextWake, listOpen, seqScan: [...claim, ...nextWake].some((s) => s.startsWith('Seq Scan')) };
       },
       close,
     };

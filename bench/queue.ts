@@ -31,6 +31,8 @@ export interface QueueResult {
   /** One idle look: claimFlows finding nothing + nextWakeAt. */
   idleLook: { empty: Latency; history: Latency; ratio: number };
   submitToStart: { empty: Latency; history: Latency; ratio: number };
+  /** listFlows of the open statuses (what `worker --once` reads when idle): not an idle look, but shown beside it. */
+  openListing: { empty: Latency; history: Latency; ratio: number };
   plans: { empty: QueuePlans; history: QueuePlans };
   workers: { commitC1: Sample; chemflowSeq: Sample; rows: WorkersRow[]; failedAttempts: number; drySamples: number };
 }
@@ -54,6 +56,7 @@ async function idleAndLatency(options: BenchOptions, log: (line: string) => void
     probes.push(empty);
     const looks = { empty: [] as number[][], history: [] as number[][] };
     const starts = { empty: [] as number[][], history: [] as number[][] };
+    const listings = { empty: [] as number[][], history: [] as number[][] };
     const looksPerRound = Math.ceil(options.idleLooks / options.rounds);
     const startsPerRound = Math.ceil(options.submissions / options.rounds);
     for (let round = 1; round <= options.rounds; round++) {
@@ -61,16 +64,19 @@ async function idleAndLatency(options: BenchOptions, log: (line: string) => void
         globalThis.gc?.();
         looks[key].push(await probe.idleLooks(looksPerRound));
         starts[key].push(await probe.submitToStart(startsPerRound));
+        listings[key].push(await probe.openListings(startsPerRound));
       }
       log(
         `  round ${round}/${options.rounds}: idle look ${median(looks.empty.at(-1) ?? []).toFixed(3)} / ${median(looks.history.at(-1) ?? []).toFixed(3)} ms, ` +
-          `submit-to-start ${median(starts.empty.at(-1) ?? []).toFixed(2)} / ${median(starts.history.at(-1) ?? []).toFixed(2)} ms (none / history)`,
+          `submit-to-start ${median(starts.empty.at(-1) ?? []).toFixed(2)} / ${median(starts.history.at(-1) ?? []).toFixed(2)} ms, ` +
+          `open listing ${median(listings.empty.at(-1) ?? []).toFixed(2)} / ${median(listings.history.at(-1) ?? []).toFixed(2)} ms (none / history)`,
       );
     }
     return {
       history: load,
       idleLook: { empty: latency(looks.empty.flat()), history: latency(looks.history.flat()), ratio: perRound(looks.history, looks.empty) },
       submitToStart: { empty: latency(starts.empty.flat()), history: latency(starts.history.flat()), ratio: perRound(starts.history, starts.empty) },
+      openListing: { empty: latency(listings.empty.flat()), history: latency(listings.history.flat()), ratio: perRound(listings.history, listings.empty) },
       plans: { empty: await empty.plans(), history: await history.plans() },
     };
   } finally {

@@ -25,8 +25,10 @@ export interface QueueSummary {
   idleLookMs: { empty: LatencySummary; history: LatencySummary; ratio: number };
   /** startFlow to the first step running in an idle FlowWorker woken by NOTIFY. */
   submitToStartMs: { empty: LatencySummary; history: LatencySummary; ratio: number };
-  /** Scan nodes of the claim and next-wake queries' plans with the history loaded. */
-  plans: { claim: string[]; nextWake: string[]; seqScan: boolean };
+  /** listFlows of the open statuses, limit 1000 (what `chemflow worker --once` reads when it finds nothing): not part of an idle look. */
+  openListingMs: { empty: LatencySummary; history: LatencySummary; ratio: number };
+  /** Scan nodes of the plans with the history loaded; seqScan: in the claim or next-wake plan. */
+  plans: { claim: string[]; nextWake: string[]; listOpen: string[]; seqScan: boolean };
   /** Steps/s of N FlowWorkers, with the commit limit and chemflow's sequential engine rate of the same rounds. */
   workers: {
     commitC1: number;
@@ -88,6 +90,11 @@ function summariseQueue(q: QueueResult): QueueSummary {
       empty: latencySummary(q.submitToStart.empty),
       history: latencySummary(q.submitToStart.history),
       ratio: round(q.submitToStart.ratio),
+    },
+    openListingMs: {
+      empty: latencySummary(q.openListing.empty),
+      history: latencySummary(q.openListing.history),
+      ratio: round(q.openListing.ratio),
     },
     plans: q.plans.history,
     workers: {
@@ -244,6 +251,7 @@ function queueTables(q: QueueResult): string {
       [`flow queue, PostgreSQL server: no flows vs ${number(h.flows)} finished`, 'median', 'p95', `median, ${number(h.flows)}`, 'p95', 'ratio'],
       ['idle look (claimFlows finding nothing + nextWakeAt)', ...ms(q.idleLook.empty), ...ms(q.idleLook.history), `${round(q.idleLook.ratio)} ×`],
       ['submit-to-start (startFlow → first step runs in an idle worker)', ...ms(q.submitToStart.empty), ...ms(q.submitToStart.history), `${round(q.submitToStart.ratio)} ×`],
+      ['listing of open flows (listFlows, as worker --once when idle)', ...ms(q.openListing.empty), ...ms(q.openListing.history), `${round(q.openListing.ratio)} ×`],
     ],
     [false, true, true, true, true, true],
   );
@@ -251,7 +259,8 @@ function queueTables(q: QueueResult): string {
     `bulk load of ${number(h.flows)} finished flows (${number(h.events)} events): INSERT ... SELECT ${round(h.eventsSeconds)} s, ` +
       `chemflow_rebuild_flow_queue() ${round(h.rebuildSeconds)} s, ANALYZE ${round(h.analyzeSeconds)} s`,
     `plans with ${number(h.flows)} finished flows: claim ${q.plans.history.claim.join(', ') || '(no scan)'}; ` +
-      `next wake ${q.plans.history.nextWake.join(', ') || '(no scan)'}${q.plans.history.seqScan ? ' — SEQUENTIAL SCAN' : ''}`,
+      `next wake ${q.plans.history.nextWake.join(', ') || '(no scan)'}${q.plans.history.seqScan ? ' — SEQUENTIAL SCAN' : ''}; ` +
+      `open listing ${q.plans.history.listOpen.join(', ') || '(no scan)'}`,
   ];
   const w = q.workers;
   const workers = table(
