@@ -32,6 +32,12 @@ export interface IdleProbe {
   readonly history: HistoryLoad | null;
   /** Milliseconds of `n` idle looks (claimFlows finding nothing + nextWakeAt), each timed alone. */
   idleLooks(n: number): Promise<number[]>;
+  /**
+   * The server's own time for `n` idle looks: planning + execution of the claim and of the next-wake
+   * statement, from EXPLAIN (ANALYZE) (the claim finds nothing, so running it changes nothing).
+   * Without the round trips and the client, it shows what the database spends, whatever the load.
+   */
+  serverLooks(n: number): Promise<number[]>;
   /** Milliseconds of `n` open-flow listings (OPEN_LISTING). */
   openListings(n: number): Promise<number[]>;
   /** Milliseconds from submit to the first step running, for `n` flows one after another. */
@@ -83,6 +89,7 @@ function markingFlow(marks: StepMarks): FlowDefinition {
 
 /** A node of EXPLAIN (FORMAT JSON). */
 interface PlanNode {
+  'Actual Rows'?: number;
   'Node Type': string;
   'Index Name'?: string;
   'Relation Name'?: string;
@@ -99,6 +106,17 @@ function scans(node: PlanNode, into: string[] = []): string[] {
   }
   for (const child of node.Plans ?? []) scans(child, into);
   return into;
+}
+
+/** Planning + execution time (ms) of one run of the statement, and the rows its top node returned. */
+async function serverTime(store: SqlFlowStore, query: { text: string; values: readonly unknown[] }): Promise<{ ms: number; rows: number }> {
+  const rows = await store.executor.query<{ 'QUERY PLAN': { Plan: PlanNode; 'Planning Time': number; 'Execution Time': number }[] }>(
+    `EXPLAIN (ANALYZE, FORMAT JSON) ${query.text}`,
+    query.values,
+  );
+  const result = rows[0]?.['QUERY PLAN'][0];
+  if (result === undefined) throw new Error('EXPLAIN ANALYZE returned no plan');
+  return { ms: result['Planning Time'] + result['Execution Time'], rows: result.Plan['Actual Rows'] ?? 0 };
 }
 
 async function explain(store: SqlFlowStore, query: { text: string; values: readonly unknown[] }): Promise<string[]> {
@@ -157,6 +175,15 @@ export async function openIdleProbe(label: string, historyFlows: number): Promis
       }
       return ms;
     };
+    const serverLooks = async (n: number): Promise<number[]> => {
+      const ms: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const claim = await serverTime(prober, claimFlowsQuery(owner, 1, LEASE_MS));
+        if (claim.rows > 0) throw new Error(`the idle probe claimed ${claim.rows} flow(s): the queue is not idle`);
+        ms.push(claim.ms + (await serverTime(prober, nextWakeQuery())).ms);
+      }
+      return ms;
+    };
     const openListings = async (n: number): Promise<number[]> => {
       const ms: number[] = [];
       for (let i = 0; i < n; i++) {
@@ -180,10 +207,12 @@ export async function openIdleProbe(label: string, historyFlows: number): Promis
     // Warm the pools, the prepared statements and the worker's first look.
     await idleLooks(5);
     await openListings(2);
+    await serverLooks(2);
     await submitToStart(2);
     return {
       history,
       idleLooks,
+      serverLooks,
       openListings,
       submitToStart,
       plans: async () => {

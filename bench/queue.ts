@@ -26,13 +26,22 @@ export interface WorkersRow {
   vsOneWorker: number;
 }
 
+/** One measurement on both schemas; ratio = history / empty, the median of the per-round ratios of medians. */
+export interface Comparison {
+  empty: Latency;
+  history: Latency;
+  ratio: number;
+}
+
 export interface QueueResult {
   history: HistoryLoad;
-  /** One idle look: claimFlows finding nothing + nextWakeAt. */
-  idleLook: { empty: Latency; history: Latency; ratio: number };
-  submitToStart: { empty: Latency; history: Latency; ratio: number };
+  /** One idle look: claimFlows finding nothing + nextWakeAt, timed by the client. */
+  idleLook: Comparison;
+  /** The same two statements' planning + execution time on the server (EXPLAIN ANALYZE). */
+  idleLookServer: Comparison;
+  submitToStart: Comparison;
   /** listFlows of the open statuses (what `worker --once` reads when idle): not an idle look, but shown beside it. */
-  openListing: { empty: Latency; history: Latency; ratio: number };
+  openListing: Comparison;
   plans: { empty: QueuePlans; history: QueuePlans };
   workers: { commitC1: Sample; chemflowSeq: Sample; rows: WorkersRow[]; failedAttempts: number; drySamples: number };
 }
@@ -54,29 +63,53 @@ async function idleAndLatency(options: BenchOptions, log: (line: string) => void
     log(`  events ${load.eventsSeconds.toFixed(1)} s, queue rebuild ${load.rebuildSeconds.toFixed(1)} s, analyze ${load.analyzeSeconds.toFixed(1)} s`);
     const empty = await openIdleProbe('queue_empty', 0);
     probes.push(empty);
-    const looks = { empty: [] as number[][], history: [] as number[][] };
-    const starts = { empty: [] as number[][], history: [] as number[][] };
-    const listings = { empty: [] as number[][], history: [] as number[][] };
-    const looksPerRound = Math.ceil(options.idleLooks / options.rounds);
-    const startsPerRound = Math.ceil(options.submissions / options.rounds);
+    // Each measurement alternates between the two schemas one call at a time (in turn first), so that
+    // both sides of a ratio see the same moment of a busy machine.
+    const pair = [['empty', empty], ['history', history]] as const;
+    const kinds = {
+      looks: (p: IdleProbe) => p.idleLooks(1),
+      server: (p: IdleProbe) => p.serverLooks(1),
+      starts: (p: IdleProbe) => p.submitToStart(1),
+      listings: (p: IdleProbe) => p.openListings(1),
+    };
+    type Kind = keyof typeof kinds;
+    const counts: Record<Kind, number> = {
+      looks: Math.ceil(options.idleLooks / options.rounds),
+      server: Math.ceil(options.idleLooks / options.rounds / 5),
+      starts: Math.ceil(options.submissions / options.rounds),
+      listings: Math.ceil(options.submissions / options.rounds),
+    };
+    const runs = Object.fromEntries(
+      Object.keys(kinds).map((kind) => [kind, { empty: [] as number[][], history: [] as number[][] }]),
+    ) as Record<Kind, Record<'empty' | 'history', number[][]>>;
     for (let round = 1; round <= options.rounds; round++) {
-      for (const [key, probe] of [['empty', empty], ['history', history]] as const) {
-        globalThis.gc?.();
-        looks[key].push(await probe.idleLooks(looksPerRound));
-        starts[key].push(await probe.submitToStart(startsPerRound));
-        listings[key].push(await probe.openListings(startsPerRound));
+      globalThis.gc?.();
+      for (const kind of Object.keys(kinds) as Kind[]) {
+        const these = { empty: [] as number[], history: [] as number[] };
+        for (let i = 0; i < counts[kind]; i++) {
+          for (const [key, probe] of i % 2 === 0 ? pair : [...pair].reverse()) these[key].push(...(await kinds[kind](probe)));
+        }
+        runs[kind].empty.push(these.empty);
+        runs[kind].history.push(these.history);
       }
+      const last = (kind: Kind): string =>
+        `${median(runs[kind].empty.at(-1) ?? []).toFixed(3)} / ${median(runs[kind].history.at(-1) ?? []).toFixed(3)} ms`;
       log(
-        `  round ${round}/${options.rounds}: idle look ${median(looks.empty.at(-1) ?? []).toFixed(3)} / ${median(looks.history.at(-1) ?? []).toFixed(3)} ms, ` +
-          `submit-to-start ${median(starts.empty.at(-1) ?? []).toFixed(2)} / ${median(starts.history.at(-1) ?? []).toFixed(2)} ms, ` +
-          `open listing ${median(listings.empty.at(-1) ?? []).toFixed(2)} / ${median(listings.history.at(-1) ?? []).toFixed(2)} ms (none / history)`,
+        `  round ${round}/${options.rounds} (none / history): idle look ${last('looks')}, server ${last('server')}, ` +
+          `submit-to-start ${last('starts')}, open listing ${last('listings')}`,
       );
     }
+    const compare = (kind: Kind): Comparison => ({
+      empty: latency(runs[kind].empty.flat()),
+      history: latency(runs[kind].history.flat()),
+      ratio: perRound(runs[kind].history, runs[kind].empty),
+    });
     return {
       history: load,
-      idleLook: { empty: latency(looks.empty.flat()), history: latency(looks.history.flat()), ratio: perRound(looks.history, looks.empty) },
-      submitToStart: { empty: latency(starts.empty.flat()), history: latency(starts.history.flat()), ratio: perRound(starts.history, starts.empty) },
-      openListing: { empty: latency(listings.empty.flat()), history: latency(listings.history.flat()), ratio: perRound(listings.history, listings.empty) },
+      idleLook: compare('looks'),
+      idleLookServer: compare('server'),
+      submitToStart: compare('starts'),
+      openListing: compare('listings'),
       plans: { empty: await empty.plans(), history: await history.plans() },
     };
   } finally {

@@ -1,6 +1,6 @@
 // The two outputs of a run: the JSON document (the issue's contract, field for field) and the table.
 import type { ErrorTimelineResult } from './error-timeline.js';
-import type { Latency, QueueResult } from './queue.js';
+import type { Comparison, Latency, QueueResult } from './queue.js';
 import type { ReplayResult } from './replay.js';
 import { round, type Sample } from './stats.js';
 import type { ThroughputResult } from './throughput.js';
@@ -22,11 +22,13 @@ export interface QueueSummary {
   /** Bulk load of the history: events (INSERT ... SELECT), queue rebuild, ANALYZE. */
   loadSeconds: { events: number; rebuild: number; analyze: number };
   /** One idle look (claimFlows finding nothing + nextWakeAt); ratio = history / empty, median of per-round ratios. */
-  idleLookMs: { empty: LatencySummary; history: LatencySummary; ratio: number };
+  idleLookMs: ComparisonSummary;
+  /** The same statements' planning + execution time on the server (EXPLAIN ANALYZE), without round trips. */
+  idleLookServerMs: ComparisonSummary;
   /** startFlow to the first step running in an idle FlowWorker woken by NOTIFY. */
-  submitToStartMs: { empty: LatencySummary; history: LatencySummary; ratio: number };
+  submitToStartMs: ComparisonSummary;
   /** listFlows of the open statuses, limit 1000 (what `chemflow worker --once` reads when it finds nothing): not part of an idle look. */
-  openListingMs: { empty: LatencySummary; history: LatencySummary; ratio: number };
+  openListingMs: ComparisonSummary;
   /** Scan nodes of the plans with the history loaded; seqScan: in the claim or next-wake plan. */
   plans: { claim: string[]; nextWake: string[]; listOpen: string[]; seqScan: boolean };
   /** Steps/s of N FlowWorkers, with the commit limit and chemflow's sequential engine rate of the same rounds. */
@@ -40,6 +42,12 @@ export interface QueueSummary {
 export interface LatencySummary {
   median: number;
   p95: number;
+}
+
+export interface ComparisonSummary {
+  empty: LatencySummary;
+  history: LatencySummary;
+  ratio: number;
 }
 
 export interface BenchRun {
@@ -80,22 +88,20 @@ export function summarise({ throughput: t, replay, errorTimeline, queue }: Bench
 }
 
 const latencySummary = (l: Latency): LatencySummary => ({ median: round(l.medianMs), p95: round(l.p95Ms) });
+const comparisonSummary = (c: Comparison): ComparisonSummary => ({
+  empty: latencySummary(c.empty),
+  history: latencySummary(c.history),
+  ratio: round(c.ratio),
+});
 
 function summariseQueue(q: QueueResult): QueueSummary {
   return {
     historyFlows: q.history.flows,
     loadSeconds: { events: round(q.history.eventsSeconds), rebuild: round(q.history.rebuildSeconds), analyze: round(q.history.analyzeSeconds) },
-    idleLookMs: { empty: latencySummary(q.idleLook.empty), history: latencySummary(q.idleLook.history), ratio: round(q.idleLook.ratio) },
-    submitToStartMs: {
-      empty: latencySummary(q.submitToStart.empty),
-      history: latencySummary(q.submitToStart.history),
-      ratio: round(q.submitToStart.ratio),
-    },
-    openListingMs: {
-      empty: latencySummary(q.openListing.empty),
-      history: latencySummary(q.openListing.history),
-      ratio: round(q.openListing.ratio),
-    },
+    idleLookMs: comparisonSummary(q.idleLook),
+    idleLookServerMs: comparisonSummary(q.idleLookServer),
+    submitToStartMs: comparisonSummary(q.submitToStart),
+    openListingMs: comparisonSummary(q.openListing),
     plans: q.plans.history,
     workers: {
       commitC1: round(q.workers.commitC1.median),
@@ -250,6 +256,7 @@ function queueTables(q: QueueResult): string {
     [
       [`flow queue, PostgreSQL server: no flows vs ${number(h.flows)} finished`, 'median', 'p95', `median, ${number(h.flows)}`, 'p95', 'ratio'],
       ['idle look (claimFlows finding nothing + nextWakeAt)', ...ms(q.idleLook.empty), ...ms(q.idleLook.history), `${round(q.idleLook.ratio)} ×`],
+      ['  the same, server time (EXPLAIN ANALYZE planning + execution)', ...ms(q.idleLookServer.empty), ...ms(q.idleLookServer.history), `${round(q.idleLookServer.ratio)} ×`],
       ['submit-to-start (startFlow → first step runs in an idle worker)', ...ms(q.submitToStart.empty), ...ms(q.submitToStart.history), `${round(q.submitToStart.ratio)} ×`],
       ['listing of open flows (listFlows, as worker --once when idle)', ...ms(q.openListing.empty), ...ms(q.openListing.history), `${round(q.openListing.ratio)} ×`],
     ],
