@@ -33,3 +33,6 @@ export const failOnceFlow: FlowDefinition = defineFlow(
 
 /** Retries at once: the cost of a failure is its commits, not a wait. */
 export const RETRY_AT_ONCE = { maxRetries: 3, backoff: { kind: 'none' } } as const;
+
+/** One no-op step: the shape of the finished flows bulk-loaded as history (bench/queue-history.ts). */
+export const oneStepFlow: FlowDefinition = defineFlow('bench-history', [noop(0)]);

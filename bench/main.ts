@@ -1,12 +1,13 @@
-// `npm run bench [-- --quick] [--json]`: every benchmark in one run; a table (or, with --json, only
+// `npm run bench [-- --quick] [--json] [--only SECTION]`: every benchmark (or the ones named) in one run; a table (or, with --json, only
 // the JSON document) on stdout, progress on stderr, and bench/results.json.
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { errorTimelineBench } from './error-timeline.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { serverFacts } from './pg-admin.js';
+import { queueBench } from './queue.js';
 import { replayBench } from './replay.js';
-import { renderTable, resultsDocument, summarise, type RunContext } from './report.js';
+import { renderTable, resultsDocument, summarise, type BenchRun, type RunContext } from './report.js';
 import { throughputBench } from './throughput.js';
 
 /** Runs every benchmark; returns the exit code. `resultsFile` is bench/results.json in the work tree. */
@@ -31,13 +32,23 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<void> {
   const startedAt = new Date().toISOString();
   const loadAverageBefore = loadavg()[0] ?? 0;
   const server = await serverFacts();
-  log(`throughput: ${options.rounds} rounds of ${options.sampleMs} ms per meter`);
-  const throughput = await throughputBench(options, log);
-  log('replay of a 100,000-event flow');
-  const replay = await replayBench(options.replayRuns);
-  log('error timeline on 1,000,000 rows');
-  const errorTimeline = await errorTimelineBench(options.timelineQueries);
-  const run = { throughput, replay, errorTimeline };
+  const run: BenchRun = {};
+  if (options.sections.has('throughput')) {
+    log(`throughput: ${options.rounds} rounds of ${options.sampleMs} ms per meter`);
+    run.throughput = await throughputBench(options, log);
+  }
+  if (options.sections.has('replay')) {
+    log('replay of a 100,000-event flow');
+    run.replay = await replayBench(options.replayRuns);
+  }
+  if (options.sections.has('errors')) {
+    log('error timeline on 1,000,000 rows');
+    run.errorTimeline = await errorTimelineBench(options.timelineQueries);
+  }
+  if (options.sections.has('queue')) {
+    log(`flow queue: ${options.historyFlows.toLocaleString('en-US')} finished flows; workers ${options.workerCounts.join(', ')}`);
+    run.queue = await queueBench(options, log);
+  }
   const context: RunContext = {
     mode: options.quick ? 'quick' : 'full',
     startedAt,

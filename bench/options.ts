@@ -1,4 +1,9 @@
+export const SECTIONS = ['throughput', 'replay', 'errors', 'queue'] as const;
+export type Section = (typeof SECTIONS)[number];
+
 export interface BenchOptions {
+  /** The benchmarks to run (`--only`, repeatable); all by default. */
+  sections: ReadonlySet<Section>;
   /** Shorter samples and fewer rounds: the whole run in under two minutes. */
   quick: boolean;
   /** Print only the JSON document on stdout (progress still goes to stderr). */
@@ -13,16 +18,34 @@ export interface BenchOptions {
   replayRuns: number;
   /** getErrorTimeline calls timed on the 1,000,000-row table. */
   timelineQueries: number;
+  /** Finished flows bulk-loaded for the queue's idle and submit-to-start measurements. */
+  historyFlows: number;
+  /** Idle looks timed per schema (spread over the rounds). */
+  idleLooks: number;
+  /** Flows submitted one by one per schema to time submit-to-start (spread over the rounds). */
+  submissions: number;
+  /** How many FlowWorkers run side by side in each steps/s row. */
+  workerCounts: number[];
 }
 
-const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N]
-  --quick     3 rounds of 1 s samples (under two minutes in all); default 5 rounds of 3 s
-  --json      print only the JSON document on stdout
-  --rounds N  rounds of the throughput measurements`;
+const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only SECTION]... [--history N]
+  --quick         3 rounds of 1 s samples, 100,000 finished flows for the queue (a few minutes in all);
+                  default 5 rounds of 3 s and 1,000,000 finished flows
+  --json          print only the JSON document on stdout
+  --rounds N      rounds of the throughput measurements
+  --only SECTION  run only this benchmark (repeatable): ${SECTIONS.join(', ')}
+  --history N     finished flows bulk-loaded for the queue's idle measurements`;
+
+function positiveInteger(flag: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} wants a positive integer\n${USAGE}`);
+  return n;
+}
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
   const options: BenchOptions = {
+    sections: new Set(SECTIONS),
     quick,
     json: argv.includes('--json'),
     rounds: quick ? 3 : 5,
@@ -30,17 +53,31 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     warmupMs: quick ? 300 : 1_000,
     replayRuns: quick ? 3 : 7,
     timelineQueries: quick ? 200 : 1_000,
+    historyFlows: quick ? 100_000 : 1_000_000,
+    idleLooks: quick ? 300 : 1_500,
+    submissions: quick ? 30 : 60,
+    workerCounts: [1, 2, 4],
   };
+  const only = new Set<Section>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick' || arg === '--json') continue;
     if (arg === '--rounds') {
-      const rounds = Number(argv[++i]);
-      if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds wants a positive integer\n${USAGE}`);
-      options.rounds = rounds;
+      options.rounds = positiveInteger(arg, argv[++i]);
+      continue;
+    }
+    if (arg === '--history') {
+      options.historyFlows = positiveInteger(arg, argv[++i]);
+      continue;
+    }
+    if (arg === '--only') {
+      const section = argv[++i];
+      if (!SECTIONS.some((s) => s === section)) throw new Error(`--only wants one of ${SECTIONS.join(', ')}\n${USAGE}`);
+      only.add(section as Section);
       continue;
     }
     throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
+  if (only.size > 0) options.sections = only;
   return options;
 }

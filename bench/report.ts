@@ -1,23 +1,60 @@
 // The two outputs of a run: the JSON document (the issue's contract, field for field) and the table.
 import type { ErrorTimelineResult } from './error-timeline.js';
+import type { Comparison, Latency, QueueResult } from './queue.js';
 import type { ReplayResult } from './replay.js';
 import { round, type Sample } from './stats.js';
 import type { ThroughputResult } from './throughput.js';
 
-/** The `--json` document: steps per second unless named otherwise. */
+/** The `--json` document: steps per second unless named otherwise. A section left out (`--only`) has no keys. */
 export interface BenchSummary {
-  commitLimit: { c1: number; c8: number };
-  chemflow: { pg: { seq: number; c8: number }; pglite: { seq: number }; withFailures: { seq: number } };
-  dbos: { seq: number; c8: number };
-  ratios: { vsDbosSeq: number; vsCommitSeq: number; vsCommitC8: number };
-  replay: { memoryEventsPerS: number; pgEventsPerS: number };
-  errorTimelineMedianMs: number;
+  commitLimit?: { c1: number; c8: number };
+  chemflow?: { pg: { seq: number; c8: number }; pglite: { seq: number }; withFailures: { seq: number } };
+  dbos?: { seq: number; c8: number };
+  ratios?: { vsDbosSeq: number; vsCommitSeq: number; vsCommitC8: number };
+  replay?: { memoryEventsPerS: number; pgEventsPerS: number };
+  errorTimelineMedianMs?: number;
+  queue?: QueueSummary;
+}
+
+/** The flow queue's rows (issue 13); "empty" is a log with no flows, "history" one with `historyFlows` finished ones. */
+export interface QueueSummary {
+  historyFlows: number;
+  /** Bulk load of the history: events (INSERT ... SELECT), queue rebuild, ANALYZE. */
+  loadSeconds: { events: number; rebuild: number; analyze: number };
+  /** One idle look (claimFlows finding nothing + nextWakeAt); ratio = history / empty, median of per-round ratios. */
+  idleLookMs: ComparisonSummary;
+  /** The same statements' planning + execution time on the server (EXPLAIN ANALYZE), without round trips. */
+  idleLookServerMs: ComparisonSummary;
+  /** startFlow to the first step running in an idle FlowWorker woken by NOTIFY. */
+  submitToStartMs: ComparisonSummary;
+  /** listFlows of the open statuses, limit 1000 (what `chemflow worker --once` reads when it finds nothing): not part of an idle look. */
+  openListingMs: ComparisonSummary;
+  /** Scan nodes of the plans with the history loaded; seqScan: in the claim or next-wake plan. */
+  plans: { claim: string[]; nextWake: string[]; listOpen: string[]; seqScan: boolean };
+  /** Steps/s of N FlowWorkers, with the commit limit and chemflow's sequential engine rate of the same rounds. */
+  workers: {
+    commitC1: number;
+    chemflowSeq: number;
+    rows: { workers: number; stepsPerS: number; vsChemflowSeq: number; vsCommitC1: number; vsOneWorker: number }[];
+  };
+}
+
+export interface LatencySummary {
+  median: number;
+  p95: number;
+}
+
+export interface ComparisonSummary {
+  empty: LatencySummary;
+  history: LatencySummary;
+  ratio: number;
 }
 
 export interface BenchRun {
-  throughput: ThroughputResult;
-  replay: ReplayResult;
-  errorTimeline: ErrorTimelineResult;
+  throughput?: ThroughputResult;
+  replay?: ReplayResult;
+  errorTimeline?: ErrorTimelineResult;
+  queue?: QueueResult;
 }
 
 export interface RunContext {
@@ -30,18 +67,53 @@ export interface RunContext {
   server: Record<string, string>;
 }
 
-export function summarise({ throughput: t, replay, errorTimeline }: BenchRun): BenchSummary {
+export function summarise({ throughput: t, replay, errorTimeline, queue }: BenchRun): BenchSummary {
   return {
-    commitLimit: { c1: round(t.commitC1.median), c8: round(t.commitC8.median) },
-    chemflow: {
-      pg: { seq: round(t.chemflowSeq.median), c8: round(t.chemflowC8.median) },
-      pglite: { seq: round(t.pgliteSeq.median) },
-      withFailures: { seq: round(t.chemflowFailuresSeq.median) },
+    ...(t === undefined
+      ? {}
+      : {
+          commitLimit: { c1: round(t.commitC1.median), c8: round(t.commitC8.median) },
+          chemflow: {
+            pg: { seq: round(t.chemflowSeq.median), c8: round(t.chemflowC8.median) },
+            pglite: { seq: round(t.pgliteSeq.median) },
+            withFailures: { seq: round(t.chemflowFailuresSeq.median) },
+          },
+          dbos: { seq: round(t.dbosSeq.median), c8: round(t.dbosC8.median) },
+          ratios: { vsDbosSeq: round(t.ratios.vsDbosSeq), vsCommitSeq: round(t.ratios.vsCommitSeq), vsCommitC8: round(t.ratios.vsCommitC8) },
+        }),
+    ...(replay === undefined ? {} : { replay: { memoryEventsPerS: round(replay.memory.median), pgEventsPerS: round(replay.postgres.median) } }),
+    ...(errorTimeline === undefined ? {} : { errorTimelineMedianMs: round(errorTimeline.medianMs) }),
+    ...(queue === undefined ? {} : { queue: summariseQueue(queue) }),
+  };
+}
+
+const latencySummary = (l: Latency): LatencySummary => ({ median: round(l.medianMs), p95: round(l.p95Ms) });
+const comparisonSummary = (c: Comparison): ComparisonSummary => ({
+  empty: latencySummary(c.empty),
+  history: latencySummary(c.history),
+  ratio: round(c.ratio),
+});
+
+function summariseQueue(q: QueueResult): QueueSummary {
+  return {
+    historyFlows: q.history.flows,
+    loadSeconds: { events: round(q.history.eventsSeconds), rebuild: round(q.history.rebuildSeconds), analyze: round(q.history.analyzeSeconds) },
+    idleLookMs: comparisonSummary(q.idleLook),
+    idleLookServerMs: comparisonSummary(q.idleLookServer),
+    submitToStartMs: comparisonSummary(q.submitToStart),
+    openListingMs: comparisonSummary(q.openListing),
+    plans: q.plans.history,
+    workers: {
+      commitC1: round(q.workers.commitC1.median),
+      chemflowSeq: round(q.workers.chemflowSeq.median),
+      rows: q.workers.rows.map((r) => ({
+        workers: r.workers,
+        stepsPerS: round(r.stepsPerS.median),
+        vsChemflowSeq: round(r.vsChemflowSeq),
+        vsCommitC1: round(r.vsCommitC1),
+        vsOneWorker: round(r.vsOneWorker),
+      })),
     },
-    dbos: { seq: round(t.dbosSeq.median), c8: round(t.dbosC8.median) },
-    ratios: { vsDbosSeq: round(t.ratios.vsDbosSeq), vsCommitSeq: round(t.ratios.vsCommitSeq), vsCommitC8: round(t.ratios.vsCommitC8) },
-    replay: { memoryEventsPerS: round(replay.memory.median), pgEventsPerS: round(replay.postgres.median) },
-    errorTimelineMedianMs: round(errorTimeline.medianMs),
   };
 }
 
@@ -55,19 +127,45 @@ export interface Target {
   value: number;
   goal: number;
   /** How the value and goal are shown. */
-  unit: '×' | 'events/s' | 'ms';
+  unit: '×' | 'events/s' | 'ms' | 'yes/no';
   met: boolean;
 }
 
-export function targets({ throughput: t, replay, errorTimeline }: BenchRun): Target[] {
+/** Sequential chemflow / commit limit (1 connection) before the flow queue: the lower of the two full runs in BENCHMARKS.md. */
+export const SEQ_VS_COMMIT_BEFORE_QUEUE = 0.436;
+
+export function targets({ throughput: t, replay, errorTimeline, queue: q }: BenchRun): Target[] {
   const atLeast = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value >= goal });
+  const atMost = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value <= goal });
+  const one = q?.workers.rows.find((r) => r.workers === 1);
   return [
-    atLeast('sequential chemflow ≥ 4 × DBOS', t.ratios.vsDbosSeq, 4, '×'),
-    atLeast('sequential chemflow ≥ 0.8 × commit limit (1 connection)', t.ratios.vsCommitSeq, 0.8, '×'),
-    atLeast('8 concurrent flows ≥ 0.8 × commit limit (8 connections)', t.ratios.vsCommitC8, 0.8, '×'),
-    atLeast('replay from memory ≥ 1,000,000 events/s', replay.memory.median, 1_000_000, 'events/s'),
-    atLeast('replay from PostgreSQL ≥ 200,000 events/s', replay.postgres.median, 200_000, 'events/s'),
-    { name: 'error timeline < 2 ms median on 1,000,000 rows', value: errorTimeline.medianMs, goal: 2, unit: 'ms', met: errorTimeline.medianMs < 2 },
+    ...(t === undefined
+      ? []
+      : [
+          atLeast('sequential chemflow ≥ 4 × DBOS', t.ratios.vsDbosSeq, 4, '×'),
+          atLeast('sequential chemflow ≥ 0.8 × commit limit (1 connection)', t.ratios.vsCommitSeq, 0.8, '×'),
+          atLeast('8 concurrent flows ≥ 0.8 × commit limit (8 connections)', t.ratios.vsCommitC8, 0.8, '×'),
+        ]),
+    ...(replay === undefined
+      ? []
+      : [
+          atLeast('replay from memory ≥ 1,000,000 events/s', replay.memory.median, 1_000_000, 'events/s'),
+          atLeast('replay from PostgreSQL ≥ 200,000 events/s', replay.postgres.median, 200_000, 'events/s'),
+        ]),
+    ...(errorTimeline === undefined
+      ? []
+      : [atMost('error timeline < 2 ms median on 1,000,000 rows', errorTimeline.medianMs, 2, 'ms')]),
+    ...(q === undefined
+      ? []
+      : [
+          atMost(`idle look with ${number(q.history.flows)} finished flows ≤ 1.5 × with none`, q.idleLook.ratio, 1.5, '×'),
+          atMost(`submit-to-start with ${number(q.history.flows)} finished flows ≤ 1.5 × with none`, q.submitToStart.ratio, 1.5, '×'),
+          atMost('submit-to-start median < 1,000 ms (woken by NOTIFY)', q.submitToStart.history.medianMs, 1_000, 'ms'),
+          { name: 'claim and next-wake plans: index scans only', value: q.plans.history.seqScan ? 0 : 1, goal: 1, unit: 'yes/no' as const, met: !q.plans.history.seqScan },
+          ...(one === undefined
+            ? []
+            : [atLeast(`1 FlowWorker ≥ ${SEQ_VS_COMMIT_BEFORE_QUEUE} × commit limit (sequential chemflow before the queue)`, one.vsCommitC1, SEQ_VS_COMMIT_BEFORE_QUEUE, '×')]),
+        ]),
   ];
 }
 
@@ -82,7 +180,6 @@ function table(rows: string[][], right: readonly boolean[]): string {
 }
 
 export function renderTable(run: BenchRun, context: RunContext): string {
-  const { throughput: t, replay, errorTimeline: e } = run;
   const m = context.machine;
   const header = [
     `chemflow benchmarks (${context.mode}): ${context.rounds} interleaved rounds of ${context.sampleMs / 1000} s per measurement, medians; ` +
@@ -90,9 +187,33 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     `machine: ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadAverageBefore.toFixed(1)} → ${m.loadAverageAfter.toFixed(1)}; ` +
       `PostgreSQL ${context.server.server_version ?? '?'} (fsync ${context.server.fsync ?? '?'}, synchronous_commit ${context.server.synchronous_commit ?? '?'})`,
   ].join('\n');
-  const row = (label: string, s: Sample, unit: string, note = ''): string[] => [label, number(s.median), unit, noise(s), note];
-  const ratio = (value: number, of: string): string => `${round(value)} × ${of}`;
-  const throughput = table(
+  const goals = table(
+    [
+      ['target', 'value', 'met'],
+      ...targets(run).map((g) => [g.name, targetValue(g), g.met ? 'yes' : 'NO']),
+    ],
+    [false, true, false],
+  );
+  const sections = [
+    run.throughput === undefined ? null : throughputTable(run.throughput),
+    run.replay === undefined ? null : replayTable(run.replay),
+    run.errorTimeline === undefined ? null : auditLine(run.errorTimeline),
+    run.queue === undefined ? null : queueTables(run.queue),
+  ];
+  return [header, ...sections.filter((s) => s !== null), goals].join('\n\n') + '\n';
+}
+
+function targetValue(g: Target): string {
+  if (g.unit === '×') return `${round(g.value)} ×`;
+  if (g.unit === 'yes/no') return g.value === 1 ? 'yes' : 'no';
+  return `${number(g.value)} ${g.unit}`;
+}
+
+const row = (label: string, s: Sample, unit: string, note = ''): string[] => [label, number(s.median), unit, noise(s), note];
+const ratio = (value: number, of: string): string => `${round(value)} × ${of}`;
+
+function throughputTable(t: ThroughputResult): string {
+  return table(
     [
       ['10-step no-op flows, PostgreSQL server', 'median', 'unit', 'noise', 'ratio (median of per-round ratios)'],
       row('commit limit, 1 connection', t.commitC1, 'commits/s'),
@@ -107,7 +228,10 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     ],
     [false, true, false, true, false],
   );
-  const rebuild = table(
+}
+
+function replayTable(replay: ReplayResult): string {
+  return table(
     [
       [`replay of a ${number(replay.events)}-event flow`, 'median', 'unit', 'noise'],
       ['from the memory store (engine.load)', number(replay.memory.median), 'events/s', noise(replay.memory)],
@@ -116,15 +240,55 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     ],
     [false, true, false, true],
   );
-  const audit =
+}
+
+function auditLine(e: ErrorTimelineResult): string {
+  return (
     `error timeline on ${number(e.rows)} rows: median ${round(e.medianMs)} ms, p95 ${round(e.p95Ms)} ms ` +
-    `(${e.queries} getErrorTimeline calls; bulk load ${round(e.loadSeconds)} s)`;
-  const goals = table(
-    [
-      ['target', 'value', 'met'],
-      ...targets(run).map((g) => [g.name, g.unit === '×' ? `${round(g.value)} ×` : `${number(g.value)} ${g.unit}`, g.met ? 'yes' : 'NO']),
-    ],
-    [false, true, false],
+    `(${e.queries} getErrorTimeline calls; bulk load ${round(e.loadSeconds)} s)`
   );
-  return [header, throughput, rebuild, audit, goals].join('\n\n') + '\n';
+}
+
+function queueTables(q: QueueResult): string {
+  const h = q.history;
+  const ms = (l: Latency): string[] => [`${round(l.medianMs)} ms`, `${round(l.p95Ms)} ms`];
+  const idle = table(
+    [
+      [`flow queue, PostgreSQL server: no flows vs ${number(h.flows)} finished`, 'median', 'p95', `median, ${number(h.flows)}`, 'p95', 'ratio'],
+      ['idle look (claimFlows finding nothing + nextWakeAt)', ...ms(q.idleLook.empty), ...ms(q.idleLook.history), `${round(q.idleLook.ratio)} ×`],
+      ['  the same, server time (EXPLAIN ANALYZE planning + execution)', ...ms(q.idleLookServer.empty), ...ms(q.idleLookServer.history), `${round(q.idleLookServer.ratio)} ×`],
+      ['submit-to-start (startFlow → first step runs in an idle worker)', ...ms(q.submitToStart.empty), ...ms(q.submitToStart.history), `${round(q.submitToStart.ratio)} ×`],
+      ['listing of open flows (listFlows, as worker --once when idle)', ...ms(q.openListing.empty), ...ms(q.openListing.history), `${round(q.openListing.ratio)} ×`],
+    ],
+    [false, true, true, true, true, true],
+  );
+  const notes = [
+    `bulk load of ${number(h.flows)} finished flows (${number(h.events)} events): INSERT ... SELECT ${round(h.eventsSeconds)} s, ` +
+      `chemflow_rebuild_flow_queue() ${round(h.rebuildSeconds)} s, ANALYZE ${round(h.analyzeSeconds)} s`,
+    `plans with ${number(h.flows)} finished flows: claim ${q.plans.history.claim.join(', ') || '(no scan)'}; ` +
+      `next wake ${q.plans.history.nextWake.join(', ') || '(no scan)'}${q.plans.history.seqScan ? ' — SEQUENTIAL SCAN' : ''}; ` +
+      `open listing ${q.plans.history.listOpen.join(', ') || '(no scan)'}`,
+  ];
+  const w = q.workers;
+  const workers = table(
+    [
+      ['FlowWorkers on 10-step no-op flows (one process)', 'median', 'unit', 'noise', 'ratio (median of per-round ratios)'],
+      row('commit limit, 1 connection', w.commitC1, 'commits/s'),
+      row('chemflow, sequential (startFlow + runToEnd)', w.chemflowSeq, 'steps/s'),
+      ...w.rows.map((r) =>
+        row(
+          `${r.workers} FlowWorker${r.workers === 1 ? '' : 's'}, own pool each`,
+          r.stepsPerS,
+          'steps/s',
+          `${ratio(r.vsChemflowSeq, 'sequential')}; ${ratio(r.vsCommitC1, 'commit limit')}; ${ratio(r.vsOneWorker, '1 worker')}`,
+        ),
+      ),
+    ],
+    [false, true, false, true, false],
+  );
+  const caveats = [
+    ...(w.failedAttempts > 0 ? [`${w.failedAttempts} attempt(s) failed during the worker samples`] : []),
+    ...(w.drySamples > 0 ? [`the queue ran dry in ${w.drySamples} worker sample(s): those rates are too low`] : []),
+  ];
+  return [idle, notes.join('\n'), [workers, ...caveats].join('\n')].join('\n\n');
 }

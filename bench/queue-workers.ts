@@ -1,0 +1,101 @@
+// Steps per second of N FlowWorkers on many short flows: the 10-step no-op flows submitted beforehand
+// (untimed), then N workers in this process, each with its own store (pool) and LISTEN connection,
+// claiming from one queue for the length of a sample. Only StepFinished events inside the sample count.
+import { FlowEngine, FlowWorker } from '../src/index.js';
+import { openPostgresStore } from '../src/stores/open-store.js';
+import type { SqlFlowStore } from '../src/stores/sql/sql-flow-store.js';
+import { noopFlow, RETRY_AT_ONCE, STEPS_PER_FLOW } from './flows.js';
+import type { Meter } from './meter.js';
+import { BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
+
+export interface WorkerMeters {
+  /** One meter per worker count, in the order asked. */
+  meters: { workers: number; meter: Meter }[];
+  /** Attempts that failed during samples (a worker stopped between a chained StepStarted and its run). */
+  failedAttempts(): number;
+  /** Samples in which the queue ran out of pending flows (the rate would then be too low). */
+  drySamples(): number;
+  close(): Promise<void>;
+}
+
+/** A first guess of the fastest rate, to submit enough flows for the first sample. */
+const INITIAL_STEPS_PER_S = 4_000;
+const SUBMITTERS = 8;
+
+export async function openWorkerMeters(counts: readonly number[]): Promise<WorkerMeters> {
+  const schema = await createBenchSchema('workers');
+  const stores: SqlFlowStore[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(stores.map((s) => s.close()));
+    await schema.drop();
+  };
+  try {
+    const open = async (applicationName: string, max: number): Promise<SqlFlowStore> => {
+      const store = await openPostgresStore({ connectionString: BENCH_PG_URL, schema: schema.name, applicationName, max });
+      stores.push(store);
+      return store;
+    };
+    const submitter = await open('chemflow-bench-submit', SUBMITTERS);
+    const engine = new FlowEngine({ store: submitter, retryPolicy: RETRY_AT_ONCE });
+    const tally = { counting: false, steps: 0, failed: 0, dry: 0, fastest: INITIAL_STEPS_PER_S };
+    const workers: FlowWorker[] = [];
+    for (let i = 0; i < Math.max(...counts); i++) {
+      workers.push(
+        new FlowWorker({
+          store: await open(`chemflow-bench-worker-${i}`, 2),
+          resolve: () => Promise.resolve({ definition: noopFlow, retryPolicy: RETRY_AT_ONCE }),
+          onEvent: (event) => {
+            if (!tally.counting) return;
+            if (event.type === 'StepFinished') tally.steps += 1;
+            else if (event.type === 'StepFailed') tally.failed += 1;
+          },
+        }),
+      );
+    }
+
+    /** Submits flows (untimed, workers stopped) until 1.5 × the fastest rate seen so far has work for `ms`. */
+    const topUp = async (ms: number): Promise<void> => {
+      const wanted = Math.ceil((tally.fastest * 1.5 * ms) / 1000 / STEPS_PER_FLOW) + 20;
+      let missing = wanted - (await submitter.queueDepth()).pending;
+      if (missing <= 0) return;
+      await Promise.all(
+        Array.from({ length: SUBMITTERS }, async () => {
+          while (missing > 0) {
+            missing -= 1;
+            await engine.startFlow(noopFlow);
+          }
+        }),
+      );
+    };
+
+    const measure = async (n: number, durationMs: number): Promise<number> => {
+      await topUp(durationMs);
+      const stop = new AbortController();
+      tally.steps = 0;
+      tally.counting = true;
+      const start = performance.now();
+      const runs = workers.slice(0, n).map((w) => w.run({ signal: stop.signal }));
+      await new Promise((resolve) => setTimeout(resolve, durationMs));
+      tally.counting = false;
+      const perSecond = tally.steps / ((performance.now() - start) / 1000);
+      stop.abort();
+      await Promise.all(runs);
+      if ((await submitter.queueDepth()).pending === 0) tally.dry += 1;
+      tally.fastest = Math.max(tally.fastest, perSecond);
+      return perSecond;
+    };
+
+    return {
+      meters: counts.map((n) => ({
+        workers: n,
+        meter: { label: `chemflow · ${n} FlowWorker${n === 1 ? '' : 's'}`, unit: 'steps/s', measure: (ms) => measure(n, ms) },
+      })),
+      failedAttempts: () => tally.failed,
+      drySamples: () => tally.dry,
+      close,
+    };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}
