@@ -73,6 +73,8 @@ export interface RunOptions {
    * back to the queue until it is due, and the worker moves on.
    */
   waitForRetries?: boolean;
+  /** The flow's log as the caller just read it (a worker resolving the flow): saves reading it again. */
+  events?: readonly FlowEvent[];
   /**
    * Stops `runToEnd` between steps once aborted (a worker shutting down): the attempt in flight records
    * its result, the next step is not started, and the flow is returned as it is — neither completed nor
@@ -189,13 +191,13 @@ export class FlowEngine {
 
   /** Runs one step attempt (initialising the flow if it has no events yet). */
   async next(flowId: string, definition: FlowDefinition, options: RunOptions = {}): Promise<NextResult> {
-    const session = await this.open(flowId, definition, true);
+    const session = await this.open(flowId, definition, true, options.events);
     const lease = await this.leaseFor(session, options);
     try {
       const outcome = await this.advance(session, () => false);
       return { flow: session.flow, outcome };
     } finally {
-      if (options.lease === undefined) await this.leases.release(lease);
+      if (options.lease === undefined) await this.giveBack(session, lease);
     }
   }
 
@@ -204,21 +206,32 @@ export class FlowEngine {
    * final state; a flow that is already completed is returned as it is.
    */
   async runToEnd(flowId: string, definition: FlowDefinition, options: RunOptions = {}): Promise<FlowInstance> {
-    const session = await this.open(flowId, definition, true);
+    const session = await this.open(flowId, definition, true, options.events);
     if (session.flow.completed) return session.flow;
     assertRunnable(session.flow);
     const lease = await this.leaseFor(session, options);
     const stopped = (): boolean => options.signal?.aborted === true || lease.signal.aborted;
     const waits = options.waitForRetries !== false;
     try {
-      while (!session.flow.completed && !session.flow.failed && !session.flow.cancelled && !stopped()) {
+      // A step whose StepStarted was committed (chained to the previous result) runs even when a stop
+      // arrived during that commit: leaving it would make the next claimer record a false WORKER_LOST.
+      while (!session.flow.completed && !session.flow.failed && !session.flow.cancelled && (session.startedHere !== null || !stopped())) {
         if (!waits && session.startedHere === null && dueAt(session.flow) > this.clock.now()) break;
         await this.advance(session, () => !stopped());
       }
       return session.flow;
     } finally {
-      if (options.lease === undefined) await this.leases.release(lease);
+      if (options.lease === undefined) await this.giveBack(session, lease);
     }
+  }
+
+  /**
+   * Hands the flow back after this engine ran it. An ended flow's lease was cleared by the append that
+   * ended it (no round trip); an open one is released for anyone to claim when due.
+   */
+  async giveBack(session: { flow: FlowInstance }, lease: FlowLease): Promise<void> {
+    if (session.flow.completed || (session.flow.failed && !session.flow.cancelled)) this.leases.forget(lease);
+    else await this.leases.release(lease);
   }
 
   /**
@@ -274,8 +287,13 @@ export class FlowEngine {
     return step?.retry === undefined ? this.policy : RetryPolicy.from(step.retry);
   }
 
-  private async open(flowId: string, definition: FlowDefinition, createIfMissing: boolean): Promise<Session> {
-    const events = await this.store.list(flowId);
+  private async open(
+    flowId: string,
+    definition: FlowDefinition,
+    createIfMissing: boolean,
+    known?: readonly FlowEvent[],
+  ): Promise<Session> {
+    const events = known ?? (await this.store.list(flowId));
     if (events.length === 0 && !createIfMissing) throw new FlowNotFoundError(flowId);
     return this.newSession(flowId, definition, events);
   }

@@ -115,6 +115,8 @@ export class LeaseKeeper {
       this.lastRenewal = Date.now();
       let lost = 0;
       for (const flowId of ids) {
+        // Given back or ended meanwhile (an ending append clears the lease): not a loss.
+        if (!this.held.has(flowId)) continue;
         const status = statuses.get(flowId);
         if (status === undefined) lost += 1;
         if (status === undefined) this.abort(flowId, new LeaseLostError(this.owner));

@@ -238,9 +238,11 @@ export class FlowWorker {
       });
       const end = await engine.runToEnd(flowId, setup.definition, {
         lease,
+        events,
         waitForRetries: false,
         ...(signal === undefined ? {} : { signal }),
       });
+      release = !(end.completed || (end.failed && !end.cancelled)); // the ending append cleared the lease
       if (end.completed) return { kind: 'completed', flowId, flow: end };
       // Before `failed`: the attempt a cancel stopped is recorded as failed after the FlowCancelled.
       if (end.cancelled) return { kind: 'cancelled', flowId, flow: end };

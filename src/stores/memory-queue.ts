@@ -54,6 +54,8 @@ export class MemoryFlowQueue {
       order: this.inserted++,
     };
     Object.assign(next, { status, version: last.version, lastEventType: last.type, nextDueAt: queueDueAt(status, last, now), updatedAt: last.ts });
+    // The append that ends a flow clears its lease, as the SQL statement does.
+    if (status === 'completed' || status === 'failed') Object.assign(next, { leaseOwner: null, leaseExpiresAt: null });
     this.rows.set(flowId, next);
     if (next.leaseOwner === null && OPEN.has(status)) this.notify();
   }

@@ -48,6 +48,25 @@ describe.each(engineStores)('FlowEngine on $name', ({ create }) => {
     });
   });
 
+  it('a stop that arrives during the commit that chained the next StepStarted still runs that step', async () => {
+    await withStore(async (store) => {
+      const stop = new AbortController();
+      const def = defineFlow('chained', [
+        seedStep(),
+        { id: 'next', kind: 'transform', baseParams: {}, run: (ctx) => ({ outputs: ctx.input.map((a) => ({ kind: a.kind, payload: a.payload })) }) },
+        { id: 'tail', kind: 'sink', baseParams: {}, run: () => ({ outputs: [] }) },
+      ]);
+      // Aborted while the commit of seed's StepFinished + next's StepStarted is being applied.
+      const engine = new FlowEngine({ store, onEvent: (event) => event.type === 'StepStarted' && event.stepId === 'next' && stop.abort() });
+      const flowId = await engine.startFlow(def);
+      const stopped = await engine.runToEnd(flowId, def, { signal: stop.signal });
+      expect(stopped.steps.map((s) => s.status)).toEqual(['FinishedOk', 'FinishedOk', 'Pending']); // nothing left Running
+      const done = await new FlowEngine({ store }).runToEnd(flowId, def);
+      expect(done.completed).toBe(true);
+      expect(await store.countErrorsByFlow(flowId)).toMatchObject({ total: 0 }); // no false WORKER_LOST
+    });
+  });
+
   it('three runs give identical events and fingerprints', async () => {
     await withStore(async (store) => {
       const runs = [];

@@ -73,7 +73,9 @@ const APPEND_EVENTS = `batch AS (
  * The flow's queue row, projected from the batch's last event in the same statement (so in the same
  * transaction) as the events: `chemflow_queue_status` is the one rule, shared with the rebuild. A
  * cancelled flow stays cancelled whatever outcome is recorded after it. The lease is set only when
- * the batch creates the flow; later appends leave it to its holder.
+ * the batch creates the flow; later appends leave it to its holder, except the one that ends the flow
+ * (completed, or failed for good), which clears it: the holder need not spend a round trip on it. A
+ * cancellation keeps it, so the holder's heartbeat sees `cancelled` rather than a lost lease.
  */
 const PROJECT_QUEUE = `last_event AS (
   SELECT version, event_type, payload, ts FROM inserted ORDER BY version DESC LIMIT 1
@@ -95,6 +97,8 @@ const PROJECT_QUEUE = `last_event AS (
     version = EXCLUDED.version,
     last_event_type = EXCLUDED.last_event_type,
     next_due_at = CASE WHEN q.status = 'cancelled' THEN NULL ELSE EXCLUDED.next_due_at END,
+    lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
+    lease_expires_at = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
     updated_at = EXCLUDED.updated_at
 )`;
 
