@@ -64,7 +64,7 @@ export const fileExists = (path: string) => (): boolean => existsSync(path);
 export interface PgDb {
   schema: string;
   url: string;
-  drop(): Promise<void>;
+  drop: () => Promise<void>;
 }
 
 export async function createPgDb(label: string): Promise<PgDb> {
@@ -113,8 +113,9 @@ export function errorRows(schema: string, flowId?: string): Promise<ErrorRow[]> 
 
 /**
  * Step modules that record their side effects: each attempt appends `flowId stepId attempt pid start ms`
- * when it begins and `... end ms` when it returns, to executions.log beside the flow file. `hold`
- * writes `started-<flowId>-<attempt>.marker` and waits for `release.marker`, honouring `ctx.signal`.
+ * when it begins and `... end ms` when it returns, to executions.log beside the flow file. `busy` fails
+ * Transient on its first attempt. `hold` writes `started-<flowId>-<attempt>.marker` and waits for
+ * `release.marker`, honouring `ctx.signal`.
  */
 export const RECORDING_STEPS = `import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -139,6 +140,15 @@ export const increment = {
     await sleep(ctx.params.ms ?? 5, ctx.signal);
     log(ctx, 'end');
     return { outputs: [{ kind: 'number', payload: { n: ctx.input[0].payload.n + 1 } }] };
+  },
+};
+export const busy = {
+  kind: 'transform',
+  run(ctx) {
+    log(ctx, 'start');
+    if (ctx.attempt === 1) throw Object.assign(new Error('upstream busy'), { errorClass: 'Transient', code: 'BUSY' });
+    log(ctx, 'end');
+    return { outputs: [{ kind: 'number', payload: { n: ctx.input[0].payload.n } }] };
   },
 };
 export const hold = {
