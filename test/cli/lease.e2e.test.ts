@@ -96,6 +96,7 @@ describe.skipIf(!pgAvailable)('leases on PostgreSQL, with real worker processes'
         50,
       );
       const elapsed = Date.now() - killedAt;
+      console.info(`[lease.e2e] flow finished ${(elapsed / 1000).toFixed(1)} s after its worker was SIGKILLed (lease ${DEFAULT_LEASE_MS / 1000} s)`);
       survivor.kill('SIGTERM');
       expect(await survivor.exited, survivor.stderr()).toBe(0);
 
