@@ -239,8 +239,8 @@ export class FlowWorker {
         ...(signal === undefined ? {} : { signal }),
       });
       if (end.completed) return { kind: 'completed', flowId, flow: end };
-      if (end.cancelled) return { kind: 'cancelled', flowId, flow: end };
       if (end.failed) return { kind: 'failed', flowId, flow: end };
+      if (end.cancelled) return { kind: 'cancelled', flowId, flow: end };
       if (lease.signal.aborted) {
         release = false;
         return { kind: 'lost', flowId };
