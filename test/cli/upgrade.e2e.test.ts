@@ -86,7 +86,7 @@ describe.skipIf(!pgAvailable)('upgrading a database written before the flow queu
     const errorsBefore = await errorRows(db.schema);
     const migrated = await cli('migrate');
     expect(migrated.code, migrated.stderr).toBe(0);
-    expect(migrated.stdout).toContain('1 migration(s) applied: 0004_flow_queue');
+    expect(migrated.stdout).toMatch(/migration\(s\) applied: 0004_flow_queue\b/); // and any later ones
 
     expect(await eventRows(db.schema)).toEqual(rowsBefore);
     expect(await errorRows(db.schema)).toEqual(errorsBefore);
