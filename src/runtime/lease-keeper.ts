@@ -28,6 +28,23 @@ export function defaultLeaseOwner(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * Whether `owner` (as `defaultLeaseOwner` names it) is a process of this machine that no longer
+ * exists. Only a certain "gone" counts: another host, a live pid (even a reused one) or a name of
+ * another form is waited for until its lease expires.
+ */
+export function isDeadLocalOwner(owner: string): boolean {
+  const [host, pidText] = owner.split(':');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 interface Held {
   lease: FlowLease;
   controller: AbortController;
@@ -69,6 +86,12 @@ export class LeaseKeeper {
     const result = await this.store.acquireLease(flowId, this.owner, this.leaseMs);
     if (result.acquired) return this.hold(flowId);
     if (result.reason === 'not_found') throw new FlowNotFoundError(flowId);
+    // A holder that was a process of this machine and is gone (a killed `chemflow run`) need not be
+    // waited for: `resume` continues at once, as before leases.
+    if (isDeadLocalOwner(result.owner)) {
+      const taken = await this.store.acquireLease(flowId, this.owner, this.leaseMs, result.owner);
+      if (taken.acquired) return this.hold(flowId);
+    }
     throw new FlowLeasedError(flowId, result.owner, result.expiresAt);
   }
 

@@ -72,8 +72,11 @@ export interface FlowQueue {
    */
   claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]>;
 
-  /** Takes the lease of one flow if it is free, expired or already `owner`'s. */
-  acquireLease(flowId: string, owner: string, leaseMs: number): Promise<LeaseAcquisition>;
+  /**
+   * Takes the lease of one flow if it is free, expired or already `owner`'s — or held by `takeOverFrom`,
+   * a holder the caller knows to be dead (a process of this machine that no longer exists).
+   */
+  acquireLease(flowId: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<LeaseAcquisition>;
 
   /** The heartbeat: extends `owner`'s leases; returns the status of each flow still held (lost ones are absent). */
   renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>>;

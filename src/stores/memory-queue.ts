@@ -82,11 +82,11 @@ export class MemoryFlowQueue {
     return claimable.map((r) => ({ flowId: r.flowId, status: r.status, version: r.version }));
   }
 
-  acquireLease(flowId: string, owner: string, leaseMs: number): LeaseAcquisition {
+  acquireLease(flowId: string, owner: string, leaseMs: number, takeOverFrom?: string): LeaseAcquisition {
     const row = this.rows.get(flowId);
     if (row === undefined) return { acquired: false, reason: 'not_found' };
     const now = this.now();
-    if (row.leaseOwner !== null && row.leaseOwner !== owner && (row.leaseExpiresAt ?? 0) >= now)
+    if (row.leaseOwner !== null && row.leaseOwner !== owner && row.leaseOwner !== takeOverFrom && (row.leaseExpiresAt ?? 0) >= now)
       return { acquired: false, reason: 'leased', owner: row.leaseOwner, expiresAt: new Date(row.leaseExpiresAt ?? 0).toISOString() };
     Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + leaseMs });
     return { acquired: true };

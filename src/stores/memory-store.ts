@@ -108,8 +108,8 @@ export class MemoryFlowStore implements FlowStore {
     return Promise.resolve(this.queue.claimFlows(owner, options));
   }
 
-  acquireLease(flowId: string, owner: string, leaseMs: number): Promise<LeaseAcquisition> {
-    return Promise.resolve(this.queue.acquireLease(flowId, owner, leaseMs));
+  acquireLease(flowId: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<LeaseAcquisition> {
+    return Promise.resolve(this.queue.acquireLease(flowId, owner, leaseMs, takeOverFrom));
   }
 
   renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {

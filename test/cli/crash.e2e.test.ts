@@ -21,7 +21,8 @@ beforeAll(ensureBuilt, 180_000);
 afterEach(killLeftoverWorkers);
 
 const STEPS = 40;
-const FLOWS = 4;
+/** Enough work that a worker claiming from the queue is still busy when the next kill lands. */
+const FLOWS = 8;
 /** Crashes take several worker start-ups each (~2 s loaded, ~7 s for PGlite): a generous budget. */
 const CRASH_TIMEOUT_MS = 480_000;
 const WORKER_ARGS = ['--once', '--concurrency', '2', '--poll-ms', '20', ...SHORT_LEASE];

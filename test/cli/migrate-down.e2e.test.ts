@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadMigrations } from '../../src/stores/sql/migration-files.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestSchema, pgAvailable, TEST_PG_URL, type TestSchema } from '../helpers/pg.js';
 import { chemflow, ensureBuilt, workspace, type Workspace } from './support/cli.js';
@@ -13,6 +14,9 @@ steps:
 
 beforeAll(ensureBuilt, 180_000);
 
+/** Every migration of the package: `migrate down` reverts them all. */
+const MIGRATIONS = loadMigrations().length;
+
 /** Runs one flow (1 failed attempt, 1 retry) at `db`, then checks `migrate down` with and without --yes. */
 async function refusesThenReverts(ws: Workspace, db: string): Promise<void> {
   const cli = (...args: string[]) => chemflow(['--db', db, ...args], { cwd: ws.dir, timeoutMs: 90_000 });
@@ -22,11 +26,12 @@ async function refusesThenReverts(ws: Workspace, db: string): Promise<void> {
   const refused = await cli('migrate', 'down');
   expect(refused.code, refused.stderr).toBe(2);
   expect(refused.stdout).toBe('');
-  expect(refused.stderr).toMatch(/migrate down` needs --yes: it reverts 3 migration\(s\) in .* and deletes \d+ row\(s\) for good:/);
+  expect(refused.stderr).toMatch(new RegExp(`migrate down\` needs --yes: it reverts ${MIGRATIONS} migration\\(s\\) in .* and deletes \\d+ row\\(s\\) for good:`));
   // FlowInitialized, 3 x StepStarted, StepFailed, RetryScheduled, 2 x StepFinished, FlowCompleted.
   expect(refused.stderr).toMatch(/^ {2}event_log: 9 row\(s\)$/m);
   expect(refused.stderr).toMatch(/^ {2}step_execution_errors: 1 row\(s\)$/m);
   expect(refused.stderr).toMatch(/^ {2}workflow_step_artifacts: 2 row\(s\)$/m);
+  expect(refused.stderr).toMatch(/^ {2}flow_queue: 1 row\(s\)$/m);
   expect(refused.stderr).toContain('chemflow migrate down --yes');
   // Nothing was dropped.
   const flows = await cli('flows', '--json');
@@ -34,7 +39,7 @@ async function refusesThenReverts(ws: Workspace, db: string): Promise<void> {
 
   const reverted = await cli('migrate', 'down', '--yes');
   expect(reverted.code, reverted.stderr).toBe(0);
-  expect(reverted.stdout).toMatch(/^3 migration\(s\) reverted: /);
+  expect(reverted.stdout).toMatch(new RegExp(`^${MIGRATIONS} migration\\(s\\) reverted: `));
   const again = await cli('migrate', 'down');
   expect(again.code).toBe(2);
   expect(again.stderr).toContain("nothing to revert");

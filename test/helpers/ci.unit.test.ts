@@ -4,7 +4,17 @@ import { pgVerdict } from './pg-url.js';
 
 describe('the CI rule of the test helpers', () => {
   it('reads CI as unset when it is missing, empty, 0 or false (any case, any spaces)', () => {
-    for (const value of [undefined, '', ' ', '0', 'false', 'FALSE', ' False ']) expect(isCi(value), JSON.stringify(value)).toBe(false);
+    for (const value of ['', ' ', '0', 'false', 'FALSE', ' False ']) expect(isCi(value), JSON.stringify(value)).toBe(false);
+  });
+
+  it('reads a missing CI as unset', () => {
+    const saved = process.env.CI;
+    delete process.env.CI;
+    try {
+      expect(isCi()).toBe(false);
+    } finally {
+      if (saved !== undefined) process.env.CI = saved;
+    }
   });
 
   it('reads any other value as CI', () => {

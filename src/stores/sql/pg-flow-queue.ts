@@ -37,12 +37,12 @@ export class PgFlowQueue implements FlowQueue {
     return rows.map((r) => ({ flowId: r.flow_id, status: r.status, version: r.version }));
   }
 
-  async acquireLease(flowId: string, owner: string, leaseMs: number): Promise<LeaseAcquisition> {
+  async acquireLease(flowId: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<LeaseAcquisition> {
     if (!isUuid(flowId)) return { acquired: false, reason: 'not_found' };
     const rows = await withRetry(`lease flow ${flowId}`, () =>
       run<{ lease_owner: string | null; lease_expires_at: string | null; acquired: boolean }>(
         this.executor,
-        acquireLeaseQuery(flowId, owner, leaseMs),
+        acquireLeaseQuery(flowId, owner, leaseMs, takeOverFrom),
       ),
     );
     const row = rows[0];

@@ -61,8 +61,8 @@ RETURNING q.flow_id::text AS flow_id, q.status, q.version`,
   };
 }
 
-/** Takes one flow's lease when free, expired or already the owner's; returns the row either way. */
-export function acquireLeaseQuery(flowId: string, owner: string, leaseMs: number): SqlQuery {
+/** Takes one flow's lease when free, expired, the owner's or a known-dead holder's; returns the row either way. */
+export function acquireLeaseQuery(flowId: string, owner: string, leaseMs: number, takeOverFrom: string | undefined): SqlQuery {
   return {
     text: `WITH target AS (
   SELECT flow_id, lease_owner, lease_expires_at FROM flow_queue WHERE flow_id = $1::uuid FOR UPDATE
@@ -70,13 +70,14 @@ export function acquireLeaseQuery(flowId: string, owner: string, leaseMs: number
   UPDATE flow_queue q SET lease_owner = $2::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
   FROM target
   WHERE q.flow_id = target.flow_id
-    AND (target.lease_owner IS NULL OR target.lease_owner = $2::text OR target.lease_expires_at < now())
+    AND (target.lease_owner IS NULL OR target.lease_owner = $2::text OR target.lease_expires_at < now()
+      OR target.lease_owner = $4::text)
   RETURNING q.flow_id
 )
 SELECT target.lease_owner, ${isoTimestamp('target.lease_expires_at')} AS lease_expires_at,
   EXISTS (SELECT 1 FROM taken) AS acquired
 FROM target`,
-    values: [flowId, owner, leaseMs],
+    values: [flowId, owner, leaseMs, takeOverFrom ?? null],
   };
 }
 

@@ -89,8 +89,8 @@ export class SqlFlowStore implements FlowStore {
     return this.queue.claimFlows(owner, options);
   }
 
-  acquireLease(flowId: string, owner: string, leaseMs: number): Promise<LeaseAcquisition> {
-    return this.queue.acquireLease(flowId, owner, leaseMs);
+  acquireLease(flowId: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<LeaseAcquisition> {
+    return this.queue.acquireLease(flowId, owner, leaseMs, takeOverFrom);
   }
 
   renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {
