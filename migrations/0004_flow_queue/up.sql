@@ -24,7 +24,7 @@ CREATE TABLE flow_queue (
   created_at TIMESTAMPTZ NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL,
   CHECK ((lease_owner IS NULL) = (lease_expires_at IS NULL))
-);
+) WITH (fillfactor = 70); -- room on each page for HOT updates: a running flow's row changes at every step
 
 -- Claims, idle polls and recoveries read only open flows: the partial index does not grow with history.
 CREATE INDEX flow_queue_runnable ON flow_queue (next_due_at) WHERE status IN ('pending', 'running', 'waiting');
@@ -98,9 +98,16 @@ BEGIN
 END;
 $$;
 
-CREATE TRIGGER flow_queue_notify
-  AFTER INSERT OR UPDATE OF status, lease_owner, next_due_at ON flow_queue
+-- The WHEN clause keeps the trigger function (and NOTIFY, which serialises commits) out of appends that
+-- change nothing a claimer cares about: a leased flow's steps, an unleased flow staying as claimable as it was.
+CREATE TRIGGER flow_queue_notify_insert
+  AFTER INSERT ON flow_queue
   FOR EACH ROW EXECUTE FUNCTION chemflow_notify_flow_queue();
+CREATE TRIGGER flow_queue_notify_update
+  AFTER UPDATE OF status, lease_owner, next_due_at ON flow_queue
+  FOR EACH ROW WHEN (NEW.lease_owner IS NULL AND NEW.status IN ('pending', 'waiting', 'running')
+    AND (OLD.status IS DISTINCT FROM NEW.status OR OLD.lease_owner IS NOT NULL OR OLD.next_due_at IS DISTINCT FROM NEW.next_due_at))
+  EXECUTE FUNCTION chemflow_notify_flow_queue();
 
 -- Backfill: a database written before the queue keeps every flow, and its open flows run again.
 SELECT chemflow_rebuild_flow_queue();

@@ -96,7 +96,13 @@ const PROJECT_QUEUE = `last_event AS (
     status = CASE WHEN q.status = 'cancelled' THEN 'cancelled' ELSE EXCLUDED.status END,
     version = EXCLUDED.version,
     last_event_type = EXCLUDED.last_event_type,
-    next_due_at = CASE WHEN q.status = 'cancelled' THEN NULL ELSE EXCLUDED.next_due_at END,
+    next_due_at = CASE
+      WHEN q.status = 'cancelled' THEN NULL
+      -- Still pending or running: keep the due time (already passed), so that the indexed columns do
+      -- not change and the update stays HOT (no index entry written per step).
+      WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
+      ELSE EXCLUDED.next_due_at
+    END,
     lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
     lease_expires_at = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
     updated_at = EXCLUDED.updated_at
