@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminQuery, describeWithPg, TEST_PG_URL } from '../helpers/pg.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { chemflow, ensureBuilt, spawnCli, workspace, type Workspace } from './support/cli.js';
+import { chemflow, ensureBuilt, spawnCli, waitUntil, workspace, type Workspace } from './support/cli.js';
 
 beforeAll(ensureBuilt, 180_000);
 
@@ -32,13 +32,6 @@ steps:
   - { id: b, uses: ./steps/outage.mjs#wait }
 `;
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen in time`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describeWithPg('a worker during a database outage', () => {
   const schema = `cf_outage_${randomBytes(5).toString('hex')}`;
@@ -78,14 +71,14 @@ describeWithPg('a worker during a database outage', () => {
     const log = join(ws.dir, 'executions.log');
     try {
       // Cut the database while step `a` of the first flow is running.
-      await until(async () => existsSync(log) && (await readFile(log, 'utf8')).includes(`${first} a 1`), 'step a');
+      await waitUntil(async () => existsSync(log) && (await readFile(log, 'utf8')).includes(`${first} a 1`), 'step a');
       await proxy.cut();
       const second = await submit(); // submitted directly while the worker cannot see the database
       await new Promise((r) => setTimeout(r, 8_000));
       expect(exitCode, stderr).toBeUndefined(); // still running
       await proxy.restore();
 
-      await until(() => [first, second].every((id) => stdout.includes(`"flowId":"${id}","outcome":"completed"`)), 'both flows completed');
+      await waitUntil(() => [first, second].every((id) => stdout.includes(`"flowId":"${id}","outcome":"completed"`)), 'both flows completed');
       expect(stderr.match(/Database unreachable/g)?.length ?? 0).toBeGreaterThanOrEqual(1);
       expect(stderr).toMatch(/Database reachable again after/);
 

@@ -2,7 +2,7 @@
 // within a second when no attempt is in flight (real processes, real signals).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
-import { chemflow, ensureBuilt, spawnCli, workspace, type Workspace } from './support/cli.js';
+import { chemflow, ensureBuilt, spawnCli, waitUntil, workspace, type Workspace } from './support/cli.js';
 
 beforeAll(ensureBuilt, 180_000);
 
@@ -41,12 +41,12 @@ describeWithPg('chemflow worker and retry backoffs', () => {
     const exited = new Promise<number | null>((resolve) => worker.on('close', resolve));
     try {
       // The first attempt of `flaky` fails Transient: its retry is due in 20 s.
-      await until(async () => (await json<{ steps: { retryCount: number }[] }>('status', waitingId)).steps[1]?.retryCount === 1, 'the retry');
+      await waitUntil(async () => (await json<{ steps: { retryCount: number }[] }>('status', waitingId)).steps[1]?.retryCount === 1, 'the retry');
       // Submitted by another process while the worker is idle: NOTIFY wakes it, rather than the end of
       // the backoff (20 s) or of its poll (60 s).
       const quickId = (await cli('submit', 'slow.yaml')).stdout.trim();
       const submittedAt = Date.now();
-        await until(() => stdout.includes(`"flowId":"${quickId}","outcome":"completed"`), 'the second flow', 15_000);
+        await waitUntil(() => stdout.includes(`"flowId":"${quickId}","outcome":"completed"`), 'the second flow', 15_000);
       expect(Date.now() - submittedAt).toBeLessThan(15_000);
 
       const signalledAt = Date.now();
@@ -62,10 +62,3 @@ describeWithPg('chemflow worker and retry backoffs', () => {
   });
 });
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen in time`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -2,19 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { cancelFlow, defineFlow, FlowEngine, FlowNotRunnableError, FlowWorker, type FlowDefinition, type FlowResolver } from '../../src/index.js';
 import { demoFlow, flakyStep, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
+import { waitUntil } from '../support/wait-until.js';
 
 const resolveAs =
   (definition: FlowDefinition): FlowResolver =>
   () =>
     Promise.resolve({ definition });
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe.each(engineStores)('cancel on $name', ({ create }) => {
   const withStore = storeRunner(create);
@@ -76,7 +70,7 @@ describe.each(engineStores)('cancel on $name', ({ create }) => {
       const flowId = await new FlowEngine({ store }).startFlow(def);
       const worker = new FlowWorker({ store, resolve: resolveAs(def), heartbeatMs: 50, leaseMs: 5_000 });
       const running = worker.run({ untilIdle: true });
-      await until(async () => (await store.list(flowId)).some((e) => e.type === 'StepStarted' && e.stepId === 'long'));
+      await waitUntil(async () => (await store.list(flowId)).some((e) => e.type === 'StepStarted' && e.stepId === 'long'), 'the long step to start');
       await cancelFlow(store, flowId, 'operator');
       const outcomes = await running;
       expect(outcomes).toMatchObject([{ kind: 'cancelled', flowId }]);

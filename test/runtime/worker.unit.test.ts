@@ -10,6 +10,7 @@ import {
 } from '../../src/index.js';
 import { demoFlow, flakyStep, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
+import { waitUntil } from '../support/wait-until.js';
 
 /** Resolves stored flows by their name, as the CLI resolves them by their recorded flow file. */
 function byName(...definitions: FlowDefinition[]): FlowResolver {
@@ -19,14 +20,6 @@ function byName(...definitions: FlowDefinition[]): FlowResolver {
   };
 }
 
-/** Waits for a condition by polling, with a deadline generous enough for a loaded machine. */
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function later<T>(ms: number, work: () => Promise<T>): Promise<T> {
   await new Promise((r) => setTimeout(r, ms));
@@ -109,7 +102,7 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
         },
       });
       const running = worker.run({ signal: stop.signal });
-      await until(() => seen.some((o) => o.kind === 'waiting' && o.flowId === waitingId));
+      await waitUntil(() => seen.some((o) => o.kind === 'waiting' && o.flowId === waitingId), 'the first flow to wait');
       const quickId = await engine.startFlow(quick);
       const outcomes = await running; // the quick flow completed (which aborts the worker) during the 60 s backoff
       expect(outcomes).toMatchObject([{ kind: 'waiting', flowId: waitingId }, { kind: 'completed', flowId: quickId }]);
@@ -135,7 +128,7 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
 
       // Until the lease expires the flow is the dead worker's: nobody else may run it.
       expect(await new FlowWorker({ store, resolve: byName(def) }).run({ untilIdle: true })).toEqual([]);
-      await until(async () => (await store.claimFlows('probe', { limit: 0, leaseMs: 1 })).length === 0 && (await store.nextWakeAt() ?? Infinity) <= Date.now());
+      await waitUntil(async () => (await store.claimFlows('probe', { limit: 0, leaseMs: 1 })).length === 0 && (await store.nextWakeAt() ?? Infinity) <= Date.now(), 'the dead worker\'s lease to expire');
       const outcomes = await new FlowWorker({ store, resolve: byName(def) }).run({ untilIdle: true });
       expect(kinds(outcomes).filter((k) => k !== 'waiting')).toEqual(['completed']); // waiting: the retry's backoff
       const [lost, ...more] = await store.getErrorTimeline(flowId, 'seed');

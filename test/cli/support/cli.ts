@@ -22,17 +22,7 @@ const LOCK = join(tmpdir(), `chemflow-e2e-build-${CHECKOUT_KEY}.lock`);
  */
 export const E2E_TIMEOUT_MS = 240_000;
 
-/**
- * Waits for a condition (a marker file, a database row), never for a fixed time: polls every 50 ms
- * and fails after a deadline generous enough for a loaded machine, saying what never happened.
- */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitUntil } from '../../support/wait-until.js';
 
 /**
  * Builds `dist/` once for all e2e files running in parallel: a directory lock serialises them, and a
