@@ -8,6 +8,25 @@ const index = z.number().int().nonnegative();
 const positive = z.number().int().positive();
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a 64-digit hex hash');
 
+const backoff = z.union([
+  z.object({ kind: z.literal('none') }),
+  z.object({
+    kind: z.literal('exponential'),
+    baseMs: z.number().nonnegative(),
+    factor: z.number().min(1).optional(),
+    maxMs: z.number().nonnegative().optional(),
+    jitter: z.number().min(0).max(1).optional(),
+  }),
+]);
+const stepPolicy = z.object({
+  retry: z.object({
+    maxRetries: index,
+    backoff,
+    retryOn: z.array(z.enum(ERROR_CLASSES as [string, ...string[]])).optional(),
+  }),
+  timeoutMs: positive.nullable(),
+});
+
 const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody, { type: T }>, 'type'>> } = {
   FlowInitialized: z.object({
     definitionHash: hash,
@@ -15,6 +34,7 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     flowName: z.string(),
     stepIds: z.array(z.string()),
     metadata: z.record(z.string(), json),
+    policies: z.array(stepPolicy).optional(),
   }) as z.ZodType<Omit<Extract<FlowEventBody, { type: 'FlowInitialized' }>, 'type'>>,
   StepStarted: z.object({ stepIndex: index, stepId: z.string(), attempt: positive }),
   StepSignal: z.object({

@@ -1,5 +1,6 @@
 import type { JsonObject, JsonValue } from './canonical-json.js';
 import type { ErrorClass } from './error-class.js';
+import type { StepPolicyRecord } from './step-policy.js';
 
 /** Bumped when an event's shape changes; readers upgrade older versions instead of rejecting them. */
 export const EVENT_SCHEMA_VERSION = 1;
@@ -13,6 +14,11 @@ export interface FlowInitialized {
   stepIds: string[];
   /** Free-form facts about the run's origin (e.g. the flow file); never part of any hash. */
   metadata: JsonObject;
+  /**
+   * Each step's retry policy and timeout, resolved when the flow started (aligned with `stepIds`);
+   * outside every hash. Absent in logs written before chemflow recorded them.
+   */
+  policies?: StepPolicyRecord[];
 }
 
 export interface StepStarted {

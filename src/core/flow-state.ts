@@ -1,5 +1,6 @@
 import type { JsonObject } from './canonical-json.js';
 import type { ErrorClass } from './error-class.js';
+import type { StepPolicyRecord } from './step-policy.js';
 
 export type StepStatus = 'Pending' | 'Running' | 'FinishedOk' | 'Failed';
 export type FlowStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -44,6 +45,8 @@ export interface FlowInstance {
   /** A FlowCancelled was recorded: no step starts again. */
   cancelled: boolean;
   flowFingerprint: string | null;
+  /** The step policies recorded when the flow started; null for a log written before they were recorded. */
+  policies: readonly StepPolicyRecord[] | null;
   /** Version of the last applied event; the `expectedVersion` of the next append. */
   version: number;
 }

@@ -26,6 +26,7 @@ export function initialFlowState(flowId: string, definition: FlowShape): FlowIns
     failed: false,
     cancelled: false,
     flowFingerprint: null,
+    policies: null,
     version: 0,
   };
 }
@@ -69,7 +70,10 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
     if (event.definitionHash !== state.definitionHash)
       throw new DefinitionMismatchError(state.id, event.definitionHash, state.definitionHash);
     if (event.stepCount !== state.steps.length) corrupt(`stepCount ${event.stepCount} != ${state.steps.length}`);
+    if (event.policies !== undefined && event.policies.length !== event.stepCount)
+      corrupt(`${event.policies.length} step policies for ${event.stepCount} steps`);
     state.name = event.flowName;
+    state.policies = event.policies ?? null;
     return state;
   }
   if (state.cancelled && !AFTER_CANCEL.has(event.type)) corrupt(`${event.type} after FlowCancelled`);

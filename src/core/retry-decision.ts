@@ -48,3 +48,16 @@ export function decideRetry(flow: FlowInstance, request: RetryRequest): RetryDec
     },
   };
 }
+
+/**
+ * The limit a manual retry of `stepId` is held to when the operator gives none: the policy the flow
+ * recorded when it started; for a log written before policies were recorded, the limit recorded with
+ * the step's last failure; else `fallback` (the definition's or the engine's policy).
+ */
+export function manualRetryLimit(flow: FlowInstance, stepId: string, fallback: number): number {
+  const index = flow.steps.findIndex((s) => s.stepId === stepId);
+  const recorded = flow.policies?.[index]?.retry.maxRetries;
+  if (recorded !== undefined) return recorded;
+  const slot = flow.steps[index];
+  return slot?.errors[slot.errors.length - 1]?.maxRetries ?? fallback;
+}

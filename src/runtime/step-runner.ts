@@ -1,13 +1,9 @@
 import { createArtifact, type Artifact } from '../core/artifact.js';
 import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
+import type { Signal } from '../core/decide.js';
 import type { StepContext, StepDefinition } from '../core/definition.js';
 import { classifyError, StepTimeoutError, type ClassifiedError } from '../core/error-class.js';
 import { assertStorable, storableJsonProblem, storableText, unstorableReason } from '../core/storable.js';
-
-export interface Signal {
-  name: string;
-  data: JsonValue;
-}
 
 export type AttemptResult =
   | { ok: true; outputs: Artifact[]; signals: Signal[] }
@@ -19,7 +15,11 @@ export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params'>;
  * Runs one attempt of a step: enforces its timeout, collects its signals, hashes its outputs and turns
  * whatever it throws into a classified error. Never throws itself.
  */
-export async function runAttempt(step: StepDefinition, context: AttemptContext, stop?: AbortSignal): Promise<AttemptResult> {
+export async function runAttempt(
+  step: StepDefinition,
+  context: AttemptContext,
+  { stop, timeoutMs }: { stop?: AbortSignal | undefined; timeoutMs: number | null },
+): Promise<AttemptResult> {
   const signals: Signal[] = [];
   let badSignal: InvalidStepSignalError | undefined;
   const controller = new AbortController();
@@ -50,7 +50,7 @@ export async function runAttempt(step: StepDefinition, context: AttemptContext, 
         controller.abort(reason);
         reject(reason);
       };
-      if (step.timeoutMs !== undefined) timer = setTimeout(() => end(new StepTimeoutError(step.timeoutMs ?? 0)), step.timeoutMs);
+      if (timeoutMs !== null) timer = setTimeout(() => end(new StepTimeoutError(timeoutMs)), timeoutMs);
       if (stop !== undefined) {
         onStop = () => end(stop.reason instanceof Error ? stop.reason : new Error(String(stop.reason)));
         if (stop.aborted) onStop();

@@ -3,11 +3,10 @@ import type { FlowDefinition } from '../core/definition.js';
 import { CorruptEventError, isConcurrencyError } from '../core/errors.js';
 import type { EventOf } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
-import { replay } from '../core/reducer.js';
 import type { RetryPolicyOptions } from '../core/retry-policy.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
-import { FlowEngine, type FlowEngineOptions } from './engine.js';
+import { FlowEngine, type FlowEngineOptions, type FlowHandle } from './engine.js';
 import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 
 /** What a worker needs to drive a stored flow: its definition and the engine settings it runs under. */
@@ -217,31 +216,19 @@ export class FlowWorker {
         return { kind: 'unresolvable', flowId, error: new CorruptEventError(flowId, 1, 'the log does not start with FlowInitialized') };
       }
       let setup: WorkerFlowSetup;
-      let flow: FlowInstance;
+      let engine: FlowEngine;
+      let handle: FlowHandle;
       try {
         setup = await this.options.resolve(flowId, initialized);
-        flow = replay(flowId, events, setup.definition);
+        engine = this.engineFor(setup);
+        handle = await engine.open(flowId, setup.definition, { events });
       } catch (error) {
         release = false; // not runnable here: let the lease expire rather than claim it again at once
         return { kind: 'unresolvable', flowId, error: asError(error) };
       }
       // Claimed from a stale row: someone ended it since. Theirs to report, not ours.
-      if (flow.completed || flow.failed || flow.cancelled) return { kind: 'busy', flowId };
-      const engine = new FlowEngine({
-        store: this.options.store,
-        clock: this.clock,
-        leases: this.leases,
-        ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
-        ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),
-        ...(this.options.onEvent === undefined ? {} : { onEvent: this.options.onEvent }),
-        ...(this.options.onRetryDecision === undefined ? {} : { onRetryDecision: this.options.onRetryDecision }),
-      });
-      const end = await engine.runToEnd(flowId, setup.definition, {
-        lease,
-        events,
-        waitForRetries: false,
-        ...(signal === undefined ? {} : { signal }),
-      });
+      if (handle.flow.completed || handle.flow.failed || handle.flow.cancelled) return { kind: 'busy', flowId };
+      const end = await engine.runToEnd(handle, { lease, waitForRetries: false, ...(signal === undefined ? {} : { signal }) });
       release = !(end.completed || (end.failed && !end.cancelled)); // the ending append cleared the lease
       if (end.completed) return { kind: 'completed', flowId, flow: end };
       // Before `failed`: the attempt a cancel stopped is recorded as failed after the FlowCancelled.
@@ -262,6 +249,19 @@ export class FlowWorker {
       if (release) await this.leases.release(lease);
       else this.leases.forget(lease);
     }
+  }
+
+  /** An engine for one visit, under this worker's leases (one heartbeat renews them all). */
+  private engineFor(setup: WorkerFlowSetup): FlowEngine {
+    return new FlowEngine({
+      store: this.options.store,
+      clock: this.clock,
+      leases: this.leases,
+      ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
+      ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),
+      ...(this.options.onEvent === undefined ? {} : { onEvent: this.options.onEvent }),
+      ...(this.options.onRetryDecision === undefined ? {} : { onRetryDecision: this.options.onRetryDecision }),
+    });
   }
 }
 

@@ -23,7 +23,8 @@ function slot(stepId: string, status: StepStatus): StepSlot {
 function flowAt(total: number, done: number): FlowInstance {
   const steps = Array.from({ length: total }, (_, i) => slot(`step-${i + 1}`, i < done ? 'FinishedOk' : i === done ? 'Running' : 'Pending'));
   return { id: 'f', name: 'tall', definitionHash: '0'.repeat(64), cursor: done, steps, completed: false, failed: false,
-    cancelled: false, flowFingerprint: null, version: 1 + 2 * done };
+    cancelled: false, flowFingerprint: null,
+    policies: null, version: 1 + 2 * done };
 }
 
 const ESC = String.fromCharCode(0x1b);

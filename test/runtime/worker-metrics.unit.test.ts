@@ -61,7 +61,8 @@ describe.each(engineStores)('WorkerMetrics of a FlowWorker on $name', ({ create 
       const exhausted = defineFlow('exhausted', [seedStep(), flakyStep('middle', ['Transient', 'Transient'], { retry: { maxRetries: 1, backoff: { kind: 'none' } } })]);
       const hold = defineFlow('held', [seedStep(), holdStep(() => holding())]);
       const lost = defineFlow('lost', [seedStep(), flakyStep('double', [])]);
-      const engine = new FlowEngine({ store });
+      // The policy is recorded when a flow starts: the one its workers resolve applies to older logs only.
+      const engine = new FlowEngine({ store, retryPolicy: NO_BACKOFF });
 
       // A worker claims the first flow, starts its first attempt and dies: its lease expires unrenewed.
       const lostId = await engine.startFlow(lost);

@@ -1,0 +1,48 @@
+import type { JsonObject } from './canonical-json.js';
+import type { FlowDefinition } from './definition.js';
+import { ENGINE_VERSION } from './fingerprint.js';
+import type { FlowInstance } from './flow-state.js';
+import { RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
+import { resolveStepPolicies, type StepPolicyRecord } from './step-policy.js';
+
+/** What `decide` needs of one step: what enters its fingerprint, and the policy it runs under. */
+export interface StepPlan {
+  readonly id: string;
+  readonly params: JsonObject;
+  readonly policy: RetryPolicy;
+  readonly timeoutMs: number | null;
+}
+
+/** What `decide` needs of a flow besides its state: no step code, no I/O. */
+export interface FlowPlan {
+  readonly definitionHash: string;
+  readonly engineVersion: string;
+  readonly steps: readonly StepPlan[];
+}
+
+/**
+ * The plan a flow runs under. Its policies are the ones recorded in its `FlowInitialized`; a log
+ * written before policies were recorded falls back to resolving them now, from the definition and the
+ * engine's default (the documented behaviour of older versions).
+ */
+export function planFlow(
+  definition: FlowDefinition,
+  flow: Pick<FlowInstance, 'policies'>,
+  defaultPolicy: RetryPolicyOptions,
+  engineVersion: string = ENGINE_VERSION,
+): FlowPlan {
+  const policies: readonly StepPolicyRecord[] = flow.policies ?? resolveStepPolicies(definition, defaultPolicy);
+  return {
+    definitionHash: definition.definitionHash,
+    engineVersion,
+    steps: definition.steps.map((step, i) => {
+      const recorded = policies[i] ?? resolveStepPolicies(definition, defaultPolicy)[i];
+      return {
+        id: step.id,
+        params: step.baseParams,
+        policy: RetryPolicy.from(recorded?.retry ?? defaultPolicy),
+        timeoutMs: recorded?.timeoutMs ?? null,
+      };
+    }),
+  };
+}

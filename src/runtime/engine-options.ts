@@ -1,0 +1,105 @@
+import type { JsonObject } from '../core/canonical-json.js';
+import type { ClassifiedError } from '../core/error-class.js';
+import type { FlowEvent, RetryScheduled } from '../core/events.js';
+import type { FlowInstance } from '../core/flow-state.js';
+import type { RetryPolicyOptions } from '../core/retry-policy.js';
+import type { FlowStore } from '../stores/flow-store.js';
+import type { Clock } from './clock.js';
+import type { AppendFn } from './flow-session.js';
+import type { FlowLease, LeaseKeeper } from './lease-keeper.js';
+
+export interface FlowEngineOptions {
+  store: FlowStore;
+  /**
+   * Default policy of every step without its own; see docs/retry.md. It is resolved into each flow's
+   * `FlowInitialized` when the flow starts, so it only applies to flows this engine starts (and to
+   * flows recorded before policies were, as a fallback).
+   */
+  retryPolicy?: RetryPolicyOptions;
+  clock?: Clock;
+  /** Directory that relative paths in step params refer to; default the process's cwd. */
+  baseDir?: string;
+  engineVersion?: string;
+  /**
+   * The leases this engine runs flows under (one per flow, renewed by a heartbeat; see
+   * docs/architecture.md). Default: a keeper of its own with a 30 s lease and a 10 s heartbeat. A
+   * worker passes its keeper so that one heartbeat renews every flow it runs.
+   */
+  leases?: LeaseKeeper;
+  /**
+   * Where appends go: default the store's `append`. A worker driving several flows passes a group
+   * committer, so that appends ready at the same moment share one transaction.
+   */
+  append?: AppendFn;
+  /**
+   * @deprecated Ignored since the flow queue: an attempt is presumed lost when its process's lease
+   * expired (seconds), not after a fixed age. Kept so that existing callers still compile.
+   */
+  staleAttemptMs?: number;
+  /** Called with every committed event and the flow state after it (progress displays, logs). */
+  onEvent?: (event: FlowEvent, flow: FlowInstance) => void;
+  /**
+   * Called with every retry decision, manual or automatic, as it is counted by `retriesScheduled` and
+   * `retriesRejected` (e.g. for a worker's metrics, which outlive the engine of each visit).
+   */
+  onRetryDecision?: (decision: RetryDecisionNote) => void;
+}
+
+/** One retry decision of the engine's gate: a `RetryScheduled` decided, or a retry refused. */
+export interface RetryDecisionNote {
+  flowId: string;
+  stepId: string;
+  outcome: 'scheduled' | 'rejected';
+}
+
+export interface RunOptions {
+  /**
+   * @deprecated Ignored: a flow is run under its lease, and a Running attempt found once the lease is
+   * held belongs to a process whose lease expired, so it is recovered at once.
+   */
+  takeOver?: boolean;
+  /** The flow's lease, when the caller already holds it (a worker's claim); else the engine acquires it. */
+  lease?: FlowLease;
+  /**
+   * Whether `runToEnd` waits out a retry's backoff (default true). A worker passes false: the flow goes
+   * back to the queue until it is due, and the worker moves on.
+   */
+  waitForRetries?: boolean;
+  /**
+   * Stops `runToEnd` between steps once aborted (a worker shutting down): the attempt in flight records
+   * its result, the next step is not started, and the flow is returned as it is — neither completed nor
+   * failed — for any engine to continue later.
+   */
+  signal?: AbortSignal;
+}
+
+export interface StartOptions {
+  flowId?: string;
+  /** Facts about the run's origin (e.g. the flow file); stored in FlowInitialized, never hashed. */
+  metadata?: JsonObject;
+  /**
+   * Create the flow already leased to this engine, for a caller that runs it at once (`chemflow run`):
+   * no worker can claim it in between. Without it the flow waits in the queue for any worker.
+   */
+  leased?: boolean;
+}
+
+export interface RetryOptions {
+  reason?: string;
+  /** The limit in force; default the step's recorded policy (see `manualRetryLimit`). */
+  maxRetries?: number;
+}
+
+/** What one call to `next` did. */
+export type StepOutcome =
+  | { kind: 'finished'; stepId: string; attempt: number }
+  | { kind: 'failed'; stepId: string; attempt: number; errorClass: ClassifiedError['errorClass']; retry: RetryScheduled | null }
+  | { kind: 'recovered'; stepId: string; attempt: number; retry: RetryScheduled | null }
+  | { kind: 'completed' }
+  /** The flow was cancelled meanwhile: nothing was started (an attempt in flight recorded its outcome). */
+  | { kind: 'cancelled' };
+
+export interface NextResult {
+  flow: FlowInstance;
+  outcome: StepOutcome;
+}
