@@ -1,4 +1,5 @@
 import type { StepModule } from '../core/definition.js';
+import type { FlowStore } from '../stores/flow-store.js';
 import { loadFlowFile, type LoadedFlowFile } from '../flowfile/index.js';
 import type { CliIo } from './io.js';
 
@@ -6,6 +7,8 @@ import type { CliIo } from './io.js';
 export interface CommandContext {
   io: CliIo;
   db: string;
+  /** An already open store to use instead of opening `db` (programs embedding the CLI, tests); never closed here. */
+  store?: FlowStore;
 }
 
 export interface OutputOptions {

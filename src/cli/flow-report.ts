@@ -1,5 +1,5 @@
 import type { JsonObject } from '../core/canonical-json.js';
-import type { FlowDefinition, FlowShape } from '../core/definition.js';
+import type { FlowShape } from '../core/definition.js';
 import { FlowNotFoundError } from '../core/errors.js';
 import type { FlowEvent } from '../core/events.js';
 import { flowStatus, type FlowInstance, type FlowStatus, type StepStatus } from '../core/flow-state.js';
@@ -54,23 +54,4 @@ export async function readStoredFlow(store: FlowStore, flowId: string): Promise<
   const first = events[0];
   if (shape === undefined || first?.type !== 'FlowInitialized') throw new FlowNotFoundError(flowId);
   return { events, shape, flow: replay(flowId, events, shape), metadata: first.metadata };
-}
-
-/**
- * A definition with the recorded shape and no step code, for commands that change a flow's state
- * without running a step (`retry`). Running one of its steps is a programming error.
- */
-export function shapeOnlyDefinition(shape: FlowShape): FlowDefinition {
-  return {
-    name: shape.name,
-    definitionHash: shape.definitionHash,
-    steps: shape.steps.map((s) => ({
-      id: s.id,
-      kind: 'transform',
-      baseParams: {},
-      run: () => {
-        throw new Error(`step ${s.id} has no code here: load the flow file to run it`);
-      },
-    })),
-  };
 }

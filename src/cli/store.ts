@@ -42,7 +42,14 @@ export function describeLocation(location: string): string {
  * Opens the store, runs `work` with it and always closes it. When `stop` aborts while the store is
  * still opening, `work` never runs and `stop.reason` is thrown (see `openUnlessStopped`).
  */
-export async function withStore<T>(location: string, work: (store: FlowStore) => Promise<T>, stop?: AbortSignal): Promise<T> {
+export async function withStore<T>(
+  target: string | { db: string; store?: FlowStore | undefined },
+  work: (store: FlowStore) => Promise<T>,
+  stop?: AbortSignal,
+): Promise<T> {
+  // A store the caller opened (a program embedding the CLI, a test) is used as it is, and left open.
+  if (typeof target !== 'string' && target.store !== undefined) return work(target.store);
+  const location = typeof target === 'string' ? target : target.db;
   let store: FlowStore;
   try {
     store = await (stop === undefined ? openStore(location) : openUnlessStopped(location, stop));

@@ -21,7 +21,7 @@ export interface CancelReport {
  * already cancelled flow exits 2 and nothing is appended.
  */
 export async function cancelCommand(ctx: CommandContext, flowId: string, options: CancelOptions): Promise<ExitCode> {
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const event = await cancelFlow(store, flowId, options.reason ?? null);
     const report: CancelReport = { flowId, status: 'cancelled', reason: event.reason, version: event.version };
     if (options.json === true) printJson(ctx, report);

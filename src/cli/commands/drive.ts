@@ -1,6 +1,5 @@
-import type { FlowDefinition } from '../../core/definition.js';
 import type { FlowInstance } from '../../core/flow-state.js';
-import type { FlowEngine } from '../../runtime/engine.js';
+import type { FlowEngine, FlowHandle } from '../../runtime/engine.js';
 import type { FlowStore } from '../../stores/flow-store.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext } from '../context.js';
@@ -21,15 +20,16 @@ export interface DriveOptions {
  */
 export async function driveFlow(
   ctx: CommandContext,
-  setup: { store: FlowStore; engine: FlowEngine; progress: ProgressDisplay; flowId: string; definition: FlowDefinition },
+  setup: { store: FlowStore; engine: FlowEngine; progress: ProgressDisplay; handle: FlowHandle },
   options: DriveOptions,
 ): Promise<ExitCode> {
-  const { store, engine, progress, flowId, definition } = setup;
+  const { store, engine, progress, handle } = setup;
+  const { flowId } = handle;
   const stopOnInterrupt = interruptHint(ctx, flowId, progress, () => store.releaseLease(flowId, engine.leaseOwner));
   let flow: FlowInstance;
-  progress.begin(await engine.load(flowId, definition));
+  progress.begin(handle.flow);
   try {
-    flow = await engine.runToEnd(flowId, definition);
+    flow = await engine.runToEnd(handle);
   } finally {
     progress.end();
     stopOnInterrupt();

@@ -29,7 +29,7 @@ export interface ErrorsOptions extends OutputOptions {
  * step (definition order) then attempt.
  */
 export async function errorsCommand(ctx: CommandContext, flowId: string, options: ErrorsOptions): Promise<ExitCode> {
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const { shape } = await readStoredFlow(store, flowId);
     const stepIds = shape.steps.map((s) => s.id);
     if (options.step !== undefined && !stepIds.includes(options.step))

@@ -7,7 +7,7 @@ import { withStore } from '../store.js';
 
 /** `chemflow events <flowId>`: the flow's event log, oldest first (`--json`: the events as stored). */
 export async function eventsCommand(ctx: CommandContext, flowId: string, options: OutputOptions): Promise<ExitCode> {
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const { events } = await readStoredFlow(store, flowId);
     if (options.json === true) printJson(ctx, events);
     else

@@ -29,7 +29,7 @@ export async function flowsCommand(ctx: CommandContext, options: FlowsCommandOpt
     ...(options.limit === undefined ? {} : { limit: options.limit }),
     ...(options.after === undefined ? {} : { after: options.after }),
   };
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const entries: FlowListEntry[] = (await store.listFlows(query)).map(entry);
     if (options.json === true) printJson(ctx, entries);
     else if (entries.length === 0)

@@ -13,7 +13,7 @@ export interface QueueRebuildReport {
  * which stays the system of record. Leases are kept, so it is safe while workers run.
  */
 export async function queueRebuildCommand(ctx: CommandContext, flowId: string | undefined, options: OutputOptions): Promise<ExitCode> {
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const rebuilt = await store.rebuildQueue(flowId);
     const report: QueueRebuildReport = { rebuilt, flowId: flowId ?? null };
     if (options.json === true) printJson(ctx, report);

@@ -19,7 +19,7 @@ export interface ResumeOptions extends DriveOptions {
  * Running step is recorded as a lost Transient attempt and retried under the policy).
  */
 export async function resumeCommand(ctx: CommandContext, flowId: string, options: ResumeOptions): Promise<ExitCode> {
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const stored = await readStoredFlow(store, flowId);
     const recorded = stored.metadata.flowFile;
     const file = options.flow ?? (typeof recorded === 'string' ? recorded : undefined);
@@ -35,7 +35,9 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     });
     const progress = progressFor(ctx, options);
     const engine = new FlowEngine({ store, retryPolicy: loaded.retryPolicy, baseDir: loaded.baseDir, onEvent: progress.onEvent });
-    const flow = await engine.load(flowId, loaded.definition);
+    // The log read once above, replayed against the flow file's definition: no second read.
+    const handle = await engine.open(flowId, loaded.definition, { events: stored.events });
+    const { flow } = handle;
     if (flow.completed) {
       const report = flowReport(flow, await store.countErrorsByFlow(flowId));
       if (options.json === true) printJson(ctx, report);
@@ -46,6 +48,6 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     if (flow.failed)
       throw new FlowNotRunnableError(flowId, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
     // The operator resumes a flow whose process is gone: an interrupted attempt is taken over at once.
-    return driveFlow(ctx, { store, engine, progress, flowId, definition: loaded.definition }, options);
+    return driveFlow(ctx, { store, engine, progress, handle }, options);
   });
 }

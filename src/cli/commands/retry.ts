@@ -1,8 +1,9 @@
+import { manualRetryLimit } from '../../core/retry-decision.js';
 import { DEFAULT_RETRY_POLICY } from '../../core/retry-policy.js';
 import { FlowEngine } from '../../runtime/engine.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext, type OutputOptions } from '../context.js';
-import { readStoredFlow, shapeOnlyDefinition } from '../flow-report.js';
+import { readStoredFlow } from '../flow-report.js';
 import { withStore } from '../store.js';
 
 export interface RetryOptions extends OutputOptions {
@@ -22,17 +23,17 @@ export interface RetryReport {
 
 /**
  * `chemflow retry <flowId> <stepId>`: puts a Failed step back to Pending (F7). The limit is
- * `--max-retries`, else the one recorded with the step's last failure (its policy when it failed), so
- * no step code or flow file is needed. A rejection (`RetryRejectedError`) appends nothing.
+ * `--max-retries`, else the step's policy recorded when the flow started (for older logs: the limit
+ * recorded with its last failure), so no step code or flow file is needed. A rejection (`RetryRejectedError`) appends nothing.
  */
 export async function retryCommand(ctx: CommandContext, flowId: string, stepId: string, options: RetryOptions): Promise<ExitCode> {
-  return withStore(ctx.db, async (store) => {
-    const { shape, flow } = await readStoredFlow(store, flowId);
-    const slot = flow.steps.find((s) => s.stepId === stepId);
-    const recorded = slot?.errors[slot.errors.length - 1]?.maxRetries;
-    const maxRetries = options.maxRetries ?? recorded ?? DEFAULT_RETRY_POLICY.maxRetries;
+  return withStore(ctx, async (store) => {
+    const { shape, flow, events } = await readStoredFlow(store, flowId);
+    const maxRetries = options.maxRetries ?? manualRetryLimit(flow, stepId, DEFAULT_RETRY_POLICY.maxRetries);
     const engine = new FlowEngine({ store });
-    const retry = await engine.scheduleRetry(flowId, shapeOnlyDefinition(shape), stepId, options.reason, maxRetries);
+    // The recorded shape is all a retry needs: no flow file, no step code, and the log read once.
+    const handle = await engine.open(flowId, shape, { events });
+    const retry = await engine.scheduleRetry(handle, stepId, { maxRetries, ...(options.reason === undefined ? {} : { reason: options.reason }) });
     const report: RetryReport = {
       flowId,
       stepId,

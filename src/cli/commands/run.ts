@@ -10,7 +10,7 @@ import { driveFlow, progressFor, type DriveOptions } from './drive.js';
  */
 export async function runCommand(ctx: CommandContext, file: string, options: DriveOptions): Promise<ExitCode> {
   const loaded = await loadFlow(ctx, file);
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const progress = progressFor(ctx, options);
     const engine = new FlowEngine({
       store,
@@ -18,11 +18,12 @@ export async function runCommand(ctx: CommandContext, file: string, options: Dri
       baseDir: loaded.baseDir,
       onEvent: progress.onEvent,
     });
-    const flowId = await engine.startFlow(loaded.definition, { metadata: { flowFile: loaded.file }, leased: true });
+    // Created leased with its first step started in the same commit: this process runs it at once.
+    const handle = await engine.start(loaded.definition, { metadata: { flowFile: loaded.file }, leased: true });
     if (options.quiet !== true)
       ctx.io.stderr.write(
-        `Flow ${flowId} (${loaded.definition.name}, ${loaded.definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`,
+        `Flow ${handle.flowId} (${loaded.definition.name}, ${loaded.definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`,
       );
-    return driveFlow(ctx, { store, engine, progress, flowId, definition: loaded.definition }, options);
+    return driveFlow(ctx, { store, engine, progress, handle }, options);
   });
 }

@@ -7,7 +7,7 @@ import { withStore } from '../store.js';
 
 /** `chemflow status <flowId>`: the replayed state of a flow, read without its step code. */
 export async function statusCommand(ctx: CommandContext, flowId: string, options: OutputOptions): Promise<ExitCode> {
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const { flow } = await readStoredFlow(store, flowId);
     const report = flowReport(flow, await store.countErrorsByFlow(flowId));
     if (options.json === true) printJson(ctx, report);

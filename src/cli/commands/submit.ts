@@ -17,7 +17,7 @@ export interface SubmitReport {
  */
 export async function submitCommand(ctx: CommandContext, file: string, options: OutputOptions): Promise<ExitCode> {
   const loaded = await loadFlow(ctx, file);
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const flowId = await new FlowEngine({ store, retryPolicy: loaded.retryPolicy }).startFlow(loaded.definition, { metadata: { flowFile: loaded.file } });
     const report: SubmitReport = { flowId, name: loaded.definition.name, status: 'pending', flowFile: loaded.file };
     if (options.json === true) printJson(ctx, report);
