@@ -51,9 +51,6 @@ export function replay(flowId: string, events: readonly FlowEvent[], definition:
   return state;
 }
 
-/** The seeds' name for replay: `FlowRepository.load(flowId, events, definition)`. */
-export const FlowRepository = { load: replay } as const;
-
 /** Applies one event to a state whose `steps` array the caller owns. */
 function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
   const corrupt = (reason: string): never => {

@@ -47,7 +47,7 @@ describe('CLI rendering', () => {
     const store = new MemoryFlowStore();
     const engine = new FlowEngine({ store, onEvent: display.onEvent });
     const flowId = await engine.startFlow(definition);
-    display.begin(await engine.load(flowId, definition));
+    display.begin((await engine.open(flowId, definition)).flow);
     const flow = await engine.runToEnd(flowId, definition);
     display.end();
     expect(lines.join('')).toMatch(

@@ -43,7 +43,7 @@ describe.each(engineStores)('cancel on $name', ({ create }) => {
       await cancelFlow(store, flowId);
       const [row] = await store.listFlows({ status: ['cancelled'] });
       expect(row).toMatchObject({ flowId, nextDueAt: null });
-      await expect(engine.scheduleRetry(flowId, def, 'flaky')).rejects.toMatchObject({ reason: 'flow_cancelled' });
+      await expect(engine.scheduleRetry(flowId, 'flaky')).rejects.toMatchObject({ reason: 'flow_cancelled' });
       expect((await store.list(flowId)).at(-1)?.type).toBe('FlowCancelled');
     });
   });

@@ -23,10 +23,10 @@ describe.each(engineStores)('a corrupt input artifact on $name', ({ create }) =>
       const engine = new FlowEngine({ store, clock: new ManualClock() });
       const flowId = await engine.startFlow(def);
       expect((await engine.runToEnd(flowId, def)).failed).toBe(true);
-      const seedOutput = (await engine.load(flowId, def)).steps[0]?.outputs[0] as string;
+      const seedOutput = ((await engine.open(flowId, def)).flow).steps[0]?.outputs[0] as string;
 
       await tamperArtifact(store, seedOutput, { n: 1000 });
-      await engine.scheduleRetry(flowId, def, 'a', 'operator: try again');
+      await engine.scheduleRetry(flowId, 'a', { reason: 'operator: try again' });
       const flow = await engine.runToEnd(flowId, def);
 
       expect(flow.failed).toBe(true);

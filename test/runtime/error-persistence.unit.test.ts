@@ -3,6 +3,7 @@ import {
   defineFlow,
   FlowEngine,
   FlowRepository,
+  retry,
   TransientError,
   type FlowDefinition,
   type FlowStore,
@@ -29,7 +30,7 @@ async function runTimeline(store: FlowStore, flowId: string) {
   const engine = new FlowEngine({ store, clock: new ManualClock() });
   await engine.startFlow(def, { flowId });
   const stopped = await engine.runToEnd(flowId, def);
-  await engine.scheduleRetry(flowId, def, 'b', 'operator: fixed');
+  await engine.scheduleRetry(flowId, 'b', { reason: 'operator: fixed' });
   const done = await engine.runToEnd(flowId, def);
   return { stopped, done, def };
 }
@@ -48,8 +49,8 @@ describe.each(engineStores)('F8 error persistence on $name', ({ create }) => {
         total: 1,
         byClass: { Transient: 0, Permanent: 1, Validation: 0, Runtime: 0 },
       });
-      const retry = await engine.retry(flowId, def, 'a', 'fixed by hand');
-      expect(retry).toMatchObject({ type: 'RetryScheduled', stepId: 'a', retryIndex: 1, reason: 'fixed by hand', delayMs: 0 });
+      const scheduled = await retry(engine, flowId, 'a', 'fixed by hand');
+      expect(scheduled).toMatchObject({ type: 'RetryScheduled', stepId: 'a', retryIndex: 1, reason: 'fixed by hand', delayMs: 0 });
       expect(engine.retriesScheduled(flowId)).toBe(1);
       expect((await engine.runToEnd(flowId, def)).completed).toBe(true);
     });

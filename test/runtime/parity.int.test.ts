@@ -18,7 +18,7 @@ describe('parity across stores', () => {
         const engine = new FlowEngine({ store, clock: new ManualClock() });
         await engine.startFlow(def, { flowId });
         await engine.runToEnd(flowId, def);
-        await engine.scheduleRetry(flowId, def, 'middle', 'manual');
+        await engine.scheduleRetry(flowId, 'middle', { reason: 'manual' });
         const live = await engine.runToEnd(flowId, def);
         const events = await store.list(flowId);
         rebuilt.push({

@@ -85,9 +85,9 @@ describe.each(engineStores)('F7 retry on $name', ({ create }) => {
       const engine = new FlowEngine({ store });
       const flowId = await engine.startFlow(def);
       expect((await engine.runToEnd(flowId, def)).failed).toBe(true);
-      const retry = await engine.scheduleRetry(flowId, def, 'middle', 'fixed upstream');
+      const retry = await engine.scheduleRetry(flowId, 'middle', { reason: 'fixed upstream' });
       expect(retry).toMatchObject({ type: 'RetryScheduled', stepId: 'middle', retryIndex: 1, reason: 'fixed upstream', delayMs: 0 });
-      const pending = await engine.load(flowId, def);
+      const pending = (await engine.open(flowId, def)).flow;
       expect(pending.steps[2]).toMatchObject({ status: 'Pending', retryCount: 1, attempts: 1 });
       expect(pending.failed).toBe(false);
       const done = await engine.runToEnd(flowId, def);
@@ -105,18 +105,18 @@ describe.each(engineStores)('F7 retry on $name', ({ create }) => {
       const flowId = await engine.startFlow(def);
       await engine.runToEnd(flowId, def);
       for (let i = 0; i < 2; i++) {
-        await engine.scheduleRetry(flowId, def, 'middle');
+        await engine.scheduleRetry(flowId, 'middle');
         await engine.runToEnd(flowId, def);
       }
-      const before = await engine.eventsFor(flowId);
-      const error: unknown = await engine.scheduleRetry(flowId, def, 'middle').catch((e: unknown) => e);
+      const before = await store.list(flowId);
+      const error: unknown = await engine.scheduleRetry(flowId, 'middle').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RetryRejectedError);
       expect(error).toMatchObject({ reason: 'max_retries_exceeded', stepId: 'middle' });
-      expect(await engine.eventsFor(flowId)).toEqual(before);
+      expect(await store.list(flowId)).toEqual(before);
       expect(engine.retriesRejected()).toBe(1);
       expect(engine.retriesRejected(flowId)).toBe(1);
       // An explicit, larger limit is the caller's decision.
-      await expect(engine.scheduleRetry(flowId, def, 'middle', 'one more', 3)).resolves.toMatchObject({ retryIndex: 3 });
+      await expect(engine.scheduleRetry(flowId, 'middle', { reason: 'one more', maxRetries: 3 })).resolves.toMatchObject({ retryIndex: 3 });
     });
   });
 
@@ -125,12 +125,12 @@ describe.each(engineStores)('F7 retry on $name', ({ create }) => {
       const def = demoFlow([]);
       const engine = new FlowEngine({ store });
       const flowId = await engine.startFlow(def);
-      await expect(engine.scheduleRetry(flowId, def, 'middle')).rejects.toMatchObject({ reason: 'step_not_failed' });
-      await expect(engine.scheduleRetry(flowId, def, 'nope')).rejects.toMatchObject({ reason: 'unknown_step' });
+      await expect(engine.scheduleRetry(flowId, 'middle')).rejects.toMatchObject({ reason: 'step_not_failed' });
+      await expect(engine.scheduleRetry(flowId, 'nope')).rejects.toMatchObject({ reason: 'unknown_step' });
       await engine.runToEnd(flowId, def);
-      await expect(engine.scheduleRetry(flowId, def, 'middle')).rejects.toMatchObject({ reason: 'flow_completed' });
+      await expect(engine.scheduleRetry(flowId, 'middle')).rejects.toMatchObject({ reason: 'flow_completed' });
       expect(engine.retriesRejected(flowId)).toBe(3);
-      expect((await engine.eventsFor(flowId)).filter((e) => e.type === 'RetryScheduled')).toHaveLength(0);
+      expect((await store.list(flowId)).filter((e) => e.type === 'RetryScheduled')).toHaveLength(0);
     });
   });
 
@@ -174,7 +174,7 @@ describe.each(engineStores)('F7 retry on $name', ({ create }) => {
       const engine = new FlowEngine({ store, clock: new ManualClock() });
       const flaky = demoFlow(['Transient', 'Transient'], { retry: { maxRetries: 3, backoff: { kind: 'none' } } });
       const flow = await engine.runToEnd(await engine.startFlow(flaky), flaky);
-      const events = await engine.eventsFor(flow.id);
+      const events = await store.list(flow.id);
       const finished = events.filter((e) => e.type === 'StepFinished');
       expect(finished.map((e) => e.stepId)).toEqual(['seed', 'double', 'middle', 'report']);
       const hashes = finished.flatMap((e) => (e.type === 'StepFinished' ? e.outputs : []));
@@ -194,7 +194,7 @@ describe.each(engineStores)('F7 retry on $name', ({ create }) => {
       const flowId = await engine.startFlow(def);
       const live = await engine.runToEnd(flowId, def);
       expect(live.steps[1]).toMatchObject({ status: 'Failed', attempts: 2, retryCount: 1 });
-      const reloaded = await new FlowEngine({ store }).load(flowId, def);
+      const reloaded = (await new FlowEngine({ store }).open(flowId, def)).flow;
       expect(reloaded).toEqual(live);
     });
   });

@@ -56,12 +56,12 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
 
       const outcomes = await worker.run({ untilIdle: true });
       expect(kinds(outcomes)).toEqual(['completed', 'completed', 'completed', 'failed']);
-      for (const id of okIds) expect((await engine.load(id, ok)).completed).toBe(true);
+      for (const id of okIds) expect(((await engine.open(id, ok)).flow).completed).toBe(true);
       expect(outcomes.find((o) => o.flowId === brokenId)?.kind).toBe('failed');
       expect(await worker.run({ untilIdle: true })).toEqual([]);
 
       // A manual retry reopens the failed flow, and the workers finish it.
-      await engine.scheduleRetry(brokenId, broken, 'middle', 'fixed');
+      await engine.scheduleRetry(brokenId, 'middle', { reason: 'fixed' });
       expect(kinds(await worker.run({ untilIdle: true }))).toEqual(['completed']);
     });
   });

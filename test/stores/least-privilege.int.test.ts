@@ -70,7 +70,7 @@ describe.runIf(pgAvailable)('least privilege: an owner role migrates, the applic
       const flow = await engine.runToEnd(flowId, def);
       expect(flow.completed).toBe(true);
       expect(await app.countErrorsByFlow(flowId)).toMatchObject({ total: 1, byClass: { Transient: 1 } });
-      expect((await engine.load(flowId, def)).steps.every((s) => s.status === 'FinishedOk')).toBe(true);
+      expect(((await engine.open(flowId, def)).flow).steps.every((s) => s.status === 'FinishedOk')).toBe(true);
     }
     expect(await app.listFlows()).toHaveLength(2);
   });

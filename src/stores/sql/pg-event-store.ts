@@ -2,11 +2,11 @@ import type { Artifact } from '../../core/artifact.js';
 import { canonicalJson } from '../../core/canonical-json.js';
 import { ConcurrencyError, isConcurrencyError, StoreError } from '../../core/errors.js';
 import { eventPayload } from '../../core/event-codec.js';
-import { EVENT_SCHEMA_VERSION, type FlowEvent, type FlowEventBody, type NewFlowEvent } from '../../core/events.js';
+import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../../core/events.js';
 import { errorRecordFromEvent } from '../../core/step-execution-error.js';
 import { unstorableInBatch } from '../../core/storable.js';
 import type { AppendOptions, AppendResult } from '../flow-store.js';
-import { appendEventsQuery, eventsInRangeQuery, headVersionQuery, listEventsQuery, type ErrorRowInput } from './event-queries.js';
+import { appendEventsQuery, eventsInRangeQuery, listEventsQuery, type ErrorRowInput } from './event-queries.js';
 import { run, type SqlExecutor } from './executor.js';
 import { eventFromRow, type EventRow } from './rows.js';
 import { withRetry } from './transient.js';
@@ -60,30 +60,6 @@ export class PgEventStore {
         throw error;
       }
     });
-  }
-
-  /**
-   * The seeds' `append_kind(flow_id, kind)`: appends one event. Without `expectedVersion` it appends at
-   * the flow's current head, read first — a writer that slips in between still gets `ConcurrencyError`,
-   * never an interleaved log.
-   */
-  async appendKind(
-    flowId: string,
-    body: FlowEventBody,
-    options: { expectedVersion?: number; ts?: string } = {},
-  ): Promise<FlowEvent> {
-    const expectedVersion = options.expectedVersion ?? (await this.headVersion(flowId));
-    const { events } = await this.append(flowId, expectedVersion, [{ ...body, ts: options.ts ?? new Date().toISOString() }]);
-    return events[0] as FlowEvent;
-  }
-
-  /** A flow's current version: 0 when it has no events. */
-  async headVersion(flowId: string): Promise<number> {
-    if (!isUuid(flowId)) return 0;
-    const rows = await withRetry(`read the version of flow ${flowId}`, () =>
-      run<{ version: number }>(this.executor, headVersionQuery(flowId)),
-    );
-    return rows[0]?.version ?? 0;
   }
 
   /** A flow's events ordered by version; a row that does not decode throws `CorruptEventError`. */
