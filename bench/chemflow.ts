@@ -8,11 +8,14 @@ import { failOnceFlow, noopFlow, RETRY_AT_ONCE, STEPS_PER_FLOW } from './flows.j
 import { rate, type Meter } from './meter.js';
 import { BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
 
-/** One flow, created and run to its end the way the README shows; returns its step count. */
+/**
+ * One flow, created and run to its end as `chemflow run` does: created leased with its first step
+ * started in the same commit, then run from its handle (no read); returns its step count.
+ */
 async function runFlow(engine: FlowEngine, flow: FlowDefinition): Promise<number> {
-  const flowId = await engine.startFlow(flow);
-  const state = await engine.runToEnd(flowId, flow);
-  if (!state.completed) throw new Error(`bench flow ${flowId} did not complete`);
+  const handle = await engine.start(flow, { leased: true });
+  const state = await engine.runToEnd(handle);
+  if (!state.completed) throw new Error(`bench flow ${handle.flowId} did not complete`);
   return STEPS_PER_FLOW;
 }
 

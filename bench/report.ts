@@ -274,7 +274,7 @@ function queueTables(q: QueueResult): string {
     [
       ['FlowWorkers on 10-step no-op flows (one process)', 'median', 'unit', 'noise', 'ratio (median of per-round ratios)'],
       row('commit limit, 1 connection', w.commitC1, 'commits/s'),
-      row('chemflow, sequential (startFlow + runToEnd)', w.chemflowSeq, 'steps/s'),
+      row('chemflow, sequential (start leased + runToEnd)', w.chemflowSeq, 'steps/s'),
       ...w.rows.map((r) =>
         row(
           `${r.workers} FlowWorker${r.workers === 1 ? '' : 's'}, own pool each`,

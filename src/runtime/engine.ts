@@ -34,7 +34,6 @@ export class FlowEngine {
   private readonly leases: LeaseKeeper;
   private readonly sessions: FlowSessions;
   private readonly metrics = new RetryMetrics();
-  private readonly plans = new WeakMap<FlowSession, FlowPlan>();
   /** The seeds' `error_store`: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
@@ -82,11 +81,9 @@ export class FlowEngine {
     const [session, options] = await this.sessionOf(target, second, third);
     const lease = await this.sessions.lease(session, options);
     try {
-      let decision = this.decide(session);
-      if (decision.kind === 'wait') {
-        await this.clock.sleep(decision.until - this.clock.now());
-        decision = this.decide(session);
-      }
+      const first = this.decide(session);
+      if (first.kind === 'wait') await this.clock.sleep(first.until - this.clock.now());
+      const decision = first.kind === 'wait' ? this.decide(session) : first;
       assertRunnable(session.flow);
       if (decision.kind === 'ended' || decision.kind === 'wait') throw new Error(`Flow ${session.flowId} has nothing to run now`);
       const outcome = await this.act(session, decision, () => false);
@@ -187,9 +184,7 @@ export class FlowEngine {
   }
 
   private planOf(session: FlowSession): FlowPlan {
-    let plan = this.plans.get(session);
-    if (plan === undefined) this.plans.set(session, (plan = planFlow(session.definition, session.flow, this.policy, this.engineVersion)));
-    return plan;
+    return (session.plan ??= planFlow(session.definition, session.flow, this.policy, this.engineVersion));
   }
 
   /** Counts a retry decision (the F7 counters) and tells the listener; returns the retry scheduled, if any. */

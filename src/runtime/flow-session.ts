@@ -2,6 +2,7 @@ import type { Artifact } from '../core/artifact.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
 import { ConcurrencyError, FlowLeasedError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody, NewFlowEvent } from '../core/events.js';
+import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import { evolve, replay } from '../core/reducer.js';
 import type { AppendOptions, AppendResult, FlowStore } from '../stores/flow-store.js';
@@ -39,6 +40,8 @@ export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHa
   startedHere: number | null = null;
   /** The lease this session runs under, once it holds one. */
   lease: FlowLease | undefined;
+  /** What `decide` needs of the definition and the recorded policies, computed once. */
+  plan: FlowPlan | undefined;
   /** Outputs of finished steps already in memory, by hash: saves a read per step. */
   artifacts = new Map<string, Artifact>();
 

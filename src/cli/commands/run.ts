@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { FlowEngine } from '../../runtime/engine.js';
 import type { ExitCode } from '../cli-error.js';
 import { loadFlow, type CommandContext } from '../context.js';
@@ -18,12 +19,12 @@ export async function runCommand(ctx: CommandContext, file: string, options: Dri
       baseDir: loaded.baseDir,
       onEvent: progress.onEvent,
     });
-    // Created leased with its first step started in the same commit: this process runs it at once.
-    const handle = await engine.start(loaded.definition, { metadata: { flowFile: loaded.file }, leased: true });
+    // Said before the flow exists: its first commit already starts the first step, which the progress shows.
+    const flowId = randomUUID();
     if (options.quiet !== true)
-      ctx.io.stderr.write(
-        `Flow ${handle.flowId} (${loaded.definition.name}, ${loaded.definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`,
-      );
+      ctx.io.stderr.write(`Flow ${flowId} (${loaded.definition.name}, ${loaded.definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`);
+    // Created leased with its first step started in the same commit: this process runs it at once.
+    const handle = await engine.start(loaded.definition, { flowId, metadata: { flowFile: loaded.file }, leased: true });
     return driveFlow(ctx, { store, engine, progress, handle }, options);
   });
 }
