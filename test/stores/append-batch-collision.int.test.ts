@@ -4,6 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ConcurrencyError } from '../../src/core/errors.js';
+import type { AppendOutcome, AppendRequest } from '../../src/stores/flow-store.js';
+import { appendOneByOne } from '../../src/stores/sql/append-transaction.js';
 import { run } from '../../src/stores/sql/executor.js';
 import { prepareAppend, PreparedAppend } from '../../src/stores/sql/prepared-append.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
@@ -28,10 +30,13 @@ describeWithPg('appendBatch against a concurrent writer (PostgreSQL)', () => {
     await schema?.drop();
   });
 
-  it('fails the colliding request alone and commits the rest of the batch', async () => {
-    const [contested, before, after] = [randomUUID(), randomUUID(), randomUUID()].sort();
-    await store.append(contested as string, 0, [flowInitialized()]);
-    const theirs = prepareAppend({ flowId: contested as string, expectedVersion: 1, events: [stepStarted(0, 7)] });
+  /**
+   * Holds an uncommitted append of version 2 of `contested` on another connection, runs `batch` (whose
+   * append of the same version must then wait), lets the holder commit once the batch waits on it, and
+   * returns what the batch returned.
+   */
+  async function collide<T>(contested: string, batch: () => Promise<T>): Promise<T> {
+    const theirs = prepareAppend({ flowId: contested, expectedVersion: 1, events: [stepStarted(0, 7)] });
     if (!(theirs instanceof PreparedAppend)) throw theirs;
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
@@ -42,12 +47,7 @@ describeWithPg('appendBatch against a concurrent writer (PostgreSQL)', () => {
       await gate;
     });
     await waitUntil(() => inserted, 'the other writer inserting version 2');
-
-    const batch = store.appendBatch([
-      { flowId: before as string, expectedVersion: 0, events: [flowInitialized()] },
-      { flowId: contested as string, expectedVersion: 1, events: [stepStarted(0, 1)] },
-      { flowId: after as string, expectedVersion: 0, events: [flowInitialized(), stepStarted(0)] },
-    ]);
+    const running = batch();
     await waitUntil(
       async () =>
         (await adminQuery(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [APP])).length > 0,
@@ -55,14 +55,48 @@ describeWithPg('appendBatch against a concurrent writer (PostgreSQL)', () => {
     );
     open();
     await holder;
-    const outcomes = await batch;
+    return running;
+  }
 
+  async function expectOnlyContestedFailed(outcomes: readonly AppendOutcome[], flows: readonly string[]): Promise<void> {
+    const [before, contested, after] = flows as [string, string, string];
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
     expect(outcomes[1]?.ok === false && outcomes[1].error).toBeInstanceOf(ConcurrencyError);
-    expect((await store.list(before as string)).map((e) => e.version)).toEqual([1]);
-    expect((await store.list(after as string)).map((e) => e.version)).toEqual([1, 2]);
-    const contestedLog = await store.list(contested as string);
+    expect((await store.list(before)).map((e) => e.version)).toEqual([1]);
+    expect((await store.list(after)).map((e) => e.version)).toEqual([1, 2]);
+    const contestedLog = await store.list(contested);
     expect(contestedLog.map((e) => (e.type === 'StepStarted' ? e.attempt : e.type))).toEqual(['FlowInitialized', 7]);
     expect((await store.listFlows({ limit: 1000 })).find((f) => f.flowId === contested)?.version).toBe(2);
+  }
+
+  /** Three flows whose ids sort as named, the middle one created; and the batch appending to each. */
+  async function threeFlows(): Promise<{ flows: string[]; requests: AppendRequest[] }> {
+    const flows = [randomUUID(), randomUUID(), randomUUID()].sort();
+    const [before, contested, after] = flows as [string, string, string];
+    await store.append(contested, 0, [flowInitialized()]);
+    return {
+      flows,
+      requests: [
+        { flowId: before, expectedVersion: 0, events: [flowInitialized()] },
+        { flowId: contested, expectedVersion: 1, events: [stepStarted(0, 1)] },
+        { flowId: after, expectedVersion: 0, events: [flowInitialized(), stepStarted(0)] },
+      ],
+    };
+  }
+
+  it('appendBatch fails the colliding request alone and commits the rest of the batch', async () => {
+    const { flows, requests } = await threeFlows();
+    const outcomes = await collide(flows[1] as string, () => store.appendBatch(requests));
+    await expectOnlyContestedFailed(outcomes, flows);
+  });
+
+  it('a statement per request (the fallback) names the colliding request, and reruns the rest without it', async () => {
+    const { flows, requests } = await threeFlows();
+    const prepared = requests.map(prepareAppend).filter((p): p is PreparedAppend => p instanceof PreparedAppend);
+    const outcomes = await collide(flows[1] as string, () => appendOneByOne(store.executor, prepared));
+    await expectOnlyContestedFailed(
+      prepared.map((p) => outcomes.get(p) ?? { ok: false, error: new Error('missing') }),
+      flows,
+    );
   });
 });

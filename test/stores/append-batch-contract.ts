@@ -134,6 +134,20 @@ export function appendBatchContract(subject: () => ContractStore): void {
     expect(await subject().artifactCopies(batched.art.hash)).toBe(1);
   });
 
+  it('stores one copy of an artifact two flows of a batch both produce', async () => {
+    const shared = artifactOf({ sharedInBatch: randomUUID() });
+    const [a, b] = [randomUUID(), randomUUID()];
+    const produce = (flowId: string): AppendRequest => ({
+      flowId,
+      expectedVersion: 0,
+      events: [flowInitialized(), stepStarted(0), stepFinished(0, [shared.hash])],
+      options: { artifacts: [shared] },
+    });
+    expect(okVersions(await store().appendBatch([produce(a), produce(b)]))).toEqual([3, 3]);
+    expect(await subject().artifactCopies(shared.hash)).toBe(1);
+    expect(await store().getArtifacts([shared.hash])).toEqual([shared]);
+  });
+
   it('returns no outcome for an empty batch', async () => {
     expect(await store().appendBatch([])).toEqual([]);
   });

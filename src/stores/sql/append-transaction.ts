@@ -1,6 +1,53 @@
+import { EVENT_SCHEMA_VERSION } from '../../core/events.js';
 import type { AppendOutcome } from '../flow-store.js';
-import { run, type SqlExecutor } from './executor.js';
+import { appendManyQuery, type AppendManyRow } from './append-many-query.js';
+import { run, type SqlExecutor, type SqlRunner } from './executor.js';
 import { isVersionConflict, type AppendRow, type PreparedAppend } from './prepared-append.js';
+
+type Outcomes = Map<PreparedAppend, AppendOutcome>;
+
+/**
+ * The appends of a batch in ONE transaction, one commit (one WAL flush) for all, each with its own
+ * head guard: a stale request inserts nothing and fails alone, without an error that would abort
+ * the others.
+ *
+ * Usually in ONE statement (`appendManyQuery`): the batch is split into rounds of distinct flows (a
+ * flow's second append waits for the round after its first), and a batch of one round is one
+ * autocommit statement; several rounds run in BEGIN ... COMMIT. Requests run sorted by flow id
+ * (stably: one flow's requests keep their order), so two processes' batches lock the queue rows of
+ * their common flows in the same order instead of deadlocking.
+ *
+ * The only way one request can abort the statement is the unique (flow_id, version) violation of a
+ * true race with another process's transaction — rare, since the lease keeps one writer per flow. The
+ * error does not say which request collided, so then the batch runs again with a statement per request
+ * (`appendOneByOne`).
+ */
+export async function appendTogether(executor: SqlExecutor, requests: readonly PreparedAppend[]): Promise<Outcomes> {
+  const sorted = byFlowId(requests);
+  const rounds = splitIntoRounds(sorted);
+  const runRound = async (db: SqlRunner, round: readonly PreparedAppend[]): Promise<AppendManyRow[]> =>
+    run<AppendManyRow>(db, appendManyQuery(round.map((r) => r.input), EVENT_SCHEMA_VERSION));
+  let results: AppendManyRow[][];
+  try {
+    const only = rounds.length === 1 ? rounds[0] : undefined;
+    if (only !== undefined) results = [await runRound(executor, only)];
+    else
+      results = await executor.transaction(async (tx) => {
+        const all: AppendManyRow[][] = [];
+        for (const round of rounds) all.push(await runRound(tx, round));
+        return all;
+      });
+  } catch (error) {
+    if (isVersionConflict(error)) return appendOneByOne(executor, sorted);
+    throw error;
+  }
+  const outcomes: Outcomes = new Map();
+  rounds.forEach((round, r) => {
+    const rows = results[r] ?? [];
+    round.forEach((request, i) => outcomes.set(request, settle(request, rows.filter((row) => row.request === i + 1))));
+  });
+  return outcomes;
+}
 
 /** Thrown out of the transaction to roll it back and name the request whose insert collided. */
 class RequestCollided extends Error {
@@ -10,26 +57,14 @@ class RequestCollided extends Error {
 }
 
 /**
- * The appends of a batch in ONE transaction, one commit (one WAL flush) for all: each keeps its own
- * statement, so each has its own head guard, and a stale request inserts nothing and fails alone,
- * without an error that would abort the transaction.
- *
- * No savepoints: the only way one request can abort the transaction is the unique (flow_id, version)
- * violation of a true race with another process's transaction, and that is rare (the lease keeps
- * one writer per flow). So rather than pay two more round trips per request on every batch
- * (SAVEPOINT and RELEASE), the batch is rolled back and run again without the request that collided,
- * which gets its `ConcurrencyError`; each rerun drops one request, so it ends. Any other error
- * rejects the whole batch (the caller's retry decides what is transient).
- *
- * Requests run sorted by flow id (stably: one flow's requests keep their order), so two processes'
- * batches lock the queue rows of their common flows in the same order instead of deadlocking.
+ * A statement per request in one transaction, so that a collision names its request. No savepoints
+ * (two more round trips per request on every batch): the transaction is rolled back and run again
+ * without the request that collided, which gets its `ConcurrencyError`; each rerun drops one request,
+ * so it ends. Any other error rejects the whole batch (the caller's retry decides what is transient).
  */
-export async function appendInOneTransaction(
-  executor: SqlExecutor,
-  requests: readonly PreparedAppend[],
-): Promise<Map<PreparedAppend, AppendOutcome>> {
-  const outcomes = new Map<PreparedAppend, AppendOutcome>();
-  let pending = [...requests].sort((a, b) => (a.flowId < b.flowId ? -1 : a.flowId > b.flowId ? 1 : 0));
+export async function appendOneByOne(executor: SqlExecutor, requests: readonly PreparedAppend[]): Promise<Outcomes> {
+  const outcomes: Outcomes = new Map();
+  let pending = byFlowId(requests);
   for (;;) {
     try {
       const rows = await executor.transaction(async (tx) => {
@@ -53,6 +88,22 @@ export async function appendInOneTransaction(
       if (pending.length === 0) return outcomes;
     }
   }
+}
+
+function byFlowId(requests: readonly PreparedAppend[]): PreparedAppend[] {
+  return [...requests].sort((a, b) => (a.flowId < b.flowId ? -1 : a.flowId > b.flowId ? 1 : 0));
+}
+
+/** Rounds in which no flow appears twice; a flow's later requests go to later rounds, in order. */
+function splitIntoRounds(requests: readonly PreparedAppend[]): PreparedAppend[][] {
+  const rounds: PreparedAppend[][] = [];
+  const seen = new Map<string, number>();
+  for (const request of requests) {
+    const round = seen.get(request.flowId) ?? 0;
+    seen.set(request.flowId, round + 1);
+    (rounds[round] ??= []).push(request);
+  }
+  return rounds;
 }
 
 function settle(request: PreparedAppend, rows: readonly AppendRow[]): AppendOutcome {

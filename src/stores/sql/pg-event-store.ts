@@ -2,7 +2,7 @@ import { canonicalJson } from '../../core/canonical-json.js';
 import { isConcurrencyError } from '../../core/errors.js';
 import type { FlowEvent, FlowEventBody, NewFlowEvent } from '../../core/events.js';
 import type { AppendOptions, AppendOutcome, AppendRequest, AppendResult } from '../flow-store.js';
-import { appendInOneTransaction } from './append-transaction.js';
+import { appendTogether } from './append-transaction.js';
 import { eventsInRangeQuery, headVersionQuery, listEventsQuery } from './event-queries.js';
 import { run, type SqlExecutor } from './executor.js';
 import { bodyPayload, isVersionConflict, prepareAppend, PreparedAppend, type AppendRow } from './prepared-append.js';
@@ -30,7 +30,7 @@ export class PgEventStore {
   }
 
   /**
-   * Several appends in one transaction (see `appendInOneTransaction`), retried as a whole on a
+   * Several appends in one transaction (see `appendTogether`), retried as a whole on a
    * transient failure. One valid request alone is a plain `append`: a single autocommit statement is
    * cheaper than BEGIN, statement, COMMIT.
    */
@@ -42,7 +42,7 @@ export class PgEventStore {
     if (only !== undefined) outcomes.set(only, await settleConflict(this.appendPrepared(only)));
     else if (valid.length > 1) {
       const settled = await withRetry(`append a batch of ${valid.length}`, async (connectionLost) => {
-        const results = await appendInOneTransaction(this.executor, valid);
+        const results = await appendTogether(this.executor, valid);
         // A lost connection may have hidden the commit of an earlier attempt: its appends now look stale.
         if (connectionLost)
           for (const [request, outcome] of results) {

@@ -5,7 +5,7 @@ import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../../c
 import { errorRecordFromEvent } from '../../core/step-execution-error.js';
 import { unstorableInBatch } from '../../core/storable.js';
 import type { AppendRequest, AppendResult } from '../flow-store.js';
-import { appendEventsQuery, type ErrorRowInput } from './event-queries.js';
+import { appendEventsQuery, type AppendBatch, type ErrorRowInput } from './event-queries.js';
 import type { SqlQuery } from './executor.js';
 import { isUuid } from './uuid.js';
 
@@ -25,15 +25,22 @@ const VERSION_CONSTRAINT = 'event_log_flow_version_unique';
  */
 export class PreparedAppend {
   readonly operation: string;
+  private single: SqlQuery | undefined;
 
   constructor(
     readonly flowId: string,
     readonly expectedVersion: number,
     /** The events as they will be stored; `seq` is assigned by the database. */
     readonly stored: readonly FlowEvent[],
-    readonly query: SqlQuery,
+    /** What the append statement receives (alone, or with other flows' in one statement). */
+    readonly input: AppendBatch,
   ) {
     this.operation = `append to flow ${flowId}`;
+  }
+
+  /** The statement of this append alone. */
+  get query(): SqlQuery {
+    return (this.single ??= appendEventsQuery(this.input));
   }
 
   /** The result of the statement's rows; `ConcurrencyError` when the head guard let nothing in. */
@@ -71,7 +78,7 @@ export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
   const errors: ErrorRowInput[] = stored.flatMap((event) =>
     event.type === 'StepFailed' ? [{ ...errorRecordFromEvent(event), version: event.version }] : [],
   );
-  const query = appendEventsQuery({
+  return new PreparedAppend(flowId, expectedVersion, stored, {
     flowId,
     expectedVersion,
     schemaVersion: EVENT_SCHEMA_VERSION,
@@ -80,7 +87,6 @@ export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
     artifacts: firstOfEachHash(options.artifacts ?? []),
     lease: expectedVersion === 0 ? options.lease : undefined,
   });
-  return new PreparedAppend(flowId, expectedVersion, stored, query);
 }
 
 /** Two appenders passed the head guard at once: the later one hit the unique (flow_id, version) index. */
