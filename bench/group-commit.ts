@@ -2,14 +2,17 @@
 // `GroupCommitter`, by 1 and by 8 concurrent flows, next to the commit limit, interleaved in rounds.
 // Each flow is the 12 appends the engine makes for 10 no-op steps. Run it with
 //   tsc -p bench/tsconfig.json && node node_modules/.cache/chemflow-bench/bench/group-commit.js [sampleMs] [rounds]
-// It measures the store alone: what the engine gains once its appends go through the committer.
+// The store alone, and the engine running the same flows on the store and on a `GroupCommitStore`
+// wrapping it (what `npm run bench` will show once the engine's appends go through a committer).
 import { randomUUID } from 'node:crypto';
 import type { NewFlowEvent } from '../src/core/events.js';
 import { sha256Hex } from '../src/core/hash.js';
+import { FlowEngine } from '../src/runtime/engine.js';
 import { GroupCommitter } from '../src/runtime/group-commit.js';
+import { GroupCommitStore } from '../src/runtime/group-commit-store.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
 import { openCommitLimit } from './commit-limit.js';
-import { STEPS_PER_FLOW } from './flows.js';
+import { noopFlow, RETRY_AT_ONCE, STEPS_PER_FLOW } from './flows.js';
 import { rate } from './meter.js';
 import { BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
 import { median } from './stats.js';
@@ -62,6 +65,13 @@ const flow = (append: Append) => async (): Promise<number> => {
   for (const events of appends) version = (await append(flowId, version, events)).version;
   return appends.length;
 };
+const engine = new FlowEngine({ store, retryPolicy: RETRY_AT_ONCE });
+const groupedEngine = new FlowEngine({ store: new GroupCommitStore(store), retryPolicy: RETRY_AT_ONCE });
+const engineFlow = (e: FlowEngine) => async (): Promise<number> => {
+  const flowId = await e.startFlow(noopFlow);
+  if (!(await e.runToEnd(flowId, noopFlow)).completed) throw new Error(`flow ${flowId} did not complete`);
+  return STEPS_PER_FLOW;
+};
 const meters: [string, () => Promise<number>][] = [
   ['commit limit, 1 connection (commits/s)', () => limit.c1.measure(sampleMs)],
   ['commit limit, 8 connections (commits/s)', () => limit.c8.measure(sampleMs)],
@@ -69,6 +79,10 @@ const meters: [string, () => Promise<number>][] = [
   ['group commit, 1 flow (appends/s)', () => rate(1, sampleMs, flow(grouped))],
   ['append, 8 flows (appends/s)', () => rate(8, sampleMs, flow(direct))],
   ['group commit, 8 flows (appends/s)', () => rate(8, sampleMs, flow(grouped))],
+  ['engine, 8 flows (steps/s)', () => rate(8, sampleMs, engineFlow(engine))],
+  ['engine on a GroupCommitStore, 8 flows (steps/s)', () => rate(8, sampleMs, engineFlow(groupedEngine))],
+  ['engine, 1 flow (steps/s)', () => rate(1, sampleMs, engineFlow(engine))],
+  ['engine on a GroupCommitStore, 1 flow (steps/s)', () => rate(1, sampleMs, engineFlow(groupedEngine))],
 ];
 const runs = new Map<string, number[]>(meters.map(([label]) => [label, []]));
 try {
@@ -86,6 +100,11 @@ try {
           group8VsCommit8: ratio('group commit, 8 flows (appends/s)', 'commit limit, 8 connections (commits/s)'),
           append8VsCommit8: ratio('append, 8 flows (appends/s)', 'commit limit, 8 connections (commits/s)'),
           groupVsAppend1: ratio('group commit, 1 flow (appends/s)', 'append, 1 flow (appends/s)'),
+          engineGroupedVsEngine8: ratio('engine on a GroupCommitStore, 8 flows (steps/s)', 'engine, 8 flows (steps/s)'),
+          engine8VsCommit8: ratio('engine, 8 flows (steps/s)', 'commit limit, 8 connections (commits/s)'),
+          engineGrouped8VsCommit8: ratio('engine on a GroupCommitStore, 8 flows (steps/s)', 'commit limit, 8 connections (commits/s)'),
+          engine1VsCommit1: ratio('engine, 1 flow (steps/s)', 'commit limit, 1 connection (commits/s)'),
+          engineGrouped1VsCommit1: ratio('engine on a GroupCommitStore, 1 flow (steps/s)', 'commit limit, 1 connection (commits/s)'),
         },
         appendsPerBatch: appends / batches,
       },
