@@ -30,9 +30,9 @@ export class PgEventStore {
   }
 
   /**
-   * Several appends in one transaction (see `appendTogether`), retried as a whole on a
-   * transient failure. One valid request alone is a plain `append`: a single autocommit statement is
-   * cheaper than BEGIN, statement, COMMIT.
+   * Several appends in one transaction, usually one statement (see `appendTogether`), retried as a
+   * whole on a transient failure. One valid request alone is a plain `append`, with its own simpler
+   * statement. Requests refused before the database (not a UUID, unstorable text) fail alone.
    */
   async appendBatch(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
     const prepared = requests.map(prepareAppend);
