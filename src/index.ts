@@ -9,6 +9,8 @@ export type { DatabaseState, FlowResolver, FlowWorkerOptions, WorkerFlowSetup, W
 export { LeaseKeeper, DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, type FlowLease, type LeaseKeeperOptions } from './runtime/lease-keeper.js';
 export { cancelFlow } from './runtime/cancel.js';
 export { WorkerMetrics, type WorkerMetricsHooks, type WorkerMetricsOptions } from './runtime/worker-metrics.js';
+export { GroupCommitter, type GroupCommitOptions, type GroupCommitStats } from './runtime/group-commit.js';
+export { GroupCommitStore } from './runtime/group-commit-store.js';
 export {
   loadFlowFile,
   FlowFileError,

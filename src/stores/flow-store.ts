@@ -20,6 +20,17 @@ export interface AppendResult {
   version: number;
 }
 
+/** One append of a batch: the arguments of `FlowStore.append`, with the same meaning. */
+export interface AppendRequest {
+  flowId: string;
+  expectedVersion: number;
+  events: readonly NewFlowEvent[];
+  options?: AppendOptions;
+}
+
+/** What became of one request of a batch: its result, or the error `append` would have thrown for it. */
+export type AppendOutcome = { ok: true; result: AppendResult } | { ok: false; error: Error };
+
 /** A flow's row in the flow queue (a projection of its log, kept in the transaction of every append). */
 export interface FlowSummary {
   flowId: string;
@@ -131,6 +142,16 @@ export interface FlowStore extends ErrorStore, FlowQueue {
     events: readonly NewFlowEvent[],
     options?: AppendOptions,
   ): Promise<AppendResult>;
+
+  /**
+   * Several appends (of several flows, or several in order for one flow) in ONE transaction: one
+   * commit for all. Each request is checked against its own `expectedVersion` and succeeds or fails
+   * alone, exactly as `append` would (a stale version or an unstorable value is that request's
+   * outcome, never another's). Outcomes come in request order. A failure of the database itself (a
+   * lost connection that outlives the retries) rejects the whole batch: no outcome claims a write
+   * that might not be durable.
+   */
+  appendBatch(requests: readonly AppendRequest[]): Promise<AppendOutcome[]>;
 
   /** A flow's events ordered by version (empty for an unknown flow). */
   list(flowId: string): Promise<FlowEvent[]>;

@@ -11,6 +11,8 @@ import {
 import type { QueueStatus } from '../core/queue-status.js';
 import type {
   AppendOptions,
+  AppendOutcome,
+  AppendRequest,
   AppendResult,
   ClaimedFlow,
   FlowQuery,
@@ -37,10 +39,37 @@ export class MemoryFlowStore implements FlowStore {
     events: readonly NewFlowEvent[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
+    // Applied at once, as before (a read issued right after sees it); only the failure is deferred.
+    try {
+      return Promise.resolve(this.appendNow(flowId, expectedVersion, events, options));
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  /** One after the other: in memory every append is already atomic and nothing is flushed. */
+  appendBatch(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
+    return Promise.resolve(
+      requests.map((r): AppendOutcome => {
+        try {
+          return { ok: true, result: this.appendNow(r.flowId, r.expectedVersion, r.events, r.options) };
+        } catch (error) {
+          return { ok: false, error: asError(error) };
+        }
+      }),
+    );
+  }
+
+  private appendNow(
+    flowId: string,
+    expectedVersion: number,
+    events: readonly NewFlowEvent[],
+    options: AppendOptions = {},
+  ): AppendResult {
     const log = this.logs.get(flowId) ?? [];
-    if (log.length !== expectedVersion) return Promise.reject(new ConcurrencyError(flowId, expectedVersion, log.length));
+    if (log.length !== expectedVersion) throw new ConcurrencyError(flowId, expectedVersion, log.length);
     const unstorable = unstorableInBatch(events, options.artifacts);
-    if (unstorable !== undefined) return Promise.reject(unstorable);
+    if (unstorable !== undefined) throw unstorable;
     // Copied once and deep-frozen, like a row in an append-only table: callers can never alias or
     // change stored state, so reads need not copy it again (replay reads the whole log).
     const stored = events.map(
@@ -63,7 +92,7 @@ export class MemoryFlowStore implements FlowStore {
     }
     for (const event of stored) if (event.type === 'StepFailed') this.errors.push(errorRecordFromEvent(event));
     this.queue.project(flowId, stored, expectedVersion === 0 ? options.lease : undefined);
-    return Promise.resolve({ events: stored, version: log.length });
+    return { events: stored, version: log.length };
   }
 
   /** The flow's events, deep-frozen: the same objects on every read, never copies. */
@@ -140,6 +169,10 @@ export class MemoryFlowStore implements FlowStore {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function deepFreeze<T>(value: T): T {

@@ -2,11 +2,13 @@
 // memory bug) could: for tests that show a changed payload is caught when it is read.
 import type { Artifact } from '../../src/core/artifact.js';
 import type { JsonValue } from '../../src/core/canonical-json.js';
+import { GroupCommitStore } from '../../src/runtime/group-commit-store.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
 import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 
 export async function tamperArtifact(store: FlowStore, hash: string, payload: JsonValue): Promise<void> {
+  if (store instanceof GroupCommitStore) return tamperArtifact(store.inner, hash, payload);
   if (store instanceof MemoryFlowStore) {
     const artifacts = (store as unknown as { artifacts: Map<string, Artifact> }).artifacts;
     const stored = artifacts.get(hash);

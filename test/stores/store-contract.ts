@@ -21,6 +21,7 @@ import {
   stepStarted,
 } from '../helpers/events.js';
 import { tamperArtifact } from '../helpers/tamper.js';
+import { appendBatchContract } from './append-batch-contract.js';
 
 export interface ContractStore {
   store: FlowStore;
@@ -205,6 +206,8 @@ export function describeStoreContract(name: string, open: () => Promise<Contract
         expect(new Set(attempts).size).toBe(20);
       });
     });
+
+    describe('appendBatch', () => appendBatchContract(() => subject));
 
     describe('artifacts', () => {
       it('deduplicates by hash, within a batch and across flows', async () => {

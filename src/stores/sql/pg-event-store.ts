@@ -1,25 +1,14 @@
-import type { Artifact } from '../../core/artifact.js';
 import { canonicalJson } from '../../core/canonical-json.js';
-import { ConcurrencyError, isConcurrencyError, StoreError } from '../../core/errors.js';
-import { eventPayload } from '../../core/event-codec.js';
-import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../../core/events.js';
-import { errorRecordFromEvent } from '../../core/step-execution-error.js';
-import { unstorableInBatch } from '../../core/storable.js';
-import type { AppendOptions, AppendResult } from '../flow-store.js';
-import { appendEventsQuery, eventsInRangeQuery, listEventsQuery, type ErrorRowInput } from './event-queries.js';
+import { isConcurrencyError } from '../../core/errors.js';
+import type { FlowEvent, NewFlowEvent } from '../../core/events.js';
+import type { AppendOptions, AppendOutcome, AppendRequest, AppendResult } from '../flow-store.js';
+import { appendTogether } from './append-transaction.js';
+import { eventsInRangeQuery, listEventsQuery } from './event-queries.js';
 import { run, type SqlExecutor } from './executor.js';
+import { bodyPayload, isVersionConflict, prepareAppend, PreparedAppend, type AppendRow } from './prepared-append.js';
 import { eventFromRow, type EventRow } from './rows.js';
 import { withRetry } from './transient.js';
 import { isUuid } from './uuid.js';
-
-interface AppendRow {
-  head_version: number;
-  seq: string | number | null;
-  version: number | null;
-}
-
-/** The name `event_log`'s unique (flow_id, version) constraint has in migration 0001. */
-const VERSION_CONSTRAINT = 'event_log_flow_version_unique';
 
 /** The seeds' `PgEventStore`: the append-only event log (PGlite and the PostgreSQL server alike). */
 export class PgEventStore {
@@ -36,29 +25,38 @@ export class PgEventStore {
     events: readonly NewFlowEvent[],
     options: AppendOptions = {},
   ): Promise<AppendResult> {
-    const operation = `append to flow ${flowId}`;
-    if (!isUuid(flowId)) return Promise.reject(new StoreError(operation, 'flow ids must be UUIDs'));
-    const unstorable = unstorableInBatch(events, options.artifacts);
-    if (unstorable !== undefined) return Promise.reject(unstorable);
-    const stored = events.map(
-      (event, i): FlowEvent => ({
-        ...structuredClone<NewFlowEvent>(event),
-        flowId,
-        version: expectedVersion + i + 1,
-        seq: 0, // assigned by the database
-        schemaVersion: EVENT_SCHEMA_VERSION,
-      }),
-    );
-    return withRetry(operation, async (connectionLost) => {
-      try {
-        return await this.appendOnce(flowId, expectedVersion, stored, options);
-      } catch (error) {
-        if (connectionLost && isConcurrencyError(error)) {
-          const committed = await this.alreadyCommitted(flowId, stored);
-          if (committed !== undefined) return { events: committed, version: expectedVersion + stored.length };
-        }
-        throw error;
-      }
+    const prepared = prepareAppend({ flowId, expectedVersion, events, options });
+    return prepared instanceof PreparedAppend ? this.appendPrepared(prepared) : Promise.reject(prepared);
+  }
+
+  /**
+   * Several appends in one transaction, usually one statement (see `appendTogether`), retried as a
+   * whole on a transient failure. One valid request alone is a plain `append`, with its own simpler
+   * statement. Requests refused before the database (not a UUID, unstorable text) fail alone.
+   */
+  async appendBatch(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
+    const prepared = requests.map(prepareAppend);
+    const valid = prepared.filter((p): p is PreparedAppend => p instanceof PreparedAppend);
+    const outcomes = new Map<PreparedAppend, AppendOutcome>();
+    const only = valid.length === 1 ? valid[0] : undefined;
+    if (only !== undefined) outcomes.set(only, await settleConflict(this.appendPrepared(only)));
+    else if (valid.length > 1) {
+      const settled = await withRetry(`append a batch of ${valid.length}`, async (connectionLost) => {
+        const results = await appendTogether(this.executor, valid);
+        // A lost connection may have hidden the commit of an earlier attempt: its appends now look stale.
+        if (connectionLost)
+          for (const [request, outcome] of results) {
+            if (outcome.ok || !isConcurrencyError(outcome.error)) continue;
+            const committed = await this.alreadyCommitted(request);
+            if (committed !== undefined) results.set(request, { ok: true, result: committed });
+          }
+        return results;
+      });
+      for (const [request, outcome] of settled) outcomes.set(request, outcome);
+    }
+    return prepared.map((p): AppendOutcome => {
+      if (!(p instanceof PreparedAppend)) return { ok: false, error: p };
+      return outcomes.get(p) ?? { ok: false, error: new Error(`no outcome for the append to flow ${p.flowId}`) };
     });
   }
 
@@ -69,76 +67,57 @@ export class PgEventStore {
     return rows.map((row) => eventFromRow(flowId, row));
   }
 
-  private async appendOnce(
-    flowId: string,
-    expectedVersion: number,
-    stored: readonly FlowEvent[],
-    options: AppendOptions,
-  ): Promise<AppendResult> {
-    const errors: ErrorRowInput[] = stored.flatMap((event) =>
-      event.type === 'StepFailed' ? [{ ...errorRecordFromEvent(event), version: event.version }] : [],
-    );
-    const query = appendEventsQuery({
-      flowId,
-      expectedVersion,
-      schemaVersion: EVENT_SCHEMA_VERSION,
-      events: stored.map((event) => ({ type: event.type, ts: event.ts, payload: bodyPayload(event) })),
-      errors,
-      artifacts: firstOfEachHash(options.artifacts ?? []),
-      lease: expectedVersion === 0 ? options.lease : undefined,
+  private appendPrepared(prepared: PreparedAppend): Promise<AppendResult> {
+    return withRetry(prepared.operation, async (connectionLost) => {
+      try {
+        return prepared.result(await this.runAppend(prepared));
+      } catch (error) {
+        if (connectionLost && isConcurrencyError(error)) {
+          const committed = await this.alreadyCommitted(prepared);
+          if (committed !== undefined) return committed;
+        }
+        throw error;
+      }
     });
-    let rows: AppendRow[];
-    try {
-      rows = await run<AppendRow>(this.executor, query);
-    } catch (error) {
-      if (isVersionConflict(error)) throw new ConcurrencyError(flowId, expectedVersion, undefined);
-      throw error;
-    }
-    const inserted = rows.filter((row) => row.seq !== null);
-    const head = rows[0]?.head_version ?? 0;
-    if (head !== expectedVersion || inserted.length !== stored.length)
-      throw new ConcurrencyError(flowId, expectedVersion, head);
-    const seqs = new Map(inserted.map((row) => [row.version, Number(row.seq)]));
-    return {
-      events: stored.map((event) => ({ ...event, seq: seqs.get(event.version) ?? 0 })),
-      version: expectedVersion + stored.length,
-    };
   }
 
-  /** The batch as stored, when an earlier attempt committed it before its connection died. */
-  private async alreadyCommitted(flowId: string, batch: readonly FlowEvent[]): Promise<FlowEvent[] | undefined> {
-    const first = batch[0];
-    const last = batch[batch.length - 1];
+  private async runAppend(prepared: PreparedAppend): Promise<AppendRow[]> {
+    try {
+      return await run<AppendRow>(this.executor, prepared.query);
+    } catch (error) {
+      if (isVersionConflict(error)) throw prepared.conflict();
+      throw error;
+    }
+  }
+
+  /** The append as stored, when an earlier attempt committed it before its connection died. */
+  private async alreadyCommitted(prepared: PreparedAppend): Promise<AppendResult | undefined> {
+    const { flowId, stored } = prepared;
+    const first = stored[0];
+    const last = stored[stored.length - 1];
     if (first === undefined || last === undefined) return undefined;
     const rows = await run<EventRow>(this.executor, eventsInRangeQuery(flowId, first.version, last.version));
     const found = rows.map((row) => eventFromRow(flowId, row));
     const same =
-      found.length === batch.length &&
+      found.length === stored.length &&
       found.every((event, i) => {
-        const ours = batch[i];
+        const ours = stored[i];
         return ours !== undefined && sameEvent(event, ours);
       });
-    return same ? found : undefined;
+    return same ? { events: found, version: prepared.expectedVersion + stored.length } : undefined;
   }
 }
 
-/** The stored payload: the event's body, without its type, timestamp or envelope (flow, version, seq). */
-function bodyPayload(event: FlowEvent): Record<string, unknown> {
-  const { flowId: _flowId, version: _version, seq: _seq, schemaVersion: _schemaVersion, ...body } = event;
-  return eventPayload(body);
+/** A conflict is the request's own outcome; any other failure (the database's) rejects the batch. */
+async function settleConflict(append: Promise<AppendResult>): Promise<AppendOutcome> {
+  try {
+    return { ok: true, result: await append };
+  } catch (error) {
+    if (isConcurrencyError(error)) return { ok: false, error };
+    throw error;
+  }
 }
 
 function sameEvent(a: FlowEvent, b: FlowEvent): boolean {
   return a.type === b.type && a.ts === b.ts && canonicalJson(bodyPayload(a)) === canonicalJson(bodyPayload(b));
-}
-
-function isVersionConflict(error: unknown): boolean {
-  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
-  return code === '23505' && constraint === VERSION_CONSTRAINT;
-}
-
-/** Duplicates within one batch are the same content; keep the first, as the memory store does. */
-function firstOfEachHash(artifacts: readonly Artifact[]): Artifact[] {
-  const seen = new Set<string>();
-  return artifacts.filter((artifact) => !seen.has(artifact.hash) && seen.add(artifact.hash));
 }

@@ -4,6 +4,8 @@ import type { ErrorCounts, StepExecutionError } from '../../core/step-execution-
 import type { QueueStatus } from '../../core/queue-status.js';
 import type {
   AppendOptions,
+  AppendOutcome,
+  AppendRequest,
   AppendResult,
   ClaimedFlow,
   FlowQuery,
@@ -59,6 +61,10 @@ export class SqlFlowStore implements FlowStore {
     options?: AppendOptions,
   ): Promise<AppendResult> {
     return this.events.append(flowId, expectedVersion, events, options);
+  }
+
+  appendBatch(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
+    return this.events.appendBatch(requests);
   }
 
   list(flowId: string): Promise<FlowEvent[]> {

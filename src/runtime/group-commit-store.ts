@@ -1,0 +1,105 @@
+import type { Artifact } from '../core/artifact.js';
+import type { FlowEvent, NewFlowEvent } from '../core/events.js';
+import type { QueueStatus } from '../core/queue-status.js';
+import type { ErrorCounts, StepExecutionError } from '../core/step-execution-error.js';
+import type {
+  AppendOptions,
+  AppendOutcome,
+  AppendRequest,
+  AppendResult,
+  ClaimedFlow,
+  FlowQuery,
+  FlowStore,
+  FlowSummary,
+  LeaseAcquisition,
+} from '../stores/flow-store.js';
+import { GroupCommitter, type GroupCommitOptions } from './group-commit.js';
+
+/**
+ * A store whose `append` goes through a `GroupCommitter`: hand it to every engine of a process (or a
+ * worker) in place of the store, and the appends of all the flows they run share commits with no other
+ * change. Everything else is the wrapped store's own call. Share ONE wrapper: a committer per flow
+ * would never have two appends to group.
+ */
+export class GroupCommitStore implements FlowStore {
+  readonly kind: FlowStore['kind'];
+  readonly committer: GroupCommitter;
+
+  constructor(
+    readonly inner: FlowStore,
+    options: GroupCommitOptions = {},
+  ) {
+    this.kind = inner.kind;
+    this.committer = new GroupCommitter(inner, options);
+  }
+
+  append(flowId: string, expectedVersion: number, events: readonly NewFlowEvent[], options?: AppendOptions): Promise<AppendResult> {
+    return this.committer.append(flowId, expectedVersion, events, options);
+  }
+
+  appendBatch(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
+    return this.inner.appendBatch(requests);
+  }
+
+  list(flowId: string): Promise<FlowEvent[]> {
+    return this.inner.list(flowId);
+  }
+
+  getArtifacts(hashes: readonly string[]): Promise<Artifact[]> {
+    return this.inner.getArtifacts(hashes);
+  }
+
+  listErrors(flowId: string, stepId?: string): Promise<StepExecutionError[]> {
+    return this.inner.listErrors(flowId, stepId);
+  }
+
+  getErrorTimeline(flowId: string, stepId: string): Promise<StepExecutionError[]> {
+    return this.inner.getErrorTimeline(flowId, stepId);
+  }
+
+  countErrorsByFlow(flowId: string): Promise<ErrorCounts> {
+    return this.inner.countErrorsByFlow(flowId);
+  }
+
+  listFlows(query?: FlowQuery): Promise<FlowSummary[]> {
+    return this.inner.listFlows(query);
+  }
+
+  claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]> {
+    return this.inner.claimFlows(owner, options);
+  }
+
+  acquireLease(flowId: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<LeaseAcquisition> {
+    return this.inner.acquireLease(flowId, owner, leaseMs, takeOverFrom);
+  }
+
+  renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {
+    return this.inner.renewLeases(owner, flowIds, leaseMs);
+  }
+
+  releaseLease(flowId: string, owner: string): Promise<void> {
+    return this.inner.releaseLease(flowId, owner);
+  }
+
+  nextWakeAt(): Promise<number | null> {
+    return this.inner.nextWakeAt();
+  }
+
+  queueDepth(): Promise<Record<'pending' | 'running' | 'waiting', number>> {
+    return this.inner.queueDepth();
+  }
+
+  rebuildQueue(flowId?: string): Promise<number> {
+    return this.inner.rebuildQueue(flowId);
+  }
+
+  subscribe(listener: () => void): Promise<() => Promise<void>> {
+    return this.inner.subscribe(listener);
+  }
+
+  /** Lets the appends already made settle, then closes the wrapped store. */
+  async close(): Promise<void> {
+    await this.committer.drain();
+    await this.inner.close();
+  }
+}

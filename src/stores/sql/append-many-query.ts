@@ -1,0 +1,126 @@
+import type { SqlQuery } from './executor.js';
+import type { AppendBatch } from './event-queries.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON } from './sql-fragments.js';
+
+/** One row of the result: `request` is the 1-based position of the append in the statement. */
+export interface AppendManyRow {
+  request: number;
+  head_version: number;
+  seq: string | number | null;
+  version: number | null;
+}
+
+/**
+ * The appends of several DIFFERENT flows in ONE statement: one round trip, one parse and plan, one
+ * executor start-up and one commit for all, where a statement per flow would pay each per flow (on a
+ * CPU-bound server that is most of an append's cost). It is `appendEventsQuery` with every part keyed
+ * by flow: each flow has its own head guard, so a stale append inserts nothing and the others go on;
+ * its error rows, artifacts and queue row join on its own inserted events.
+ *
+ * Every flow may appear only once (a statement sees one snapshot, so a second append of the same flow
+ * could not see the first, and the queue upsert may touch a row only once): the caller splits a batch
+ * into rounds of distinct flows. The error and artifact parts are left out when no append has any,
+ * so there are four fixed texts, each prepared once per connection.
+ */
+export function appendManyQuery(batches: readonly AppendBatch[], schemaVersion: number): SqlQuery {
+  const requests = batches.map((b) => ({
+    flowId: b.flowId,
+    expectedVersion: b.expectedVersion,
+    leaseOwner: b.lease?.owner ?? null,
+    leaseMs: b.lease?.leaseMs ?? null,
+    events: b.events,
+  }));
+  const values: unknown[] = [JSON.stringify(requests), schemaVersion];
+  const parts = [APPEND_EVENTS, PROJECT_QUEUE];
+  const errors = batches.flatMap((b) => b.errors);
+  if (errors.length > 0) {
+    values.push(JSON.stringify(errors));
+    parts.push(appendErrors(values.length));
+  }
+  const artifacts = batches.flatMap((b) => b.artifacts.map((a) => ({ ...a, flowId: b.flowId })));
+  if (artifacts.length > 0) {
+    values.push(JSON.stringify(artifacts));
+    parts.push(appendArtifacts(values.length));
+  }
+  return { text: `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`, values };
+}
+
+const APPEND_EVENTS = `request AS (
+  SELECT r.ord::int AS ord, (r.e->>'flowId')::uuid AS flow_id, (r.e->>'expectedVersion')::int AS expected,
+    r.e->>'leaseOwner' AS lease_owner, (r.e->>'leaseMs')::int AS lease_ms, r.e->'events' AS events
+  FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS r(e, ord)
+), head AS (
+  SELECT request.*, (SELECT COALESCE(MAX(l.version), 0) FROM event_log l WHERE l.flow_id = request.flow_id) AS version
+  FROM request
+), inserted AS (
+  INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload)
+  SELECT head.flow_id, head.expected + source.ord::int, (source.e->>'ts')::timestamptz, source.e->>'type', $2::int,
+    source.e->'payload'
+  FROM head CROSS JOIN LATERAL jsonb_array_elements(head.events) WITH ORDINALITY AS source(e, ord)
+  WHERE head.version = head.expected
+  ORDER BY head.ord, source.ord
+  RETURNING flow_id, seq, version, event_type, payload, ts
+)`;
+
+/** `appendEventsQuery`'s queue projection, per flow: see there for the rules. */
+const PROJECT_QUEUE = `last_event AS (
+  SELECT DISTINCT ON (flow_id) flow_id, version, event_type, payload, ts FROM inserted ORDER BY flow_id, version DESC
+), queue AS (
+  INSERT INTO flow_queue AS q (flow_id, name, status, version, last_event_type, next_due_at,
+    lease_owner, lease_expires_at, created_at, updated_at)
+  SELECT last_event.flow_id,
+    coalesce((SELECT i.payload->>'flowName' FROM inserted i
+      WHERE i.flow_id = last_event.flow_id AND i.event_type = 'FlowInitialized'), ''),
+    projected.status, last_event.version, last_event.event_type,
+    chemflow_queue_due(projected.status, last_event.payload, now()),
+    head.lease_owner, CASE WHEN head.lease_owner IS NULL THEN NULL ELSE now() + head.lease_ms * interval '1 millisecond' END,
+    (SELECT i.ts FROM inserted i WHERE i.flow_id = last_event.flow_id ORDER BY i.version LIMIT 1), last_event.ts
+  FROM last_event
+  JOIN head ON head.flow_id = last_event.flow_id
+  CROSS JOIN LATERAL (
+    SELECT chemflow_queue_status(last_event.event_type, last_event.payload, last_event.ts, false) AS status
+  ) projected
+  ORDER BY last_event.flow_id
+  ON CONFLICT (flow_id) DO UPDATE SET
+    status = CASE WHEN q.status = 'cancelled' THEN 'cancelled' ELSE EXCLUDED.status END,
+    version = EXCLUDED.version,
+    last_event_type = EXCLUDED.last_event_type,
+    next_due_at = CASE
+      WHEN q.status = 'cancelled' THEN NULL
+      WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
+      ELSE EXCLUDED.next_due_at
+    END,
+    lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
+    lease_expires_at = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
+    updated_at = EXCLUDED.updated_at
+)`;
+
+function appendErrors(param: number): string {
+  return `errors AS (
+  INSERT INTO step_execution_errors (${ERROR_COLUMNS})
+  SELECT ${ERROR_VALUES_FROM_JSON}
+  FROM jsonb_array_elements($${param}::text::jsonb) WITH ORDINALITY AS source(e, ord)
+  JOIN inserted ON inserted.flow_id = (source.e->>'flowId')::uuid AND inserted.version = (source.e->>'version')::int
+  ORDER BY source.ord
+)`;
+}
+
+/** As in `appendEventsQuery`, within the artifact's own flow; the first of a hash in the batch wins. */
+function appendArtifacts(param: number): string {
+  return `artifacts AS (
+  INSERT INTO workflow_step_artifacts (hash, kind, payload, metadata, produced_in_seq)
+  SELECT source.e->>'hash', source.e->>'kind', source.e->'payload', source.e->'metadata',
+    (SELECT i.seq FROM inserted i
+      WHERE i.flow_id = (source.e->>'flowId')::uuid AND i.event_type = 'StepFinished'
+        AND i.payload->'outputs' ? (source.e->>'hash')
+      ORDER BY i.version LIMIT 1)
+  FROM jsonb_array_elements($${param}::text::jsonb) WITH ORDINALITY AS source(e, ord)
+  WHERE EXISTS (SELECT 1 FROM inserted i WHERE i.flow_id = (source.e->>'flowId')::uuid)
+  ORDER BY source.ord
+  ON CONFLICT (hash) DO NOTHING
+)`;
+}
+
+const APPEND_RESULT = `SELECT head.ord AS request, head.version AS head_version, inserted.seq, inserted.version
+FROM head LEFT JOIN inserted ON inserted.flow_id = head.flow_id
+ORDER BY head.ord, inserted.version`;

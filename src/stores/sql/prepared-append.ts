@@ -1,0 +1,108 @@
+import type { Artifact } from '../../core/artifact.js';
+import { ConcurrencyError, StoreError } from '../../core/errors.js';
+import { eventPayload } from '../../core/event-codec.js';
+import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../../core/events.js';
+import { errorRecordFromEvent } from '../../core/step-execution-error.js';
+import { unstorableInBatch } from '../../core/storable.js';
+import type { AppendRequest, AppendResult } from '../flow-store.js';
+import { appendEventsQuery, type AppendBatch, type ErrorRowInput } from './event-queries.js';
+import type { SqlQuery } from './executor.js';
+import { isUuid } from './uuid.js';
+
+/** What the append statement returns: one row carrying `head_version`, plus one per inserted event. */
+export interface AppendRow {
+  head_version: number;
+  seq: string | number | null;
+  version: number | null;
+}
+
+/** The name `event_log`'s unique (flow_id, version) constraint has in migration 0001. */
+const VERSION_CONSTRAINT = 'event_log_flow_version_unique';
+
+/**
+ * One append checked and turned into its statement before any round trip, so that the single append
+ * and every request of a batch share the validation, the statement and the reading of its rows.
+ */
+export class PreparedAppend {
+  readonly operation: string;
+  private single: SqlQuery | undefined;
+
+  constructor(
+    readonly flowId: string,
+    readonly expectedVersion: number,
+    /** The events as they will be stored; `seq` is assigned by the database. */
+    readonly stored: readonly FlowEvent[],
+    /** What the append statement receives (alone, or with other flows' in one statement). */
+    readonly input: AppendBatch,
+  ) {
+    this.operation = `append to flow ${flowId}`;
+  }
+
+  /** The statement of this append alone. */
+  get query(): SqlQuery {
+    return (this.single ??= appendEventsQuery(this.input));
+  }
+
+  /** The result of the statement's rows; `ConcurrencyError` when the head guard let nothing in. */
+  result(rows: readonly AppendRow[]): AppendResult {
+    const inserted = rows.filter((row) => row.seq !== null);
+    const head = rows[0]?.head_version ?? 0;
+    if (head !== this.expectedVersion || inserted.length !== this.stored.length) throw this.conflict(head);
+    const seqs = new Map(inserted.map((row) => [row.version, Number(row.seq)]));
+    return {
+      events: this.stored.map((event) => ({ ...event, seq: seqs.get(event.version) ?? 0 })),
+      version: this.expectedVersion + this.stored.length,
+    };
+  }
+
+  conflict(head?: number): ConcurrencyError {
+    return new ConcurrencyError(this.flowId, this.expectedVersion, head);
+  }
+}
+
+/** The request as a statement, or the error `append` rejects it with before reaching the database. */
+export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
+  const { flowId, expectedVersion, events, options = {} } = request;
+  if (!isUuid(flowId)) return new StoreError(`append to flow ${flowId}`, 'flow ids must be UUIDs');
+  const unstorable = unstorableInBatch(events, options.artifacts);
+  if (unstorable !== undefined) return unstorable;
+  const stored = events.map(
+    (event, i): FlowEvent => ({
+      ...structuredClone<NewFlowEvent>(event),
+      flowId,
+      version: expectedVersion + i + 1,
+      seq: 0, // assigned by the database
+      schemaVersion: EVENT_SCHEMA_VERSION,
+    }),
+  );
+  const errors: ErrorRowInput[] = stored.flatMap((event) =>
+    event.type === 'StepFailed' ? [{ ...errorRecordFromEvent(event), version: event.version }] : [],
+  );
+  return new PreparedAppend(flowId, expectedVersion, stored, {
+    flowId,
+    expectedVersion,
+    schemaVersion: EVENT_SCHEMA_VERSION,
+    events: stored.map((event) => ({ type: event.type, ts: event.ts, payload: bodyPayload(event) })),
+    errors,
+    artifacts: firstOfEachHash(options.artifacts ?? []),
+    lease: expectedVersion === 0 ? options.lease : undefined,
+  });
+}
+
+/** Two appenders passed the head guard at once: the later one hit the unique (flow_id, version) index. */
+export function isVersionConflict(error: unknown): boolean {
+  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
+  return code === '23505' && constraint === VERSION_CONSTRAINT;
+}
+
+/** The stored payload: the event's body, without its type, timestamp or envelope (flow, version, seq). */
+export function bodyPayload(event: FlowEvent): Record<string, unknown> {
+  const { flowId: _flowId, version: _version, seq: _seq, schemaVersion: _schemaVersion, ...body } = event;
+  return eventPayload(body);
+}
+
+/** Duplicates within one batch are the same content; keep the first, as the memory store does. */
+function firstOfEachHash(artifacts: readonly Artifact[]): Artifact[] {
+  const seen = new Set<string>();
+  return artifacts.filter((artifact) => !seen.has(artifact.hash) && seen.add(artifact.hash));
+}
