@@ -27,8 +27,9 @@ export interface FlowEngineOptions {
    */
   leases?: LeaseKeeper;
   /**
-   * Where appends go: default the store's `append`. A worker driving several flows passes a group
-   * committer, so that appends ready at the same moment share one transaction.
+   * Where appends go: default a `GroupCommitter` of this engine's own, so that the appends of the flows
+   * it drives at the same moment share one transaction (a lone flow's append goes at once). A worker
+   * passes one committer shared by the engines of all its visits.
    */
   append?: AppendFn;
   /**

@@ -12,6 +12,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { FlowEngineOptions, NextResult, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
 import type { FlowSession, FlowHandle } from './flow-session.js';
 import { asSession, FlowSessions } from './flow-sessions.js';
+import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { RetryMetrics } from './retry-metrics.js';
 import { runStepAttempt } from './step-attempt.js';
@@ -45,7 +46,9 @@ export class FlowEngine {
     this.baseDir = options.baseDir ?? process.cwd();
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
     this.leases = options.leases ?? new LeaseKeeper({ store: options.store });
-    const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => this.store.append(...args));
+    // Flows this engine drives at the same time share commits; a lone flow's append goes at once.
+    const committer = options.append === undefined ? new GroupCommitter(this.store) : undefined;
+    const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => (committer as GroupCommitter).append(...args));
     const io = { store: this.store, append, clock: this.clock, onEvent: options.onEvent };
     this.sessions = new FlowSessions(io, this.leases, this.policy);
   }

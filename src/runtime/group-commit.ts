@@ -42,7 +42,7 @@ export class GroupCommitter {
   private readonly counters: GroupCommitStats = { batches: 0, appends: 0, largestBatch: 0 };
 
   constructor(
-    private readonly store: Pick<FlowStore, 'appendBatch'>,
+    private readonly store: Pick<FlowStore, 'append' | 'appendBatch'>,
     options: GroupCommitOptions = {},
   ) {
     this.maxBatchSize = Math.max(1, Math.floor(options.maxBatchSize ?? DEFAULT_MAX_BATCH));
@@ -90,6 +90,13 @@ export class GroupCommitter {
     this.counters.batches++;
     this.counters.appends += batch.length;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
+    const [only] = batch;
+    if (batch.length === 1 && only !== undefined) {
+      // Alone: the store's own append, the same statement and path as without a committer.
+      const { flowId, expectedVersion, events, options } = only.request;
+      await this.store.append(flowId, expectedVersion, events, options).then(only.resolve, (error: unknown) => only.reject(asError(error)));
+      return;
+    }
     let outcomes: AppendOutcome[];
     try {
       outcomes = await this.store.appendBatch(batch.map((w) => w.request));

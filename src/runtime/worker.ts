@@ -7,6 +7,7 @@ import type { RetryPolicyOptions } from '../core/retry-policy.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlowEngine, type FlowEngineOptions, type FlowHandle } from './engine.js';
+import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 
 /** What a worker needs to drive a stored flow: its definition and the engine settings it runs under. */
@@ -91,6 +92,8 @@ export class FlowWorker {
   private readonly pollMs: number;
   private readonly clock: Clock;
   private readonly leases: LeaseKeeper;
+  /** One for every flow this worker drives: their appends ready at the same moment share a commit. */
+  private readonly committer: GroupCommitter;
   /** Flows already reported unresolvable, with the reason: said once, not on every claim. */
   private readonly unresolvable = new Map<string, string>();
   private wake: () => void = () => undefined;
@@ -99,6 +102,7 @@ export class FlowWorker {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
     this.pollMs = Math.max(1, options.pollMs ?? 5_000);
     this.clock = options.clock ?? systemClock;
+    this.committer = new GroupCommitter(options.store);
     this.leases = new LeaseKeeper({
       store: options.store,
       ...(options.owner === undefined ? {} : { owner: options.owner }),
@@ -257,6 +261,7 @@ export class FlowWorker {
       store: this.options.store,
       clock: this.clock,
       leases: this.leases,
+      append: (...args) => this.committer.append(...args),
       ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
       ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),
       ...(this.options.onEvent === undefined ? {} : { onEvent: this.options.onEvent }),
