@@ -8,6 +8,7 @@ export * from './events.js';
 export * from './fingerprint.js';
 export * from './flow-state.js';
 export * from './hash.js';
+export * from './map-spec.js';
 export * from './queue-status.js';
 export * from './reducer.js';
 export * from './retry-decision.js';
