@@ -147,6 +147,12 @@ export interface StepModule<P extends JsonObject = JsonObject> {
   readonly version?: string;
   /** Validates and completes the params from the flow file (defaults); throwing means bad params. */
   readonly parseParams?: (params: unknown) => P;
+  /**
+   * Set, to the reason, by a step whose outputs summarise its whole batch (a count, a total): merged
+   * shards would be wrong whenever the shards happen to agree on the summary, so a flow file that maps
+   * such a step is refused at load time with this reason. Absent: the step may be mapped.
+   */
+  readonly notMappable?: string;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
 
@@ -163,6 +169,8 @@ export function defineStep<P extends JsonObject>(
   params: unknown = {},
   options: StepOptions = {},
 ): StepDefinition<P> {
+  if (options.map !== undefined && module.notMappable !== undefined)
+    throw new InvalidDefinitionError(`Step "${id}" cannot be mapped: ${module.notMappable}`);
   const baseParams = module.parseParams ? module.parseParams(params) : (params as P);
   return {
     id,

@@ -97,6 +97,10 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
     context.issues.add('invalid_definition', at('map'), `step ${JSON.stringify(step.id)} is a source: it has no input to split into shards`);
     return undefined;
   }
+  if (step.map !== undefined && module.notMappable !== undefined) {
+    context.issues.add('invalid_definition', at('map'), `step ${JSON.stringify(step.id)} (${step.uses}) cannot be mapped: ${module.notMappable}`);
+    return undefined;
+  }
   const retry = step.retry === undefined ? undefined : mergePolicy(context.flowPolicy, step.retry);
   for (const problem of retry ? retryPolicyProblems(retry) : []) context.issues.add('schema', at('retry'), problem);
   let definition: StepDefinition;

@@ -265,6 +265,23 @@ steps:
       }
     });
 
+    it("rejects a map on a step whose module declares it notMappable, with the module's reason", async () => {
+      const counting: StepModule = { kind: 'transform', notMappable: 'it counts its whole batch', run: () => ({ outputs: [] }) };
+      const error = await problemsOf(
+        await flowFile('c.yaml', 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - id: count\n    uses: test/count\n    map: { over: n, shardSize: 2 }\n'),
+        { 'test/count': counting },
+      );
+      expect(error.message).toBe('c.yaml:6:10: steps[1].map: step "count" (test/count) cannot be mapped: it counts its whole batch');
+      const unmapped = await loadFlowFile(await flowFile('u.yaml', 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - { id: count, uses: test/count }\n'), {
+        builtins: { 'test/count': counting },
+      });
+      expect(unmapped.definition.steps[1]?.id).toBe('count');
+      const bad = await problemsOf(await flowFile('b.yaml', 'name: x\nsteps:\n  - { id: seed, uses: test/bad }\n'), {
+        'test/bad': { kind: 'source', notMappable: true, run: () => ({ outputs: [] }) } as unknown as StepModule,
+      });
+      expect(bad.message).toBe('b.yaml:3:23: steps[0].uses: test/bad is not a step module: expected "notMappable" to be a string (the reason) when present, got boolean');
+    });
+
     it('rejects a map on a source step, which has no input to split', async () => {
       const error = await problemsOf(
         await flowFile('s.yaml', 'name: x\nsteps:\n  - id: seed\n    uses: ./steps/seed.mjs\n    map: { over: n, shardSize: 1 }\n'),

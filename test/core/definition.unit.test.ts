@@ -72,5 +72,8 @@ describe('defineFlow', () => {
     const module = { kind: 'transform' as const, run: () => ({ outputs: [] }) };
     expect(defineStep('s', module, {}, { map: { over: 'molecules', shardSize: 3 } }).map).toEqual({ over: 'molecules', shardSize: 3 });
     expect(defineStep('s', module).map).toBeUndefined();
+    const counting = { ...module, notMappable: 'it counts its batch' };
+    expect(() => defineStep('s', counting, {}, { map: { over: 'm', shardSize: 3 } })).toThrow(/Step "s" cannot be mapped: it counts its batch/);
+    expect(defineStep('s', counting).map).toBeUndefined();
   });
 });

@@ -17,7 +17,7 @@ const set = (items: JsonValue[], extra: Record<string, JsonValue> = {}): Artifac
   createArtifact({ kind: 'test/set', payload: { source: 'in.csv', items, ...extra } });
 const rejected = createArtifact({ kind: 'test/rejected', payload: { rows: [{ line: 3 }, { line: 9 }] } });
 const numbers = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-const itemsOf = (artifact: Artifact | undefined): JsonValue => (artifact?.payload as { items?: JsonValue }).items;
+const itemsOf = (artifact: Artifact | undefined): JsonValue | undefined => (artifact?.payload as { items?: JsonValue }).items;
 
 /**
  * An item-independent step written as the chem steps are: its own table of one row per item, after
