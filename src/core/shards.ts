@@ -57,6 +57,15 @@ export function shardAt(input: readonly Artifact[], map: MapSpec, index: number)
   return sliceShard(input, splitIndex, items, map, index, count);
 }
 
+/**
+ * Checks that `map` fits the input (exactly one input artifact has the array field `map.over`) without
+ * splitting it: throws the `MapInputError` that `planShards` would.
+ */
+export function checkMapInput(input: readonly Artifact[], map: MapSpec): { splitIndex: number; itemCount: number } {
+  const { splitIndex, items } = locateSplit(input, map.over);
+  return { splitIndex, itemCount: items.length };
+}
+
 function sliceShard(
   input: readonly Artifact[],
   splitIndex: number,
