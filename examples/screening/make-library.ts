@@ -52,19 +52,23 @@ const SCAFFOLDS: readonly string[] = [
   'c1ccc2nc{A}c{B}cc2c1', // quinoline
 ];
 
-/** `%R1`, `%R2`: ring closures inside a substituent, renumbered per slot (see SCAFFOLDS). */
+/**
+ * `%R1`, `%R2`: ring closures inside a substituent, renumbered per slot (see SCAFFOLDS). Small groups
+ * and a few large lipophilic ones (iodophenyl, benzhydryl, chlorobiphenyl, octyl, naphthyl), so that
+ * two large ones on one scaffold exceed both MW 500 and cLogP 5 and fail Lipinski's rule.
+ */
 const SUBSTITUENTS: readonly string[] = [
   '', 'C', 'CC', 'CCC', 'C(C)C', 'C(C)(C)C', 'C%R1CC%R1', 'C%R1CCCC%R1', 'C%R1CCCCC%R1',
-  'F', 'Cl', 'Br', 'O', 'OC', 'OCC', 'OC(F)(F)F', 'OC(F)F', 'C(F)(F)F', 'C#N',
-  'N', 'NC', 'N(C)C', 'NC(C)=O', 'C(=O)O', 'C(=O)OC', 'C(=O)N', 'C(=O)NC', 'C(=O)N(C)C',
-  'S(C)(=O)=O', 'S(N)(=O)=O', 'SC', '[N+](=O)[O-]', 'CO', 'CCO', 'CN(C)C', 'CC(=O)O', 'C=C', 'C#C',
+  'F', 'Cl', 'Br', 'O', 'OC', 'OCC', 'OC(F)(F)F', 'c%R1ccc(I)cc%R1', 'C(F)(F)F', 'C#N',
+  'N', 'NC', 'N(C)C', 'NC(C)=O', 'C(=O)O', 'C(=O)OC', 'C(=O)N', 'C(=O)NC', 'C(c%R1ccccc%R1)c%R2ccccc%R2',
+  'S(C)(=O)=O', 'S(N)(=O)=O', 'c%R1ccc(-c%R2ccc(Cl)cc%R2)cc%R1', '[N+](=O)[O-]', 'CO', 'CCO', 'CN(C)C', 'CCCCCCCC', 'c%R1ccc%R2ccccc%R2c%R1', 'C#C',
   'c%R1ccccc%R1', 'c%R1ccc(F)cc%R1', 'c%R1ccc(Cl)cc%R1', 'c%R1ccc(OC)cc%R1', 'c%R1ccncc%R1', 'c%R1cccs%R1',
   'c%R1ccco%R1', 'C%R1CCOCC%R1', 'N%R1CCOCC%R1', 'N%R1CCCC%R1', 'N%R1CCN(C)CC%R1', 'Cc%R1ccccc%R1',
   'OCc%R1ccccc%R1', 'c%R1cn[nH]c%R1',
 ];
 
 /** On B, which often sits on a nitrogen: no N–halogen, N–nitro or N–O/N–N oddities. */
-const NOT_ON_B = new Set(['F', 'Cl', 'Br', 'O', '[N+](=O)[O-]', 'N', 'OC', 'OCC', 'OC(F)(F)F', 'OC(F)F', 'OCc%R1ccccc%R1']);
+const NOT_ON_B = new Set(['F', 'Cl', 'Br', 'O', '[N+](=O)[O-]', 'N', 'OC', 'OCC', 'OC(F)(F)F', 'OCc%R1ccccc%R1']);
 
 function branch(substituent: string, digits: string): string {
   if (substituent === '') return '';
