@@ -3,6 +3,7 @@ import type { JsonObject, JsonValue } from './canonical-json.js';
 import { InvalidDefinitionError } from './errors.js';
 import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
+import { mapSpecProblems, type MapSpec } from './map-spec.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
 import { storableJsonProblem, unstorableReason } from './storable.js';
 
@@ -30,6 +31,16 @@ export interface StepContext<P extends JsonObject = JsonObject> {
   readonly errorHistory: readonly ErrorHistoryEntry[];
   /** Records a `StepSignal` event (progress, warnings); signals never change the flow's state. */
   emit(name: string, data?: JsonValue): void;
+  /**
+   * Which shard of a mapped step this attempt runs (`index` 0-based, of `count`); undefined when the
+   * step runs on its whole input. A step's outputs must not depend on it, or sharding would change them.
+   */
+  readonly shard?: ShardPosition;
+}
+
+export interface ShardPosition {
+  readonly index: number;
+  readonly count: number;
 }
 
 export interface ErrorHistoryEntry {
@@ -55,6 +66,8 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   readonly retry?: RetryPolicyOptions;
   /** Limit of one attempt; exceeding it is a Transient failure. */
   readonly timeoutMs?: number;
+  /** Runs the step in shards of its input (see `MapSpec`); scheduling only, never part of any hash. */
+  readonly map?: MapSpec;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
 
@@ -88,6 +101,8 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
     const policyProblems = step.retry === undefined ? [] : retryPolicyProblems(step.retry);
     if (policyProblems.length > 0)
       throw new InvalidDefinitionError(`Step "${step.id}" has an invalid retry policy: ${policyProblems.join('; ')}`);
+    const mapProblem = step.map === undefined ? undefined : mapProblemOf(step.kind, step.map);
+    if (mapProblem !== undefined) throw new InvalidDefinitionError(`Step "${step.id}" has an invalid map: ${mapProblem}`);
   });
   const first = steps[0];
   if (first !== undefined && first.kind !== 'source')
@@ -108,6 +123,13 @@ function paramsProblemOf(params: unknown): string | undefined {
   return problem === undefined ? undefined : `are not plain storable JSON: ${problem.message}`;
 }
 
+/** A source has no input artifact to split; otherwise the spec's own rules. */
+function mapProblemOf(kind: StepKind, map: MapSpec): string | undefined {
+  if (kind === 'source') return 'a source step has no input to split into shards';
+  const problems = mapSpecProblems(map);
+  return problems.length === 0 ? undefined : problems.join('; ');
+}
+
 /** What replay needs of a definition: its name, ordered step ids and hash (no step code). */
 export interface FlowShape {
   readonly name: string;
@@ -125,12 +147,19 @@ export interface StepModule<P extends JsonObject = JsonObject> {
   readonly version?: string;
   /** Validates and completes the params from the flow file (defaults); throwing means bad params. */
   readonly parseParams?: (params: unknown) => P;
+  /**
+   * Set, to the reason, by a step whose outputs summarise its whole batch (a count, a total): merged
+   * shards would be wrong whenever the shards happen to agree on the summary, so a flow file that maps
+   * such a step is refused at load time with this reason. Absent: the step may be mapped.
+   */
+  readonly notMappable?: string;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
 
 export interface StepOptions {
   retry?: RetryPolicyOptions;
   timeoutMs?: number;
+  map?: MapSpec;
 }
 
 /** Binds a step implementation to an id and params; `parseParams` validates them here, before any run. */
@@ -140,6 +169,8 @@ export function defineStep<P extends JsonObject>(
   params: unknown = {},
   options: StepOptions = {},
 ): StepDefinition<P> {
+  if (options.map !== undefined && module.notMappable !== undefined)
+    throw new InvalidDefinitionError(`Step "${id}" cannot be mapped: ${module.notMappable}`);
   const baseParams = module.parseParams ? module.parseParams(params) : (params as P);
   return {
     id,
@@ -148,6 +179,7 @@ export function defineStep<P extends JsonObject>(
     baseParams,
     ...(options.retry === undefined ? {} : { retry: options.retry }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.map === undefined ? {} : { map: { over: options.map.over, shardSize: options.map.shardSize } }),
     run: (ctx) => module.run(ctx),
   };
 }

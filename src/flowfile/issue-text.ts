@@ -79,5 +79,6 @@ function knownKeysAt(path: DocPath): readonly string[] | undefined {
   if (path.length === 2 && path[0] === 'steps') return KNOWN_KEYS.step;
   if (last === 'retry') return KNOWN_KEYS.retry;
   if (last === 'backoff') return KNOWN_KEYS.backoff;
+  if (last === 'map' && path.length === 3) return KNOWN_KEYS.map;
   return undefined;
 }

@@ -92,6 +92,15 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
     context.issues.add(error.problem, at('uses'), error.message);
     return undefined;
   }
+  if (step.map !== undefined && module.kind === 'source') {
+    // A schema cannot know the step's kind; found here, the problem is reported at its line like the others.
+    context.issues.add('invalid_definition', at('map'), `step ${JSON.stringify(step.id)} is a source: it has no input to split into shards`);
+    return undefined;
+  }
+  if (step.map !== undefined && module.notMappable !== undefined) {
+    context.issues.add('invalid_definition', at('map'), `step ${JSON.stringify(step.id)} (${step.uses}) cannot be mapped: ${module.notMappable}`);
+    return undefined;
+  }
   const retry = step.retry === undefined ? undefined : mergePolicy(context.flowPolicy, step.retry);
   for (const problem of retry ? retryPolicyProblems(retry) : []) context.issues.add('schema', at('retry'), problem);
   let definition: StepDefinition;
@@ -99,6 +108,7 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
     definition = defineStep(step.id, module, step.params ?? {}, {
       ...(retry ? { retry } : {}),
       ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
+      ...(step.map === undefined ? {} : { map: step.map }),
     });
   } catch (error) {
     for (const [path, message] of paramProblems(error)) context.issues.add('invalid_params', at('params', ...path), message);

@@ -23,6 +23,12 @@ export const retrySchema = z.strictObject({
   retryOn: z.array(z.enum(ERROR_CLASSES as ['Transient', 'Permanent', 'Validation', 'Runtime'])).optional(),
 });
 
+/** `map: { over, shardSize }`: split the input's array field `over` into shards (see `MapSpec`). */
+export const mapSchema = z.strictObject({
+  over: z.string().min(1),
+  shardSize: z.int().min(1),
+});
+
 export const stepSchema = z.strictObject({
   id: z.string().regex(STEP_ID, {
     error: "expected a step id of letters, digits, '.', '_' or '-' (starting with a letter or digit, max 128)",
@@ -31,6 +37,7 @@ export const stepSchema = z.strictObject({
   params: z.record(z.string(), z.unknown()).optional(),
   retry: retrySchema.optional(),
   timeoutMs: z.int().min(1).optional(),
+  map: mapSchema.optional(),
 });
 
 /** The flow name is stored in the flow's first event: text PostgreSQL refuses is a flow file error. */
@@ -55,7 +62,8 @@ export type FlowFileInput = z.infer<typeof flowFileSchema>;
 /** The keys each kind of mapping accepts, for "unknown key" messages. */
 export const KNOWN_KEYS = {
   flow: ['name', 'retry', 'steps'],
-  step: ['id', 'uses', 'params', 'retry', 'timeoutMs'],
+  step: ['id', 'uses', 'params', 'retry', 'timeoutMs', 'map'],
   retry: ['maxRetries', 'backoff', 'retryOn'],
   backoff: ['kind', 'baseMs', 'factor', 'maxMs', 'jitter'],
+  map: ['over', 'shardSize'],
 } as const;

@@ -68,7 +68,7 @@ export async function resolveStepModule(
   return checkStepModule(namespace[exportName], uses);
 }
 
-/** Checks the public step module contract: `{kind, run, version?, parseParams?}`. */
+/** Checks the public step module contract: `{kind, run, version?, parseParams?, notMappable?}`. */
 export function checkStepModule(value: unknown, uses: string): StepModule {
   const bad = (what: string): never => {
     throw new StepModuleProblem('invalid_module', `${uses} is not a step module: ${what}`);
@@ -82,5 +82,7 @@ export function checkStepModule(value: unknown, uses: string): StepModule {
     bad(`expected "version" to be a string when present, got ${typeof candidate.version}`);
   if (candidate.parseParams !== undefined && typeof candidate.parseParams !== 'function')
     bad(`expected "parseParams" to be a function when present, got ${typeof candidate.parseParams}`);
+  if (candidate.notMappable !== undefined && typeof candidate.notMappable !== 'string')
+    bad(`expected "notMappable" to be a string (the reason) when present, got ${typeof candidate.notMappable}`);
   return candidate as unknown as StepModule;
 }

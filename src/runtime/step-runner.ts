@@ -3,6 +3,7 @@ import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
 import type { Signal } from '../core/decide.js';
 import type { StepContext, StepDefinition } from '../core/definition.js';
 import { classifyError, StepTimeoutError, type ClassifiedError } from '../core/error-class.js';
+import { checkMapInput } from '../core/shards.js';
 import { assertStorable, storableJsonProblem, storableText, unstorableReason } from '../core/storable.js';
 
 export type AttemptResult =
@@ -58,7 +59,13 @@ export async function runAttempt(
       }
     });
     ended.catch(() => undefined);
-    const work = Promise.resolve().then(() => step.run(ctx));
+    const work = Promise.resolve().then(() => {
+      // The engine does not split a mapped step yet: it runs whole, which gives the sharded result. Its
+      // map must fit its input all the same, so that a wrong `over` fails (Validation) now as it will
+      // once shards are scheduled, rather than a flow that works today breaking then.
+      if (step.map !== undefined) checkMapInput(ctx.input, step.map);
+      return step.run(ctx);
+    });
     const result = timer === undefined && onStop === undefined ? await work : await Promise.race([work, ended]);
     if (badSignal !== undefined) return { ok: false, error: classifyError(badSignal), signals };
     return { ok: true, outputs: toArtifacts(result), signals };

@@ -33,6 +33,9 @@ export const lipinskiFilter: StepModule<LipinskiFilterParams> = {
   kind: 'transform',
   version: '1',
   parseParams,
+  // Each verdict depends on its molecule alone, but `passed` and `failed` count the whole batch; they
+  // cannot change without changing every existing fingerprint, so the step is not mapped instead.
+  notMappable: 'its chem/lipinski output counts the molecules that pass and fail in the whole batch (passed, failed)',
   run(ctx) {
     const set = inputOf(ctx.input, CHEM_KINDS.molecules, moleculeSetSchema);
     const table = inputOf(ctx.input, CHEM_KINDS.descriptors, descriptorTableSchema);

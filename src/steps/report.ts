@@ -40,6 +40,7 @@ export const report: StepModule<ReportParams> = {
   kind: 'sink',
   version: '1',
   parseParams,
+  notMappable: 'it writes one report, and counts, of the whole batch',
   async run(ctx) {
     const lipinski = inputOf(ctx.input, CHEM_KINDS.lipinski, lipinskiSchema);
     const rows = reportRows({

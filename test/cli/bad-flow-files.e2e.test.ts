@@ -58,7 +58,19 @@ const CASES: { name: string; file: string; text: string; message: string | RegEx
     name: 'JSON with an unknown key',
     file: 'typo.json',
     text: '{"name": "x", "steps": [{"id": "seed", "uses": "./steps/seed.mjs", "parms": {}}]}',
-    message: 'typo.json:1:25: steps[0]: unknown key "parms"; expected only id, uses, params, retry, timeoutMs',
+    message: 'typo.json:1:25: steps[0]: unknown key "parms"; expected only id, uses, params, retry, timeoutMs, map',
+  },
+  {
+    name: 'malformed map',
+    file: 'map.yaml',
+    text: 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - id: double\n    uses: ./steps/double.mjs\n    map: { over: n, shardSize: 0 }\n',
+    message: 'map.yaml:6:32: steps[1].map.shardSize: expected a number >= 1, got 0',
+  },
+  {
+    name: 'map on a source step',
+    file: 'map-source.yaml',
+    text: 'name: x\nsteps:\n  - id: seed\n    uses: ./steps/seed.mjs\n    map: { over: n, shardSize: 10 }\n',
+    message: 'map-source.yaml:5:10: steps[0].map: step "seed" is a source: it has no input to split into shards',
   },
 ];
 

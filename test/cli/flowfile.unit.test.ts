@@ -115,7 +115,7 @@ steps:
     expect(byPath['retry.backoff.kind']).toBe('expected one of "none", "exponential", got "linear"');
     expect(byPath['steps[0].params']).toBe('expected a mapping, got a list');
     expect(byPath['steps[1].uses']).toBe('is required (expected a string)');
-    expect(byPath['steps[1]']).toBe('unknown key "use"; expected only id, uses, params, retry, timeoutMs');
+    expect(byPath['steps[1]']).toBe('unknown key "use"; expected only id, uses, params, retry, timeoutMs, map');
     expect(byPath['steps[1].retry.maxRetries']).toBe('expected an integer, got 1.5');
     expect(byPath['steps[1].retry.retryOn[0]']).toMatch(/^expected one of "Transient", "Permanent", "Validation", "Runtime", got "Sometimes"$/);
     expect(error.message).toContain('flow.yaml:2:22: retry.maxRetries: expected a number >= 0, got -1');
@@ -231,5 +231,63 @@ steps:
     ]);
     const nul = await problemsOf(await flowFile('q.yaml', 'name: x\nsteps:\n  - { id: a, uses: ./steps/seed.mjs, params: { n: 1, "k\\0": 2 } }\n'));
     expect(nul.issues[0]?.message).toMatch(/its key contains U\+0000/);
+  });
+
+  describe('map', () => {
+    const mapped = (map: string): string =>
+      `name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - id: double\n    uses: ./steps/double.mjs\n    map: ${map}\n`;
+
+    it('puts a valid map on the step definition, outside the definition hash', async () => {
+      const plain = await loadFlowFile(await flowFile('plain.yaml', 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - { id: double, uses: ./steps/double.mjs }\n'));
+      const small = await loadFlowFile(await flowFile('small.yaml', mapped('{ over: molecules, shardSize: 2 }')));
+      const large = await loadFlowFile(await flowFile('large.yaml', mapped('{ over: molecules, shardSize: 1000 }')));
+      expect(small.definition.steps[1]?.map).toEqual({ over: 'molecules', shardSize: 2 });
+      expect(large.definition.steps[1]?.map).toEqual({ over: 'molecules', shardSize: 1000 });
+      expect(plain.definition.steps[1]?.map).toBeUndefined();
+      expect(small.definition.definitionHash).toBe(plain.definition.definitionHash);
+      expect(large.definition.definitionHash).toBe(plain.definition.definitionHash);
+    });
+
+    it('rejects a malformed map at its line, naming the file, the step and what was expected', async () => {
+      const cases: [string, string][] = [
+        ['{ over: molecules, shardSize: 0 }', 'm.yaml:6:40: steps[1].map.shardSize: expected a number >= 1, got 0'],
+        ['{ over: molecules, shardSize: 2.5 }', 'm.yaml:6:40: steps[1].map.shardSize: expected an integer, got 2.5'],
+        ['{ over: molecules }', 'm.yaml:6:10: steps[1].map.shardSize: is required (expected a number)'],
+        ['{ over: "", shardSize: 10 }', 'm.yaml:6:18: steps[1].map.over: expected a non-empty string'],
+        ['{ over: [molecules], shardSize: 10 }', 'm.yaml:6:18: steps[1].map.over: expected a string, got a list'],
+        ['molecules', 'm.yaml:6:10: steps[1].map: expected a mapping, got "molecules"'],
+        ['{ over: molecules, shardSize: 10, parallel: true }', 'm.yaml:6:10: steps[1].map: unknown key "parallel"; expected only over, shardSize'],
+      ];
+      for (const [map, message] of cases) {
+        const error = await problemsOf(await flowFile('m.yaml', mapped(map)));
+        expect(error.problem, map).toBe('schema');
+        expect(error.message, map).toBe(message);
+      }
+    });
+
+    it("rejects a map on a step whose module declares it notMappable, with the module's reason", async () => {
+      const counting: StepModule = { kind: 'transform', notMappable: 'it counts its whole batch', run: () => ({ outputs: [] }) };
+      const error = await problemsOf(
+        await flowFile('c.yaml', 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - id: count\n    uses: test/count\n    map: { over: n, shardSize: 2 }\n'),
+        { 'test/count': counting },
+      );
+      expect(error.message).toBe('c.yaml:6:10: steps[1].map: step "count" (test/count) cannot be mapped: it counts its whole batch');
+      const unmapped = await loadFlowFile(await flowFile('u.yaml', 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - { id: count, uses: test/count }\n'), {
+        builtins: { 'test/count': counting },
+      });
+      expect(unmapped.definition.steps[1]?.id).toBe('count');
+      const bad = await problemsOf(await flowFile('b.yaml', 'name: x\nsteps:\n  - { id: seed, uses: test/bad }\n'), {
+        'test/bad': { kind: 'source', notMappable: true, run: () => ({ outputs: [] }) } as unknown as StepModule,
+      });
+      expect(bad.message).toBe('b.yaml:3:23: steps[0].uses: test/bad is not a step module: expected "notMappable" to be a string (the reason) when present, got boolean');
+    });
+
+    it('rejects a map on a source step, which has no input to split', async () => {
+      const error = await problemsOf(
+        await flowFile('s.yaml', 'name: x\nsteps:\n  - id: seed\n    uses: ./steps/seed.mjs\n    map: { over: n, shardSize: 1 }\n'),
+      );
+      expect(error.problem).toBe('invalid_definition');
+      expect(error.message).toBe('s.yaml:5:10: steps[0].map: step "seed" is a source: it has no input to split into shards');
+    });
   });
 });

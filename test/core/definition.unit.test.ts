@@ -52,4 +52,28 @@ describe('defineFlow', () => {
     expect(defineStep('s', module, { n: 2 }).baseParams).toEqual({ n: 2 });
     expect(() => defineStep('s', module, { n: 'x' })).toThrow(/params.n/);
   });
+
+  it('keeps map out of the definition hash, and checks it', () => {
+    const plain = defineFlow('f', [step('a', 'source'), step('b')]).definitionHash;
+    for (const shardSize of [1, 7, 1000])
+      expect(defineFlow('f', [step('a', 'source'), step('b', 'transform', { map: { over: 'molecules', shardSize } })]).definitionHash).toBe(plain);
+    expect(() => defineFlow('f', [step('a', 'source'), step('b', 'transform', { map: { over: 'm', shardSize: 0 } })])).toThrow(
+      /Step "b" has an invalid map: map.shardSize must be a positive integer, got 0/,
+    );
+    expect(() => defineFlow('f', [step('a', 'source'), step('b', 'transform', { map: { over: '', shardSize: 2.5 } })])).toThrow(
+      /map.over must be a non-empty field name, got ""; map.shardSize must be a positive integer, got 2.5/,
+    );
+    expect(() => defineFlow('f', [step('a', 'source', { map: { over: 'm', shardSize: 1 } })])).toThrow(
+      /Step "a" has an invalid map: a source step has no input to split into shards/,
+    );
+  });
+
+  it('defineStep carries the map onto the definition', () => {
+    const module = { kind: 'transform' as const, run: () => ({ outputs: [] }) };
+    expect(defineStep('s', module, {}, { map: { over: 'molecules', shardSize: 3 } }).map).toEqual({ over: 'molecules', shardSize: 3 });
+    expect(defineStep('s', module).map).toBeUndefined();
+    const counting = { ...module, notMappable: 'it counts its batch' };
+    expect(() => defineStep('s', counting, {}, { map: { over: 'm', shardSize: 3 } })).toThrow(/Step "s" cannot be mapped: it counts its batch/);
+    expect(defineStep('s', counting).map).toBeUndefined();
+  });
 });

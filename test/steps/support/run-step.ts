@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createArtifact, type Artifact, type ArtifactDraft } from '../../../src/core/artifact.js';
 import type { JsonObject, JsonValue } from '../../../src/core/canonical-json.js';
-import type { ErrorHistoryEntry, StepModule, StepResult } from '../../../src/core/definition.js';
+import type { ErrorHistoryEntry, ShardPosition, StepModule, StepResult } from '../../../src/core/definition.js';
 
 export interface RunOptions {
   input?: readonly (Artifact | ArtifactDraft)[];
@@ -11,6 +11,8 @@ export interface RunOptions {
   attempt?: number;
   baseDir?: string;
   errorHistory?: readonly ErrorHistoryEntry[];
+  /** Runs the attempt as this shard of a mapped step (`ctx.shard`). */
+  shard?: ShardPosition;
 }
 
 export interface StepRun {
@@ -32,6 +34,7 @@ export async function runStep<P extends JsonObject>(module: StepModule<P>, optio
     baseDir: options.baseDir ?? process.cwd(),
     errorHistory: options.errorHistory ?? [],
     emit: (name, data = null) => signals.push({ name, data }),
+    ...(options.shard === undefined ? {} : { shard: options.shard }),
   });
   return { result, signals };
 }

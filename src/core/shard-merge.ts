@@ -1,0 +1,118 @@
+import { createArtifact, type Artifact, type ArtifactDraft } from './artifact.js';
+import { canonicalJson, type JsonValue } from './canonical-json.js';
+import { hashCanonical } from './hash.js';
+import { jsonTypeName } from './json-type.js';
+import { ShardMergeError } from './shard-errors.js';
+import type { ShardPlan } from './shards.js';
+
+/**
+ * Merges the outputs of a mapped step's shards, given in shard order, into the outputs one unsharded
+ * run gives, hashed as `createArtifact` hashes them (so an item-independent step gets the same hashes,
+ * and so the same later fingerprints, for any shard size). Output i is merged from output i of every
+ * shard:
+ *
+ * - an input artifact passed on unchanged (same hash) by every shard is that input artifact, once:
+ *   steps forward the artifacts they do not replace (see `forward` in src/steps/step-io.ts), and
+ *   concatenating k copies of a list every shard got whole would repeat it k times;
+ * - each shard's own slice of the split artifact, passed on unchanged, is the split artifact itself;
+ * - otherwise each array field of the payload (or the payload, if it is an array) is concatenated in
+ *   shard order, and every other field must be equal (canonical JSON) in every shard, as must the
+ *   kind and the metadata.
+ *
+ * Throws `ShardMergeError` (class `Validation`) naming the output and the field the shards disagree on.
+ * A field that counts or summarises the batch is caught only when shards differ on it: a step with such
+ * an output must not be mapped (built-in ones refuse it, see `StepModule.notMappable`).
+ */
+export function mergeShardOutputs(plan: ShardPlan, outputsPerShard: readonly (readonly ArtifactDraft[])[]): Artifact[] {
+  if (outputsPerShard.length !== plan.shards.length)
+    throw new ShardMergeError(`expected the outputs of ${plan.shards.length} shard(s), got ${outputsPerShard.length}`, null, null);
+  const first = outputsPerShard[0] ?? [];
+  outputsPerShard.forEach((outputs, shard) => {
+    if (outputs.length !== first.length)
+      throw new ShardMergeError(
+        `shards gave different numbers of outputs: shard 0 gave ${first.length}, shard ${shard} gave ${outputs.length}`,
+        null,
+        null,
+        { counts: outputsPerShard.map((o) => o.length) },
+      );
+  });
+  if (outputsPerShard.length === 1) return first.map((draft) => createArtifact(draft));
+  return first.map((_, i) => mergeOutput(plan, i, outputsPerShard.map((outputs) => outputs[i] as ArtifactDraft)));
+}
+
+function mergeOutput(plan: ShardPlan, i: number, drafts: readonly ArtifactDraft[]): Artifact {
+  const [head] = drafts;
+  if (head === undefined) throw new ShardMergeError(`output ${i}: no shard gave it`, i, null);
+  const where = `output ${i} (${head.kind})`;
+  drafts.forEach((draft, shard) => {
+    if (draft.kind !== head.kind)
+      throw new ShardMergeError(`${where}: shard ${shard} gave kind ${draft.kind} instead`, i, null, { kinds: drafts.map((d) => d.kind) });
+  });
+  const hashes = drafts.map((draft) => hashCanonical(draft.payload));
+  const unchanged = plan.input.find((a, index) => index !== plan.splitIndex && a.kind === head.kind && hashes.every((h) => h === a.hash));
+  if (unchanged !== undefined) return unchanged;
+  const split = plan.input[plan.splitIndex];
+  const isOwnSlice = hashes.every((h, shard) => h === plan.shards[shard]?.input[plan.splitIndex]?.hash);
+  if (split !== undefined && split.kind === head.kind && isOwnSlice) return split;
+
+  const metadata = head.metadata;
+  drafts.forEach((draft, shard) => {
+    if (canonicalJson(draft.metadata ?? null) !== canonicalJson(metadata ?? null))
+      throw new ShardMergeError(`${where}: the metadata of shard ${shard} differs from shard 0's`, i, 'metadata');
+  });
+  const payload = mergePayloads(drafts.map((d) => d.payload), where, i);
+  return createArtifact({ kind: head.kind, payload, ...(metadata === undefined ? {} : { metadata }) });
+}
+
+function mergePayloads(payloads: readonly JsonValue[], where: string, output: number): JsonValue {
+  const [head] = payloads;
+  if (head === undefined) return null;
+  if (Array.isArray(head)) return concatenated(payloads, '$', where, output);
+  if (typeof head !== 'object' || head === null) return equalInAll(payloads, '$', where, output);
+  const merged: Record<string, JsonValue> = {};
+  const keys = Object.keys(head);
+  payloads.forEach((payload, shard) => {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+      throw new ShardMergeError(`${where}: shard ${shard} gave ${jsonTypeName(payload)} where shard 0 gave an object`, output, '$');
+    const onlyInHead = keys.find((k) => !Object.hasOwn(payload, k));
+    const onlyHere = Object.keys(payload).find((k) => !Object.hasOwn(head, k));
+    if (onlyInHead !== undefined)
+      throw new ShardMergeError(`${where}: field ${JSON.stringify(onlyInHead)} is in shard 0's payload but not in shard ${shard}'s`, output, onlyInHead);
+    if (onlyHere !== undefined)
+      throw new ShardMergeError(`${where}: field ${JSON.stringify(onlyHere)} is in shard ${shard}'s payload but not in shard 0's`, output, onlyHere);
+  });
+  for (const key of keys) {
+    const values = payloads.map((p) => (p as Record<string, JsonValue>)[key] as JsonValue);
+    merged[key] = Array.isArray(values[0]) ? concatenated(values, key, where, output) : equalInAll(values, key, where, output);
+  }
+  return merged;
+}
+
+function concatenated(values: readonly JsonValue[], field: string, where: string, output: number): JsonValue[] {
+  const arrays = values.map((value, shard) => {
+    if (!Array.isArray(value))
+      throw new ShardMergeError(`${where}: field ${JSON.stringify(field)} is an array in shard 0 but ${jsonTypeName(value)} in shard ${shard}`, output, field);
+    return value;
+  });
+  return arrays.flat(1);
+}
+
+function equalInAll(values: readonly JsonValue[], field: string, where: string, output: number): JsonValue {
+  const [head] = values;
+  const expected = canonicalJson(head);
+  values.forEach((value, shard) => {
+    const found = canonicalJson(value);
+    if (found !== expected)
+      throw new ShardMergeError(
+        `${where}: field ${JSON.stringify(field)} differs between shards (shard 0: ${short(expected)}, shard ${shard}: ${short(found)}); ` +
+          'a field that is not an array must be the same in every shard, so a step that counts or summarises its batch cannot be mapped',
+        output,
+        field,
+      );
+  });
+  return head as JsonValue;
+}
+
+function short(json: string): string {
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
