@@ -29,7 +29,7 @@ function mappedStep(over: string, seen: StepContext[]): StepDefinition {
 describe('a mapped step today', () => {
   it('runs once on its whole input, with no shard position', async () => {
     const seen: StepContext[] = [];
-    const result = await runAttempt(mappedStep('items', seen), context);
+    const result = await runAttempt(mappedStep('items', seen), context, { timeoutMs: null });
     expect(result.ok).toBe(true);
     expect(seen).toHaveLength(1);
     expect(seen[0]?.input).toEqual(input);
@@ -38,7 +38,7 @@ describe('a mapped step today', () => {
 
   it('fails Validation, without running, when its map does not fit its input', async () => {
     const seen: StepContext[] = [];
-    const result = await runAttempt(mappedStep('molecules', seen), context);
+    const result = await runAttempt(mappedStep('molecules', seen), context, { timeoutMs: null });
     expect(seen).toHaveLength(0);
     expect(result.ok).toBe(false);
     if (result.ok) return;
