@@ -1,4 +1,5 @@
 export * from './artifact.js';
+export * from './cache-key.js';
 export * from './canonical-json.js';
 export * from './definition.js';
 export * from './error-class.js';
@@ -13,5 +14,5 @@ export * from './reducer.js';
 export * from './retry-decision.js';
 export * from './retry-policy.js';
 export * from './step-execution-error.js';
-export * from './storable.js';
 export * from './storable-failure.js';
+export * from './storable.js';
