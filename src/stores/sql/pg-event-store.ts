@@ -8,6 +8,7 @@ import { unstorableInBatch } from '../../core/storable.js';
 import type { AppendOptions, AppendResult } from '../flow-store.js';
 import { appendEventsQuery, eventsInRangeQuery, headVersionQuery, listEventsQuery, type ErrorRowInput } from './event-queries.js';
 import { run, type SqlExecutor } from './executor.js';
+import { cacheEntryProblem } from '../step-cache-index.js';
 import { eventFromRow, type EventRow } from './rows.js';
 import { withRetry } from './transient.js';
 import { isUuid } from './uuid.js';
@@ -49,6 +50,8 @@ export class PgEventStore {
         schemaVersion: EVENT_SCHEMA_VERSION,
       }),
     );
+    const badEntry = cacheEntryProblem(flowId, stored, options.cacheEntry);
+    if (badEntry !== undefined) return Promise.reject(badEntry);
     return withRetry(operation, async (connectionLost) => {
       try {
         return await this.appendOnce(flowId, expectedVersion, stored, options);
@@ -110,6 +113,7 @@ export class PgEventStore {
       errors,
       artifacts: firstOfEachHash(options.artifacts ?? []),
       lease: expectedVersion === 0 ? options.lease : undefined,
+      cacheEntry: options.cacheEntry,
     });
     let rows: AppendRow[];
     try {

@@ -18,6 +18,8 @@ import { PgErrorStore } from './pg-error-store.js';
 import { PgEventStore } from './pg-event-store.js';
 import { PgFlowQueue } from './pg-flow-queue.js';
 import { PgFlowRepository } from './pg-flow-repository.js';
+import { PgStepCache } from './pg-step-cache.js';
+import type { CacheEntry, CachePruneOptions, CacheStats } from '../step-cache-index.js';
 import { withRetry } from './transient.js';
 
 /**
@@ -31,6 +33,7 @@ export class SqlFlowStore implements FlowStore {
   readonly artifacts: PgArtifactStore;
   readonly repository: PgFlowRepository;
   readonly queue: PgFlowQueue;
+  readonly cache: PgStepCache;
 
   private constructor(readonly executor: SqlExecutor) {
     this.kind = executor.kind;
@@ -39,6 +42,7 @@ export class SqlFlowStore implements FlowStore {
     this.artifacts = new PgArtifactStore(executor);
     this.repository = new PgFlowRepository(this.events, this.errors);
     this.queue = new PgFlowQueue(executor);
+    this.cache = new PgStepCache(executor);
   }
 
   /** Brings the schema up to date (idempotent, safe against concurrent openers) and opens the store. */
@@ -115,6 +119,18 @@ export class SqlFlowStore implements FlowStore {
 
   subscribe(listener: () => void): Promise<() => Promise<void>> {
     return this.queue.subscribe(listener);
+  }
+
+  lookupCache(key: string): Promise<CacheEntry | null> {
+    return this.cache.lookupCache(key);
+  }
+
+  cacheStats(): Promise<CacheStats> {
+    return this.cache.cacheStats();
+  }
+
+  pruneCache(options?: CachePruneOptions): Promise<number> {
+    return this.cache.pruneCache(options);
   }
 
   close(): Promise<void> {
