@@ -40,6 +40,9 @@ export const report: StepModule<ReportParams> = {
   kind: 'sink',
   version: '1',
   parseParams,
+  // Its result is files outside the store (and a page showing this run's flow id and error times): a
+  // cache hit would leave them unwritten, so the report always runs.
+  cacheable: false,
   async run(ctx) {
     const lipinski = inputOf(ctx.input, CHEM_KINDS.lipinski, lipinskiSchema);
     const rows = reportRows({
