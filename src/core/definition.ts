@@ -102,6 +102,15 @@ export function withCacheForced(definition: FlowDefinition, enabled: boolean): F
   });
 }
 
+/**
+ * The definition as the flow was started: `run --cache` / `--no-cache` record their choice in the
+ * flow's metadata (`cache: true|false`), and whoever continues the flow (`resume`, a worker) applies it
+ * to the definition loaded again from the flow file.
+ */
+export function withRecordedCache(definition: FlowDefinition, metadata: JsonObject): FlowDefinition {
+  return typeof metadata.cache === 'boolean' ? withCacheForced(definition, metadata.cache) : definition;
+}
+
 export interface FlowDefinition {
   readonly name: string;
   readonly steps: readonly StepDefinition[];

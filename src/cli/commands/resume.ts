@@ -1,3 +1,4 @@
+import { withRecordedCache } from '../../core/definition.js';
 import { FlowNotRunnableError } from '../../core/errors.js';
 import { isFlowFileError } from '../../flowfile/index.js';
 import { FlowEngine } from '../../runtime/engine.js';
@@ -33,9 +34,10 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
         );
       throw error;
     });
+    const definition = withRecordedCache(loaded.definition, stored.metadata);
     const progress = progressFor(ctx, options);
     const engine = new FlowEngine({ store, retryPolicy: loaded.retryPolicy, baseDir: loaded.baseDir, onEvent: progress.onEvent });
-    const flow = await engine.load(flowId, loaded.definition);
+    const flow = await engine.load(flowId, definition);
     if (flow.completed) {
       const report = flowReport(flow, await store.countErrorsByFlow(flowId));
       if (options.json === true) printJson(ctx, report);
@@ -46,6 +48,6 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     if (flow.failed)
       throw new FlowNotRunnableError(flowId, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
     // The operator resumes a flow whose process is gone: an interrupted attempt is taken over at once.
-    return driveFlow(ctx, { store, engine, progress, flowId, definition: loaded.definition }, options);
+    return driveFlow(ctx, { store, engine, progress, flowId, definition }, options);
   });
 }

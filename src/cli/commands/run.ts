@@ -1,3 +1,4 @@
+import { withCacheForced } from '../../core/definition.js';
 import { FlowEngine } from '../../runtime/engine.js';
 import type { ExitCode } from '../cli-error.js';
 import { loadFlow, type CommandContext } from '../context.js';
@@ -8,8 +9,16 @@ import { driveFlow, progressFor, type DriveOptions } from './drive.js';
  * `chemflow run <flow-file>`: validates the whole flow file first (a bad one writes nothing), then
  * starts a flow, recording the flow file's path so `resume` can find it, and runs it to its end.
  */
-export async function runCommand(ctx: CommandContext, file: string, options: DriveOptions): Promise<ExitCode> {
+export interface RunOptions extends DriveOptions {
+  /** `--cache` (true) / `--no-cache` (false): force the step cache on or off; undefined: the flow file decides. */
+  cache?: boolean;
+}
+
+export async function runCommand(ctx: CommandContext, file: string, options: RunOptions): Promise<ExitCode> {
   const loaded = await loadFlow(ctx, file);
+  // Recorded in the flow's metadata too, so `resume` and workers continue it with the same choice.
+  const definition = options.cache === undefined ? loaded.definition : withCacheForced(loaded.definition, options.cache);
+  const metadata = { flowFile: loaded.file, ...(options.cache === undefined ? {} : { cache: options.cache }) };
   return withStore(ctx.db, async (store) => {
     const progress = progressFor(ctx, options);
     const engine = new FlowEngine({
@@ -18,11 +27,11 @@ export async function runCommand(ctx: CommandContext, file: string, options: Dri
       baseDir: loaded.baseDir,
       onEvent: progress.onEvent,
     });
-    const flowId = await engine.startFlow(loaded.definition, { metadata: { flowFile: loaded.file }, leased: true });
+    const flowId = await engine.startFlow(definition, { metadata, leased: true });
     if (options.quiet !== true)
       ctx.io.stderr.write(
-        `Flow ${flowId} (${loaded.definition.name}, ${loaded.definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`,
+        `Flow ${flowId} (${definition.name}, ${definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`,
       );
-    return driveFlow(ctx, { store, engine, progress, flowId, definition: loaded.definition }, options);
+    return driveFlow(ctx, { store, engine, progress, flowId, definition }, options);
   });
 }
