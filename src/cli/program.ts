@@ -17,7 +17,7 @@ import { resumeCommand } from './commands/resume.js';
 import { retryCommand } from './commands/retry.js';
 import { runCommand, type RunOptions } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
-import { submitCommand } from './commands/submit.js';
+import { submitCommand, type SubmitOptions } from './commands/submit.js';
 import { workerCommand, type WorkerCommandOptions } from './commands/worker.js';
 
 /** The parsed command line: the program, and the exit code its action left once `parseAsync` returns. */
@@ -80,7 +80,9 @@ export function buildProgram(io: CliIo): Program {
     .description('record a new flow from a flow file without running it; `chemflow worker` runs it')
     .argument('<flow-file>', 'YAML or JSON flow file')
     .option('--json', 'print one JSON document: {flowId, name, status, flowFile}')
-    .action(act((ctx, file: string, opts: { json?: boolean }) => submitCommand(ctx, file, opts)));
+    .option('--cache', 'the worker satisfies every step from the step cache when it can')
+    .option('--no-cache', 'the worker runs every step, whatever the flow file says about cache')
+    .action(act((ctx, file: string, opts: SubmitOptions) => submitCommand(ctx, file, opts)));
 
   program
     .command('worker')

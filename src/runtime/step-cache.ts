@@ -4,6 +4,7 @@ import type { JsonValue } from '../core/canonical-json.js';
 import { isStepCached, type StepDefinition } from '../core/definition.js';
 import { ArtifactIntegrityError, ArtifactNotFoundError } from '../core/errors.js';
 import type { CachedFrom, StepFinished } from '../core/events.js';
+import type { FlowInstance, StepSlot } from '../core/flow-state.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
 
@@ -99,4 +100,34 @@ export function cachedStepFinished(
 /** `AppendOptions.cacheEntry` for a step that ran with the cache on: appended with its StepFinished. */
 export function cacheEntryFor(step: StepDefinition, stepIndex: number, key: string): CacheEntryInput | undefined {
   return step.cache === undefined ? undefined : { key, stepIndex, stepType: step.cache.stepType };
+}
+
+/** What the engine needs before step `index` runs: the key to record on a clean finish, and a hit. */
+export interface StepCachePlan {
+  /** Null when the cache does not apply to this step: run it, and record no entry. */
+  key: string | null;
+  /** A verified entry: record `cachedStepFinished(...)` instead of running the step. */
+  hit: CacheHit | null;
+}
+
+/**
+ * The engine's one call before step `index` of `flow` runs (Pending, or Running and started by this
+ * process): its key from the previous step's outputs, then the lookup. Cheap when the cache is off:
+ * no query at all.
+ */
+export async function planStepCache(
+  store: Pick<FlowStore, 'lookupCache' | 'getArtifacts'>,
+  step: StepDefinition,
+  flow: FlowInstance,
+  index: number,
+  options: CacheKeyOptions,
+): Promise<StepCachePlan> {
+  const inputHashes = index === 0 ? [] : (flow.steps[index - 1] as StepSlot).outputs;
+  const key = await cacheKeyFor(step, inputHashes, options);
+  return { key, hit: key === null ? null : await findCached(store, key) };
+}
+
+/** The `attempt` of a cached StepFinished for `slot`: the started attempt, or the one it replaces. */
+export function cachedAttempt(slot: StepSlot): number {
+  return slot.status === 'Running' ? slot.attempts : slot.attempts + 1;
 }

@@ -4,7 +4,7 @@ import { createArtifact } from '../../src/core/artifact.js';
 import { defineStep, withCacheForced, defineFlow, type StepModule } from '../../src/core/definition.js';
 import type { NewFlowEvent } from '../../src/core/events.js';
 import { replay } from '../../src/core/reducer.js';
-import { cacheEntryFor, cacheKeyFor, cachedStepFinished, findCached } from '../../src/runtime/step-cache.js';
+import { cacheEntryFor, cacheKeyFor, cachedAttempt, cachedStepFinished, findCached, planStepCache } from '../../src/runtime/step-cache.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
 import { flowInitialized, hashOf, shapeOf, stepStarted, stepFinished } from '../helpers/events.js';
 import { tamperArtifact } from '../helpers/tamper.js';
@@ -95,6 +95,40 @@ describe.each(engineStores)('findCached on $name', ({ create }) => {
       const missing = await sourceFlow(store, [{ gone: randomUUID() }], { storeArtifacts: false });
       expect(await store.lookupCache(missing.key)).not.toBeNull();
       expect(await findCached(store, missing.key)).toBeNull();
+    });
+  });
+});
+
+describe.each(engineStores)('planStepCache on $name', ({ create }) => {
+  const withStore = storeRunner(create);
+  const seeded = defineStep('score', { ...module, kind: 'transform' }, { n: 1 }, { uses: 't/score', cache: true });
+
+  it('keys step i on step i-1 outputs, finds the entry of another flow with another step id, and skips a step with the cache off', async () => {
+    await withStore(async (store) => {
+      const input = createArtifact({ kind: 'test', payload: { input: randomUUID() } });
+      const output = createArtifact({ kind: 'test', payload: { output: randomUUID() } });
+      // Flow A: step 1 ("score") ran with the cache on and recorded its entry.
+      const a = randomUUID();
+      const aEvents: NewFlowEvent[] = [flowInitialized(), stepStarted(0), stepFinished(0, [input.hash]), stepStarted(1)];
+      await store.append(a, 0, aEvents, { artifacts: [input] });
+      const aFlow = replay(a, await store.list(a), shapeOf());
+      const planA = await planStepCache(store, seeded, aFlow, 1, opts);
+      expect(planA.hit).toBeNull();
+      expect(planA.key).toMatch(/^[0-9a-f]{64}$/);
+      await store.append(a, 4, [stepFinished(1, [output.hash])], { artifacts: [output], cacheEntry: cacheEntryFor(seeded, 1, planA.key!)! });
+
+      // Flow B: same input at step 0, a step of another id at index 1: a hit from flow A.
+      const b = randomUUID();
+      await store.append(b, 0, [flowInitialized(), stepStarted(0), stepFinished(0, [input.hash])]);
+      const bFlow = replay(b, await store.list(b), shapeOf());
+      const renamed = defineStep('renamed', { ...module, kind: 'transform' }, { n: 1 }, { uses: 't/score', cache: true });
+      const planB = await planStepCache(store, renamed, bFlow, 1, opts);
+      expect(planB).toMatchObject({ key: planA.key, hit: { source: { flowId: a, stepId: 'score' }, outputs: [output.hash] } });
+      expect(cachedAttempt(bFlow.steps[1]!)).toBe(1);
+      expect(cachedAttempt(aFlow.steps[1]!)).toBe(1); // Running: the started attempt
+
+      const off = defineStep('score', { ...module, kind: 'transform' }, { n: 1 }, { uses: 't/score' });
+      expect(await planStepCache(store, off, bFlow, 1, opts)).toEqual({ key: null, hit: null });
     });
   });
 });
