@@ -3,6 +3,7 @@ import type { JsonObject, JsonValue } from './canonical-json.js';
 import { InvalidDefinitionError } from './errors.js';
 import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
+import type { CachedFrom } from './events.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
 import { storableJsonProblem, unstorableReason } from './storable.js';
 
@@ -28,8 +29,19 @@ export interface StepContext<P extends JsonObject = JsonObject> {
    * not depend on it, since it is not part of the fingerprint.
    */
   readonly errorHistory: readonly ErrorHistoryEntry[];
+  /**
+   * Steps of this flow satisfied from the step cache so far (docs/cache.md), for reports only, like
+   * `errorHistory`. Absent when the engine does not provide it.
+   */
+  readonly cachedSteps?: readonly CachedStepEntry[];
   /** Records a `StepSignal` event (progress, warnings); signals never change the flow's state. */
   emit(name: string, data?: JsonValue): void;
+}
+
+export interface CachedStepEntry {
+  stepId: string;
+  /** The step of another (or the same) flow whose outputs it took. */
+  cachedFrom: CachedFrom;
 }
 
 export interface ErrorHistoryEntry {

@@ -52,7 +52,7 @@ export const report: StepModule<ReportParams> = {
       rejected: optionalInputOf(ctx.input, CHEM_KINDS.rejectedRows, rejectedRowsSchema),
     });
     const csv = reportCsv(rows);
-    const html = reportHtml({ title: ctx.params.title, flowId: ctx.flowId, rows, lipinski, errorHistory: ctx.errorHistory });
+    const html = reportHtml({ title: ctx.params.title, flowId: ctx.flowId, rows, lipinski, errorHistory: ctx.errorHistory, cachedSteps: ctx.cachedSteps ?? [] });
 
     const dir = resolve(ctx.baseDir, ctx.params.outDir);
     const csvFile = join(dir, `${ctx.params.name}.csv`);

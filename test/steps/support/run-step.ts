@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createArtifact, type Artifact, type ArtifactDraft } from '../../../src/core/artifact.js';
 import type { JsonObject, JsonValue } from '../../../src/core/canonical-json.js';
-import type { ErrorHistoryEntry, StepModule, StepResult } from '../../../src/core/definition.js';
+import type { CachedStepEntry, ErrorHistoryEntry, StepModule, StepResult } from '../../../src/core/definition.js';
 
 export interface RunOptions {
   input?: readonly (Artifact | ArtifactDraft)[];
@@ -11,6 +11,7 @@ export interface RunOptions {
   attempt?: number;
   baseDir?: string;
   errorHistory?: readonly ErrorHistoryEntry[];
+  cachedSteps?: readonly CachedStepEntry[];
 }
 
 export interface StepRun {
@@ -31,6 +32,7 @@ export async function runStep<P extends JsonObject>(module: StepModule<P>, optio
     signal: new AbortController().signal,
     baseDir: options.baseDir ?? process.cwd(),
     errorHistory: options.errorHistory ?? [],
+    ...(options.cachedSteps === undefined ? {} : { cachedSteps: options.cachedSteps }),
     emit: (name, data = null) => signals.push({ name, data }),
   });
   return { result, signals };
