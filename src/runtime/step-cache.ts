@@ -1,7 +1,7 @@
 import type { Artifact } from '../core/artifact.js';
 import { stepCacheKey } from '../core/cache-key.js';
 import type { JsonValue } from '../core/canonical-json.js';
-import { isStepCached, type StepDefinition } from '../core/definition.js';
+import { isStepCached, type CachedStepEntry, type StepDefinition } from '../core/definition.js';
 import { ArtifactIntegrityError, ArtifactNotFoundError } from '../core/errors.js';
 import type { CachedFrom, StepFinished } from '../core/events.js';
 import type { FlowInstance, StepSlot } from '../core/flow-state.js';
@@ -130,4 +130,9 @@ export async function planStepCache(
 /** The `attempt` of a cached StepFinished for `slot`: the started attempt, or the one it replaces. */
 export function cachedAttempt(slot: StepSlot): number {
   return slot.status === 'Running' ? slot.attempts : slot.attempts + 1;
+}
+
+/** `StepContext.cachedSteps` for a step about to run: the flow's steps taken from the cache so far. */
+export function cachedStepsOf(flow: FlowInstance): CachedStepEntry[] {
+  return flow.steps.flatMap((s) => (s.cachedFrom === null ? [] : [{ stepId: s.stepId, cachedFrom: { ...s.cachedFrom } }]));
 }

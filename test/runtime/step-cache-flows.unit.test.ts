@@ -2,6 +2,7 @@
 // reference hook of test/support/cache-reference-loop.ts (the engine's own hook lands with its rewrite).
 import { describe, expect, it } from 'vitest';
 import type { FlowInstance } from '../../src/core/flow-state.js';
+import { cachedStepsOf } from '../../src/runtime/step-cache.js';
 import { tamperArtifact } from '../helpers/tamper.js';
 import { countingFlow, runWithCacheReference } from '../support/cache-reference-loop.js';
 import { engineStores, storeRunner } from '../support/stores.js';
@@ -39,6 +40,7 @@ describe.each(engineStores)('step cache flows on $name', ({ create }) => {
       const changed = await runWithCacheReference(store, countingFlow(runs, { add: { s3: 30 } }));
       expect(counts(runs)).toEqual([1, 1, 2, 2, 2]);
       expect(cachedOf(changed)).toEqual([true, true, false, false, false]);
+      expect(cachedStepsOf(changed).map((s) => s.stepId)).toEqual(['s1', 's2']);
       const bumped = await runWithCacheReference(store, countingFlow(runs, { add: { s3: 30 }, version: { s4: '2' } }));
       expect(counts(runs)).toEqual([1, 1, 2, 3, 3]);
       expect(cachedOf(bumped)).toEqual([true, true, true, false, false]);
