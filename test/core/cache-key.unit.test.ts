@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineFlow, defineStep, isStepCached, withCacheForced, type StepModule } from '../../src/core/definition.js';
+import { defineFlow, defineStep, isStepCached, withCacheForced, withRecordedCache, type StepModule } from '../../src/core/definition.js';
 import { stepCacheKey, type CacheKeyInput } from '../../src/core/cache-key.js';
 import { ENGINE_VERSION } from '../../src/core/fingerprint.js';
 import { hashOf } from '../helpers/events.js';
@@ -49,6 +49,14 @@ describe('cache settings on a definition', () => {
     expect(isStepCached(off.steps[0]!)).toBe(false);
     expect(off.definitionHash).toBe(cached.definitionHash);
     expect(isStepCached(withCacheForced(off, true).steps[0]!)).toBe(true);
+  });
+
+  it('a choice recorded in the flow metadata is applied again by whoever continues the flow', () => {
+    const flow = defineFlow('f', [defineStep('a', module, {}, { uses: 'x/a', cache: false })]);
+    expect(isStepCached(withRecordedCache(flow, { flowFile: 'f.yaml', cache: true }).steps[0]!)).toBe(true);
+    expect(isStepCached(withRecordedCache(withCacheForced(flow, true), { cache: false }).steps[0]!)).toBe(false);
+    expect(withRecordedCache(flow, { flowFile: 'f.yaml' })).toBe(flow);
+    expect(withRecordedCache(flow, { cache: 'yes' })).toBe(flow);
   });
 
   it('cacheable: false wins over cache: true and --cache', () => {
