@@ -8,6 +8,18 @@ export { FlowWorker } from './runtime/worker.js';
 export type { DatabaseState, FlowResolver, FlowWorkerOptions, WorkerFlowSetup, WorkerOutcome, WorkerRunOptions } from './runtime/worker.js';
 export { LeaseKeeper, DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, type FlowLease, type LeaseKeeperOptions } from './runtime/lease-keeper.js';
 export { cancelFlow } from './runtime/cancel.js';
+export {
+  cacheEntryFor,
+  cacheKeyFor,
+  cachedAttempt,
+  cachedStepFinished,
+  cachedStepsOf,
+  findCached,
+  planStepCache,
+  type CacheHit,
+  type CacheKeyOptions,
+  type StepCachePlan,
+} from './runtime/step-cache.js';
 export { WorkerMetrics, type WorkerMetricsHooks, type WorkerMetricsOptions } from './runtime/worker-metrics.js';
 export { GroupCommitter, type GroupCommitOptions, type GroupCommitStats } from './runtime/group-commit.js';
 export { GroupCommitStore } from './runtime/group-commit-store.js';

@@ -1,7 +1,7 @@
 import type { JsonObject } from '../core/canonical-json.js';
 import type { FlowShape } from '../core/definition.js';
 import { FlowNotFoundError } from '../core/errors.js';
-import type { FlowEvent } from '../core/events.js';
+import type { CachedFrom, FlowEvent } from '../core/events.js';
 import { flowStatus, type FlowInstance, type FlowStatus, type StepStatus } from '../core/flow-state.js';
 import { replay, shapeFromEvents } from '../core/reducer.js';
 import type { ErrorCounts } from '../core/step-execution-error.js';
@@ -22,6 +22,10 @@ export interface StepReport {
   fingerprint: string | null;
   attempts: number;
   retryCount: number;
+  /** Satisfied from the step cache (docs/cache.md) rather than run. */
+  cached: boolean;
+  /** The step it was taken from, when cached. */
+  cachedFrom: CachedFrom | null;
 }
 
 export function flowReport(flow: FlowInstance, errors: ErrorCounts): FlowReport {
@@ -35,6 +39,8 @@ export function flowReport(flow: FlowInstance, errors: ErrorCounts): FlowReport 
       fingerprint: s.fingerprint,
       attempts: s.attempts,
       retryCount: s.retryCount,
+      cached: s.cachedFrom !== null,
+      cachedFrom: s.cachedFrom === null ? null : { ...s.cachedFrom },
     })),
     errors: { total: errors.total, byClass: { ...errors.byClass } },
   };

@@ -6,6 +6,7 @@ import { EXIT, type ExitCode } from './cli-error.js';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
 import { resolveDbLocation } from './store.js';
+import { cachePruneCommand, cacheStatsCommand, parseOlderThan, type CachePruneCommandOptions } from './commands/cache.js';
 import { cancelCommand, type CancelOptions } from './commands/cancel.js';
 import { errorsCommand } from './commands/errors.js';
 import { queueRebuildCommand } from './commands/queue.js';
@@ -14,9 +15,9 @@ import { flowsCommand, type FlowsCommandOptions } from './commands/flows.js';
 import { migrateCommand, type MigrateCommandOptions } from './commands/migrate.js';
 import { resumeCommand } from './commands/resume.js';
 import { retryCommand } from './commands/retry.js';
-import { runCommand } from './commands/run.js';
+import { runCommand, type RunOptions } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
-import { submitCommand } from './commands/submit.js';
+import { submitCommand, type SubmitOptions } from './commands/submit.js';
 import { workerCommand, type WorkerCommandOptions } from './commands/worker.js';
 
 /** The parsed command line: the program, and the exit code its action left once `parseAsync` returns. */
@@ -61,7 +62,9 @@ export function buildProgram(io: CliIo): Program {
     .argument('<flow-file>', 'YAML or JSON flow file')
     .option('--json', 'print one JSON document: {flowId, status, flowFingerprint, steps, errors}')
     .option('-q, --quiet', 'no progress display')
-    .action(act((ctx, file: string, opts: { json?: boolean; quiet?: boolean }) => runCommand(ctx, file, opts)));
+    .option('--cache', 'satisfy every step from the step cache when it can (except steps declared cacheable: false)')
+    .option('--no-cache', 'run every step, whatever the flow file says about cache')
+    .action(act((ctx, file: string, opts: RunOptions) => runCommand(ctx, file, opts)));
 
   program
     .command('resume')
@@ -77,7 +80,9 @@ export function buildProgram(io: CliIo): Program {
     .description('record a new flow from a flow file without running it; `chemflow worker` runs it')
     .argument('<flow-file>', 'YAML or JSON flow file')
     .option('--json', 'print one JSON document: {flowId, name, status, flowFile}')
-    .action(act((ctx, file: string, opts: { json?: boolean }) => submitCommand(ctx, file, opts)));
+    .option('--cache', 'the worker satisfies every step from the step cache when it can')
+    .option('--no-cache', 'the worker runs every step, whatever the flow file says about cache')
+    .action(act((ctx, file: string, opts: SubmitOptions) => submitCommand(ctx, file, opts)));
 
   program
     .command('worker')
@@ -109,6 +114,21 @@ export function buildProgram(io: CliIo): Program {
     .argument('[flowId]')
     .option('--json', 'print one JSON document: {rebuilt, flowId}')
     .action(act((ctx, flowId: string | undefined, opts: { json?: boolean }) => queueRebuildCommand(ctx, flowId, opts)));
+
+  const cache = program.command('cache').description('the step cache: reuse of finished steps across flows (docs/cache.md)');
+  cache
+    .command('stats')
+    .description('cache hits, cache entries, and the bytes of the artifacts the entries name')
+    .option('--json', 'print one JSON document: {hits, entries, artifactBytes}')
+    .action(act((ctx, opts: { json?: boolean }) => cacheStatsCommand(ctx, opts)));
+  cache
+    .command('prune')
+    .description('drop cache entries (the event log and the artifacts are never touched)')
+    .option('--older-than <date>', 'entries written before this ISO 8601 date or time, or older than an age such as 30d, 12h', olderThan)
+    .option('--step-type <uses>', 'entries of this step type (as written in `uses`)')
+    .option('--all', 'every entry (needed when no other filter is given)')
+    .option('--json', 'print one JSON document: {deleted, olderThan, stepType}')
+    .action(act((ctx, opts: CachePruneCommandOptions) => cachePruneCommand(ctx, opts)));
 
   program
     .command('flows')
@@ -164,6 +184,12 @@ export function buildProgram(io: CliIo): Program {
     .action(act((ctx, direction: string | undefined, opts: MigrateCommandOptions) => migrateCommand(ctx, direction, opts)));
 
   return { command: program, exitCode: () => exitCode };
+}
+
+function olderThan(value: string): Date {
+  const date = parseOlderThan(value);
+  if (date === undefined) throw new InvalidArgumentError('expected an ISO 8601 date or time (2026-01-31, 2026-01-31T12:00:00Z) or an age (30d, 12h, 90m)');
+  return date;
 }
 
 function nonNegativeInteger(value: string): number {

@@ -4,6 +4,7 @@ import { InvalidDefinitionError } from './errors.js';
 import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
 import { mapSpecProblems, type MapSpec } from './map-spec.js';
+import type { CachedFrom } from './events.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
 import { storableJsonProblem, unstorableReason } from './storable.js';
 
@@ -29,6 +30,11 @@ export interface StepContext<P extends JsonObject = JsonObject> {
    * not depend on it, since it is not part of the fingerprint.
    */
   readonly errorHistory: readonly ErrorHistoryEntry[];
+  /**
+   * Steps of this flow satisfied from the step cache so far (docs/cache.md), for reports only, like
+   * `errorHistory`. Absent when the engine does not provide it.
+   */
+  readonly cachedSteps?: readonly CachedStepEntry[];
   /** Records a `StepSignal` event (progress, warnings); signals never change the flow's state. */
   emit(name: string, data?: JsonValue): void;
   /**
@@ -41,6 +47,12 @@ export interface StepContext<P extends JsonObject = JsonObject> {
 export interface ShardPosition {
   readonly index: number;
   readonly count: number;
+}
+
+export interface CachedStepEntry {
+  stepId: string;
+  /** The step of another (or the same) flow whose outputs it took. */
+  cachedFrom: CachedFrom;
 }
 
 export interface ErrorHistoryEntry {
@@ -68,7 +80,60 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   readonly timeoutMs?: number;
   /** Runs the step in shards of its input (see `MapSpec`); scheduling only, never part of any hash. */
   readonly map?: MapSpec;
+  /**
+   * What the step cache needs (docs/cache.md); never part of any hash. Absent: the step is never
+   * cached (a definition built in code without a step type).
+   */
+  readonly cache?: StepCacheSettings<P>;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
+}
+
+/** What a step module's `cacheKey` sees: no input payloads, so computing a key stays cheap. */
+export interface CacheKeyContext {
+  /** Directory relative paths in params refer to, as in `StepContext`. */
+  readonly baseDir: string;
+  /** The input artifact hashes, in order (already part of the key). */
+  readonly inputHashes: readonly string[];
+}
+
+/** A step's cache settings, resolved from its flow file and its module. */
+export interface StepCacheSettings<P extends JsonObject = JsonObject> {
+  /** The step type, as written in `uses`: it enters the key instead of the step id. */
+  readonly stepType: string;
+  /** `cache: true|false` of the step, else of the flow file; false when neither says. */
+  readonly enabled: boolean;
+  /** False when the module declares `cacheable: false`: it is never cached, whatever else says. */
+  readonly cacheable: boolean;
+  /** Fixed key material found when the flow file was loaded (the source hash of a module-path step). */
+  readonly codeHash?: string;
+  cacheKey?(params: P, ctx: CacheKeyContext): JsonValue | Promise<JsonValue>;
+}
+
+/** Whether the step cache applies to a step: `cacheable: false` wins, then `enabled`. */
+export function isStepCached(step: StepDefinition): boolean {
+  return step.cache !== undefined && step.cache.cacheable && step.cache.enabled;
+}
+
+/**
+ * The definition with the cache forced on or off for every step that has cache settings
+ * (`chemflow run --cache` / `--no-cache`). The definition hash is unchanged: the cache is not part of it.
+ */
+export function withCacheForced(definition: FlowDefinition, enabled: boolean): FlowDefinition {
+  return Object.freeze({
+    ...definition,
+    steps: Object.freeze(
+      definition.steps.map((step) => (step.cache === undefined ? step : { ...step, cache: { ...step.cache, enabled } })),
+    ),
+  });
+}
+
+/**
+ * The definition as the flow was started: `run --cache` / `--no-cache` record their choice in the
+ * flow's metadata (`cache: true|false`), and whoever continues the flow (`resume`, a worker) applies it
+ * to the definition loaded again from the flow file.
+ */
+export function withRecordedCache(definition: FlowDefinition, metadata: JsonObject): FlowDefinition {
+  return typeof metadata.cache === 'boolean' ? withCacheForced(definition, metadata.cache) : definition;
 }
 
 export interface FlowDefinition {
@@ -153,6 +218,17 @@ export interface StepModule<P extends JsonObject = JsonObject> {
    * such a step is refused at load time with this reason. Absent: the step may be mapped.
    */
   readonly notMappable?: string;
+  /**
+   * `false`: the step must never be satisfied from the cache (it reads the clock, the network,
+   * randomness); wins over every `cache: true` and `--cache`. Default true.
+   */
+  readonly cacheable?: boolean;
+  /**
+   * Adds to the step's cache key what its result depends on beyond its inputs and params, e.g. the
+   * content hash of a file it reads (docs/cache.md). Throwing makes the step run uncached.
+   */
+  // A method, as `run` is: a module typed for its own params still satisfies `StepModule<JsonObject>`.
+  cacheKey?(params: P, ctx: CacheKeyContext): JsonValue | Promise<JsonValue>;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
 
@@ -160,6 +236,12 @@ export interface StepOptions {
   retry?: RetryPolicyOptions;
   timeoutMs?: number;
   map?: MapSpec;
+  /** The step type (`uses`); without it the step has no cache settings and is never cached. */
+  uses?: string;
+  /** `cache: true|false` resolved from the flow file (step, else flow); default false. */
+  cache?: boolean;
+  /** Fixed key material, e.g. the hash of a module-path step's source file. */
+  codeHash?: string;
 }
 
 /** Binds a step implementation to an id and params; `parseParams` validates them here, before any run. */
@@ -180,6 +262,17 @@ export function defineStep<P extends JsonObject>(
     ...(options.retry === undefined ? {} : { retry: options.retry }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.map === undefined ? {} : { map: { over: options.map.over, shardSize: options.map.shardSize } }),
+    ...(options.uses === undefined ? {} : { cache: cacheSettings(module, options.uses, options) }),
     run: (ctx) => module.run(ctx),
+  };
+}
+
+function cacheSettings<P extends JsonObject>(module: StepModule<P>, stepType: string, options: StepOptions): StepCacheSettings<P> {
+  return {
+    stepType,
+    enabled: options.cache ?? false,
+    cacheable: module.cacheable !== false,
+    ...(options.codeHash === undefined ? {} : { codeHash: options.codeHash }),
+    ...(module.cacheKey === undefined ? {} : { cacheKey: (params: P, ctx: CacheKeyContext) => module.cacheKey!(params, ctx) }),
   };
 }

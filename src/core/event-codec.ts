@@ -50,6 +50,8 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     attempt: positive,
     outputs: z.array(hash),
     fingerprint: hash,
+    // Optional: logs written before the step cache have no such field.
+    cachedFrom: z.object({ flowId: z.string(), stepId: z.string() }).nullable().optional(),
   }),
   StepFailed: z.object({
     stepIndex: index,

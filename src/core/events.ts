@@ -44,6 +44,18 @@ export interface StepFinished {
   attempt: number;
   outputs: string[];
   fingerprint: string;
+  /**
+   * Set when the step was not run but satisfied from the step cache: the finished step whose outputs
+   * it took (docs/cache.md). Outside every hash, so fingerprints are those of a full run. Absent
+   * (older logs, and every step that ran) means null.
+   */
+  cachedFrom?: CachedFrom | null;
+}
+
+/** The source of a cached step: a step of any flow of the same store that finished cleanly. */
+export interface CachedFrom {
+  flowId: string;
+  stepId: string;
 }
 
 export interface StepFailed {

@@ -1,6 +1,7 @@
 import type { JsonObject } from './canonical-json.js';
 import type { ErrorClass } from './error-class.js';
 import type { StepPolicyRecord } from './step-policy.js';
+import type { CachedFrom } from './events.js';
 
 export type StepStatus = 'Pending' | 'Running' | 'FinishedOk' | 'Failed';
 export type FlowStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -31,6 +32,8 @@ export interface StepSlot {
   /** Earliest start of the next attempt when a retry is pending (ISO 8601). */
   notBefore: string | null;
   errors: StepErrorEntry[];
+  /** The step this one was satisfied from by the step cache; null when it ran (or has not finished). */
+  cachedFrom: CachedFrom | null;
 }
 
 export interface FlowInstance {

@@ -1,4 +1,5 @@
 export * from './artifact.js';
+export * from './cache-key.js';
 export * from './canonical-json.js';
 export * from './decide.js';
 export * from './definition.js';
@@ -20,5 +21,5 @@ export * from './shards.js';
 export * from './retry-policy.js';
 export * from './step-execution-error.js';
 export * from './step-policy.js';
-export * from './storable.js';
 export * from './storable-failure.js';
+export * from './storable.js';

@@ -21,6 +21,7 @@ export function initialFlowState(flowId: string, definition: FlowShape): FlowIns
       retryCount: 0,
       notBefore: null,
       errors: [],
+      cachedFrom: null,
     })),
     completed: false,
     failed: false,
@@ -109,17 +110,27 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
     case 'StepSignal':
       expect('Running');
       return state; // signals are observations, never state
-    case 'StepFinished':
-      expect('Running');
+    case 'StepFinished': {
+      const cachedFrom = event.cachedFrom ?? null;
+      if (cachedFrom !== null && slot.status === 'Pending') {
+        // A step satisfied from the cache need not start: its StepFinished may follow a Pending slot,
+        // at the cursor, numbered as the attempt it replaces, and never after a cancellation.
+        if (state.cancelled) corrupt(`cached StepFinished for step ${slot.stepId} after FlowCancelled`);
+        if (event.stepIndex !== state.cursor) corrupt(`step ${event.stepId} finished from the cache before step ${state.cursor}`);
+        if (event.attempt !== slot.attempts + 1) corrupt(`cached attempt ${event.attempt} after ${slot.attempts}`);
+      } else expect('Running');
       state.steps[event.stepIndex] = {
         ...slot,
         status: 'FinishedOk',
         fingerprint: event.fingerprint,
         outputs: event.outputs,
         finishedAt: event.ts,
+        notBefore: null,
+        cachedFrom,
       };
       state.cursor = event.stepIndex + 1;
       return state;
+    }
     case 'StepFailed':
       expect('Running');
       state.steps[event.stepIndex] = {

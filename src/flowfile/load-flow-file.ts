@@ -8,7 +8,7 @@ import { FlowFileError, type FlowFileIssue, type FlowFileProblem } from './flow-
 import { formatPath, issueText, type DocPath } from './issue-text.js';
 import { readFlowDocument, type FlowDocument } from './read-document.js';
 import { flowFileSchema, type RetryInput, type StepInput } from './schema.js';
-import { resolveStepModule, StepModuleProblem } from './step-module.js';
+import { moduleCodeHash, resolveStepModule, StepModuleProblem } from './step-module.js';
 
 export interface LoadFlowFileOptions {
   /** Built-in step types that `uses` may name, e.g. `BUILTIN_STEPS`. */
@@ -60,7 +60,13 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
 
   const steps: StepDefinition[] = [];
   for (const [index, step] of input.steps.entries()) {
-    const bound = await bindStep(step, index, { baseDir, builtins: options.builtins ?? {}, flowPolicy: retryPolicy, issues });
+    const bound = await bindStep(step, index, {
+      baseDir,
+      builtins: options.builtins ?? {},
+      flowPolicy: retryPolicy,
+      flowCache: input.cache ?? false,
+      issues,
+    });
     if (bound) steps.push(bound);
   }
   if (issues.items.length > 0) throw new FlowFileError(shownAs, issues.items);
@@ -78,6 +84,8 @@ interface BindContext {
   baseDir: string;
   builtins: Readonly<Record<string, StepModule>>;
   flowPolicy: RetryPolicyOptions;
+  /** The flow file's `cache` (default false): a step without its own inherits it. */
+  flowCache: boolean;
   issues: IssueList;
 }
 
@@ -103,12 +111,16 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
   }
   const retry = step.retry === undefined ? undefined : mergePolicy(context.flowPolicy, step.retry);
   for (const problem of retry ? retryPolicyProblems(retry) : []) context.issues.add('schema', at('retry'), problem);
+  const codeHash = await moduleCodeHash(step.uses, context.baseDir);
   let definition: StepDefinition;
   try {
     definition = defineStep(step.id, module, step.params ?? {}, {
       ...(retry ? { retry } : {}),
       ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
       ...(step.map === undefined ? {} : { map: step.map }),
+      uses: step.uses,
+      cache: step.cache ?? context.flowCache,
+      ...(codeHash === undefined ? {} : { codeHash }),
     });
   } catch (error) {
     for (const [path, message] of paramProblems(error)) context.issues.add('invalid_params', at('params', ...path), message);

@@ -38,6 +38,8 @@ export const stepSchema = z.strictObject({
   retry: retrySchema.optional(),
   timeoutMs: z.int().min(1).optional(),
   map: mapSchema.optional(),
+  /** Satisfy the step from the step cache when it can (docs/cache.md); inherits the flow's `cache`. */
+  cache: z.boolean().optional(),
 });
 
 /** The flow name is stored in the flow's first event: text PostgreSQL refuses is a flow file error. */
@@ -52,6 +54,8 @@ const flowName = z
 export const flowFileSchema = z.strictObject({
   name: flowName,
   retry: retrySchema.optional(),
+  /** The default `cache` of every step; default false. */
+  cache: z.boolean().optional(),
   steps: z.array(stepSchema).min(1),
 });
 
@@ -61,8 +65,8 @@ export type FlowFileInput = z.infer<typeof flowFileSchema>;
 
 /** The keys each kind of mapping accepts, for "unknown key" messages. */
 export const KNOWN_KEYS = {
-  flow: ['name', 'retry', 'steps'],
-  step: ['id', 'uses', 'params', 'retry', 'timeoutMs', 'map'],
+  flow: ['name', 'retry', 'cache', 'steps'],
+  step: ['id', 'uses', 'params', 'retry', 'timeoutMs', 'map', 'cache'],
   retry: ['maxRetries', 'backoff', 'retryOn'],
   backoff: ['kind', 'baseMs', 'factor', 'maxMs', 'jitter'],
   map: ['over', 'shardSize'],

@@ -1,6 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { STEP_KINDS, type StepModule } from '../core/definition.js';
+import { sha256Hex } from '../core/hash.js';
 import type { FlowFileProblem } from './flow-file-error.js';
 import { importModule, isModuleExtension } from './import-module.js';
 
@@ -40,9 +41,7 @@ export async function resolveStepModule(
     }
     return checkStepModule(builtin, uses);
   }
-  const hash = uses.indexOf('#');
-  const modulePath = hash === -1 ? uses : uses.slice(0, hash);
-  const exportName = hash === -1 ? 'default' : uses.slice(hash + 1);
+  const { modulePath, exportName } = splitUses(uses);
   if (exportName === '') throw new StepModuleProblem('export_not_found', `expected an export name after "#" in ${JSON.stringify(uses)}`);
   const file = resolve(baseDir, modulePath);
   const extension = extname(file).toLowerCase();
@@ -68,7 +67,22 @@ export async function resolveStepModule(
   return checkStepModule(namespace[exportName], uses);
 }
 
-/** Checks the public step module contract: `{kind, run, version?, parseParams?, notMappable?}`. */
+function splitUses(uses: string): { modulePath: string; exportName: string } {
+  const hash = uses.indexOf('#');
+  return { modulePath: hash === -1 ? uses : uses.slice(0, hash), exportName: hash === -1 ? 'default' : uses.slice(hash + 1) };
+}
+
+/**
+ * The SHA-256 of a module-path step's source file, for its cache key: editing the module's own file
+ * invalidates its cache entries even without a `version` bump (files it imports are not covered).
+ * Undefined for a built-in step type, whose `version` is bumped with chemflow.
+ */
+export async function moduleCodeHash(uses: string, baseDir: string): Promise<string | undefined> {
+  if (!isModulePath(uses)) return undefined;
+  return sha256Hex(await readFile(resolve(baseDir, splitUses(uses).modulePath), 'utf8'));
+}
+
+/** Checks the public step module contract: `{kind, run, version?, parseParams?, notMappable?, cacheable?, cacheKey?}`. */
 export function checkStepModule(value: unknown, uses: string): StepModule {
   const bad = (what: string): never => {
     throw new StepModuleProblem('invalid_module', `${uses} is not a step module: ${what}`);
@@ -84,5 +98,9 @@ export function checkStepModule(value: unknown, uses: string): StepModule {
     bad(`expected "parseParams" to be a function when present, got ${typeof candidate.parseParams}`);
   if (candidate.notMappable !== undefined && typeof candidate.notMappable !== 'string')
     bad(`expected "notMappable" to be a string (the reason) when present, got ${typeof candidate.notMappable}`);
+  if (candidate.cacheable !== undefined && typeof candidate.cacheable !== 'boolean')
+    bad(`expected "cacheable" to be true or false when present, got ${typeof candidate.cacheable}`);
+  if (candidate.cacheKey !== undefined && typeof candidate.cacheKey !== 'function')
+    bad(`expected "cacheKey" to be a function when present, got ${typeof candidate.cacheKey}`);
   return candidate as unknown as StepModule;
 }

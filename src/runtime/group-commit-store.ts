@@ -1,3 +1,4 @@
+import type { CacheEntry, CachePruneOptions, CacheStats } from '../stores/step-cache-index.js';
 import type { Artifact } from '../core/artifact.js';
 import type { FlowEvent, NewFlowEvent } from '../core/events.js';
 import type { QueueStatus } from '../core/queue-status.js';
@@ -91,6 +92,18 @@ export class GroupCommitStore implements FlowStore {
 
   rebuildQueue(flowId?: string): Promise<number> {
     return this.inner.rebuildQueue(flowId);
+  }
+
+  lookupCache(key: string): Promise<CacheEntry | null> {
+    return this.inner.lookupCache(key);
+  }
+
+  cacheStats(): Promise<CacheStats> {
+    return this.inner.cacheStats();
+  }
+
+  pruneCache(options?: CachePruneOptions): Promise<number> {
+    return this.inner.pruneCache(options);
   }
 
   subscribe(listener: () => void): Promise<() => Promise<void>> {

@@ -53,6 +53,7 @@ export class WorkerMetrics {
   private readonly leasesLost: Counter;
   private readonly recoveries: Counter;
   private readonly stepDuration: Histogram;
+  private readonly stepsCached: Counter;
   private readonly databaseUp: Gauge;
   /** The last queue depth read, reported again while the database does not answer. */
   private lastDepth: Record<OpenStatus, number> | null = null;
@@ -65,6 +66,7 @@ export class WorkerMetrics {
     this.failed = counter('chemflow_flows_failed_total', 'Flows this worker left failed (a step failed and is not retried automatically).');
     this.cancelled = counter('chemflow_flows_cancelled_total', 'Flows found cancelled while this worker ran them.');
     this.stepsFinished = counter('chemflow_steps_finished_total', 'Step attempts that finished successfully (StepFinished).');
+    this.stepsCached = counter('chemflow_steps_cached_total', 'Steps taken from the step cache instead of run (StepFinished with cachedFrom).');
     this.attemptsFailed = new Counter({
       name: 'chemflow_step_attempts_failed_total',
       help: 'Failed step attempts (StepFailed), lost ones included, by error class.',
@@ -122,6 +124,11 @@ export class WorkerMetrics {
   }
 
   private onEvent(event: FlowEvent, flow: FlowInstance): void {
+    if (event.type === 'StepFinished' && (event.cachedFrom ?? null) !== null) {
+      // Not an attempt: nothing ran, so neither a finished attempt nor a duration.
+      this.stepsCached.inc();
+      return;
+    }
     if (event.type === 'StepFinished') this.stepsFinished.inc();
     else if (event.type === 'StepFailed') {
       this.attemptsFailed.inc({ error_class: event.errorClass });

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { StepContext, StepModule, StepResult } from '../core/definition.js';
 import { PermanentError, ValidationError } from '../core/error-class.js';
+import { sha256Hex } from '../core/hash.js';
 import { CHEM_KINDS, type Molecule, type MoleculeSet, type RejectedRows } from './chem-artifacts.js';
 import { CsvSyntaxError, parseCsv, type CsvRecord } from './csv.js';
 import { paramsParser } from './params.js';
@@ -26,6 +27,10 @@ export const readSmiles: StepModule<ReadSmilesParams> = {
   kind: 'source',
   version: '1',
   parseParams,
+  /** The CSV's content enters the step cache key: a changed file reruns this step and what follows. */
+  async cacheKey(params, ctx) {
+    return { file: sha256Hex(await readFile(resolve(ctx.baseDir, params.file), 'utf8')) };
+  },
   async run(ctx) {
     const records = await readRecords(ctx);
     const [header, ...rows] = records;

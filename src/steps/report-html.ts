@@ -1,4 +1,4 @@
-import type { ErrorHistoryEntry } from '../core/definition.js';
+import type { CachedStepEntry, ErrorHistoryEntry } from '../core/definition.js';
 import type { LipinskiResult } from './chem-artifacts.js';
 import { errorClassesIn, errorTimelineSvg } from './error-timeline.js';
 import type { ReportRow } from './report-table.js';
@@ -11,6 +11,8 @@ export interface ReportPage {
   rows: readonly ReportRow[];
   lipinski: LipinskiResult;
   errorHistory: readonly ErrorHistoryEntry[];
+  /** Steps of the flow taken from the step cache rather than run. */
+  cachedSteps: readonly CachedStepEntry[];
 }
 
 const RULE_NAMES: Record<string, string> = { mw: 'MW', clogp: 'cLogP', hbd: 'HBD', hba: 'HBA' };
@@ -40,6 +42,7 @@ export function reportHtml(page: ReportPage): string {
 <p class="summary"><strong>${molecules.length}</strong> molecules read, <strong>${rejected.length}</strong> input row(s) rejected.
 <strong class="pass">${lipinski.passed}</strong> pass the rule of five (at most ${maxViolations} of MW&nbsp;&gt;&nbsp;${limits.mw}, cLogP&nbsp;&gt;&nbsp;${limits.clogp}, HBD&nbsp;&gt;&nbsp;${limits.hbd}, HBA&nbsp;&gt;&nbsp;${limits.hba}), <strong class="fail">${lipinski.failed}</strong> fail.</p>
 <p class="flow">Flow <code>${escapeXml(page.flowId)}</code></p>
+${cachedNote(page.cachedSteps)}
 </header>
 <section id="plot">
 <h2>Molecular weight against cLogP</h2>
@@ -78,6 +81,15 @@ function moleculeRow(r: ReportRow): string {
   );
 }
 
+/** Which results were reused, and from which flow: a reader must know they were not computed in this run. */
+function cachedNote(steps: readonly CachedStepEntry[]): string {
+  if (steps.length === 0) return '';
+  const items = steps.map(
+    (s) => `<li><code>${escapeXml(s.stepId)}</code> from flow <code>${escapeXml(s.cachedFrom.flowId)}</code>, step <code>${escapeXml(s.cachedFrom.stepId)}</code></li>`,
+  );
+  return `<p class="cached">${steps.length} step(s) were taken from the step cache, not run in this flow:</p>\n<ul class="cached">\n${items.join('\n')}\n</ul>`;
+}
+
 function rejectedSection(rows: readonly ReportRow[]): string {
   return `<section id="rejected">
 <h2>Rejected input rows</h2>
@@ -111,6 +123,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu San
 h1 { font-size: 24px; margin: 0 0 8px; } h2 { font-size: 18px; margin: 28px 0 10px; }
 .summary strong.pass { color: #2b8a3e; } .summary strong.fail { color: #c92a2a; }
 .flow { color: #868e96; font-size: 12px; margin: 0; }
+.cached { color: #5c7cfa; font-size: 12px; margin: 4px 0 0; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
 svg { display: block; max-width: 100%; height: auto; font-size: 12px; }
 svg text { fill: #495057; pointer-events: none; } /* hovering a point under a label still shows its title */

@@ -41,6 +41,9 @@ export const report: StepModule<ReportParams> = {
   version: '1',
   parseParams,
   notMappable: 'it writes one report, and counts, of the whole batch',
+  // Its result is files outside the store (and a page showing this run's flow id and error times): a
+  // cache hit would leave them unwritten, so the report always runs.
+  cacheable: false,
   async run(ctx) {
     const lipinski = inputOf(ctx.input, CHEM_KINDS.lipinski, lipinskiSchema);
     const rows = reportRows({
@@ -50,7 +53,7 @@ export const report: StepModule<ReportParams> = {
       rejected: optionalInputOf(ctx.input, CHEM_KINDS.rejectedRows, rejectedRowsSchema),
     });
     const csv = reportCsv(rows);
-    const html = reportHtml({ title: ctx.params.title, flowId: ctx.flowId, rows, lipinski, errorHistory: ctx.errorHistory });
+    const html = reportHtml({ title: ctx.params.title, flowId: ctx.flowId, rows, lipinski, errorHistory: ctx.errorHistory, cachedSteps: ctx.cachedSteps ?? [] });
 
     const dir = resolve(ctx.baseDir, ctx.params.outDir);
     const csvFile = join(dir, `${ctx.params.name}.csv`);

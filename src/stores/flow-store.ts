@@ -2,6 +2,7 @@ import type { Artifact } from '../core/artifact.js';
 import type { FlowEvent, NewFlowEvent } from '../core/events.js';
 import type { QueueStatus } from '../core/queue-status.js';
 import type { ErrorCounts, StepExecutionError } from '../core/step-execution-error.js';
+import type { CacheEntryInput, StepCacheIndex } from './step-cache-index.js';
 
 export interface AppendOptions {
   /** Artifacts produced by a `StepFinished` in this batch; deduplicated by hash, written atomically. */
@@ -11,6 +12,11 @@ export interface AppendOptions {
    * that starts a flow and runs it at once is never raced by a worker claiming it in between.
    */
   lease?: { owner: string; leaseMs: number };
+  /**
+   * The step cache entry of a StepFinished in this batch (a step run with the cache on), written in
+   * the same transaction; skipped when the flow is cancelled (docs/cache.md).
+   */
+  cacheEntry?: CacheEntryInput;
 }
 
 export interface AppendResult {
@@ -128,7 +134,7 @@ export interface ErrorStore {
  * artifact store and the `step_execution_errors` audit table, all written in one atomic `append`.
  * Memory, PGlite and PostgreSQL implement it and pass the same contract suite.
  */
-export interface FlowStore extends ErrorStore, FlowQueue {
+export interface FlowStore extends ErrorStore, FlowQueue, StepCacheIndex {
   readonly kind: 'memory' | 'pglite' | 'postgres';
 
   /**

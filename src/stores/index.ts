@@ -1,4 +1,5 @@
 export type * from './flow-store.js';
+export type * from './step-cache-index.js';
 export { MemoryFlowStore } from './memory-store.js';
 export {
   DEFAULT_STORE_LOCATION,

@@ -21,6 +21,8 @@ import type {
   LeaseAcquisition,
 } from './flow-store.js';
 import { MemoryFlowQueue } from './memory-queue.js';
+import { MemoryStepCache } from './memory-step-cache.js';
+import { cacheEntryProblem, cancelsFlow, type CacheEntry, type CachePruneOptions, type CacheStats } from './step-cache-index.js';
 
 /** The in-memory store: same contract as the databases, for tests and one-off runs. */
 export class MemoryFlowStore implements FlowStore {
@@ -31,6 +33,7 @@ export class MemoryFlowStore implements FlowStore {
   private readonly producers = new Map<string, ArtifactProducer>();
   private readonly errors: StepExecutionError[] = [];
   private readonly queue = new MemoryFlowQueue();
+  private readonly cache = new MemoryStepCache();
   private seq = 0;
 
   append(
@@ -70,6 +73,9 @@ export class MemoryFlowStore implements FlowStore {
     if (log.length !== expectedVersion) throw new ConcurrencyError(flowId, expectedVersion, log.length);
     const unstorable = unstorableInBatch(events, options.artifacts);
     if (unstorable !== undefined) throw unstorable;
+    const placed = events.map((e, i) => ({ ...e, flowId, version: expectedVersion + i + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION }));
+    const badEntry = cacheEntryProblem(flowId, placed, options.cacheEntry);
+    if (badEntry !== undefined) throw badEntry;
     // Copied once and deep-frozen, like a row in an append-only table: callers can never alias or
     // change stored state, so reads need not copy it again (replay reads the whole log).
     const stored = events.map(
@@ -91,6 +97,8 @@ export class MemoryFlowStore implements FlowStore {
       if (producer?.type === 'StepFinished') this.producers.set(artifact.hash, { flowId, stepId: producer.stepId });
     }
     for (const event of stored) if (event.type === 'StepFailed') this.errors.push(errorRecordFromEvent(event));
+    // A cancelled flow is never a cache source, as the databases' append statement decides.
+    if (options.cacheEntry !== undefined && !cancelsFlow(log)) this.cache.record(flowId, stored, options.cacheEntry);
     this.queue.project(flowId, stored, expectedVersion === 0 ? options.lease : undefined);
     return { events: stored, version: log.length };
   }
@@ -164,6 +172,18 @@ export class MemoryFlowStore implements FlowStore {
 
   subscribe(listener: () => void): Promise<() => Promise<void>> {
     return Promise.resolve(this.queue.subscribe(listener));
+  }
+
+  lookupCache(key: string): Promise<CacheEntry | null> {
+    return Promise.resolve(this.cache.lookup(key));
+  }
+
+  cacheStats(): Promise<CacheStats> {
+    return Promise.resolve(this.cache.stats(this.logs.values(), (hash) => this.artifacts.get(hash)));
+  }
+
+  pruneCache(options: CachePruneOptions = {}): Promise<number> {
+    return Promise.resolve(this.cache.prune(options));
   }
 
   close(): Promise<void> {

@@ -58,7 +58,7 @@ const CASES: { name: string; file: string; text: string; message: string | RegEx
     name: 'JSON with an unknown key',
     file: 'typo.json',
     text: '{"name": "x", "steps": [{"id": "seed", "uses": "./steps/seed.mjs", "parms": {}}]}',
-    message: 'typo.json:1:25: steps[0]: unknown key "parms"; expected only id, uses, params, retry, timeoutMs, map',
+    message: 'typo.json:1:25: steps[0]: unknown key "parms"; expected only id, uses, params, retry, timeoutMs, map, cache',
   },
   {
     name: 'malformed map',

@@ -16,6 +16,7 @@ function slot(stepId: string, status: StepStatus): StepSlot {
     retryCount: 0,
     notBefore: null,
     errors: [],
+    cachedFrom: null,
   };
 }
 

@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { FlowEvent } from '../../src/core/events.js';
+import { replay } from '../../src/core/reducer.js';
+import { flowInitialized, hashOf, shapeOf, stepFinished } from '../helpers/events.js';
 import { FlowEngine, MemoryFlowStore, PermanentError, RetryRejectedError, defineFlow, emptyErrorCounts } from '../../src/index.js';
 import { failureHint } from '../../src/cli/commands/drive.js';
 import { flowReport } from '../../src/cli/flow-report.js';
@@ -88,5 +92,22 @@ describe('CLI rendering', () => {
       'Error: Retry of step gate in flow f1 rejected (max_retries_exceeded): 3 of 3 retries already used\n' +
         'Next: allow more with `chemflow retry f1 gate --max-retries <n>`.\n',
     );
+  });
+});
+
+describe('cached steps in the progress display', () => {
+  it('says a step was taken from the cache, and from where', () => {
+    const lines: string[] = [];
+    const stream = { write: (text: string) => lines.push(text) };
+    const display = new ProgressDisplay(stream, 'lines', styleFor(stream, {}));
+    const flowId = randomUUID();
+    const source = randomUUID();
+    const events = [flowInitialized(), { ...stepFinished(0, [hashOf('x')]), cachedFrom: { flowId: source, stepId: 'load' } }].map(
+      (e, i) => ({ ...e, flowId, version: i + 1, seq: i + 1, schemaVersion: 1 }),
+    ) as FlowEvent[];
+    const flow = replay(flowId, events, shapeOf());
+    display.begin(flow);
+    display.onEvent(events[1]!, flow);
+    expect(lines.join('')).toBe(`[1/3] load: taken from the cache (flow ${source}, step load), not run\n`);
   });
 });

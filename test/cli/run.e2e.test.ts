@@ -20,7 +20,7 @@ steps:
 `;
 
 const FLOW_KEYS = ['errors', 'flowFingerprint', 'flowId', 'status', 'steps'];
-const STEP_KEYS = ['attempts', 'fingerprint', 'retryCount', 'status', 'stepId'];
+const STEP_KEYS = ['attempts', 'cached', 'cachedFrom', 'fingerprint', 'retryCount', 'status', 'stepId'];
 const ERROR_KEYS = ['attemptNumber', 'details', 'errorClass', 'errorMessage', 'maxRetries', 'retryCount', 'stepId', 'timestamp'];
 
 interface FlowJson {

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { FlowEvent } from '../../src/core/events.js';
+import { evolve, initialFlowState } from '../../src/core/reducer.js';
 import {
   cancelFlow,
   defineFlow,
@@ -11,6 +14,7 @@ import {
 } from '../../src/index.js';
 import { WorkerMetrics } from '../../src/runtime/worker-metrics.js';
 import { openPgliteStore } from '../../src/stores/open-store.js';
+import { flowInitialized, hashOf, shapeOf, stepFinished, stepStarted } from '../helpers/events.js';
 import { demoFlow, flakyStep, seedStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
 
@@ -149,5 +153,27 @@ describe('WorkerMetrics when the database is away', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(text).toMatch(/^# TYPE chemflow_queue_depth gauge$/m);
     expect(sample(text, 'chemflow_queue_depth', { status: 'pending' })).toBeUndefined();
+  });
+});
+
+describe('WorkerMetrics of cached steps', () => {
+  it('counts a step taken from the cache apart: not a finished attempt, no duration', async () => {
+    const metrics = new WorkerMetrics({ queue: { queueDepth: () => Promise.resolve({ pending: 0, running: 0, waiting: 0 }) }, processMetrics: false });
+    const flowId = randomUUID();
+    const events = [
+      flowInitialized(),
+      { ...stepFinished(0, [hashOf('out')]), cachedFrom: { flowId: randomUUID(), stepId: 'load' } },
+      stepStarted(1),
+      stepFinished(1, []),
+    ].map((e, i) => ({ ...e, flowId, version: i + 1, seq: i + 1, schemaVersion: 1 })) as FlowEvent[];
+    let flow = initialFlowState(flowId, shapeOf());
+    for (const event of events) {
+      flow = evolve(flow, event);
+      metrics.hooks.onEvent(event, flow);
+    }
+    const text = await metrics.metrics();
+    expect(sample(text, 'chemflow_steps_cached_total')).toBe(1);
+    expect(sample(text, 'chemflow_steps_finished_total')).toBe(1);
+    expect(sample(text, 'chemflow_step_duration_seconds_count')).toBe(1);
   });
 });

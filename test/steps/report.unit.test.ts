@@ -84,6 +84,17 @@ describe('chem/report', () => {
     expect(await readFile(join(dir, 'out', 'r3.html'), 'utf8')).toContain('No failed attempts');
   });
 
+  it('notes the steps taken from the step cache, and leaves its artifact as it is', async () => {
+    const plain = await runStep(report, { input, params: { name: 'r4' }, baseDir: dir });
+    expect(await readFile(join(dir, 'out', 'r4.html'), 'utf8')).not.toContain('step cache');
+    const cachedFrom = { flowId: '11111111-1111-4111-8111-111111111111', stepId: 'read' };
+    const cached = await runStep(report, { input, params: { name: 'r4' }, baseDir: dir, cachedSteps: [{ stepId: 'read', cachedFrom }] });
+    const html = await readFile(join(dir, 'out', 'r4.html'), 'utf8');
+    expect(html).toContain('1 step(s) were taken from the step cache, not run in this flow');
+    expect(html).toContain(`<code>read</code> from flow <code>${cachedFrom.flowId}</code>, step <code>read</code>`);
+    expect(cached.result.outputs).toEqual(plain.result.outputs);
+  });
+
   it('fails Validation without the Lipinski verdicts', async () => {
     await expect(runStep(report, { input: input.filter((x) => x.kind !== 'chem/lipinski'), baseDir: dir })).rejects.toMatchObject({
       errorClass: 'Validation',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { describeStoreContract } from './store-contract.js';
+import { describeStepCacheContract } from './step-cache-contract.js';
 import { flowInitialized } from '../helpers/events.js';
 
 describeStoreContract('memory', () => {
@@ -16,6 +17,8 @@ describeStoreContract('memory', () => {
     close: () => store.close(),
   });
 });
+
+describeStepCacheContract('memory', () => Promise.resolve(new MemoryFlowStore()));
 
 describe('MemoryFlowStore reads', () => {
   it('hands out deep-frozen events: a caller cannot change the log, and reads copy nothing', async () => {

@@ -1,6 +1,7 @@
 import { openPgliteStore } from '../../src/stores/open-store.js';
 import { artifactRowCount, errorRows } from '../helpers/sql-inspect.js';
 import { describeStoreContract } from './store-contract.js';
+import { describeStepCacheContract } from './step-cache-contract.js';
 
 // One in-memory PGlite for the whole suite (start-up costs about a second); tests use unique ids.
 describeStoreContract('PGlite (in memory)', async () => {
@@ -12,3 +13,5 @@ describeStoreContract('PGlite (in memory)', async () => {
     close: () => store.close(),
   };
 });
+
+describeStepCacheContract('PGlite (in memory)', () => openPgliteStore());

@@ -1,6 +1,7 @@
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { artifactRowCount, errorRows } from '../helpers/sql-inspect.js';
 import { describeStoreContract } from './store-contract.js';
+import { describeStepCacheContract } from './step-cache-contract.js';
 
 describeWithPg('PostgreSQL server', () => {
   let schema: TestSchema | undefined;
@@ -16,5 +17,18 @@ describeWithPg('PostgreSQL server', () => {
         await schema?.drop();
       },
     };
+  });
+
+  let cacheSchema: TestSchema | undefined;
+  describeStepCacheContract('PostgreSQL server', async () => {
+    cacheSchema = await createTestSchema('cache');
+    const store = await cacheSchema.openStore();
+    const close = store.close.bind(store);
+    return Object.assign(store, {
+      close: async () => {
+        await close();
+        await cacheSchema?.drop();
+      },
+    });
   });
 });

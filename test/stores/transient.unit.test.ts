@@ -71,6 +71,7 @@ describe('migration files and locations', () => {
       '0003_step_execution_errors',
       '0004_flow_queue',
       '0005_artifacts_append_only',
+      '0006_step_cache',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE/);

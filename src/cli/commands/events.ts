@@ -37,7 +37,9 @@ function detail(event: FlowEvent): string {
     case 'StepSignal':
       return `${event.name} ${JSON.stringify(event.data)}`;
     case 'StepFinished':
-      return `${event.outputs.length} output(s), fingerprint ${event.fingerprint.slice(0, 16)}`;
+      return `${event.outputs.length} output(s), fingerprint ${event.fingerprint.slice(0, 16)}${
+        event.cachedFrom != null ? `, cached from flow ${event.cachedFrom.flowId} step ${event.cachedFrom.stepId}` : ''
+      }`;
     case 'StepFailed':
       return `${event.errorClass} ${event.error.code}: ${event.error.message}`;
     case 'RetryScheduled':

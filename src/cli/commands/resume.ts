@@ -1,3 +1,4 @@
+import { withRecordedCache } from '../../core/definition.js';
 import { FlowNotRunnableError } from '../../core/errors.js';
 import { isFlowFileError } from '../../flowfile/index.js';
 import { FlowEngine } from '../../runtime/engine.js';
@@ -33,10 +34,11 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
         );
       throw error;
     });
+    const definition = withRecordedCache(loaded.definition, stored.metadata);
     const progress = progressFor(ctx, options);
     const engine = new FlowEngine({ store, retryPolicy: loaded.retryPolicy, baseDir: loaded.baseDir, onEvent: progress.onEvent });
     // The log read once above, replayed against the flow file's definition: no second read.
-    const handle = await engine.open(flowId, loaded.definition, { events: stored.events });
+    const handle = await engine.open(flowId, definition, { events: stored.events });
     const { flow } = handle;
     if (flow.completed) {
       const report = flowReport(flow, await store.countErrorsByFlow(flowId));

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { withCacheForced } from '../../core/definition.js';
 import { FlowEngine } from '../../runtime/engine.js';
 import type { ExitCode } from '../cli-error.js';
 import { loadFlow, type CommandContext } from '../context.js';
@@ -9,8 +10,16 @@ import { driveFlow, progressFor, type DriveOptions } from './drive.js';
  * `chemflow run <flow-file>`: validates the whole flow file first (a bad one writes nothing), then
  * starts a flow, recording the flow file's path so `resume` can find it, and runs it to its end.
  */
-export async function runCommand(ctx: CommandContext, file: string, options: DriveOptions): Promise<ExitCode> {
+export interface RunOptions extends DriveOptions {
+  /** `--cache` (true) / `--no-cache` (false): force the step cache on or off; undefined: the flow file decides. */
+  cache?: boolean;
+}
+
+export async function runCommand(ctx: CommandContext, file: string, options: RunOptions): Promise<ExitCode> {
   const loaded = await loadFlow(ctx, file);
+  // Recorded in the flow's metadata too, so `resume` and workers continue it with the same choice.
+  const definition = options.cache === undefined ? loaded.definition : withCacheForced(loaded.definition, options.cache);
+  const metadata = { flowFile: loaded.file, ...(options.cache === undefined ? {} : { cache: options.cache }) };
   return withStore(ctx, async (store) => {
     const progress = progressFor(ctx, options);
     const engine = new FlowEngine({
@@ -22,9 +31,9 @@ export async function runCommand(ctx: CommandContext, file: string, options: Dri
     // Said before the flow exists: its first commit already starts the first step, which the progress shows.
     const flowId = randomUUID();
     if (options.quiet !== true)
-      ctx.io.stderr.write(`Flow ${flowId} (${loaded.definition.name}, ${loaded.definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`);
+      ctx.io.stderr.write(`Flow ${flowId} (${definition.name}, ${definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`);
     // Created leased with its first step started in the same commit: this process runs it at once.
-    const handle = await engine.start(loaded.definition, { flowId, metadata: { flowFile: loaded.file }, leased: true });
+    const handle = await engine.start(definition, { flowId, metadata, leased: true });
     return driveFlow(ctx, { store, engine, progress, handle }, options);
   });
 }

@@ -1,3 +1,4 @@
+import { withCacheForced } from '../../core/definition.js';
 import { FlowEngine } from '../../runtime/engine.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { loadFlow, printJson, type CommandContext, type OutputOptions } from '../context.js';
@@ -15,10 +16,17 @@ export interface SubmitReport {
  * `chemflow submit <flow-file>`: validates the flow file and records a new flow (its `FlowInitialized`,
  * with the flow file's path) without running it: `chemflow worker` processes pick it up.
  */
-export async function submitCommand(ctx: CommandContext, file: string, options: OutputOptions): Promise<ExitCode> {
+export interface SubmitOptions extends OutputOptions {
+  /** `--cache` / `--no-cache`: recorded in the flow's metadata for the worker that runs it. */
+  cache?: boolean;
+}
+
+export async function submitCommand(ctx: CommandContext, file: string, options: SubmitOptions): Promise<ExitCode> {
   const loaded = await loadFlow(ctx, file);
+  const definition = options.cache === undefined ? loaded.definition : withCacheForced(loaded.definition, options.cache);
+  const metadata = { flowFile: loaded.file, ...(options.cache === undefined ? {} : { cache: options.cache }) };
   return withStore(ctx, async (store) => {
-    const flowId = await new FlowEngine({ store, retryPolicy: loaded.retryPolicy }).startFlow(loaded.definition, { metadata: { flowFile: loaded.file } });
+    const flowId = await new FlowEngine({ store, retryPolicy: loaded.retryPolicy }).startFlow(definition, { metadata });
     const report: SubmitReport = { flowId, name: loaded.definition.name, status: 'pending', flowFile: loaded.file };
     if (options.json === true) printJson(ctx, report);
     else {

@@ -3,6 +3,7 @@ import type { WorkerMetrics } from '../../runtime/worker-metrics.js';
 import { FlowWorker, type FlowResolver, type WorkerOutcome } from '../../runtime/worker.js';
 import type { LoadedFlowFile } from '../../flowfile/index.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
+import { withRecordedCache } from '../../core/definition.js';
 import { loadFlow, type CommandContext } from '../context.js';
 import { startMetricsServer } from '../metrics-server.js';
 import { oneLine } from '../render/table.js';
@@ -129,7 +130,8 @@ function flowFileResolver(ctx: CommandContext): FlowResolver {
       flow.catch(() => loaded.delete(file)); // a fixed flow file is read again on the next pass
     }
     const { definition, retryPolicy, baseDir } = await flow;
-    return { definition, retryPolicy, baseDir };
+    // `run`/`submit --cache` / `--no-cache` recorded their choice with the flow.
+    return { definition: withRecordedCache(definition, initialized.metadata), retryPolicy, baseDir };
   };
 }
 

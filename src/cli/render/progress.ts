@@ -88,7 +88,8 @@ export class ProgressDisplay {
   /** Plain text, so it can be cut to the terminal's width without breaking an escape sequence. */
   private stepText(slot: StepSlot, index: number, total: number): string {
     const parts = [`[${index + 1}/${total}] ${slot.stepId.padEnd(16)} ${slot.status.padEnd(10)}`];
-    if (slot.attempts > 0) parts.push(`attempt ${slot.attempts}`);
+    if (slot.cachedFrom !== null) parts.push(`cached from flow ${slot.cachedFrom.flowId.slice(0, 8)} (${slot.cachedFrom.stepId})`);
+    else if (slot.attempts > 0) parts.push(`attempt ${slot.attempts}`);
     if (slot.retryCount > 0) parts.push(`retries ${slot.retryCount}`);
     const started = this.startedAt.get(slot.stepId);
     const took = this.tookMs.get(slot.stepId);
@@ -114,7 +115,10 @@ export class ProgressDisplay {
         text = `attempt ${event.attempt} started`;
         break;
       case 'StepFinished':
-        text = `finished on attempt ${event.attempt}${took === undefined ? '' : ` (${seconds(took)})`}`;
+        text =
+          event.cachedFrom != null
+            ? `taken from the cache (flow ${event.cachedFrom.flowId}, step ${event.cachedFrom.stepId}), not run`
+            : `finished on attempt ${event.attempt}${took === undefined ? '' : ` (${seconds(took)})`}`;
         break;
       case 'StepFailed':
         text = `attempt ${event.attempt} failed: ${event.errorClass} ${event.error.code}: ${oneLine(event.error.message, 160)}`;

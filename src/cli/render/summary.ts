@@ -16,17 +16,23 @@ export function renderSummary(report: FlowReport, name: string, style: Style): s
   ].join('\n');
   const rows = report.steps.map((s) => [
     s.stepId,
-    stepStatus(s.status, style),
+    s.cached ? `${stepStatus(s.status, style)} ${style.dim('(cached)')}` : stepStatus(s.status, style),
     String(s.attempts),
     String(s.retryCount),
     s.fingerprint === null ? '-' : s.fingerprint.slice(0, 16),
   ]);
-  return `${head}\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'RETRIES', 'FINGERPRINT'], rows)}\n${renderErrorCounts(report.errors)}\n`;
+  return `${head}\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'RETRIES', 'FINGERPRINT'], rows)}\n${cachedLine(report)}${renderErrorCounts(report.errors)}\n`;
 }
 
 /** `Errors: 3 (Transient 2, Permanent 1, Validation 0, Runtime 0)` — seed F8: error counts after a run. */
 export function renderErrorCounts(counts: ErrorCounts): string {
   return `Errors: ${counts.total} (${ERROR_CLASSES.map((c) => `${c} ${counts.byClass[c]}`).join(', ')})`;
+}
+
+/** `Cached: 2 step(s) taken from the step cache (read, descriptors)` — nothing when none was. */
+function cachedLine(report: FlowReport): string {
+  const cached = report.steps.filter((s) => s.cached).map((s) => s.stepId);
+  return cached.length === 0 ? '' : `Cached: ${cached.length} step(s) taken from the step cache, not run (${cached.join(', ')})\n`;
 }
 
 function stepStatus(status: string, style: Style): string {

@@ -24,6 +24,8 @@ type Outcomes = Map<PreparedAppend, AppendOutcome>;
  */
 export async function appendTogether(executor: SqlExecutor, requests: readonly PreparedAppend[]): Promise<Outcomes> {
   const sorted = byFlowId(requests);
+  // The one-statement form has no step-cache branch: a batch with a cache entry goes a statement per request.
+  if (sorted.some((r) => r.input.cacheEntry !== undefined)) return appendOneByOne(executor, sorted);
   const rounds = splitIntoRounds(sorted);
   const runRound = async (db: SqlRunner, round: readonly PreparedAppend[]): Promise<AppendManyRow[]> =>
     run<AppendManyRow>(db, appendManyQuery(round.map((r) => r.input), EVENT_SCHEMA_VERSION));

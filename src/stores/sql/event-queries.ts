@@ -1,5 +1,7 @@
 import type { Artifact } from '../../core/artifact.js';
 import type { StepExecutionError } from '../../core/step-execution-error.js';
+import type { CacheEntryInput } from '../step-cache-index.js';
+import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
 import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp } from './sql-fragments.js';
 
@@ -22,6 +24,8 @@ export interface AppendBatch {
   events: readonly EventRowInput[];
   errors: readonly ErrorRowInput[];
   artifacts: readonly Artifact[];
+  /** The step cache entry of the batch's clean StepFinished, if the step ran with the cache on. */
+  cacheEntry?: CacheEntryInput | undefined;
 }
 
 /**
@@ -31,8 +35,8 @@ export interface AppendBatch {
  * row), and a concurrent appender that passed the same guard hits the unique (flow_id, version)
  * constraint and the whole statement rolls back. Error rows and artifacts join on the inserted
  * events, so they exist only if the events do. The result always has one row carrying `head_version`.
- * The error and artifact parts are left out when the batch has none: four fixed texts, each prepared
- * once per connection, and the common batch pays for no empty INSERT.
+ * The error, artifact and cache parts are left out when the batch has none: a few fixed texts, each
+ * prepared once per connection, and the common batch pays for no empty INSERT.
  */
 export function appendEventsQuery(batch: AppendBatch): SqlQuery {
   const values: unknown[] = [
@@ -51,6 +55,10 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
   if (batch.artifacts.length > 0) {
     values.push(JSON.stringify(batch.artifacts));
     parts.push(appendArtifacts(values.length));
+  }
+  if (batch.cacheEntry !== undefined) {
+    values.push(batch.cacheEntry.key, batch.cacheEntry.stepIndex, batch.cacheEntry.stepType);
+    parts.push(appendCacheEntry(values.length - 2, values.length - 1, values.length));
   }
   return { text: `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`, values };
 }

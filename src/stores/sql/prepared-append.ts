@@ -5,6 +5,7 @@ import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../../c
 import { errorRecordFromEvent } from '../../core/step-execution-error.js';
 import { unstorableInBatch } from '../../core/storable.js';
 import type { AppendRequest, AppendResult } from '../flow-store.js';
+import { cacheEntryProblem } from '../step-cache-index.js';
 import { appendEventsQuery, type AppendBatch, type ErrorRowInput } from './event-queries.js';
 import type { SqlQuery } from './executor.js';
 import { isUuid } from './uuid.js';
@@ -75,6 +76,8 @@ export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
       schemaVersion: EVENT_SCHEMA_VERSION,
     }),
   );
+  const badEntry = cacheEntryProblem(flowId, stored, options.cacheEntry);
+  if (badEntry !== undefined) return badEntry;
   const errors: ErrorRowInput[] = stored.flatMap((event) =>
     event.type === 'StepFailed' ? [{ ...errorRecordFromEvent(event), version: event.version }] : [],
   );
@@ -86,6 +89,7 @@ export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
     errors,
     artifacts: firstOfEachHash(options.artifacts ?? []),
     lease: expectedVersion === 0 ? options.lease : undefined,
+    cacheEntry: options.cacheEntry,
   });
 }
 

@@ -20,6 +20,8 @@ import { PgErrorStore } from './pg-error-store.js';
 import { PgEventStore } from './pg-event-store.js';
 import { PgFlowQueue } from './pg-flow-queue.js';
 import { PgFlowRepository } from './pg-flow-repository.js';
+import { PgStepCache } from './pg-step-cache.js';
+import type { CacheEntry, CachePruneOptions, CacheStats } from '../step-cache-index.js';
 import { withRetry } from './transient.js';
 
 /**
@@ -33,6 +35,7 @@ export class SqlFlowStore implements FlowStore {
   readonly artifacts: PgArtifactStore;
   readonly repository: PgFlowRepository;
   readonly queue: PgFlowQueue;
+  readonly cache: PgStepCache;
 
   private constructor(readonly executor: SqlExecutor) {
     this.kind = executor.kind;
@@ -41,6 +44,7 @@ export class SqlFlowStore implements FlowStore {
     this.artifacts = new PgArtifactStore(executor);
     this.repository = new PgFlowRepository(this.events, this.errors);
     this.queue = new PgFlowQueue(executor);
+    this.cache = new PgStepCache(executor);
   }
 
   /** Brings the schema up to date (idempotent, safe against concurrent openers) and opens the store. */
@@ -121,6 +125,18 @@ export class SqlFlowStore implements FlowStore {
 
   subscribe(listener: () => void): Promise<() => Promise<void>> {
     return this.queue.subscribe(listener);
+  }
+
+  lookupCache(key: string): Promise<CacheEntry | null> {
+    return this.cache.lookupCache(key);
+  }
+
+  cacheStats(): Promise<CacheStats> {
+    return this.cache.cacheStats();
+  }
+
+  pruneCache(options?: CachePruneOptions): Promise<number> {
+    return this.cache.pruneCache(options);
   }
 
   close(): Promise<void> {

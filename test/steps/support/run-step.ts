@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createArtifact, type Artifact, type ArtifactDraft } from '../../../src/core/artifact.js';
 import type { JsonObject, JsonValue } from '../../../src/core/canonical-json.js';
-import type { ErrorHistoryEntry, ShardPosition, StepModule, StepResult } from '../../../src/core/definition.js';
+import type { CachedStepEntry, ErrorHistoryEntry, ShardPosition, StepModule, StepResult } from '../../../src/core/definition.js';
 
 export interface RunOptions {
   input?: readonly (Artifact | ArtifactDraft)[];
@@ -13,6 +13,7 @@ export interface RunOptions {
   errorHistory?: readonly ErrorHistoryEntry[];
   /** Runs the attempt as this shard of a mapped step (`ctx.shard`). */
   shard?: ShardPosition;
+  cachedSteps?: readonly CachedStepEntry[];
 }
 
 export interface StepRun {
@@ -33,6 +34,7 @@ export async function runStep<P extends JsonObject>(module: StepModule<P>, optio
     signal: new AbortController().signal,
     baseDir: options.baseDir ?? process.cwd(),
     errorHistory: options.errorHistory ?? [],
+    ...(options.cachedSteps === undefined ? {} : { cachedSteps: options.cachedSteps }),
     emit: (name, data = null) => signals.push({ name, data }),
     ...(options.shard === undefined ? {} : { shard: options.shard }),
   });

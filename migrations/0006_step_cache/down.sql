@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS event_log_cached_finish;
+DROP TABLE IF EXISTS step_cache;

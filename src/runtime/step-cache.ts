@@ -1,0 +1,138 @@
+import type { Artifact } from '../core/artifact.js';
+import { stepCacheKey } from '../core/cache-key.js';
+import type { JsonValue } from '../core/canonical-json.js';
+import { isStepCached, type CachedStepEntry, type StepDefinition } from '../core/definition.js';
+import { ArtifactIntegrityError, ArtifactNotFoundError } from '../core/errors.js';
+import type { CachedFrom, StepFinished } from '../core/events.js';
+import type { FlowInstance, StepSlot } from '../core/flow-state.js';
+import type { FlowStore } from '../stores/flow-store.js';
+import type { CacheEntryInput } from '../stores/step-cache-index.js';
+
+/** Where a step's cache key is computed: what `StepContext` also has. */
+export interface CacheKeyOptions {
+  /** Directory relative paths in params refer to (the engine's `baseDir`). */
+  baseDir: string;
+  /** The engine's version (`ENGINE_VERSION` by default), as in the fingerprint. */
+  engineVersion?: string;
+}
+
+/**
+ * The step's cache key for these inputs, or null when the cache does not apply: it is off, the module
+ * declares `cacheable: false`, or its `cacheKey` hook threw (the step then runs, uncached, and fails
+ * there if the hook's cause is real, e.g. a missing file).
+ */
+export async function cacheKeyFor(
+  step: StepDefinition,
+  inputHashes: readonly string[],
+  options: CacheKeyOptions,
+): Promise<string | null> {
+  const cache = step.cache;
+  if (cache === undefined || !isStepCached(step)) return null;
+  let added: JsonValue = null;
+  if (cache.cacheKey !== undefined) {
+    try {
+      added = await cache.cacheKey(step.baseParams, { baseDir: options.baseDir, inputHashes: [...inputHashes] });
+    } catch {
+      return null;
+    }
+  }
+  const extra: JsonValue = cache.codeHash === undefined && cache.cacheKey === undefined ? null : { code: cache.codeHash ?? null, module: added };
+  try {
+    return stepCacheKey({
+      ...(options.engineVersion === undefined ? {} : { engineVersion: options.engineVersion }),
+      stepType: cache.stepType,
+      stepVersion: step.version ?? null,
+      inputHashes,
+      params: step.baseParams,
+      extra,
+    });
+  } catch {
+    return null; // a hook that returned something canonical JSON cannot hold: no key, no cache
+  }
+}
+
+/** A usable cache entry: its source, and its output artifacts read back and verified. */
+export interface CacheHit {
+  key: string;
+  source: CachedFrom;
+  outputs: string[];
+  artifacts: Artifact[];
+}
+
+/**
+ * The cache hit of `key`, or null. One indexed lookup, then the outputs are read through
+ * `getArtifacts`, which verifies each against its hash: an entry whose artifacts are missing or were
+ * changed is a miss, never used (the step runs, and its clean finish replaces the entry).
+ */
+export async function findCached(store: Pick<FlowStore, 'lookupCache' | 'getArtifacts'>, key: string): Promise<CacheHit | null> {
+  const entry = await store.lookupCache(key);
+  if (entry === null) return null;
+  let artifacts: Artifact[];
+  try {
+    artifacts = await store.getArtifacts(entry.outputs);
+  } catch (error) {
+    if (error instanceof ArtifactIntegrityError || error instanceof ArtifactNotFoundError) return null;
+    throw error;
+  }
+  return { key, source: { flowId: entry.flowId, stepId: entry.stepId }, outputs: entry.outputs, artifacts };
+}
+
+/**
+ * The StepFinished of a step satisfied from the cache. `fingerprint` is this flow's own fingerprint of
+ * the step (as if it ran), so fingerprints are those of a full run; `attempt` is the attempt the cache
+ * replaces (`slot.attempts + 1` when no StepStarted precedes it, the started attempt otherwise).
+ */
+export function cachedStepFinished(
+  step: { index: number; id: string; attempt: number; fingerprint: string },
+  hit: CacheHit,
+): StepFinished {
+  return {
+    type: 'StepFinished',
+    stepIndex: step.index,
+    stepId: step.id,
+    attempt: step.attempt,
+    outputs: [...hit.outputs],
+    fingerprint: step.fingerprint,
+    cachedFrom: { ...hit.source },
+  };
+}
+
+/** `AppendOptions.cacheEntry` for a step that ran with the cache on: appended with its StepFinished. */
+export function cacheEntryFor(step: StepDefinition, stepIndex: number, key: string): CacheEntryInput | undefined {
+  return step.cache === undefined ? undefined : { key, stepIndex, stepType: step.cache.stepType };
+}
+
+/** What the engine needs before step `index` runs: the key to record on a clean finish, and a hit. */
+export interface StepCachePlan {
+  /** Null when the cache does not apply to this step: run it, and record no entry. */
+  key: string | null;
+  /** A verified entry: record `cachedStepFinished(...)` instead of running the step. */
+  hit: CacheHit | null;
+}
+
+/**
+ * The engine's one call before step `index` of `flow` runs (Pending, or Running and started by this
+ * process): its key from the previous step's outputs, then the lookup. Cheap when the cache is off:
+ * no query at all.
+ */
+export async function planStepCache(
+  store: Pick<FlowStore, 'lookupCache' | 'getArtifacts'>,
+  step: StepDefinition,
+  flow: FlowInstance,
+  index: number,
+  options: CacheKeyOptions,
+): Promise<StepCachePlan> {
+  const inputHashes = index === 0 ? [] : (flow.steps[index - 1] as StepSlot).outputs;
+  const key = await cacheKeyFor(step, inputHashes, options);
+  return { key, hit: key === null ? null : await findCached(store, key) };
+}
+
+/** The `attempt` of a cached StepFinished for `slot`: the started attempt, or the one it replaces. */
+export function cachedAttempt(slot: StepSlot): number {
+  return slot.status === 'Running' ? slot.attempts : slot.attempts + 1;
+}
+
+/** `StepContext.cachedSteps` for a step about to run: the flow's steps taken from the cache so far. */
+export function cachedStepsOf(flow: FlowInstance): CachedStepEntry[] {
+  return flow.steps.flatMap((s) => (s.cachedFrom === null ? [] : [{ stepId: s.stepId, cachedFrom: { ...s.cachedFrom } }]));
+}
