@@ -2,7 +2,7 @@ import type { JsonObject, JsonValue } from './canonical-json.js';
 import type { FlowDefinition } from './definition.js';
 import { classifyError, PermanentError, WorkerLostError, type ClassifiedError } from './error-class.js';
 import type { ArtifactIntegrityError } from './errors.js';
-import type { FlowEvent, FlowEventBody, RetryScheduled, StepFailed, StepFinished, StepStarted } from './events.js';
+import type { CachedFrom, FlowEvent, FlowEventBody, RetryScheduled, StepFailed, StepFinished, StepStarted } from './events.js';
 import { flowFingerprint, stepFingerprint } from './fingerprint.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
 import type { FlowInstance, StepSlot } from './flow-state.js';
@@ -72,7 +72,8 @@ export interface Signal {
 
 /** How an attempt ended, as data: outputs by hash, or the classified error. */
 export type AttemptOutcome =
-  | { ok: true; outputs: readonly string[]; signals: readonly Signal[] }
+  /** `cachedFrom`: the step did not run; its outputs are those of a finished step with the same cache key. */
+  | { ok: true; outputs: readonly string[]; signals: readonly Signal[]; cachedFrom?: CachedFrom }
   | { ok: false; error: ClassifiedError; signals: readonly Signal[] };
 
 export interface RecordOptions {
@@ -103,6 +104,7 @@ export function recordAttempt(flow: FlowInstance, plan: FlowPlan, index: number,
     attempt: slot.attempts,
     outputs: [...outcome.outputs],
     fingerprint: fingerprintOf(flow, plan, index),
+    ...(outcome.cachedFrom === undefined ? {} : { cachedFrom: { ...outcome.cachedFrom } }),
   };
   const events: FlowEventBody[] = [...signalEvents(slot, index, outcome.signals), finished];
   const after = lookAhead(flow, [finished]);

@@ -175,7 +175,10 @@ export class FlowEngine {
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
     const run = await runStepAttempt(session, plan, index, { store: this.store, baseDir: this.baseDir });
     const recorded = recordAttempt(session.flow, plan, index, run.outcome, { now: this.clock.now(), chain: !run.corruptInput && chain() });
-    await session.commit(recorded.events, run.outputs.length > 0 ? { artifacts: run.outputs } : {});
+    await session.commit(recorded.events, {
+      ...(run.outputs.length > 0 ? { artifacts: run.outputs } : {}),
+      ...(run.cacheEntry === undefined ? {} : { cacheEntry: run.cacheEntry }),
+    });
     if (recorded.starts !== null && !session.flow.cancelled) session.startedHere = recorded.starts;
     const retry = this.noteRetry(session.flowId, stepId, recorded.retry);
     if (run.outcome.ok) return { kind: 'finished', stepId, attempt };

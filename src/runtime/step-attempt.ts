@@ -5,18 +5,26 @@ import type { FlowDefinition } from '../core/definition.js';
 import { errorHistory } from '../core/error-history.js';
 import { ArtifactIntegrityError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
+import type { CacheEntryInput } from '../stores/step-cache-index.js';
 import type { FlowSession } from './flow-session.js';
+import { cacheEntryFor, cachedStepsOf, planStepCache } from './step-cache.js';
 import { runAttempt } from './step-runner.js';
 
 /** What one attempt produced: its outcome as `recordAttempt` takes it, and the artifacts to store. */
 export interface AttemptRun {
   outcome: AttemptOutcome;
+  /** New artifacts to store with the outcome (none when it came from the cache). */
   outputs: Artifact[];
+  /** The step cache entry to record with a clean finish of a step run with the cache on. */
+  cacheEntry: CacheEntryInput | undefined;
   /** The input was corrupt: the step never ran, and nothing may be chained to this failure. */
   corruptInput: boolean;
 }
 
-/** Runs the Running attempt of step `index` of a session: reads its input, runs its code. */
+/**
+ * Runs the Running attempt of step `index` of a session: takes it from the step cache when the step
+ * has the cache on and a verified entry exists (docs/cache.md), else reads its input and runs its code.
+ */
 export async function runStepAttempt(
   session: FlowSession<FlowDefinition>,
   plan: FlowPlan,
@@ -25,13 +33,19 @@ export async function runStepAttempt(
 ): Promise<AttemptRun> {
   const step = session.definition.steps[index];
   if (step === undefined) throw new RangeError(`Flow ${session.flowId} has no step at index ${index}`);
+  const cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion });
+  if (cache.hit !== null) {
+    for (const artifact of cache.hit.artifacts) session.artifacts.set(artifact.hash, artifact);
+    const outcome = { ok: true as const, outputs: cache.hit.outputs, signals: [], cachedFrom: cache.hit.source };
+    return { outcome, outputs: [], cacheEntry: undefined, corruptInput: false };
+  }
   let input: Artifact[];
   try {
     input = await inputOf(session, index, io.store);
   } catch (error) {
     if (!(error instanceof ArtifactIntegrityError)) throw error;
     // A corrupt input is never handed to the step; the attempt fails for good and the audit row says why.
-    return { outcome: { ok: false, error: corruptInputFailure(error), signals: [] }, outputs: [], corruptInput: true };
+    return { outcome: { ok: false, error: corruptInputFailure(error), signals: [] }, outputs: [], cacheEntry: undefined, corruptInput: true };
   }
   const context = {
     input,
@@ -40,11 +54,13 @@ export async function runStepAttempt(
     stepId: step.id,
     baseDir: io.baseDir,
     errorHistory: errorHistory(session.flow),
+    cachedSteps: cachedStepsOf(session.flow),
   };
   const result = await runAttempt(step, context, { stop: session.stop, timeoutMs: plan.steps[index]?.timeoutMs ?? null });
-  if (!result.ok) return { outcome: result, outputs: [], corruptInput: false };
+  if (!result.ok) return { outcome: result, outputs: [], cacheEntry: undefined, corruptInput: false };
   for (const artifact of result.outputs) session.artifacts.set(artifact.hash, artifact);
-  return { outcome: { ok: true, outputs: result.outputs.map((a) => a.hash), signals: result.signals }, outputs: result.outputs, corruptInput: false };
+  const outcome = { ok: true as const, outputs: result.outputs.map((a) => a.hash), signals: result.signals };
+  return { outcome, outputs: result.outputs, cacheEntry: cache.key === null ? undefined : cacheEntryFor(step, index, cache.key), corruptInput: false };
 }
 
 /** The previous step's outputs, from the session's memory when it produced them, else from the store. */
