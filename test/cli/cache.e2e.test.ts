@@ -4,6 +4,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flowFingerprint } from '../../src/core/fingerprint.js';
+import { openPgliteStore } from '../../src/stores/open-store.js';
+import { tamperArtifact } from '../helpers/tamper.js';
 import { copyLipinskiExample, E2E_TIMEOUT_MS, ensureBuilt, workspace, type Workspace } from './support/cli.js';
 
 interface StepJson {
@@ -104,4 +106,70 @@ describe('chemflow run --cache on examples/lipinski', () => {
       expect(stats).toMatchObject({ hits: 8, entries: 8 });
     },
   );
+});
+
+/** seed → double, each step noting every run of its code in runs.log beside the flow file. */
+const COUNTED_FLOW = `name: counted
+steps:
+  - { id: seed, uses: ./steps/counted-seed.mjs, params: { n: 5 } }
+  - { id: double, uses: ./steps/counted-double.mjs }
+`;
+const COUNTED_SEED = `import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default {
+  kind: 'source',
+  version: '1',
+  run(ctx) {
+    appendFileSync(join(ctx.baseDir, 'runs.log'), 'seed\\n');
+    return { outputs: [{ kind: 'number', payload: { n: ctx.params.n } }] };
+  },
+};
+`;
+const COUNTED_DOUBLE = `import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default {
+  kind: 'transform',
+  version: '1',
+  run(ctx) {
+    appendFileSync(join(ctx.baseDir, 'runs.log'), 'double\\n');
+    return { outputs: [{ kind: 'number', payload: { n: ctx.input[0].payload.n * 2 } }] };
+  },
+};
+`;
+
+describe('chemflow run --cache with a tampered source artifact', () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    await ensureBuilt();
+    ws = await workspace();
+  }, E2E_TIMEOUT_MS);
+  afterAll(() => ws?.remove());
+
+  it('runs the step whose cached output was changed in the database, and takes the others from the cache', { timeout: E2E_TIMEOUT_MS }, async () => {
+    const flowFile = await ws.write('counted.yaml', COUNTED_FLOW);
+    await ws.write('steps/counted-seed.mjs', COUNTED_SEED);
+    await ws.write('steps/counted-double.mjs', COUNTED_DOUBLE);
+    const runs = async (): Promise<string[]> => (await readFile(join(ws.dir, 'runs.log'), 'utf8')).trim().split('\n');
+
+    const first = await ws.json<FlowJson>('run', flowFile, '--cache');
+    expect(first.status).toBe('completed');
+    expect(await runs()).toEqual(['seed', 'double']);
+
+    // The seed's stored output changed behind chemflow's back (no CLI process holds the database now).
+    const store = await openPgliteStore(ws.db);
+    try {
+      const finished = (await store.list(first.flowId)).find((e) => e.type === 'StepFinished' && e.stepId === 'seed');
+      if (finished?.type !== 'StepFinished') throw new Error('the first run has no StepFinished of seed');
+      await tamperArtifact(store, finished.outputs[0] ?? '', { n: 999 });
+    } finally {
+      await store.close();
+    }
+
+    const second = await ws.json<FlowJson>('run', flowFile, '--cache');
+    expect(second.status).toBe('completed');
+    // The seed ran again (its entry failed verification); it gave the same content, so double still hit.
+    expect(await runs()).toEqual(['seed', 'double', 'seed']);
+    expect(second.steps.map((s) => [s.stepId, s.cached])).toEqual([['seed', false], ['double', true]]);
+    expect(second.flowFingerprint).toBe(first.flowFingerprint);
+  });
 });
