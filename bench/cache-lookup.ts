@@ -1,19 +1,23 @@
 // The step cache lookup under load (issue 15): `lookupCache` (one primary-key query) and `findCached`
-// (that query plus reading and verifying the entry's artifacts) with `entries` finished steps in the
-// store: as many StepFinished events and step_cache rows, bulk-loaded in SQL, plus `lookups` real
-// entries written through the engine's append path, which are the ones looked up. Not wired into
-// `npm run bench` yet: `cacheLookupBench({ entries: 1_000_000, lookups: 1000 })` gives the row.
+// (that query plus reading and verifying the entry's artifacts), timed on two schemas of the same
+// server in the same run: one holding only the looked-up entries, one with `entries` more finished
+// steps bulk-loaded in SQL. Interleaved rounds, as the queue bench does, so that the ratio
+// loaded / empty compares like with like on a busy machine.
 import { randomUUID } from 'node:crypto';
 import { createArtifact } from '../src/core/artifact.js';
 import { sha256Hex } from '../src/core/hash.js';
 import { findCached } from '../src/runtime/step-cache.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
+import { lookupCacheQuery } from '../src/stores/sql/cache-queries.js';
+import type { SqlFlowStore } from '../src/stores/sql/sql-flow-store.js';
 import { BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
+import { explain } from './queue-idle.js';
+import type { Latency } from './queue.js';
 import { median } from './stats.js';
 
 /**
  * Filler row g: a StepFinished of its own flow (the shape the engine writes) and its step_cache row,
- * keyed `sha256('bench-key-' || g)`. In flow order, so the indexes are built in order.
+ * keyed `sha256('bench-key-' || seq)`. In flow order, so the indexes are built in order.
  */
 function bulkLoad(entries: number): string {
   return `INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload)
@@ -30,76 +34,138 @@ ANALYZE event_log;
 ANALYZE step_cache`;
 }
 
-export interface CacheLookupResult {
-  entries: number;
-  lookups: number;
-  /** `lookupCache(key)`: the index query alone. */
-  lookupMedianMs: number;
-  lookupP95Ms: number;
-  /** `findCached(store, key)`: the lookup, then the entry's artifacts read and verified. */
-  findMedianMs: number;
-  findP95Ms: number;
-  loadSeconds: number;
+/** One measurement on both schemas; ratio = loaded / empty, the median of the per-round ratios of medians. */
+export interface CacheComparison {
+  empty: Latency;
+  loaded: Latency;
+  ratio: number;
 }
 
-export async function cacheLookupBench(options: { entries: number; lookups: number }): Promise<CacheLookupResult> {
-  const schema = await createBenchSchema('cache');
-  try {
-    const store = await openPostgresStore({ connectionString: BENCH_PG_URL, schema: schema.name, max: 1 });
-    try {
-      const loadStart = performance.now();
-      await store.executor.exec(bulkLoad(options.entries));
-      const keys: string[] = [];
-      for (let i = 0; i < options.lookups; i++) {
-        const key = sha256Hex(`bench-real-key-${i}`);
-        const output = createArtifact({ kind: 'bench', payload: { molecules: i, padding: 'x'.repeat(200) } });
-        const ts = new Date().toISOString();
-        await store.append(
-          randomUUID(),
-          0,
-          [
-            { type: 'StepStarted', ts, stepIndex: 0, stepId: 'step', attempt: 1 },
-            { type: 'StepFinished', ts, stepIndex: 0, stepId: 'step', attempt: 1, outputs: [output.hash], fingerprint: sha256Hex(`fp-${i}`) },
-          ],
-          { artifacts: [output], cacheEntry: { key, stepIndex: 0, stepType: 'bench/step' } },
-        );
-        keys.push(key);
-      }
-      const loadSeconds = (performance.now() - loadStart) / 1000;
-      const lookup = await timeEach(keys, async (key) => {
-        if ((await store.lookupCache(key)) === null) throw new Error(`no cache entry ${key}`);
-      });
-      const find = await timeEach(keys, async (key) => {
-        if ((await findCached(store, key)) === null) throw new Error(`cache entry ${key} is not usable`);
-      });
-      return {
-        entries: options.entries + options.lookups,
-        lookups: options.lookups,
-        lookupMedianMs: median(lookup),
-        lookupP95Ms: p95(lookup),
-        findMedianMs: median(find),
-        findP95Ms: p95(find),
-        loadSeconds,
-      };
-    } finally {
-      await store.close();
-    }
-  } finally {
+export interface CacheLookupResult {
+  /** Finished steps bulk-loaded into the loaded schema, besides the looked-up entries both schemas hold. */
+  entries: number;
+  /** Entries looked up per schema and kind of lookup (each once), the same keys on both. */
+  lookups: number;
+  rounds: number;
+  /** Bulk load (INSERT ... SELECT, ANALYZE) of the loaded schema. */
+  loadSeconds: number;
+  /** `lookupCache(key)`: the index query alone. */
+  lookup: CacheComparison;
+  /** `findCached(store, key)`: the lookup, then the entry's artifacts read and verified. */
+  find: CacheComparison;
+  /** Scan nodes of the lookup's plan with the entries loaded. */
+  plan: string[];
+}
+
+interface Probe {
+  store: SqlFlowStore;
+  keys: string[];
+  close(): Promise<void>;
+}
+
+/** A schema with `entries` bulk-loaded finished steps and `lookups` real ones written as the engine does. */
+async function openProbe(label: string, entries: number, lookups: number): Promise<Probe & { loadSeconds: number }> {
+  const schema = await createBenchSchema(label);
+  const store = await openPostgresStore({ connectionString: BENCH_PG_URL, schema: schema.name, max: 1 }).catch(async (error: unknown) => {
     await schema.drop();
+    throw error;
+  });
+  const close = async (): Promise<void> => {
+    await store.close();
+    await schema.drop();
+  };
+  try {
+    const start = performance.now();
+    if (entries > 0) await store.executor.exec(bulkLoad(entries));
+    const loadSeconds = (performance.now() - start) / 1000;
+    const keys: string[] = [];
+    for (let i = 0; i < lookups; i++) {
+      // The same keys and artifacts on both schemas: only the filler differs.
+      const key = sha256Hex(`bench-real-key-${i}`);
+      const output = createArtifact({ kind: 'bench', payload: { molecules: i, padding: 'x'.repeat(200) } });
+      const ts = new Date().toISOString();
+      await store.append(
+        randomUUID(),
+        0,
+        [
+          { type: 'StepStarted', ts, stepIndex: 0, stepId: 'step', attempt: 1 },
+          { type: 'StepFinished', ts, stepIndex: 0, stepId: 'step', attempt: 1, outputs: [output.hash], fingerprint: sha256Hex(`fp-${i}`) },
+        ],
+        { artifacts: [output], cacheEntry: { key, stepIndex: 0, stepType: 'bench/step' } },
+      );
+      keys.push(key);
+    }
+    return { store, keys, loadSeconds, close };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }
 
-/** Latency of `work` per key, in ms; the first call warms the connection and the statement and is dropped. */
+type Work = (store: SqlFlowStore, key: string) => Promise<void>;
+const KINDS: Record<'lookup' | 'find', Work> = {
+  lookup: async (store, key) => {
+    if ((await store.lookupCache(key)) === null) throw new Error(`no cache entry ${key}`);
+  },
+  find: async (store, key) => {
+    if ((await findCached(store, key)) === null) throw new Error(`cache entry ${key} is not usable`);
+  },
+};
+
+export async function cacheLookupBench(
+  options: { entries: number; lookups: number; rounds: number },
+  log: (line: string) => void,
+): Promise<CacheLookupResult> {
+  const probes: Probe[] = [];
+  try {
+    const empty = await openProbe('cache_empty', 0, options.lookups);
+    probes.push(empty);
+    log(`cache: bulk-loading ${options.entries.toLocaleString('en-US')} finished-step cache entries`);
+    const loaded = await openProbe('cache_loaded', options.entries, options.lookups);
+    probes.push(loaded);
+    const runs = { lookup: { empty: [] as number[][], loaded: [] as number[][] }, find: { empty: [] as number[][], loaded: [] as number[][] } };
+    // Untimed: the first call of each kind warms the connection and the prepared statement.
+    for (const work of Object.values(KINDS)) for (const p of [empty, loaded]) await work(p.store, p.keys[0] ?? '');
+    const perRound = Math.ceil(options.lookups / options.rounds);
+    for (let round = 0; round < options.rounds; round++) {
+      const keys = empty.keys.slice(round * perRound, (round + 1) * perRound);
+      // Alternate which schema goes first, so neither always gets the warmer moment.
+      const pair = round % 2 === 0 ? ([['empty', empty], ['loaded', loaded]] as const) : ([['loaded', loaded], ['empty', empty]] as const);
+      for (const [kind, work] of Object.entries(KINDS) as [keyof typeof KINDS, Work][])
+        for (const [side, probe] of pair) runs[kind][side].push(await timeEach(keys, (key) => work(probe.store, key)));
+      log(`  round ${round + 1}/${options.rounds} (empty / loaded): lookup ${median(runs.lookup.empty.at(-1) ?? []).toFixed(3)} / ${median(runs.lookup.loaded.at(-1) ?? []).toFixed(3)} ms`);
+    }
+    const compare = (r: { empty: number[][]; loaded: number[][] }): CacheComparison => ({
+      empty: latency(r.empty.flat()),
+      loaded: latency(r.loaded.flat()),
+      ratio: median(r.loaded.map((values, i) => median(values) / median(r.empty[i] ?? []))),
+    });
+    return {
+      entries: options.entries,
+      lookups: options.lookups,
+      rounds: options.rounds,
+      loadSeconds: loaded.loadSeconds,
+      lookup: compare(runs.lookup),
+      find: compare(runs.find),
+      plan: await explain(loaded.store, lookupCacheQuery(loaded.keys[0] ?? '')),
+    };
+  } finally {
+    for (const probe of probes.reverse()) await probe.close().catch((error: unknown) => log(`cleanup failed: ${String(error)}`));
+  }
+}
+
+/** Latency of `work` per key, in ms. */
 async function timeEach(keys: readonly string[], work: (key: string) => Promise<void>): Promise<number[]> {
   const latencies: number[] = [];
-  for (const [i, key] of [keys[0] ?? '', ...keys].entries()) {
+  for (const key of keys) {
     const start = performance.now();
     await work(key);
-    if (i > 0) latencies.push(performance.now() - start);
+    latencies.push(performance.now() - start);
   }
-  return latencies.sort((a, b) => a - b);
+  return latencies;
 }
 
-function p95(sorted: readonly number[]): number {
-  return sorted[Math.floor(sorted.length * 0.95)] ?? Number.NaN;
+function latency(values: readonly number[]): Latency {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { count: sorted.length, medianMs: median(sorted), p95Ms: sorted[Math.floor(sorted.length * 0.95)] ?? Number.NaN };
 }

@@ -2,6 +2,7 @@
 // the JSON document) on stdout, progress on stderr, and bench/results.json.
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { cacheLookupBench } from './cache-lookup.js';
 import { errorTimelineBench } from './error-timeline.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { serverFacts } from './pg-admin.js';
@@ -48,6 +49,10 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<void> {
   if (options.sections.has('queue')) {
     log(`flow queue: ${options.historyFlows.toLocaleString('en-US')} finished flows; workers ${options.workerCounts.join(', ')}`);
     run.queue = await queueBench(options, log);
+  }
+  if (options.sections.has('cache')) {
+    log(`step cache lookup: ${options.cacheEntries.toLocaleString('en-US')} entries vs none, ${options.cacheLookups} lookups each`);
+    run.cacheLookup = await cacheLookupBench({ entries: options.cacheEntries, lookups: options.cacheLookups, rounds: options.rounds }, log);
   }
   const context: RunContext = {
     mode: options.quick ? 'quick' : 'full',

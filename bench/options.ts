@@ -1,4 +1,4 @@
-export const SECTIONS = ['throughput', 'replay', 'errors', 'queue'] as const;
+export const SECTIONS = ['throughput', 'replay', 'errors', 'queue', 'cache'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -26,11 +26,16 @@ export interface BenchOptions {
   submissions: number;
   /** How many FlowWorkers run side by side in each steps/s row. */
   workerCounts: number[];
+  /** Finished-step cache entries bulk-loaded for the step cache lookup (issue 15: 1,000,000). */
+  cacheEntries: number;
+  /** Cache entries looked up per schema (spread over the rounds). */
+  cacheLookups: number;
 }
 
 const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only SECTION]... [--history N]
-  --quick         3 rounds of 1 s samples, 100,000 finished flows for the queue (a few minutes in all);
-                  default 5 rounds of 3 s and 1,000,000 finished flows
+  --quick         3 rounds of 1 s samples, 100,000 finished flows for the queue and 100,000 cache
+                  entries for the step cache lookup (a few minutes in all); default 5 rounds of 3 s,
+                  1,000,000 finished flows and 1,000,000 cache entries
   --json          print only the JSON document on stdout
   --rounds N      rounds of the throughput measurements
   --only SECTION  run only this benchmark (repeatable): ${SECTIONS.join(', ')}
@@ -57,6 +62,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     idleLooks: quick ? 300 : 1_500,
     submissions: quick ? 30 : 60,
     workerCounts: [1, 2, 4],
+    cacheEntries: quick ? 100_000 : 1_000_000,
+    cacheLookups: 1_000,
   };
   const only = new Set<Section>();
   for (let i = 0; i < argv.length; i++) {

@@ -119,7 +119,8 @@ async function serverTime(store: SqlFlowStore, query: { text: string; values: re
   return { ms: result['Planning Time'] + result['Execution Time'], rows: result.Plan['Actual Rows'] ?? 0 };
 }
 
-async function explain(store: SqlFlowStore, query: { text: string; values: readonly unknown[] }): Promise<string[]> {
+/** The scan nodes of the statement's plan (EXPLAIN without ANALYZE: nothing runs). */
+export async function explain(store: SqlFlowStore, query: { text: string; values: readonly unknown[] }): Promise<string[]> {
   const rows = await store.executor.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${query.text}`, query.values);
   const plan = rows[0]?.['QUERY PLAN'][0]?.Plan;
   if (plan === undefined) throw new Error('EXPLAIN returned no plan');

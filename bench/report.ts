@@ -1,4 +1,5 @@
 // The two outputs of a run: the JSON document (the issue's contract, field for field) and the table.
+import type { CacheComparison, CacheLookupResult } from './cache-lookup.js';
 import type { ErrorTimelineResult } from './error-timeline.js';
 import type { Comparison, Latency, QueueResult } from './queue.js';
 import type { ReplayResult } from './replay.js';
@@ -14,6 +15,26 @@ export interface BenchSummary {
   replay?: { memoryEventsPerS: number; pgEventsPerS: number };
   errorTimelineMedianMs?: number;
   queue?: QueueSummary;
+  cacheLookup?: CacheLookupSummary;
+}
+
+/** The step cache lookup (issue 15); "empty" holds only the looked-up entries, "loaded" `entries` more. */
+export interface CacheLookupSummary {
+  entries: number;
+  lookups: number;
+  loadSeconds: number;
+  /** lookupCache: the one indexed query; ratio = loaded / empty, median of per-round ratios. */
+  lookupMs: CacheComparisonSummary;
+  /** findCached: the query plus reading and verifying the entry's artifacts. */
+  findMs: CacheComparisonSummary;
+  /** Scan nodes of the lookup's plan with the entries loaded. */
+  plan: string[];
+}
+
+export interface CacheComparisonSummary {
+  empty: LatencySummary;
+  loaded: LatencySummary;
+  ratio: number;
 }
 
 /** The flow queue's rows (issue 13); "empty" is a log with no flows, "history" one with `historyFlows` finished ones. */
@@ -55,6 +76,7 @@ export interface BenchRun {
   replay?: ReplayResult;
   errorTimeline?: ErrorTimelineResult;
   queue?: QueueResult;
+  cacheLookup?: CacheLookupResult;
 }
 
 export interface RunContext {
@@ -67,7 +89,7 @@ export interface RunContext {
   server: Record<string, string>;
 }
 
-export function summarise({ throughput: t, replay, errorTimeline, queue }: BenchRun): BenchSummary {
+export function summarise({ throughput: t, replay, errorTimeline, queue, cacheLookup: c }: BenchRun): BenchSummary {
   return {
     ...(t === undefined
       ? {}
@@ -84,6 +106,18 @@ export function summarise({ throughput: t, replay, errorTimeline, queue }: Bench
     ...(replay === undefined ? {} : { replay: { memoryEventsPerS: round(replay.memory.median), pgEventsPerS: round(replay.postgres.median) } }),
     ...(errorTimeline === undefined ? {} : { errorTimelineMedianMs: round(errorTimeline.medianMs) }),
     ...(queue === undefined ? {} : { queue: summariseQueue(queue) }),
+    ...(c === undefined
+      ? {}
+      : {
+          cacheLookup: {
+            entries: c.entries,
+            lookups: c.lookups,
+            loadSeconds: round(c.loadSeconds),
+            lookupMs: cacheComparisonSummary(c.lookup),
+            findMs: cacheComparisonSummary(c.find),
+            plan: c.plan,
+          },
+        }),
   };
 }
 
@@ -91,6 +125,12 @@ const latencySummary = (l: Latency): LatencySummary => ({ median: round(l.median
 const comparisonSummary = (c: Comparison): ComparisonSummary => ({
   empty: latencySummary(c.empty),
   history: latencySummary(c.history),
+  ratio: round(c.ratio),
+});
+
+const cacheComparisonSummary = (c: CacheComparison): CacheComparisonSummary => ({
+  empty: latencySummary(c.empty),
+  loaded: latencySummary(c.loaded),
   ratio: round(c.ratio),
 });
 
@@ -134,7 +174,7 @@ export interface Target {
 /** Sequential chemflow / commit limit (1 connection) before the flow queue: the lower of the two full runs in BENCHMARKS.md. */
 export const SEQ_VS_COMMIT_BEFORE_QUEUE = 0.436;
 
-export function targets({ throughput: t, replay, errorTimeline, queue: q }: BenchRun): Target[] {
+export function targets({ throughput: t, replay, errorTimeline, queue: q, cacheLookup: c }: BenchRun): Target[] {
   const atLeast = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value >= goal });
   const atMost = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value <= goal });
   const one = q?.workers.rows.find((r) => r.workers === 1);
@@ -166,8 +206,17 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q }: Benc
             ? []
             : [atLeast(`1 FlowWorker ≥ ${SEQ_VS_COMMIT_BEFORE_QUEUE} × commit limit (sequential chemflow before the queue)`, one.vsCommitC1, SEQ_VS_COMMIT_BEFORE_QUEUE, '×')]),
         ]),
+    ...(c === undefined
+      ? []
+      : [
+          atMost(`step cache lookup with ${number(c.entries)} entries ≤ 1.5 × with none`, c.lookup.ratio, 1.5, '×'),
+          { name: 'step cache lookup plan: one index scan', value: isIndexLookup(c.plan) ? 1 : 0, goal: 1, unit: 'yes/no' as const, met: isIndexLookup(c.plan) },
+        ]),
   ];
 }
+
+/** The lookup reads step_cache through its primary key and nothing else. */
+const isIndexLookup = (plan: readonly string[]): boolean => plan.length === 1 && /^Index (Only )?Scan using \S+ on step_cache$/.test(plan[0] ?? '');
 
 const number = (value: number): string => round(value).toLocaleString('en-US');
 const noise = (s: Sample): string => `±${Math.round((s.spread * 100) / 2)}%`;
@@ -199,6 +248,7 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     run.replay === undefined ? null : replayTable(run.replay),
     run.errorTimeline === undefined ? null : auditLine(run.errorTimeline),
     run.queue === undefined ? null : queueTables(run.queue),
+    run.cacheLookup === undefined ? null : cacheTable(run.cacheLookup),
   ];
   return [header, ...sections.filter((s) => s !== null), goals].join('\n\n') + '\n';
 }
@@ -291,4 +341,21 @@ function queueTables(q: QueueResult): string {
     ...(w.drySamples > 0 ? [`the queue ran dry in ${w.drySamples} worker sample(s): those rates are too low`] : []),
   ];
   return [idle, notes.join('\n'), [workers, ...caveats].join('\n')].join('\n\n');
+}
+
+function cacheTable(c: CacheLookupResult): string {
+  const ms = (l: Latency): string[] => [`${round(l.medianMs)} ms`, `${round(l.p95Ms)} ms`];
+  const rows = table(
+    [
+      [`step cache, PostgreSQL server: ${number(c.lookups)} entries vs ${number(c.entries)} more`, 'median', 'p95', `median, ${number(c.entries)}`, 'p95', 'ratio'],
+      ['lookup (lookupCache: one primary-key query)', ...ms(c.lookup.empty), ...ms(c.lookup.loaded), `${round(c.lookup.ratio)} ×`],
+      ['lookup + artifacts read and verified (findCached)', ...ms(c.find.empty), ...ms(c.find.loaded), `${round(c.find.ratio)} ×`],
+    ],
+    [false, true, true, true, true, true],
+  );
+  return [
+    rows,
+    `${number(c.lookups)} lookups per schema and row in ${c.rounds} interleaved rounds; bulk load of ${number(c.entries)} finished steps ` +
+      `(event_log + step_cache, INSERT ... SELECT generate_series, ANALYZE) ${round(c.loadSeconds)} s; plan: ${c.plan.join(', ') || '(no scan)'}`,
+  ].join('\n');
 }
