@@ -3,10 +3,14 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryFlowStore, type FlowStore } from '../../src/index.js';
 import type { CommandContext } from '../../src/cli/context.js';
+import { cancelCommand } from '../../src/cli/commands/cancel.js';
+import { errorsCommand } from '../../src/cli/commands/errors.js';
+import { eventsCommand } from '../../src/cli/commands/events.js';
 import { resumeCommand } from '../../src/cli/commands/resume.js';
 import { retryCommand } from '../../src/cli/commands/retry.js';
 import { runCommand } from '../../src/cli/commands/run.js';
 import { statusCommand } from '../../src/cli/commands/status.js';
+import { submitCommand } from '../../src/cli/commands/submit.js';
 import { loadFlowFile } from '../../src/flowfile/index.js';
 import { FlowWorker } from '../../src/runtime/worker.js';
 import { FlowEngine } from '../../src/runtime/engine.js';
@@ -67,6 +71,21 @@ describe('every command reads the flow log once', () => {
     expect(await resumeCommand(ctx, flowId, { json: true, quiet: true })).toBe(0);
     expect(JSON.parse(out.join(''))).toMatchObject({ status: 'completed' });
     expect(reads()).toBe(3);
+
+    expect(await eventsCommand(ctx, flowId, { json: true })).toBe(0);
+    expect(reads()).toBe(4);
+    expect(await errorsCommand(ctx, flowId, { json: true })).toBe(0);
+    expect(reads()).toBe(5);
+  });
+
+  it('submit reads it never, cancel once', async () => {
+    const { store, reads } = countingReads(new MemoryFlowStore());
+    const ctx = context(store);
+    expect(await submitCommand(ctx, 'gated.yaml', { json: true })).toBe(0);
+    const flowId = (JSON.parse(out.join('')) as { flowId: string }).flowId;
+    expect(reads()).toBe(0);
+    expect(await cancelCommand(ctx, flowId, { json: true })).toBe(0);
+    expect(reads()).toBe(1);
   });
 
   it('a worker reads a flow once per visit', async () => {
