@@ -1,4 +1,4 @@
-import { decide, recordAttempt, slotAt, type Decision, type RetryVerdict } from '../core/decide.js';
+import { decide, recordAttempt, slotAt, type Decision } from '../core/decide.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
 import { FlowNotRunnableError, RetryRejectedError } from '../core/errors.js';
 import type { FlowEvent, RetryScheduled } from '../core/events.js';
@@ -34,23 +34,23 @@ export class FlowEngine {
   private readonly engineVersion: string;
   private readonly leases: LeaseKeeper;
   private readonly sessions: FlowSessions;
-  private readonly metrics = new RetryMetrics();
+  private readonly metrics: RetryMetrics;
   /** The seeds' `error_store`: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
-  constructor(private readonly options: FlowEngineOptions) {
+  constructor(options: FlowEngineOptions) {
     this.store = options.store;
     this.errorStore = options.store;
+    this.metrics = new RetryMetrics(options.onRetryDecision);
     this.policy = RetryPolicy.from(options.retryPolicy ?? DEFAULT_RETRY_POLICY);
     this.clock = options.clock ?? systemClock;
     this.baseDir = options.baseDir ?? process.cwd();
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
     this.leases = options.leases ?? new LeaseKeeper({ store: options.store });
     // Flows this engine drives at the same time share commits; a lone flow's append goes at once.
-    const committer = options.append === undefined ? new GroupCommitter(this.store) : undefined;
-    const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => (committer as GroupCommitter).append(...args));
-    const io = { store: this.store, append, clock: this.clock, onEvent: options.onEvent };
-    this.sessions = new FlowSessions(io, this.leases, this.policy);
+    const committer = new GroupCommitter(this.store);
+    const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => committer.append(...args));
+    this.sessions = new FlowSessions({ store: this.store, append, clock: this.clock, onEvent: options.onEvent }, this.leases, this.policy);
   }
 
   /** Who holds the leases of the flows this engine runs. */
@@ -134,7 +134,7 @@ export class FlowEngine {
     const session = typeof flow === 'string' ? await this.sessions.openStored(flow) : asSession(flow);
     const limit = options.maxRetries ?? manualRetryLimit(session.flow, stepId, this.policy.maxRetries);
     const decision = decideRetry(session.flow, { stepId, maxRetries: limit, delayMs: 0, reason: options.reason ?? null, now: this.clock.now() });
-    this.noteRetry(session.flowId, stepId, decision.ok ? { outcome: 'scheduled', event: decision.event } : { outcome: 'rejected' });
+    this.metrics.note(session.flowId, stepId, decision.ok ? { outcome: 'scheduled', event: decision.event } : { outcome: 'rejected' });
     if (!decision.ok) throw new RetryRejectedError(session.flowId, stepId, decision.reason, decision.detail);
     await session.commit([decision.event]);
     return decision.event;
@@ -157,7 +157,7 @@ export class FlowEngine {
       case 'recover': {
         const { stepId, attempts } = slotAt(session.flow, decision.index);
         await session.commit(decision.events);
-        return { kind: 'recovered', stepId, attempt: attempts, retry: this.noteRetry(session.flowId, stepId, decision.retry) };
+        return { kind: 'recovered', stepId, attempt: attempts, retry: this.metrics.note(session.flowId, stepId, decision.retry) };
       }
       case 'start':
         await session.commit(decision.events);
@@ -180,7 +180,7 @@ export class FlowEngine {
       ...(run.cacheEntry === undefined ? {} : { cacheEntry: run.cacheEntry }),
     });
     if (recorded.starts !== null && !session.flow.cancelled) session.startedHere = recorded.starts;
-    const retry = this.noteRetry(session.flowId, stepId, recorded.retry);
+    const retry = this.metrics.note(session.flowId, stepId, recorded.retry);
     if (run.outcome.ok) return { kind: 'finished', stepId, attempt };
     return { kind: 'failed', stepId, attempt, errorClass: run.outcome.error.errorClass, retry };
   }
@@ -191,14 +191,6 @@ export class FlowEngine {
 
   private planOf(session: FlowSession): FlowPlan {
     return (session.plan ??= planFlow(session.definition, session.flow, this.policy, this.engineVersion));
-  }
-
-  /** Counts a retry decision (the F7 counters) and tells the listener; returns the retry scheduled, if any. */
-  private noteRetry(flowId: string, stepId: string, verdict: RetryVerdict): RetryScheduled | null {
-    if (verdict === null) return null;
-    this.metrics.record(flowId, verdict.outcome);
-    this.options.onRetryDecision?.({ flowId, stepId, outcome: verdict.outcome });
-    return verdict.outcome === 'scheduled' ? verdict.event : null;
   }
 
   private async sessionOf(target: FlowHandle | string, second?: FlowDefinition | RunOptions, third?: RunOptions): Promise<[FlowSession, RunOptions]> {

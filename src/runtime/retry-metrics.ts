@@ -1,3 +1,7 @@
+import type { RetryVerdict } from '../core/decide.js';
+import type { RetryScheduled } from '../core/events.js';
+import type { RetryDecisionNote } from './engine-options.js';
+
 interface Counts {
   scheduled: number;
   rejected: number;
@@ -7,6 +11,16 @@ interface Counts {
 export class RetryMetrics {
   private readonly total: Counts = { scheduled: 0, rejected: 0 };
   private readonly perFlow = new Map<string, Counts>();
+
+  constructor(private readonly listener?: (note: RetryDecisionNote) => void) {}
+
+  /** Counts a decision of the retry gate (none when the class is not retried at all) and tells the listener. */
+  note(flowId: string, stepId: string, verdict: RetryVerdict): RetryScheduled | null {
+    if (verdict === null) return null;
+    this.record(flowId, verdict.outcome);
+    this.listener?.({ flowId, stepId, outcome: verdict.outcome });
+    return verdict.outcome === 'scheduled' ? verdict.event : null;
+  }
 
   record(flowId: string, outcome: keyof Counts): void {
     this.total[outcome] += 1;
