@@ -1,7 +1,7 @@
 import type { JsonObject, JsonValue } from './canonical-json.js';
 import type { FlowDefinition } from './definition.js';
 import { classifyError, PermanentError, WorkerLostError, type ClassifiedError } from './error-class.js';
-import type { ArtifactIntegrityError } from './errors.js';
+import { FlowNotRunnableError, type ArtifactIntegrityError } from './errors.js';
 import type { CachedFrom, FlowEvent, FlowEventBody, RetryScheduled, StepFailed, StepFinished, StepStarted } from './events.js';
 import { flowFingerprint, stepFingerprint } from './fingerprint.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
@@ -234,6 +234,13 @@ export function lookAhead(flow: FlowInstance, bodies: readonly FlowEventBody[]):
 /** An event as the reducer will see it once stored. */
 function asStored(flow: FlowInstance, body: FlowEventBody): FlowEvent {
   return { ...body, flowId: flow.id, version: flow.version + 1, seq: 0, ts: '', schemaVersion: 1 };
+}
+
+/** Throws `FlowNotRunnableError` for a flow that will never run again (completed, cancelled, failed). */
+export function assertRunnable(flow: FlowInstance): void {
+  if (flow.completed) throw new FlowNotRunnableError(flow.id, 'completed');
+  if (flow.cancelled) throw new FlowNotRunnableError(flow.id, 'cancelled');
+  if (flow.failed) throw new FlowNotRunnableError(flow.id, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
 }
 
 export function slotAt(flow: FlowInstance, index: number): StepSlot {

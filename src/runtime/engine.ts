@@ -1,6 +1,6 @@
-import { decide, recordAttempt, slotAt, type Decision } from '../core/decide.js';
+import { assertRunnable, decide, recordAttempt, slotAt, type Decision } from '../core/decide.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
-import { FlowNotRunnableError, RetryRejectedError } from '../core/errors.js';
+import { RetryRejectedError } from '../core/errors.js';
 import type { FlowEvent, RetryScheduled } from '../core/events.js';
 import { ENGINE_VERSION } from '../core/fingerprint.js';
 import { planFlow, type FlowPlan } from '../core/flow-plan.js';
@@ -13,7 +13,7 @@ import type { FlowEngineOptions, NextResult, RetryOptions, RunOptions, StartOpti
 import type { FlowSession, FlowHandle } from './flow-session.js';
 import { asSession, FlowSessions } from './flow-sessions.js';
 import { GroupCommitter } from './group-commit.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 import { RetryMetrics } from './retry-metrics.js';
 import { runStepAttempt } from './step-attempt.js';
 
@@ -58,11 +58,7 @@ export class FlowEngine {
     return this.leases.owner;
   }
 
-  /**
-   * Creates a flow and returns its handle. `leased`: the caller runs it at once, so it is created
-   * leased to this engine with its first step started in the same commit — run it with
-   * `runToEnd(handle)` or `next(handle)`.
-   */
+  /** Creates a flow and returns its handle; `leased`: created leased with its first step started, to run at once. */
   start(definition: FlowDefinition, options: StartOptions = {}): Promise<FlowHandle> {
     return this.sessions.start(definition, options);
   }
@@ -81,9 +77,8 @@ export class FlowEngine {
   next(handle: FlowHandle, options?: RunOptions): Promise<NextResult>;
   next(flowId: string, definition: FlowDefinition, options?: RunOptions): Promise<NextResult>;
   async next(target: FlowHandle | string, second?: FlowDefinition | RunOptions, third?: RunOptions): Promise<NextResult> {
-    const [session, options] = await this.sessionOf(target, second, third);
-    const lease = await this.sessions.lease(session, options);
-    try {
+    const [session, options] = await this.sessions.of(target, second, third);
+    return this.underLease(session, options, async () => {
       const first = this.decide(session);
       if (first.kind === 'wait') await this.clock.sleep(first.until - this.clock.now());
       const decision = first.kind === 'wait' ? this.decide(session) : first;
@@ -91,9 +86,7 @@ export class FlowEngine {
       if (decision.kind === 'ended' || decision.kind === 'wait') throw new Error(`Flow ${session.flowId} has nothing to run now`);
       const outcome = await this.act(session, decision, () => false);
       return { flow: session.flow, outcome };
-    } finally {
-      if (options.lease === undefined) await this.sessions.giveBack(session, lease);
-    }
+    });
   }
 
   /**
@@ -103,25 +96,21 @@ export class FlowEngine {
   runToEnd(handle: FlowHandle, options?: RunOptions): Promise<FlowInstance>;
   runToEnd(flowId: string, definition: FlowDefinition, options?: RunOptions): Promise<FlowInstance>;
   async runToEnd(target: FlowHandle | string, second?: FlowDefinition | RunOptions, third?: RunOptions): Promise<FlowInstance> {
-    const [session, options] = await this.sessionOf(target, second, third);
+    const [session, options] = await this.sessions.of(target, second, third);
     if (session.flow.completed) return session.flow;
     assertRunnable(session.flow);
-    const lease = await this.sessions.lease(session, options);
-    const chain = (): boolean => options.signal?.aborted !== true && !lease.signal.aborted;
-    try {
+    return this.underLease(session, options, async (lease) => {
+      const chain = (): boolean => options.signal?.aborted !== true && !lease.signal.aborted;
       // A step whose StepStarted was committed (chained to the previous result) runs even when a stop
       // arrived during that commit: leaving it would make the next claimer record a false WORKER_LOST.
       while (session.startedHere !== null || chain()) {
         const decision = this.decide(session);
-        if (decision.kind === 'ended') break;
-        if (decision.kind === 'wait' && options.waitForRetries === false) break;
+        if (decision.kind === 'ended' || (decision.kind === 'wait' && options.waitForRetries === false)) break;
         if (decision.kind === 'wait') await this.clock.sleep(decision.until - this.clock.now());
         else await this.act(session, decision, chain);
       }
       return session.flow;
-    } finally {
-      if (options.lease === undefined) await this.sessions.giveBack(session, lease);
-    }
+    });
   }
 
   /**
@@ -193,14 +182,13 @@ export class FlowEngine {
     return (session.plan ??= planFlow(session.definition, session.flow, this.policy, this.engineVersion));
   }
 
-  private async sessionOf(target: FlowHandle | string, second?: FlowDefinition | RunOptions, third?: RunOptions): Promise<[FlowSession, RunOptions]> {
-    if (typeof target === 'string') return [await this.sessions.of(target, second as FlowDefinition | undefined), third ?? {}];
-    return [await this.sessions.of(target, undefined), (second as RunOptions | undefined) ?? {}];
+  /** Runs `work` under the session's lease, and gives the lease back after unless it was the caller's. */
+  private async underLease<T>(session: FlowSession, options: RunOptions, work: (lease: FlowLease) => Promise<T>): Promise<T> {
+    const lease = await this.sessions.lease(session, options);
+    try {
+      return await work(lease);
+    } finally {
+      if (options.lease === undefined) await this.sessions.giveBack(session, lease);
+    }
   }
-}
-
-function assertRunnable(flow: FlowInstance): void {
-  if (flow.completed) throw new FlowNotRunnableError(flow.id, 'completed');
-  if (flow.cancelled) throw new FlowNotRunnableError(flow.id, 'cancelled');
-  if (flow.failed) throw new FlowNotRunnableError(flow.id, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
 }

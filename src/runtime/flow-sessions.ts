@@ -42,11 +42,14 @@ export class FlowSessions {
     return FlowSession.replayed(flowId, shape, events, this.io);
   }
 
-  /** The session of a handle, or of a flow id (read once; a flow without events is created on the first lease). */
-  async of(target: FlowHandle | string, definition: FlowDefinition | undefined): Promise<FlowSession> {
-    if (typeof target !== 'string') return asSession(target);
-    if (definition === undefined) throw new TypeError(`A definition is needed to run flow ${target}`);
-    return FlowSession.replayed(target, definition, await this.io.store.list(target), this.io);
+  /**
+   * The session and options of `runToEnd`/`next`'s two forms: `(handle, options?)`, or `(flowId,
+   * definition, options?)` which reads the log once (a flow without events is created on the first lease).
+   */
+  async of(target: FlowHandle | string, second?: FlowDefinition | RunOptions, third?: RunOptions): Promise<[FlowSession, RunOptions]> {
+    if (typeof target !== 'string') return [asSession(target), (second as RunOptions | undefined) ?? {}];
+    if (second === undefined || !('steps' in second)) throw new TypeError(`A definition is needed to run flow ${target}`);
+    return [FlowSession.replayed(target, second, await this.io.store.list(target), this.io), third ?? {}];
   }
 
   /**

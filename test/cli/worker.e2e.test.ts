@@ -127,10 +127,15 @@ describe('chemflow worker on the embedded database', { timeout: E2E_TIMEOUT_MS }
     const flowId = (await ws.cli('submit', 'slow.yaml')).stdout.trim();
     const child = spawnCli(['--db', ws.db, 'worker', '--json'], { cwd: ws.dir });
     let stdout = '';
+    let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     await waitForFile(join(ws.dir, 'started.marker'), 'the slow step to start');
     child.kill('SIGTERM');
+    // Released only once the worker has taken the signal: on a loaded machine the step's own poll could
+    // otherwise see the marker first, finish and chain the next step before the signal is handled.
+    await waitUntil(() => stderr.includes('Stopping after the current steps'), 'the worker to take SIGTERM');
     await writeFile(join(ws.dir, 'release.marker'), '');
     expect(await exited).toBe(0);
     expect(lines(stdout)).toMatchObject([{ flowId, outcome: 'stopped', status: 'running' }]);
