@@ -1,6 +1,6 @@
 import type { SqlQuery } from './executor.js';
 import type { AppendBatch } from './event-queries.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_MERGE } from './sql-fragments.js';
 
 /** One row of the result: `request` is the 1-based position of the append in the statement. */
 export interface AppendManyRow {
@@ -81,18 +81,7 @@ const PROJECT_QUEUE = `last_event AS (
     SELECT chemflow_queue_status(last_event.event_type, last_event.payload, last_event.ts, false) AS status
   ) projected
   ORDER BY last_event.flow_id
-  ON CONFLICT (flow_id) DO UPDATE SET
-    status = CASE WHEN q.status = 'cancelled' THEN 'cancelled' ELSE EXCLUDED.status END,
-    version = EXCLUDED.version,
-    last_event_type = EXCLUDED.last_event_type,
-    next_due_at = CASE
-      WHEN q.status = 'cancelled' THEN NULL
-      WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
-      ELSE EXCLUDED.next_due_at
-    END,
-    lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
-    lease_expires_at = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
-    updated_at = EXCLUDED.updated_at
+${QUEUE_MERGE}
 )`;
 
 function appendErrors(param: number): string {

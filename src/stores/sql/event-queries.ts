@@ -3,7 +3,7 @@ import type { StepExecutionError } from '../../core/step-execution-error.js';
 import type { CacheEntryInput } from '../step-cache-index.js';
 import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_MERGE } from './sql-fragments.js';
 
 /** One event of an append batch as the statement receives it. */
 export interface EventRowInput {
@@ -100,20 +100,7 @@ const PROJECT_QUEUE = `last_event AS (
   CROSS JOIN LATERAL (
     SELECT chemflow_queue_status(last_event.event_type, last_event.payload, last_event.ts, false) AS status
   ) projected
-  ON CONFLICT (flow_id) DO UPDATE SET
-    status = CASE WHEN q.status = 'cancelled' THEN 'cancelled' ELSE EXCLUDED.status END,
-    version = EXCLUDED.version,
-    last_event_type = EXCLUDED.last_event_type,
-    next_due_at = CASE
-      WHEN q.status = 'cancelled' THEN NULL
-      -- Still pending or running: keep the due time (already passed), so that the indexed columns do
-      -- not change and the update stays HOT (no index entry written per step).
-      WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
-      ELSE EXCLUDED.next_due_at
-    END,
-    lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
-    lease_expires_at = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
-    updated_at = EXCLUDED.updated_at
+${QUEUE_MERGE}
 )`;
 
 function appendErrors(param: number): string {

@@ -18,3 +18,23 @@ export const ERROR_COLUMNS =
 export const ERROR_VALUES_FROM_JSON = `(source.e->>'flowId')::uuid, source.e->>'stepId', (source.e->>'attemptNumber')::int,
     source.e->>'errorClass', source.e->>'errorMessage', source.e->'details', (source.e->>'timestamp')::timestamptz,
     (source.e->>'retryCount')::int, (source.e->>'maxRetries')::int`;
+
+/**
+ * How an append's projected queue row merges into the flow's existing one (`INSERT INTO flow_queue AS q
+ * ... ON CONFLICT`), shared by the single and the many-flow append statements. A cancelled flow stays
+ * cancelled; a flow still pending or running keeps its due time, so that the indexed columns do not
+ * change and the update stays HOT (no index entry written per step); the append that ends the flow
+ * clears its lease, a cancellation keeps it (the holder's heartbeat then sees `cancelled`).
+ */
+export const QUEUE_MERGE = `  ON CONFLICT (flow_id) DO UPDATE SET
+    status = CASE WHEN q.status = 'cancelled' THEN 'cancelled' ELSE EXCLUDED.status END,
+    version = EXCLUDED.version,
+    last_event_type = EXCLUDED.last_event_type,
+    next_due_at = CASE
+      WHEN q.status = 'cancelled' THEN NULL
+      WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
+      ELSE EXCLUDED.next_due_at
+    END,
+    lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
+    lease_expires_at = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
+    updated_at = EXCLUDED.updated_at`;
