@@ -11,8 +11,6 @@ export { cancelFlow } from './runtime/cancel.js';
 export {
   cacheEntryFor,
   cacheKeyFor,
-  cachedAttempt,
-  cachedStepFinished,
   cachedStepsOf,
   findCached,
   planStepCache,

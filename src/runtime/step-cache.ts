@@ -1,10 +1,11 @@
+import { inputHashesOf } from '../core/decide.js';
 import type { Artifact } from '../core/artifact.js';
 import { stepCacheKey } from '../core/cache-key.js';
 import type { JsonValue } from '../core/canonical-json.js';
 import { isStepCached, type CachedStepEntry, type StepDefinition } from '../core/definition.js';
 import { ArtifactIntegrityError, ArtifactNotFoundError } from '../core/errors.js';
-import type { CachedFrom, StepFinished } from '../core/events.js';
-import type { FlowInstance, StepSlot } from '../core/flow-state.js';
+import type { CachedFrom } from '../core/events.js';
+import type { FlowInstance } from '../core/flow-state.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
 
@@ -77,26 +78,6 @@ export async function findCached(store: Pick<FlowStore, 'lookupCache' | 'getArti
   return { key, source: { flowId: entry.flowId, stepId: entry.stepId }, outputs: entry.outputs, artifacts };
 }
 
-/**
- * The StepFinished of a step satisfied from the cache. `fingerprint` is this flow's own fingerprint of
- * the step (as if it ran), so fingerprints are those of a full run; `attempt` is the attempt the cache
- * replaces (`slot.attempts + 1` when no StepStarted precedes it, the started attempt otherwise).
- */
-export function cachedStepFinished(
-  step: { index: number; id: string; attempt: number; fingerprint: string },
-  hit: CacheHit,
-): StepFinished {
-  return {
-    type: 'StepFinished',
-    stepIndex: step.index,
-    stepId: step.id,
-    attempt: step.attempt,
-    outputs: [...hit.outputs],
-    fingerprint: step.fingerprint,
-    cachedFrom: { ...hit.source },
-  };
-}
-
 /** `AppendOptions.cacheEntry` for a step that ran with the cache on: appended with its StepFinished. */
 export function cacheEntryFor(step: StepDefinition, stepIndex: number, key: string): CacheEntryInput | undefined {
   return step.cache === undefined ? undefined : { key, stepIndex, stepType: step.cache.stepType };
@@ -106,7 +87,7 @@ export function cacheEntryFor(step: StepDefinition, stepIndex: number, key: stri
 export interface StepCachePlan {
   /** Null when the cache does not apply to this step: run it, and record no entry. */
   key: string | null;
-  /** A verified entry: record `cachedStepFinished(...)` instead of running the step. */
+  /** A verified entry: the attempt's outcome is its outputs, with `cachedFrom` (see `recordAttempt`). */
   hit: CacheHit | null;
 }
 
@@ -122,14 +103,8 @@ export async function planStepCache(
   index: number,
   options: CacheKeyOptions,
 ): Promise<StepCachePlan> {
-  const inputHashes = index === 0 ? [] : (flow.steps[index - 1] as StepSlot).outputs;
-  const key = await cacheKeyFor(step, inputHashes, options);
+  const key = await cacheKeyFor(step, inputHashesOf(flow, index), options);
   return { key, hit: key === null ? null : await findCached(store, key) };
-}
-
-/** The `attempt` of a cached StepFinished for `slot`: the started attempt, or the one it replaces. */
-export function cachedAttempt(slot: StepSlot): number {
-  return slot.status === 'Running' ? slot.attempts : slot.attempts + 1;
 }
 
 /** `StepContext.cachedSteps` for a step about to run: the flow's steps taken from the cache so far. */
