@@ -26,6 +26,10 @@ export type Decision =
   | { kind: 'run'; index: number }
   /** Commit `events` (the step's StepStarted), then run the attempt. */
   | { kind: 'start'; index: number; events: FlowEventBody[] }
+  /** A mapped step is next: read its input to count its shards, then commit `splitStartedEvent`. */
+  | { kind: 'split'; index: number }
+  /** A step that started sharded is Running: run and collect its shards, then merge them (see `decideShard`). */
+  | { kind: 'shards'; index: number }
   /** The next attempt is a retry not due before `until` (epoch ms). */
   | { kind: 'wait'; index: number; until: number }
   /** A Running attempt nobody runs any more (its process lost its lease): record it as lost. */
@@ -50,6 +54,8 @@ export function decide(flow: FlowInstance, plan: FlowPlan, { now, startedHere }:
   if (flow.cancelled) return { kind: 'ended', status: 'cancelled' };
   if (flow.failed) return { kind: 'ended', status: 'failed' };
   const running = flow.steps.findIndex((s) => s.status === 'Running');
+  // A sharded step has no attempt of its own to lose: each shard is recovered on its own.
+  if (running !== -1 && slotAt(flow, running).shards !== null) return { kind: 'shards', index: running };
   if (running !== -1 && running === startedHere) return { kind: 'run', index: running };
   if (running !== -1) {
     const failure = classifyError(new WorkerLostError(slotAt(flow, running).attempts));
@@ -61,7 +67,83 @@ export function decide(flow: FlowInstance, plan: FlowPlan, { now, startedHere }:
   const notBefore = slotAt(flow, index).notBefore;
   const until = notBefore === null ? 0 : Date.parse(notBefore);
   if (until > now) return { kind: 'wait', index, until };
+  if (stepAt(plan, index).map !== undefined) return { kind: 'split', index };
   return { kind: 'start', index, events: [startedEvent(flow, index)] };
+}
+
+/**
+ * How a Running sharded step's shard goes on, for a caller that holds that shard's lease (so a Running
+ * attempt of it is one nobody runs any more). `closed`: nothing to run (finished, failed until a
+ * retry, or the step or flow no longer runs shards).
+ */
+export type ShardDecision =
+  | { kind: 'start'; events: FlowEventBody[] }
+  | { kind: 'recover'; events: FlowEventBody[]; retry: RetryVerdict; starts: boolean }
+  | { kind: 'wait'; until: number }
+  | { kind: 'closed' };
+
+export function decideShard(flow: FlowInstance, plan: FlowPlan, index: number, shard: number, { now }: { now: number }): ShardDecision {
+  const slot = flow.steps[index];
+  const state = slot?.shards?.[shard];
+  if (slot === undefined || state === undefined || flow.completed || flow.cancelled) return { kind: 'closed' };
+  if (state.status === 'Running') {
+    const failure = classifyError(new WorkerLostError(state.attempts));
+    const recorded = failedAttempt(flow, plan, index, { error: failure, signals: [] }, { now, chain: true }, shard);
+    return { kind: 'recover', events: recorded.events, retry: recorded.retry, starts: recorded.starts !== null };
+  }
+  if (state.status !== 'Pending' || slot.status !== 'Running') return { kind: 'closed' };
+  const until = state.notBefore === null ? 0 : Date.parse(state.notBefore);
+  if (until > now) return { kind: 'wait', until };
+  return { kind: 'start', events: [shardStartedEvent(flow, index, shard)] };
+}
+
+/** Records the outcome of the Running attempt of one shard; a due retry of it is chained when asked. */
+export function recordShardAttempt(
+  flow: FlowInstance,
+  plan: FlowPlan,
+  index: number,
+  shard: number,
+  outcome: AttemptOutcome,
+  options: RecordOptions,
+): Recorded {
+  if (!outcome.ok) return failedAttempt(flow, plan, index, outcome, options, shard);
+  const slot = slotAt(flow, index);
+  const position = shardPosition(slot, shard);
+  const attempt = slot.shards?.[shard]?.attempts ?? 0;
+  const signals = signalEvents(slot, index, outcome.signals).map((e) => ({ ...e, attempt, shard: position }));
+  const finished: StepFinished = {
+    type: 'StepFinished',
+    stepIndex: index,
+    stepId: slot.stepId,
+    attempt,
+    outputs: [...outcome.outputs],
+    fingerprint: fingerprintOf(flow, plan, index),
+    shard: position,
+  };
+  return { events: [...signals, finished], retry: null, starts: null };
+}
+
+/** Whether every shard of sharded step `index` finished: its outputs can be merged. */
+export function allShardsFinished(flow: FlowInstance, index: number): boolean {
+  const shards = slotAt(flow, index).shards;
+  return shards !== null && shards.every((s) => s.status === 'FinishedOk');
+}
+
+/** The StepStarted of a mapped step that splits into `shardCount` shards. */
+export function splitStartedEvent(flow: FlowInstance, index: number, shardCount: number): StepStarted {
+  return { ...startedEvent(flow, index), shardCount };
+}
+
+function shardStartedEvent(flow: FlowInstance, index: number, shard: number): StepStarted {
+  const slot = slotAt(flow, index);
+  const attempts = slot.shards?.[shard]?.attempts ?? 0;
+  return { type: 'StepStarted', stepIndex: index, stepId: slot.stepId, attempt: attempts + 1, shard: shardPosition(slot, shard) };
+}
+
+function shardPosition(slot: StepSlot, shard: number): { index: number; count: number } {
+  const count = slot.shards?.length ?? 0;
+  if (shard < 0 || shard >= count) throw new RangeError(`Step ${slot.stepId} has no shard ${shard} (it has ${count})`);
+  return { index: shard, count };
 }
 
 /** Something a step emitted while it ran; recorded as a StepSignal with its outcome. */
@@ -109,7 +191,8 @@ export function recordAttempt(flow: FlowInstance, plan: FlowPlan, index: number,
   const events: FlowEventBody[] = [...signalEvents(slot, index, outcome.signals), finished];
   const after = lookAhead(flow, [finished]);
   if (index === flow.steps.length - 1) return { events: [...events, completedEvent(after)], retry: null, starts: null };
-  if (!options.chain) return { events, retry: null, starts: null };
+  // A mapped step is not chained: its StepStarted counts its shards, known once its input is read.
+  if (!options.chain || stepAt(plan, index + 1).map !== undefined) return { events, retry: null, starts: null };
   return { events: [...events, startedEvent(after, index + 1)], retry: null, starts: index + 1 };
 }
 
@@ -124,16 +207,20 @@ function failedAttempt(
   index: number,
   outcome: { error: ClassifiedError; signals: readonly Signal[] },
   { now, chain }: RecordOptions,
+  shard?: number,
 ): Recorded {
   const slot = slotAt(flow, index);
   const step = stepAt(plan, index);
+  // A shard's failure is the step's failure with the shard's own attempt and retry count.
+  const position = shard === undefined ? undefined : shardPosition(slot, shard);
+  const own = shard === undefined ? slot : (slot.shards?.[shard] ?? slot);
   // Whatever text the step threw, its StepFailed and error row must commit: never leave it Running.
   const error = storableFailure(outcome.error);
   const failed: StepFailed = {
     type: 'StepFailed',
     stepIndex: index,
     stepId: slot.stepId,
-    attempt: slot.attempts,
+    attempt: own.attempts,
     errorClass: error.errorClass,
     error: { code: error.code, message: error.message },
     details: {
@@ -141,29 +228,37 @@ function failedAttempt(
       stack_trace: error.stack ?? null,
       input_hash: hashCanonical([...inputHashesOf(flow, index)].sort()),
       params: step.params,
+      ...(position === undefined ? {} : { shard: { ...position } }),
     },
     fingerprint: fingerprintOf(flow, plan, index),
-    retryCount: slot.retryCount,
+    retryCount: own.retryCount,
     maxRetries: step.policy.maxRetries,
+    ...(position === undefined ? {} : { shard: position }),
   };
-  const events: FlowEventBody[] = [...signalEvents(slot, index, outcome.signals), failed];
-  const retry = automaticRetry(flow, step, failed, error, now);
+  const signals = signalEvents(slot, index, outcome.signals).map((e) => (position === undefined ? e : { ...e, attempt: own.attempts, shard: position }));
+  const events: FlowEventBody[] = [...signals, failed];
+  const retry = automaticRetry(flow, step, failed, error, now, shard);
   if (retry?.outcome !== 'scheduled') return { events, retry, starts: null };
   events.push(retry.event);
   if (!chain || Date.parse(retry.event.notBefore) > now) return { events, retry, starts: null };
-  return { events: [...events, startedEvent(lookAhead(flow, [failed, retry.event]), index)], retry, starts: index };
+  const after = lookAhead(flow, [failed, retry.event]);
+  if (shard !== undefined) return { events: [...events, shardStartedEvent(after, index, shard)], retry, starts: index };
+  if (step.map !== undefined) return { events, retry, starts: null };
+  return { events: [...events, startedEvent(after, index)], retry, starts: index };
 }
 
 /** Asks the step's policy whether this failure is retried by itself (the same gate as a manual retry). */
-function automaticRetry(flow: FlowInstance, step: StepPlan, failed: StepFailed, error: ClassifiedError, now: number): RetryVerdict {
+function automaticRetry(flow: FlowInstance, step: StepPlan, failed: StepFailed, error: ClassifiedError, now: number, shard?: number): RetryVerdict {
   if (!retriesClass(step.policy, error.errorClass)) return null;
-  const delayMs = error.retryAfterMs ?? step.policy.delayFor(failed.retryCount + 1, `${flow.id}/${step.id}`);
+  const key = shard === undefined ? `${flow.id}/${step.id}` : `${flow.id}/${step.id}/${shard}`;
+  const delayMs = error.retryAfterMs ?? step.policy.delayFor(failed.retryCount + 1, key);
   const decision = decideRetry(lookAhead(flow, [failed]), {
     stepId: step.id,
     maxRetries: step.policy.maxRetries,
     delayMs,
     reason: `automatic: ${error.errorClass} ${error.code}`,
     now,
+    ...(shard === undefined ? {} : { shard }),
   });
   return decision.ok ? { outcome: 'scheduled', event: decision.event } : { outcome: 'rejected' };
 }

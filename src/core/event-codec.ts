@@ -7,6 +7,11 @@ const json: z.ZodType<unknown> = z.unknown();
 const index = z.number().int().nonnegative();
 const positive = z.number().int().positive();
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a 64-digit hex hash');
+// Optional everywhere: logs written before sharded map steps have no such field.
+const shard = z
+  .object({ index, count: positive })
+  .refine((s) => s.index < s.count, 'a shard index below its count')
+  .optional();
 
 const backoff = z.union([
   z.object({ kind: z.literal('none') }),
@@ -36,13 +41,14 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     metadata: z.record(z.string(), json),
     policies: z.array(stepPolicy).optional(),
   }) as z.ZodType<Omit<Extract<FlowEventBody, { type: 'FlowInitialized' }>, 'type'>>,
-  StepStarted: z.object({ stepIndex: index, stepId: z.string(), attempt: positive }),
+  StepStarted: z.object({ stepIndex: index, stepId: z.string(), attempt: positive, shardCount: positive.optional(), shard }),
   StepSignal: z.object({
     stepIndex: index,
     stepId: z.string(),
     attempt: positive,
     name: z.string(),
     data: json,
+    shard,
   }) as z.ZodType<Omit<Extract<FlowEventBody, { type: 'StepSignal' }>, 'type'>>,
   StepFinished: z.object({
     stepIndex: index,
@@ -52,6 +58,7 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     fingerprint: hash,
     // Optional: logs written before the step cache have no such field.
     cachedFrom: z.object({ flowId: z.string(), stepId: z.string() }).nullable().optional(),
+    shard,
   }),
   StepFailed: z.object({
     stepIndex: index,
@@ -63,6 +70,7 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     fingerprint: hash,
     retryCount: index,
     maxRetries: index,
+    shard,
   }) as z.ZodType<Omit<Extract<FlowEventBody, { type: 'StepFailed' }>, 'type'>>,
   RetryScheduled: z.object({
     stepIndex: index,
@@ -71,6 +79,7 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     reason: z.string().nullable(),
     delayMs: z.number().nonnegative(),
     notBefore: z.string(),
+    shard,
   }),
   FlowCompleted: z.object({ flowFingerprint: hash }),
   FlowCancelled: z.object({ reason: z.string().nullable() }),

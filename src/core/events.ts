@@ -1,5 +1,6 @@
 import type { JsonObject, JsonValue } from './canonical-json.js';
 import type { ErrorClass } from './error-class.js';
+import type { ShardPosition } from './definition.js';
 import type { StepPolicyRecord } from './step-policy.js';
 
 /** Bumped when an event's shape changes; readers upgrade older versions instead of rejecting them. */
@@ -25,7 +26,16 @@ export interface StepStarted {
   type: 'StepStarted';
   stepIndex: number;
   stepId: string;
+  /** The step's attempt; for a shard's start (`shard` set), the shard's own attempt. */
   attempt: number;
+  /**
+   * A mapped step started sharded: its input splits into this many shards, each started, run, failed
+   * and retried on its own (events with `shard`), then merged into the step's StepFinished. Absent for
+   * a step that runs whole (unmapped, or older logs).
+   */
+  shardCount?: number;
+  /** Set on the start of one shard of a sharded step (docs/map.md). */
+  shard?: ShardPosition;
 }
 
 export interface StepSignal {
@@ -35,6 +45,8 @@ export interface StepSignal {
   attempt: number;
   name: string;
   data: JsonValue;
+  /** Emitted by one shard of a sharded step. */
+  shard?: ShardPosition;
 }
 
 export interface StepFinished {
@@ -50,6 +62,8 @@ export interface StepFinished {
    * (older logs, and every step that ran) means null.
    */
   cachedFrom?: CachedFrom | null;
+  /** One shard finished (its outputs are that shard's, merged later into the step's StepFinished). */
+  shard?: ShardPosition;
 }
 
 /** The source of a cached step: a step of any flow of the same store that finished cleanly. */
@@ -72,6 +86,8 @@ export interface StepFailed {
   retryCount: number;
   /** The effective policy's limit when the attempt failed. */
   maxRetries: number;
+  /** One shard's attempt failed (also in `details.shard`); `attempt` and `retryCount` are the shard's. */
+  shard?: ShardPosition;
 }
 
 export interface RetryScheduled {
@@ -84,6 +100,8 @@ export interface RetryScheduled {
   delayMs: number;
   /** Earliest time (ISO 8601) the retry may start; stored so a restarted process honours it. */
   notBefore: string;
+  /** The retry of one failed shard: only that shard runs again. */
+  shard?: ShardPosition;
 }
 
 export interface FlowCompleted {

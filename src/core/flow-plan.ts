@@ -1,5 +1,6 @@
 import type { JsonObject } from './canonical-json.js';
 import type { FlowDefinition } from './definition.js';
+import type { MapSpec } from './map-spec.js';
 import { ENGINE_VERSION } from './fingerprint.js';
 import type { FlowInstance } from './flow-state.js';
 import { RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
@@ -11,6 +12,8 @@ export interface StepPlan {
   readonly params: JsonObject;
   readonly policy: RetryPolicy;
   readonly timeoutMs: number | null;
+  /** Set for a mapped step: it starts sharded (its shards counted from its input) and its shards run apart. */
+  readonly map?: MapSpec;
 }
 
 /** What `decide` needs of a flow besides its state: no step code, no I/O. */
@@ -42,6 +45,7 @@ export function planFlow(
         params: step.baseParams,
         policy: RetryPolicy.from(recorded?.retry ?? defaultPolicy),
         timeoutMs: recorded?.timeoutMs ?? null,
+        ...(step.map === undefined ? {} : { map: step.map }),
       };
     }),
   };

@@ -18,6 +18,18 @@ export interface StepErrorEntry {
   timestamp: string;
 }
 
+/** One shard of a sharded step: its own attempts, retries and outputs (docs/map.md). */
+export interface ShardSlot {
+  status: StepStatus;
+  /** This shard's attempts started so far. */
+  attempts: number;
+  /** Retries of this shard scheduled so far (each shard is held to the step's policy on its own). */
+  retryCount: number;
+  notBefore: string | null;
+  /** The shard's own outputs, once it finished; merged in shard order into the step's. */
+  outputs: string[];
+}
+
 export interface StepSlot {
   stepId: string;
   status: StepStatus;
@@ -34,6 +46,12 @@ export interface StepSlot {
   errors: StepErrorEntry[];
   /** The step this one was satisfied from by the step cache; null when it ran (or has not finished). */
   cachedFrom: CachedFrom | null;
+  /**
+   * The shards of the step's current attempt when it started sharded (a mapped step), in order; null
+   * for a step that runs whole. The step is Running until every shard finished and their outputs were
+   * merged into its StepFinished, and Failed while a shard is Failed.
+   */
+  shards: ShardSlot[] | null;
 }
 
 export interface FlowInstance {

@@ -1,7 +1,7 @@
-import type { FlowShape } from './definition.js';
+import type { FlowShape, ShardPosition } from './definition.js';
 import { CorruptEventError, DefinitionMismatchError } from './errors.js';
 import type { FlowEvent } from './events.js';
-import type { FlowInstance, StepSlot } from './flow-state.js';
+import type { FlowInstance, ShardSlot, StepSlot } from './flow-state.js';
 
 /** The state of a flow before its first event. */
 export function initialFlowState(flowId: string, definition: FlowShape): FlowInstance {
@@ -22,6 +22,7 @@ export function initialFlowState(flowId: string, definition: FlowShape): FlowIns
       notBefore: null,
       errors: [],
       cachedFrom: null,
+      shards: null,
     })),
     completed: false,
     failed: false,
@@ -92,6 +93,7 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
   const expect = (status: StepSlot['status']): void => {
     if (slot.status !== status) corrupt(`${event.type} for step ${slot.stepId} in status ${slot.status}`);
   };
+  if (event.shard !== undefined) return applyShard(state, event, event.shard, slot, corrupt);
 
   switch (event.type) {
     case 'StepStarted':
@@ -105,6 +107,7 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
         startedAt: event.ts,
         finishedAt: null,
         notBefore: null,
+        shards: event.shardCount === undefined ? null : Array.from({ length: event.shardCount }, pendingShard),
       };
       return state;
     case 'StepSignal':
@@ -119,6 +122,8 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
         if (event.stepIndex !== state.cursor) corrupt(`step ${event.stepId} finished from the cache before step ${state.cursor}`);
         if (event.attempt !== slot.attempts + 1) corrupt(`cached attempt ${event.attempt} after ${slot.attempts}`);
       } else expect('Running');
+      const unfinished = slot.shards?.findIndex((s) => s.status !== 'FinishedOk') ?? -1;
+      if (unfinished !== -1) corrupt(`StepFinished for step ${slot.stepId} before its shard ${unfinished} finished`);
       state.steps[event.stepIndex] = {
         ...slot,
         status: 'FinishedOk',
@@ -162,10 +167,93 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
         status: 'Pending',
         retryCount: event.retryIndex,
         notBefore: event.notBefore,
+        // A retry of the whole step (its merge failed) splits its input again.
+        shards: null,
       };
       state.failed = state.steps.some((s) => s.status === 'Failed');
       return state;
   }
+}
+
+type ShardEvent = Exclude<FlowEvent, { type: 'FlowInitialized' | 'FlowCompleted' | 'FlowCancelled' }>;
+
+/**
+ * An event of one shard of a sharded step. Shards run in parallel, so their events interleave; each
+ * shard has its own small state machine (Pending → Running → FinishedOk | Failed → Pending ...). A
+ * shard that failed with no retry fails the step, and so the flow, until a retry; shards in flight
+ * then may still record their outcome (as after a cancellation), but none starts.
+ */
+function applyShard(
+  state: FlowInstance,
+  event: ShardEvent,
+  { index, count }: ShardPosition,
+  slot: StepSlot,
+  corrupt: (reason: string) => never,
+): FlowInstance {
+  const shards = slot.shards;
+  if (shards === null) return corrupt(`shard event for step ${slot.stepId}, which did not start sharded`);
+  if (count !== shards.length) corrupt(`shard ${index} of ${count} for step ${slot.stepId}, which has ${shards.length} shards`);
+  const shard = shards[index];
+  if (shard === undefined) return corrupt(`step ${slot.stepId} has no shard ${index}`);
+  const expect = (status: ShardSlot['status']): void => {
+    if (shard.status !== status) corrupt(`${event.type} for shard ${index} of step ${slot.stepId} in status ${shard.status}`);
+  };
+  const set = (next: ShardSlot, stepStatus: StepSlot['status'] = slot.status): FlowInstance => {
+    const all = [...shards];
+    all[index] = next;
+    state.steps[event.stepIndex] = { ...slot, status: stepStatus, shards: all };
+    return state;
+  };
+  switch (event.type) {
+    case 'StepStarted':
+      if (slot.status !== 'Running') corrupt(`shard ${index} of step ${slot.stepId} started while the step is ${slot.status}`);
+      if (state.cancelled) corrupt(`shard ${index} of step ${slot.stepId} started after FlowCancelled`);
+      expect('Pending');
+      if (event.attempt !== shard.attempts + 1) corrupt(`shard ${index} attempt ${event.attempt} after ${shard.attempts}`);
+      return set({ ...shard, status: 'Running', attempts: event.attempt, notBefore: null });
+    case 'StepSignal':
+      expect('Running');
+      return state;
+    case 'StepFinished':
+      expect('Running');
+      return set({ ...shard, status: 'FinishedOk', outputs: event.outputs });
+    case 'StepFailed':
+      expect('Running');
+      state.failed = true;
+      state.steps[event.stepIndex] = {
+        ...slot,
+        status: 'Failed',
+        fingerprint: event.fingerprint,
+        errors: [
+          ...slot.errors,
+          {
+            attemptNumber: event.attempt,
+            errorClass: event.errorClass,
+            code: event.error.code,
+            message: event.error.message,
+            details: event.details,
+            retryCount: event.retryCount,
+            maxRetries: event.maxRetries,
+            timestamp: event.ts,
+          },
+        ],
+        shards: shards.map((s, i) => (i === index ? { ...s, status: 'Failed' } : s)),
+      };
+      return state;
+    case 'RetryScheduled': {
+      expect('Failed');
+      if (event.retryIndex !== shard.retryCount + 1) corrupt(`shard ${index} retry ${event.retryIndex} after ${shard.retryCount}`);
+      const next = { ...shard, status: 'Pending' as const, retryCount: event.retryIndex, notBefore: event.notBefore };
+      const stillFailed = shards.some((s, i) => i !== index && s.status === 'Failed');
+      set(next, stillFailed ? 'Failed' : 'Running');
+      state.failed = state.steps.some((s) => s.status === 'Failed');
+      return state;
+    }
+  }
+}
+
+function pendingShard(): ShardSlot {
+  return { status: 'Pending', attempts: 0, retryCount: 0, notBefore: null, outputs: [] };
 }
 
 /** The shape recorded in a flow's first event, for reading a flow without its step code. */

@@ -154,6 +154,9 @@ export class FlowEngine {
         return this.attempt(session, decision.index, chain);
       case 'run':
         return this.attempt(session, decision.index, chain);
+      case 'split':
+      case 'shards':
+        throw new Error(`Step ${slotAt(session.flow, decision.index).stepId} is mapped: sharded runs are not scheduled yet`);
     }
   }
 

@@ -17,6 +17,7 @@ function slot(stepId: string, status: StepStatus): StepSlot {
     notBefore: null,
     errors: [],
     cachedFrom: null,
+  shards: null,
   };
 }
 
