@@ -16,6 +16,10 @@ export const OPEN_STATUSES: readonly QueueStatus[] = ['pending', 'running', 'wai
  */
 export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueStatus {
   if (wasCancelled) return 'cancelled';
+  // A shard's event leaves its flow running (the step runs until its shards are merged); only a
+  // shard's failure with no retry after it fails the flow, as a step's does (migration 0007).
+  if (last.type !== 'FlowInitialized' && last.type !== 'FlowCompleted' && last.type !== 'FlowCancelled' && last.shard !== undefined)
+    return last.type === 'StepFailed' ? 'failed' : 'running';
   switch (last.type) {
     case 'FlowCancelled':
       return 'cancelled';
@@ -32,6 +36,15 @@ export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueS
     case 'FlowCompleted':
       return 'completed';
   }
+}
+
+/**
+ * The status an append leaves on a flow's row that had `previous`: a shard's outcome recorded after a
+ * sibling shard failed for good does not revive a failed flow (QUEUE_MERGE does the same in SQL).
+ */
+export function mergedQueueStatus(previous: QueueStatus | undefined, next: QueueStatus, last: FlowEvent): QueueStatus {
+  if (previous === 'failed' && next === 'running' && (last.type === 'StepFinished' || last.type === 'StepSignal')) return 'failed';
+  return next;
 }
 
 /** When a flow in `status` may run next (epoch ms): a retry's notBefore, `since` if open, else null. */

@@ -14,6 +14,7 @@ import type {
   FlowSummary,
   LeaseAcquisition,
 } from '../stores/flow-store.js';
+import type { ClaimedShard, ShardDue, ShardKey } from '../stores/shard-queue.js';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.js';
 
 /**
@@ -80,6 +81,22 @@ export class GroupCommitStore implements FlowStore {
 
   releaseLease(flowId: string, owner: string): Promise<void> {
     return this.inner.releaseLease(flowId, owner);
+  }
+
+  openShards(flowId: string, stepIndex: number, shardCount: number, shards: readonly { index: number; due: ShardDue }[]): Promise<void> {
+    return this.inner.openShards(flowId, stepIndex, shardCount, shards);
+  }
+
+  claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): Promise<ClaimedShard[]> {
+    return this.inner.claimShards(owner, options);
+  }
+
+  renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>> {
+    return this.inner.renewShardLeases(owner, shards, leaseMs);
+  }
+
+  releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
+    return this.inner.releaseShard(shard, owner, due);
   }
 
   nextWakeAt(): Promise<number | null> {

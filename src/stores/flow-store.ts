@@ -2,6 +2,7 @@ import type { Artifact } from '../core/artifact.js';
 import type { FlowEvent, NewFlowEvent } from '../core/events.js';
 import type { QueueStatus } from '../core/queue-status.js';
 import type { ErrorCounts, StepExecutionError } from '../core/step-execution-error.js';
+import type { ShardQueue } from './shard-queue.js';
 import type { CacheEntryInput, StepCacheIndex } from './step-cache-index.js';
 
 export interface AppendOptions {
@@ -101,7 +102,7 @@ export interface FlowQueue {
   /** Gives the flow back: anyone may claim it as soon as it is due. */
   releaseLease(flowId: string, owner: string): Promise<void>;
 
-  /** When an idle worker should look again (epoch ms): the earliest due time or lease expiry of an open flow. */
+  /** When an idle worker should look again (epoch ms): the earliest due time or lease expiry of an open flow or shard. */
   nextWakeAt(): Promise<number | null>;
 
   /** Open flows by status (for metrics). */
@@ -134,7 +135,7 @@ export interface ErrorStore {
  * artifact store and the `step_execution_errors` audit table, all written in one atomic `append`.
  * Memory, PGlite and PostgreSQL implement it and pass the same contract suite.
  */
-export interface FlowStore extends ErrorStore, FlowQueue, StepCacheIndex {
+export interface FlowStore extends ErrorStore, FlowQueue, ShardQueue, StepCacheIndex {
   readonly kind: 'memory' | 'pglite' | 'postgres';
 
   /**

@@ -1,4 +1,4 @@
-import { OPEN_STATUSES, queueDueAt, queueStatusAfter, type QueueStatus } from '../core/queue-status.js';
+import { mergedQueueStatus, OPEN_STATUSES, queueDueAt, queueStatusAfter, type QueueStatus } from '../core/queue-status.js';
 import type { FlowEvent } from '../core/events.js';
 import type { ClaimedFlow, FlowQuery, FlowSummary, LeaseAcquisition } from './flow-store.js';
 
@@ -37,7 +37,7 @@ export class MemoryFlowQueue {
     if (last === undefined) return;
     const row = this.rows.get(flowId);
     const wasCancelled = row?.status === 'cancelled' || stored.some((e) => e.type === 'FlowCancelled');
-    const status = queueStatusAfter(last, wasCancelled);
+    const status = mergedQueueStatus(row?.status, queueStatusAfter(last, wasCancelled), last);
     const now = this.now();
     const first = stored[0];
     const next: Row = row ?? {
@@ -151,6 +151,11 @@ export class MemoryFlowQueue {
     };
   }
 
+  /** The queue status of a flow, for claiming its shards (only a running flow's run). */
+  statusOf(flowId: string): QueueStatus | undefined {
+    return this.rows.get(flowId)?.status;
+  }
+
   private isClaimable(row: Row, now: number): boolean {
     return (
       OPEN.has(row.status) &&
@@ -158,6 +163,11 @@ export class MemoryFlowQueue {
       row.nextDueAt <= now &&
       (row.leaseOwner === null || (row.leaseExpiresAt ?? 0) < now)
     );
+  }
+
+  /** Tells the subscribers that something may have become claimable (e.g. a shard was opened). */
+  wake(): void {
+    this.notify();
   }
 
   private notify(): void {

@@ -21,6 +21,8 @@ import type {
   LeaseAcquisition,
 } from './flow-store.js';
 import { MemoryFlowQueue } from './memory-queue.js';
+import { MemoryShardQueue } from './memory-shard-queue.js';
+import type { ClaimedShard, ShardDue, ShardKey } from './shard-queue.js';
 import { MemoryStepCache } from './memory-step-cache.js';
 import { cacheEntryProblem, cancelsFlow, type CacheEntry, type CachePruneOptions, type CacheStats } from './step-cache-index.js';
 
@@ -34,6 +36,10 @@ export class MemoryFlowStore implements FlowStore {
   private readonly errors: StepExecutionError[] = [];
   private readonly queue = new MemoryFlowQueue();
   private readonly cache = new MemoryStepCache();
+  private readonly shards = new MemoryShardQueue(
+    (flowId) => this.queue.statusOf(flowId),
+    () => this.queue.wake(),
+  );
   private seq = 0;
 
   append(
@@ -159,7 +165,27 @@ export class MemoryFlowStore implements FlowStore {
   }
 
   nextWakeAt(): Promise<number | null> {
-    return Promise.resolve(this.queue.nextWakeAt());
+    const flows = this.queue.nextWakeAt();
+    const shards = this.shards.nextWakeAt();
+    return Promise.resolve(flows === null ? shards : shards === null ? flows : Math.min(flows, shards));
+  }
+
+  openShards(flowId: string, stepIndex: number, shardCount: number, shards: readonly { index: number; due: ShardDue }[]): Promise<void> {
+    this.shards.openShards(flowId, stepIndex, shardCount, shards);
+    return Promise.resolve();
+  }
+
+  claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): Promise<ClaimedShard[]> {
+    return Promise.resolve(this.shards.claimShards(owner, options));
+  }
+
+  renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>> {
+    return Promise.resolve(this.shards.renewShardLeases(owner, shards, leaseMs));
+  }
+
+  releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
+    this.shards.releaseShard(shard, owner, due);
+    return Promise.resolve();
   }
 
   queueDepth(): Promise<Record<'pending' | 'running' | 'waiting', number>> {

@@ -72,6 +72,7 @@ describe('migration files and locations', () => {
       '0004_flow_queue',
       '0005_artifacts_append_only',
       '0006_step_cache',
+      '0007_flow_shards',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE/);

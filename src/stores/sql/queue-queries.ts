@@ -98,11 +98,13 @@ export function releaseLeaseQuery(flowId: string, owner: string): SqlQuery {
   };
 }
 
-/** The earliest moment an open flow becomes claimable: due, and its lease (if any) expired. */
+/** The earliest moment an open flow or shard becomes claimable: due, and its lease (if any) expired. */
 export function nextWakeQuery(): SqlQuery {
   return {
-    text: `SELECT (extract(epoch FROM min(greatest(next_due_at, coalesce(lease_expires_at, next_due_at)))) * 1000)::float8 AS wake_at
-FROM flow_queue WHERE ${OPEN}`,
+    text: `SELECT (extract(epoch FROM least(
+  (SELECT min(greatest(next_due_at, coalesce(lease_expires_at, next_due_at))) FROM flow_queue WHERE ${OPEN}),
+  (SELECT min(greatest(due_at, coalesce(lease_expires_at, due_at))) FROM flow_shards WHERE due_at IS NOT NULL)
+)) * 1000)::float8 AS wake_at`,
     values: [],
   };
 }

@@ -20,7 +20,9 @@ import { PgErrorStore } from './pg-error-store.js';
 import { PgEventStore } from './pg-event-store.js';
 import { PgFlowQueue } from './pg-flow-queue.js';
 import { PgFlowRepository } from './pg-flow-repository.js';
+import { PgShardQueue } from './pg-shard-queue.js';
 import { PgStepCache } from './pg-step-cache.js';
+import type { ClaimedShard, ShardDue, ShardKey } from '../shard-queue.js';
 import type { CacheEntry, CachePruneOptions, CacheStats } from '../step-cache-index.js';
 import { withRetry } from './transient.js';
 
@@ -36,6 +38,7 @@ export class SqlFlowStore implements FlowStore {
   readonly repository: PgFlowRepository;
   readonly queue: PgFlowQueue;
   readonly cache: PgStepCache;
+  readonly shards: PgShardQueue;
 
   private constructor(readonly executor: SqlExecutor) {
     this.kind = executor.kind;
@@ -45,6 +48,7 @@ export class SqlFlowStore implements FlowStore {
     this.repository = new PgFlowRepository(this.events, this.errors);
     this.queue = new PgFlowQueue(executor);
     this.cache = new PgStepCache(executor);
+    this.shards = new PgShardQueue(executor);
   }
 
   /** Brings the schema up to date (idempotent, safe against concurrent openers) and opens the store. */
@@ -117,6 +121,22 @@ export class SqlFlowStore implements FlowStore {
 
   queueDepth(): Promise<Record<'pending' | 'running' | 'waiting', number>> {
     return this.queue.queueDepth();
+  }
+
+  openShards(flowId: string, stepIndex: number, shardCount: number, shards: readonly { index: number; due: ShardDue }[]): Promise<void> {
+    return this.shards.openShards(flowId, stepIndex, shardCount, shards);
+  }
+
+  claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): Promise<ClaimedShard[]> {
+    return this.shards.claimShards(owner, options);
+  }
+
+  renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>> {
+    return this.shards.renewShardLeases(owner, shards, leaseMs);
+  }
+
+  releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
+    return this.shards.releaseShard(shard, owner, due);
   }
 
   rebuildQueue(flowId?: string): Promise<number> {

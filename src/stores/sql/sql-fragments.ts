@@ -27,10 +27,16 @@ export const ERROR_VALUES_FROM_JSON = `(source.e->>'flowId')::uuid, source.e->>'
  * clears its lease, a cancellation keeps it (the holder's heartbeat then sees `cancelled`).
  */
 export const QUEUE_MERGE = `  ON CONFLICT (flow_id) DO UPDATE SET
-    status = CASE WHEN q.status = 'cancelled' THEN 'cancelled' ELSE EXCLUDED.status END,
+    status = CASE
+      WHEN q.status = 'cancelled' THEN 'cancelled'
+      -- A shard's outcome recorded after a sibling shard failed for good: the flow stays failed.
+      WHEN q.status = 'failed' AND EXCLUDED.status = 'running' AND EXCLUDED.last_event_type IN ('StepFinished', 'StepSignal') THEN 'failed'
+      ELSE EXCLUDED.status
+    END,
     version = EXCLUDED.version,
     last_event_type = EXCLUDED.last_event_type,
     next_due_at = CASE
+      WHEN q.status IN ('cancelled', 'failed') AND EXCLUDED.last_event_type IN ('StepFinished', 'StepSignal') THEN NULL
       WHEN q.status = 'cancelled' THEN NULL
       WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
       ELSE EXCLUDED.next_due_at

@@ -1,0 +1,83 @@
+import type { QueueStatus } from '../core/queue-status.js';
+import { shardKeyText, type ClaimedShard, type ShardDue, type ShardKey } from './shard-queue.js';
+
+interface Row extends ClaimedShard {
+  dueAt: number | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+}
+
+/** The shard queue of the memory store: the `flow_shards` table of migration 0007 in a Map. */
+export class MemoryShardQueue {
+  private readonly rows = new Map<string, Row>();
+
+  constructor(
+    private readonly flowStatus: (flowId: string) => QueueStatus | undefined,
+    private readonly notify: () => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  openShards(flowId: string, stepIndex: number, shardCount: number, shards: readonly { index: number; due: ShardDue }[]): void {
+    const now = this.now();
+    for (const { index, due } of shards) {
+      const key = shardKeyText({ flowId, stepIndex, shardIndex: index });
+      const row = this.rows.get(key) ?? { flowId, stepIndex, shardIndex: index, shardCount, dueAt: null, leaseOwner: null, leaseExpiresAt: null };
+      Object.assign(row, { shardCount, dueAt: dueTime(due, now) });
+      this.rows.set(key, row);
+    }
+    this.notify();
+  }
+
+  claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): ClaimedShard[] {
+    const now = this.now();
+    const claimable = [...this.rows.values()]
+      .filter(
+        (r) =>
+          r.dueAt !== null &&
+          r.dueAt <= now &&
+          (r.leaseOwner === null || (r.leaseExpiresAt ?? 0) < now) &&
+          (options.flowId === undefined || r.flowId === options.flowId) &&
+          this.flowStatus(r.flowId) === 'running',
+      )
+      .sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0) || a.shardIndex - b.shardIndex)
+      .slice(0, options.limit);
+    for (const row of claimable) Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + options.leaseMs });
+    return claimable.map(({ flowId, stepIndex, shardIndex, shardCount }) => ({ flowId, stepIndex, shardIndex, shardCount }));
+  }
+
+  renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Map<string, QueueStatus> {
+    const held = new Map<string, QueueStatus>();
+    const now = this.now();
+    for (const shard of shards) {
+      const key = shardKeyText(shard);
+      const row = this.rows.get(key);
+      if (row?.leaseOwner !== owner) continue;
+      row.leaseExpiresAt = now + leaseMs;
+      held.set(key, this.flowStatus(shard.flowId) ?? 'failed');
+    }
+    return held;
+  }
+
+  releaseShard(shard: ShardKey, owner: string, due: ShardDue): void {
+    const row = this.rows.get(shardKeyText(shard));
+    if (row?.leaseOwner !== owner) return;
+    Object.assign(row, { leaseOwner: null, leaseExpiresAt: null, dueAt: dueTime(due, this.now()) });
+    if (row.dueAt !== null) this.notify();
+  }
+
+  /** The earliest due time of an open shard whose lease is free or will expire (epoch ms). */
+  nextWakeAt(): number | null {
+    let earliest: number | null = null;
+    for (const row of this.rows.values()) {
+      if (row.dueAt === null || this.flowStatus(row.flowId) !== 'running') continue;
+      const at = Math.max(row.dueAt, row.leaseExpiresAt ?? row.dueAt);
+      earliest = earliest === null ? at : Math.min(earliest, at);
+    }
+    return earliest;
+  }
+}
+
+function dueTime(due: ShardDue, now: number): number | null {
+  if (due === 'closed') return null;
+  return due === 'now' ? now : due.at;
+}

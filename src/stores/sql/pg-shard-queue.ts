@@ -1,0 +1,43 @@
+import type { QueueStatus } from '../../core/queue-status.js';
+import { shardKeyText, type ClaimedShard, type ShardDue, type ShardKey, type ShardQueue } from '../shard-queue.js';
+import { run, type SqlExecutor } from './executor.js';
+import { claimShardsQuery, openShardsQuery, releaseShardQuery, renewShardLeasesQuery } from './shard-queries.js';
+import { withRetry } from './transient.js';
+
+/** The shard queue table (migrations/0007_flow_shards), PGlite and the PostgreSQL server alike. */
+export class PgShardQueue implements ShardQueue {
+  constructor(private readonly executor: SqlExecutor) {}
+
+  /** Idempotent: a retry after a lost reply opens the same rows again. */
+  async openShards(flowId: string, stepIndex: number, shardCount: number, shards: readonly { index: number; due: ShardDue }[]): Promise<void> {
+    if (shards.length === 0) return;
+    await withRetry(`open the shards of flow ${flowId}`, () => run(this.executor, openShardsQuery(flowId, stepIndex, shardCount, shards)));
+  }
+
+  /** A claim whose reply was lost and was retried only delays those shards until their lease expires. */
+  async claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): Promise<ClaimedShard[]> {
+    if (options.limit <= 0) return [];
+    const rows = await withRetry('claim shards', () =>
+      run<{ flow_id: string; step_index: number; shard_index: number; shard_count: number }>(
+        this.executor,
+        claimShardsQuery(owner, options.limit, options.leaseMs, options.flowId),
+      ),
+    );
+    return rows.map((r) => ({ flowId: r.flow_id, stepIndex: r.step_index, shardIndex: r.shard_index, shardCount: r.shard_count }));
+  }
+
+  async renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>> {
+    if (shards.length === 0) return new Map();
+    const rows = await withRetry('renew shard leases', () =>
+      run<{ flow_id: string; step_index: number; shard_index: number; status: QueueStatus }>(
+        this.executor,
+        renewShardLeasesQuery(owner, shards, leaseMs),
+      ),
+    );
+    return new Map(rows.map((r) => [shardKeyText({ flowId: r.flow_id, stepIndex: r.step_index, shardIndex: r.shard_index }), r.status]));
+  }
+
+  async releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
+    await withRetry(`release shard ${shard.shardIndex} of flow ${shard.flowId}`, () => run(this.executor, releaseShardQuery(shard, owner, due)));
+  }
+}

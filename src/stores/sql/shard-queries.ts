@@ -1,0 +1,75 @@
+import type { ShardDue, ShardKey } from '../shard-queue.js';
+import type { SqlQuery } from './executor.js';
+
+/**
+ * The shard queue's statements (migrations/0007_flow_shards), served by the primary key or by the
+ * partial index over open shards. Times are the database's `now()`, as for the flow queue.
+ */
+
+/** `due` as the statements take it: milliseconds from now, or NULL for closed. */
+function dueParam(due: ShardDue): number | null {
+  if (due === 'closed') return null;
+  return due === 'now' ? 0 : Math.max(0, due.at - Date.now());
+}
+
+const DUE = (param: string): string => `CASE WHEN ${param} IS NULL THEN NULL ELSE now() + ${param} * interval '1 millisecond' END`;
+
+/** Creates or reopens shard rows (leases kept) and wakes idle workers at commit. */
+export function openShardsQuery(flowId: string, stepIndex: number, shardCount: number, shards: readonly { index: number; due: ShardDue }[]): SqlQuery {
+  return {
+    text: `WITH opened AS (
+  INSERT INTO flow_shards (flow_id, step_index, shard_index, shard_count, due_at)
+  SELECT $1::uuid, $2::int, s.shard_index, $3::int, ${DUE('s.due_ms')}
+  FROM unnest($4::int[], $5::float8[]) AS s (shard_index, due_ms)
+  ON CONFLICT (flow_id, step_index, shard_index) DO UPDATE SET shard_count = EXCLUDED.shard_count, due_at = EXCLUDED.due_at
+  RETURNING 1
+)
+SELECT count(*)::int AS opened, pg_notify('chemflow_queue_' || current_schema(), $1::text) IS NULL AS notified FROM opened`,
+    values: [flowId, stepIndex, shardCount, shards.map((s) => s.index), shards.map((s) => dueParam(s.due))],
+  };
+}
+
+/** Claims due shards of running flows in due order; SKIP LOCKED as for flows. */
+export function claimShardsQuery(owner: string, limit: number, leaseMs: number, flowId: string | undefined): SqlQuery {
+  return {
+    text: `WITH claimable AS (
+  SELECT s.flow_id, s.step_index, s.shard_index FROM flow_shards s
+  JOIN flow_queue q ON q.flow_id = s.flow_id AND q.status = 'running'
+  WHERE s.due_at IS NOT NULL AND s.due_at <= now() AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
+    AND ($4::uuid IS NULL OR s.flow_id = $4::uuid)
+  ORDER BY s.due_at, s.shard_index
+  LIMIT $2::int
+  FOR UPDATE OF s SKIP LOCKED
+)
+UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
+FROM claimable
+WHERE (s.flow_id, s.step_index, s.shard_index) = (claimable.flow_id, claimable.step_index, claimable.shard_index)
+RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, s.shard_count`,
+    values: [owner, limit, leaseMs, flowId ?? null],
+  };
+}
+
+/** The heartbeat of a process's shard leases, with each shard's flow status (to see a cancellation). */
+export function renewShardLeasesQuery(owner: string, shards: readonly ShardKey[], leaseMs: number): SqlQuery {
+  return {
+    text: `UPDATE flow_shards s SET lease_expires_at = now() + $5::int * interval '1 millisecond'
+FROM unnest($2::uuid[], $3::int[], $4::int[]) AS k (flow_id, step_index, shard_index), flow_queue q
+WHERE (s.flow_id, s.step_index, s.shard_index) = (k.flow_id, k.step_index, k.shard_index)
+  AND s.lease_owner = $1::text AND q.flow_id = s.flow_id
+RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, q.status`,
+    values: [owner, shards.map((s) => s.flowId), shards.map((s) => s.stepIndex), shards.map((s) => s.shardIndex), leaseMs],
+  };
+}
+
+/** Gives a shard back: due again (NOTIFY wakes idle workers) or closed. */
+export function releaseShardQuery(shard: ShardKey, owner: string, due: ShardDue): SqlQuery {
+  return {
+    text: `WITH released AS (
+  UPDATE flow_shards SET lease_owner = NULL, lease_expires_at = NULL, due_at = ${DUE('$4::float8')}
+  WHERE flow_id = $1::uuid AND step_index = $2::int AND shard_index = $3::int AND lease_owner = $5::text
+  RETURNING due_at
+)
+SELECT pg_notify('chemflow_queue_' || current_schema(), $1::text) FROM released WHERE due_at IS NOT NULL`,
+    values: [shard.flowId, shard.stepIndex, shard.shardIndex, dueParam(due), owner],
+  };
+}

@@ -1,0 +1,113 @@
+// The shard queue contract (migration 0007), on every store: shard claims never overlap, only a running
+// flow's shards are claimed, leases are exclusive until they expire, and a shard's events keep its flow
+// running unless one fails for good.
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { NewFlowEvent } from '../../src/core/events.js';
+import type { FlowStore } from '../../src/stores/flow-store.js';
+import { flowInitialized, nextTs, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
+import { engineStores, storeRunner } from '../support/stores.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SHARDS = 4;
+const shard = (index: number) => ({ index, count: SHARDS });
+
+/** A flow whose step 1 started sharded in SHARDS shards. */
+async function shardedFlow(store: FlowStore): Promise<string> {
+  const flowId = randomUUID();
+  const started: NewFlowEvent = { ...stepStarted(1), shardCount: SHARDS } as NewFlowEvent;
+  await store.append(flowId, 0, [flowInitialized(), stepStarted(0), stepFinished(0, []), started]);
+  return flowId;
+}
+
+const shardStarted = (i: number, attempt = 1): NewFlowEvent => ({ ...stepStarted(1, attempt), shard: shard(i) }) as NewFlowEvent;
+const shardFinished = (i: number): NewFlowEvent => ({ ...stepFinished(1, [], 1), shard: shard(i) }) as NewFlowEvent;
+const shardFailed = (i: number): NewFlowEvent => {
+  const failed = stepFailed(1, { errorClass: 'Permanent', retryCount: 0 }) as Extract<NewFlowEvent, { type: 'StepFailed' }>;
+  return { ...failed, details: { ...failed.details, shard: shard(i) }, shard: shard(i) };
+};
+const shardRetry = (i: number): NewFlowEvent => ({
+  type: 'RetryScheduled',
+  ts: nextTs(),
+  stepIndex: 1,
+  stepId: 'score',
+  retryIndex: 1,
+  reason: 'manual',
+  delayMs: 0,
+  notBefore: new Date(0).toISOString(),
+  shard: shard(i),
+});
+
+describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ create }) => {
+  const withStore = storeRunner(create);
+
+  it('concurrent claimers never claim the same shard, and every open shard is claimed once', async () => {
+    await withStore(async (store) => {
+      const flows = [await shardedFlow(store), await shardedFlow(store)];
+      for (const flowId of flows) await store.openShards(flowId, 1, SHARDS, [0, 1, 2, 3].map((index) => ({ index, due: 'now' as const })));
+      const batches = await Promise.all(Array.from({ length: 5 }, (_, w) => store.claimShards(`w${w}`, { limit: 3, leaseMs: 60_000 })));
+      const claimed = batches.flat().map((c) => `${c.flowId}/${c.shardIndex}`);
+      expect(claimed.length).toBe(8);
+      expect(new Set(claimed).size).toBe(8);
+      expect(batches.flat().every((c) => c.stepIndex === 1 && c.shardCount === SHARDS)).toBe(true);
+      expect(await store.claimShards('late', { limit: 10, leaseMs: 60_000 })).toEqual([]);
+    });
+  });
+
+  it('claims due shards of one flow when asked, takes over expired leases, honours due times and closed rows', async () => {
+    await withStore(async (store) => {
+      const a = await shardedFlow(store);
+      const b = await shardedFlow(store);
+      await store.openShards(a, 1, SHARDS, [
+        { index: 0, due: 'now' },
+        { index: 1, due: { at: Date.now() + 3_600_000 } },
+        { index: 2, due: 'closed' },
+        { index: 3, due: 'now' },
+      ]);
+      await store.openShards(b, 1, SHARDS, [{ index: 0, due: 'now' }]);
+      const mine = await store.claimShards('coordinator', { limit: 10, leaseMs: 150, flowId: a });
+      expect(mine.map((c) => [c.flowId, c.shardIndex])).toEqual([
+        [a, 0],
+        [a, 3],
+      ]);
+      expect((await store.claimShards('other', { limit: 10, leaseMs: 60_000 })).map((c) => [c.flowId, c.shardIndex])).toEqual([[b, 0]]);
+      const wake = await store.nextWakeAt();
+      expect(wake).not.toBeNull();
+      await sleep(250); // the coordinator's leases expired: it is gone
+      expect((await store.claimShards('heir', { limit: 10, leaseMs: 60_000 })).map((c) => c.shardIndex).sort()).toEqual([0, 3]);
+      expect(await store.renewShardLeases('coordinator', mine, 60_000)).toEqual(new Map());
+      const renewed = await store.renewShardLeases('heir', mine, 60_000);
+      expect([...renewed.values()]).toEqual(['running', 'running']);
+      await store.releaseShard({ flowId: a, stepIndex: 1, shardIndex: 0 }, 'heir', 'now');
+      await store.releaseShard({ flowId: a, stepIndex: 1, shardIndex: 3 }, 'heir', 'closed');
+      await store.releaseShard({ flowId: a, stepIndex: 1, shardIndex: 3 }, 'someone-else', 'now'); // not theirs: no effect
+      expect((await store.claimShards('next', { limit: 10, leaseMs: 60_000 })).map((c) => c.shardIndex)).toEqual([0]);
+    });
+  });
+
+  it("keeps a flow running through its shards' events; a shard failed for good fails it, a later outcome does not revive it, a retry does", async () => {
+    await withStore(async (store) => {
+      const flowId = await shardedFlow(store);
+      const status = async () => (await store.listFlows({ limit: 10 })).find((f) => f.flowId === flowId)?.status;
+      let version = 4;
+      const append = async (...events: NewFlowEvent[]) => {
+        await store.append(flowId, version, events);
+        version += events.length;
+      };
+      await append(shardStarted(0), shardStarted(1), shardStarted(2));
+      await append(shardFinished(0));
+      expect(await status()).toBe('running');
+      await store.openShards(flowId, 1, SHARDS, [{ index: 3, due: 'now' }]);
+      await append(shardFailed(1));
+      expect(await status()).toBe('failed');
+      expect(await store.claimShards('w', { limit: 10, leaseMs: 60_000 })).toEqual([]); // a failed flow runs no shard
+      await append(shardFinished(2)); // in flight when its sibling failed
+      expect(await status()).toBe('failed');
+      const errors = await store.listErrors(flowId);
+      expect(errors.map((e) => e.details.shard)).toEqual([shard(1)]);
+      await append(shardRetry(1));
+      expect(await status()).toBe('running');
+      expect((await store.claimShards('w', { limit: 10, leaseMs: 60_000 })).map((c) => c.shardIndex)).toEqual([3]);
+    });
+  });
+});
