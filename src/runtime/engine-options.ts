@@ -7,6 +7,7 @@ import type { FlowStore } from '../stores/flow-store.js';
 import type { Clock } from './clock.js';
 import type { AppendFn } from './flow-session.js';
 import type { FlowLease, LeaseKeeper } from './lease-keeper.js';
+import type { ShardLeaseKeeper } from './shard-leases.js';
 
 export interface FlowEngineOptions {
   store: FlowStore;
@@ -37,6 +38,15 @@ export interface FlowEngineOptions {
    * expired (seconds), not after a fixed age. Kept so that existing callers still compile.
    */
   staleAttemptMs?: number;
+  /**
+   * Shards of a mapped step this engine runs at once (docs/map.md); default the number of cores. Other
+   * processes (workers on the same database) run the shards they claim on top of these.
+   */
+  concurrency?: number;
+  /** The shard leases this engine runs shards under; a worker passes its keeper. Default: one of its own. */
+  shardLeases?: ShardLeaseKeeper;
+  /** How often a coordinator reads the log while other processes hold the rest of its shards; default 500 ms. */
+  shardPollMs?: number;
   /** Called with every committed event and the flow state after it (progress displays, logs). */
   onEvent?: (event: FlowEvent, flow: FlowInstance) => void;
   /**
@@ -98,7 +108,9 @@ export type StepOutcome =
   | { kind: 'recovered'; stepId: string; attempt: number; retry: RetryScheduled | null }
   | { kind: 'completed' }
   /** The flow was cancelled meanwhile: nothing was started (an attempt in flight recorded its outcome). */
-  | { kind: 'cancelled' };
+  | { kind: 'cancelled' }
+  /** A sharded step was left with shards to run (a stop was asked or the lease lost): whoever holds the flow next goes on. */
+  | { kind: 'stopped'; stepId: string };
 
 export interface NextResult {
   flow: FlowInstance;

@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+import type { Artifact } from '../core/artifact.js';
 import { assertRunnable, decide, recordAttempt, slotAt, type Decision } from '../core/decide.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
 import { RetryRejectedError } from '../core/errors.js';
@@ -5,7 +7,7 @@ import type { FlowEvent, RetryScheduled } from '../core/events.js';
 import { ENGINE_VERSION } from '../core/fingerprint.js';
 import { planFlow, type FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
-import { decideRetry, manualRetryLimit } from '../core/retry-decision.js';
+import { decideStepRetries, manualRetryLimit } from '../core/retry-decision.js';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../core/retry-policy.js';
 import type { ErrorStore, FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
@@ -15,7 +17,11 @@ import { asSession, FlowSessions } from './flow-sessions.js';
 import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 import { RetryMetrics } from './retry-metrics.js';
-import { runStepAttempt } from './step-attempt.js';
+import { inputOf, runStepAttempt } from './step-attempt.js';
+import { FlowUpdater } from './flow-updater.js';
+import { runShard, type ShardRunEnd } from './shard-attempt.js';
+import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
+import { runShardedStep, splitStep, type ShardedStepIo } from './sharded-step.js';
 
 export type { FlowEngineOptions, NextResult, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
 export type { FlowHandle } from './flow-session.js';
@@ -35,6 +41,9 @@ export class FlowEngine {
   private readonly leases: LeaseKeeper;
   private readonly sessions: FlowSessions;
   private readonly metrics: RetryMetrics;
+  private readonly shardLeases: ShardLeaseKeeper;
+  private readonly concurrency: number;
+  private readonly shardPollMs: number;
   /** The seeds' `error_store`: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
@@ -47,6 +56,9 @@ export class FlowEngine {
     this.baseDir = options.baseDir ?? process.cwd();
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
     this.leases = options.leases ?? new LeaseKeeper({ store: options.store });
+    this.shardLeases = options.shardLeases ?? new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs);
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? availableParallelism()));
+    this.shardPollMs = Math.max(1, options.shardPollMs ?? 500);
     // Flows this engine drives at the same time share commits; a lone flow's append goes at once.
     const committer = new GroupCommitter(this.store);
     const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => committer.append(...args));
@@ -122,11 +134,15 @@ export class FlowEngine {
   async scheduleRetry(flow: FlowHandle<FlowShape> | string, stepId: string, options: RetryOptions = {}): Promise<RetryScheduled> {
     const session = typeof flow === 'string' ? await this.sessions.openStored(flow) : asSession(flow);
     const limit = options.maxRetries ?? manualRetryLimit(session.flow, stepId, this.policy.maxRetries);
-    const decision = decideRetry(session.flow, { stepId, maxRetries: limit, delayMs: 0, reason: options.reason ?? null, now: this.clock.now() });
-    this.metrics.note(session.flowId, stepId, decision.ok ? { outcome: 'scheduled', event: decision.event } : { outcome: 'rejected' });
-    if (!decision.ok) throw new RetryRejectedError(session.flowId, stepId, decision.reason, decision.detail);
-    await session.commit([decision.event]);
-    return decision.event;
+    // A step failed because shards failed is retried shard by shard: only those run again.
+    const decision = decideStepRetries(session.flow, { stepId, maxRetries: limit, delayMs: 0, reason: options.reason ?? null, now: this.clock.now() });
+    if (!decision.ok) {
+      this.metrics.note(session.flowId, stepId, { outcome: 'rejected' });
+      throw new RetryRejectedError(session.flowId, stepId, decision.reason, decision.detail);
+    }
+    for (const event of decision.events) this.metrics.note(session.flowId, stepId, { outcome: 'scheduled', event });
+    await session.commit(decision.events);
+    return decision.events[0] as RetryScheduled;
   }
 
   retriesScheduled(flowId?: string): number {
@@ -155,9 +171,62 @@ export class FlowEngine {
       case 'run':
         return this.attempt(session, decision.index, chain);
       case 'split':
+        if (!(await splitStep(session, this.planOf(session), decision.index, this.shardIo(session, decision.index)))) return this.attempt(session, decision.index, chain);
+        if (session.flow.cancelled) return { kind: 'cancelled' };
+        return this.sharded(session, decision.index, chain);
       case 'shards':
-        throw new Error(`Step ${slotAt(session.flow, decision.index).stepId} is mapped: sharded runs are not scheduled yet`);
+        return this.sharded(session, decision.index, chain);
     }
+  }
+
+  /**
+   * Runs one shard that a worker claimed, of a sharded step another process coordinates, from the
+   * flow's log the caller just read; the lease is given back (or let expire) when it returns.
+   */
+  async runShard(lease: ShardLease, definition: FlowDefinition, events: readonly FlowEvent[]): Promise<ShardRunEnd> {
+    const session = await this.sessions.open(lease.flowId, definition, events);
+    const plan = this.planOf(session);
+    let input: Promise<Artifact[]> | undefined;
+    const { stepId } = slotAt(session.flow, lease.stepIndex);
+    return runShard(
+      {
+        session,
+        updater: new FlowUpdater(session),
+        plan,
+        index: lease.stepIndex,
+        input: () => (input ??= inputOf(session, lease.stepIndex, this.store)),
+        clock: this.clock,
+        baseDir: this.baseDir,
+        leases: this.shardLeases,
+        onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
+      },
+      lease,
+    );
+  }
+
+  /** Coordinates the Running sharded step `index` to its end (or until stopped). */
+  private async sharded(session: FlowSession, index: number, chain: () => boolean): Promise<StepOutcome> {
+    const { stepId, attempts: attempt } = slotAt(session.flow, index);
+    const end = await runShardedStep(session, this.planOf(session), index, this.shardIo(session, index), { stop: session.stop, chain });
+    if (end.kind === 'finished') return { kind: 'finished', stepId, attempt };
+    if (session.flow.cancelled) return { kind: 'cancelled' };
+    if (end.kind === 'stopped') return { kind: 'stopped', stepId };
+    const failure = end.outcome !== null && !end.outcome.ok ? end.outcome.error : null;
+    const errorClass = failure?.errorClass ?? slotAt(session.flow, index).errors.at(-1)?.errorClass ?? 'Runtime';
+    return { kind: 'failed', stepId, attempt, errorClass, retry: null };
+  }
+
+  private shardIo(session: FlowSession, index: number): ShardedStepIo {
+    const { stepId } = slotAt(session.flow, index);
+    return {
+      store: this.store,
+      clock: this.clock,
+      baseDir: this.baseDir,
+      leases: this.shardLeases,
+      concurrency: this.concurrency,
+      pollMs: this.shardPollMs,
+      onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
+    };
   }
 
   /** Runs the Running attempt of step `index` and commits its outcome (chaining what comes next). */

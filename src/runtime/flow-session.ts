@@ -90,6 +90,16 @@ export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHa
     }
   }
 
+  /** Reads the log again, for the state other processes' appends moved on (shards run by other workers). */
+  async reload(): Promise<void> {
+    this.flow = replay(this.flowId, await this.io.store.list(this.flowId), this.definition);
+  }
+
+  /** Appends `bodies` at this session's version as they are: a conflict is the caller's (see `FlowUpdater`). */
+  appendAsIs(bodies: readonly FlowEventBody[], options: AppendOptions = {}): Promise<void> {
+    return this.append(bodies, options);
+  }
+
   private async append(bodies: readonly FlowEventBody[], options: AppendOptions): Promise<void> {
     const ts = new Date(this.io.clock.now()).toISOString();
     const events: NewFlowEvent[] = bodies.map((body) => ({ ...body, ts }));

@@ -64,7 +64,7 @@ export async function runStepAttempt(
 }
 
 /** The previous step's outputs, from the session's memory when it produced them, else from the store. */
-async function inputOf(session: FlowSession<FlowDefinition>, index: number, store: FlowStore): Promise<Artifact[]> {
+export async function inputOf(session: FlowSession<FlowDefinition>, index: number, store: FlowStore): Promise<Artifact[]> {
   if (index === 0) return [];
   const hashes = slotAt(session.flow, index - 1).outputs;
   const missing = hashes.filter((h) => !session.artifacts.has(h));

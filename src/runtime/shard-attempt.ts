@@ -1,0 +1,128 @@
+import type { Artifact } from '../core/artifact.js';
+import { decideShard, recordShardAttempt, type AttemptOutcome, type Recorded, type RetryVerdict, type ShardDecision } from '../core/decide.js';
+import type { FlowDefinition } from '../core/definition.js';
+import { LeaseLostError } from '../core/error-class.js';
+import { errorHistory } from '../core/error-history.js';
+import type { FlowPlan } from '../core/flow-plan.js';
+import type { FlowInstance } from '../core/flow-state.js';
+import { shardAt } from '../core/shards.js';
+import type { ShardDue } from '../stores/shard-queue.js';
+import type { Clock } from './clock.js';
+import type { FlowSession } from './flow-session.js';
+import type { FlowUpdater } from './flow-updater.js';
+import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
+import { cachedStepsOf } from './step-cache.js';
+import { runAttempt } from './step-runner.js';
+
+/** What a process needs to run the shards of one sharded step of one flow. */
+export interface ShardWork {
+  session: FlowSession<FlowDefinition>;
+  updater: FlowUpdater;
+  plan: FlowPlan;
+  index: number;
+  /** The step's whole input (read once per process, shared by its shards). */
+  input: () => Promise<readonly Artifact[]>;
+  clock: Clock;
+  baseDir: string;
+  leases: ShardLeaseKeeper;
+  /** Told every retry decision of a shard's failure (the engine's F7 counters). */
+  onRetry?: (verdict: RetryVerdict) => void;
+}
+
+/** How a shard's run by this process ended. */
+export type ShardRunEnd = 'finished' | 'failed' | 'waiting' | 'closed' | 'lost';
+
+/**
+ * Runs one claimed shard as far as it goes now: records a lost attempt of it (`WORKER_LOST`) if its
+ * previous holder died, starts it, runs the step's own `run(ctx)` on the shard's slice of the input
+ * with `ctx.shard`, records the outcome (a due retry of it chained), and gives the shard back: closed
+ * when done, due again at a retry's time.
+ */
+export async function runShard(work: ShardWork, lease: ShardLease): Promise<ShardRunEnd> {
+  const { updater, plan, index, clock } = work;
+  const shard = lease.shardIndex;
+  const first = await updater.update((flow) => {
+    const decision = decideShard(flow, plan, index, shard, { now: clock.now() });
+    return { events: decision.kind === 'start' || decision.kind === 'recover' ? decision.events : [], result: decision };
+  });
+  if (first.kind === 'recover') work.onRetry?.(first.retry);
+  const opening = await afterDecision(work, lease, first);
+  if (opening !== 'run') return opening;
+  for (;;) {
+    const attempt = shardAttempts(updater.flow, index, shard);
+    const run = await runShardAttempt(work, lease, attempt);
+    if (lease.signal.reason instanceof LeaseLostError) {
+      // Another process may hold this shard now: its outcome is theirs to record.
+      work.leases.forget(lease);
+      return 'lost';
+    }
+    const recorded = await updater.update((flow): { events: Recorded['events']; artifacts?: readonly Artifact[]; result: Recorded | null } => {
+      // Recorded only against the attempt it ran: a shard taken over meanwhile is not ours to record.
+      const now = flow.steps[index]?.shards?.[shard];
+      if (now?.status !== 'Running' || now.attempts !== attempt) return { events: [], result: null };
+      const r = recordShardAttempt(flow, plan, index, shard, run.outcome, { now: clock.now(), chain: !lease.signal.aborted });
+      return { events: r.events, ...(run.outputs.length > 0 ? { artifacts: run.outputs } : {}), result: r };
+    });
+    if (recorded === null) {
+      await work.leases.release(lease, 'closed');
+      return 'closed';
+    }
+    if (recorded.retry !== null) work.onRetry?.(recorded.retry);
+    if (run.outcome.ok) {
+      await work.leases.release(lease, 'closed');
+      return 'finished';
+    }
+    if (recorded.starts !== null) continue; // its retry was due at once and is started: run it
+    const retry = recorded.retry?.outcome === 'scheduled' ? recorded.retry.event : null;
+    await work.leases.release(lease, retry === null ? 'closed' : { at: Date.parse(retry.notBefore) });
+    return 'failed';
+  }
+}
+
+async function afterDecision(work: ShardWork, lease: ShardLease, decision: ShardDecision): Promise<ShardRunEnd | 'run'> {
+  switch (decision.kind) {
+    case 'start':
+      return 'run';
+    case 'recover': {
+      if (decision.starts) return 'run';
+      const retry = decision.retry?.outcome === 'scheduled' ? decision.retry.event : null;
+      await work.leases.release(lease, retry === null ? 'closed' : ({ at: Date.parse(retry.notBefore) } satisfies ShardDue));
+      return 'failed';
+    }
+    case 'wait':
+      await work.leases.release(lease, { at: decision.until });
+      return 'waiting';
+    case 'closed':
+      await work.leases.release(lease, 'closed');
+      return 'closed';
+  }
+}
+
+/** One attempt of the shard: the step's code on the shard's input, never throwing. */
+async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: number): Promise<{ outcome: AttemptOutcome; outputs: Artifact[] }> {
+  const { session, index } = work;
+  const step = session.definition.steps[index];
+  const map = step?.map;
+  if (step === undefined || map === undefined) throw new RangeError(`Step ${index} of flow ${session.flowId} is not a mapped step`);
+  const slice = shardAt(await work.input(), map, lease.shardIndex);
+  const result = await runAttempt(
+    step,
+    {
+      input: [...slice.input],
+      attempt,
+      flowId: session.flowId,
+      stepId: step.id,
+      baseDir: work.baseDir,
+      errorHistory: errorHistory(session.flow),
+      cachedSteps: cachedStepsOf(session.flow),
+      shard: { index: slice.index, count: slice.count },
+    },
+    { stop: lease.signal, timeoutMs: work.plan.steps[index]?.timeoutMs ?? null },
+  );
+  if (!result.ok) return { outcome: result, outputs: [] };
+  return { outcome: { ok: true, outputs: result.outputs.map((a) => a.hash), signals: result.signals }, outputs: result.outputs };
+}
+
+function shardAttempts(flow: FlowInstance, index: number, shard: number): number {
+  return flow.steps[index]?.shards?.[shard]?.attempts ?? 0;
+}

@@ -1,0 +1,163 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Artifact } from '../core/artifact.js';
+import { allShardsFinished, recordAttempt, slotAt, splitStartedEvent, startedEvent, type AttemptOutcome, type Recorded } from '../core/decide.js';
+import type { FlowDefinition } from '../core/definition.js';
+import { classifyError } from '../core/error-class.js';
+import type { FlowPlan } from '../core/flow-plan.js';
+import type { FlowInstance } from '../core/flow-state.js';
+import { mergeShardOutputs } from '../core/shard-merge.js';
+import { checkMapInput, planShards } from '../core/shards.js';
+import type { FlowStore } from '../stores/flow-store.js';
+import type { ShardDue } from '../stores/shard-queue.js';
+import type { Clock } from './clock.js';
+import type { FlowSession } from './flow-session.js';
+import { FlowUpdater, type Update } from './flow-updater.js';
+import { runShard, type ShardRunEnd, type ShardWork } from './shard-attempt.js';
+import type { ShardLeaseKeeper } from './shard-leases.js';
+import { inputOf } from './step-attempt.js';
+import { cacheEntryFor, planStepCache } from './step-cache.js';
+
+export interface ShardedStepIo {
+  store: FlowStore;
+  clock: Clock;
+  baseDir: string;
+  leases: ShardLeaseKeeper;
+  /** Shards this process runs at once. */
+  concurrency: number;
+  /** How often the coordinator reads the log while other processes hold the remaining shards. */
+  pollMs: number;
+  onRetry?: ShardWork['onRetry'];
+}
+
+/**
+ * Starts mapped step `index`: reads its input and commits its StepStarted with the number of shards
+ * (`splitStartedEvent`). Returns false when it starts whole instead: its cache entry will satisfy it,
+ * or its input does not fit its `map` (the attempt then fails, Validation, as an unsharded one does).
+ */
+export async function splitStep(session: FlowSession<FlowDefinition>, plan: FlowPlan, index: number, io: ShardedStepIo): Promise<boolean> {
+  const step = session.definition.steps[index];
+  const map = step?.map;
+  if (step === undefined || map === undefined) throw new RangeError(`Step ${index} of flow ${session.flowId} is not a mapped step`);
+  const cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion });
+  let shardCount: number | null = null;
+  if (cache.hit === null) {
+    try {
+      const { itemCount } = checkMapInput(await inputOf(session, index, io.store), map);
+      shardCount = Math.max(1, Math.ceil(itemCount / map.shardSize));
+    } catch {
+      shardCount = null; // run whole: the attempt reports what is wrong with the input
+    }
+  }
+  await session.commit([shardCount === null ? startedEvent(session.flow, index) : splitStartedEvent(session.flow, index, shardCount)]);
+  if (shardCount === null) session.startedHere = index;
+  return shardCount !== null;
+}
+
+/** What became of a sharded step this process coordinated. */
+export type ShardedStepEnd =
+  | { kind: 'finished' }
+  | { kind: 'failed'; outcome: AttemptOutcome | null }
+  /** Stopped (lease lost, cancelled, or asked to stop) with shards left: the next holder of the flow goes on. */
+  | { kind: 'stopped' };
+
+/**
+ * Coordinates the Running sharded step `index` of a flow this process holds the lease of: opens its
+ * unfinished shards to every worker, runs as many as it can claim (up to `concurrency` at once), waits
+ * for the others, then merges the shards' outputs in shard order into the step's StepFinished (with the
+ * next step's StepStarted when `chain`). A shard failed for good fails the step and the flow; a merge
+ * the shards disagree on fails the step (Validation).
+ */
+export async function runShardedStep(
+  session: FlowSession<FlowDefinition>,
+  plan: FlowPlan,
+  index: number,
+  io: ShardedStepIo,
+  control: { stop: AbortSignal | undefined; chain: () => boolean },
+): Promise<ShardedStepEnd> {
+  const updater = new FlowUpdater(session);
+  let whole: Promise<Artifact[]> | undefined;
+  const work: ShardWork = {
+    session,
+    updater,
+    plan,
+    index,
+    input: () => (whole ??= inputOf(session, index, io.store)),
+    clock: io.clock,
+    baseDir: io.baseDir,
+    leases: io.leases,
+    ...(io.onRetry === undefined ? {} : { onRetry: io.onRetry }),
+  };
+  await openUnfinished(io.store, session.flow, index);
+  const running = new Set<Promise<ShardRunEnd>>();
+  const stopped = (): boolean => control.stop?.aborted === true || !control.chain();
+  try {
+    for (;;) {
+      const flow = updater.flow;
+      const slot = slotAt(flow, index);
+      if (flow.cancelled || flow.completed || slot.status !== 'Running' || slot.shards === null) break;
+      if (allShardsFinished(flow, index)) return await merge(work, io, control.chain);
+      const free = stopped() ? 0 : io.concurrency - running.size;
+      const claimed = free > 0 ? await io.leases.claim(free, session.flowId) : [];
+      for (const lease of claimed) {
+        const run: Promise<ShardRunEnd> = runShard(work, lease).finally(() => running.delete(run));
+        running.add(run);
+      }
+      if (claimed.length > 0) continue;
+      if (running.size > 0) await Promise.race([...running, delay(io.pollMs)]);
+      else if (stopped()) return { kind: 'stopped' };
+      else {
+        // Every shard left is held by another process (or due later): look at the log again shortly.
+        await delay(io.pollMs);
+        await updater.refresh();
+      }
+    }
+  } finally {
+    // Shards in flight record their outcome before the coordinator lets go (a failed flow's, too).
+    await Promise.allSettled(running);
+  }
+  const slot = slotAt(updater.flow, index);
+  if (updater.flow.failed || slot.status === 'Failed') return { kind: 'failed', outcome: null };
+  return { kind: 'stopped' };
+}
+
+/** Makes every shard that is not finished (or failed until a retry) claimable, at its due time. */
+async function openUnfinished(store: FlowStore, flow: FlowInstance, index: number): Promise<void> {
+  const shards = slotAt(flow, index).shards ?? [];
+  const open = shards.flatMap((s, i): { index: number; due: ShardDue }[] => {
+    if (s.status === 'FinishedOk' || s.status === 'Failed') return [];
+    const at = s.notBefore === null ? null : Date.parse(s.notBefore);
+    return [{ index: i, due: at === null ? 'now' : { at } }];
+  });
+  await store.openShards(flow.id, index, shards.length, open);
+}
+
+/** Merges the shards' outputs and commits the step's outcome. */
+async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): Promise<ShardedStepEnd> {
+  const { session, updater, plan, index } = work;
+  const step = session.definition.steps[index];
+  const map = step?.map;
+  if (step === undefined || map === undefined) throw new RangeError(`Step ${index} of flow ${session.flowId} is not a mapped step`);
+  const shards = slotAt(updater.flow, index).shards ?? [];
+  const outputs = await io.store.getArtifacts(shards.flatMap((s) => s.outputs));
+  let offset = 0;
+  const perShard = shards.map((s) => outputs.slice(offset, (offset += s.outputs.length)));
+  let merged: Artifact[] = [];
+  let outcome: AttemptOutcome;
+  try {
+    merged = mergeShardOutputs(planShards(await work.input(), map), perShard);
+    outcome = { ok: true, outputs: merged.map((a) => a.hash), signals: [] };
+  } catch (error) {
+    outcome = { ok: false, error: classifyError(error), signals: [] };
+  }
+  const cache = outcome.ok ? await planStepCache(io.store, step, updater.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion }) : null;
+  const cacheEntry = cache?.key == null ? undefined : cacheEntryFor(step, index, cache.key);
+  const recorded = await updater.update((flow): Update<Recorded | null> => {
+    if (slotAt(flow, index).status !== 'Running' || !allShardsFinished(flow, index)) return { events: [], result: null };
+    const r = recordAttempt(flow, plan, index, outcome, { now: io.clock.now(), chain: chain() && !flow.cancelled });
+    return { events: r.events, result: r, ...(merged.length > 0 ? { artifacts: merged } : {}), ...(cacheEntry === undefined ? {} : { cacheEntry }) };
+  });
+  for (const artifact of merged) session.artifacts.set(artifact.hash, artifact);
+  if (recorded?.starts != null && !session.flow.cancelled) session.startedHere = recorded.starts;
+  if (recorded === null) return { kind: 'stopped' };
+  return outcome.ok ? { kind: 'finished' } : { kind: 'failed', outcome };
+}
