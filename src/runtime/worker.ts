@@ -9,6 +9,9 @@ import { systemClock, type Clock } from './clock.js';
 import { FlowEngine, type FlowEngineOptions, type FlowHandle } from './engine.js';
 import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
+import type { ShardRunEnd } from './shard-attempt.js';
+import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
+import { shardKeyText } from '../stores/shard-queue.js';
 
 /** What a worker needs to drive a stored flow: its definition and the engine settings it runs under. */
 export interface WorkerFlowSetup {
@@ -39,7 +42,9 @@ export type WorkerOutcome =
   /** Its definition could not be found or does not match its log. */
   | { kind: 'unresolvable'; flowId: string; error: Error }
   /** The database failed (after the store's own bounded retries); the flow is claimable again once its lease expires. */
-  | { kind: 'error'; flowId: string; error: Error };
+  | { kind: 'error'; flowId: string; error: Error }
+  /** One shard of a sharded step this worker claimed (the flow's coordinator, maybe another worker, merges it). */
+  | { kind: 'shard'; flowId: string; stepIndex: number; shardIndex: number; end: ShardRunEnd | 'unresolvable' | 'error'; error?: Error };
 
 /** Told when the database becomes unreachable and when it is back (said once each, not per attempt). */
 export type DatabaseState = { kind: 'unreachable'; error: Error } | { kind: 'reachable'; downMs: number };
@@ -92,6 +97,8 @@ export class FlowWorker {
   private readonly pollMs: number;
   private readonly clock: Clock;
   private readonly leases: LeaseKeeper;
+  /** The shards of sharded steps (of any flow) this worker runs, under the same owner, lease and heartbeat. */
+  private readonly shardLeases: ShardLeaseKeeper;
   /** One for every flow this worker drives: their appends ready at the same moment share a commit. */
   private readonly committer: GroupCommitter;
   /** Flows already reported unresolvable, with the reason: said once, not on every claim. */
@@ -110,6 +117,7 @@ export class FlowWorker {
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
       ...(options.onHeartbeat === undefined ? {} : { onHeartbeat: options.onHeartbeat }),
     });
+    this.shardLeases = new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, options.onHeartbeat);
   }
 
   /** The name this worker's leases carry. */
@@ -154,8 +162,21 @@ export class FlowWorker {
             });
             inFlight.set(lease.flowId, visit);
           }
-          if (claimed.length > 0 && inFlight.size < this.concurrency) continue; // there may be more
-          if (inFlight.size === 0 && claimed.length === 0) {
+          // Free slots help with the shards of sharded steps, whoever coordinates them.
+          const shardSlots = this.concurrency - inFlight.size;
+          const shards = shardSlots > 0 ? await this.shardLeases.claim(shardSlots) : [];
+          for (const lease of shards) {
+            const key = `shard:${shardKeyText(lease)}`;
+            const visit = this.visitShard(lease).then((outcome) => {
+              inFlight.delete(key);
+              outcomes.push(outcome);
+              this.options.onOutcome?.(outcome);
+              this.wake();
+            });
+            inFlight.set(key, visit);
+          }
+          if ((claimed.length > 0 || shards.length > 0) && inFlight.size < this.concurrency) continue; // there may be more
+          if (inFlight.size === 0 && claimed.length === 0 && shards.length === 0) {
             const wakeAt = await this.options.store.nextWakeAt();
             if (options.untilIdle === true && (wakeAt === null || !(await this.anyUnleasedOpen()))) break;
             if (wakeAt !== null) nextLook = Math.min(this.pollMs, Math.max(0, wakeAt - Date.now()) + 5);
@@ -178,8 +199,31 @@ export class FlowWorker {
       this.wake = () => undefined;
       await unsubscribe().catch(() => undefined);
       this.leases.close();
+      this.shardLeases.close();
     }
     return outcomes;
+  }
+
+  /** Runs one claimed shard of a flow another visit (here or in another worker) coordinates. */
+  private async visitShard(lease: ShardLease): Promise<WorkerOutcome> {
+    const where = { kind: 'shard' as const, flowId: lease.flowId, stepIndex: lease.stepIndex, shardIndex: lease.shardIndex };
+    let events: Awaited<ReturnType<FlowStore['list']>>;
+    let setup: WorkerFlowSetup;
+    try {
+      events = await this.options.store.list(lease.flowId);
+      const initialized = events[0];
+      if (initialized?.type !== 'FlowInitialized') throw new CorruptEventError(lease.flowId, 1, 'the log does not start with FlowInitialized');
+      setup = await this.options.resolve(lease.flowId, initialized);
+    } catch (error) {
+      this.shardLeases.forget(lease); // not runnable here: let the lease expire for another worker
+      return { ...where, end: 'unresolvable', error: asError(error) };
+    }
+    try {
+      return { ...where, end: await this.engineFor(setup).runShard(lease, setup.definition, events) };
+    } catch (error) {
+      this.shardLeases.forget(lease);
+      return { ...where, end: 'error', error: asError(error) };
+    }
   }
 
   /** Wakes the loop on NOTIFY; a store that cannot listen now is polled instead. */
@@ -199,6 +243,7 @@ export class FlowWorker {
   }
 
   private alreadyReported(outcome: WorkerOutcome): boolean {
+    if (outcome.kind === 'shard') return false;
     if (outcome.kind !== 'unresolvable') {
       this.unresolvable.delete(outcome.flowId);
       return false;
@@ -261,6 +306,8 @@ export class FlowWorker {
       store: this.options.store,
       clock: this.clock,
       leases: this.leases,
+      shardLeases: this.shardLeases,
+      concurrency: this.concurrency,
       append: (...args) => this.committer.append(...args),
       ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
       ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),

@@ -137,6 +137,12 @@ function flowFileResolver(ctx: CommandContext): FlowResolver {
 
 function report(ctx: CommandContext, outcome: WorkerOutcome, json: boolean): void {
   if (outcome.kind === 'busy' || outcome.kind === 'waiting') return;
+  // A shard is part of its flow, whose outcome its coordinator reports; only a shard this worker could not run is said.
+  if (outcome.kind === 'shard') {
+    if (outcome.error !== undefined)
+      ctx.io.stderr.write(`Cannot run shard ${outcome.shardIndex} of step ${outcome.stepIndex} of flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}\n`);
+    return;
+  }
   const flow = 'flow' in outcome ? outcome.flow : undefined;
   const failedStep = flow?.steps.find((s) => s.status === 'Failed');
   const lastError = failedStep?.errors[failedStep.errors.length - 1];
