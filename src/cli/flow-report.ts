@@ -2,7 +2,7 @@ import type { JsonObject } from '../core/canonical-json.js';
 import type { FlowShape } from '../core/definition.js';
 import { FlowNotFoundError } from '../core/errors.js';
 import type { CachedFrom, FlowEvent } from '../core/events.js';
-import { flowStatus, type FlowInstance, type FlowStatus, type StepStatus } from '../core/flow-state.js';
+import { flowStatus, type FlowInstance, type FlowStatus, type StepSlot, type StepStatus } from '../core/flow-state.js';
 import { replay, shapeFromEvents } from '../core/reducer.js';
 import type { ErrorCounts } from '../core/step-execution-error.js';
 import type { FlowStore } from '../stores/flow-store.js';
@@ -26,6 +26,28 @@ export interface StepReport {
   cached: boolean;
   /** The step it was taken from, when cached. */
   cachedFrom: CachedFrom | null;
+  /** How far the shards of a mapped step's current attempt got; null for a step that runs whole. */
+  shards: ShardCounts | null;
+}
+
+/** `status --json` `steps[].shards`: counts over the shards of a sharded step (docs/map.md). */
+export interface ShardCounts {
+  total: number;
+  finished: number;
+  failed: number;
+  running: number;
+}
+
+/** The shard counts of a step; null when it did not start sharded (unmapped, not started yet, or reset by a retry of the whole step). */
+export function shardCounts(slot: StepSlot): ShardCounts | null {
+  if (slot.shards === null) return null;
+  const counts: ShardCounts = { total: slot.shards.length, finished: 0, failed: 0, running: 0 };
+  for (const shard of slot.shards) {
+    if (shard.status === 'FinishedOk') counts.finished += 1;
+    else if (shard.status === 'Failed') counts.failed += 1;
+    else if (shard.status === 'Running') counts.running += 1;
+  }
+  return counts;
 }
 
 export function flowReport(flow: FlowInstance, errors: ErrorCounts): FlowReport {
@@ -41,6 +63,7 @@ export function flowReport(flow: FlowInstance, errors: ErrorCounts): FlowReport 
       retryCount: s.retryCount,
       cached: s.cachedFrom !== null,
       cachedFrom: s.cachedFrom === null ? null : { ...s.cachedFrom },
+      shards: shardCounts(s),
     })),
     errors: { total: errors.total, byClass: { ...errors.byClass } },
   };

@@ -1,8 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { FlowEvent } from '../../src/core/events.js';
 import { replay } from '../../src/core/reducer.js';
-import { flowInitialized, hashOf, shapeOf, stepFinished } from '../helpers/events.js';
+import {
+  flowInitialized,
+  hashOf,
+  shapeOf,
+  shardFailed,
+  shardFinished,
+  shardRetryScheduled,
+  shardStarted,
+  shardedStepStarted,
+  stepFinished,
+  stepStarted,
+} from '../helpers/events.js';
 import { FlowEngine, MemoryFlowStore, PermanentError, RetryRejectedError, defineFlow, emptyErrorCounts } from '../../src/index.js';
 import { failureHint } from '../../src/cli/commands/drive.js';
 import { flowReport } from '../../src/cli/flow-report.js';
@@ -109,5 +120,105 @@ describe('cached steps in the progress display', () => {
     display.begin(flow);
     display.onEvent(events[1]!, flow);
     expect(lines.join('')).toBe(`[1/3] load: taken from the cache (flow ${source}, step load), not run\n`);
+  });
+});
+
+describe('sharded steps in the progress display', () => {
+  const of3 = (index: number) => ({ index, count: 3 });
+  /** load, then score in 3 shards: shard 1 fails once and is retried alone, then the step merges them. */
+  function shardedRun(): { flowId: string; events: FlowEvent[] } {
+    const flowId = randomUUID();
+    const events = [
+      flowInitialized(),
+      stepStarted(0),
+      stepFinished(0, [hashOf('loaded')]),
+      shardedStepStarted(1, 3),
+      shardStarted(1, of3(0)),
+      shardStarted(1, of3(1)),
+      shardFinished(1, of3(0), [hashOf('shard 0')]),
+      shardFailed(1, of3(1), { message: 'provider busy' }),
+      shardRetryScheduled(1, of3(1), 1),
+      shardStarted(1, of3(1), 2),
+      shardStarted(1, of3(2)),
+      shardFinished(1, of3(1), [hashOf('shard 1')], 2),
+      shardFinished(1, of3(2), [hashOf('shard 2')]),
+      stepFinished(1, [hashOf('merged')]),
+    ].map((e, i) => ({ ...e, flowId, version: i + 1, seq: i + 1, schemaVersion: 1 })) as FlowEvent[];
+    return { flowId, events };
+  }
+
+  /** `feed(n)` gives the display the events up to the nth, each with the state it leads to, as the engine's `onEvent` does. */
+  function feeder(display: ProgressDisplay, flowId: string, events: readonly FlowEvent[]): (upTo?: number) => void {
+    let fed = 1;
+    display.begin(replay(flowId, events.slice(0, 1), shapeOf()));
+    return (upTo = events.length) => {
+      for (; fed < upTo; fed++) display.onEvent(events[fed]!, replay(flowId, events.slice(0, fed + 1), shapeOf()));
+    };
+  }
+
+  it('writes a line per shard outcome naming the shard and how many are done; no line per shard start', () => {
+    const lines: string[] = [];
+    const stream = { write: (text: string) => lines.push(text) };
+    const display = new ProgressDisplay(stream, 'lines', styleFor(stream, {}));
+    const { flowId, events } = shardedRun();
+    feeder(display, flowId, events)();
+    display.end();
+    const text = lines.join('').replace(/\(\d+ ms\)/g, '(t)');
+    expect(text).toBe(
+      [
+        '[1/3] load: attempt 1 started',
+        '[1/3] load: finished on attempt 1 (t)',
+        '[2/3] score: attempt 1 started in 3 shard(s)',
+        '[2/3] score shard 0/3: finished on attempt 1 (shards 1/3)',
+        '[2/3] score shard 1/3: attempt 1 failed: Transient E_TEST: provider busy',
+        '[2/3] score shard 1/3: retry 1 scheduled (flaky provider)',
+        '[2/3] score shard 1/3: finished on attempt 2 (shards 2/3)',
+        '[2/3] score shard 2/3: finished on attempt 1 (shards 3/3)',
+        '[2/3] score: finished on attempt 1 (t)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('shows shards done of all on the line of a mapped step while it runs or failed, not once it finished', () => {
+    const writes: string[] = [];
+    const stream = { write: (text: string) => writes.push(text), isTTY: true, columns: 200, rows: 40 };
+    const display = new ProgressDisplay(stream, 'live', styleFor(stream, {}));
+    const { flowId, events } = shardedRun();
+    const scoreLine = (): string => writes.at(-1)?.split('\n').find((l) => l.includes('[2/3] score')) ?? '';
+    const feed = feeder(display, flowId, events);
+    try {
+      feed(7);
+      expect(scoreLine()).toMatch(/\[2\/3\] score\s+Running\s+attempt 1 {2}shards 1\/3 {2}\d+ ms$/);
+      feed(8);
+      expect(scoreLine()).toMatch(/\[2\/3\] score\s+Failed\s+attempt 1 {2}shards 1\/3, 1 failed {2}\d+ ms {2}Transient: provider busy$/);
+      // As for a step that runs whole, the last error stays in view until the step finished.
+      feed(13);
+      expect(scoreLine()).toMatch(/\[2\/3\] score\s+Running\s+attempt 1 {2}shards 3\/3 {2}\d+ ms {2}Transient: provider busy$/);
+      feed();
+      expect(scoreLine()).toMatch(/\[2\/3\] score\s+FinishedOk\s+attempt 1 {2}\d+ ms$/);
+    } finally {
+      display.end();
+    }
+  });
+
+  it("times the step from its own start, not from its latest shard's", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const stream = { write: (text: string) => lines.push(text) };
+    const display = new ProgressDisplay(stream, 'lines', styleFor(stream, {}));
+    const { flowId, events } = shardedRun();
+    const feed = feeder(display, flowId, events);
+    try {
+      feed(4); // score started in 3 shards
+      vi.advanceTimersByTime(2000);
+      feed(13); // its shards started, failed, retried and finished
+      vi.advanceTimersByTime(500);
+      feed();
+      expect(lines.at(-1)).toBe('[2/3] score: finished on attempt 1 (2.5 s)\n');
+    } finally {
+      display.end();
+      vi.useRealTimers();
+    }
   });
 });

@@ -20,14 +20,14 @@ steps:
 `;
 
 const FLOW_KEYS = ['errors', 'flowFingerprint', 'flowId', 'status', 'steps'];
-const STEP_KEYS = ['attempts', 'cached', 'cachedFrom', 'fingerprint', 'retryCount', 'status', 'stepId'];
-const ERROR_KEYS = ['attemptNumber', 'details', 'errorClass', 'errorMessage', 'maxRetries', 'retryCount', 'stepId', 'timestamp'];
+const STEP_KEYS = ['attempts', 'cached', 'cachedFrom', 'fingerprint', 'retryCount', 'shards', 'status', 'stepId'];
+const ERROR_KEYS = ['attemptNumber', 'details', 'errorClass', 'errorMessage', 'maxRetries', 'retryCount', 'shard', 'stepId', 'timestamp'];
 
 interface FlowJson {
   flowId: string;
   status: string;
   flowFingerprint: string | null;
-  steps: { stepId: string; status: string; fingerprint: string | null; attempts: number; retryCount: number }[];
+  steps: { stepId: string; status: string; fingerprint: string | null; attempts: number; retryCount: number; shards: unknown }[];
   errors: { total: number; byClass: Record<string, number> };
 }
 type ErrorJson = Record<string, unknown> & { stepId: string; attemptNumber: number; details: Record<string, unknown> };
@@ -73,6 +73,8 @@ describe('chemflow run, status, events, errors', { timeout: E2E_TIMEOUT_MS }, ()
       ['flaky', 'FinishedOk', 2, 1],
       ['double', 'FinishedOk', 1, 0],
     ]);
+    // No step is mapped: none has shards.
+    expect(status.steps.map((s) => s.shards)).toEqual([null, null, null]);
   });
 
   it('run --json prints the same document, and the same flow fingerprint on a second run', async () => {
@@ -122,6 +124,7 @@ describe('chemflow run, status, events, errors', { timeout: E2E_TIMEOUT_MS }, ()
       errorMessage: 'upstream busy',
       retryCount: 0,
       maxRetries: 3,
+      shard: null,
     });
     expect(errors[0]?.details).toMatchObject({ error_code: 'BUSY', params: {} });
     const table = await ws.cli('errors', flowId);

@@ -1,7 +1,7 @@
 // Hand-built events for store tests: valid per the event codec, no engine involved.
 import { createArtifact, type Artifact } from '../../src/core/artifact.js';
 import type { JsonValue } from '../../src/core/canonical-json.js';
-import type { FlowShape } from '../../src/core/definition.js';
+import type { FlowShape, ShardPosition } from '../../src/core/definition.js';
 import type { ErrorClass } from '../../src/core/error-class.js';
 import type { NewFlowEvent } from '../../src/core/events.js';
 import { sha256Hex } from '../../src/core/hash.js';
@@ -100,4 +100,32 @@ export function artifactOf(payload: JsonValue, metadata?: Record<string, JsonVal
 
 function stepIdAt(stepIndex: number): string {
   return STEP_IDS[stepIndex] ?? `step-${stepIndex}`;
+}
+
+type EventBody<T extends NewFlowEvent['type']> = Extract<NewFlowEvent, { type: T }>;
+
+// Sharded map steps (issue 14), hand-built the way the engine logs them: a StepStarted with
+// `shardCount` for the step, then events of each shard carrying `shard`, then the step's StepFinished.
+
+/** The start of a mapped step whose input splits into `shardCount` shards. */
+export function shardedStepStarted(stepIndex: number, shardCount: number, attempt = 1): NewFlowEvent {
+  return { type: 'StepStarted', ts: nextTs(), stepIndex, stepId: stepIdAt(stepIndex), attempt, shardCount };
+}
+
+export function shardStarted(stepIndex: number, shard: ShardPosition, attempt = 1): NewFlowEvent {
+  return { type: 'StepStarted', ts: nextTs(), stepIndex, stepId: stepIdAt(stepIndex), attempt, shard: { ...shard } };
+}
+
+export function shardFinished(stepIndex: number, shard: ShardPosition, outputs: readonly string[], attempt = 1): NewFlowEvent {
+  return { ...(stepFinished(stepIndex, outputs, attempt) as EventBody<'StepFinished'>), shard: { ...shard } };
+}
+
+/** A shard's failed attempt: `shard` on the event and, as the engine writes it, in `details.shard`. */
+export function shardFailed(stepIndex: number, shard: ShardPosition, options: FailureOptions = {}): NewFlowEvent {
+  const failed = stepFailed(stepIndex, options) as EventBody<'StepFailed'>;
+  return { ...failed, details: { ...failed.details, shard: { ...shard } }, shard: { ...shard } };
+}
+
+export function shardRetryScheduled(stepIndex: number, shard: ShardPosition, retryIndex: number): NewFlowEvent {
+  return { ...(retryScheduled(stepIndex, retryIndex) as EventBody<'RetryScheduled'>), shard: { ...shard } };
 }

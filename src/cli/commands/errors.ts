@@ -1,9 +1,11 @@
 import type { JsonObject } from '../../core/canonical-json.js';
+import type { ShardPosition } from '../../core/definition.js';
 import type { ErrorClass } from '../../core/error-class.js';
 import { countErrors } from '../../core/step-execution-error.js';
 import { EXIT, UsageError, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext, type OutputOptions } from '../context.js';
 import { readStoredFlow } from '../flow-report.js';
+import { shardLabel } from '../render/shards.js';
 import { renderErrorCounts } from '../render/summary.js';
 import { oneLine, table } from '../render/table.js';
 import { withStore } from '../store.js';
@@ -18,6 +20,8 @@ export interface ErrorTimelineEntry {
   maxRetries: number;
   timestamp: string;
   details: JsonObject;
+  /** The failed shard of a sharded step (`details.shard`); null for a step that ran whole. */
+  shard: ShardPosition | null;
 }
 
 export interface ErrorsOptions extends OutputOptions {
@@ -46,6 +50,7 @@ export async function errorsCommand(ctx: CommandContext, flowId: string, options
           maxRetries: row.maxRetries,
           timestamp: row.timestamp,
           details: row.details,
+          shard: shardOf(row.details),
         });
     if (options.json === true) {
       printJson(ctx, entries);
@@ -55,11 +60,14 @@ export async function errorsCommand(ctx: CommandContext, flowId: string, options
       ctx.io.stdout.write(`No errors recorded for ${options.step === undefined ? `flow ${flowId}` : `step ${options.step}`}.\n`);
       return EXIT.ok;
     }
+    // The SHARD column appears only when a shard failed: the table of other flows stays as it was.
+    const sharded = entries.some((e) => e.shard !== null);
     ctx.io.stdout.write(
       table(
-        ['STEP', 'ATTEMPT', 'CLASS', 'CODE', 'RETRY', 'MAX', 'TIME', 'MESSAGE'],
+        ['STEP', ...(sharded ? ['SHARD'] : []), 'ATTEMPT', 'CLASS', 'CODE', 'RETRY', 'MAX', 'TIME', 'MESSAGE'],
         entries.map((e) => [
           e.stepId,
+          ...(sharded ? [e.shard === null ? '' : shardLabel(e.shard)] : []),
           String(e.attemptNumber),
           e.errorClass,
           typeof e.details.error_code === 'string' ? e.details.error_code : '',
@@ -73,4 +81,16 @@ export async function errorsCommand(ctx: CommandContext, flowId: string, options
     ctx.io.stdout.write(`\n${renderErrorCounts(countErrors(entries))}\n`);
     return EXIT.ok;
   });
+}
+
+/**
+ * The shard a row's `details.shard` names. The row is a projection of its StepFailed, whose codec checked
+ * the event's `shard`; `details` is the step's own JSON too, so anything else there is read as no shard.
+ */
+function shardOf(details: JsonObject): ShardPosition | null {
+  const shard = details.shard;
+  if (shard === null || typeof shard !== 'object' || Array.isArray(shard)) return null;
+  const { index, count } = shard;
+  if (typeof index !== 'number' || typeof count !== 'number' || !Number.isSafeInteger(index) || !Number.isSafeInteger(count)) return null;
+  return { index, count };
 }

@@ -1,7 +1,9 @@
+import type { ShardPosition } from '../../core/definition.js';
 import type { FlowEvent } from '../../core/events.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext, type OutputOptions } from '../context.js';
 import { readStoredFlow } from '../flow-report.js';
+import { shardLabel } from '../render/shards.js';
 import { oneLine, table } from '../render/table.js';
 import { withStore } from '../store.js';
 
@@ -9,23 +11,37 @@ import { withStore } from '../store.js';
 export async function eventsCommand(ctx: CommandContext, flowId: string, options: OutputOptions): Promise<ExitCode> {
   return withStore(ctx, async (store) => {
     const { events } = await readStoredFlow(store, flowId);
+    // `--json` prints the events as stored, so a shard event carries its `shard` (and a sharded start its `shardCount`) as is.
     if (options.json === true) printJson(ctx, events);
-    else
+    else {
+      // The SHARD column appears only in a log with shard events: other logs print as they always did.
+      const sharded = events.some((e) => shardOf(e) !== undefined);
       ctx.io.stdout.write(
         table(
-          ['#', 'TIME', 'TYPE', 'STEP', 'ATTEMPT', 'DETAIL'],
+          ['#', 'TIME', 'TYPE', 'STEP', ...(sharded ? ['SHARD'] : []), 'ATTEMPT', 'DETAIL'],
           events.map((e) => [
             String(e.version),
             e.ts,
             e.type,
             'stepId' in e ? e.stepId : '',
+            ...(sharded ? [shardCell(shardOf(e))] : []),
             'attempt' in e ? String(e.attempt) : '',
             oneLine(detail(e), 100),
           ]),
         ),
       );
+    }
     return EXIT.ok;
   });
+}
+
+/** The shard an event belongs to: only step events of a sharded step's shards have one. */
+function shardOf(event: FlowEvent): ShardPosition | undefined {
+  return 'shard' in event ? event.shard : undefined;
+}
+
+function shardCell(shard: ShardPosition | undefined): string {
+  return shard === undefined ? '' : shardLabel(shard);
 }
 
 function detail(event: FlowEvent): string {
@@ -33,7 +49,8 @@ function detail(event: FlowEvent): string {
     case 'FlowInitialized':
       return `${event.flowName}: ${event.stepIds.join(' → ')}`;
     case 'StepStarted':
-      return '';
+      // The start of a sharded step (not of one of its shards) says how many shards its input split into.
+      return event.shardCount === undefined || event.shard !== undefined ? '' : `split into ${event.shardCount} shard(s)`;
     case 'StepSignal':
       return `${event.name} ${JSON.stringify(event.data)}`;
     case 'StepFinished':

@@ -1,6 +1,8 @@
 import type { FlowEvent } from '../../core/events.js';
 import type { FlowInstance, StepSlot } from '../../core/flow-state.js';
 import type { OutStream, Style } from '../io.js';
+import { shardCounts } from '../flow-report.js';
+import { shardLabel, shardProgress } from './shards.js';
 import { stepWindow } from './step-window.js';
 import { oneLine } from './table.js';
 
@@ -10,7 +12,8 @@ const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', 
 
 /**
  * Shows a running flow: on a terminal, one line per step redrawn in place (status, attempt, retries,
- * time); elsewhere, one plain line per step event. Written to stderr so stdout keeps the result.
+ * shards done of a mapped step, time); elsewhere, one plain line per step event (a shard's outcome
+ * included, not its start). Written to stderr so stdout keeps the result.
  */
 export class ProgressDisplay {
   private flow: FlowInstance | undefined;
@@ -44,8 +47,9 @@ export class ProgressDisplay {
   readonly onEvent = (event: FlowEvent, flow: FlowInstance): void => {
     this.flow = flow;
     if (event.type === 'StepSignal' && event.name === 'note' && typeof event.data === 'string')
-      this.notes.push(`${event.stepId}: ${oneLine(event.data, 300)}`);
-    if (event.type === 'StepStarted') this.startedAt.set(event.stepId, Date.now());
+      this.notes.push(`${event.stepId}${event.shard === undefined ? '' : ` ${shardLabel(event.shard)}`}: ${oneLine(event.data, 300)}`);
+    // The step's clock starts with the step, not again with each of its shards.
+    if (event.type === 'StepStarted' && event.shard === undefined) this.startedAt.set(event.stepId, Date.now());
     if (event.type === 'StepFinished' || event.type === 'StepFailed') {
       const started = this.startedAt.get(event.stepId);
       if (started !== undefined) this.tookMs.set(event.stepId, Date.now() - started);
@@ -91,6 +95,9 @@ export class ProgressDisplay {
     if (slot.cachedFrom !== null) parts.push(`cached from flow ${slot.cachedFrom.flowId.slice(0, 8)} (${slot.cachedFrom.stepId})`);
     else if (slot.attempts > 0) parts.push(`attempt ${slot.attempts}`);
     if (slot.retryCount > 0) parts.push(`retries ${slot.retryCount}`);
+    // A finished step's shards are all done: the count only tells something while the step is open.
+    const shards = shardCounts(slot);
+    if (shards !== null && slot.status !== 'FinishedOk') parts.push(shardProgress(shards));
     const started = this.startedAt.get(slot.stepId);
     const took = this.tookMs.get(slot.stepId);
     if (slot.status === 'Running' && started !== undefined) parts.push(seconds(Date.now() - started));
@@ -107,19 +114,28 @@ export class ProgressDisplay {
   private line(event: FlowEvent, flow: FlowInstance): void {
     if (!('stepId' in event) || (event.type === 'StepSignal' && event.name !== 'note')) return;
     const index = flow.steps.findIndex((s) => s.stepId === event.stepId);
-    const where = `[${index + 1}/${flow.steps.length}] ${event.stepId}:`;
+    const shard = 'shard' in event ? event.shard : undefined;
+    // A sharded step's start already says how many shards there are; a line per shard start would only
+    // double the output of a big map step.
+    if (event.type === 'StepStarted' && shard !== undefined) return;
+    const where = `[${index + 1}/${flow.steps.length}] ${event.stepId}${shard === undefined ? '' : ` ${shardLabel(shard)}`}:`;
     const took = this.tookMs.get(event.stepId);
     let text: string;
     switch (event.type) {
       case 'StepStarted':
-        text = `attempt ${event.attempt} started`;
+        text = `attempt ${event.attempt} started${event.shardCount === undefined ? '' : ` in ${event.shardCount} shard(s)`}`;
         break;
-      case 'StepFinished':
+      case 'StepFinished': {
+        const slot = flow.steps[index];
+        const counts = shard === undefined || slot === undefined ? null : shardCounts(slot);
         text =
           event.cachedFrom != null
             ? `taken from the cache (flow ${event.cachedFrom.flowId}, step ${event.cachedFrom.stepId}), not run`
-            : `finished on attempt ${event.attempt}${took === undefined ? '' : ` (${seconds(took)})`}`;
+            : counts !== null
+              ? `finished on attempt ${event.attempt} (${shardProgress(counts)})`
+              : `finished on attempt ${event.attempt}${took === undefined ? '' : ` (${seconds(took)})`}`;
         break;
+      }
       case 'StepFailed':
         text = `attempt ${event.attempt} failed: ${event.errorClass} ${event.error.code}: ${oneLine(event.error.message, 160)}`;
         break;

@@ -2,6 +2,7 @@ import { ERROR_CLASSES } from '../../core/error-class.js';
 import type { ErrorCounts } from '../../core/step-execution-error.js';
 import type { FlowReport } from '../flow-report.js';
 import type { Style } from '../io.js';
+import { shardsDone } from './shards.js';
 import { table } from './table.js';
 
 /** The summary `run`, `resume` and `status` print: flow, fingerprint, steps, error counts. */
@@ -14,14 +15,18 @@ export function renderSummary(report: FlowReport, name: string, style: Style): s
     `${style.bold('Fingerprint')}  ${report.flowFingerprint ?? style.dim('(none until the flow completes)')}`,
     '',
   ].join('\n');
+  // The SHARDS column appears only for a flow with a sharded step: other flows print as they always did.
+  const sharded = report.steps.some((s) => s.shards !== null);
   const rows = report.steps.map((s) => [
     s.stepId,
     s.cached ? `${stepStatus(s.status, style)} ${style.dim('(cached)')}` : stepStatus(s.status, style),
     String(s.attempts),
     String(s.retryCount),
+    ...(sharded ? [s.shards === null ? '-' : shardsDone(s.shards)] : []),
     s.fingerprint === null ? '-' : s.fingerprint.slice(0, 16),
   ]);
-  return `${head}\n${table(['STEP', 'STATUS', 'ATTEMPTS', 'RETRIES', 'FINGERPRINT'], rows)}\n${cachedLine(report)}${renderErrorCounts(report.errors)}\n`;
+  const headers = ['STEP', 'STATUS', 'ATTEMPTS', 'RETRIES', ...(sharded ? ['SHARDS'] : []), 'FINGERPRINT'];
+  return `${head}\n${table(headers, rows)}\n${cachedLine(report)}${renderErrorCounts(report.errors)}\n`;
 }
 
 /** `Errors: 3 (Transient 2, Permanent 1, Validation 0, Runtime 0)` — seed F8: error counts after a run. */
