@@ -13,7 +13,7 @@ import { queueRebuildCommand } from './commands/queue.js';
 import { eventsCommand } from './commands/events.js';
 import { flowsCommand, type FlowsCommandOptions } from './commands/flows.js';
 import { migrateCommand, type MigrateCommandOptions } from './commands/migrate.js';
-import { resumeCommand } from './commands/resume.js';
+import { resumeCommand, type ResumeOptions } from './commands/resume.js';
 import { retryCommand } from './commands/retry.js';
 import { runCommand, type RunOptions } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -64,6 +64,7 @@ export function buildProgram(io: CliIo): Program {
     .option('-q, --quiet', 'no progress display')
     .option('--cache', 'satisfy every step from the step cache when it can (except steps declared cacheable: false)')
     .option('--no-cache', 'run every step, whatever the flow file says about cache')
+    .option('--concurrency <n>', 'shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
     .action(act((ctx, file: string, opts: RunOptions) => runCommand(ctx, file, opts)));
 
   program
@@ -73,7 +74,8 @@ export function buildProgram(io: CliIo): Program {
     .option('--flow <file>', 'the flow file, when not the one recorded by `run`')
     .option('--json', 'print one JSON document, as `run --json`')
     .option('-q, --quiet', 'no progress display')
-    .action(act((ctx, flowId: string, opts: { flow?: string; json?: boolean; quiet?: boolean }) => resumeCommand(ctx, flowId, opts)));
+    .option('--concurrency <n>', 'shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
+    .action(act((ctx, flowId: string, opts: ResumeOptions) => resumeCommand(ctx, flowId, opts)));
 
   program
     .command('submit')
@@ -88,7 +90,7 @@ export function buildProgram(io: CliIo): Program {
     .command('worker')
     .description('run every open flow of the database (submitted, interrupted, or due for a retry); start as many as you like')
     .option('--once', 'exit when nothing is left to run (exit 1 if a flow it ran failed)')
-    .option('--concurrency <n>', 'flows run at the same time by this worker (default 1)', positiveInteger)
+    .option('--concurrency <n>', 'flows (and shards of mapped steps) run at the same time by this worker (default 1)', positiveInteger)
     .option('--lease-ms <ms>', 'lease of a claimed flow: a worker silent this long is presumed gone (default 30000)', positiveInteger)
     .option('--heartbeat-ms <ms>', 'how often the leases are renewed, below --lease-ms (default 10000)', positiveInteger)
     .option('--poll-ms <ms>', 'longest sleep when idle; NOTIFY and due retries wake it earlier (default 5000)', positiveInteger)

@@ -13,6 +13,8 @@ import { driveFlow, progressFor, type DriveOptions } from './drive.js';
 export interface ResumeOptions extends DriveOptions {
   /** The flow file, when not the one recorded by `run` (moved, or started by another program). */
   flow?: string;
+  /** `--concurrency`: shards of a mapped step run at once by this process; default the number of cores. */
+  concurrency?: number;
 }
 
 /**
@@ -36,7 +38,13 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     });
     const definition = withRecordedCache(loaded.definition, stored.metadata);
     const progress = progressFor(ctx, options);
-    const engine = new FlowEngine({ store, retryPolicy: loaded.retryPolicy, baseDir: loaded.baseDir, onEvent: progress.onEvent });
+    const engine = new FlowEngine({
+      store,
+      retryPolicy: loaded.retryPolicy,
+      baseDir: loaded.baseDir,
+      onEvent: progress.onEvent,
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    });
     // The log read once above, replayed against the flow file's definition: no second read.
     const handle = await engine.open(flowId, definition, { events: stored.events });
     const { flow } = handle;

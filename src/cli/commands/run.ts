@@ -13,6 +13,8 @@ import { driveFlow, progressFor, type DriveOptions } from './drive.js';
 export interface RunOptions extends DriveOptions {
   /** `--cache` (true) / `--no-cache` (false): force the step cache on or off; undefined: the flow file decides. */
   cache?: boolean;
+  /** `--concurrency`: shards of a mapped step run at once by this process; default the number of cores. */
+  concurrency?: number;
 }
 
 export async function runCommand(ctx: CommandContext, file: string, options: RunOptions): Promise<ExitCode> {
@@ -27,6 +29,7 @@ export async function runCommand(ctx: CommandContext, file: string, options: Run
       retryPolicy: loaded.retryPolicy,
       baseDir: loaded.baseDir,
       onEvent: progress.onEvent,
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     });
     // Said before the flow exists: its first commit already starts the first step, which the progress shows.
     const flowId = randomUUID();
