@@ -85,6 +85,8 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
    * cached (a definition built in code without a step type).
    */
   readonly cache?: StepCacheSettings<P>;
+  /** Where its code was loaded from, when it can be loaded again in a step thread; never part of any hash. */
+  readonly origin?: StepOrigin;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
 
@@ -242,6 +244,18 @@ export interface StepOptions {
   cache?: boolean;
   /** Fixed key material, e.g. the hash of a module-path step's source file. */
   codeHash?: string;
+  /** Where the step's code comes from, so another thread can load it again (see `StepOrigin`). */
+  origin?: StepOrigin;
+}
+
+/**
+ * Where a step's code was loaded from (its `uses` and the directory module paths refer to): what a
+ * step thread needs to load the same module and run a shard of it in parallel. Absent for a step
+ * defined in code (a closure cannot be sent to another thread): it always runs in the engine's thread.
+ */
+export interface StepOrigin {
+  readonly uses: string;
+  readonly baseDir: string;
 }
 
 /** Binds a step implementation to an id and params; `parseParams` validates them here, before any run. */
@@ -263,6 +277,7 @@ export function defineStep<P extends JsonObject>(
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.map === undefined ? {} : { map: { over: options.map.over, shardSize: options.map.shardSize } }),
     ...(options.uses === undefined ? {} : { cache: cacheSettings(module, options.uses, options) }),
+    ...(options.origin === undefined ? {} : { origin: { uses: options.origin.uses, baseDir: options.origin.baseDir } }),
     run: (ctx) => module.run(ctx),
   };
 }

@@ -119,6 +119,7 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
       ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
       ...(step.map === undefined ? {} : { map: step.map }),
       uses: step.uses,
+      origin: { uses: step.uses, baseDir: context.baseDir },
       cache: step.cache ?? context.flowCache,
       ...(codeHash === undefined ? {} : { codeHash }),
     });
