@@ -135,6 +135,8 @@ svg text { fill: #495057; pointer-events: none; } /* hovering a point under a la
 .plot .point { stroke: #fff; stroke-width: 0.8; fill-opacity: 0.85; }
 .plot .point.pass, .legend-mark.pass { fill: #2b8a3e; }
 .plot .point.fail, .legend-mark.fail { fill: #c92a2a; }
+.plot .dots { fill: none; stroke-width: 9; stroke-linecap: round; stroke-opacity: 0.85; }
+.plot .dots.pass { stroke: #2b8a3e; } .plot .dots.fail { stroke: #c92a2a; }
 .plot .point-label { fill: #c92a2a; font-size: 11px; }
 .plot .legend-box { fill: #fff; stroke: #dee2e6; }
 .timeline .lane { stroke: #dee2e6; } .timeline .axis { stroke: #adb5bd; }
