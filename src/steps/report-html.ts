@@ -1,6 +1,7 @@
 import type { CachedStepEntry, ErrorHistoryEntry } from '../core/definition.js';
 import type { LipinskiResult } from './chem-artifacts.js';
 import { errorClassesIn, errorTimelineSvg } from './error-timeline.js';
+import type { ReportSelection, ShownRows } from './report-selection.js';
 import type { ReportRow } from './report-table.js';
 import { scatterPlotSvg } from './scatter-plot.js';
 import { escapeXml } from './svg.js';
@@ -13,6 +14,12 @@ export interface ReportPage {
   errorHistory: readonly ErrorHistoryEntry[];
   /** Steps of the flow taken from the step cache rather than run. */
   cachedSteps: readonly CachedStepEntry[];
+  /** The molecules the tables show (all rows are in the plot and the CSV). */
+  selection: ReportSelection;
+  /** Inline SVG structure drawing of each shown molecule, by input line. */
+  depictions: ReadonlyMap<number, string>;
+  /** File name of the CSV beside the page, which has every row. */
+  csvName: string;
 }
 
 const RULE_NAMES: Record<string, string> = { mw: 'MW', clogp: 'cLogP', hbd: 'HBD', hba: 'HBA' };
@@ -55,27 +62,46 @@ ${errorLegend(page.errorHistory)}
 ${errorTable(page.errorHistory)}
 </section>
 ${rejected.length > 0 ? rejectedSection(rejected) : ''}
-<section id="molecules">
-<h2>Molecules</h2>
-<table class="molecules">
-<thead><tr><th>Line</th><th>Name</th><th>Verdict</th><th>MW</th><th>cLogP</th><th>HBD</th><th>HBA</th><th>TPSA</th><th>Rot.&nbsp;bonds</th><th>Formula</th><th>InChIKey</th><th>SMILES</th></tr></thead>
-<tbody>
-${molecules.map(moleculeRow).join('\n')}
-</tbody>
-</table>
-</section>
+${moleculesSection('failed', 'Molecules that fail the rule', page.selection.failed, page)}
+${moleculesSection('passed', 'Molecules that pass the rule', page.selection.passed, page)}
 </body>
 </html>
 `;
 }
 
-function moleculeRow(r: ReportRow): string {
+/**
+ * One table of molecules of a verdict with their structures, under a line saying how many of them it
+ * shows: on a big screen the page shows a bounded selection and the CSV has the rest.
+ */
+function moleculesSection(id: string, heading: string, shown: ShownRows, page: ReportPage): string {
+  const csv = `<a href="${escapeXml(page.csvName)}">${escapeXml(page.csvName)}</a>`;
+  const count =
+    shown.rows.length === shown.total
+      ? `Showing all ${shown.total}; the full table is in ${csv}.`
+      : `Showing ${shown.rows.length} of ${shown.total}; the full table is in ${csv}.`;
+  const table =
+    shown.rows.length === 0
+      ? ''
+      : `<table class="molecules">
+<thead><tr><th>Line</th><th>Structure</th><th>Name</th><th>Verdict</th><th>MW</th><th>cLogP</th><th>HBD</th><th>HBA</th><th>TPSA</th><th>Rot.&nbsp;bonds</th><th>Formula</th><th>InChIKey</th><th>SMILES</th></tr></thead>
+<tbody>
+${shown.rows.map((r) => moleculeRow(r, page.depictions.get(r.line) ?? '')).join('\n')}
+</tbody>
+</table>`;
+  return `<section id="${id}">
+<h2>${heading} (${shown.total})</h2>
+<p class="shown">${count}</p>
+${table}
+</section>`;
+}
+
+function moleculeRow(r: ReportRow, depiction: string): string {
   const d = r.descriptors;
   const verdict = r.status === 'pass' ? 'passes' : 'fails';
   const exceeded = r.violations.length > 0 ? ` <span class="violations">(${r.violations.map((v) => RULE_NAMES[v] ?? v).join(', ')})</span>` : '';
   const cell = (value: number | string | undefined): string => `<td class="num">${value === undefined ? '' : escapeXml(String(value))}</td>`;
   return (
-    `<tr class="${r.status}"><td class="num">${r.line}</td><td>${escapeXml(r.name)}</td><td class="verdict">${verdict}${exceeded}</td>` +
+    `<tr class="${r.status}"><td class="num">${r.line}</td><td class="structure">${depiction}</td><td>${escapeXml(r.name)}</td><td class="verdict">${verdict}${exceeded}</td>` +
     cell(d?.mw) + cell(d?.clogp) + cell(d?.hbd) + cell(d?.hba) + cell(d?.tpsa) + cell(d?.rotatableBonds) +
     `<td>${escapeXml(r.provided?.formula ?? '')}</td><td class="mono">${escapeXml(r.inchikey ?? '')}</td><td class="mono smiles">${escapeXml(r.smiles)}</td></tr>`
   );
@@ -135,6 +161,8 @@ svg text { fill: #495057; pointer-events: none; } /* hovering a point under a la
 .plot .point { stroke: #fff; stroke-width: 0.8; fill-opacity: 0.85; }
 .plot .point.pass, .legend-mark.pass { fill: #2b8a3e; }
 .plot .point.fail, .legend-mark.fail { fill: #c92a2a; }
+.plot .dots { fill: none; stroke-width: 9; stroke-linecap: round; stroke-opacity: 0.85; }
+.plot .dots.pass { stroke: #2b8a3e; } .plot .dots.fail { stroke: #c92a2a; }
 .plot .point-label { fill: #c92a2a; font-size: 11px; }
 .plot .legend-box { fill: #fff; stroke: #dee2e6; }
 .timeline .lane { stroke: #dee2e6; } .timeline .axis { stroke: #adb5bd; }
@@ -154,4 +182,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.smiles { word-break: break-all; max-width: 320px; }
 tr.fail td.verdict { color: #c92a2a; } tr.pass td.verdict { color: #2b8a3e; }
 .violations { color: #868e96; }
+.shown { color: #495057; font-size: 13px; margin: 0; }
+td.structure { padding: 2px; }
+td.structure svg { width: 220px; max-width: none; height: 160px; background: #fff; }
+.no-depiction { color: #868e96; font-size: 12px; }
 `;

@@ -13,8 +13,10 @@ import {
   type ReportSummary,
 } from './chem-artifacts.js';
 import { paramsParser } from './params.js';
+import { depictionSvg } from './depiction.js';
 import { reportHtml } from './report-html.js';
-import { reportCsv, reportRows } from './report-table.js';
+import { selectShown, type ReportSelection } from './report-selection.js';
+import { reportCsv, reportRows, type ReportRow } from './report-table.js';
 import { inputOf, optionalInputOf } from './step-io.js';
 
 const parseParams = paramsParser({
@@ -26,6 +28,14 @@ const parseParams = paramsParser({
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'expected a file name of letters, digits, ".", "_" or "-" (no directory)')
     .default('report'),
   title: z.string().min(1).default('Lipinski rule of five'),
+  /**
+   * At most this many failing molecules (the most violations first) are shown in the HTML page, each
+   * with its structure; the CSV has them all. 200 shows every failure of a typical screen and keeps a
+   * page of a pathological one under a few megabytes (a drawing is 2–6 kB).
+   */
+  maxFailedShown: z.number().int().min(0).max(10_000).default(200),
+  /** At most this many passing molecules (in input order) are shown in the HTML page, with structures. */
+  maxPassedShown: z.number().int().min(0).max(10_000).default(200),
 });
 export type ReportParams = ReturnType<typeof parseParams>;
 
@@ -38,7 +48,8 @@ export type ReportParams = ReturnType<typeof parseParams>;
  */
 export const report: StepModule<ReportParams> = {
   kind: 'sink',
-  version: '1',
+  // 2: the page shows structure drawings and a bounded selection of molecules.
+  version: '2',
   parseParams,
   notMappable: 'it writes one report, and counts, of the whole batch',
   // Its result is files outside the store (and a page showing this run's flow id and error times): a
@@ -53,7 +64,18 @@ export const report: StepModule<ReportParams> = {
       rejected: optionalInputOf(ctx.input, CHEM_KINDS.rejectedRows, rejectedRowsSchema),
     });
     const csv = reportCsv(rows);
-    const html = reportHtml({ title: ctx.params.title, flowId: ctx.flowId, rows, lipinski, errorHistory: ctx.errorHistory, cachedSteps: ctx.cachedSteps ?? [] });
+    const selection = selectShown(rows, { failed: ctx.params.maxFailedShown, passed: ctx.params.maxPassedShown });
+    const html = reportHtml({
+      title: ctx.params.title,
+      flowId: ctx.flowId,
+      rows,
+      lipinski,
+      errorHistory: ctx.errorHistory,
+      cachedSteps: ctx.cachedSteps ?? [],
+      selection,
+      depictions: await depictionsOf(selection),
+      csvName: `${ctx.params.name}.csv`,
+    });
 
     const dir = resolve(ctx.baseDir, ctx.params.outDir);
     const csvFile = join(dir, `${ctx.params.name}.csv`);
@@ -88,6 +110,14 @@ export const report: StepModule<ReportParams> = {
     return { outputs: [{ kind: CHEM_KINDS.report, payload: { ...summary } }] };
   },
 };
+
+/** The structure drawing of each molecule the page shows, by input line. */
+async function depictionsOf(selection: ReportSelection): Promise<Map<number, string>> {
+  const shown: ReportRow[] = [...selection.failed.rows, ...selection.passed.rows];
+  const depictions = new Map<number, string>();
+  for (const row of shown) depictions.set(row.line, await depictionSvg(row.smiles, `Structure of ${row.name}`));
+  return depictions;
+}
 
 /** Write then rename: a reader never sees half a report, and a crash leaves the previous one. */
 async function writeAtomically(file: string, text: string): Promise<void> {

@@ -7,6 +7,11 @@ const HEIGHT = 460;
 const MARGIN = { top: 24, right: 28, bottom: 56, left: 72 };
 /** Failing molecules are named on the plot up to this many; beyond, names would only overlap. */
 const MAX_LABELS = 12;
+/**
+ * A verdict with at most this many molecules is drawn one `circle.point` each, named on hover; beyond,
+ * as one path of dots (see `dotsSvg`), since 56,000 circles with titles weigh about 10 MB.
+ */
+export const MAX_POINT_CIRCLES = 2000;
 
 interface Point {
   row: ReportRow;
@@ -15,9 +20,10 @@ interface Point {
 }
 
 /**
- * Molecular weight against cLogP as an inline SVG: one `circle.point` per molecule (green passes,
- * red fails, named), the rule-of-five box MW ≤ limit, cLogP ≤ limit shaded, dashed limit lines.
- * Every point has a `<title>` so hovering names it.
+ * Molecular weight against cLogP of every molecule as an inline SVG: one `circle.point` per molecule
+ * (green passes, red fails, named), each with a `<title>` so hovering names it, or one `path.dots` for a
+ * verdict of more than `MAX_POINT_CIRCLES` molecules; the rule-of-five box MW ≤ limit, cLogP ≤ limit
+ * shaded, dashed limit lines.
  */
 export function scatterPlotSvg(rows: readonly ReportRow[], limits: LipinskiLimits): string {
   const points: Point[] = rows.flatMap((row) => (row.descriptors ? [{ row, mw: row.descriptors.mw, clogp: row.descriptors.clogp }] : []));
@@ -42,13 +48,32 @@ export function scatterPlotSvg(rows: readonly ReportRow[], limits: LipinskiLimit
     `<text class="axis-label" x="${px((MARGIN.left + WIDTH - MARGIN.right) / 2)}" y="${HEIGHT - 12}" text-anchor="middle">cLogP (Crippen)</text>`,
     `<text class="axis-label" transform="translate(18 ${px((MARGIN.top + HEIGHT - MARGIN.bottom) / 2)}) rotate(-90)" text-anchor="middle">Molecular weight (g/mol)</text>`,
     // Passing points first, so the few failing ones are drawn on top.
-    ...[...points.filter((p) => p.row.status !== 'fail'), ...fails].map((p) => pointSvg(p, x, y)),
+    pointsSvg(points.filter((p) => p.row.status !== 'fail'), 'pass', x, y),
+    pointsSvg(fails, 'fail', x, y),
     ...(fails.length <= MAX_LABELS ? fails.map((p) => `<text class="point-label" x="${px(x(p.clogp) + 7)}" y="${px(y(p.mw) + 4)}">${escapeXml(p.row.name)}</text>`) : []),
     // Bottom right: light, very lipophilic molecules are rare, so that corner is usually empty.
     legendSvg(WIDTH - MARGIN.right - 150, HEIGHT - MARGIN.bottom - 58),
     '</svg>',
   ];
   return parts.join('\n');
+}
+
+function pointsSvg(points: readonly Point[], status: 'pass' | 'fail', x: (v: number) => number, y: (v: number) => number): string {
+  if (points.length === 0) return '';
+  return points.length <= MAX_POINT_CIRCLES ? points.map((p) => pointSvg(p, x, y)).join('\n') : dotsSvg(points, status, x, y);
+}
+
+/**
+ * Every molecule of a verdict as one dot in a single path: a zero-length segment `M x y h0` that a
+ * round line cap paints as a disc the size of a point. Positions are rounded to whole pixels and a
+ * pixel already drawn is not drawn again: every molecule is still represented (its dot is painted, by
+ * it or by one at the same pixel), at about 10 bytes per distinct pixel, in input order.
+ */
+function dotsSvg(points: readonly Point[], status: 'pass' | 'fail', x: (v: number) => number, y: (v: number) => number): string {
+  const pixels = new Set(points.map((p) => `${Math.round(x(p.clogp))} ${Math.round(y(p.mw))}`));
+  const d = [...pixels].map((pixel) => `M${pixel}h0`).join('');
+  const verdict = status === 'fail' ? 'failing' : 'passing';
+  return `<path class="dots ${status}" d="${d}"><title>${points.length} ${verdict} molecules, ${pixels.size} distinct positions (one dot per pixel; names in the tables and the CSV)</title></path>`;
 }
 
 function pointSvg(p: Point, x: (v: number) => number, y: (v: number) => number): string {

@@ -38,7 +38,7 @@ describe.skipIf(skip)(`the Lipinski HTML report in headless Chromium${skip ? ` (
   }, 180_000);
   afterAll(() => ws?.remove());
 
-  it('opens without errors, draws one plot point per molecule and the error timeline; screenshot saved', { timeout: 120_000 }, async () => {
+  it('opens without errors, draws one plot point per molecule, the error timeline and every structure; screenshot saved', { timeout: 120_000 }, async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-chromium.sh`).toBe(true);
     let browser: Browser | undefined;
     try {
@@ -71,6 +71,13 @@ describe.skipIf(skip)(`the Lipinski HTML report in headless Chromium${skip ? ` (
           .map((circle) => circle.getAttribute('data-inchikey')),
       );
       expect(hidden).toEqual([]);
+      // A small screen shows every molecule in its table, each with its structure drawn at full size.
+      await expect(page.locator('#failed svg.depiction').count()).resolves.toBe(6);
+      await expect(page.locator('svg.depiction').count()).resolves.toBe(molecules);
+      await expect(page.locator('#failed p.shown').textContent()).resolves.toBe('Showing all 6; the full table is in lipinski.csv.');
+      const drawing = await page.locator('#failed svg.depiction').first().boundingBox();
+      expect(drawing?.width).toBe(220);
+      expect(drawing?.height).toBe(160);
 
       const png = await page.screenshot({ path: SCREENSHOT });
       expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');

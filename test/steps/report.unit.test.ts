@@ -12,6 +12,7 @@ import { readSmiles } from '../../src/steps/read-smiles.js';
 import { report } from '../../src/steps/report.js';
 import { KNOWN, writeCsv } from './support/molecules.js';
 import { artifactsOf, outputOf, runStep, scratchDir } from './support/run-step.js';
+import { syntheticScreen } from './support/synthetic-screen.js';
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -72,6 +73,63 @@ describe('chem/report', () => {
     expect(html).toContain("default-src 'none'");
   });
 
+  it('draws the structure of every molecule it shows, failing ones included, and shows all of a small screen', async () => {
+    await runStep(report, { input, params: { name: 'r5' }, baseDir: dir });
+    const html = await readFile(join(dir, 'out', 'r5.html'), 'utf8');
+    const failing = section(html, 'failed');
+    const amiodarone = failing.match(/<tr class="fail">.*?<\/tr>/s)?.[0] ?? '';
+    expect(amiodarone).toContain('Amiodarone');
+    expect(amiodarone).toMatch(/<td class="structure"><svg class="depiction" [^>]*aria-label="Structure of Amiodarone[^>]*>\n<path d='M [\d.]+,[\d.]+ L /);
+    expect(amiodarone.match(/<text [^>]*>I<\/text>/g)).toHaveLength(2); // its two iodines, labelled
+    expect(failing).toContain('Showing all 1; the full table is in <a href="r5.csv">r5.csv</a>.');
+    expect(section(html, 'passed')).toContain('Showing all 2; the full table is in');
+    expect(html.match(/<svg class="depiction"/g)).toHaveLength(3);
+    expect(html).not.toMatch(/<script|<\?xml|xlink|<!--/);
+  });
+
+  it('draws a molecule the same, byte for byte, every time', async () => {
+    await runStep(report, { input, params: { name: 'r6' }, baseDir: dir });
+    const first = await readFile(join(dir, 'out', 'r6.html'), 'utf8');
+    await runStep(report, { input, params: { name: 'r6' }, baseDir: dir });
+    const depictions = (html: string): string[] => html.match(/<svg class="depiction"[\s\S]*?<\/svg>/g) ?? [];
+    expect(depictions(await readFile(join(dir, 'out', 'r6.html'), 'utf8'))).toEqual(depictions(first));
+    expect(depictions(first)).toHaveLength(3);
+  });
+
+  it('on a big screen shows a bounded selection, the most violations first, and plots every molecule', { timeout: 60_000 }, async () => {
+    // 6,000 molecules: every 10th fails (2 violations, every 30th 3), the rest pass.
+    const screen = syntheticScreen(6000, (i) => (i % 30 === 0 ? ['mw', 'clogp', 'hba'] : i % 10 === 0 ? ['mw', 'clogp'] : []));
+    const run = await runStep(report, { input: screen, params: { name: 'big', maxFailedShown: 250, maxPassedShown: 40 }, baseDir: dir });
+    const html = await readFile(join(dir, 'out', 'big.html'), 'utf8');
+    const failing = section(html, 'failed');
+    const passing = section(html, 'passed');
+    expect(failing).toContain('Showing 250 of 600; the full table is in <a href="big.csv">big.csv</a>.');
+    expect(passing).toContain('Showing 40 of 5400; the full table is in <a href="big.csv">big.csv</a>.');
+    // The 200 with three violations, then the first 50 with two, in file order.
+    const failLines = [...failing.matchAll(/<tr class="fail"><td class="num">(\d+)<\/td><td class="structure"><svg class="depiction"/g)].map((m) => Number(m[1]));
+    expect(failLines).toHaveLength(250);
+    const threeViolations = Array.from({ length: 200 }, (_, k) => k * 30 + 2);
+    const twoViolations = Array.from({ length: 50 }, (_, k) => 10 * (k + 1 + Math.floor(k / 2)) + 2);
+    expect(failLines).toEqual([...threeViolations, ...twoViolations].sort((a, b) => a - b));
+    const passLines = [...passing.matchAll(/<tr class="pass"><td class="num">(\d+)<\/td><td class="structure"><svg class="depiction"/g)].map((m) => Number(m[1]));
+    expect(passLines).toEqual(Array.from({ length: 6000 }, (_, i) => i).filter((i) => i % 10 !== 0).slice(0, 40).map((i) => i + 2));
+    expect(html.match(/<svg class="depiction"/g)).toHaveLength(290);
+    // All 6,000 in the plot: the 600 failing as named circles, the 5,400 passing as one path of dots.
+    expect(html.match(/<circle class="point fail"/g)).toHaveLength(600);
+    expect(html).not.toContain('<circle class="point pass"');
+    expect(html).toMatch(/<path class="dots pass" d="(M\d+ \d+h0)+"><title>5400 passing molecules, \d+ distinct positions/);
+    expect(html).not.toMatch(/<script/);
+    // The CSV keeps every row.
+    expect(outputOf<ReportSummary>(run, 'chem/report').csv.rows).toBe(6000);
+    expect((await readFile(join(dir, 'out', 'big.csv'), 'utf8')).trimEnd().split('\n')).toHaveLength(6001);
+  });
+
+  it('rejects a negative or fractional bound by name', () => {
+    expect(() => report.parseParams?.({ maxFailedShown: -1 })).toThrow(/maxFailedShown/);
+    expect(() => report.parseParams?.({ maxPassedShown: 1.5 })).toThrow(/maxPassedShown/);
+    expect(report.parseParams?.({})).toMatchObject({ maxFailedShown: 200, maxPassedShown: 200 });
+  });
+
   it('keeps times out of its artifact: another error history gives the same payload and CSV', async () => {
     const a = await runStep(report, { input, params: { name: 'r3' }, baseDir: dir, errorHistory: history('2026-01-01T00:00:00.000Z') });
     const htmlA = await readFile(join(dir, 'out', 'r3.html'), 'utf8');
@@ -102,3 +160,10 @@ describe('chem/report', () => {
     });
   });
 });
+
+/** The HTML of one `<section id="…">`. */
+function section(html: string, id: string): string {
+  const start = html.indexOf(`<section id="${id}">`);
+  expect(start).toBeGreaterThan(-1);
+  return html.slice(start, html.indexOf('</section>', start));
+}
