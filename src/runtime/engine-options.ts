@@ -8,6 +8,7 @@ import type { Clock } from './clock.js';
 import type { AppendFn } from './flow-session.js';
 import type { FlowLease, LeaseKeeper } from './lease-keeper.js';
 import type { ShardLeaseKeeper } from './shard-leases.js';
+import type { StepThreads } from './step-threads.js';
 
 export interface FlowEngineOptions {
   store: FlowStore;
@@ -45,6 +46,11 @@ export interface FlowEngineOptions {
   concurrency?: number;
   /** The shard leases this engine runs shards under; a worker passes its keeper. Default: one of its own. */
   shardLeases?: ShardLeaseKeeper;
+  /**
+   * Worker threads to run shard attempts in (steps loaded from a flow file only), so that one process
+   * uses up to `concurrency` cores on a CPU-bound mapped step. Owned by the caller, who closes it.
+   */
+  threads?: StepThreads;
   /** How often a coordinator reads the log while other processes hold the rest of its shards; default 500 ms. */
   shardPollMs?: number;
   /** Called with every committed event and the flow state after it (progress displays, logs). */

@@ -22,6 +22,7 @@ import { FlowUpdater } from './flow-updater.js';
 import { runShard, type ShardRunEnd } from './shard-attempt.js';
 import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
 import { runShardedStep, splitStep, type ShardedStepIo } from './sharded-step.js';
+import type { StepThreads } from './step-threads.js';
 
 export type { FlowEngineOptions, NextResult, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
 export type { FlowHandle } from './flow-session.js';
@@ -44,6 +45,7 @@ export class FlowEngine {
   private readonly shardLeases: ShardLeaseKeeper;
   private readonly concurrency: number;
   private readonly shardPollMs: number;
+  private readonly threads: StepThreads | undefined;
   /** The seeds' `error_store`: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
@@ -59,6 +61,7 @@ export class FlowEngine {
     this.shardLeases = options.shardLeases ?? new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs);
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? availableParallelism()));
     this.shardPollMs = Math.max(1, options.shardPollMs ?? 500);
+    this.threads = options.threads;
     // Flows this engine drives at the same time share commits; a lone flow's append goes at once.
     const committer = new GroupCommitter(this.store);
     const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => committer.append(...args));
@@ -199,6 +202,7 @@ export class FlowEngine {
         baseDir: this.baseDir,
         leases: this.shardLeases,
         onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
+        threads: this.threads,
       },
       lease,
     );
@@ -226,6 +230,7 @@ export class FlowEngine {
       concurrency: this.concurrency,
       pollMs: this.shardPollMs,
       onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
+      threads: this.threads,
     };
   }
 

@@ -13,6 +13,7 @@ import type { FlowUpdater } from './flow-updater.js';
 import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
 import { cachedStepsOf } from './step-cache.js';
 import { runAttempt } from './step-runner.js';
+import type { StepThreads } from './step-threads.js';
 
 /** What a process needs to run the shards of one sharded step of one flow. */
 export interface ShardWork {
@@ -25,6 +26,8 @@ export interface ShardWork {
   clock: Clock;
   baseDir: string;
   leases: ShardLeaseKeeper;
+  /** Threads to run shard attempts in, for steps whose code a thread can load (`StepThreads.canRun`). */
+  threads?: StepThreads | undefined;
   /** Told every retry decision of a shard's failure (the engine's F7 counters). */
   onRetry?: (verdict: RetryVerdict) => void;
 }
@@ -105,7 +108,8 @@ async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: numb
   const map = step?.map;
   if (step === undefined || map === undefined) throw new RangeError(`Step ${index} of flow ${session.flowId} is not a mapped step`);
   const slice = shardAt(await work.input(), map, lease.shardIndex);
-  const result = await runAttempt(
+  const run = work.threads?.canRun(step) === true ? work.threads.run.bind(work.threads) : runAttempt;
+  const result = await run(
     step,
     {
       input: [...slice.input],

@@ -27,6 +27,7 @@ export interface ShardedStepIo {
   /** How often the coordinator reads the log while other processes hold the remaining shards. */
   pollMs: number;
   onRetry?: ShardWork['onRetry'];
+  threads?: ShardWork['threads'];
 }
 
 /**
@@ -86,6 +87,7 @@ export async function runShardedStep(
     baseDir: io.baseDir,
     leases: io.leases,
     ...(io.onRetry === undefined ? {} : { onRetry: io.onRetry }),
+    threads: io.threads,
   };
   await openUnfinished(io.store, session.flow, index);
   const running = new Set<Promise<ShardRunEnd>>();

@@ -60,9 +60,8 @@ export async function runAttempt(
     });
     ended.catch(() => undefined);
     const work = Promise.resolve().then(() => {
-      // The engine does not split a mapped step yet: it runs whole, which gives the sharded result. Its
-      // map must fit its input all the same, so that a wrong `over` fails (Validation) now as it will
-      // once shards are scheduled, rather than a flow that works today breaking then.
+      // A mapped step runs whole when its input does not fit its map (or its cache entry satisfies
+      // it): a wrong `over` then fails here, Validation, naming what the input has.
       if (step.map !== undefined) checkMapInput(ctx.input, step.map);
       return step.run(ctx);
     });

@@ -65,6 +65,8 @@ export interface FlowWorkerOptions {
   clock?: Clock;
   /** @deprecated Ignored: a crashed worker's attempt is recovered when its lease expires. */
   staleAttemptMs?: number;
+  /** Threads for shard attempts (see `FlowEngineOptions.threads`); owned by the caller. */
+  threads?: FlowEngineOptions['threads'];
   onEvent?: FlowEngineOptions['onEvent'];
   /** Every retry decision of the engines this worker runs (see `FlowEngineOptions.onRetryDecision`). */
   onRetryDecision?: FlowEngineOptions['onRetryDecision'];
@@ -308,6 +310,7 @@ export class FlowWorker {
       leases: this.leases,
       shardLeases: this.shardLeases,
       concurrency: this.concurrency,
+      ...(this.options.threads === undefined ? {} : { threads: this.options.threads }),
       append: (...args) => this.committer.append(...args),
       ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
       ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),

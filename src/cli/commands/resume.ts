@@ -8,6 +8,7 @@ import { flowReport, readStoredFlow } from '../flow-report.js';
 import { styleFor } from '../io.js';
 import { renderSummary } from '../render/summary.js';
 import { withStore } from '../store.js';
+import { stepThreadsFor } from '../step-threads.js';
 import { driveFlow, progressFor, type DriveOptions } from './drive.js';
 
 export interface ResumeOptions extends DriveOptions {
@@ -38,12 +39,14 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     });
     const definition = withRecordedCache(loaded.definition, stored.metadata);
     const progress = progressFor(ctx, options);
+    const threads = stepThreadsFor(options.concurrency);
     const engine = new FlowEngine({
       store,
       retryPolicy: loaded.retryPolicy,
       baseDir: loaded.baseDir,
       onEvent: progress.onEvent,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(threads === undefined ? {} : { threads }),
     });
     // The log read once above, replayed against the flow file's definition: no second read.
     const handle = await engine.open(flowId, definition, { events: stored.events });
@@ -58,6 +61,10 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     if (flow.failed)
       throw new FlowNotRunnableError(flowId, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
     // The operator resumes a flow whose process is gone: an interrupted attempt is taken over at once.
-    return driveFlow(ctx, { store, engine, progress, handle }, options);
+    try {
+      return await driveFlow(ctx, { store, engine, progress, handle }, options);
+    } finally {
+      await threads?.close();
+    }
   });
 }

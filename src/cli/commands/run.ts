@@ -4,6 +4,7 @@ import { FlowEngine } from '../../runtime/engine.js';
 import type { ExitCode } from '../cli-error.js';
 import { loadFlow, type CommandContext } from '../context.js';
 import { describeLocation, withStore } from '../store.js';
+import { stepThreadsFor } from '../step-threads.js';
 import { driveFlow, progressFor, type DriveOptions } from './drive.js';
 
 /**
@@ -24,19 +25,25 @@ export async function runCommand(ctx: CommandContext, file: string, options: Run
   const metadata = { flowFile: loaded.file, ...(options.cache === undefined ? {} : { cache: options.cache }) };
   return withStore(ctx, async (store) => {
     const progress = progressFor(ctx, options);
+    const threads = stepThreadsFor(options.concurrency);
     const engine = new FlowEngine({
       store,
       retryPolicy: loaded.retryPolicy,
       baseDir: loaded.baseDir,
       onEvent: progress.onEvent,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      ...(threads === undefined ? {} : { threads }),
     });
     // Said before the flow exists: its first commit already starts the first step, which the progress shows.
     const flowId = randomUUID();
     if (options.quiet !== true)
       ctx.io.stderr.write(`Flow ${flowId} (${definition.name}, ${definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`);
     // Created leased with its first step started in the same commit: this process runs it at once.
-    const handle = await engine.start(definition, { flowId, metadata, leased: true });
-    return driveFlow(ctx, { store, engine, progress, handle }, options);
+    try {
+      const handle = await engine.start(definition, { flowId, metadata, leased: true });
+      return await driveFlow(ctx, { store, engine, progress, handle }, options);
+    } finally {
+      await threads?.close();
+    }
   });
 }

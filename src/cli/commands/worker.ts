@@ -1,5 +1,6 @@
 import { flowStatus } from '../../core/flow-state.js';
 import type { WorkerMetrics } from '../../runtime/worker-metrics.js';
+import { stepThreadsFor } from '../step-threads.js';
 import { FlowWorker, type FlowResolver, type WorkerOutcome } from '../../runtime/worker.js';
 import type { LoadedFlowFile } from '../../flowfile/index.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
@@ -82,9 +83,11 @@ async function runWorker(
   metricsPort: number | undefined,
 ): Promise<ExitCode> {
   let failed = 0;
+  const threads = stepThreadsFor(options.concurrency ?? 1);
   const worker = new FlowWorker({
     store,
     resolve: flowFileResolver(ctx),
+    ...(threads === undefined ? {} : { threads }),
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
@@ -112,7 +115,11 @@ async function runWorker(
   // Said even with --quiet when the system chose the port: nobody could scrape it otherwise.
   if (metricsPort !== undefined && (options.quiet !== true || options.metricsPort === 0))
     ctx.io.stderr.write(`Metrics on http://localhost:${metricsPort}/metrics\n`);
-  await worker.run({ signal: stop, untilIdle: options.once === true });
+  try {
+    await worker.run({ signal: stop, untilIdle: options.once === true });
+  } finally {
+    await threads?.close();
+  }
   return options.once === true && failed > 0 ? EXIT.flowFailed : EXIT.ok;
 }
 
