@@ -74,6 +74,28 @@ describe('CLI rendering', () => {
     expect(hint).toContain(`chemflow errors ${flowId} --step gate`);
   });
 
+  it('names the failed shards of a sharded step in the failure hint, and counts their retries for --max-retries', async () => {
+    const definition = defineFlow('sharded-gate', [
+      { id: 'seed', kind: 'source', baseParams: {}, run: () => ({ outputs: [{ kind: 'n', payload: { items: [1, 2, 3, 4] } }] }) },
+      {
+        id: 'gate',
+        kind: 'transform',
+        baseParams: {},
+        map: { over: 'items', shardSize: 2 },
+        run: (ctx) => {
+          if (ctx.shard?.index === 1) throw new PermanentError('closed');
+          return { outputs: [{ kind: 'n', payload: ctx.input[0]?.payload ?? null }] };
+        },
+      },
+    ]);
+    const engine = new FlowEngine({ store: new MemoryFlowStore(), concurrency: 1, retryPolicy: { maxRetries: 0, backoff: { kind: 'none' } } });
+    const flow = await engine.runToEnd(await engine.startFlow(definition), definition);
+    const hint = failureHint(flow);
+    expect(hint).toContain('step gate (shard 1/2) failed on attempt 1 (Permanent PERMANENT: closed)');
+    expect(hint).toContain(`chemflow retry ${flow.id} gate --max-retries 1\``);
+    expect(hint).toContain('(The shard has used all 0 retries its policy allows, hence --max-retries.)');
+  });
+
   it("collects a step's `note` signals for the end of the run and prints them as lines; other signals stay quiet", async () => {
     const lines: string[] = [];
     const stream = { write: (text: string) => lines.push(text) };

@@ -57,11 +57,15 @@ export function failureHint(flow: FlowInstance): string {
   if (step === undefined) return `Flow ${flow.id} failed.\n`;
   const last = step.errors[step.errors.length - 1];
   const cause = last ? ` on attempt ${last.attemptNumber} (${last.errorClass} ${last.code}: ${oneLine(last.message, 200)})` : '';
-  const usedUp = last !== undefined && step.retryCount >= last.maxRetries;
+  // A sharded step failed because shards did: `retry` retries each of them, each with its own count.
+  const failedShards = step.shards?.flatMap((s, i) => (s.status === 'Failed' ? [{ ...s, index: i }] : [])) ?? [];
+  const used = failedShards.length > 0 ? Math.max(...failedShards.map((s) => s.retryCount)) : step.retryCount;
+  const usedUp = last !== undefined && used >= last.maxRetries;
+  const which = failedShards.length > 0 ? ` (shard${failedShards.length > 1 ? 's' : ''} ${failedShards.map((s) => `${s.index}/${step.shards?.length ?? 0}`).join(', ')})` : '';
   return [
-    `Flow ${flow.id} failed: step ${step.stepId} failed${cause}.`,
-    `Next: fix the cause, then run \`chemflow retry ${flow.id} ${step.stepId}${usedUp ? ` --max-retries ${step.retryCount + 1}` : ''}\` and \`chemflow resume ${flow.id}\`.`,
-    usedUp ? `(The step has used all ${last.maxRetries} retries its policy allows, hence --max-retries.)` : undefined,
+    `Flow ${flow.id} failed: step ${step.stepId}${which} failed${cause}.`,
+    `Next: fix the cause, then run \`chemflow retry ${flow.id} ${step.stepId}${usedUp ? ` --max-retries ${used + 1}` : ''}\` and \`chemflow resume ${flow.id}\`.`,
+    usedUp ? `(The ${failedShards.length > 0 ? 'shard' : 'step'} has used all ${last.maxRetries} retries its policy allows, hence --max-retries.)` : undefined,
     `See the error timeline with \`chemflow errors ${flow.id} --step ${step.stepId}\`.`,
   ]
     .filter((line) => line !== undefined)
