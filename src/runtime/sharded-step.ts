@@ -117,6 +117,8 @@ export async function runShardedStep(
     // Shards in flight record their outcome before the coordinator lets go (a failed flow's, too).
     await Promise.allSettled(running);
   }
+  // Stopped with shards left (cancelled, lease lost, asked to stop): say how the flow stands now.
+  await updater.refresh().catch(() => undefined);
   const slot = slotAt(updater.flow, index);
   if (updater.flow.failed || slot.status === 'Failed') return { kind: 'failed', outcome: null };
   return { kind: 'stopped' };

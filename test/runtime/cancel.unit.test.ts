@@ -81,4 +81,37 @@ describe.each(engineStores)('cancel on $name', ({ create }) => {
       expect((await store.listFlows({ status: ['cancelled'] })).map((f) => f.flowId)).toEqual([flowId]);
     });
   });
+
+  it('a flow cancelled while its shards run: shards in flight see it at their heartbeat and record their outcome, none starts after it', async () => {
+    await withStore(async (store) => {
+      const started: number[] = [];
+      const def = defineFlow('cancel-shards', [
+        { id: 'seed', kind: 'source', baseParams: {}, run: () => ({ outputs: [{ kind: 'set', payload: { items: [1, 2, 3, 4, 5, 6, 7, 8] } }] }) },
+        {
+          id: 'wait',
+          kind: 'transform',
+          baseParams: {},
+          map: { over: 'items', shardSize: 1 },
+          run: (ctx) => {
+            started.push(ctx.shard?.index ?? -1);
+            return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('stopped by the signal'))));
+          },
+        },
+        sinkStep(),
+      ]);
+      const flowId = await new FlowEngine({ store }).startFlow(def);
+      const worker = new FlowWorker({ store, resolve: resolveAs(def), heartbeatMs: 50, leaseMs: 5_000, concurrency: 2 });
+      const running = worker.run({ untilIdle: true });
+      await waitUntil(() => started.length >= 2, 'two shards to start');
+      await cancelFlow(store, flowId, 'operator');
+      const outcomes = await running;
+      expect(outcomes.filter((o) => o.kind !== 'shard')).toMatchObject([{ kind: 'cancelled', flowId }]);
+      const events = await store.list(flowId);
+      const cancelAt = events.findIndex((e) => e.type === 'FlowCancelled');
+      expect(events.slice(cancelAt + 1).some((e) => e.type === 'StepStarted')).toBe(false);
+      const shardOutcomes = events.slice(cancelAt + 1).filter((e) => e.type === 'StepFailed' && e.shard !== undefined);
+      expect(shardOutcomes.length).toBe(started.length);
+      expect((await store.listFlows({ status: ['cancelled'] })).map((f) => f.flowId)).toEqual([flowId]);
+    });
+  });
 });
