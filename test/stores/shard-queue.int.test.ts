@@ -101,12 +101,14 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       await append(shardFailed(1));
       expect(await status()).toBe('failed');
       expect(await store.claimShards('w', { limit: 10, leaseMs: 60_000 })).toEqual([]); // a failed flow runs no shard
+      expect(await store.nextWakeAt()).toBeNull(); // nor wakes an idle worker for its open shard
       await append(shardFinished(2)); // in flight when its sibling failed
       expect(await status()).toBe('failed');
       const errors = await store.listErrors(flowId);
       expect(errors.map((e) => e.details.shard)).toEqual([shard(1)]);
       await append(shardRetry(1));
       expect(await status()).toBe('running');
+      expect(await store.nextWakeAt()).not.toBeNull();
       expect((await store.claimShards('w', { limit: 10, leaseMs: 60_000 })).map((c) => c.shardIndex)).toEqual([3]);
     });
   });
