@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import type { Artifact } from '../core/artifact.js';
 import { assertRunnable, decide, recordAttempt, slotAt, type Decision } from '../core/decide.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
 import { RetryRejectedError } from '../core/errors.js';
@@ -17,11 +16,10 @@ import { asSession, FlowSessions } from './flow-sessions.js';
 import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 import { RetryMetrics } from './retry-metrics.js';
-import { inputOf, runStepAttempt } from './step-attempt.js';
-import { FlowUpdater } from './flow-updater.js';
+import { runStepAttempt } from './step-attempt.js';
 import { runShard, type ShardRunEnd } from './shard-attempt.js';
 import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
-import { runShardedStep, splitStep, type ShardedStepIo } from './sharded-step.js';
+import { runShardedStep, shardWorkOf, splitStep, type ShardedStepIo } from './sharded-step.js';
 import type { StepThreads } from './step-threads.js';
 
 export type { FlowEngineOptions, NextResult, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
@@ -188,24 +186,7 @@ export class FlowEngine {
    */
   async runShard(lease: ShardLease, definition: FlowDefinition, events: readonly FlowEvent[]): Promise<ShardRunEnd> {
     const session = await this.sessions.open(lease.flowId, definition, events);
-    const plan = this.planOf(session);
-    let input: Promise<Artifact[]> | undefined;
-    const { stepId } = slotAt(session.flow, lease.stepIndex);
-    return runShard(
-      {
-        session,
-        updater: new FlowUpdater(session),
-        plan,
-        index: lease.stepIndex,
-        input: () => (input ??= inputOf(session, lease.stepIndex, this.store)),
-        clock: this.clock,
-        baseDir: this.baseDir,
-        leases: this.shardLeases,
-        onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
-        threads: this.threads,
-      },
-      lease,
-    );
+    return runShard(shardWorkOf(session, this.planOf(session), lease.stepIndex, this.shardIo(session, lease.stepIndex)), lease);
   }
 
   /** Coordinates the Running sharded step `index` to its end (or until stopped). */

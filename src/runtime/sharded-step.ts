@@ -75,20 +75,8 @@ export async function runShardedStep(
   io: ShardedStepIo,
   control: { stop: AbortSignal | undefined; chain: () => boolean },
 ): Promise<ShardedStepEnd> {
-  const updater = new FlowUpdater(session);
-  let whole: Promise<Artifact[]> | undefined;
-  const work: ShardWork = {
-    session,
-    updater,
-    plan,
-    index,
-    input: () => (whole ??= inputOf(session, index, io.store)),
-    clock: io.clock,
-    baseDir: io.baseDir,
-    leases: io.leases,
-    ...(io.onRetry === undefined ? {} : { onRetry: io.onRetry }),
-    threads: io.threads,
-  };
+  const work = shardWorkOf(session, plan, index, io);
+  const { updater } = work;
   await openUnfinished(io.store, session.flow, index);
   const running = new Set<Promise<ShardRunEnd>>();
   const stopped = (): boolean => control.stop?.aborted === true || !control.chain();
@@ -122,6 +110,23 @@ export async function runShardedStep(
   const slot = slotAt(updater.flow, index);
   if (updater.flow.failed || slot.status === 'Failed') return { kind: 'failed', outcome: null };
   return { kind: 'stopped' };
+}
+
+/** What this process needs to run shards of step `index` of a session: one updater, the input read once. */
+export function shardWorkOf(session: FlowSession<FlowDefinition>, plan: FlowPlan, index: number, io: ShardedStepIo): ShardWork {
+  let whole: Promise<Artifact[]> | undefined;
+  return {
+    session,
+    updater: new FlowUpdater(session),
+    plan,
+    index,
+    input: () => (whole ??= inputOf(session, index, io.store)),
+    clock: io.clock,
+    baseDir: io.baseDir,
+    leases: io.leases,
+    ...(io.onRetry === undefined ? {} : { onRetry: io.onRetry }),
+    threads: io.threads,
+  };
 }
 
 /** Makes every shard that is not finished (or failed until a retry) claimable, at its due time. */
