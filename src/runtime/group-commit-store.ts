@@ -95,6 +95,10 @@ export class GroupCommitStore implements FlowStore {
     return this.inner.renewShardLeases(owner, shards, leaseMs);
   }
 
+  hasOpenShards(): Promise<boolean> {
+    return this.inner.hasOpenShards();
+  }
+
   releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
     return this.inner.releaseShard(shard, owner, due);
   }

@@ -180,7 +180,8 @@ export class FlowWorker {
           if ((claimed.length > 0 || shards.length > 0) && inFlight.size < this.concurrency) continue; // there may be more
           if (inFlight.size === 0 && claimed.length === 0 && shards.length === 0) {
             const wakeAt = await this.options.store.nextWakeAt();
-            if (options.untilIdle === true && (wakeAt === null || !(await this.anyUnleasedOpen()))) break;
+            // Shards held by others may fail and come back, and their flow's next step may follow.
+            if (options.untilIdle === true && (wakeAt === null || !(await this.anyUnleasedOpen())) && !(await this.options.store.hasOpenShards())) break;
             if (wakeAt !== null) nextLook = Math.min(this.pollMs, Math.max(0, wakeAt - Date.now()) + 5);
           }
         } catch (error) {

@@ -65,6 +65,11 @@ export class MemoryShardQueue {
     if (row.dueAt !== null) this.notify();
   }
 
+  hasOpenShards(): boolean {
+    for (const row of this.rows.values()) if (row.dueAt !== null && this.flowStatus(row.flowId) === 'running') return true;
+    return false;
+  }
+
   /** The earliest due time of an open shard whose lease is free or will expire (epoch ms). */
   nextWakeAt(): number | null {
     let earliest: number | null = null;

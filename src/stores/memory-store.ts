@@ -183,6 +183,10 @@ export class MemoryFlowStore implements FlowStore {
     return Promise.resolve(this.shards.renewShardLeases(owner, shards, leaseMs));
   }
 
+  hasOpenShards(): Promise<boolean> {
+    return Promise.resolve(this.shards.hasOpenShards());
+  }
+
   releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
     this.shards.releaseShard(shard, owner, due);
     return Promise.resolve();

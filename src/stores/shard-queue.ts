@@ -36,6 +36,9 @@ export interface ShardQueue {
   /** The heartbeat of shard leases: the status of the flow of each shard still held (lost ones are absent). */
   renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>>;
 
+  /** Whether a running flow has a shard still to finish (claimable now or later, or held by someone). */
+  hasOpenShards(): Promise<boolean>;
+
   /** Gives a shard back, due again as told (a retry's notBefore) or closed. */
   releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void>;
 }

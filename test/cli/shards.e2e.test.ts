@@ -24,7 +24,9 @@ const sleep = (ms, signal) => new Promise((resolve, reject) => {
 });
 export const items = {
   kind: 'source',
-  run() { return { outputs: [{ kind: 'test/items', payload: { items: Array.from({ length: 24 }, (_, i) => i) } }] }; },
+  run() {
+    return { outputs: [{ kind: 'test/items', payload: { items: Array.from({ length: 24 }, (_, i) => i) } }] };
+  },
 };
 export const square = {
   kind: 'transform',

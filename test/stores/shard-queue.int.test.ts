@@ -102,6 +102,7 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       expect(await status()).toBe('failed');
       expect(await store.claimShards('w', { limit: 10, leaseMs: 60_000 })).toEqual([]); // a failed flow runs no shard
       expect(await store.nextWakeAt()).toBeNull(); // nor wakes an idle worker for its open shard
+      expect(await store.hasOpenShards()).toBe(false);
       await append(shardFinished(2)); // in flight when its sibling failed
       expect(await status()).toBe('failed');
       const errors = await store.listErrors(flowId);
@@ -109,7 +110,11 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       await append(shardRetry(1));
       expect(await status()).toBe('running');
       expect(await store.nextWakeAt()).not.toBeNull();
+      expect(await store.hasOpenShards()).toBe(true);
       expect((await store.claimShards('w', { limit: 10, leaseMs: 60_000 })).map((c) => c.shardIndex)).toEqual([3]);
+      expect(await store.hasOpenShards()).toBe(true); // claimed, not finished
+      await store.releaseShard({ flowId, stepIndex: 1, shardIndex: 3 }, 'w', 'closed');
+      expect(await store.hasOpenShards()).toBe(false);
     });
   });
 });

@@ -1,7 +1,7 @@
 import type { QueueStatus } from '../../core/queue-status.js';
 import { shardKeyText, type ClaimedShard, type ShardDue, type ShardKey, type ShardQueue } from '../shard-queue.js';
 import { run, type SqlExecutor } from './executor.js';
-import { claimShardsQuery, openShardsQuery, releaseShardQuery, renewShardLeasesQuery } from './shard-queries.js';
+import { claimShardsQuery, HAS_OPEN_SHARDS_QUERY, openShardsQuery, releaseShardQuery, renewShardLeasesQuery } from './shard-queries.js';
 import { withRetry } from './transient.js';
 
 /** The shard queue table (migrations/0007_flow_shards), PGlite and the PostgreSQL server alike. */
@@ -35,6 +35,11 @@ export class PgShardQueue implements ShardQueue {
       ),
     );
     return new Map(rows.map((r) => [shardKeyText({ flowId: r.flow_id, stepIndex: r.step_index, shardIndex: r.shard_index }), r.status]));
+  }
+
+  async hasOpenShards(): Promise<boolean> {
+    const rows = await withRetry('look for open shards', () => run<{ open: boolean }>(this.executor, HAS_OPEN_SHARDS_QUERY));
+    return rows[0]?.open === true;
   }
 
   async releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {

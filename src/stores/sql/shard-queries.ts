@@ -73,3 +73,11 @@ SELECT pg_notify('chemflow_queue_' || current_schema(), $1::text) FROM released 
     values: [shard.flowId, shard.stepIndex, shard.shardIndex, dueParam(due), owner],
   };
 }
+
+/** Whether a running flow has an open shard (the partial index over open shards, joined by key). */
+export const HAS_OPEN_SHARDS_QUERY: SqlQuery = {
+  text: `SELECT EXISTS (
+  SELECT 1 FROM flow_shards s JOIN flow_queue q ON q.flow_id = s.flow_id AND q.status = 'running' WHERE s.due_at IS NOT NULL
+) AS open`,
+  values: [],
+};

@@ -135,6 +135,10 @@ export class SqlFlowStore implements FlowStore {
     return this.shards.renewShardLeases(owner, shards, leaseMs);
   }
 
+  hasOpenShards(): Promise<boolean> {
+    return this.shards.hasOpenShards();
+  }
+
   releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
     return this.shards.releaseShard(shard, owner, due);
   }
