@@ -1,0 +1,92 @@
+// One timed run of the shard benchmark: a fresh schema, `workers` CLI worker processes started and
+// listening, the flow submitted, timed from its own events (FlowInitialized → FlowCompleted, and the
+// mapped step's StepStarted → merged StepFinished), then everything stopped and dropped. A fresh
+// schema each time: nothing cached or left over from an earlier run can make a later one cheaper.
+import { chemflowCommand, startCliWorker, type CliWorker } from './cli-workers.js';
+import { adminQuery, BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
+
+export interface ShardRunSetup {
+  /** bin/chemflow.js of the work tree. */
+  cli: string;
+  /** The scratch directory holding the flow files and the library. */
+  dir: string;
+  flowFile: string;
+  workers: number;
+}
+
+export interface ShardRun {
+  /** FlowInitialized → FlowCompleted, from the events' timestamps. */
+  flowSeconds: number;
+  /** The mapped step: its StepStarted → its merged StepFinished. */
+  stepSeconds: number;
+  /** Shards finished (StepFinished events with a shard). */
+  shards: number;
+  /** StepFailed events (a retried shard would make the run slower than it should be). */
+  failures: number;
+  flowFingerprint: string;
+}
+
+const MAPPED_STEP = 'descriptors';
+/** Longest wait for one flow: the full library on one loaded core takes minutes, never this long. */
+const FLOW_TIMEOUT_MS = 30 * 60_000;
+
+/** `--db` URL putting chemflow in `schema` (as the e2e tests do). */
+function schemaUrl(schema: string): string {
+  const url = new URL(BENCH_PG_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+async function waitForOutcome(workers: readonly CliWorker[], flowId: string): Promise<string> {
+  const start = Date.now();
+  for (;;) {
+    const line = workers.map((w) => w.outcome(flowId)).find((l) => l !== undefined);
+    if (line !== undefined) {
+      if (line.outcome !== 'completed' || line.flowFingerprint === null)
+        throw new Error(`flow ${flowId} ended ${line.outcome}${line.error === null ? '' : `: ${line.error}`}`);
+      return line.flowFingerprint;
+    }
+    if (Date.now() - start > FLOW_TIMEOUT_MS) throw new Error(`flow ${flowId} did not finish in ${FLOW_TIMEOUT_MS / 60_000} min`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+interface TimingRow {
+  flow_s: number;
+  step_s: number;
+  shards: number;
+  failures: number;
+}
+
+async function timings(schema: string, flowId: string): Promise<TimingRow> {
+  const [row] = await adminQuery<TimingRow>(
+    `SELECT
+       extract(epoch FROM max(ts) FILTER (WHERE event_type = 'FlowCompleted') - min(ts) FILTER (WHERE event_type = 'FlowInitialized'))::float8 AS flow_s,
+       extract(epoch FROM max(ts) FILTER (WHERE event_type = 'StepFinished' AND payload->>'stepId' = $2 AND NOT payload ? 'shard')
+                        - min(ts) FILTER (WHERE event_type = 'StepStarted' AND payload->>'stepId' = $2 AND NOT payload ? 'shard'))::float8 AS step_s,
+       count(*) FILTER (WHERE event_type = 'StepFinished' AND payload ? 'shard')::int AS shards,
+       count(*) FILTER (WHERE event_type = 'StepFailed')::int AS failures
+     FROM ${schema}.event_log WHERE flow_id = $1::uuid`,
+    [flowId, MAPPED_STEP],
+  );
+  if (row === undefined || row.flow_s === null || row.step_s === null) throw new Error(`flow ${flowId}: no timings in its events`);
+  return row;
+}
+
+export async function shardRun(setup: ShardRunSetup): Promise<ShardRun> {
+  const schema = await createBenchSchema('shards');
+  const db = schemaUrl(schema.name);
+  const workers: CliWorker[] = [];
+  try {
+    await chemflowCommand(setup.cli, db, ['migrate'], setup.dir);
+    for (let i = 0; i < setup.workers; i++) workers.push(startCliWorker(setup.cli, db, setup.dir));
+    await Promise.all(workers.map((w) => w.ready));
+    const flowId = (await chemflowCommand(setup.cli, db, ['submit', setup.flowFile], setup.dir)).trim();
+    const flowFingerprint = await waitForOutcome(workers, flowId);
+    const t = await timings(schema.name, flowId);
+    return { flowSeconds: t.flow_s, stepSeconds: t.step_s, shards: t.shards, failures: t.failures, flowFingerprint };
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+    await schema.drop();
+  }
+}

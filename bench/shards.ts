@@ -1,0 +1,106 @@
+// Sharded map steps (issue 14): the screening flow's shape on PostgreSQL run by `chemflow worker`
+// processes. Two questions, answered by ratios measured in the same run:
+//  - does a second worker process speed the mapped step up (1 worker / 2 workers, shards of 1,000)?
+//  - what does sharding itself cost on one worker (shards of 1,000 and of 100 vs one shard of n)?
+// Rounds interleave every configuration; a ratio is the median of the per-round ratios.
+import { cliPath } from './cli-workers.js';
+import { shardRun, type ShardRun } from './shard-run.js';
+import { shardWorkspace } from './shard-workspace.js';
+import { median, sample, type Sample } from './stats.js';
+
+export interface ShardsOptions {
+  /** Work tree root: its built CLI and its examples/screening/molecules.csv. */
+  root: URL;
+  /** Rows of the library screened (all of it when larger than the library). */
+  molecules: number;
+  rounds: number;
+}
+
+/** Wall time of one configuration over the rounds: the whole flow, and the mapped step alone. */
+export interface ShardTimes {
+  workers: number;
+  shardSize: number;
+  shards: number;
+  flowSeconds: Sample;
+  stepSeconds: Sample;
+}
+
+/** A ratio of two configurations' wall times, for the flow and for the mapped step. */
+export interface ShardRatio {
+  flow: number;
+  step: number;
+}
+
+export interface ShardsResult {
+  molecules: number;
+  rounds: number;
+  /** 1 and 2 worker processes, shards of 1,000; speedup = 1-worker time / 2-worker time. */
+  workers: { one: ShardTimes; two: ShardTimes; speedup: ShardRatio };
+  /** One worker, shardSize = n (one shard), 1,000, 100; vsOneShard = time / time with one shard. */
+  sizes: { times: ShardTimes; vsOneShard: ShardRatio }[];
+  /** Every run ended with the same flow fingerprint (sharding never changes a result). */
+  sameFingerprint: boolean;
+  /** StepFailed events over all runs (retried shards make a run slower than it should be). */
+  failures: number;
+}
+
+interface Config {
+  workers: number;
+  shardSize: number;
+}
+
+const SHARD_SIZE = 1_000;
+const SMALL_SHARD_SIZE = 100;
+
+export async function shardsBench(options: ShardsOptions, log: (line: string) => void): Promise<ShardsResult> {
+  const cli = cliPath(options.root);
+  const workspace = await shardWorkspace(options.root, options.molecules);
+  const n = workspace.molecules;
+  // The 1-worker run with shards of 1,000 serves both questions.
+  const configs: Config[] = [
+    { workers: 1, shardSize: n },
+    { workers: 1, shardSize: SHARD_SIZE },
+    { workers: 1, shardSize: SMALL_SHARD_SIZE },
+    { workers: 2, shardSize: SHARD_SIZE },
+  ];
+  const runs: ShardRun[][] = configs.map(() => []);
+  try {
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const [i, config] of configs.entries()) {
+        const run = await shardRun({ cli, dir: workspace.dir, flowFile: await workspace.flowFile(config.shardSize), workers: config.workers });
+        runs[i]?.push(run);
+        log(
+          `shards round ${round}/${options.rounds}: ${config.workers} worker(s), shardSize ${config.shardSize} (${run.shards} shards): ` +
+            `flow ${run.flowSeconds.toFixed(1)} s, mapped step ${run.stepSeconds.toFixed(1)} s`,
+        );
+      }
+    }
+  } finally {
+    await workspace.remove();
+  }
+  const times = (i: number): ShardTimes => {
+    const config = configs[i] as Config;
+    const of = runs[i] ?? [];
+    return {
+      ...config,
+      shards: of[0]?.shards ?? 0,
+      flowSeconds: sample(of.map((r) => r.flowSeconds)),
+      stepSeconds: sample(of.map((r) => r.stepSeconds)),
+    };
+  };
+  /** Median over the rounds of time(a) / time(b). */
+  const ratio = (a: number, b: number): ShardRatio => {
+    const per = (pick: (r: ShardRun) => number): number =>
+      median((runs[a] ?? []).map((r, round) => pick(r) / pick((runs[b] ?? [])[round] as ShardRun)));
+    return { flow: per((r) => r.flowSeconds), step: per((r) => r.stepSeconds) };
+  };
+  const all = runs.flat();
+  return {
+    molecules: n,
+    rounds: options.rounds,
+    workers: { one: times(1), two: times(3), speedup: ratio(1, 3) },
+    sizes: [0, 1, 2].map((i) => ({ times: times(i), vsOneShard: ratio(i, 0) })),
+    sameFingerprint: new Set(all.map((r) => r.flowFingerprint)).size === 1,
+    failures: all.reduce((sum, r) => sum + r.failures, 0),
+  };
+}
