@@ -38,7 +38,7 @@ export interface BenchOptions {
 
 const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only SECTION]... [--history N] [--molecules N]
   --quick         3 rounds of 1 s samples, 100,000 finished flows for the queue, 100,000 cache
-                  entries for the step cache lookup and one round of sharded runs on 6,000 molecules
+                  entries for the step cache lookup and one round of sharded runs on 10,000 molecules
                   (a few minutes in all); default 5 rounds of 3 s, 1,000,000 finished flows,
                   1,000,000 cache entries and two rounds on 20,000 molecules
   --json          print only the JSON document on stdout
@@ -70,8 +70,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     workerCounts: [1, 2, 4],
     cacheEntries: quick ? 100_000 : 1_000_000,
     cacheLookups: 1_000,
-    // 6 and 20 shards of 1,000: split evenly between 2 workers. Quick: 4 runs in about 2 minutes.
-    shardMolecules: quick ? 6_000 : 20_000,
+    // 10 and 20 shards of 1,000: split evenly between 2 workers. Quick: 4 runs in under 2 minutes.
+    shardMolecules: quick ? 10_000 : 20_000,
     shardRounds: quick ? 1 : 2,
   };
   const only = new Set<Section>();

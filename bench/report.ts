@@ -38,6 +38,8 @@ export interface ShardTimesSummary {
   shards: number;
   flowSeconds: number;
   stepSeconds: number;
+  /** Most shards running at once in any round. */
+  shardsAtOnce: number;
 }
 
 /** The step cache lookup (issue 15); "empty" holds only the looked-up entries, "loaded" `entries` more. */
@@ -151,6 +153,7 @@ const shardTimesSummary = (t: ShardTimes): ShardTimesSummary => ({
   shards: t.shards,
   flowSeconds: round(t.flowSeconds.median),
   stepSeconds: round(t.stepSeconds.median),
+  shardsAtOnce: t.shardsAtOnce,
 });
 
 function summariseShards(r: ShardsResult): ShardsSummary {
@@ -423,7 +426,7 @@ function cacheTable(c: CacheLookupResult): string {
 function shardsTable(r: ShardsResult): string {
   const seconds = (x: Sample): string[] => [`${round(x.median)} s`, noise(x)];
   const times = (label: string, t: ShardTimes, note: string): string[] => [
-    `${label} (${number(t.shards)} shard${t.shards === 1 ? '' : 's'})`,
+    `${label} (${number(t.shards)} shard${t.shards === 1 ? '' : 's'}, ≤ ${t.shardsAtOnce} at once)`,
     ...seconds(t.flowSeconds),
     ...seconds(t.stepSeconds),
     note,

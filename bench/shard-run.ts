@@ -23,6 +23,8 @@ export interface ShardRun {
   shards: number;
   /** StepFailed events (a retried shard would make the run slower than it should be). */
   failures: number;
+  /** Most shards running at once, from the log's order of shard starts and ends: 2 when two processes shared them. */
+  shardsAtOnce: number;
   flowFingerprint: string;
 }
 
@@ -73,6 +75,21 @@ async function timings(schema: string, flowId: string): Promise<TimingRow> {
   return row;
 }
 
+/** A sweep over the shard events in log order: +1 on a start, −1 on a finish or failure. */
+async function shardsAtOnce(schema: string, flowId: string): Promise<number> {
+  const rows = await adminQuery<{ event_type: string }>(
+    `SELECT event_type FROM ${schema}.event_log WHERE flow_id = $1::uuid AND payload ? 'shard' ORDER BY version`,
+    [flowId],
+  );
+  let running = 0;
+  let most = 0;
+  for (const { event_type: type } of rows) {
+    running += type === 'StepStarted' ? 1 : type === 'StepFinished' || type === 'StepFailed' ? -1 : 0;
+    most = Math.max(most, running);
+  }
+  return most;
+}
+
 export async function shardRun(setup: ShardRunSetup): Promise<ShardRun> {
   const schema = await createBenchSchema('shards');
   const db = schemaUrl(schema.name);
@@ -84,7 +101,14 @@ export async function shardRun(setup: ShardRunSetup): Promise<ShardRun> {
     const flowId = (await chemflowCommand(setup.cli, db, ['submit', setup.flowFile], setup.dir)).trim();
     const flowFingerprint = await waitForOutcome(workers, flowId);
     const t = await timings(schema.name, flowId);
-    return { flowSeconds: t.flow_s, stepSeconds: t.step_s, shards: t.shards, failures: t.failures, flowFingerprint };
+    return {
+      flowSeconds: t.flow_s,
+      stepSeconds: t.step_s,
+      shards: t.shards,
+      failures: t.failures,
+      shardsAtOnce: await shardsAtOnce(schema.name, flowId),
+      flowFingerprint,
+    };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await schema.drop();

@@ -23,6 +23,8 @@ export interface ShardTimes {
   shards: number;
   flowSeconds: Sample;
   stepSeconds: Sample;
+  /** Most shards running at once in any round (2 workers: 2 if both processes ran shards). */
+  shardsAtOnce: number;
 }
 
 /** A ratio of two configurations' wall times, for the flow and for the mapped step. */
@@ -70,8 +72,8 @@ export async function shardsBench(options: ShardsOptions, log: (line: string) =>
         const run = await shardRun({ cli, dir: workspace.dir, flowFile: await workspace.flowFile(config.shardSize), workers: config.workers });
         runs[i]?.push(run);
         log(
-          `shards round ${round}/${options.rounds}: ${config.workers} worker(s), shardSize ${config.shardSize} (${run.shards} shards): ` +
-            `flow ${run.flowSeconds.toFixed(1)} s, mapped step ${run.stepSeconds.toFixed(1)} s`,
+          `shards round ${round}/${options.rounds}: ${config.workers} worker(s), shardSize ${config.shardSize} (${run.shards} shards, ` +
+            `at most ${run.shardsAtOnce} at once): flow ${run.flowSeconds.toFixed(1)} s, mapped step ${run.stepSeconds.toFixed(1)} s`,
         );
       }
     }
@@ -86,6 +88,7 @@ export async function shardsBench(options: ShardsOptions, log: (line: string) =>
       shards: of[0]?.shards ?? 0,
       flowSeconds: sample(of.map((r) => r.flowSeconds)),
       stepSeconds: sample(of.map((r) => r.stepSeconds)),
+      shardsAtOnce: Math.max(0, ...of.map((r) => r.shardsAtOnce)),
     };
   };
   /** Median over the rounds of time(a) / time(b). */
