@@ -2,7 +2,7 @@
 // one-off commands (migrate, submit) and long-running `chemflow worker --json` processes. Separate
 // processes, because RDKit is synchronous WASM: shards in one Node process take turns on one core.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkerOutcomeLine } from '../src/cli/commands/worker.js';
 
@@ -40,8 +40,27 @@ export interface CliWorker {
   readonly ready: Promise<void>;
   /** Its `--json` line for this flow, once it printed one (only the flow's coordinator does). */
   outcome(flowId: string): WorkerOutcomeLine | undefined;
+  /** User + system CPU seconds it used so far (Linux /proc), or undefined where there is no /proc. */
+  cpuSeconds(): number | undefined;
   /** SIGTERM (it stops after its current steps), SIGKILL if still alive after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat: 100 on every Linux this runs on (`getconf CLK_TCK`). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time of a live process: fields 14 and 15 (utime, stime) of /proc/<pid>/stat, counted after the
+ * `)` that closes its command name (which may itself hold spaces).
+ */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
 }
 
 export function startCliWorker(cli: string, db: string, cwd: string): CliWorker {
@@ -74,6 +93,7 @@ export function startCliWorker(cli: string, db: string, cwd: string): CliWorker 
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as WorkerOutcomeLine)
         .find((line) => line.flowId === flowId),
+    cpuSeconds: () => (exited ? undefined : processCpuSeconds(child.pid ?? 0)),
     stop: async (graceMs = 10_000) => {
       if (exited) return;
       child.kill('SIGTERM');

@@ -24,10 +24,10 @@ export interface BenchSummary {
 export interface ShardsSummary {
   molecules: number;
   rounds: number;
-  /** Shards of 1,000; speedup = 1-worker time / 2-worker time. */
-  workers: { one: ShardTimesSummary; two: ShardTimesSummary; speedup: { flow: number; step: number } };
-  /** One worker; vsOneShard = time / time with shardSize = molecules (one shard). */
-  sizes: (ShardTimesSummary & { vsOneShard: { flow: number; step: number } })[];
+  /** Shards of 1,000; speedup = 1-worker wall time / 2-worker wall time; cpuVsOne = CPU of the 2 workers / of the 1. */
+  workers: { one: ShardTimesSummary; two: ShardTimesSummary; speedup: { flow: number; step: number }; cpuVsOne: number };
+  /** One worker; vsOneShard = time (and CPU) / the same with shardSize = molecules (one shard). */
+  sizes: (ShardTimesSummary & { vsOneShard: { flow: number; step: number; cpu: number } })[];
   sameFingerprint: boolean;
   failures: number;
 }
@@ -38,6 +38,8 @@ export interface ShardTimesSummary {
   shards: number;
   flowSeconds: number;
   stepSeconds: number;
+  /** CPU seconds of the worker processes (NaN without /proc). */
+  cpuSeconds: number;
   /** Most shards running at once in any round. */
   shardsAtOnce: number;
 }
@@ -153,6 +155,7 @@ const shardTimesSummary = (t: ShardTimes): ShardTimesSummary => ({
   shards: t.shards,
   flowSeconds: round(t.flowSeconds.median),
   stepSeconds: round(t.stepSeconds.median),
+  cpuSeconds: round(t.cpuSeconds.median),
   shardsAtOnce: t.shardsAtOnce,
 });
 
@@ -164,8 +167,12 @@ function summariseShards(r: ShardsResult): ShardsSummary {
       one: shardTimesSummary(r.workers.one),
       two: shardTimesSummary(r.workers.two),
       speedup: { flow: round(r.workers.speedup.flow), step: round(r.workers.speedup.step) },
+      cpuVsOne: round(r.workers.cpuVsOne),
     },
-    sizes: r.sizes.map((s) => ({ ...shardTimesSummary(s.times), vsOneShard: { flow: round(s.vsOneShard.flow), step: round(s.vsOneShard.step) } })),
+    sizes: r.sizes.map((s) => ({
+      ...shardTimesSummary(s.times),
+      vsOneShard: { flow: round(s.vsOneShard.flow), step: round(s.vsOneShard.step), cpu: round(s.vsOneShard.cpu) },
+    })),
     sameFingerprint: r.sameFingerprint,
     failures: r.failures,
   };
@@ -429,23 +436,34 @@ function shardsTable(r: ShardsResult): string {
     `${label} (${number(t.shards)} shard${t.shards === 1 ? '' : 's'}, ≤ ${t.shardsAtOnce} at once)`,
     ...seconds(t.flowSeconds),
     ...seconds(t.stepSeconds),
+    ...seconds(t.cpuSeconds),
     note,
   ];
-  const both = (x: { flow: number; step: number }, of: string): string => `flow ${round(x.flow)} ×, step ${round(x.step)} × ${of}`;
-  const { one, two, speedup } = r.workers;
+  const { one, two, speedup, cpuVsOne } = r.workers;
   const rows = table(
     [
-      [`sharded map steps: ${number(r.molecules)} molecules, PostgreSQL`, 'flow', 'noise', 'mapped step', 'noise', 'ratio (median of per-round ratios)'],
+      [`sharded map steps: ${number(r.molecules)} molecules, PostgreSQL`, 'flow', 'noise', 'mapped step', 'noise', 'workers CPU', 'noise', 'ratio (median of per-round ratios)'],
       times(`1 worker process, shardSize ${number(one.shardSize)}`, one, ''),
-      times(`2 worker processes, shardSize ${number(two.shardSize)}`, two, `speedup: ${both(speedup, '1 worker')} (time of 1 / time of 2)`),
-      ...r.sizes.map((s) => times(`1 worker process, shardSize ${number(s.times.shardSize)}`, s.times, both(s.vsOneShard, 'one shard'))),
+      times(
+        `2 worker processes, shardSize ${number(two.shardSize)}`,
+        two,
+        `speedup (time of 1 / time of 2): flow ${round(speedup.flow)} ×, step ${round(speedup.step)} ×; CPU ${round(cpuVsOne)} × 1 worker's`,
+      ),
+      ...r.sizes.map((s) =>
+        times(
+          `1 worker process, shardSize ${number(s.times.shardSize)}`,
+          s.times,
+          `vs one shard: flow ${round(s.vsOneShard.flow)} ×, step ${round(s.vsOneShard.step)} ×, CPU ${round(s.vsOneShard.cpu)} ×`,
+        ),
+      ),
     ],
-    [false, true, true, true, true, false],
+    [false, true, true, true, true, true, true, false],
   );
   return [
     rows,
     `read-smiles → descriptors (mapped) → lipinski-filter, a fresh schema per run, \`chemflow worker\` processes of the built CLI; ` +
-      `${r.rounds} interleaved round(s); wall seconds from the flow's events (FlowInitialized → FlowCompleted; the mapped step's start → merged finish)` +
+      `${r.rounds} interleaved round(s); wall seconds from the flow's events (FlowInitialized → FlowCompleted; the mapped step's start → merged finish); ` +
+      `CPU: user + system seconds of the worker processes until the flow ended, startup included` +
       `${r.failures > 0 ? `; ${r.failures} failed attempt(s): those runs are slower than they should be` : ''}`,
   ].join('\n');
 }

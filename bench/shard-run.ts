@@ -23,6 +23,11 @@ export interface ShardRun {
   shards: number;
   /** StepFailed events (a retried shard would make the run slower than it should be). */
   failures: number;
+  /**
+   * CPU seconds of all worker processes from start to the flow's end (startup, idle looks included): what
+   * the run cost whatever else the machine did, unlike wall time. NaN without /proc.
+   */
+  cpuSeconds: number;
   /** Most shards running at once, from the log's order of shard starts and ends: 2 when two processes shared them. */
   shardsAtOnce: number;
   flowFingerprint: string;
@@ -100,12 +105,14 @@ export async function shardRun(setup: ShardRunSetup): Promise<ShardRun> {
     await Promise.all(workers.map((w) => w.ready));
     const flowId = (await chemflowCommand(setup.cli, db, ['submit', setup.flowFile], setup.dir)).trim();
     const flowFingerprint = await waitForOutcome(workers, flowId);
+    const cpuSeconds = workers.reduce((sum, w) => sum + (w.cpuSeconds() ?? Number.NaN), 0);
     const t = await timings(schema.name, flowId);
     return {
       flowSeconds: t.flow_s,
       stepSeconds: t.step_s,
       shards: t.shards,
       failures: t.failures,
+      cpuSeconds,
       shardsAtOnce: await shardsAtOnce(schema.name, flowId),
       flowFingerprint,
     };

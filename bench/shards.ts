@@ -23,21 +23,27 @@ export interface ShardTimes {
   shards: number;
   flowSeconds: Sample;
   stepSeconds: Sample;
+  /** CPU seconds of the worker processes (all of them): unlike wall time, barely moved by a busy neighbour. */
+  cpuSeconds: Sample;
   /** Most shards running at once in any round (2 workers: 2 if both processes ran shards). */
   shardsAtOnce: number;
 }
 
-/** A ratio of two configurations' wall times, for the flow and for the mapped step. */
+/** A ratio of two configurations' wall times (flow, mapped step) and of their workers' CPU seconds. */
 export interface ShardRatio {
   flow: number;
   step: number;
+  cpu: number;
 }
 
 export interface ShardsResult {
   molecules: number;
   rounds: number;
-  /** 1 and 2 worker processes, shards of 1,000; speedup = 1-worker time / 2-worker time. */
-  workers: { one: ShardTimes; two: ShardTimes; speedup: ShardRatio };
+  /**
+   * 1 and 2 worker processes, shards of 1,000; speedup = 1-worker wall time / 2-worker wall time;
+   * cpuVsOne = CPU seconds of the 2 workers / of the 1 (above 1: what sharing the shards costs in work).
+   */
+  workers: { one: ShardTimes; two: ShardTimes; speedup: { flow: number; step: number }; cpuVsOne: number };
   /** One worker, shardSize = n (one shard), 1,000, 100; vsOneShard = time / time with one shard. */
   sizes: { times: ShardTimes; vsOneShard: ShardRatio }[];
   /** Every run ended with the same flow fingerprint (sharding never changes a result). */
@@ -73,7 +79,8 @@ export async function shardsBench(options: ShardsOptions, log: (line: string) =>
         runs[i]?.push(run);
         log(
           `shards round ${round}/${options.rounds}: ${config.workers} worker(s), shardSize ${config.shardSize} (${run.shards} shards, ` +
-            `at most ${run.shardsAtOnce} at once): flow ${run.flowSeconds.toFixed(1)} s, mapped step ${run.stepSeconds.toFixed(1)} s`,
+            `at most ${run.shardsAtOnce} at once): flow ${run.flowSeconds.toFixed(1)} s, mapped step ${run.stepSeconds.toFixed(1)} s, ` +
+            `workers' CPU ${run.cpuSeconds.toFixed(1)} s`,
         );
       }
     }
@@ -88,6 +95,7 @@ export async function shardsBench(options: ShardsOptions, log: (line: string) =>
       shards: of[0]?.shards ?? 0,
       flowSeconds: sample(of.map((r) => r.flowSeconds)),
       stepSeconds: sample(of.map((r) => r.stepSeconds)),
+      cpuSeconds: sample(of.map((r) => r.cpuSeconds)),
       shardsAtOnce: Math.max(0, ...of.map((r) => r.shardsAtOnce)),
     };
   };
@@ -95,13 +103,13 @@ export async function shardsBench(options: ShardsOptions, log: (line: string) =>
   const ratio = (a: number, b: number): ShardRatio => {
     const per = (pick: (r: ShardRun) => number): number =>
       median((runs[a] ?? []).map((r, round) => pick(r) / pick((runs[b] ?? [])[round] as ShardRun)));
-    return { flow: per((r) => r.flowSeconds), step: per((r) => r.stepSeconds) };
+    return { flow: per((r) => r.flowSeconds), step: per((r) => r.stepSeconds), cpu: per((r) => r.cpuSeconds) };
   };
   const all = runs.flat();
   return {
     molecules: n,
     rounds: options.rounds,
-    workers: { one: times(1), two: times(3), speedup: ratio(1, 3) },
+    workers: { one: times(1), two: times(3), speedup: { flow: ratio(1, 3).flow, step: ratio(1, 3).step }, cpuVsOne: ratio(3, 1).cpu },
     sizes: [0, 1, 2].map((i) => ({ times: times(i), vsOneShard: ratio(i, 0) })),
     sameFingerprint: new Set(all.map((r) => r.flowFingerprint)).size === 1,
     failures: all.reduce((sum, r) => sum + r.failures, 0),
