@@ -42,6 +42,8 @@ export interface ShardTimesSummary {
   cpuSeconds: number;
   /** Most shards running at once in any round. */
   shardsAtOnce: number;
+  /** Mean wall seconds of one shard, start → finish. */
+  shardSeconds: number;
 }
 
 /** The step cache lookup (issue 15); "empty" holds only the looked-up entries, "loaded" `entries` more. */
@@ -157,6 +159,7 @@ const shardTimesSummary = (t: ShardTimes): ShardTimesSummary => ({
   stepSeconds: round(t.stepSeconds.median),
   cpuSeconds: round(t.cpuSeconds.median),
   shardsAtOnce: t.shardsAtOnce,
+  shardSeconds: round(t.shardSeconds.median),
 });
 
 function summariseShards(r: ShardsResult): ShardsSummary {
@@ -437,12 +440,13 @@ function shardsTable(r: ShardsResult): string {
     ...seconds(t.flowSeconds),
     ...seconds(t.stepSeconds),
     ...seconds(t.cpuSeconds),
+    `${round(t.shardSeconds.median)} s`,
     note,
   ];
   const { one, two, speedup, cpuVsOne } = r.workers;
   const rows = table(
     [
-      [`sharded map steps: ${number(r.molecules)} molecules, PostgreSQL`, 'flow', 'noise', 'mapped step', 'noise', 'workers CPU', 'noise', 'ratio (median of per-round ratios)'],
+      [`sharded map steps: ${number(r.molecules)} molecules, PostgreSQL`, 'flow', 'noise', 'mapped step', 'noise', 'workers CPU', 'noise', 'one shard', 'ratio (median of per-round ratios)'],
       times(`1 worker process, shardSize ${number(one.shardSize)}`, one, ''),
       times(
         `2 worker processes, shardSize ${number(two.shardSize)}`,
@@ -457,13 +461,13 @@ function shardsTable(r: ShardsResult): string {
         ),
       ),
     ],
-    [false, true, true, true, true, true, true, false],
+    [false, true, true, true, true, true, true, true, false],
   );
   return [
     rows,
     `read-smiles → descriptors (mapped) → lipinski-filter, a fresh schema per run, \`chemflow worker\` processes of the built CLI; ` +
       `${r.rounds} interleaved round(s); wall seconds from the flow's events (FlowInitialized → FlowCompleted; the mapped step's start → merged finish); ` +
-      `CPU: user + system seconds of the worker processes until the flow ended, startup included` +
+      `CPU: user + system seconds of the worker processes until the flow ended, startup included; one shard: mean start → finish` +
       `${r.failures > 0 ? `; ${r.failures} failed attempt(s): those runs are slower than they should be` : ''}`,
   ].join('\n');
 }

@@ -30,6 +30,8 @@ export interface ShardRun {
   cpuSeconds: number;
   /** Most shards running at once, from the log's order of shard starts and ends: 2 when two processes shared them. */
   shardsAtOnce: number;
+  /** Mean start → finish of one shard. */
+  shardSeconds: number;
   flowFingerprint: string;
 }
 
@@ -80,19 +82,38 @@ async function timings(schema: string, flowId: string): Promise<TimingRow> {
   return row;
 }
 
-/** A sweep over the shard events in log order: +1 on a start, −1 on a finish or failure. */
-async function shardsAtOnce(schema: string, flowId: string): Promise<number> {
-  const rows = await adminQuery<{ event_type: string }>(
-    `SELECT event_type FROM ${schema}.event_log WHERE flow_id = $1::uuid AND payload ? 'shard' ORDER BY version`,
+interface ShardSweep {
+  atOnce: number;
+  meanSeconds: number;
+}
+
+/**
+ * The shard events in log order: +1 running on a start, −1 on a finish or failure (the most at once),
+ * and each finished shard's start → finish (its mean: twice as long with two at once means the CPU,
+ * not chemflow, was what limited them).
+ */
+async function shardSweep(schema: string, flowId: string): Promise<ShardSweep> {
+  const rows = await adminQuery<{ event_type: string; shard: number; at: number }>(
+    `SELECT event_type, (payload->'shard'->>'index')::int AS shard, extract(epoch FROM ts)::float8 AS at
+     FROM ${schema}.event_log WHERE flow_id = $1::uuid AND payload ? 'shard' ORDER BY version`,
     [flowId],
   );
+  const started = new Map<number, number>();
+  const durations: number[] = [];
   let running = 0;
-  let most = 0;
-  for (const { event_type: type } of rows) {
-    running += type === 'StepStarted' ? 1 : type === 'StepFinished' || type === 'StepFailed' ? -1 : 0;
-    most = Math.max(most, running);
+  let atOnce = 0;
+  for (const row of rows) {
+    if (row.event_type === 'StepStarted') {
+      started.set(row.shard, row.at);
+      running += 1;
+    } else if (row.event_type === 'StepFinished' || row.event_type === 'StepFailed') {
+      running -= 1;
+      const start = started.get(row.shard);
+      if (row.event_type === 'StepFinished' && start !== undefined) durations.push(row.at - start);
+    }
+    atOnce = Math.max(atOnce, running);
   }
-  return most;
+  return { atOnce, meanSeconds: durations.reduce((a, b) => a + b, 0) / durations.length };
 }
 
 export async function shardRun(setup: ShardRunSetup): Promise<ShardRun> {
@@ -113,7 +134,7 @@ export async function shardRun(setup: ShardRunSetup): Promise<ShardRun> {
       shards: t.shards,
       failures: t.failures,
       cpuSeconds,
-      shardsAtOnce: await shardsAtOnce(schema.name, flowId),
+      ...(await shardSweep(schema.name, flowId).then((sweep) => ({ shardsAtOnce: sweep.atOnce, shardSeconds: sweep.meanSeconds }))),
       flowFingerprint,
     };
   } finally {

@@ -27,6 +27,8 @@ export interface ShardTimes {
   cpuSeconds: Sample;
   /** Most shards running at once in any round (2 workers: 2 if both processes ran shards). */
   shardsAtOnce: number;
+  /** Mean start → finish of one shard (with 2 at once on a busy 2-core machine, up to twice the 1-worker time). */
+  shardSeconds: Sample;
 }
 
 /** A ratio of two configurations' wall times (flow, mapped step) and of their workers' CPU seconds. */
@@ -80,7 +82,7 @@ export async function shardsBench(options: ShardsOptions, log: (line: string) =>
         log(
           `shards round ${round}/${options.rounds}: ${config.workers} worker(s), shardSize ${config.shardSize} (${run.shards} shards, ` +
             `at most ${run.shardsAtOnce} at once): flow ${run.flowSeconds.toFixed(1)} s, mapped step ${run.stepSeconds.toFixed(1)} s, ` +
-            `workers' CPU ${run.cpuSeconds.toFixed(1)} s`,
+            `workers' CPU ${run.cpuSeconds.toFixed(1)} s, one shard ${run.shardSeconds.toFixed(2)} s`,
         );
       }
     }
@@ -97,6 +99,7 @@ export async function shardsBench(options: ShardsOptions, log: (line: string) =>
       stepSeconds: sample(of.map((r) => r.stepSeconds)),
       cpuSeconds: sample(of.map((r) => r.cpuSeconds)),
       shardsAtOnce: Math.max(0, ...of.map((r) => r.shardsAtOnce)),
+      shardSeconds: sample(of.map((r) => r.shardSeconds)),
     };
   };
   /** Median over the rounds of time(a) / time(b). */
