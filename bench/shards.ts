@@ -67,6 +67,7 @@ export async function shardsBench(options: ShardsOptions, log: (line: string) =>
   const workspace = await shardWorkspace(options.root, options.molecules);
   const n = workspace.molecules;
   // The 1-worker run with shards of 1,000 serves both questions.
+  const [ONE_SHARD, ONE_WORKER, SMALL_SHARDS, TWO_WORKERS] = [0, 1, 2, 3];
   const configs: Config[] = [
     { workers: 1, shardSize: n },
     { workers: 1, shardSize: SHARD_SIZE },
@@ -112,8 +113,13 @@ export async function shardsBench(options: ShardsOptions, log: (line: string) =>
   return {
     molecules: n,
     rounds: options.rounds,
-    workers: { one: times(1), two: times(3), speedup: { flow: ratio(1, 3).flow, step: ratio(1, 3).step }, cpuVsOne: ratio(3, 1).cpu },
-    sizes: [0, 1, 2].map((i) => ({ times: times(i), vsOneShard: ratio(i, 0) })),
+    workers: {
+      one: times(ONE_WORKER),
+      two: times(TWO_WORKERS),
+      speedup: { flow: ratio(ONE_WORKER, TWO_WORKERS).flow, step: ratio(ONE_WORKER, TWO_WORKERS).step },
+      cpuVsOne: ratio(TWO_WORKERS, ONE_WORKER).cpu,
+    },
+    sizes: [ONE_SHARD, ONE_WORKER, SMALL_SHARDS].map((i) => ({ times: times(i), vsOneShard: ratio(i, ONE_SHARD) })),
     sameFingerprint: new Set(all.map((r) => r.flowFingerprint)).size === 1,
     failures: all.reduce((sum, r) => sum + r.failures, 0),
   };
