@@ -6,6 +6,7 @@ import { cacheLookupBench } from './cache-lookup.js';
 import { errorTimelineBench } from './error-timeline.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { serverFacts } from './pg-admin.js';
+import { shardsBench } from './shards.js';
 import { queueBench } from './queue.js';
 import { replayBench } from './replay.js';
 import { renderTable, resultsDocument, summarise, type BenchRun, type RunContext } from './report.js';
@@ -53,6 +54,11 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<void> {
   if (options.sections.has('cache')) {
     log(`step cache lookup: ${options.cacheEntries.toLocaleString('en-US')} entries vs none, ${options.cacheLookups} lookups each`);
     run.cacheLookup = await cacheLookupBench({ entries: options.cacheEntries, lookups: options.cacheLookups, rounds: options.rounds }, log);
+  }
+  if (options.sections.has('shards')) {
+    log(`sharded map steps: ${options.shardMolecules.toLocaleString('en-US')} molecules, ${options.shardRounds} round(s), chemflow worker processes`);
+    // The work tree is where bench/results.json goes: its CLI and library, never the shared cache's checkout.
+    run.shards = await shardsBench({ root: new URL('../', resultsFile), molecules: options.shardMolecules, rounds: options.shardRounds }, log);
   }
   const context: RunContext = {
     mode: options.quick ? 'quick' : 'full',

@@ -1,4 +1,4 @@
-export const SECTIONS = ['throughput', 'replay', 'errors', 'queue', 'cache'] as const;
+export const SECTIONS = ['throughput', 'replay', 'errors', 'queue', 'cache', 'shards'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -30,16 +30,22 @@ export interface BenchOptions {
   cacheEntries: number;
   /** Cache entries looked up per schema (spread over the rounds). */
   cacheLookups: number;
+  /** Molecules of examples/screening/molecules.csv screened per sharded run (the first ones). */
+  shardMolecules: number;
+  /** Rounds of the sharded runs (each round runs every configuration once). */
+  shardRounds: number;
 }
 
-const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only SECTION]... [--history N]
-  --quick         3 rounds of 1 s samples, 100,000 finished flows for the queue and 100,000 cache
-                  entries for the step cache lookup (a few minutes in all); default 5 rounds of 3 s,
-                  1,000,000 finished flows and 1,000,000 cache entries
+const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only SECTION]... [--history N] [--molecules N]
+  --quick         3 rounds of 1 s samples, 100,000 finished flows for the queue, 100,000 cache
+                  entries for the step cache lookup and one round of sharded runs on 10,000 molecules
+                  (a few minutes in all); default 5 rounds of 3 s, 1,000,000 finished flows,
+                  1,000,000 cache entries and two rounds on 20,000 molecules
   --json          print only the JSON document on stdout
   --rounds N      rounds of the throughput measurements
   --only SECTION  run only this benchmark (repeatable): ${SECTIONS.join(', ')}
-  --history N     finished flows bulk-loaded for the queue's idle measurements`;
+  --history N     finished flows bulk-loaded for the queue's idle measurements
+  --molecules N   molecules screened per sharded run (the first N of examples/screening)`;
 
 function positiveInteger(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -64,6 +70,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     workerCounts: [1, 2, 4],
     cacheEntries: quick ? 100_000 : 1_000_000,
     cacheLookups: 1_000,
+    // 10 and 20 shards of 1,000: split evenly between 2 workers. Quick: 4 runs in under 2 minutes.
+    shardMolecules: quick ? 10_000 : 20_000,
+    shardRounds: quick ? 1 : 2,
   };
   const only = new Set<Section>();
   for (let i = 0; i < argv.length; i++) {
@@ -75,6 +84,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     }
     if (arg === '--history') {
       options.historyFlows = positiveInteger(arg, argv[++i]);
+      continue;
+    }
+    if (arg === '--molecules') {
+      options.shardMolecules = positiveInteger(arg, argv[++i]);
       continue;
     }
     if (arg === '--only') {

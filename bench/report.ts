@@ -3,6 +3,7 @@ import type { CacheComparison, CacheLookupResult } from './cache-lookup.js';
 import type { ErrorTimelineResult } from './error-timeline.js';
 import type { Comparison, Latency, QueueResult } from './queue.js';
 import type { ReplayResult } from './replay.js';
+import type { ShardsResult, ShardTimes } from './shards.js';
 import { round, type Sample } from './stats.js';
 import type { ThroughputResult } from './throughput.js';
 
@@ -16,6 +17,33 @@ export interface BenchSummary {
   errorTimelineMedianMs?: number;
   queue?: QueueSummary;
   cacheLookup?: CacheLookupSummary;
+  shards?: ShardsSummary;
+}
+
+/** Sharded map steps (issue 14): wall seconds of the whole flow and of the mapped step, `chemflow worker` processes. */
+export interface ShardsSummary {
+  molecules: number;
+  rounds: number;
+  /** Shards of 1,000; speedup = 1-worker wall time / 2-worker wall time; cpuVsOne = CPU of the 2 workers / of the 1. */
+  workers: { one: ShardTimesSummary; two: ShardTimesSummary; speedup: { flow: number; step: number }; cpuVsOne: number };
+  /** One worker; vsOneShard = time (and CPU) / the same with shardSize = molecules (one shard). */
+  sizes: (ShardTimesSummary & { vsOneShard: { flow: number; step: number; cpu: number } })[];
+  sameFingerprint: boolean;
+  failures: number;
+}
+
+export interface ShardTimesSummary {
+  workers: number;
+  shardSize: number;
+  shards: number;
+  flowSeconds: number;
+  stepSeconds: number;
+  /** CPU seconds of the worker processes (NaN without /proc). */
+  cpuSeconds: number;
+  /** Most shards running at once in any round. */
+  shardsAtOnce: number;
+  /** Mean wall seconds of one shard, start → finish. */
+  shardSeconds: number;
 }
 
 /** The step cache lookup (issue 15); "empty" holds only the looked-up entries, "loaded" `entries` more. */
@@ -77,6 +105,7 @@ export interface BenchRun {
   errorTimeline?: ErrorTimelineResult;
   queue?: QueueResult;
   cacheLookup?: CacheLookupResult;
+  shards?: ShardsResult;
 }
 
 export interface RunContext {
@@ -89,7 +118,7 @@ export interface RunContext {
   server: Record<string, string>;
 }
 
-export function summarise({ throughput: t, replay, errorTimeline, queue, cacheLookup: c }: BenchRun): BenchSummary {
+export function summarise({ throughput: t, replay, errorTimeline, queue, cacheLookup: c, shards }: BenchRun): BenchSummary {
   return {
     ...(t === undefined
       ? {}
@@ -118,6 +147,37 @@ export function summarise({ throughput: t, replay, errorTimeline, queue, cacheLo
             plan: c.plan,
           },
         }),
+    ...(shards === undefined ? {} : { shards: summariseShards(shards) }),
+  };
+}
+
+const shardTimesSummary = (t: ShardTimes): ShardTimesSummary => ({
+  workers: t.workers,
+  shardSize: t.shardSize,
+  shards: t.shards,
+  flowSeconds: round(t.flowSeconds.median),
+  stepSeconds: round(t.stepSeconds.median),
+  cpuSeconds: round(t.cpuSeconds.median),
+  shardsAtOnce: t.shardsAtOnce,
+  shardSeconds: round(t.shardSeconds.median),
+});
+
+function summariseShards(r: ShardsResult): ShardsSummary {
+  return {
+    molecules: r.molecules,
+    rounds: r.rounds,
+    workers: {
+      one: shardTimesSummary(r.workers.one),
+      two: shardTimesSummary(r.workers.two),
+      speedup: { flow: round(r.workers.speedup.flow), step: round(r.workers.speedup.step) },
+      cpuVsOne: round(r.workers.cpuVsOne),
+    },
+    sizes: r.sizes.map((s) => ({
+      ...shardTimesSummary(s.times),
+      vsOneShard: { flow: round(s.vsOneShard.flow), step: round(s.vsOneShard.step), cpu: round(s.vsOneShard.cpu) },
+    })),
+    sameFingerprint: r.sameFingerprint,
+    failures: r.failures,
   };
 }
 
@@ -174,7 +234,7 @@ export interface Target {
 /** Sequential chemflow / commit limit (1 connection) before the flow queue: the lower of the two full runs in BENCHMARKS.md. */
 export const SEQ_VS_COMMIT_BEFORE_QUEUE = 0.436;
 
-export function targets({ throughput: t, replay, errorTimeline, queue: q, cacheLookup: c }: BenchRun): Target[] {
+export function targets({ throughput: t, replay, errorTimeline, queue: q, cacheLookup: c, shards }: BenchRun): Target[] {
   const atLeast = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value >= goal });
   const atMost = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value <= goal });
   const one = q?.workers.rows.find((r) => r.workers === 1);
@@ -211,6 +271,18 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, cacheL
       : [
           atMost(`step cache lookup with ${number(c.entries)} entries ≤ 1.5 × with none`, c.lookup.ratio, 1.5, '×'),
           { name: 'step cache lookup plan: one index scan', value: isIndexLookup(c.plan) ? 1 : 0, goal: 1, unit: 'yes/no' as const, met: isIndexLookup(c.plan) },
+        ]),
+    // No speed goal for shards (the issue sets none): the contract is that sharding never changes a result.
+    ...(shards === undefined
+      ? []
+      : [
+          {
+            name: 'sharded runs: one flow fingerprint for every shard size and worker count',
+            value: shards.sameFingerprint ? 1 : 0,
+            goal: 1,
+            unit: 'yes/no' as const,
+            met: shards.sameFingerprint,
+          },
         ]),
   ];
 }
@@ -249,6 +321,7 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     run.errorTimeline === undefined ? null : auditLine(run.errorTimeline),
     run.queue === undefined ? null : queueTables(run.queue),
     run.cacheLookup === undefined ? null : cacheTable(run.cacheLookup),
+    run.shards === undefined ? null : shardsTable(run.shards),
   ];
   return [header, ...sections.filter((s) => s !== null), goals].join('\n\n') + '\n';
 }
@@ -357,5 +430,44 @@ function cacheTable(c: CacheLookupResult): string {
     rows,
     `${number(c.lookups)} lookups per schema and row in ${c.rounds} interleaved rounds; bulk load of ${number(c.entries)} finished steps ` +
       `(event_log + step_cache, INSERT ... SELECT generate_series, ANALYZE) ${round(c.loadSeconds)} s; plan: ${c.plan.join(', ') || '(no scan)'}`,
+  ].join('\n');
+}
+
+function shardsTable(r: ShardsResult): string {
+  const seconds = (x: Sample): string[] => [`${round(x.median)} s`, noise(x)];
+  const times = (label: string, t: ShardTimes, note: string): string[] => [
+    `${label} (${number(t.shards)} shard${t.shards === 1 ? '' : 's'}, ≤ ${t.shardsAtOnce} at once)`,
+    ...seconds(t.flowSeconds),
+    ...seconds(t.stepSeconds),
+    ...seconds(t.cpuSeconds),
+    `${round(t.shardSeconds.median)} s`,
+    note,
+  ];
+  const { one, two, speedup, cpuVsOne } = r.workers;
+  const rows = table(
+    [
+      [`sharded map steps: ${number(r.molecules)} molecules, PostgreSQL`, 'flow', 'noise', 'mapped step', 'noise', 'workers CPU', 'noise', 'one shard', 'ratio (median of per-round ratios)'],
+      times(`1 worker process, shardSize ${number(one.shardSize)}`, one, ''),
+      times(
+        `2 worker processes, shardSize ${number(two.shardSize)}`,
+        two,
+        `speedup (time of 1 / time of 2): flow ${round(speedup.flow)} ×, step ${round(speedup.step)} ×; CPU ${round(cpuVsOne)} × 1 worker's`,
+      ),
+      ...r.sizes.map((s) =>
+        times(
+          `1 worker process, shardSize ${number(s.times.shardSize)}`,
+          s.times,
+          `vs one shard: flow ${round(s.vsOneShard.flow)} ×, step ${round(s.vsOneShard.step)} ×, CPU ${round(s.vsOneShard.cpu)} ×`,
+        ),
+      ),
+    ],
+    [false, true, true, true, true, true, true, true, false],
+  );
+  return [
+    rows,
+    `read-smiles → descriptors (mapped) → lipinski-filter, a fresh schema per run, \`chemflow worker\` processes of the built CLI; ` +
+      `${r.rounds} interleaved round(s); wall seconds from the flow's events (FlowInitialized → FlowCompleted; the mapped step's start → merged finish); ` +
+      `CPU: user + system seconds of the worker processes until the flow ended, startup included; one shard: mean start → finish` +
+      `${r.failures > 0 ? `; ${r.failures} failed attempt(s): those runs are slower than they should be` : ''}`,
   ].join('\n');
 }
