@@ -47,8 +47,9 @@ export interface FlowEngineOptions {
   /** The shard leases this engine runs shards under; a worker passes its keeper. Default: one of its own. */
   shardLeases?: ShardLeaseKeeper;
   /**
-   * Worker threads to run shard attempts in (steps loaded from a flow file only), so that one process
-   * uses up to `concurrency` cores on a CPU-bound mapped step. Owned by the caller, who closes it.
+   * Worker threads to run step attempts in (steps loaded from a flow file only): a long synchronous
+   * step then never blocks the heartbeat that keeps its lease, and one process uses up to
+   * `concurrency` cores on a CPU-bound mapped step. Owned by the caller, who closes it.
    */
   threads?: StepThreads;
   /** How often a coordinator reads the log while other processes hold the rest of its shards; default 500 ms. */

@@ -20,6 +20,7 @@ import { runStepAttempt } from './step-attempt.js';
 import { runShard, type ShardRunEnd } from './shard-attempt.js';
 import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
 import { runShardedStep, shardWorkOf, splitStep, type ShardedStepIo } from './sharded-step.js';
+import type { ShardInputCache } from './shard-input-cache.js';
 import type { StepThreads } from './step-threads.js';
 
 export type { FlowEngineOptions, NextResult, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
@@ -184,9 +185,16 @@ export class FlowEngine {
    * Runs one shard that a worker claimed, of a sharded step another process coordinates, from the
    * flow's log the caller just read; the lease is given back (or let expire) when it returns.
    */
-  async runShard(lease: ShardLease, definition: FlowDefinition, events: readonly FlowEvent[]): Promise<ShardRunEnd> {
+  async runShard(
+    lease: ShardLease,
+    definition: FlowDefinition,
+    events: readonly FlowEvent[],
+    options: { inputs?: ShardInputCache } = {},
+  ): Promise<ShardRunEnd> {
     const session = await this.sessions.open(lease.flowId, definition, events);
-    return runShard(shardWorkOf(session, this.planOf(session), lease.stepIndex, this.shardIo(session, lease.stepIndex)), lease);
+    const work = shardWorkOf(session, this.planOf(session), lease.stepIndex, this.shardIo(session, lease.stepIndex));
+    const cached = options.inputs?.get(work, lease);
+    return runShard(cached === undefined ? work : { ...work, input: cached }, lease);
   }
 
   /** Coordinates the Running sharded step `index` to its end (or until stopped). */
@@ -220,7 +228,7 @@ export class FlowEngine {
     session.startedHere = null;
     const plan = this.planOf(session);
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
-    const run = await runStepAttempt(session, plan, index, { store: this.store, baseDir: this.baseDir });
+    const run = await runStepAttempt(session, plan, index, { store: this.store, baseDir: this.baseDir, threads: this.threads });
     const recorded = recordAttempt(session.flow, plan, index, run.outcome, { now: this.clock.now(), chain: !run.corruptInput && chain() });
     await session.commit(recorded.events, {
       ...(run.outputs.length > 0 ? { artifacts: run.outputs } : {}),

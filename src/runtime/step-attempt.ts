@@ -9,6 +9,7 @@ import type { CacheEntryInput } from '../stores/step-cache-index.js';
 import type { FlowSession } from './flow-session.js';
 import { cacheEntryFor, cachedStepsOf, planStepCache } from './step-cache.js';
 import { runAttempt } from './step-runner.js';
+import type { StepThreads } from './step-threads.js';
 
 /** What one attempt produced: its outcome as `recordAttempt` takes it, and the artifacts to store. */
 export interface AttemptRun {
@@ -29,7 +30,7 @@ export async function runStepAttempt(
   session: FlowSession<FlowDefinition>,
   plan: FlowPlan,
   index: number,
-  io: { store: FlowStore; baseDir: string },
+  io: { store: FlowStore; baseDir: string; threads?: StepThreads | undefined },
 ): Promise<AttemptRun> {
   const step = session.definition.steps[index];
   if (step === undefined) throw new RangeError(`Flow ${session.flowId} has no step at index ${index}`);
@@ -56,7 +57,10 @@ export async function runStepAttempt(
     errorHistory: errorHistory(session.flow),
     cachedSteps: cachedStepsOf(session.flow),
   };
-  const result = await runAttempt(step, context, { stop: session.stop, timeoutMs: plan.steps[index]?.timeoutMs ?? null });
+  // In a thread when it can: a long synchronous step (RDKit) then never stalls the heartbeat that keeps
+  // its lease, so no other worker takes a live attempt for a lost one.
+  const run = io.threads?.canRun(step) === true ? io.threads.run.bind(io.threads) : runAttempt;
+  const result = await run(step, context, { stop: session.stop, timeoutMs: plan.steps[index]?.timeoutMs ?? null });
   if (!result.ok) return { outcome: result, outputs: [], cacheEntry: undefined, corruptInput: false };
   for (const artifact of result.outputs) session.artifacts.set(artifact.hash, artifact);
   const outcome = { ok: true as const, outputs: result.outputs.map((a) => a.hash), signals: result.signals };

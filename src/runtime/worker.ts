@@ -10,6 +10,7 @@ import { FlowEngine, type FlowEngineOptions, type FlowHandle } from './engine.js
 import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 import type { ShardRunEnd } from './shard-attempt.js';
+import { ShardInputCache } from './shard-input-cache.js';
 import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
 import { shardKeyText } from '../stores/shard-queue.js';
 
@@ -101,6 +102,8 @@ export class FlowWorker {
   private readonly leases: LeaseKeeper;
   /** The shards of sharded steps (of any flow) this worker runs, under the same owner, lease and heartbeat. */
   private readonly shardLeases: ShardLeaseKeeper;
+  /** The whole inputs of the mapped steps whose shards this worker ran lately: read once, not per shard. */
+  private readonly shardInputs = new ShardInputCache();
   /** One for every flow this worker drives: their appends ready at the same moment share a commit. */
   private readonly committer: GroupCommitter;
   /** Flows already reported unresolvable, with the reason: said once, not on every claim. */
@@ -222,7 +225,7 @@ export class FlowWorker {
       return { ...where, end: 'unresolvable', error: asError(error) };
     }
     try {
-      return { ...where, end: await this.engineFor(setup).runShard(lease, setup.definition, events) };
+      return { ...where, end: await this.engineFor(setup).runShard(lease, setup.definition, events, { inputs: this.shardInputs }) };
     } catch (error) {
       this.shardLeases.forget(lease);
       return { ...where, end: 'error', error: asError(error) };
