@@ -42,6 +42,15 @@ steps:
   - { id: bump, uses: ./steps/recording.mjs#increment }
 `;
 
+/** `spin` blocks its thread's event loop for 4 s: more than twice the 1.5 s lease. */
+const SPIN_FLOW = `name: spin
+retry: { maxRetries: 2, backoff: { kind: none } }
+steps:
+  - { id: seed, uses: ./steps/recording.mjs#source }
+  - { id: spin, uses: ./steps/recording.mjs#spin, params: { ms: 4000 } }
+  - { id: bump, uses: ./steps/recording.mjs#increment }
+`;
+
 describe.skipIf(!pgAvailable)('leases on PostgreSQL, with real worker processes', () => {
   let db: PgDb;
   let ws: Workspace;
@@ -58,6 +67,7 @@ describe.skipIf(!pgAvailable)('leases on PostgreSQL, with real worker processes'
     await ws.write('steps/recording.mjs', RECORDING_STEPS);
     await ws.write('held.yaml', HELD_FLOW);
     await ws.write('nap.yaml', NAP_FLOW);
+    await ws.write('spin.yaml', SPIN_FLOW);
     const migrated = await cli('migrate');
     expect(migrated.code, migrated.stderr).toBe(0);
   }, 120_000);
@@ -171,5 +181,27 @@ describe.skipIf(!pgAvailable)('leases on PostgreSQL, with real worker processes'
       .filter((e) => e.event_type === 'StepStarted')
       .map((e) => `${e.payload.stepId}#${e.payload.attempt}`);
     expect(attempts).toEqual(['seed#1', 'nap#1', 'bump#1']);
+  });
+
+  it('a step that computes longer than the lease without yielding keeps its lease: it runs in a step thread, the heartbeat goes on', { timeout: 180_000 }, async () => {
+    const fast = ['worker', '--json', '--lease-ms', '1500', '--heartbeat-ms', '300', '--poll-ms', '100'];
+    const workers = [background(['--db', db.url, ...fast], ws.dir), background(['--db', db.url, ...fast], ws.dir)];
+    for (const w of workers) await waitUntil(() => w.stderr().includes('Worker '), 'a worker to start', 60_000);
+    const flowId = await submit('spin.yaml');
+    const done = await waitUntil(
+      () => workers.flatMap((w) => workerLines(w.stdout())).find((l) => l.flowId === flowId),
+      'the flow to finish',
+      120_000,
+      50,
+    );
+    for (const w of workers) w.kill('SIGTERM');
+    for (const w of workers) expect(await w.exited, w.stderr()).toBe(0);
+    expect(done).toMatchObject({ outcome: 'completed', status: 'completed' });
+    const spins = (await readExecutions(ws.dir)).filter((x) => x.flowId === flowId && x.stepId === 'spin');
+    expect(spins.map((x) => [x.attempt, x.what])).toEqual([
+      [1, 'start'],
+      [1, 'end'],
+    ]);
+    expect(await errorRows(db.schema, flowId)).toEqual([]);
   });
 });

@@ -114,7 +114,7 @@ export function errorRows(schema: string, flowId?: string): Promise<ErrorRow[]> 
 /**
  * Step modules that record their side effects: each attempt appends `flowId stepId attempt pid start ms`
  * when it begins and `... end ms` when it returns, to executions.log beside the flow file. `busy` fails
- * Transient on its first attempt. `hold` writes `started-<flowId>-<attempt>.marker` and waits for
+ * Transient on its first attempt. `spin` computes for `ms` without yielding. `hold` writes `started-<flowId>-<attempt>.marker` and waits for
  * `release.marker`, honouring `ctx.signal`.
  */
 export const RECORDING_STEPS = `import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
@@ -149,6 +149,16 @@ export const busy = {
     if (ctx.attempt === 1) throw Object.assign(new Error('upstream busy'), { errorClass: 'Transient', code: 'BUSY' });
     log(ctx, 'end');
     return { outputs: [{ kind: 'number', payload: { n: ctx.input[0].payload.n } }] };
+  },
+};
+// Computes for ctx.params.ms without yielding (as RDKit does): the event loop of its thread is blocked.
+export const spin = {
+  kind: 'transform',
+  run(ctx) {
+    log(ctx, 'start');
+    for (const until = Date.now() + (ctx.params.ms ?? 1000); Date.now() < until; );
+    log(ctx, 'end');
+    return { outputs: [{ kind: 'number', payload: { n: ctx.input[0].payload.n + 1 } }] };
   },
 };
 export const hold = {
