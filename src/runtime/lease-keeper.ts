@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { FlowCancelledError, LeaseLostError } from '../core/error-class.js';
 import { FlowLeasedError, FlowNotFoundError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
+import { HeldLeases } from './held-leases.js';
 
 export const DEFAULT_LEASE_MS = 30_000;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
@@ -45,32 +45,30 @@ export function isDeadLocalOwner(owner: string): boolean {
   }
 }
 
-interface Held {
-  lease: FlowLease;
-  controller: AbortController;
-}
-
 /**
- * Holds this process's leases and renews them all with one statement per heartbeat. A lease that could
- * not be renewed before it would have expired is given up (its attempt is aborted, since another
- * worker may now take the flow over), and so is a flow found cancelled, so an attempt in flight stops
- * at the next heartbeat after `chemflow cancel`.
+ * Holds this process's flow leases and renews them all with one statement per heartbeat (`HeldLeases`:
+ * a lease not renewed in time is given up, a cancelled flow's attempt is stopped).
  */
 export class LeaseKeeper {
   readonly owner: string;
   readonly leaseMs: number;
   readonly heartbeatMs: number;
   private readonly store: FlowStore;
-  private readonly held = new Map<string, Held>();
-  private timer: NodeJS.Timeout | null = null;
-  private lastRenewal = Date.now();
-  private beating = false;
+  private readonly held: HeldLeases<FlowLease>;
 
-  constructor(private readonly options: LeaseKeeperOptions) {
+  constructor(options: LeaseKeeperOptions) {
     this.store = options.store;
     this.owner = options.owner ?? defaultLeaseOwner();
     this.leaseMs = Math.max(1, options.leaseMs ?? DEFAULT_LEASE_MS);
     this.heartbeatMs = Math.max(1, Math.min(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, this.leaseMs));
+    this.held = new HeldLeases<FlowLease>({
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      heartbeatMs: this.heartbeatMs,
+      keyOf: (lease) => lease.flowId,
+      renew: (leases) => this.store.renewLeases(this.owner, leases.map((l) => l.flowId), this.leaseMs),
+      onHeartbeat: options.onHeartbeat,
+    });
   }
 
   /** Leases of runnable flows claimed for this owner (at most `limit`). */
@@ -82,7 +80,7 @@ export class LeaseKeeper {
   /** The lease of one flow; `FlowLeasedError` if a live process holds it. */
   async acquire(flowId: string): Promise<FlowLease> {
     const existing = this.held.get(flowId);
-    if (existing !== undefined) return existing.lease;
+    if (existing !== undefined) return existing;
     const result = await this.store.acquireLease(flowId, this.owner, this.leaseMs);
     if (result.acquired) return this.hold(flowId);
     if (result.reason === 'not_found') throw new FlowNotFoundError(flowId);
@@ -97,7 +95,7 @@ export class LeaseKeeper {
 
   /** A lease the store granted with the flow's creation (`AppendOptions.lease`). */
   adopt(flowId: string): FlowLease {
-    return this.held.get(flowId)?.lease ?? this.hold(flowId);
+    return this.held.get(flowId) ?? this.hold(flowId);
   }
 
   /** Gives the flow back for anyone to claim when due. A failure to say so only delays it until expiry. */
@@ -111,11 +109,7 @@ export class LeaseKeeper {
    * this process cannot run now, so that it is not handed straight back to it).
    */
   forget(lease: FlowLease): boolean {
-    const held = this.held.get(lease.flowId);
-    if (held?.lease !== lease) return false;
-    this.held.delete(lease.flowId);
-    if (this.held.size === 0) this.stopTimer();
-    return true;
+    return this.held.forget(lease);
   }
 
   get size(): number {
@@ -124,65 +118,15 @@ export class LeaseKeeper {
 
   /** Stops renewing everything (the leases expire by themselves). */
   close(): void {
-    this.held.clear();
-    this.stopTimer();
+    this.held.close();
   }
 
   /** One heartbeat now (the timer calls it every `heartbeatMs`). */
-  async heartbeat(): Promise<void> {
-    if (this.beating || this.held.size === 0) return;
-    this.beating = true;
-    const ids = [...this.held.keys()];
-    try {
-      const statuses = await this.store.renewLeases(this.owner, ids, this.leaseMs);
-      this.lastRenewal = Date.now();
-      let lost = 0;
-      for (const flowId of ids) {
-        // Given back or ended meanwhile (an ending append clears the lease): not a loss.
-        if (!this.held.has(flowId)) continue;
-        const status = statuses.get(flowId);
-        if (status === undefined) lost += 1;
-        if (status === undefined) this.abort(flowId, new LeaseLostError(this.owner));
-        else if (status === 'cancelled') this.abort(flowId, new FlowCancelledError(null));
-      }
-      this.options.onHeartbeat?.(statuses.size, lost);
-    } catch {
-      // The database is away. Until the lease would have expired nobody else may take the flows, so
-      // the attempts go on; after that, another worker may, so they stop here.
-      if (Date.now() - this.lastRenewal >= this.leaseMs) {
-        for (const flowId of ids) this.abort(flowId, new LeaseLostError(this.owner));
-        this.options.onHeartbeat?.(0, ids.length);
-      }
-    } finally {
-      this.beating = false;
-    }
+  heartbeat(): Promise<void> {
+    return this.held.heartbeat();
   }
 
   private hold(flowId: string): FlowLease {
-    const controller = new AbortController();
-    const lease: FlowLease = { flowId, owner: this.owner, signal: controller.signal };
-    this.held.set(flowId, { lease, controller });
-    if (this.held.size === 1) this.lastRenewal = Date.now();
-    this.startTimer();
-    return lease;
-  }
-
-  private abort(flowId: string, reason: Error): void {
-    const held = this.held.get(flowId);
-    if (held === undefined || held.controller.signal.aborted) return;
-    held.controller.abort(reason);
-    if (reason instanceof LeaseLostError) this.forget(held.lease);
-  }
-
-  private startTimer(): void {
-    if (this.timer !== null) return;
-    this.timer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
-    this.timer.unref();
-  }
-
-  private stopTimer(): void {
-    if (this.timer === null) return;
-    clearInterval(this.timer);
-    this.timer = null;
+    return this.held.hold(flowId, (signal) => ({ flowId, owner: this.owner, signal }));
   }
 }
