@@ -133,6 +133,28 @@ describe.each(engineStores)('WorkerMetrics of a FlowWorker on $name', ({ create 
   });
 });
 
+describe.each(engineStores)('WorkerMetrics of a lost lease on $name', ({ create }) => {
+  const withStore = storeRunner(create);
+
+  it('counts a lease the heartbeat found taken over, and the attempt it held stops', { timeout: 60_000 }, async () => {
+    await withStore(async (store) => {
+      let holding: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      const hold = defineFlow('held', [seedStep(), holdStep(() => holding())]);
+      const flowId = await new FlowEngine({ store, retryPolicy: NO_BACKOFF }).startFlow(hold);
+      const metrics = new WorkerMetrics({ queue: store });
+      const worker = new FlowWorker({ store, resolve: byName(hold), heartbeatMs: 50, leaseMs: 10_000, pollMs: 20, ...metrics.hooks });
+      const running = worker.run({ untilIdle: true });
+      await held;
+      // Another process takes the flow over (as it may once a lease expired unrenewed, e.g. a long outage).
+      expect(await store.acquireLease(flowId, 'thief', 60_000, worker.owner)).toEqual({ acquired: true });
+      const outcomes = await running;
+      expect(outcomes).toMatchObject([{ kind: 'lost', flowId }]);
+      expect(sample(await metrics.metrics(), 'chemflow_leases_lost_total')).toBe(1);
+    });
+  });
+});
+
 describe('WorkerMetrics when the database is away', () => {
   it('a scrape still answers, with the last queue depth read', { timeout: 90_000 }, async () => {
     const store = await openPgliteStore();
