@@ -5,6 +5,7 @@
 import { defineFlow, FlowEngine, FlowWorker, type FlowDefinition } from '../src/index.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
 import { claimFlowsQuery, listFlowsQuery, nextWakeQuery } from '../src/stores/sql/queue-queries.js';
+import { claimShardsQuery } from '../src/stores/sql/shard-queries.js';
 import type { SqlFlowStore } from '../src/stores/sql/sql-flow-store.js';
 import { BENCH_PG_URL, createBenchSchema, type BenchSchema } from './pg-admin.js';
 import { loadFinishedFlows, type HistoryLoad } from './queue-history.js';
@@ -21,16 +22,18 @@ export const OPEN_LISTING = { status: ['pending', 'running', 'waiting'] as const
 /** Scan nodes of a plan, e.g. "Index Scan using flow_queue_runnable on flow_queue". */
 export interface QueuePlans {
   claim: string[];
+  /** The shard claim of an idle look (migration 0007): the open shards' partial index. */
+  claimShards: string[];
   nextWake: string[];
   /** The open-flow listing (not part of an idle look; see OPEN_LISTING). */
   listOpen: string[];
-  /** Whether any node of the claim or next-wake plan reads a table in full (Seq Scan): what must never happen at scale. */
+  /** Whether any node of the claim, shard-claim or next-wake plan reads a table in full (Seq Scan): what must never happen at scale. */
   seqScan: boolean;
 }
 
 export interface IdleProbe {
   readonly history: HistoryLoad | null;
-  /** Milliseconds of `n` idle looks (claimFlows finding nothing + nextWakeAt), each timed alone. */
+  /** Milliseconds of `n` idle looks (claimFlows and claimShards finding nothing + nextWakeAt), each timed alone. */
   idleLooks(n: number): Promise<number[]>;
   /**
    * The server's own time for `n` idle looks: planning + execution of the claim and of the next-wake
@@ -170,9 +173,10 @@ export async function openIdleProbe(label: string, historyFlows: number): Promis
       for (let i = 0; i < n; i++) {
         const start = performance.now();
         const claimed = await prober.claimFlows(owner, { limit: 1, leaseMs: LEASE_MS });
+        const shards = await prober.claimShards(owner, { limit: 1, leaseMs: LEASE_MS });
         await prober.nextWakeAt();
         ms.push(performance.now() - start);
-        if (claimed.length > 0) throw new Error(`the idle probe claimed ${claimed.length} flow(s): the queue is not idle`);
+        if (claimed.length + shards.length > 0) throw new Error(`the idle probe claimed ${claimed.length} flow(s), ${shards.length} shard(s): the queue is not idle`);
       }
       return ms;
     };
@@ -181,7 +185,9 @@ export async function openIdleProbe(label: string, historyFlows: number): Promis
       for (let i = 0; i < n; i++) {
         const claim = await serverTime(prober, claimFlowsQuery(owner, 1, LEASE_MS));
         if (claim.rows > 0) throw new Error(`the idle probe claimed ${claim.rows} flow(s): the queue is not idle`);
-        ms.push(claim.ms + (await serverTime(prober, nextWakeQuery())).ms);
+        const shards = await serverTime(prober, claimShardsQuery(owner, 1, LEASE_MS, undefined));
+        if (shards.rows > 0) throw new Error(`the idle probe claimed ${shards.rows} shard(s): the queue is not idle`);
+        ms.push(claim.ms + shards.ms + (await serverTime(prober, nextWakeQuery())).ms);
       }
       return ms;
     };
@@ -218,9 +224,10 @@ export async function openIdleProbe(label: string, historyFlows: number): Promis
       submitToStart,
       plans: async () => {
         const claim = await explain(prober, claimFlowsQuery(owner, 1, LEASE_MS));
+        const claimShards = await explain(prober, claimShardsQuery(owner, 1, LEASE_MS, undefined));
         const nextWake = await explain(prober, nextWakeQuery());
         const listOpen = await explain(prober, listFlowsQuery(OPEN_LISTING));
-        return { claim, nextWake, listOpen, seqScan: [...claim, ...nextWake].some((s) => s.startsWith('Seq Scan')) };
+        return { claim, claimShards, nextWake, listOpen, seqScan: [...claim, ...claimShards, ...nextWake].some((s) => s.startsWith('Seq Scan')) };
       },
       close,
     };

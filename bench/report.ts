@@ -79,7 +79,7 @@ export interface QueueSummary {
   /** listFlows of the open statuses, limit 1000 (what `chemflow worker --once` reads when it finds nothing): not part of an idle look. */
   openListingMs: ComparisonSummary;
   /** Scan nodes of the plans with the history loaded; seqScan: in the claim or next-wake plan. */
-  plans: { claim: string[]; nextWake: string[]; listOpen: string[]; seqScan: boolean };
+  plans: { claim: string[]; claimShards: string[]; nextWake: string[]; listOpen: string[]; seqScan: boolean };
   /** Steps/s of N FlowWorkers, with the commit limit and chemflow's sequential engine rate of the same rounds. */
   workers: {
     commitC1: number;
@@ -389,6 +389,7 @@ function queueTables(q: QueueResult): string {
     `bulk load of ${number(h.flows)} finished flows (${number(h.events)} events): INSERT ... SELECT ${round(h.eventsSeconds)} s, ` +
       `chemflow_rebuild_flow_queue() ${round(h.rebuildSeconds)} s, ANALYZE ${round(h.analyzeSeconds)} s`,
     `plans with ${number(h.flows)} finished flows: claim ${q.plans.history.claim.join(', ') || '(no scan)'}; ` +
+      `shard claim ${q.plans.history.claimShards.join(', ') || '(no scan)'}; ` +
       `next wake ${q.plans.history.nextWake.join(', ') || '(no scan)'}${q.plans.history.seqScan ? ' — SEQUENTIAL SCAN' : ''}; ` +
       `open listing ${q.plans.history.listOpen.join(', ') || '(no scan)'}`,
   ];
