@@ -97,6 +97,31 @@ export function decideShard(flow: FlowInstance, plan: FlowPlan, index: number, s
   return { kind: 'start', events: [shardStartedEvent(flow, index, shard)] };
 }
 
+/**
+ * The attempts of a cancelled flow that nobody runs any more (the caller holds the flow's lease, so the
+ * process that ran them is gone): each recorded as lost (`WORKER_LOST`, with its error row), with no
+ * retry since the flow is cancelled. Without them a cancelled flow whose worker died would show a
+ * Running step for ever: nothing claims a cancelled flow again.
+ */
+export function lostAttemptsOfCancelled(flow: FlowInstance, plan: FlowPlan, { now }: { now: number }): FlowEventBody[] {
+  if (!flow.cancelled) return [];
+  const events: FlowEventBody[] = [];
+  let state = flow;
+  const lose = (index: number, attempts: number, shard?: number): void => {
+    const lost = { error: classifyError(new WorkerLostError(attempts)), signals: [] };
+    const recorded = failedAttempt(state, plan, index, lost, { now, chain: false }, shard);
+    events.push(...recorded.events);
+    state = lookAhead(state, recorded.events);
+  };
+  flow.steps.forEach((slot, index) => {
+    if (slot.status === 'Running' && slot.shards === null) lose(index, slot.attempts);
+    slot.shards?.forEach((s, shard) => {
+      if (s.status === 'Running') lose(index, s.attempts, shard);
+    });
+  });
+  return events;
+}
+
 /** Records the outcome of the Running attempt of one shard; a due retry of it is chained when asked. */
 export function recordShardAttempt(
   flow: FlowInstance,

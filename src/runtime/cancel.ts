@@ -1,6 +1,7 @@
 import { CorruptEventError, FlowNotFoundError, FlowNotRunnableError, isConcurrencyError } from '../core/errors.js';
-import type { EventOf } from '../core/events.js';
-import { replay, shapeFromEvents } from '../core/reducer.js';
+import type { EventOf, FlowEvent } from '../core/events.js';
+import type { FlowInstance } from '../core/flow-state.js';
+import { evolve, replay, shapeFromEvents } from '../core/reducer.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 
@@ -19,6 +20,19 @@ export async function cancelFlow(
   reason: string | null = null,
   clock: Clock = systemClock,
 ): Promise<EventOf<'FlowCancelled'>> {
+  return (await cancelFlowReading(store, flowId, reason, clock)).event;
+}
+
+/** A cancellation, with the flow's log as it stands after it (read once, for what the caller does next). */
+export interface Cancelled {
+  event: EventOf<'FlowCancelled'>;
+  /** The log, ending with `event`. */
+  events: FlowEvent[];
+  flow: FlowInstance;
+}
+
+/** `cancelFlow`, also returning the log and state after the cancellation, without reading them again. */
+export async function cancelFlowReading(store: FlowStore, flowId: string, reason: string | null = null, clock: Clock = systemClock): Promise<Cancelled> {
   for (let conflicts = 0; ; conflicts++) {
     const events = await store.list(flowId);
     if (events.length === 0) throw new FlowNotFoundError(flowId);
@@ -30,7 +44,8 @@ export async function cancelFlow(
     try {
       const ts = new Date(clock.now()).toISOString();
       const { events: stored } = await store.append(flowId, flow.version, [{ type: 'FlowCancelled', reason, ts }]);
-      return stored[0] as EventOf<'FlowCancelled'>;
+      const event = stored[0] as EventOf<'FlowCancelled'>;
+      return { event, events: [...events, event], flow: evolve(flow, event) };
     } catch (error) {
       // A worker recorded a step meanwhile: read again and cancel after it.
       if (!isConcurrencyError(error) || conflicts >= MAX_CONFLICTS) throw error;

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
-import { assertRunnable, decide, recordAttempt, slotAt, type Decision } from '../core/decide.js';
+import { assertRunnable, decide, lostAttemptsOfCancelled, recordAttempt, slotAt, type Decision } from '../core/decide.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
-import { RetryRejectedError } from '../core/errors.js';
-import type { FlowEvent, RetryScheduled } from '../core/events.js';
+import { FlowLeasedError, RetryRejectedError } from '../core/errors.js';
+import type { FlowEvent, FlowEventBody, RetryScheduled } from '../core/events.js';
 import { ENGINE_VERSION } from '../core/fingerprint.js';
 import { planFlow, type FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
@@ -145,6 +145,31 @@ export class FlowEngine {
     for (const event of decision.events) this.metrics.note(session.flowId, stepId, { outcome: 'scheduled', event });
     await session.commit(decision.events);
     return decision.events[0] as RetryScheduled;
+  }
+
+  /**
+   * For a cancelled flow whose worker died mid-attempt: records those attempts as lost (`WORKER_LOST`)
+   * under the flow's lease. Nothing when a live process holds the lease (it records its own outcome at
+   * its next heartbeat) or when no attempt was running. Returns the events appended.
+   */
+  async recordLostAttempts(handle: FlowHandle): Promise<FlowEventBody[]> {
+    const session = asSession(handle);
+    if (lostAttemptsOfCancelled(session.flow, this.planOf(session), { now: this.clock.now() }).length === 0) return [];
+    let lease: FlowLease;
+    try {
+      lease = await this.sessions.lease(session, {});
+    } catch (error) {
+      if (error instanceof FlowLeasedError) return [];
+      throw error;
+    }
+    try {
+      // Decided again under the lease: the state is the one the lease protects now.
+      const lost = lostAttemptsOfCancelled(session.flow, this.planOf(session), { now: this.clock.now() });
+      if (lost.length > 0) await session.commit(lost);
+      return lost;
+    } finally {
+      await this.sessions.giveBack(session, lease);
+    }
   }
 
   retriesScheduled(flowId?: string): number {

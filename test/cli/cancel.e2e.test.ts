@@ -150,7 +150,7 @@ for (const backend of BACKENDS) {
     it(
       backend.shared
         ? 'a running flow: the attempt in flight is stopped at the next heartbeat and its outcome recorded after the cancel'
-        : 'a running flow (interrupted: its worker was killed mid-step)',
+        : 'a running flow (interrupted: its worker was killed mid-step): cancel records the attempt it left as lost',
       { timeout: 420_000 },
       async () => {
         const flowId = await submit('held.yaml');
@@ -167,7 +167,10 @@ for (const backend of BACKENDS) {
             'StepFinished seed#1',
             'StepStarted hold#1',
             'FlowCancelled',
+            'StepFailed hold#1', // its worker is gone: nothing would ever record it, so cancel does
           ]);
+          expect(log[5]).toMatchObject({ errorClass: 'Transient', error: { code: 'WORKER_LOST' } });
+          expect(await json('status', flowId)).toMatchObject({ status: 'cancelled' });
           return;
         }
 

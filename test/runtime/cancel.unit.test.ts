@@ -114,4 +114,26 @@ describe.each(engineStores)('cancel on $name', ({ create }) => {
       expect((await store.listFlows({ status: ['cancelled'] })).map((f) => f.flowId)).toEqual([flowId]);
     });
   });
+
+  it('a flow cancelled after its worker died: the attempt it left Running is recorded as lost, with no retry; a live holder records its own', async () => {
+    await withStore(async (store) => {
+      const def = demoFlow();
+      const engine = new FlowEngine({ store });
+      const flowId = await engine.startFlow(def);
+      // A worker claims the flow, starts its first step and dies: its lease expires unrenewed.
+      expect(await store.claimFlows('dead', { limit: 1, leaseMs: 150 })).toHaveLength(1);
+      await store.append(flowId, 1, [{ type: 'StepStarted', stepIndex: 0, stepId: def.steps[0]?.id ?? '', attempt: 1, ts: new Date().toISOString() }]);
+      await cancelFlow(store, flowId, 'operator');
+      // While its lease has not expired, the holder may still be alive: nothing is recorded for it.
+      expect(await engine.recordLostAttempts(await engine.open(flowId, def))).toEqual([]);
+      await new Promise((r) => setTimeout(r, 300));
+      const lost = await engine.recordLostAttempts(await engine.open(flowId, def));
+      expect(lost).toMatchObject([{ type: 'StepFailed', stepIndex: 0, attempt: 1, errorClass: 'Transient', error: { code: 'WORKER_LOST' } }]);
+      const types = (await store.list(flowId)).map((e) => e.type);
+      expect(types).toEqual(['FlowInitialized', 'StepStarted', 'FlowCancelled', 'StepFailed']);
+      expect(await store.listErrors(flowId)).toMatchObject([{ attemptNumber: 1, errorClass: 'Transient', details: { error_code: 'WORKER_LOST' } }]);
+      expect((await store.listFlows({ status: ['cancelled'] })).map((f) => f.flowId)).toEqual([flowId]);
+      expect(await engine.recordLostAttempts(await engine.open(flowId, def))).toEqual([]); // nothing Running any more
+    });
+  });
 });

@@ -1,6 +1,9 @@
-import { cancelFlow } from '../../runtime/cancel.js';
+import type { FlowInstance } from '../../core/flow-state.js';
+import { cancelFlowReading, type Cancelled } from '../../runtime/cancel.js';
+import { FlowEngine } from '../../runtime/engine.js';
+import type { FlowStore } from '../../stores/flow-store.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
-import { printJson, type CommandContext, type OutputOptions } from '../context.js';
+import { loadFlow, printJson, type CommandContext, type OutputOptions } from '../context.js';
 import { withStore } from '../store.js';
 
 export interface CancelOptions extends OutputOptions {
@@ -22,7 +25,9 @@ export interface CancelReport {
  */
 export async function cancelCommand(ctx: CommandContext, flowId: string, options: CancelOptions): Promise<ExitCode> {
   return withStore(ctx, async (store) => {
-    const event = await cancelFlow(store, flowId, options.reason ?? null);
+    const cancelled = await cancelFlowReading(store, flowId, options.reason ?? null);
+    const { event } = cancelled;
+    await recordOrphanedAttempts(ctx, store, cancelled);
     const report: CancelReport = { flowId, status: 'cancelled', reason: event.reason, version: event.version };
     if (options.json === true) printJson(ctx, report);
     else
@@ -32,4 +37,39 @@ export async function cancelCommand(ctx: CommandContext, flowId: string, options
       );
     return EXIT.ok;
   });
+}
+
+/** Whether an attempt of the flow was running when it was cancelled. */
+function hasRunningAttempt(flow: FlowInstance): boolean {
+  return flow.steps.some((s) => (s.status === 'Running' && s.shards === null) || (s.shards?.some((shard) => shard.status === 'Running') ?? false));
+}
+
+/**
+ * An attempt running when the flow was cancelled whose worker is gone (its lease is free or expired)
+ * would stay Running for ever, since nothing claims a cancelled flow again: it is recorded as lost
+ * here. Its fingerprint needs the step's params, so the flow file recorded at start is loaded; when it
+ * cannot be, the attempt is left as it is, and said.
+ */
+async function recordOrphanedAttempts(ctx: CommandContext, store: FlowStore, cancelled: Cancelled): Promise<void> {
+  if (!hasRunningAttempt(cancelled.flow)) return;
+  const initialized = cancelled.events[0];
+  const file = initialized?.type === 'FlowInitialized' ? initialized.metadata.flowFile : undefined;
+  if (typeof file !== 'string') return;
+  let loaded: Awaited<ReturnType<typeof loadFlow>>;
+  try {
+    loaded = await loadFlow(ctx, file);
+  } catch {
+    ctx.io.stderr.write(`Note: the flow file ${file} cannot be loaded: an attempt whose worker is gone stays Running.\n`);
+    return;
+  }
+  try {
+    const engine = new FlowEngine({ store, retryPolicy: loaded.retryPolicy, baseDir: loaded.baseDir });
+    const handle = await engine.open(cancelled.flow.id, loaded.definition, { events: cancelled.events });
+    for (const lost of await engine.recordLostAttempts(handle))
+      if (lost.type === 'StepFailed')
+        ctx.io.stderr.write(`Recorded attempt ${lost.attempt} of step ${lost.stepId}${lost.shard === undefined ? '' : ` (shard ${lost.shard.index}/${lost.shard.count})`} as lost: its worker is gone.\n`);
+  } catch (error) {
+    // The cancellation itself is recorded: what is left is said, not failed on.
+    ctx.io.stderr.write(`Note: an attempt whose worker is gone stays Running: ${(error as Error).message}\n`);
+  }
 }
