@@ -1,7 +1,7 @@
 import type { FlowShape, ShardPosition } from './definition.js';
 import { CorruptEventError, DefinitionMismatchError } from './errors.js';
-import type { FlowEvent } from './events.js';
-import type { FlowInstance, ShardSlot, StepSlot } from './flow-state.js';
+import type { EventOf, FlowEvent } from './events.js';
+import type { FlowInstance, ShardSlot, StepErrorEntry, StepSlot } from './flow-state.js';
 
 /** The state of a flow before its first event. */
 export function initialFlowState(flowId: string, definition: FlowShape): FlowInstance {
@@ -143,19 +143,7 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
         status: 'Failed',
         fingerprint: event.fingerprint,
         finishedAt: event.ts,
-        errors: [
-          ...slot.errors,
-          {
-            attemptNumber: event.attempt,
-            errorClass: event.errorClass,
-            code: event.error.code,
-            message: event.error.message,
-            details: event.details,
-            retryCount: event.retryCount,
-            maxRetries: event.maxRetries,
-            timestamp: event.ts,
-          },
-        ],
+        errors: [...slot.errors, errorEntry(event)],
       };
       state.failed = true;
       return state;
@@ -224,19 +212,7 @@ function applyShard(
         ...slot,
         status: 'Failed',
         fingerprint: event.fingerprint,
-        errors: [
-          ...slot.errors,
-          {
-            attemptNumber: event.attempt,
-            errorClass: event.errorClass,
-            code: event.error.code,
-            message: event.error.message,
-            details: event.details,
-            retryCount: event.retryCount,
-            maxRetries: event.maxRetries,
-            timestamp: event.ts,
-          },
-        ],
+        errors: [...slot.errors, errorEntry(event)],
         shards: shards.map((s, i) => (i === index ? { ...s, status: 'Failed' } : s)),
       };
       return state;
@@ -250,6 +226,20 @@ function applyShard(
       return state;
     }
   }
+}
+
+/** A failed attempt as the step's error history keeps it (a shard's too: its details name the shard). */
+function errorEntry(event: EventOf<'StepFailed'>): StepErrorEntry {
+  return {
+    attemptNumber: event.attempt,
+    errorClass: event.errorClass,
+    code: event.error.code,
+    message: event.error.message,
+    details: event.details,
+    retryCount: event.retryCount,
+    maxRetries: event.maxRetries,
+    timestamp: event.ts,
+  };
 }
 
 function pendingShard(): ShardSlot {
