@@ -7,6 +7,8 @@ import { errorTimelineBench } from './error-timeline.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { serverFacts } from './pg-admin.js';
 import { shardsBench } from './shards.js';
+import { prequeueBench } from './prequeue.js';
+import { PrequeueUnavailableError } from './prequeue-build.js';
 import { queueBench } from './queue.js';
 import { replayBench } from './replay.js';
 import { renderTable, resultsDocument, summarise, type BenchRun, type RunContext } from './report.js';
@@ -50,6 +52,16 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<void> {
   if (options.sections.has('queue')) {
     log(`flow queue: ${options.historyFlows.toLocaleString('en-US')} finished flows; workers ${options.workerCounts.join(', ')}`);
     run.queue = await queueBench(options, log);
+  }
+  if (options.sections.has('prequeue')) {
+    log(`workers and sequential engine, today's against the engine before the flow queue; workers ${options.workerCounts.join(', ')}`);
+    try {
+      run.prequeue = await prequeueBench({ ...options, root: new URL('../', resultsFile) }, log);
+    } catch (error) {
+      // Needs the repository's history (a build of an older commit): skipped, and said, unless asked for by name.
+      if (!(error instanceof PrequeueUnavailableError) || options.asked.has('prequeue')) throw error;
+      log(`prequeue: SKIPPED: ${error.message}`);
+    }
   }
   if (options.sections.has('cache')) {
     log(`step cache lookup: ${options.cacheEntries.toLocaleString('en-US')} entries vs none, ${options.cacheLookups} lookups each`);

@@ -1,9 +1,11 @@
-export const SECTIONS = ['throughput', 'replay', 'errors', 'queue', 'cache', 'shards'] as const;
+export const SECTIONS = ['throughput', 'replay', 'errors', 'queue', 'prequeue', 'cache', 'shards'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
   /** The benchmarks to run (`--only`, repeatable); all by default. */
   sections: ReadonlySet<Section>;
+  /** Sections named with `--only`: one that cannot run then fails the run instead of being skipped. */
+  asked: ReadonlySet<Section>;
   /** Shorter samples and fewer rounds: the whole run in under two minutes. */
   quick: boolean;
   /** Print only the JSON document on stdout (progress still goes to stderr). */
@@ -57,6 +59,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const quick = argv.includes('--quick');
   const options: BenchOptions = {
     sections: new Set(SECTIONS),
+    asked: new Set(),
     quick,
     json: argv.includes('--json'),
     rounds: quick ? 3 : 5,
@@ -98,6 +101,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     }
     throw new Error(`unknown argument ${JSON.stringify(arg)}\n${USAGE}`);
   }
-  if (only.size > 0) options.sections = only;
+  if (only.size > 0) {
+    options.sections = only;
+    options.asked = only;
+  }
   return options;
 }

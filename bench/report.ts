@@ -2,6 +2,7 @@
 import type { CacheComparison, CacheLookupResult } from './cache-lookup.js';
 import type { ErrorTimelineResult } from './error-timeline.js';
 import type { Comparison, Latency, QueueResult } from './queue.js';
+import type { PrequeueResult } from './prequeue.js';
 import type { ReplayResult } from './replay.js';
 import type { ShardsResult, ShardTimes } from './shards.js';
 import { round, type Sample } from './stats.js';
@@ -16,8 +17,19 @@ export interface BenchSummary {
   replay?: { memoryEventsPerS: number; pgEventsPerS: number };
   errorTimelineMedianMs?: number;
   queue?: QueueSummary;
+  prequeue?: PrequeueSummary;
   cacheLookup?: CacheLookupSummary;
   shards?: ShardsSummary;
+}
+
+/**
+ * Today's engine against the one before the flow queue (commit `commit`), same run, steps/s: `workers` 0 is
+ * the engine driving one flow at a time, else N FlowWorkers; vsBefore = now / before, median of per-round ratios.
+ */
+export interface PrequeueSummary {
+  commit: string;
+  commitC1: number;
+  rows: { workers: number; now: number; before: number; vsBefore: number; nowVsCommitC1: number; beforeVsCommitC1: number }[];
 }
 
 /** Sharded map steps (issue 14): wall seconds of the whole flow and of the mapped step, `chemflow worker` processes. */
@@ -104,6 +116,7 @@ export interface BenchRun {
   replay?: ReplayResult;
   errorTimeline?: ErrorTimelineResult;
   queue?: QueueResult;
+  prequeue?: PrequeueResult;
   cacheLookup?: CacheLookupResult;
   shards?: ShardsResult;
 }
@@ -118,7 +131,7 @@ export interface RunContext {
   server: Record<string, string>;
 }
 
-export function summarise({ throughput: t, replay, errorTimeline, queue, cacheLookup: c, shards }: BenchRun): BenchSummary {
+export function summarise({ throughput: t, replay, errorTimeline, queue, prequeue, cacheLookup: c, shards }: BenchRun): BenchSummary {
   return {
     ...(t === undefined
       ? {}
@@ -135,6 +148,22 @@ export function summarise({ throughput: t, replay, errorTimeline, queue, cacheLo
     ...(replay === undefined ? {} : { replay: { memoryEventsPerS: round(replay.memory.median), pgEventsPerS: round(replay.postgres.median) } }),
     ...(errorTimeline === undefined ? {} : { errorTimelineMedianMs: round(errorTimeline.medianMs) }),
     ...(queue === undefined ? {} : { queue: summariseQueue(queue) }),
+    ...(prequeue === undefined
+      ? {}
+      : {
+          prequeue: {
+            commit: prequeue.commit,
+            commitC1: round(prequeue.commitC1.median),
+            rows: prequeue.rows.map((r) => ({
+              workers: r.workers,
+              now: round(r.now.median),
+              before: round(r.before.median),
+              vsBefore: round(r.vsBefore),
+              nowVsCommitC1: round(r.nowVsCommitC1),
+              beforeVsCommitC1: round(r.beforeVsCommitC1),
+            })),
+          },
+        }),
     ...(c === undefined
       ? {}
       : {
@@ -234,7 +263,7 @@ export interface Target {
 /** Sequential chemflow / commit limit (1 connection) before the flow queue: the lower of the two full runs in BENCHMARKS.md. */
 export const SEQ_VS_COMMIT_BEFORE_QUEUE = 0.436;
 
-export function targets({ throughput: t, replay, errorTimeline, queue: q, cacheLookup: c, shards }: BenchRun): Target[] {
+export function targets({ throughput: t, replay, errorTimeline, queue: q, prequeue: p, cacheLookup: c, shards }: BenchRun): Target[] {
   const atLeast = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value >= goal });
   const atMost = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value <= goal });
   const one = q?.workers.rows.find((r) => r.workers === 1);
@@ -266,6 +295,12 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, cacheL
             ? []
             : [atLeast(`1 FlowWorker ≥ ${SEQ_VS_COMMIT_BEFORE_QUEUE} × commit limit (sequential chemflow before the queue)`, one.vsCommitC1, SEQ_VS_COMMIT_BEFORE_QUEUE, '×')]),
         ]),
+    // Issue 13: "the queue costs no throughput against today's numbers", today's being the engine before it.
+    ...(p === undefined
+      ? []
+      : p.rows
+          .filter((r) => r.workers > 0)
+          .map((r) => atLeast(`${r.workers} FlowWorker${r.workers === 1 ? '' : 's'} ≥ 1 × the same before the queue (same run)`, r.vsBefore, 1, '×'))),
     ...(c === undefined
       ? []
       : [
@@ -320,6 +355,7 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     run.replay === undefined ? null : replayTable(run.replay),
     run.errorTimeline === undefined ? null : auditLine(run.errorTimeline),
     run.queue === undefined ? null : queueTables(run.queue),
+    run.prequeue === undefined ? null : prequeueTable(run.prequeue),
     run.cacheLookup === undefined ? null : cacheTable(run.cacheLookup),
     run.shards === undefined ? null : shardsTable(run.shards),
   ];
@@ -415,6 +451,28 @@ function queueTables(q: QueueResult): string {
     ...(w.drySamples > 0 ? [`the queue ran dry in ${w.drySamples} worker sample(s): those rates are too low`] : []),
   ];
   return [idle, notes.join('\n'), [workers, ...caveats].join('\n')].join('\n\n');
+}
+
+function prequeueTable(p: PrequeueResult): string {
+  const label = (n: number): string => (n === 0 ? 'engine, one flow at a time' : `${n} FlowWorker${n === 1 ? '' : 's'}, own pool each`);
+  const rows = table(
+    [
+      [`today vs before the flow queue (${p.commit.slice(0, 7)}), 10-step no-op flows`, 'median', 'unit', 'noise', 'ratio (median of per-round ratios)'],
+      row('commit limit, 1 connection', p.commitC1, 'commits/s'),
+      ...p.rows.flatMap((r) => [
+        row(`${label(r.workers)}, today`, r.now, 'steps/s', `${ratio(r.vsBefore, 'before the queue')}; ${ratio(r.nowVsCommitC1, 'commit limit')}`),
+        row(`${label(r.workers)}, before the queue`, r.before, 'steps/s', ratio(r.beforeVsCommitC1, 'commit limit')),
+      ]),
+    ],
+    [false, true, false, true, false],
+  );
+  return [
+    rows,
+    `each version in schemas of its own; flows submitted beforehand for the workers (untimed); the pre-queue worker lists every flow on each pass ` +
+      `(its schemas held ${number(p.flowsInLog.workers)} and ${number(p.flowsInLog.sequential)} flows at the end: little history, its best case)` +
+      `${p.failedAttempts > 0 ? `; ${p.failedAttempts} attempt(s) failed during worker samples` : ''}` +
+      `${p.drySamples > 0 ? `; ran dry in ${p.drySamples} worker sample(s): those rates are too low` : ''}`,
+  ].join('\n');
 }
 
 function cacheTable(c: CacheLookupResult): string {
