@@ -13,6 +13,7 @@ export const OPEN_STATUSES: readonly QueueStatus[] = ['pending', 'running', 'wai
  * event alone (a retry is always appended with its failure, a last step's StepFinished with
  * FlowCompleted), plus whether the flow was ever cancelled, which is final. The SQL stores apply the
  * same rule as `chemflow_queue_status` (migrations/0004_flow_queue); the contract suite checks both.
+ * One exception, kept by the append's merge and the rebuild: `mergedQueueStatus`, `rebuiltQueueStatus`.
  */
 export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueStatus {
   if (wasCancelled) return 'cancelled';
@@ -43,8 +44,31 @@ export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueS
  * sibling shard failed for good does not revive a failed flow (QUEUE_MERGE does the same in SQL).
  */
 export function mergedQueueStatus(previous: QueueStatus | undefined, next: QueueStatus, last: FlowEvent): QueueStatus {
-  if (previous === 'failed' && next === 'running' && (last.type === 'StepFinished' || last.type === 'StepSignal')) return 'failed';
+  if (previous === 'failed' && keepsFailed(next, last)) return 'failed';
   return next;
+}
+
+/** Whether `event`, leaving its flow in `next`, keeps a failed flow failed: a shard's outcome, a signal. */
+function keepsFailed(next: QueueStatus, event: FlowEvent): boolean {
+  return next === 'running' && (event.type === 'StepFinished' || event.type === 'StepSignal');
+}
+
+/**
+ * The status the appends of `log` left on its flow's row, from the log alone (the queue's rebuild): the
+ * status after its last event, except that after outcomes that keep a failed flow failed (a sibling
+ * shard's, recorded after a shard failed for good) the flow is failed if the latest other event is a
+ * StepFailed. `chemflow_rebuild_flow_queue` applies the same rule (migrations/0008_queue_rebuild_shards).
+ */
+export function rebuiltQueueStatus(log: readonly FlowEvent[], wasCancelled: boolean): QueueStatus | undefined {
+  const last = log[log.length - 1];
+  if (last === undefined) return undefined;
+  const status = queueStatusAfter(last, wasCancelled);
+  if (!keepsFailed(status, last)) return status;
+  for (let i = log.length - 2; i >= 0; i--) {
+    const event = log[i] as FlowEvent;
+    if (!keepsFailed(queueStatusAfter(event, false), event)) return event.type === 'StepFailed' ? 'failed' : status;
+  }
+  return status;
 }
 
 /** When a flow in `status` may run next (epoch ms): a retry's notBefore, `since` if open, else null. */

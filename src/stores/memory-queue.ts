@@ -1,4 +1,4 @@
-import { mergedQueueStatus, OPEN_STATUSES, queueDueAt, queueStatusAfter, type QueueStatus } from '../core/queue-status.js';
+import { mergedQueueStatus, OPEN_STATUSES, queueDueAt, queueStatusAfter, rebuiltQueueStatus, type QueueStatus } from '../core/queue-status.js';
 import type { FlowEvent } from '../core/events.js';
 import type { ClaimedFlow, FlowQuery, FlowSummary, LeaseAcquisition } from './flow-store.js';
 
@@ -37,7 +37,14 @@ export class MemoryFlowQueue {
     if (last === undefined) return;
     const row = this.rows.get(flowId);
     const wasCancelled = row?.status === 'cancelled' || stored.some((e) => e.type === 'FlowCancelled');
-    const status = mergedQueueStatus(row?.status, queueStatusAfter(last, wasCancelled), last);
+    this.write(flowId, stored, lease, mergedQueueStatus(row?.status, queueStatusAfter(last, wasCancelled), last));
+  }
+
+  /** Writes the flow's row for `stored` (its appended batch, or its whole log) ending in `status`. */
+  private write(flowId: string, stored: readonly FlowEvent[], lease: { owner: string; leaseMs: number } | undefined, status: QueueStatus): void {
+    const last = stored[stored.length - 1];
+    if (last === undefined) return;
+    const row = this.rows.get(flowId);
     const now = this.now();
     const first = stored[0];
     const next: Row = row ?? {
@@ -134,7 +141,8 @@ export class MemoryFlowQueue {
       if (flowId !== undefined && id !== flowId) continue;
       const kept = this.rows.get(id);
       this.rows.delete(id);
-      this.project(id, log, undefined);
+      const status = rebuiltQueueStatus(log, log.some((e) => e.type === 'FlowCancelled'));
+      if (status !== undefined) this.write(id, log, undefined, status);
       const rebuilt = this.rows.get(id);
       if (rebuilt !== undefined && kept !== undefined)
         Object.assign(rebuilt, { leaseOwner: kept.leaseOwner, leaseExpiresAt: kept.leaseExpiresAt, order: kept.order });

@@ -4,7 +4,20 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { NewFlowEvent } from '../../src/core/events.js';
 import type { FlowStore, FlowSummary } from '../../src/stores/flow-store.js';
-import { flowCompleted, flowInitialized, retryScheduled, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
+import {
+  flowCompleted,
+  flowInitialized,
+  nextTs,
+  retryScheduled,
+  shardedStepStarted,
+  shardFailed,
+  shardFinished,
+  shardRetryScheduled,
+  shardStarted,
+  stepFailed,
+  stepFinished,
+  stepStarted,
+} from '../helpers/events.js';
 import { engineStores, storeRunner } from '../support/stores.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -134,6 +147,40 @@ describe.each(engineStores)('flow queue on $name', { timeout: 120_000 }, ({ crea
       expect(await store.rebuildQueue()).toBe(7);
       expect(comparable(await store.listFlows())).toEqual(kept);
       expect(await store.rebuildQueue(cancelled)).toBe(1);
+    });
+  });
+
+  it("a sibling shard's outcome after a shard failed for good: the rebuilt row stays failed as the appended one, unless a retry came between", async () => {
+    await withStore(async (store) => {
+      const shard = (index: number) => ({ index, count: 2 });
+      /** Step 1 of a flow split in two shards, both started; then each batch of `batches` appended on its own. */
+      const shardedFlow = async (...batches: NewFlowEvent[][]): Promise<string> => {
+        const flowId = await newFlow(store, [stepStarted(0), stepFinished(0, []), shardedStepStarted(1, 2), shardStarted(1, shard(0)), shardStarted(1, shard(1))]);
+        let version = 6;
+        for (const batch of batches) {
+          await store.append(flowId, version, batch);
+          version += batch.length;
+        }
+        return flowId;
+      };
+      const failedForGood = () => shardFailed(1, shard(0), { errorClass: 'Permanent', retryCount: 0 });
+      const failed = await shardedFlow([failedForGood()], [shardFinished(1, shard(1), [])]);
+      const signal: NewFlowEvent = { type: 'StepSignal', ts: nextTs(), stepIndex: 1, stepId: 'score', attempt: 1, name: 'note', data: 'late', shard: shard(1) };
+      const signalled = await shardedFlow([failedForGood()], [signal, shardFinished(1, shard(1), [])]);
+      const retried = await shardedFlow([failedForGood()], [shardRetryScheduled(1, shard(0), 1)], [shardFinished(1, shard(1), [])]);
+      const retriedLater = await shardedFlow([failedForGood(), shardRetryScheduled(1, shard(0), 1)], [shardFinished(1, shard(1), [])]);
+
+      const comparable = (rows: FlowSummary[]) =>
+        rows.map(({ nextDueAt, ...rest }) => ({ ...rest, due: rest.status === 'waiting' ? nextDueAt : nextDueAt !== null }));
+      const kept = comparable(await store.listFlows());
+      const statusOf = (rows: ReturnType<typeof comparable>, flowId: string) => rows.find((r) => r.flowId === flowId)?.status;
+      expect([failed, signalled, retried, retriedLater].map((id) => statusOf(kept, id))).toEqual(['failed', 'failed', 'running', 'running']);
+      expect(kept.find((r) => r.flowId === failed)).toMatchObject({ lastEventType: 'StepFinished', due: false });
+      expect(await store.rebuildQueue()).toBe(4);
+      expect(comparable(await store.listFlows())).toEqual(kept);
+      expect(await store.rebuildQueue(failed)).toBe(1);
+      expect(comparable(await store.listFlows())).toEqual(kept);
+      expect(await store.claimFlows('w', { limit: 10, leaseMs: 60_000 })).toHaveLength(2); // the retried ones only
     });
   });
 });

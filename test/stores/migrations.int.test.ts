@@ -82,14 +82,48 @@ describeWithPg('migrations on the PostgreSQL server', () => {
 
   it('applies a migration numbered below one already applied (a branch merged later), and reverts in id order', async () => {
     const late: Migration = { id: '0004_late_arrival', up: 'CREATE TABLE late_arrival (id int)', down: 'DROP TABLE late_arrival' };
-    const before = MIGRATIONS.filter((m) => !m.id.startsWith('0004_'));
-    expect(before.map((m) => m.id)).toContain('0005_artifacts_append_only');
+    // Every real migration stays (later ones need earlier ones: 0008 repairs 0004's flow_queue); the late
+    // arrival sorts between 0004_flow_queue and 0005, below migrations already applied.
+    const before = MIGRATIONS;
+    expect(before.map((m) => m.id).filter((id) => id > late.id)).toContain('0005_artifacts_append_only');
     await migrate(db, 'up', { migrations: before });
     const withLate = [...before, late].sort((a, b) => a.id.localeCompare(b.id));
     expect((await migrate(db, 'up', { migrations: withLate })).ran).toEqual([late.id]);
     expect(await chemflowTables(db)).toContain('late_arrival');
     expect((await migrate(db, 'down', { migrations: withLate })).ran).toEqual(withLate.map((m) => m.id).reverse());
     expect(await chemflowTables(db)).toEqual(['chemflow_migrations']);
+  });
+
+  it("0008 rebuilds a sibling shard's outcome after a shard failed for good as failed, repairs rows an older rebuild revived, and its down restores the older rebuild", async () => {
+    await migrate(db, 'up', { to: '0007_flow_shards' });
+    const flowId = '00000000-0000-4000-8000-000000000008';
+    const events: [string, Record<string, unknown>][] = [
+      ['FlowInitialized', { flowName: 'sharded' }],
+      ['StepStarted', { stepIndex: 0, shardCount: 2 }],
+      ['StepStarted', { stepIndex: 0, shard: { index: 0, count: 2 } }],
+      ['StepStarted', { stepIndex: 0, shard: { index: 1, count: 2 } }],
+      ['StepFailed', { stepIndex: 0, shard: { index: 0, count: 2 } }],
+      ['StepSignal', { stepIndex: 0, shard: { index: 1, count: 2 } }],
+      ['StepFinished', { stepIndex: 0, shard: { index: 1, count: 2 } }],
+    ];
+    for (const [i, [type, payload]] of events.entries())
+      await db.query(`INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload) VALUES ($1, $2, now(), $3, 1, $4::jsonb)`, [
+        flowId,
+        i + 1,
+        type,
+        JSON.stringify(payload),
+      ]);
+    const row = async () =>
+      (await db.query<{ status: string; due: boolean }>(`SELECT status, next_due_at IS NOT NULL AS due FROM flow_queue WHERE flow_id = $1`, [flowId]))[0];
+    await db.query('SELECT chemflow_rebuild_flow_queue()');
+    expect(await row()).toEqual({ status: 'running', due: true }); // the defect of 0004's rebuild
+    expect((await migrate(db, 'up')).ran).toEqual(ALL.filter((id) => id > '0007_flow_shards'));
+    expect(await row()).toEqual({ status: 'failed', due: false }); // repaired by the migration
+    await db.query('SELECT chemflow_rebuild_flow_queue($1::uuid)', [flowId]);
+    expect(await row()).toEqual({ status: 'failed', due: false });
+    await migrate(db, 'down', { to: '0007_flow_shards' });
+    await db.query('SELECT chemflow_rebuild_flow_queue()');
+    expect(await row()).toEqual({ status: 'running', due: true });
   });
 
   it('two pools migrating at once both succeed', async () => {
