@@ -74,6 +74,7 @@ describe('migration files and locations', () => {
       '0006_step_cache',
       '0007_flow_shards',
       '0008_queue_rebuild_shards',
+      '0009_queue_due_inline',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE/);
