@@ -37,7 +37,9 @@ export class MemoryFlowQueue {
     if (last === undefined) return;
     const row = this.rows.get(flowId);
     const wasCancelled = row?.status === 'cancelled' || stored.some((e) => e.type === 'FlowCancelled');
-    this.write(flowId, stored, lease, mergedQueueStatus(row?.status, queueStatusAfter(last, wasCancelled), last));
+    // The batch's own look-back first (a shard failed for good, then a sibling's outcome, in one append).
+    const batchStatus = rebuiltQueueStatus(stored, wasCancelled) ?? queueStatusAfter(last, wasCancelled);
+    this.write(flowId, stored, lease, mergedQueueStatus(row?.status, batchStatus, last));
   }
 
   /** Writes the flow's row for `stored` (its appended batch, or its whole log) ending in `status`. */

@@ -169,18 +169,48 @@ describe.each(engineStores)('flow queue on $name', { timeout: 120_000 }, ({ crea
       const signalled = await shardedFlow([failedForGood()], [signal, shardFinished(1, shard(1), [])]);
       const retried = await shardedFlow([failedForGood()], [shardRetryScheduled(1, shard(0), 1)], [shardFinished(1, shard(1), [])]);
       const retriedLater = await shardedFlow([failedForGood(), shardRetryScheduled(1, shard(0), 1)], [shardFinished(1, shard(1), [])]);
+      // One process's waiting updates are committed together: the failure and the sibling's outcome in one append.
+      const together = await shardedFlow([failedForGood(), shardFinished(1, shard(1), [])]);
+      const togetherRetried = await shardedFlow([failedForGood(), shardRetryScheduled(1, shard(0), 1), shardFinished(1, shard(1), [])]);
 
       const comparable = (rows: FlowSummary[]) =>
         rows.map(({ nextDueAt, ...rest }) => ({ ...rest, due: rest.status === 'waiting' ? nextDueAt : nextDueAt !== null }));
       const kept = comparable(await store.listFlows());
       const statusOf = (rows: ReturnType<typeof comparable>, flowId: string) => rows.find((r) => r.flowId === flowId)?.status;
-      expect([failed, signalled, retried, retriedLater].map((id) => statusOf(kept, id))).toEqual(['failed', 'failed', 'running', 'running']);
+      expect([failed, signalled, retried, retriedLater, together, togetherRetried].map((id) => statusOf(kept, id))).toEqual([
+        'failed',
+        'failed',
+        'running',
+        'running',
+        'failed',
+        'running',
+      ]);
       expect(kept.find((r) => r.flowId === failed)).toMatchObject({ lastEventType: 'StepFinished', due: false });
-      expect(await store.rebuildQueue()).toBe(4);
+      expect(kept.find((r) => r.flowId === together)).toMatchObject({ lastEventType: 'StepFinished', due: false });
+      expect(await store.rebuildQueue()).toBe(6);
       expect(comparable(await store.listFlows())).toEqual(kept);
       expect(await store.rebuildQueue(failed)).toBe(1);
       expect(comparable(await store.listFlows())).toEqual(kept);
-      expect(await store.claimFlows('w', { limit: 10, leaseMs: 60_000 })).toHaveLength(2); // the retried ones only
+      expect(await store.claimFlows('w', { limit: 10, leaseMs: 60_000 })).toHaveLength(3); // the retried ones only
+    });
+  });
+
+  it('appendBatch (group commit, many flows in one statement) projects each flow as its own append does', async () => {
+    await withStore(async (store) => {
+      const shard = (index: number) => ({ index, count: 2 });
+      const started = [stepStarted(0), stepFinished(0, []), shardedStepStarted(1, 2), shardStarted(1, shard(0)), shardStarted(1, shard(1))];
+      const [failed, retried, plain] = [await newFlow(store, started), await newFlow(store, started), await newFlow(store, started)];
+      const failedForGood = () => shardFailed(1, shard(0), { errorClass: 'Permanent', retryCount: 0 });
+      const outcomes = await store.appendBatch([
+        { flowId: failed, expectedVersion: 6, events: [failedForGood(), shardFinished(1, shard(1), [])] },
+        { flowId: retried, expectedVersion: 6, events: [failedForGood(), shardRetryScheduled(1, shard(0), 1), shardFinished(1, shard(1), [])] },
+        { flowId: plain, expectedVersion: 6, events: [shardFinished(1, shard(0), [])] },
+      ]);
+      expect(outcomes.map((o) => o.ok)).toEqual([true, true, true]);
+      const rows = await store.listFlows();
+      const statusOf = (flowId: string) => rows.find((r) => r.flowId === flowId)?.status;
+      expect([failed, retried, plain].map(statusOf)).toEqual(['failed', 'running', 'running']);
+      expect(rows.find((r) => r.flowId === failed)?.nextDueAt).toBeNull();
     });
   });
 });

@@ -1,6 +1,6 @@
 import type { SqlQuery } from './executor.js';
 import type { AppendBatch } from './event-queries.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_MERGE } from './sql-fragments.js';
+import { batchQueueStatus, ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_MERGE } from './sql-fragments.js';
 
 /** One row of the result: `request` is the 1-based position of the append in the statement. */
 export interface AppendManyRow {
@@ -77,9 +77,7 @@ const PROJECT_QUEUE = `last_event AS (
     (SELECT i.ts FROM inserted i WHERE i.flow_id = last_event.flow_id ORDER BY i.version LIMIT 1), last_event.ts
   FROM last_event
   JOIN head ON head.flow_id = last_event.flow_id
-  CROSS JOIN LATERAL (
-    SELECT chemflow_queue_status(last_event.event_type, last_event.payload, last_event.ts, false) AS status
-  ) projected
+  ${batchQueueStatus('inserted o WHERE o.flow_id = last_event.flow_id')}
   ORDER BY last_event.flow_id
 ${QUEUE_MERGE}
 )`;

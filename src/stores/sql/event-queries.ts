@@ -3,7 +3,7 @@ import type { StepExecutionError } from '../../core/step-execution-error.js';
 import type { CacheEntryInput } from '../step-cache-index.js';
 import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_MERGE } from './sql-fragments.js';
+import { batchQueueStatus, ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_MERGE } from './sql-fragments.js';
 
 /** One event of an append batch as the statement receives it. */
 export interface EventRowInput {
@@ -97,9 +97,7 @@ const PROJECT_QUEUE = `last_event AS (
     $5::text, CASE WHEN $5::text IS NULL THEN NULL ELSE now() + $6::int * interval '1 millisecond' END,
     (SELECT i.ts FROM inserted i ORDER BY i.version LIMIT 1), last_event.ts
   FROM last_event
-  CROSS JOIN LATERAL (
-    SELECT chemflow_queue_status(last_event.event_type, last_event.payload, last_event.ts, false) AS status
-  ) projected
+  ${batchQueueStatus('inserted o WHERE true')}
 ${QUEUE_MERGE}
 )`;
 
