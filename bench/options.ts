@@ -26,6 +26,8 @@ export interface BenchOptions {
   idleLooks: number;
   /** Flows submitted one by one per schema to time submit-to-start (spread over the rounds). */
   submissions: number;
+  /** Finished flows bulk-loaded under both versions' workers for the second half of `prequeue`. */
+  prequeueHistory: number;
   /** How many FlowWorkers run side by side in each steps/s row. */
   workerCounts: number[];
   /** Finished-step cache entries bulk-loaded for the step cache lookup (issue 15: 1,000,000). */
@@ -38,7 +40,7 @@ export interface BenchOptions {
   shardRounds: number;
 }
 
-const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only SECTION]... [--history N] [--molecules N]
+const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only SECTION]... [--history N] [--molecules N] [--prequeue-history N]
   --quick         3 rounds of 1 s samples, 100,000 finished flows for the queue, 100,000 cache
                   entries for the step cache lookup and one round of sharded runs on 10,000 molecules
                   (a few minutes in all); default 5 rounds of 3 s, 1,000,000 finished flows,
@@ -47,7 +49,9 @@ const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only S
   --rounds N      rounds of the throughput measurements
   --only SECTION  run only this benchmark (repeatable): ${SECTIONS.join(', ')}
   --history N     finished flows bulk-loaded for the queue's idle measurements
-  --molecules N   molecules screened per sharded run (the first N of examples/screening)`;
+  --molecules N   molecules screened per sharded run (the first N of examples/screening)
+  --prequeue-history N  finished flows under both versions' workers in prequeue's second half
+                  (default 100,000; 20,000 with --quick)`;
 
 function positiveInteger(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -71,6 +75,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     idleLooks: quick ? 300 : 1_500,
     submissions: quick ? 30 : 60,
     workerCounts: [1, 2, 4],
+    // The issue's own example: 100,000 finished flows made every pass of the old worker cost ~0.5 s.
+    prequeueHistory: quick ? 20_000 : 100_000,
     cacheEntries: quick ? 100_000 : 1_000_000,
     cacheLookups: 1_000,
     // 10 and 20 shards of 1,000: split evenly between 2 workers. Quick: 4 runs in under 2 minutes.
@@ -87,6 +93,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     }
     if (arg === '--history') {
       options.historyFlows = positiveInteger(arg, argv[++i]);
+      continue;
+    }
+    if (arg === '--prequeue-history') {
+      options.prequeueHistory = positiveInteger(arg, argv[++i]);
       continue;
     }
     if (arg === '--molecules') {

@@ -4,7 +4,8 @@
 // every flow's summary, and workers race for the same flows (the losers get a ConcurrencyError).
 import { STEPS_PER_FLOW } from './flows.js';
 import { rate, type Meter } from './meter.js';
-import { BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
+import { adminQuery, BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
+import { finishedFlowsInsert } from './queue-history.js';
 import type { PrequeueEngine } from './prequeue-build.js';
 
 export interface PrequeueMeters {
@@ -14,8 +15,10 @@ export interface PrequeueMeters {
   failedAttempts(): number;
   /** Worker samples that ran out of open flows. */
   drySamples(): number;
-  /** Flows in each schema at the end (the old worker lists all of them on every pass). */
+  /** Flows the meters submitted (the old worker lists all of them, and any history, on every pass). */
   flowsInLog(): { sequential: number; workers: number };
+  /** Bulk-loads `flows` finished flows into the workers' schema, as today's (bench/queue-history.ts). */
+  loadHistory(flows: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -127,6 +130,11 @@ export async function openPrequeueMeters(old: PrequeueEngine, counts: readonly n
       failedAttempts: () => tally.failed,
       drySamples: () => tally.dry,
       flowsInLog: () => ({ sequential: sequentialFlows, workers: tally.submitted }),
+      loadHistory: async (flows) => {
+        const insert = finishedFlowsInsert(flows);
+        await adminQuery(insert.text.replace('INSERT INTO event_log', `INSERT INTO ${workersSchema}.event_log`), insert.values);
+        await adminQuery(`ANALYZE ${workersSchema}.event_log`);
+      },
       close,
     };
   } catch (error) {

@@ -28,6 +28,11 @@ SELECT md5('history-' || g)::uuid, v,
 FROM generate_series(0, $1::int - 1) AS g CROSS JOIN generate_series(1, ${EVENTS_PER_FLOW}) AS v
 ORDER BY g, v`;
 
+/** The bulk insert of `loadFinishedFlows`, for a schema written by another version (bench/prequeue-workers.ts). */
+export function finishedFlowsInsert(flows: number): { text: string; values: unknown[] } {
+  return { text: LOAD_EVENTS, values: [flows, EVENT_SCHEMA_VERSION, ...payloads()] };
+}
+
 function payloads(): string[] {
   const fingerprint = sha256Hex('bench-history');
   const step = { stepIndex: 0, stepId: oneStepFlow.steps[0]?.id ?? 'step-0', attempt: 1 };
@@ -47,15 +52,17 @@ function payloads(): string[] {
 
 const seconds = (start: number): number => (performance.now() - start) / 1000;
 
-/** Appends `flows` finished flows to the store's (migrated, otherwise empty) schema and projects them. */
+/** Appends `flows` finished flows to the store's (migrated) schema and projects them (the rebuild rewrites every row). */
 export async function loadFinishedFlows(store: SqlFlowStore, flows: number): Promise<HistoryLoad> {
+  const [{ rows: before } = { rows: 0 }] = await store.executor.query<{ rows: number }>('SELECT count(*)::int AS rows FROM flow_queue');
   let start = performance.now();
-  await store.executor.query(LOAD_EVENTS, [flows, EVENT_SCHEMA_VERSION, ...payloads()]);
+  const insert = finishedFlowsInsert(flows);
+  await store.executor.query(insert.text, insert.values);
   const eventsSeconds = seconds(start);
   start = performance.now();
   const written = await store.rebuildQueue();
   const rebuildSeconds = seconds(start);
-  if (written !== flows) throw new Error(`the queue rebuild wrote ${written} rows for ${flows} flows`);
+  if (written !== before + flows) throw new Error(`the queue rebuild wrote ${written} rows for ${before} + ${flows} flows`);
   start = performance.now();
   await store.executor.exec('ANALYZE event_log; ANALYZE flow_queue');
   return { flows, events: flows * EVENTS_PER_FLOW, eventsSeconds, rebuildSeconds, analyzeSeconds: seconds(start) };

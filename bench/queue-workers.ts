@@ -5,6 +5,7 @@ import { FlowEngine, FlowWorker } from '../src/index.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
 import type { SqlFlowStore } from '../src/stores/sql/sql-flow-store.js';
 import { noopFlow, RETRY_AT_ONCE, STEPS_PER_FLOW } from './flows.js';
+import { loadFinishedFlows, type HistoryLoad } from './queue-history.js';
 import type { Meter } from './meter.js';
 import { BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
 
@@ -15,6 +16,8 @@ export interface WorkerMeters {
   failedAttempts(): number;
   /** Samples in which the queue ran out of pending flows (the rate would then be too low). */
   drySamples(): number;
+  /** Bulk-loads `flows` finished flows into the workers' schema (bench/queue-history.ts). */
+  loadHistory(flows: number): Promise<HistoryLoad>;
   close(): Promise<void>;
 }
 
@@ -92,6 +95,7 @@ export async function openWorkerMeters(counts: readonly number[]): Promise<Worke
       })),
       failedAttempts: () => tally.failed,
       drySamples: () => tally.dry,
+      loadHistory: (flows) => loadFinishedFlows(submitter, flows),
       close,
     };
   } catch (error) {

@@ -2,7 +2,7 @@
 import type { CacheComparison, CacheLookupResult } from './cache-lookup.js';
 import type { ErrorTimelineResult } from './error-timeline.js';
 import type { Comparison, Latency, QueueResult } from './queue.js';
-import type { PrequeueResult } from './prequeue.js';
+import type { PrequeueResult, PrequeueRow } from './prequeue.js';
 import type { ReplayResult } from './replay.js';
 import type { ShardsResult, ShardTimes } from './shards.js';
 import { round, type Sample } from './stats.js';
@@ -29,7 +29,18 @@ export interface BenchSummary {
 export interface PrequeueSummary {
   commit: string;
   commitC1: number;
-  rows: { workers: number; now: number; before: number; vsBefore: number; nowVsCommitC1: number; beforeVsCommitC1: number }[];
+  rows: PrequeueRowSummary[];
+  /** The worker rows again, with `flows` finished flows under both versions' workers. */
+  withHistory: { flows: number; commitC1: number; rows: PrequeueRowSummary[] };
+}
+
+export interface PrequeueRowSummary {
+  workers: number;
+  now: number;
+  before: number;
+  vsBefore: number;
+  nowVsCommitC1: number;
+  beforeVsCommitC1: number;
 }
 
 /** Sharded map steps (issue 14): wall seconds of the whole flow and of the mapped step, `chemflow worker` processes. */
@@ -154,14 +165,12 @@ export function summarise({ throughput: t, replay, errorTimeline, queue, prequeu
           prequeue: {
             commit: prequeue.commit,
             commitC1: round(prequeue.commitC1.median),
-            rows: prequeue.rows.map((r) => ({
-              workers: r.workers,
-              now: round(r.now.median),
-              before: round(r.before.median),
-              vsBefore: round(r.vsBefore),
-              nowVsCommitC1: round(r.nowVsCommitC1),
-              beforeVsCommitC1: round(r.beforeVsCommitC1),
-            })),
+            rows: prequeue.rows.map(prequeueRowSummary),
+            withHistory: {
+              flows: prequeue.withHistory.flows,
+              commitC1: round(prequeue.withHistory.commitC1.median),
+              rows: prequeue.withHistory.rows.map(prequeueRowSummary),
+            },
           },
         }),
     ...(c === undefined
@@ -179,6 +188,15 @@ export function summarise({ throughput: t, replay, errorTimeline, queue, prequeu
     ...(shards === undefined ? {} : { shards: summariseShards(shards) }),
   };
 }
+
+const prequeueRowSummary = (r: PrequeueRow): PrequeueRowSummary => ({
+  workers: r.workers,
+  now: round(r.now.median),
+  before: round(r.before.median),
+  vsBefore: round(r.vsBefore),
+  nowVsCommitC1: round(r.nowVsCommitC1),
+  beforeVsCommitC1: round(r.beforeVsCommitC1),
+});
 
 const shardTimesSummary = (t: ShardTimes): ShardTimesSummary => ({
   workers: t.workers,
@@ -298,9 +316,19 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, preque
     // Issue 13: "the queue costs no throughput against today's numbers", today's being the engine before it.
     ...(p === undefined
       ? []
-      : p.rows
-          .filter((r) => r.workers > 0)
-          .map((r) => atLeast(`${r.workers} FlowWorker${r.workers === 1 ? '' : 's'} ≥ 1 × the same before the queue (same run)`, r.vsBefore, 1, '×'))),
+      : [
+          ...p.rows
+            .filter((r) => r.workers > 0)
+            .map((r) => atLeast(`${r.workers} FlowWorker${r.workers === 1 ? '' : 's'} ≥ 1 × the same before the queue (same run, no history)`, r.vsBefore, 1, '×')),
+          ...p.withHistory.rows.map((r) =>
+            atLeast(
+              `${r.workers} FlowWorker${r.workers === 1 ? '' : 's'} ≥ 1 × the same before the queue (${number(p.withHistory.flows)} finished flows)`,
+              r.vsBefore,
+              1,
+              '×',
+            ),
+          ),
+        ]),
     ...(c === undefined
       ? []
       : [
@@ -455,21 +483,20 @@ function queueTables(q: QueueResult): string {
 
 function prequeueTable(p: PrequeueResult): string {
   const label = (n: number): string => (n === 0 ? 'engine, one flow at a time' : `${n} FlowWorker${n === 1 ? '' : 's'}, own pool each`);
-  const rows = table(
-    [
-      [`today vs before the flow queue (${p.commit.slice(0, 7)}), 10-step no-op flows`, 'median', 'unit', 'noise', 'ratio (median of per-round ratios)'],
-      row('commit limit, 1 connection', p.commitC1, 'commits/s'),
-      ...p.rows.flatMap((r) => [
-        row(`${label(r.workers)}, today`, r.now, 'steps/s', `${ratio(r.vsBefore, 'before the queue')}; ${ratio(r.nowVsCommitC1, 'commit limit')}`),
-        row(`${label(r.workers)}, before the queue`, r.before, 'steps/s', ratio(r.beforeVsCommitC1, 'commit limit')),
-      ]),
-    ],
-    [false, true, false, true, false],
-  );
+  const rowsOf = (commitC1: Sample, rows: readonly PrequeueRow[]): string[][] => [
+    row('commit limit, 1 connection', commitC1, 'commits/s'),
+    ...rows.flatMap((r) => [
+      row(`${label(r.workers)}, today`, r.now, 'steps/s', `${ratio(r.vsBefore, 'before the queue')}; ${ratio(r.nowVsCommitC1, 'commit limit')}`),
+      row(`${label(r.workers)}, before the queue`, r.before, 'steps/s', ratio(r.beforeVsCommitC1, 'commit limit')),
+    ]),
+  ];
+  const head = (what: string): string[] => [what, 'median', 'unit', 'noise', 'ratio (median of per-round ratios)'];
+  const right = [false, true, false, true, false];
   return [
-    rows,
-    `each version in schemas of its own; flows submitted beforehand for the workers (untimed); the pre-queue worker lists every flow on each pass ` +
-      `(its schemas held ${number(p.flowsInLog.workers)} and ${number(p.flowsInLog.sequential)} flows at the end: little history, its best case)` +
+    table([head(`today vs before the flow queue (${p.commit.slice(0, 7)}), 10-step no-op flows, no history`), ...rowsOf(p.commitC1, p.rows)], right),
+    table([head(`the same workers with ${number(p.withHistory.flows)} finished flows in the log`), ...rowsOf(p.withHistory.commitC1, p.withHistory.rows)], right),
+    `each version in schemas of its own; flows submitted beforehand for the workers (untimed; the old workers' schema got ${number(p.flowsInLog.workers)}); ` +
+      `the old worker lists every flow on each pass, today's claims from an index over open flows` +
       `${p.failedAttempts > 0 ? `; ${p.failedAttempts} attempt(s) failed during worker samples` : ''}` +
       `${p.drySamples > 0 ? `; ran dry in ${p.drySamples} worker sample(s): those rates are too low` : ''}`,
   ].join('\n');
