@@ -3,7 +3,7 @@
 // client. The floor under chemflow's steps/s on this server.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { sha256Hex } from '../src/index.js';
+import { sha256Hex, type QueueProjection } from '../src/index.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
 import { appendEventsQuery, type EventRowInput } from '../src/stores/sql/event-queries.js';
 import { noopFlow, STEPS_PER_FLOW } from './flows.js';
@@ -31,6 +31,20 @@ function flowBatches(ts: string): EventRowInput[][] {
   return batches;
 }
 
+/** The queue row's values, which the engine's process computes (`batchProjection`) and the statement only writes. */
+function projection(events: readonly EventRowInput[]): QueueProjection {
+  const first = events[0] as EventRowInput;
+  const last = events[events.length - 1] as EventRowInput;
+  return {
+    status: last.type === 'FlowCompleted' ? 'completed' : 'running',
+    lastEventType: last.type as QueueProjection['lastEventType'],
+    notBefore: null,
+    name: first.type === 'FlowInitialized' ? noopFlow.name : null,
+    firstTs: first.ts,
+    lastTs: last.ts,
+  };
+}
+
 export interface SqlFloor {
   seq: Meter;
   close(): Promise<void>;
@@ -53,7 +67,7 @@ export async function openSqlFloor(): Promise<SqlFloor> {
     let version = 0;
     for (const events of flowBatches(new Date().toISOString())) {
       const lease = version === 0 ? { owner: 'floor', leaseMs: 30_000 } : undefined;
-      const q = appendEventsQuery({ flowId, expectedVersion: version, schemaVersion: 1, events, errors: [], artifacts: [], lease });
+      const q = appendEventsQuery({ flowId, expectedVersion: version, schemaVersion: 1, events, queue: projection(events), errors: [], artifacts: [], lease });
       await query('floor_append', q);
       version += events.length;
     }

@@ -11,9 +11,10 @@ export const OPEN_STATUSES: readonly QueueStatus[] = ['pending', 'running', 'wai
 /**
  * The status of a flow whose last event is `last`: the log's state machine makes it a function of that
  * event alone (a retry is always appended with its failure, a last step's StepFinished with
- * FlowCompleted), plus whether the flow was ever cancelled, which is final. The SQL stores apply the
- * same rule as `chemflow_queue_status` (migrations/0004_flow_queue); the contract suite checks both.
- * One exception, kept by the append's merge and the rebuild: `mergedQueueStatus`, `rebuiltQueueStatus`.
+ * FlowCompleted), plus whether the flow was ever cancelled, which is final. Every store's appends use
+ * it (`batchProjection`); the SQL rebuild applies the same rule as `chemflow_queue_status`
+ * (migrations 0004, 0007); the contract suite checks that both agree. One exception, kept by the
+ * append's merge and the rebuild: `mergedQueueStatus`, `rebuiltQueueStatus`.
  */
 export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueStatus {
   if (wasCancelled) return 'cancelled';
@@ -75,4 +76,38 @@ export function rebuiltQueueStatus(log: readonly FlowEvent[], wasCancelled: bool
 export function queueDueAt(status: QueueStatus, last: FlowEvent, since: number): number | null {
   if (status === 'waiting' && last.type === 'RetryScheduled') return Date.parse(last.notBefore);
   return status === 'pending' || status === 'running' ? since : null;
+}
+
+/**
+ * What an appended batch writes on its flow's queue row, before the merge with the row it finds (a
+ * cancelled flow stays cancelled, a failed one failed: `mergedQueueStatus`, QUEUE_MERGE in SQL). Computed
+ * from the batch by the engine's process, so that the append statement only writes values: evaluated in
+ * SQL from the inserted rows, the same rules cost about as much as the rest of the statement.
+ */
+export interface QueueProjection {
+  /** The status after the batch: `rebuiltQueueStatus` of the batch alone (its own look-back included). */
+  status: QueueStatus;
+  lastEventType: FlowEvent['type'];
+  /** A waiting flow's due time (its retry's notBefore); a pending or running one is due from the store's now. */
+  notBefore: string | null;
+  /** The flow's name when the batch creates it (its FlowInitialized), else null. */
+  name: string | null;
+  firstTs: string;
+  lastTs: string;
+}
+
+export function batchProjection(batch: readonly FlowEvent[]): QueueProjection | undefined {
+  const first = batch[0];
+  const last = batch[batch.length - 1];
+  if (first === undefined || last === undefined) return undefined;
+  const status = rebuiltQueueStatus(batch, batch.some((e) => e.type === 'FlowCancelled')) as QueueStatus;
+  const created = batch.find((e) => e.type === 'FlowInitialized');
+  return {
+    status,
+    lastEventType: last.type,
+    notBefore: status === 'waiting' && last.type === 'RetryScheduled' ? last.notBefore : null,
+    name: created?.type === 'FlowInitialized' ? created.flowName : null,
+    firstTs: first.ts,
+    lastTs: last.ts,
+  };
 }

@@ -1,6 +1,6 @@
 import type { SqlQuery } from './executor.js';
 import type { AppendBatch } from './event-queries.js';
-import { batchQueueStatus, ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_MERGE } from './sql-fragments.js';
+import { dueAtSql, ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_MERGE } from './sql-fragments.js';
 
 /** One row of the result: `request` is the 1-based position of the append in the statement. */
 export interface AppendManyRow {
@@ -29,6 +29,7 @@ export function appendManyQuery(batches: readonly AppendBatch[], schemaVersion: 
     leaseOwner: b.lease?.owner ?? null,
     leaseMs: b.lease?.leaseMs ?? null,
     events: b.events,
+    queue: b.queue,
   }));
   const values: unknown[] = [JSON.stringify(requests), schemaVersion];
   const parts = [APPEND_EVENTS, PROJECT_QUEUE];
@@ -47,7 +48,8 @@ export function appendManyQuery(batches: readonly AppendBatch[], schemaVersion: 
 
 const APPEND_EVENTS = `request AS (
   SELECT r.ord::int AS ord, (r.e->>'flowId')::uuid AS flow_id, (r.e->>'expectedVersion')::int AS expected,
-    r.e->>'leaseOwner' AS lease_owner, (r.e->>'leaseMs')::int AS lease_ms, r.e->'events' AS events
+    r.e->>'leaseOwner' AS lease_owner, (r.e->>'leaseMs')::int AS lease_ms, r.e->'events' AS events,
+    r.e->'queue' AS queue
   FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS r(e, ord)
 ), head AS (
   SELECT request.*, (SELECT COALESCE(MAX(l.version), 0) FROM event_log l WHERE l.flow_id = request.flow_id) AS version
@@ -59,26 +61,21 @@ const APPEND_EVENTS = `request AS (
   FROM head CROSS JOIN LATERAL jsonb_array_elements(head.events) WITH ORDINALITY AS source(e, ord)
   WHERE head.version = head.expected
   ORDER BY head.ord, source.ord
-  RETURNING flow_id, seq, version, event_type, payload, ts
+  RETURNING flow_id, seq, version, event_type, payload
 )`;
 
-/** `appendEventsQuery`'s queue projection, per flow: see there for the rules. */
-const PROJECT_QUEUE = `last_event AS (
-  SELECT DISTINCT ON (flow_id) flow_id, version, event_type, payload, ts FROM inserted ORDER BY flow_id, version DESC
-), queue AS (
+/** `appendEventsQuery`'s queue row, per flow: each request carries its batch's projection. */
+const PROJECT_QUEUE = `queue AS (
   INSERT INTO flow_queue AS q (flow_id, name, status, version, last_event_type, next_due_at,
     lease_owner, lease_expires_at, created_at, updated_at)
-  SELECT last_event.flow_id,
-    coalesce((SELECT i.payload->>'flowName' FROM inserted i
-      WHERE i.flow_id = last_event.flow_id AND i.event_type = 'FlowInitialized'), ''),
-    projected.status, last_event.version, last_event.event_type,
-    chemflow_queue_due(projected.status, last_event.payload, now()),
+  SELECT head.flow_id, coalesce(head.queue->>'name', ''), head.queue->>'status',
+    head.expected + jsonb_array_length(head.events), head.queue->>'lastEventType',
+    ${dueAtSql(`head.queue->>'status'`, `(head.queue->>'notBefore')::timestamptz`)},
     head.lease_owner, CASE WHEN head.lease_owner IS NULL THEN NULL ELSE now() + head.lease_ms * interval '1 millisecond' END,
-    (SELECT i.ts FROM inserted i WHERE i.flow_id = last_event.flow_id ORDER BY i.version LIMIT 1), last_event.ts
-  FROM last_event
-  JOIN head ON head.flow_id = last_event.flow_id
-  ${batchQueueStatus('inserted o WHERE o.flow_id = last_event.flow_id')}
-  ORDER BY last_event.flow_id
+    (head.queue->>'firstTs')::timestamptz, (head.queue->>'lastTs')::timestamptz
+  FROM head
+  WHERE EXISTS (SELECT 1 FROM inserted i WHERE i.flow_id = head.flow_id)
+  ORDER BY head.flow_id
 ${QUEUE_MERGE}
 )`;
 

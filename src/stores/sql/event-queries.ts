@@ -1,9 +1,10 @@
 import type { Artifact } from '../../core/artifact.js';
+import type { QueueProjection } from '../../core/queue-status.js';
 import type { StepExecutionError } from '../../core/step-execution-error.js';
 import type { CacheEntryInput } from '../step-cache-index.js';
 import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
-import { batchQueueStatus, ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_MERGE } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, dueAtSql, QUEUE_MERGE } from './sql-fragments.js';
 
 /** One event of an append batch as the statement receives it. */
 export interface EventRowInput {
@@ -22,6 +23,8 @@ export interface AppendBatch {
   expectedVersion: number;
   schemaVersion: number;
   events: readonly EventRowInput[];
+  /** What the batch writes on the flow's queue row (`batchProjection`), merged with the row in SQL; null for no events. */
+  queue: QueueProjection | null;
   errors: readonly ErrorRowInput[];
   artifacts: readonly Artifact[];
   /** The step cache entry of the batch's clean StepFinished, if the step ran with the cache on. */
@@ -46,6 +49,13 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
     batch.schemaVersion,
     batch.lease?.owner ?? null,
     batch.lease?.leaseMs ?? null,
+    batch.queue?.name ?? '',
+    batch.queue?.status ?? null,
+    batch.events.length,
+    batch.queue?.lastEventType ?? null,
+    batch.queue?.notBefore ?? null,
+    batch.queue?.firstTs ?? null,
+    batch.queue?.lastTs ?? null,
   ];
   const parts = [APPEND_EVENTS, PROJECT_QUEUE];
   if (batch.errors.length > 0) {
@@ -74,30 +84,26 @@ const APPEND_EVENTS = `batch AS (
   SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
   FROM batch CROSS JOIN head WHERE head.version = $2::int
   ORDER BY batch.ord
-  RETURNING seq, version, event_type, payload, ts
+  RETURNING seq, version, event_type, payload
 )`;
 
 /**
- * The flow's queue row, projected from the batch's last event in the same statement (so in the same
- * transaction) as the events: `chemflow_queue_status` is the one rule, shared with the rebuild. A
- * cancelled flow stays cancelled whatever outcome is recorded after it. The lease is set only when
- * the batch creates the flow; later appends leave it to its holder, except the one that ends the flow
+ * The flow's queue row, in the same statement (so in the same transaction) as the events, written only
+ * if they were: the values are the batch's `batchProjection` ($7–$13), merged with the existing row by
+ * QUEUE_MERGE (a cancelled flow stays cancelled, a failed one failed). The lease is set only when the
+ * batch creates the flow; later appends leave it to its holder, except the one that ends the flow
  * (completed, or failed for good), which clears it: the holder need not spend a round trip on it. A
- * cancellation keeps it, so the holder's heartbeat sees `cancelled` rather than a lost lease.
+ * cancellation keeps it, so the holder's heartbeat sees `cancelled` rather than a lost lease. The
+ * rebuild derives the same row from the log in SQL (`chemflow_rebuild_flow_queue`); the contract
+ * suite checks that both agree.
  */
-const PROJECT_QUEUE = `last_event AS (
-  SELECT version, event_type, payload, ts FROM inserted ORDER BY version DESC LIMIT 1
-), queue AS (
+const PROJECT_QUEUE = `queue AS (
   INSERT INTO flow_queue AS q (flow_id, name, status, version, last_event_type, next_due_at,
     lease_owner, lease_expires_at, created_at, updated_at)
-  SELECT $1::uuid,
-    coalesce((SELECT i.payload->>'flowName' FROM inserted i WHERE i.event_type = 'FlowInitialized'), ''),
-    projected.status, last_event.version, last_event.event_type,
-    chemflow_queue_due(projected.status, last_event.payload, now()),
+  SELECT $1::uuid, $7::text, $8::text, $2::int + $9::int, $10::text, ${dueAtSql('$8::text', '$11::timestamptz')},
     $5::text, CASE WHEN $5::text IS NULL THEN NULL ELSE now() + $6::int * interval '1 millisecond' END,
-    (SELECT i.ts FROM inserted i ORDER BY i.version LIMIT 1), last_event.ts
-  FROM last_event
-  ${batchQueueStatus('inserted o WHERE true')}
+    $12::timestamptz, $13::timestamptz
+  WHERE EXISTS (SELECT 1 FROM inserted)
 ${QUEUE_MERGE}
 )`;
 

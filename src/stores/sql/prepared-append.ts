@@ -2,6 +2,7 @@ import type { Artifact } from '../../core/artifact.js';
 import { ConcurrencyError, StoreError } from '../../core/errors.js';
 import { eventPayload } from '../../core/event-codec.js';
 import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../../core/events.js';
+import { batchProjection } from '../../core/queue-status.js';
 import { errorRecordFromEvent } from '../../core/step-execution-error.js';
 import { unstorableInBatch } from '../../core/storable.js';
 import type { AppendRequest, AppendResult } from '../flow-store.js';
@@ -86,6 +87,7 @@ export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
     expectedVersion,
     schemaVersion: EVENT_SCHEMA_VERSION,
     events: stored.map((event) => ({ type: event.type, ts: event.ts, payload: bodyPayload(event) })),
+    queue: batchProjection(stored) ?? null,
     errors,
     artifacts: firstOfEachHash(options.artifacts ?? []),
     lease: expectedVersion === 0 ? options.lease : undefined,

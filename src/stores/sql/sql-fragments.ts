@@ -20,27 +20,12 @@ export const ERROR_VALUES_FROM_JSON = `(source.e->>'flowId')::uuid, source.e->>'
     (source.e->>'retryCount')::int, (source.e->>'maxRetries')::int`;
 
 /**
- * The status an append's batch leaves (before QUEUE_MERGE), from its last event `last_event` and its
- * inserted events `batchEvents` (a FROM clause with alias `o`, filtered to the flow): the status after
- * the last event, except that a batch ending in outcomes that keep a failed flow failed (a sibling
- * shard's StepFinished, a StepSignal) after a StepFailed with no retry is failed, as if each event had
- * been appended alone. The rebuild applies the same look-back to the whole log (migration 0008), and
- * the memory store `rebuiltQueueStatus`. The subquery runs only for a batch ending in such an outcome.
+ * When a flow with `status` may run next: a waiting one at its retry's `notBefore`, a pending or running
+ * one from now (the database's clock, which every worker's claim compares with), an ended one never.
+ * `chemflow_queue_due` (migrations 0004, 0009) is the same rule for the rebuild.
  */
-export function batchQueueStatus(batchEvents: string): string {
-  return `CROSS JOIN LATERAL (
-    SELECT chemflow_queue_status(last_event.event_type, last_event.payload, last_event.ts, false) AS status
-  ) by_last
-  CROSS JOIN LATERAL (
-    SELECT CASE
-      WHEN by_last.status = 'running' AND last_event.event_type IN ('StepFinished', 'StepSignal') AND (
-        SELECT o.event_type FROM ${batchEvents}
-          AND NOT (o.event_type = 'StepSignal' OR (o.event_type = 'StepFinished' AND o.payload ? 'shard'))
-        ORDER BY o.version DESC LIMIT 1
-      ) = 'StepFailed' THEN 'failed'
-      ELSE by_last.status
-    END AS status
-  ) projected`;
+export function dueAtSql(status: string, notBefore: string): string {
+  return `CASE ${status} WHEN 'waiting' THEN ${notBefore} WHEN 'pending' THEN now() WHEN 'running' THEN now() END`;
 }
 
 /**
