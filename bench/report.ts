@@ -486,7 +486,13 @@ function prequeueTable(p: PrequeueResult): string {
   const rowsOf = (commitC1: Sample, rows: readonly PrequeueRow[]): string[][] => [
     row('commit limit, 1 connection', commitC1, 'commits/s'),
     ...rows.flatMap((r) => [
-      row(`${label(r.workers)}, today`, r.now, 'steps/s', `${ratio(r.vsBefore, 'before the queue')}; ${ratio(r.nowVsCommitC1, 'commit limit')}`),
+      row(
+        `${label(r.workers)}, today`,
+        r.now,
+        'steps/s',
+        // The old workers can spend a whole sample listing flows: no step, no finite ratio.
+        `${Number.isFinite(r.vsBefore) ? ratio(r.vsBefore, 'before the queue') : 'before the queue: no step in a sample'}; ${ratio(r.nowVsCommitC1, 'commit limit')}`,
+      ),
       row(`${label(r.workers)}, before the queue`, r.before, 'steps/s', ratio(r.beforeVsCommitC1, 'commit limit')),
     ]),
   ];
