@@ -64,12 +64,7 @@ const APPEND_EVENTS = `request AS (
   RETURNING flow_id, seq, version, event_type, payload
 )`;
 
-/**
- * `appendEventsQuery`'s queue row, per flow: each request carries its batch's projection. An upsert
- * for every flow, not the single append's plain UPDATE: an INSERT ... SELECT can lock the rows in flow
- * id order (`ORDER BY`), so two processes' batches over common flows (shards) cannot deadlock, which an
- * UPDATE ... FROM cannot promise; and here one commit is shared by many appends.
- */
+/** `appendEventsQuery`'s queue row, per flow: each request carries its batch's projection. */
 const PROJECT_QUEUE = `queue AS (
   INSERT INTO flow_queue AS q (flow_id, name, status, version, last_event_type, next_due_at,
     lease_owner, lease_expires_at, created_at, updated_at)

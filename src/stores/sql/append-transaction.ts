@@ -2,7 +2,6 @@ import { EVENT_SCHEMA_VERSION } from '../../core/events.js';
 import type { AppendOutcome } from '../flow-store.js';
 import { appendManyQuery, type AppendManyRow } from './append-many-query.js';
 import { run, type SqlExecutor, type SqlRunner } from './executor.js';
-import { rebuildQueueQuery } from './queue-queries.js';
 import { isVersionConflict, type AppendRow, type PreparedAppend } from './prepared-append.js';
 
 type Outcomes = Map<PreparedAppend, AppendOutcome>;
@@ -83,9 +82,6 @@ export async function appendOneByOne(executor: SqlExecutor, requests: readonly P
         return all;
       });
       pending.forEach((request, i) => outcomes.set(request, settle(request, rows[i] ?? [])));
-      // A row deleted by hand: rebuilt from the log, as a lone append does (pg-event-store.ts).
-      for (const [i, request] of pending.entries())
-        if (request.lostQueueRow(rows[i] ?? [])) await run(executor, rebuildQueueQuery(request.flowId));
       return outcomes;
     } catch (error) {
       if (!(error instanceof RequestCollided)) throw error;

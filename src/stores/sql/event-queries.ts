@@ -4,7 +4,7 @@ import type { StepExecutionError } from '../../core/step-execution-error.js';
 import type { CacheEntryInput } from '../step-cache-index.js';
 import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
-import { dueAtSql, ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_MERGE, queueMergeSet } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, dueAtSql, QUEUE_MERGE } from './sql-fragments.js';
 
 /** One event of an append batch as the statement receives it. */
 export interface EventRowInput {
@@ -42,23 +42,22 @@ export interface AppendBatch {
  * prepared once per connection, and the common batch pays for no empty INSERT.
  */
 export function appendEventsQuery(batch: AppendBatch): SqlQuery {
-  const creates = batch.expectedVersion === 0;
-  const q = batch.queue;
-  const values: unknown[] = [batch.flowId, batch.expectedVersion, JSON.stringify(batch.events), batch.schemaVersion];
-  if (creates)
-    values.push(
-      batch.lease?.owner ?? null,
-      batch.lease?.leaseMs ?? null,
-      q?.name ?? '',
-      q?.status ?? null,
-      batch.events.length,
-      q?.lastEventType ?? null,
-      q?.notBefore ?? null,
-      q?.firstTs ?? null,
-      q?.lastTs ?? null,
-    );
-  else values.push(q?.status ?? null, batch.events.length, q?.lastEventType ?? null, q?.notBefore ?? null, q?.lastTs ?? null);
-  const parts = [APPEND_EVENTS, creates ? INSERT_QUEUE_ROW : UPDATE_QUEUE_ROW];
+  const values: unknown[] = [
+    batch.flowId,
+    batch.expectedVersion,
+    JSON.stringify(batch.events),
+    batch.schemaVersion,
+    batch.lease?.owner ?? null,
+    batch.lease?.leaseMs ?? null,
+    batch.queue?.name ?? '',
+    batch.queue?.status ?? null,
+    batch.events.length,
+    batch.queue?.lastEventType ?? null,
+    batch.queue?.notBefore ?? null,
+    batch.queue?.firstTs ?? null,
+    batch.queue?.lastTs ?? null,
+  ];
+  const parts = [APPEND_EVENTS, PROJECT_QUEUE];
   if (batch.errors.length > 0) {
     values.push(JSON.stringify(batch.errors));
     parts.push(appendErrors(values.length));
@@ -71,7 +70,7 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
     values.push(batch.cacheEntry.key, batch.cacheEntry.stepIndex, batch.cacheEntry.stepType);
     parts.push(appendCacheEntry(values.length - 2, values.length - 1, values.length));
   }
-  return { text: `WITH ${parts.join(',\n')}\n${creates ? APPEND_RESULT : APPEND_RESULT_UPDATED}`, values };
+  return { text: `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`, values };
 }
 
 const APPEND_EVENTS = `batch AS (
@@ -90,17 +89,15 @@ const APPEND_EVENTS = `batch AS (
 
 /**
  * The flow's queue row, in the same statement (so in the same transaction) as the events, written only
- * if they were: the values are the batch's `batchProjection` (here $7–$13, the lease $5–$6), merged with the existing row
- * (`queueMergeSet`: a cancelled flow stays cancelled, a failed one failed). The append that creates the
- * flow inserts its row (an upsert); every later append is a plain UPDATE of it: an upsert's conflict
- * path, even one that inserts nothing, costs about a seventh of the statement. The lease is set only
- * when the batch creates the flow; later appends leave it to its holder, except the one that ends the
- * flow (completed, or failed for good), which clears it: the holder need not spend a round trip on it.
- * A cancellation keeps it, so the holder's heartbeat sees `cancelled` rather than a lost lease. The
- * rebuild derives the same row from the log in SQL (`chemflow_rebuild_flow_queue`); the contract suite
- * checks that both agree.
+ * if they were: the values are the batch's `batchProjection` ($7–$13), merged with the existing row by
+ * QUEUE_MERGE (a cancelled flow stays cancelled, a failed one failed). The lease is set only when the
+ * batch creates the flow; later appends leave it to its holder, except the one that ends the flow
+ * (completed, or failed for good), which clears it: the holder need not spend a round trip on it. A
+ * cancellation keeps it, so the holder's heartbeat sees `cancelled` rather than a lost lease. The
+ * rebuild derives the same row from the log in SQL (`chemflow_rebuild_flow_queue`); the contract
+ * suite checks that both agree.
  */
-const INSERT_QUEUE_ROW = `queue AS (
+const PROJECT_QUEUE = `queue AS (
   INSERT INTO flow_queue AS q (flow_id, name, status, version, last_event_type, next_due_at,
     lease_owner, lease_expires_at, created_at, updated_at)
   SELECT $1::uuid, $7::text, $8::text, $2::int + $9::int, $10::text, ${dueAtSql('$8::text', '$11::timestamptz')},
@@ -108,23 +105,6 @@ const INSERT_QUEUE_ROW = `queue AS (
     $12::timestamptz, $13::timestamptz
   WHERE EXISTS (SELECT 1 FROM inserted)
 ${QUEUE_MERGE}
-)`;
-
-/**
- * A later append's update, from $5–$9 (status, event count, last event type, notBefore, last event's
- * time); `queue_rows` in the result tells the store when it found no row to update.
- */
-const UPDATE_QUEUE_ROW = `queue AS (
-  UPDATE flow_queue q SET
-${queueMergeSet({
-  status: '$5::text',
-  version: '$2::int + $6::int',
-  lastEventType: '$7::text',
-  nextDueAt: dueAtSql('$5::text', '$8::timestamptz'),
-  updatedAt: '$9::timestamptz',
-})}
-  WHERE q.flow_id = $1::uuid AND EXISTS (SELECT 1 FROM inserted)
-  RETURNING 1
 )`;
 
 function appendErrors(param: number): string {
@@ -153,11 +133,6 @@ function appendArtifacts(param: number): string {
 }
 
 const APPEND_RESULT = `SELECT head.version AS head_version, inserted.seq, inserted.version
-FROM head LEFT JOIN inserted ON true
-ORDER BY inserted.version`;
-
-const APPEND_RESULT_UPDATED = `SELECT head.version AS head_version, inserted.seq, inserted.version,
-  (SELECT count(*) FROM queue)::int AS queue_rows
 FROM head LEFT JOIN inserted ON true
 ORDER BY inserted.version`;
 

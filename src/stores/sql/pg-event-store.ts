@@ -3,7 +3,6 @@ import { isConcurrencyError } from '../../core/errors.js';
 import type { FlowEvent, NewFlowEvent } from '../../core/events.js';
 import type { AppendOptions, AppendOutcome, AppendRequest, AppendResult } from '../flow-store.js';
 import { appendTogether } from './append-transaction.js';
-import { rebuildQueueQuery } from './queue-queries.js';
 import { eventsInRangeQuery, listEventsQuery } from './event-queries.js';
 import { run, type SqlExecutor } from './executor.js';
 import { bodyPayload, isVersionConflict, prepareAppend, PreparedAppend, type AppendRow } from './prepared-append.js';
@@ -84,9 +83,7 @@ export class PgEventStore {
 
   private async runAppend(prepared: PreparedAppend): Promise<AppendRow[]> {
     try {
-      const rows = await run<AppendRow>(this.executor, prepared.query);
-      if (prepared.lostQueueRow(rows)) await run(this.executor, rebuildQueueQuery(prepared.flowId));
-      return rows;
+      return await run<AppendRow>(this.executor, prepared.query);
     } catch (error) {
       if (isVersionConflict(error)) throw prepared.conflict();
       throw error;

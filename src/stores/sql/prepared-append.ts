@@ -16,8 +16,6 @@ export interface AppendRow {
   head_version: number;
   seq: string | number | null;
   version: number | null;
-  /** Queue rows an append to an existing flow updated (absent when the append creates the flow). */
-  queue_rows?: number;
 }
 
 /** The name `event_log`'s unique (flow_id, version) constraint has in migration 0001. */
@@ -57,14 +55,6 @@ export class PreparedAppend {
       events: this.stored.map((event) => ({ ...event, seq: seqs.get(event.version) ?? 0 })),
       version: this.expectedVersion + this.stored.length,
     };
-  }
-
-  /**
-   * Whether the append wrote its events but found no queue row to update: a row deleted by hand, which
-   * the store then rebuilds from the log, or the flow would never be claimed again.
-   */
-  lostQueueRow(rows: readonly AppendRow[]): boolean {
-    return rows[0]?.queue_rows === 0 && rows.some((row) => row.seq !== null);
   }
 
   conflict(head?: number): ConcurrencyError {

@@ -28,50 +28,28 @@ export function dueAtSql(status: string, notBefore: string): string {
   return `CASE ${status} WHEN 'waiting' THEN ${notBefore} WHEN 'pending' THEN now() WHEN 'running' THEN now() END`;
 }
 
-/** SQL expressions of the row an append brings to its flow's queue row (columns of EXCLUDED, or parameters). */
-export interface IncomingQueueRow {
-  status: string;
-  version: string;
-  lastEventType: string;
-  nextDueAt: string;
-  updatedAt: string;
-}
-
 /**
- * How an append's queue row merges into the flow's existing one `q`, shared by the plain UPDATE of an
- * append to an existing flow and the upsert of one that creates it (or finds its row missing), in the
- * single and the many-flow append statements. A cancelled flow stays cancelled; a flow still pending or
- * running keeps its due time, so that the indexed columns do not change and the update stays HOT (no
- * index entry written per step); the append that ends the flow clears its lease, a cancellation keeps it
- * (the holder's heartbeat then sees `cancelled`).
+ * How an append's projected queue row merges into the flow's existing one (`INSERT INTO flow_queue AS q
+ * ... ON CONFLICT`), shared by the single and the many-flow append statements. A cancelled flow stays
+ * cancelled; a flow still pending or running keeps its due time, so that the indexed columns do not
+ * change and the update stays HOT (no index entry written per step); the append that ends the flow
+ * clears its lease, a cancellation keeps it (the holder's heartbeat then sees `cancelled`).
  */
-export function queueMergeSet(incoming: IncomingQueueRow): string {
-  const { status, lastEventType } = incoming;
-  return `    status = CASE
+export const QUEUE_MERGE = `  ON CONFLICT (flow_id) DO UPDATE SET
+    status = CASE
       WHEN q.status = 'cancelled' THEN 'cancelled'
       -- A shard's outcome recorded after a sibling shard failed for good: the flow stays failed.
-      WHEN q.status = 'failed' AND ${status} = 'running' AND ${lastEventType} IN ('StepFinished', 'StepSignal') THEN 'failed'
-      ELSE ${status}
+      WHEN q.status = 'failed' AND EXCLUDED.status = 'running' AND EXCLUDED.last_event_type IN ('StepFinished', 'StepSignal') THEN 'failed'
+      ELSE EXCLUDED.status
     END,
-    version = ${incoming.version},
-    last_event_type = ${lastEventType},
+    version = EXCLUDED.version,
+    last_event_type = EXCLUDED.last_event_type,
     next_due_at = CASE
-      WHEN q.status IN ('cancelled', 'failed') AND ${lastEventType} IN ('StepFinished', 'StepSignal') THEN NULL
+      WHEN q.status IN ('cancelled', 'failed') AND EXCLUDED.last_event_type IN ('StepFinished', 'StepSignal') THEN NULL
       WHEN q.status = 'cancelled' THEN NULL
-      WHEN q.status = ${status} AND q.status IN ('pending', 'running') THEN q.next_due_at
-      ELSE ${incoming.nextDueAt}
+      WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
+      ELSE EXCLUDED.next_due_at
     END,
-    lease_owner = CASE WHEN ${status} IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
-    lease_expires_at = CASE WHEN ${status} IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
-    updated_at = ${incoming.updatedAt}`;
-}
-
-/** The upsert's conflict clause (`INSERT INTO flow_queue AS q ...`). */
-export const QUEUE_MERGE = `  ON CONFLICT (flow_id) DO UPDATE SET
-${queueMergeSet({
-  status: 'EXCLUDED.status',
-  version: 'EXCLUDED.version',
-  lastEventType: 'EXCLUDED.last_event_type',
-  nextDueAt: 'EXCLUDED.next_due_at',
-  updatedAt: 'EXCLUDED.updated_at',
-})}`;
+    lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
+    lease_expires_at = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
+    updated_at = EXCLUDED.updated_at`;
