@@ -57,7 +57,10 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
     batch.queue?.firstTs ?? null,
     batch.queue?.lastTs ?? null,
   ];
-  const parts = [APPEND_EVENTS, PROJECT_QUEUE];
+  // Artifacts and cache entries read the inserted events' types and payloads; the common batch does not
+  // need its payloads copied back out of the insert.
+  const readsPayloads = batch.artifacts.length > 0 || batch.cacheEntry !== undefined;
+  const parts = [readsPayloads ? APPEND_EVENTS_WITH_PAYLOADS : APPEND_EVENTS, PROJECT_QUEUE];
   if (batch.errors.length > 0) {
     values.push(JSON.stringify(batch.errors));
     parts.push(appendErrors(values.length));
@@ -73,7 +76,7 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
   return { text: `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`, values };
 }
 
-const APPEND_EVENTS = `batch AS (
+const appendEvents = (returning: string): string => `batch AS (
   SELECT source.ord::int AS ord, source.e->>'type' AS event_type,
     (source.e->>'ts')::timestamptz AS ts, source.e->'payload' AS payload
   FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS source(e, ord)
@@ -84,8 +87,10 @@ const APPEND_EVENTS = `batch AS (
   SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
   FROM batch CROSS JOIN head WHERE head.version = $2::int
   ORDER BY batch.ord
-  RETURNING seq, version, event_type, payload
+  RETURNING ${returning}
 )`;
+const APPEND_EVENTS = appendEvents('seq, version');
+const APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payload');
 
 /**
  * The flow's queue row, in the same statement (so in the same transaction) as the events, written only
