@@ -391,6 +391,7 @@ export function renderTable(run: BenchRun, context: RunContext): string {
 }
 
 function targetValue(g: Target): string {
+  if (g.unit === '×' && !Number.isFinite(g.value)) return 'no step before';
   if (g.unit === '×') return `${round(g.value)} ×`;
   if (g.unit === 'yes/no') return g.value === 1 ? 'yes' : 'no';
   return `${number(g.value)} ${g.unit}`;
