@@ -6,6 +6,7 @@ import { STEPS_PER_FLOW } from './flows.js';
 import { rate, type Meter } from './meter.js';
 import { adminQuery, BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
 import { finishedFlowsInsert } from './queue-history.js';
+import { newTally, sampleWorkers, topUp } from './worker-sample.js';
 import type { PrequeueEngine } from './prequeue-build.js';
 
 export interface PrequeueMeters {
@@ -22,7 +23,6 @@ export interface PrequeueMeters {
   close(): Promise<void>;
 }
 
-const INITIAL_STEPS_PER_S = 4_000;
 const SUBMITTERS = 8;
 const RETRY_AT_ONCE = { maxRetries: 3, backoff: { kind: 'none' } };
 
@@ -65,7 +65,9 @@ export async function openPrequeueMeters(old: PrequeueEngine, counts: readonly n
 
     const { schema: workersSchema, store: submitStore } = await open('prequeue_workers', 'chemflow-bench-prequeue-submit', SUBMITTERS);
     const submitter = new old.index.FlowEngine({ store: submitStore, retryPolicy: RETRY_AT_ONCE });
-    const tally = { counting: false, steps: 0, failed: 0, dry: 0, fastest: INITIAL_STEPS_PER_S, submitted: 0, completed: 0 };
+    const tally = newTally();
+    const completed = { count: 0 };
+    let submitted = 0;
     const workers: InstanceType<PrequeueEngine['index']['FlowWorker']>[] = [];
     for (let i = 0; i < Math.max(...counts); i++) {
       const store = await old.stores.openPostgresStore({
@@ -80,7 +82,7 @@ export async function openPrequeueMeters(old: PrequeueEngine, counts: readonly n
           store,
           resolve: () => Promise.resolve({ definition: flow, retryPolicy: RETRY_AT_ONCE }),
           onEvent: (event) => {
-            if (event.type === 'FlowCompleted') tally.completed += 1;
+            if (event.type === 'FlowCompleted') completed.count += 1;
             if (!tally.counting) return;
             if (event.type === 'StepFinished') tally.steps += 1;
             else if (event.type === 'StepFailed') tally.failed += 1;
@@ -88,34 +90,12 @@ export async function openPrequeueMeters(old: PrequeueEngine, counts: readonly n
         }),
       );
     }
-    const topUp = async (ms: number): Promise<void> => {
-      const wanted = Math.ceil((tally.fastest * 1.5 * ms) / 1000 / STEPS_PER_FLOW) + 20;
-      let missing = wanted - (tally.submitted - tally.completed);
-      await Promise.all(
-        Array.from({ length: SUBMITTERS }, async () => {
-          while (missing > 0) {
-            missing -= 1;
-            await submitter.startFlow(flow);
-            tally.submitted += 1;
-          }
-        }),
-      );
-    };
     const measure = async (n: number, durationMs: number): Promise<number> => {
-      await topUp(durationMs);
-      const stop = new AbortController();
-      tally.steps = 0;
-      tally.counting = true;
-      const start = performance.now();
-      const runs = workers.slice(0, n).map((w) => w.run({ signal: stop.signal }));
-      await new Promise((resolve) => setTimeout(resolve, durationMs));
-      tally.counting = false;
-      const perSecond = tally.steps / ((performance.now() - start) / 1000);
-      stop.abort();
-      await Promise.all(runs);
-      if (tally.submitted === tally.completed) tally.dry += 1;
-      tally.fastest = Math.max(tally.fastest, perSecond);
-      return perSecond;
+      await topUp(tally, durationMs, submitted - completed.count, async () => {
+        await submitter.startFlow(flow);
+        submitted += 1;
+      });
+      return sampleWorkers(workers.slice(0, n), tally, durationMs, () => submitted === completed.count);
     };
     return {
       sequential,
@@ -129,7 +109,7 @@ export async function openPrequeueMeters(old: PrequeueEngine, counts: readonly n
       })),
       failedAttempts: () => tally.failed,
       drySamples: () => tally.dry,
-      flowsInLog: () => ({ sequential: sequentialFlows, workers: tally.submitted }),
+      flowsInLog: () => ({ sequential: sequentialFlows, workers: submitted }),
       loadHistory: async (flows) => {
         const insert = finishedFlowsInsert(flows);
         await adminQuery(insert.text.replace('INSERT INTO event_log', `INSERT INTO ${workersSchema}.event_log`), insert.values);

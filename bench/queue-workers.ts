@@ -4,10 +4,11 @@
 import { FlowEngine, FlowWorker } from '../src/index.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
 import type { SqlFlowStore } from '../src/stores/sql/sql-flow-store.js';
-import { noopFlow, RETRY_AT_ONCE, STEPS_PER_FLOW } from './flows.js';
+import { noopFlow, RETRY_AT_ONCE } from './flows.js';
 import { loadFinishedFlows, type HistoryLoad } from './queue-history.js';
 import type { Meter } from './meter.js';
 import { BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
+import { newTally, sampleWorkers, topUp } from './worker-sample.js';
 
 export interface WorkerMeters {
   /** One meter per worker count, in the order asked. */
@@ -21,8 +22,6 @@ export interface WorkerMeters {
   close(): Promise<void>;
 }
 
-/** A first guess of the fastest rate, to submit enough flows for the first sample. */
-const INITIAL_STEPS_PER_S = 4_000;
 const SUBMITTERS = 8;
 
 export async function openWorkerMeters(counts: readonly number[]): Promise<WorkerMeters> {
@@ -40,7 +39,7 @@ export async function openWorkerMeters(counts: readonly number[]): Promise<Worke
     };
     const submitter = await open('chemflow-bench-submit', SUBMITTERS);
     const engine = new FlowEngine({ store: submitter, retryPolicy: RETRY_AT_ONCE });
-    const tally = { counting: false, steps: 0, failed: 0, dry: 0, fastest: INITIAL_STEPS_PER_S };
+    const tally = newTally();
     const workers: FlowWorker[] = [];
     for (let i = 0; i < Math.max(...counts); i++) {
       workers.push(
@@ -56,36 +55,9 @@ export async function openWorkerMeters(counts: readonly number[]): Promise<Worke
       );
     }
 
-    /** Submits flows (untimed, workers stopped) until 1.5 × the fastest rate seen so far has work for `ms`. */
-    const topUp = async (ms: number): Promise<void> => {
-      const wanted = Math.ceil((tally.fastest * 1.5 * ms) / 1000 / STEPS_PER_FLOW) + 20;
-      let missing = wanted - (await submitter.queueDepth()).pending;
-      if (missing <= 0) return;
-      await Promise.all(
-        Array.from({ length: SUBMITTERS }, async () => {
-          while (missing > 0) {
-            missing -= 1;
-            await engine.startFlow(noopFlow);
-          }
-        }),
-      );
-    };
-
     const measure = async (n: number, durationMs: number): Promise<number> => {
-      await topUp(durationMs);
-      const stop = new AbortController();
-      tally.steps = 0;
-      tally.counting = true;
-      const start = performance.now();
-      const runs = workers.slice(0, n).map((w) => w.run({ signal: stop.signal }));
-      await new Promise((resolve) => setTimeout(resolve, durationMs));
-      tally.counting = false;
-      const perSecond = tally.steps / ((performance.now() - start) / 1000);
-      stop.abort();
-      await Promise.all(runs);
-      if ((await submitter.queueDepth()).pending === 0) tally.dry += 1;
-      tally.fastest = Math.max(tally.fastest, perSecond);
-      return perSecond;
+      await topUp(tally, durationMs, (await submitter.queueDepth()).pending, () => engine.startFlow(noopFlow));
+      return sampleWorkers(workers.slice(0, n), tally, durationMs, async () => (await submitter.queueDepth()).pending === 0);
     };
 
     return {
