@@ -68,7 +68,7 @@ export async function openSqlFloor(): Promise<SqlFloor> {
     for (const events of flowBatches(new Date().toISOString())) {
       const lease = version === 0 ? { owner: 'floor', leaseMs: 30_000 } : undefined;
       const q = appendEventsQuery({ flowId, expectedVersion: version, schemaVersion: 1, events, queue: projection(events), errors: [], artifacts: [], lease });
-      await query(version === 0 ? 'floor_create' : 'floor_append', q); // two texts: the creating append inserts the queue row
+      await query('floor_append', q);
       version += events.length;
     }
     return STEPS_PER_FLOW;

@@ -62,7 +62,10 @@ function keepsFailed(next: QueueStatus, event: FlowEvent): boolean {
  */
 export function rebuiltQueueStatus(log: readonly FlowEvent[], wasCancelled: boolean): QueueStatus | undefined {
   const last = log[log.length - 1];
-  if (last === undefined) return undefined;
+  return last === undefined ? undefined : statusLookingBack(log, last, wasCancelled);
+}
+
+function statusLookingBack(log: readonly FlowEvent[], last: FlowEvent, wasCancelled: boolean): QueueStatus {
   const status = queueStatusAfter(last, wasCancelled);
   if (!keepsFailed(status, last)) return status;
   for (let i = log.length - 2; i >= 0; i--) {
@@ -80,9 +83,10 @@ export function queueDueAt(status: QueueStatus, last: FlowEvent, since: number):
 
 /**
  * What an appended batch writes on its flow's queue row, before the merge with the row it finds (a
- * cancelled flow stays cancelled, a failed one failed: `mergedQueueStatus`, QUEUE_MERGE in SQL). Computed
- * from the batch by the engine's process, so that the append statement only writes values: evaluated in
- * SQL from the inserted rows, the same rules cost about as much as the rest of the statement.
+ * cancelled flow stays cancelled, a failed one failed: `mergedQueueStatus`, QUEUE_MERGE in SQL). Every
+ * store computes it here, from the batch, so the three apply one rule and the SQL append statement only
+ * writes values; the rebuild derives the same from the log (`rebuiltQueueStatus`, and in SQL
+ * `chemflow_rebuild_flow_queue`).
  */
 export interface QueueProjection {
   /** The status after the batch: `rebuiltQueueStatus` of the batch alone (its own look-back included). */
@@ -100,7 +104,7 @@ export function batchProjection(batch: readonly FlowEvent[]): QueueProjection | 
   const first = batch[0];
   const last = batch[batch.length - 1];
   if (first === undefined || last === undefined) return undefined;
-  const status = rebuiltQueueStatus(batch, batch.some((e) => e.type === 'FlowCancelled')) as QueueStatus;
+  const status = statusLookingBack(batch, last, batch.some((e) => e.type === 'FlowCancelled'));
   const created = batch.find((e) => e.type === 'FlowInitialized');
   return {
     status,

@@ -1,4 +1,4 @@
-import { mergedQueueStatus, OPEN_STATUSES, queueDueAt, queueStatusAfter, rebuiltQueueStatus, type QueueStatus } from '../core/queue-status.js';
+import { batchProjection, mergedQueueStatus, OPEN_STATUSES, queueDueAt, rebuiltQueueStatus, type QueueStatus } from '../core/queue-status.js';
 import type { FlowEvent } from '../core/events.js';
 import type { ClaimedFlow, FlowQuery, FlowSummary, LeaseAcquisition } from './flow-store.js';
 
@@ -34,12 +34,11 @@ export class MemoryFlowQueue {
   /** Projects an appended batch onto the flow's row (called by the store inside its append). */
   project(flowId: string, stored: readonly FlowEvent[], lease: { owner: string; leaseMs: number } | undefined): void {
     const last = stored[stored.length - 1];
-    if (last === undefined) return;
-    const row = this.rows.get(flowId);
-    const wasCancelled = row?.status === 'cancelled' || stored.some((e) => e.type === 'FlowCancelled');
-    // The batch's own look-back first (a shard failed for good, then a sibling's outcome, in one append).
-    const batchStatus = rebuiltQueueStatus(stored, wasCancelled) ?? queueStatusAfter(last, wasCancelled);
-    this.write(flowId, stored, lease, mergedQueueStatus(row?.status, batchStatus, last));
+    const projection = batchProjection(stored);
+    if (last === undefined || projection === undefined) return;
+    const previous = this.rows.get(flowId)?.status;
+    // Merged as QUEUE_MERGE does in SQL: a cancelled flow stays cancelled, a failed one failed.
+    this.write(flowId, stored, lease, previous === 'cancelled' ? 'cancelled' : mergedQueueStatus(previous, projection.status, last));
   }
 
   /** Writes the flow's row for `stored` (its appended batch, or its whole log) ending in `status`. */

@@ -1,6 +1,6 @@
 import type { SqlQuery } from './executor.js';
 import type { AppendBatch } from './event-queries.js';
-import { dueAtSql, ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_MERGE } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_MERGE, QUEUE_ROW_COLUMNS, queueRowValues } from './sql-fragments.js';
 
 /** One row of the result: `request` is the 1-based position of the append in the statement. */
 export interface AppendManyRow {
@@ -66,13 +66,10 @@ const APPEND_EVENTS = `request AS (
 
 /** `appendEventsQuery`'s queue row, per flow: each request carries its batch's projection. */
 const PROJECT_QUEUE = `queue AS (
-  INSERT INTO flow_queue AS q (flow_id, name, status, version, last_event_type, next_due_at,
-    lease_owner, lease_expires_at, created_at, updated_at)
-  SELECT head.flow_id, coalesce(head.queue->>'name', ''), head.queue->>'status',
-    head.expected + jsonb_array_length(head.events), head.queue->>'lastEventType',
-    ${dueAtSql(`head.queue->>'status'`, `(head.queue->>'notBefore')::timestamptz`)},
+  INSERT INTO flow_queue AS q (${QUEUE_ROW_COLUMNS})
+  SELECT head.flow_id, head.expected + jsonb_array_length(head.events),
     head.lease_owner, CASE WHEN head.lease_owner IS NULL THEN NULL ELSE now() + head.lease_ms * interval '1 millisecond' END,
-    (head.queue->>'firstTs')::timestamptz, (head.queue->>'lastTs')::timestamptz
+    ${queueRowValues('head.queue')}
   FROM head
   WHERE EXISTS (SELECT 1 FROM inserted i WHERE i.flow_id = head.flow_id)
   ORDER BY head.flow_id

@@ -4,7 +4,7 @@ import type { StepExecutionError } from '../../core/step-execution-error.js';
 import type { CacheEntryInput } from '../step-cache-index.js';
 import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, dueAtSql, QUEUE_MERGE } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_MERGE, QUEUE_ROW_COLUMNS, queueRowValues } from './sql-fragments.js';
 
 /** One event of an append batch as the statement receives it. */
 export interface EventRowInput {
@@ -49,13 +49,8 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
     batch.schemaVersion,
     batch.lease?.owner ?? null,
     batch.lease?.leaseMs ?? null,
-    batch.queue?.name ?? '',
-    batch.queue?.status ?? null,
+    JSON.stringify(batch.queue),
     batch.events.length,
-    batch.queue?.lastEventType ?? null,
-    batch.queue?.notBefore ?? null,
-    batch.queue?.firstTs ?? null,
-    batch.queue?.lastTs ?? null,
   ];
   // Artifacts and cache entries read the inserted events' types and payloads; the common batch does not
   // need its payloads copied back out of the insert.
@@ -94,7 +89,7 @@ const APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payl
 
 /**
  * The flow's queue row, in the same statement (so in the same transaction) as the events, written only
- * if they were: the values are the batch's `batchProjection` ($7–$13), merged with the existing row by
+ * if they were: the values are the batch's `batchProjection` ($7) and version ($2 + $8), merged with the existing row by
  * QUEUE_MERGE (a cancelled flow stays cancelled, a failed one failed). The lease is set only when the
  * batch creates the flow; later appends leave it to its holder, except the one that ends the flow
  * (completed, or failed for good), which clears it: the holder need not spend a round trip on it. A
@@ -102,12 +97,15 @@ const APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payl
  * rebuild derives the same row from the log in SQL (`chemflow_rebuild_flow_queue`); the contract
  * suite checks that both agree.
  */
-const PROJECT_QUEUE = `queue AS (
-  INSERT INTO flow_queue AS q (flow_id, name, status, version, last_event_type, next_due_at,
-    lease_owner, lease_expires_at, created_at, updated_at)
-  SELECT $1::uuid, $7::text, $8::text, $2::int + $9::int, $10::text, ${dueAtSql('$8::text', '$11::timestamptz')},
+// MATERIALIZED: parsed once, not once per column that reads it.
+const PROJECT_QUEUE = `projection AS MATERIALIZED (
+  SELECT $7::text::jsonb AS q
+), queue AS (
+  INSERT INTO flow_queue AS q (${QUEUE_ROW_COLUMNS})
+  SELECT $1::uuid, $2::int + $8::int,
     $5::text, CASE WHEN $5::text IS NULL THEN NULL ELSE now() + $6::int * interval '1 millisecond' END,
-    $12::timestamptz, $13::timestamptz
+    ${queueRowValues('projection.q')}
+  FROM projection
   WHERE EXISTS (SELECT 1 FROM inserted)
 ${QUEUE_MERGE}
 )`;

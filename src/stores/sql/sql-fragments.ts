@@ -19,13 +19,19 @@ export const ERROR_VALUES_FROM_JSON = `(source.e->>'flowId')::uuid, source.e->>'
     source.e->>'errorClass', source.e->>'errorMessage', source.e->'details', (source.e->>'timestamp')::timestamptz,
     (source.e->>'retryCount')::int, (source.e->>'maxRetries')::int`;
 
+/** The columns an append writes on its flow's queue row, in the order of `queueRowValues`. */
+export const QUEUE_ROW_COLUMNS =
+  'flow_id, version, lease_owner, lease_expires_at, name, status, last_event_type, next_due_at, created_at, updated_at';
+
 /**
- * When a flow with `status` may run next: a waiting one at its retry's `notBefore`, a pending or running
- * one from now (the database's clock, which every worker's claim compares with), an ended one never.
- * `chemflow_queue_due` (migrations 0004, 0009) is the same rule for the rebuild.
+ * The last six of QUEUE_ROW_COLUMNS from `q`, a jsonb `QueueProjection` computed by the appending
+ * process, shared by the single and the many-flow append statements. The due time is the rebuild's own
+ * rule, `chemflow_queue_due`, which PostgreSQL inlines (migration 0009): a pending or running flow is
+ * due from the database's clock, the one every claim compares with.
  */
-export function dueAtSql(status: string, notBefore: string): string {
-  return `CASE ${status} WHEN 'waiting' THEN ${notBefore} WHEN 'pending' THEN now() WHEN 'running' THEN now() END`;
+export function queueRowValues(q: string): string {
+  return `coalesce(${q}->>'name', ''), ${q}->>'status', ${q}->>'lastEventType', chemflow_queue_due(${q}->>'status', ${q}, now()),
+    (${q}->>'firstTs')::timestamptz, (${q}->>'lastTs')::timestamptz`;
 }
 
 /**
