@@ -66,13 +66,28 @@ export class CsvSyntaxError extends Error {
   }
 }
 
-/** Writes rows as CSV (LF line ends), quoting only the fields that need it. */
+/**
+ * Writes rows as CSV (LF line ends), quoting only the fields that need it. A text cell a spreadsheet
+ * would run as a formula is neutralised (see `formulaSafe`); numbers are written as numbers, so a
+ * cLogP of -0.5 stays a number.
+ */
 export function formatCsv(rows: readonly (readonly (string | number | null)[])[]): string {
   return rows.map((row) => row.map(formatField).join(',')).join('\n') + '\n';
 }
 
 function formatField(value: string | number | null): string {
   if (value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) || text.trim() !== text ? `"${text.replace(/"/g, '""')}"` : text;
+  if (typeof value === 'number') return String(value);
+  const text = formulaSafe(value);
+  return /[",\r\n]/.test(text) || text.trim() !== text || text !== value ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * Excel, LibreOffice and Google Sheets run a cell that starts with `=`, `+`, `-` or `@` (and, after
+ * they trim it, with a tab or carriage return) as a formula: a molecule named `=HYPERLINK(...)` would
+ * run on the reader's machine. OWASP's rule: prefix such a cell with `'`, which spreadsheets show as
+ * text, and quote the field.
+ */
+function formulaSafe(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
 }

@@ -22,4 +22,18 @@ describe('CSV', () => {
     expect(text).toBe('line,name,mw\n2,"Caffeine, anhydrous",194.19\n3," padded ""name""",\n');
     expect(parseCsv(text).map((r) => r.fields)).toEqual([['line', 'name', 'mw'], ['2', 'Caffeine, anhydrous', '194.19'], ['3', ' padded "name"', '']]);
   });
+
+  it('writes a text cell a spreadsheet would run as a formula as quoted text behind a quote mark, and numbers as numbers', () => {
+    const names = ['=HYPERLINK("http://x.test","a")', '+1+2', '-2+3', '@SUM(A1)', '\t=1+1', '\r=1+1', 'Aspirin', 'C=O'];
+    const text = formatCsv([['name', 'clogp'], ...names.map((name) => [name, -0.5])]);
+    expect(text.split('\n').slice(1, 5)).toEqual([
+      `"'=HYPERLINK(""http://x.test"",""a"")",-0.5`,
+      `"'+1+2",-0.5`,
+      `"'-2+3",-0.5`,
+      `"'@SUM(A1)",-0.5`,
+    ]);
+    const read = parseCsv(text).slice(1).map((r) => r.fields);
+    expect(read.map(([name]) => name)).toEqual([...names.slice(0, 6).map((n) => `'${n}`), 'Aspirin', 'C=O']);
+    expect(read.map(([, clogp]) => clogp)).toEqual(names.map(() => '-0.5'));
+  });
 });
