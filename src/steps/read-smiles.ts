@@ -64,7 +64,8 @@ export const readSmiles: StepModule<ReadSmilesParams> = {
     if (molecules.length === 0)
       throw new ValidationError(`${ctx.params.file} holds no molecule RDKit can read (${rejected.length} row(s) rejected)`, {
         code: 'NO_MOLECULES',
-        details: { rejected: rejected.slice(0, 10) },
+        // Line numbers only: the rows are whatever the file holds, and error rows are kept for ever.
+        details: { rejected: rejected.length, lines: rejected.slice(0, 10).map((r) => r.line) },
       });
     if (rejected.length > 0)
       ctx.emit('rejected-rows', { count: rejected.length, lines: rejected.map((r) => r.line) });
@@ -95,13 +96,21 @@ async function readRecords(ctx: StepContext<ReadSmilesParams>): Promise<CsvRecor
 function columnIndex(header: CsvRecord, column: string, file: string): number {
   const names = header.fields.map((f) => f.trim());
   const index = names.indexOf(column);
-  if (index === -1)
-    throw new ValidationError(`${file} has no column ${JSON.stringify(column)}; its header has ${names.map((n) => JSON.stringify(n)).join(', ')}`, {
-      code: 'MISSING_COLUMN',
-      details: { column, header: names },
-    });
-  return index;
+  if (index !== -1) return index;
+  // The first line of a file that is no CSV (a key, a password file) would otherwise be copied into the
+  // error row, which is kept for ever: quote the header only when every field of it looks like a column name.
+  const shown = names.length <= MAX_COLUMNS_SHOWN && names.every((n) => COLUMN_NAME.test(n));
+  throw new ValidationError(
+    shown
+      ? `${file} has no column ${JSON.stringify(column)}; its header has ${names.map((n) => JSON.stringify(n)).join(', ')}`
+      : `${file} has no column ${JSON.stringify(column)}; its first line (${names.length} field(s)) does not look like a header of column names, so it is not quoted`,
+    { code: 'MISSING_COLUMN', details: shown ? { column, header: names } : { column, fields: names.length } },
+  );
 }
+
+/** A column name as people write them: letters, digits, spaces and `_ - . ( ) %`, at most 64 characters. */
+const COLUMN_NAME = /^[\p{L}\p{N}_][\p{L}\p{N}_ .()%-]{0,63}$/u;
+const MAX_COLUMNS_SHOWN = 50;
 
 function output(source: string, molecules: Molecule[], rows: RejectedRows['rows']): StepResult {
   const set: MoleculeSet = { source, molecules };

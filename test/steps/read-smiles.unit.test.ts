@@ -84,4 +84,33 @@ describe('chem/read-smiles', () => {
     await writeFile(join(dir, 'open-quote.csv'), 'name,smiles\n"Aspirin,CC\n');
     await expect(read('open-quote.csv')).rejects.toMatchObject({ constructor: ValidationError, code: 'CSV_SYNTAX' });
   });
+
+  it('names the columns of a header it lacks one of, but never quotes the first line of a file that is no CSV', async () => {
+    await writeFile(join(dir, 'named.csv'), 'id,label,structure (SMILES)\n1,Aspirin,CC\n');
+    const named = (await read('named.csv').catch((e: unknown) => e)) as ValidationError;
+    expect(named.message).toBe('named.csv has no column "smiles"; its header has "id", "label", "structure (SMILES)"');
+    expect(named.details).toEqual({ column: 'smiles', header: ['id', 'label', 'structure (SMILES)'] });
+
+    const secret = 'root:$6$Zq8pW1$Hb0tW2xSecretHashValue:19700:0:99999:7:::';
+    for (const [file, text] of [
+      ['shadow', `${secret}\ndaemon:*:19700:0:99999:7:::\n`],
+      ['id_ed25519', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE\n'],
+      ['.env', 'DATABASE_URL=postgres://app:hunter2@db.internal/prod,REGION=eu\n'],
+    ] as const) {
+      await writeFile(join(dir, file), text);
+      const error = (await read(file).catch((e: unknown) => e)) as ValidationError;
+      expect(error).toMatchObject({ constructor: ValidationError, code: 'MISSING_COLUMN' });
+      const recorded = `${error.message} ${JSON.stringify(error.details)}`;
+      expect(recorded).not.toContain(text.split('\n')[0]!.slice(0, 12));
+      expect(recorded).not.toMatch(/hunter2|Secret|BEGIN|b3Bl/);
+      expect(error.message).toBe(`${file} has no column "smiles"; its first line (${text.split('\n')[0]!.split(',').length} field(s)) does not look like a header of column names, so it is not quoted`);
+    }
+  });
+
+  it('records only line numbers, not the rows, when no row is a molecule', async () => {
+    await writeFile(join(dir, 'no-molecule.csv'), 'name,smiles\nhunter2,C1CC(\nAKIAIOSFODNN7EXAMPLE,xyz\n');
+    const error = (await read('no-molecule.csv').catch((e: unknown) => e)) as ValidationError;
+    expect(error).toMatchObject({ code: 'NO_MOLECULES', details: { rejected: 2, lines: [2, 3] } });
+    expect(`${error.message} ${JSON.stringify(error.details)}`).not.toMatch(/hunter2|AKIA|C1CC|xyz/);
+  });
 });
