@@ -1,5 +1,5 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import type { StepModule } from '../core/definition.js';
 import { PermanentError } from '../core/error-class.js';
@@ -12,6 +12,7 @@ import {
   rejectedRowsSchema,
   type ReportSummary,
 } from './chem-artifacts.js';
+import { ALLOW_OUTSIDE, outDirLeavesBase, outputBaseDir, resolveOutDir } from './output-dir.js';
 import { paramsParser } from './params.js';
 import { depictionSvg } from './depiction.js';
 import { reportHtml } from './report-html.js';
@@ -19,9 +20,17 @@ import { selectShown, type ReportSelection } from './report-selection.js';
 import { reportCsv, reportRows, type ReportRow } from './report-table.js';
 import { inputOf, optionalInputOf } from './step-io.js';
 
-const parseParams = paramsParser({
-  /** Directory of the report, relative to the flow file's directory; created when missing. */
+const parseShape = paramsParser({
+  /**
+   * Directory of the report, relative to the flow file's directory (the working directory when the
+   * flow file is inside an installed package, see `outputBaseDir`); created when missing.
+   */
   outDir: z.string().min(1).default('out'),
+  /**
+   * Lets `outDir` be absolute or lead out with `..` (or through a link). No default, so that a flow
+   * without it keeps the step fingerprint it had before the param existed.
+   */
+  allowOutside: z.boolean().optional(),
   /** File name of the report without extension: `<name>.csv` and `<name>.html`. */
   name: z
     .string()
@@ -37,14 +46,31 @@ const parseParams = paramsParser({
   /** At most this many passing molecules (in input order) are shown in the HTML page, with structures. */
   maxPassedShown: z.number().int().min(0).max(10_000).default(200),
 });
-export type ReportParams = ReturnType<typeof parseParams>;
+export type ReportParams = ReturnType<typeof parseShape>;
+
+/** The params, and an `outDir` outside its base directory refused at load time unless allowed. */
+function parseParams(params: unknown): ReportParams {
+  const parsed = parseShape(params);
+  const leaves = parsed.allowOutside === true ? undefined : outDirLeavesBase(parsed.outDir);
+  if (leaves !== undefined)
+    throw new z.ZodError([
+      {
+        code: 'custom',
+        path: ['outDir'],
+        input: parsed.outDir,
+        message: `${JSON.stringify(parsed.outDir)} ${leaves}: the report is written inside the flow file's directory unless the step sets ${ALLOW_OUTSIDE}: true`,
+      },
+    ]);
+  return parsed;
+}
 
 /**
  * `chem/report` (sink): joins `chem/lipinski`, `chem/descriptors` and, when present,
  * `chem/provided-properties` and `chem/rejected-rows` into `<outDir>/<name>.csv` (one row per input
  * row) and a self-contained `<outDir>/<name>.html` (summary, MW–cLogP plot, error timeline, tables).
- * Its `chem/report` artifact holds paths relative to the flow file, the CSV's hash and the counts —
- * not the HTML's hash, since the page shows this run's error times.
+ * Its `chem/report` artifact holds the files' paths relative to the base directory (absolute when
+ * outside it), the CSV's hash and the counts — not the HTML's hash, since the page shows this run's
+ * error times. Its note names the files by absolute path: what was written, wherever the user stands.
  */
 export const report: StepModule<ReportParams> = {
   kind: 'sink',
@@ -56,6 +82,8 @@ export const report: StepModule<ReportParams> = {
   // cache hit would leave them unwritten, so the report always runs.
   cacheable: false,
   async run(ctx) {
+    const base = outputBaseDir(ctx.baseDir);
+    const dir = await resolveOutDir(base, ctx.params.outDir, ctx.params.allowOutside === true);
     const lipinski = inputOf(ctx.input, CHEM_KINDS.lipinski, lipinskiSchema);
     const rows = reportRows({
       lipinski,
@@ -77,7 +105,6 @@ export const report: StepModule<ReportParams> = {
       csvName: `${ctx.params.name}.csv`,
     });
 
-    const dir = resolve(ctx.baseDir, ctx.params.outDir);
     const csvFile = join(dir, `${ctx.params.name}.csv`);
     const htmlFile = join(dir, `${ctx.params.name}.html`);
     try {
@@ -92,8 +119,8 @@ export const report: StepModule<ReportParams> = {
       });
     }
     const summary: ReportSummary = {
-      csv: { path: portable(ctx.baseDir, csvFile), sha256: sha256Hex(csv), rows: rows.length },
-      html: { path: portable(ctx.baseDir, htmlFile) },
+      csv: { path: portable(base, csvFile), sha256: sha256Hex(csv), rows: rows.length },
+      html: { path: portable(base, htmlFile) },
       counts: {
         molecules: lipinski.verdicts.length,
         passed: lipinski.passed,
@@ -105,7 +132,7 @@ export const report: StepModule<ReportParams> = {
     ctx.emit(
       'note',
       `${molecules} molecules: ${passed} pass the rule of five, ${failed} fail; ${rejected} input row(s) rejected. ` +
-        `Wrote ${summary.csv.path} and ${summary.html.path} beside the flow file`,
+        `Wrote ${csvFile} and ${htmlFile}`,
     );
     return { outputs: [{ kind: CHEM_KINDS.report, payload: { ...summary } }] };
   },
@@ -126,7 +153,12 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   await rename(temporary, file);
 }
 
-/** A path relative to the flow file's directory with `/`: the same on every machine and clone. */
-function portable(baseDir: string, file: string): string {
-  return relative(baseDir, file).split(sep).join('/');
+/**
+ * A path inside the base directory relative to it with `/`: the same on every machine and clone. A
+ * file outside it (allowed by `allowOutside`) keeps its absolute path: relative, it would still name a
+ * place on this machine only, and less plainly.
+ */
+function portable(base: string, file: string): string {
+  const path = relative(base, file);
+  return path === '..' || path.startsWith(`..${sep}`) || isAbsolute(path) ? file : path.split(sep).join('/');
 }

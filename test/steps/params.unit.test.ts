@@ -44,6 +44,19 @@ steps:
     expect((error as FlowFileError).issues.every((i) => i.problem === 'invalid_params')).toBe(true);
   });
 
+  it('refuse a report directory outside the flow file\'s directory at its line, naming the opt-in', async () => {
+    const error = (await load(`name: out
+steps:
+  - { id: read, uses: chem/read-smiles, params: { file: molecules.csv } }
+  - { id: descriptors, uses: chem/descriptors }
+  - { id: lipinski, uses: chem/lipinski-filter }
+  - { id: report, uses: chem/report, params: { outDir: ../../home/me/.ssh } }
+`).catch((e: unknown) => e)) as FlowFileError;
+    expect(error.issues.map((i) => `${i.line}: ${i.path}: ${i.message}`)).toEqual([
+      '6: steps[3].params.outDir: "../../home/me/.ssh" leads out with "..": the report is written inside the flow file\'s directory unless the step sets allowOutside: true',
+    ]);
+  });
+
   it('get their defaults, which enter the step fingerprints', async () => {
     const loaded = await load(`name: defaults
 steps:

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../src/core/artifact.js';
@@ -7,6 +8,8 @@ import { sha256Hex } from '../../src/core/hash.js';
 import type { ReportSummary } from '../../src/steps/chem-artifacts.js';
 import { descriptors } from '../../src/steps/descriptors.js';
 import { lipinskiFilter } from '../../src/steps/lipinski-filter.js';
+import { outputBaseDir } from '../../src/steps/output-dir.js';
+import { parseCsv } from '../../src/steps/csv.js';
 import { propertyProvider } from '../../src/steps/property-provider.js';
 import { readSmiles } from '../../src/steps/read-smiles.js';
 import { report } from '../../src/steps/report.js';
@@ -58,6 +61,28 @@ describe('chem/report', () => {
       html: { path: 'out/nested/r1.html' },
       counts: { molecules: 3, passed: 2, failed: 1, rejected: 1 },
     });
+    // The note names the files where they are, whatever the reader's working directory.
+    expect(run.signals).toEqual([
+      {
+        name: 'note',
+        data: `3 molecules: 2 pass the rule of five, 1 fail; 1 input row(s) rejected. Wrote ${join(dir, 'out', 'nested', 'r1.csv')} and ${join(dir, 'out', 'nested', 'r1.html')}`,
+      },
+    ]);
+  });
+
+  it('neutralises a molecule name a spreadsheet would run as a formula, and keeps negative numbers numeric', async () => {
+    const named = input.map((a) =>
+      a.kind !== 'chem/lipinski'
+        ? a
+        : { kind: a.kind, payload: { ...(a.payload as object), verdicts: (a.payload as { verdicts: { name: string }[] }).verdicts.map((v) => ({ ...v, name: `=HYPERLINK("http://x.test",${JSON.stringify(v.name)})` })) } },
+    );
+    await runStep(report, { input: named, params: { name: 'formula' }, baseDir: dir });
+    const text = await readFile(join(dir, 'out', 'formula.csv'), 'utf8');
+    expect(text.split('\n')[1]).toMatch(/^2,"'=HYPERLINK\(""http:\/\/x\.test"",""Aspirin""\)",pass,BSYNRYMUTXBXSQ-UHFFFAOYSA-N,/);
+    const [header, ...rows] = parseCsv(text).map((r) => r.fields);
+    const column = (name: string) => rows.filter((r) => r[2] !== 'rejected').map((r) => r[header!.indexOf(name)]);
+    expect(column('name')).toEqual(['\'=HYPERLINK("http://x.test","Aspirin")', '\'=HYPERLINK("http://x.test","Amiodarone <b>&</b>")', '\'=HYPERLINK("http://x.test","Caffeine")']);
+    expect(column('clogp')).toContain('-1.03'); // caffeine's cLogP, a number, not neutralised
   });
 
   it('writes a self-contained HTML page: one plot point per molecule, one timeline marker per failed attempt', async () => {
@@ -151,6 +176,61 @@ describe('chem/report', () => {
     expect(html).toContain('1 step(s) were taken from the step cache, not run in this flow');
     expect(html).toContain(`<code>read</code> from flow <code>${cachedFrom.flowId}</code>, step <code>read</code>`);
     expect(cached.result.outputs).toEqual(plain.result.outputs);
+  });
+
+  it('refuses an outDir outside the flow file\'s directory when the flow is loaded, unless the step sets allowOutside', () => {
+    const problem = (params: unknown): unknown => {
+      try {
+        report.parseParams?.(params);
+        return undefined;
+      } catch (error) {
+        return (error as { issues?: unknown }).issues;
+      }
+    };
+    const refusal = (outDir: string, why: string) => [
+      expect.objectContaining({
+        path: ['outDir'],
+        message: `${JSON.stringify(outDir)} ${why}: the report is written inside the flow file's directory unless the step sets allowOutside: true`,
+      }),
+    ];
+    expect(problem({ outDir: '/tmp/reports' })).toEqual(refusal('/tmp/reports', 'is an absolute path'));
+    for (const outDir of ['..', '../../elsewhere', 'out/../../up']) expect(problem({ outDir }), outDir).toEqual(refusal(outDir, 'leads out with ".."'));
+    expect(report.parseParams?.({ outDir: 'out/../reports' })).toMatchObject({ outDir: 'out/../reports' });
+    expect(report.parseParams?.({ outDir: '/tmp/reports', allowOutside: true })).toMatchObject({ outDir: '/tmp/reports', allowOutside: true });
+    expect(() => report.parseParams?.({ allowOutside: 'yes' })).toThrow(/allowOutside/);
+    expect(report.parseParams?.({})).not.toHaveProperty('allowOutside'); // absent: fingerprints of existing flows unchanged
+  });
+
+  it('writes outside only with allowOutside, records the absolute path then, and refuses an out directory that links outside', async () => {
+    const { dir: elsewhere, remove: removeElsewhere } = await scratchDir();
+    try {
+      const run = await runStep(report, { input, params: { outDir: join(elsewhere, 'reports'), allowOutside: true, name: 'abs' }, baseDir: dir });
+      expect(existsSync(join(elsewhere, 'reports', 'abs.csv'))).toBe(true);
+      expect(outputOf<ReportSummary>(run, 'chem/report')).toMatchObject({
+        csv: { path: join(elsewhere, 'reports', 'abs.csv') },
+        html: { path: join(elsewhere, 'reports', 'abs.html') },
+      });
+      expect(run.signals[0]?.data).toMatch(new RegExp(`Wrote ${join(elsewhere, 'reports', 'abs.csv')} and ${join(elsewhere, 'reports', 'abs.html')}$`));
+
+      // A link inside the flow's directory to another tree is outside it too.
+      await mkdir(join(elsewhere, 'target'));
+      await symlink(join(elsewhere, 'target'), join(dir, 'linked'));
+      const refused = (await runStep(report, { input, params: { outDir: 'linked/reports', name: 'link' }, baseDir: dir }).catch((e: unknown) => e)) as Error;
+      expect(refused).toMatchObject({ errorClass: 'Validation', code: 'OUTDIR_OUTSIDE' });
+      expect(refused.message).toContain(`"linked/reports" resolves to ${join(elsewhere, 'target', 'reports')}`);
+      expect(refused.message).toContain('set allowOutside: true on the step');
+      expect(existsSync(join(elsewhere, 'target', 'reports'))).toBe(false);
+      await runStep(report, { input, params: { outDir: 'linked/reports', allowOutside: true, name: 'link' }, baseDir: dir });
+      expect(existsSync(join(elsewhere, 'target', 'reports', 'link.csv'))).toBe(true);
+    } finally {
+      await removeElsewhere();
+    }
+  });
+
+  it('resolves outDir against the working directory when the flow file is inside an installed package', () => {
+    expect(outputBaseDir('/home/me/project', '/home/me')).toBe('/home/me/project');
+    expect(outputBaseDir('/home/me/project/node_modules/chemflow/examples/lipinski', '/home/me/project')).toBe('/home/me/project');
+    expect(outputBaseDir('/home/me/node_modules_backup/flows', '/home/me')).toBe('/home/me/node_modules_backup/flows');
   });
 
   it('fails Validation without the Lipinski verdicts', async () => {
