@@ -83,7 +83,7 @@ function moleculesSection(id: string, heading: string, shown: ShownRows, page: R
     shown.rows.length === 0
       ? ''
       : `<table class="molecules">
-<thead><tr><th>Line</th><th>Structure</th><th>Name</th><th>Verdict</th><th>MW</th><th>cLogP</th><th>HBD</th><th>HBA</th><th>TPSA</th><th>Rot.&nbsp;bonds</th><th>Formula</th><th>InChIKey</th><th>SMILES</th></tr></thead>
+<thead><tr><th>Line</th><th>Structure</th><th>Name</th><th>Verdict</th><th>MW</th><th>cLogP</th><th>HBD</th><th>HBA</th><th>TPSA</th><th>Rot. bonds</th><th>Formula</th><th>InChIKey</th><th>SMILES</th></tr></thead>
 <tbody>
 ${shown.rows.map((r) => moleculeRow(r, page.depictions.get(r.line) ?? '')).join('\n')}
 </tbody>
@@ -145,7 +145,8 @@ ${history.map((e) => `<tr><td>${escapeXml(e.stepId)}</td><td class="num">${e.att
 }
 
 const STYLE = `
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #212529; margin: 24px auto; max-width: 1180px; padding: 0 16px; }
+/* The molecule tables have 13 columns: on a wide screen they take its width rather than wrap. */
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #212529; margin: 24px auto; max-width: 1880px; padding: 0 16px; }
 h1 { font-size: 24px; margin: 0 0 8px; } h2 { font-size: 18px; margin: 28px 0 10px; }
 .summary strong.pass { color: #2b8a3e; } .summary strong.fail { color: #c92a2a; }
 .flow { color: #868e96; font-size: 12px; margin: 0; }
@@ -179,7 +180,8 @@ table { border-collapse: collapse; width: 100%; margin-top: 8px; }
 th, td { border-bottom: 1px solid #e9ecef; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f8f9fa; position: sticky; top: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.smiles { word-break: break-all; max-width: 320px; }
+/* A SMILES has no spaces: it breaks anywhere (full lines, not at each "(" or "-"), and only in a column of 30 characters or more. */
+td.smiles { word-break: break-all; min-width: 30ch; }
 tr.fail td.verdict { color: #c92a2a; } tr.pass td.verdict { color: #2b8a3e; }
 .violations { color: #868e96; }
 .shown { color: #495057; font-size: 13px; margin: 0; }

@@ -89,4 +89,32 @@ describe.skipIf(skip)(`the Lipinski HTML report in headless Chromium${skip ? ` (
       await browser?.close();
     }
   });
+
+  it('uses the width of a 1,400 px screen: the tables fill it and a SMILES wraps after 24 characters or more, never every few', { timeout: 120_000 }, async () => {
+    let browser: Browser | undefined;
+    try {
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(pathToFileURL(html).href, { waitUntil: 'load' });
+      // The lines a cell's text is laid out on: one client rectangle per line box.
+      const cells = await page.locator('td.smiles').evaluateAll((tds) =>
+        tds.map((cell) => {
+          const range = cell.ownerDocument.createRange();
+          range.selectNodeContents(cell);
+          return { smiles: cell.textContent ?? '', lines: new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size };
+        }),
+      );
+      const tables = await page.locator('table.molecules').evaluateAll((all) => all.map((t) => t.getBoundingClientRect().width));
+      const scrollWidth = await page.locator('html').evaluate((root) => root.scrollWidth);
+      const layout = { cells, tables, scrollWidth };
+      expect(layout.cells).toHaveLength(144); // 142 molecules and the 2 rejected rows
+      const cramped = layout.cells.filter((c) => c.lines > Math.max(1, Math.ceil(c.smiles.length / 24)));
+      expect(cramped).toEqual([]);
+      expect(layout.cells.filter((c) => c.lines === 1).length).toBeGreaterThan(20);
+      for (const width of layout.tables) expect(width).toBeGreaterThan(1300);
+      expect(layout.scrollWidth).toBeLessThanOrEqual(1400); // no sideways scrolling
+    } finally {
+      await browser?.close();
+    }
+  });
 });
