@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -56,6 +57,48 @@ describe('the published package', () => {
     const path = /: (\/\S+\/docs\/cli\.md)$/m.exec(help.stdout)?.[1];
     expect(path, help.stdout).toBe(join(ROOT, 'docs', 'cli.md'));
   });
+
+  it('ships the examples without their generated out/ and dist/ without source maps', async () => {
+    expect(files).toContain('examples/lipinski/flow.yaml');
+    expect(files).toContain('dist/index.js');
+    expect(files.filter((f) => f.endsWith('.map') || /^examples\/[^/]+\/out\//.test(f))).toEqual([]);
+    // As after `npm start`: a package root whose examples have their out/ written.
+    const dir = await mkdtemp(join(tmpdir(), 'chemflow-pack-'));
+    try {
+      await copyFile(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      const stage = async (path: string): Promise<void> => {
+        await mkdir(dirname(join(dir, path)), { recursive: true });
+        await writeFile(join(dir, path), 'x\n');
+      };
+      for (const path of ['dist/index.js', 'dist/index.js.map', 'dist/cli/main.js.map', 'examples/lipinski/flow.yaml', 'examples/lipinski/out/lipinski.csv', 'examples/lipinski/out/lipinski.html', 'examples/screening/out/screening.csv'])
+        await stage(path);
+      const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, timeout: 120_000 });
+      const packed = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path).sort();
+      expect(packed).toEqual(['dist/index.js', 'examples/lipinski/flow.yaml', 'package.json']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('runs an example from the installed package with its report in the working directory, never inside node_modules', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'chemflow-installed-'));
+    try {
+      const example = join(project, 'node_modules', 'chemflow', 'examples', 'lipinski');
+      await mkdir(example, { recursive: true });
+      await copyFile(join(ROOT, 'examples', 'lipinski', 'flow.yaml'), join(example, 'flow.yaml'));
+      // The example's first 12 molecules: where the report goes does not depend on how many.
+      const molecules = (await readFile(join(ROOT, 'examples', 'lipinski', 'molecules.csv'), 'utf8')).split('\n').slice(0, 13).join('\n');
+      await writeFile(join(example, 'molecules.csv'), `${molecules}\n`);
+      const result = await chemflow(['--db', 'memory', 'run', 'node_modules/chemflow/examples/lipinski/flow.yaml'], { cwd: project, timeoutMs: 180_000 });
+      expect(result.code, result.stderr).toBe(0);
+      expect(existsSync(join(project, 'out', 'lipinski.csv'))).toBe(true);
+      expect(existsSync(join(project, 'out', 'lipinski.html'))).toBe(true);
+      expect(existsSync(join(example, 'out'))).toBe(false);
+      expect(result.stdout).toContain(`Wrote ${join(project, 'out', 'lipinski.csv')} and ${join(project, 'out', 'lipinski.html')}`);
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
+  }, 240_000);
 
   it('exports ./package.json', async () => {
     expect(pkg.exports['./package.json']).toBe('./package.json');
