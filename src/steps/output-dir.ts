@@ -50,7 +50,9 @@ async function realpathOfNearest(path: string): Promise<string> {
     return await realpath(path);
   } catch (error) {
     const parent = dirname(path);
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === path) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    // ENOTDIR: a file where a directory should be; mkdir then fails with REPORT_UNWRITABLE.
+    if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === path) throw error;
     return resolve(await realpathOfNearest(parent), relative(parent, path));
   }
 }

@@ -74,8 +74,9 @@ function parseParams(params: unknown): ReportParams {
  */
 export const report: StepModule<ReportParams> = {
   kind: 'sink',
-  // 2: the page shows structure drawings and a bounded selection of molecules.
-  version: '2',
+  // 2: the page shows structure drawings and a bounded selection of molecules. 3: CSV text cells a
+  // spreadsheet would run as formulas are neutralised; a report outside the base has absolute paths.
+  version: '3',
   parseParams,
   notMappable: 'it writes one report, and counts, of the whole batch',
   // Its result is files outside the store (and a page showing this run's flow id and error times): a

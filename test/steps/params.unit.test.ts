@@ -71,7 +71,7 @@ steps:
       ['descriptors', 'transform', '1', { decimals: 2 }],
       ['properties', 'transform', '1', { unavailableAttempts: 0 }],
       ['lipinski', 'transform', '1', { maxViolations: 1, limits: { mw: 600, clogp: 5, hbd: 5, hba: 10 } }],
-      ['report', 'sink', '2', { outDir: 'out', name: 'report', title: 'Lipinski rule of five', maxFailedShown: 200, maxPassedShown: 200 }],
+      ['report', 'sink', '3', { outDir: 'out', name: 'report', title: 'Lipinski rule of five', maxFailedShown: 200, maxPassedShown: 200 }],
     ]);
   });
 
