@@ -111,7 +111,7 @@ export const lipinskiSchema = z.object({
 export type LipinskiResult = z.infer<typeof lipinskiSchema>;
 export type LipinskiVerdict = LipinskiResult['verdicts'][number];
 
-/** `chem/report`: where the report went (relative to the flow file) and what it holds. */
+/** `chem/report`: where the report went (relative to the directory `outDir` is resolved against; absolute outside it) and what it holds. */
 export interface ReportSummary {
   csv: { path: string; sha256: string; rows: number };
   html: { path: string };
