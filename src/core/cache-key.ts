@@ -29,7 +29,7 @@ export interface CacheKeyInput {
 }
 
 /** Names the key's layout: changing what enters the key changes this, so old entries can never hit. */
-export const CACHE_KEY_FORMAT = 'chemflow.step-cache/1';
+export const CACHE_KEY_FORMAT = 'chemflow.step-cache/2';
 
 /** The cache key: SHA-256 of the canonical JSON of the fields above and `CACHE_KEY_FORMAT`. */
 export function stepCacheKey(input: CacheKeyInput): string {
