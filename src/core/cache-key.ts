@@ -23,7 +23,7 @@ export interface CacheKeyInput {
   params: JsonObject;
   /**
    * What the step module adds (`cacheKey(params, ctx)`), e.g. the content hash of a file it reads, and
-   * for a module-path step the hash of its source file. Null when nothing is added.
+   * for a module-path step the hash of its code (its file and the project files it imports). Null when nothing is added.
    */
   extra: JsonValue;
 }
