@@ -9,10 +9,11 @@ import {
   StoreError,
   isChemflowError,
 } from '../core/errors.js';
-import { FlowFileError } from '../flowfile/flow-file-error.js';
+import { FlowFileError, formatIssue } from '../flowfile/flow-file-error.js';
 import { EXIT, UsageError, type ExitCode } from './cli-error.js';
 import { processIo, type CliIo } from './io.js';
 import { buildProgram } from './program.js';
+import { printable } from './render/printable.js';
 
 /** Runs the `chemflow` command line (`argv` as in `process.argv`) and returns its exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<ExitCode> {
@@ -27,14 +28,18 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
 }
 
-/** What went wrong and what to do next, for stderr. */
+/** What went wrong and what to do next, for stderr: one line per entry, each escaped (`printable`). */
 export function explain(error: unknown, env: NodeJS.ProcessEnv = {}): string {
   const lines: string[] = [];
   if (error instanceof FlowFileError) {
-    lines.push(`Invalid flow file (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`, error.message);
+    lines.push(
+      `Invalid flow file (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`,
+      ...error.issues.map((issue) => formatIssue(error.file, issue)),
+    );
     lines.push('Nothing was written. Fix the flow file and run the command again.');
   } else if (error instanceof UsageError) {
-    lines.push(`Error: ${error.message}`);
+    // The CLI composes a usage error, some of them over several lines (`migrate down` lists its tables).
+    lines.push(...`Error: ${error.message}`.split('\n'));
     if (error.hint) lines.push(`Next: ${error.hint}`);
   } else if (error instanceof FlowNotFoundError) {
     lines.push(`Error: ${error.message}`, 'Next: `chemflow flows` lists the flows in this database (is --db / DATABASE_URL the right one?).');
@@ -69,10 +74,10 @@ export function explain(error: unknown, env: NodeJS.ProcessEnv = {}): string {
     lines.push(`Error (${error.code}): ${error.message}`);
   } else {
     lines.push(`Error: ${error instanceof Error ? error.message : String(error)}`);
-    if (env.CHEMFLOW_DEBUG && error instanceof Error && error.stack) lines.push(error.stack);
+    if (env.CHEMFLOW_DEBUG && error instanceof Error && error.stack) lines.push(...error.stack.split('\n'));
     else lines.push('(set CHEMFLOW_DEBUG=1 for the stack trace)');
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(printable).join('\n')}\n`;
 }
 
 function retryHint(error: RetryRejectedError): string {

@@ -19,6 +19,7 @@ import { runCommand, type RunOptions } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { submitCommand, type SubmitOptions } from './commands/submit.js';
 import { workerCommand, type WorkerCommandOptions } from './commands/worker.js';
+import { printable } from './render/printable.js';
 
 /** The parsed command line: the program, and the exit code its action left once `parseAsync` returns. */
 export interface Program {
@@ -38,7 +39,8 @@ export function buildProgram(io: CliIo): Program {
       ),
     )
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    // Usage errors quote the arguments given: escaped line by line like every other human-readable output.
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s.split('\n').map(printable).join('\n')) })
     .showHelpAfterError('(run `chemflow --help` for usage)')
     .addHelpText(
       'after',

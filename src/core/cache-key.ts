@@ -23,13 +23,13 @@ export interface CacheKeyInput {
   params: JsonObject;
   /**
    * What the step module adds (`cacheKey(params, ctx)`), e.g. the content hash of a file it reads, and
-   * for a module-path step the hash of its source file. Null when nothing is added.
+   * for a module-path step the hash of its code (its file and the project files it imports). Null when nothing is added.
    */
   extra: JsonValue;
 }
 
 /** Names the key's layout: changing what enters the key changes this, so old entries can never hit. */
-export const CACHE_KEY_FORMAT = 'chemflow.step-cache/1';
+export const CACHE_KEY_FORMAT = 'chemflow.step-cache/2';
 
 /** The cache key: SHA-256 of the canonical JSON of the fields above and `CACHE_KEY_FORMAT`. */
 export function stepCacheKey(input: CacheKeyInput): string {

@@ -106,7 +106,7 @@ export interface StepCacheSettings<P extends JsonObject = JsonObject> {
   readonly enabled: boolean;
   /** False when the module declares `cacheable: false`: it is never cached, whatever else says. */
   readonly cacheable: boolean;
-  /** Fixed key material found when the flow file was loaded (the source hash of a module-path step). */
+  /** Fixed key material found when the flow file was loaded (the hash of a module-path step's code and its local imports). */
   readonly codeHash?: string;
   cacheKey?(params: P, ctx: CacheKeyContext): JsonValue | Promise<JsonValue>;
 }
@@ -242,7 +242,7 @@ export interface StepOptions {
   uses?: string;
   /** `cache: true|false` resolved from the flow file (step, else flow); default false. */
   cache?: boolean;
-  /** Fixed key material, e.g. the hash of a module-path step's source file. */
+  /** Fixed key material, e.g. the hash of a module-path step's code and its local imports. */
   codeHash?: string;
   /** Where the step's code comes from, so another thread can load it again (see `StepOrigin`). */
   origin?: StepOrigin;

@@ -93,8 +93,10 @@ interface BindContext {
 async function bindStep(step: StepInput, index: number, context: BindContext): Promise<StepDefinition | undefined> {
   const at = (...rest: PropertyKey[]): PropertyKey[] => ['steps', index, ...rest];
   let module: StepModule;
+  let codeHash: string | undefined;
   try {
     module = await resolveStepModule(step.uses, context.baseDir, context.builtins);
+    codeHash = await moduleCodeHash(step.uses, context.baseDir);
   } catch (error) {
     if (!(error instanceof StepModuleProblem)) throw error;
     context.issues.add(error.problem, at('uses'), error.message);
@@ -111,7 +113,6 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
   }
   const retry = step.retry === undefined ? undefined : mergePolicy(context.flowPolicy, step.retry);
   for (const problem of retry ? retryPolicyProblems(retry) : []) context.issues.add('schema', at('retry'), problem);
-  const codeHash = await moduleCodeHash(step.uses, context.baseDir);
   let definition: StepDefinition;
   try {
     definition = defineStep(step.id, module, step.params ?? {}, {

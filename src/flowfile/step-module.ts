@@ -1,9 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { STEP_KINDS, type StepModule } from '../core/definition.js';
-import { sha256Hex } from '../core/hash.js';
 import type { FlowFileProblem } from './flow-file-error.js';
 import { importModule, isModuleExtension } from './import-module.js';
+import { ModuleClosureError, moduleClosureHash } from './module-closure.js';
 
 /** A problem with one step's `uses`, before it is placed in the file. */
 export class StepModuleProblem extends Error {
@@ -73,13 +73,20 @@ function splitUses(uses: string): { modulePath: string; exportName: string } {
 }
 
 /**
- * The SHA-256 of a module-path step's source file, for its cache key: editing the module's own file
- * invalidates its cache entries even without a `version` bump (files it imports are not covered).
- * Undefined for a built-in step type, whose `version` is bumped with chemflow.
+ * The hash of a module-path step's code for its cache key: its own file and every project file it
+ * imports (`moduleClosureHash`), so editing the module or a helper it imports invalidates its cache
+ * entries even without a `version` bump. Undefined for a built-in step type, whose `version` is bumped
+ * with chemflow. Throws `StepModuleProblem` when the imports cannot be listed.
  */
 export async function moduleCodeHash(uses: string, baseDir: string): Promise<string | undefined> {
   if (!isModulePath(uses)) return undefined;
-  return sha256Hex(await readFile(resolve(baseDir, splitUses(uses).modulePath), 'utf8'));
+  const file = resolve(baseDir, splitUses(uses).modulePath);
+  try {
+    return await moduleClosureHash(file);
+  } catch (error) {
+    if (!(error instanceof ModuleClosureError)) throw error;
+    throw new StepModuleProblem('module_load_failed', `cannot list the files module ${file} imports (for its cache key): ${error.message}`, { cause: error });
+  }
 }
 
 /** Checks the public step module contract: `{kind, run, version?, parseParams?, notMappable?, cacheable?, cacheKey?}`. */

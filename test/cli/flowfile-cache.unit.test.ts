@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,8 @@ import { isStepCached } from '../../src/core/definition.js';
 import { FlowFileError, loadFlowFile } from '../../src/flowfile/index.js';
 import { cacheKeyFor } from '../../src/runtime/step-cache.js';
 import { BUILTIN_STEPS } from '../../src/steps/builtin.js';
+import { createTestSchema, pgAvailable } from '../helpers/pg.js';
+import { runWithCache } from '../support/cache-flows.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -78,5 +80,78 @@ describe('cache in a flow file', () => {
     expect(isStepCached(loaded.definition.steps[1]!)).toBe(false);
     await rm(join(dir, 'molecules.csv'));
     expect(await cacheKeyFor(read, [], { baseDir: dir })).toBeNull(); // the step runs and reports the missing file
+  });
+});
+
+describe('the cache key of a module-path step', () => {
+  const CALC = `import { factor } from './lib.mjs';
+export default {
+  kind: 'source',
+  run: () => ({ outputs: [{ kind: 'number', payload: { n: 6 * factor() } }] }),
+};
+`;
+  const lib = (factor: number) => `import { one } from './util/one.cjs';\nexport const factor = () => ${factor} * one;\n`;
+  const FLOW = `name: calc\ncache: true\nsteps:\n  - { id: calc, uses: ./steps/calc.mjs }\n`;
+
+  /** A project directory: flow.yaml, steps/calc.mjs, steps/lib.mjs, steps/util/one.cjs (and node_modules). */
+  async function project(name: string, files: Record<string, string>): Promise<string> {
+    const root = join(dir, name);
+    for (const [path, text] of Object.entries({ 'flow.yaml': FLOW, 'steps/calc.mjs': CALC, 'steps/util/one.cjs': 'module.exports = { one: 1 };\n', ...files })) {
+      await mkdir(join(root, path, '..'), { recursive: true });
+      await writeFile(join(root, path), text);
+    }
+    return root;
+  }
+  const loadProject = (root: string) => loadFlowFile(join(root, 'flow.yaml'), { builtins: BUILTIN_STEPS, cwd: root });
+  const keyOf = async (root: string) => cacheKeyFor((await loadProject(root)).definition.steps[0]!, [], { baseDir: root });
+
+  it('follows the project files the module imports, recursively, and not the packages', async () => {
+    const a = await project('a', { 'steps/lib.mjs': lib(7) });
+    const same = await project('same', { 'steps/lib.mjs': lib(7) });
+    const b = await project('b', { 'steps/lib.mjs': lib(8) });
+    const nested = await project('nested', { 'steps/lib.mjs': lib(7), 'steps/util/one.cjs': 'module.exports = { one: 2 };\n' });
+    expect(await keyOf(same)).toBe(await keyOf(a)); // the same code in another directory shares the entry
+    expect(await keyOf(b)).not.toBe(await keyOf(a));
+    expect(await keyOf(nested)).not.toBe(await keyOf(a));
+    // A package in node_modules is not part of the key.
+    const pkg = (version: string) => ({
+      'steps/lib.mjs': `import 'dep';\n${lib(7)}`,
+      'node_modules/dep/package.json': `{ "name": "dep", "version": "${version}", "type": "module", "exports": "./index.js" }`,
+      'node_modules/dep/index.js': `export const version = '${version}';\n`,
+    });
+    expect(await keyOf(await project('dep1', pkg('1.0.0')))).toBe(await keyOf(await project('dep2', pkg('2.0.0'))));
+    // The definition hash, and so every fingerprint, does not depend on the code.
+    expect((await loadProject(b)).definition.definitionHash).toBe((await loadProject(a)).definition.definitionHash);
+  });
+
+  it('follows a literal dynamic import and TypeScript imports', async () => {
+    const dynamic = (factor: number) => ({
+      'steps/calc.mjs': `export default { kind: 'source', async run() { const { factor } = await import('./lib.ts'); return { outputs: [{ kind: 'number', payload: { n: factor() } }] }; } };\n`,
+      'steps/lib.ts': `import { base } from './base.js';\nexport const factor = (): number => base * ${factor};\n`,
+      'steps/base.ts': 'export const base: number = 1;\n',
+    });
+    expect(await keyOf(await project('ts1', dynamic(1)))).not.toBe(await keyOf(await project('ts2', dynamic(2))));
+  });
+
+  it.runIf(pgAvailable)('two projects with the same module and different helpers in one database never share an entry', async () => {
+    const a = await project('a', { 'steps/lib.mjs': lib(7) });
+    const b = await project('b', { 'steps/lib.mjs': lib(8) });
+    const schema = await createTestSchema('closure_cache');
+    const store = await schema.openStore();
+    try {
+      const loadedA = await loadProject(a);
+      const first = await runWithCache(store, loadedA.definition, loadedA.baseDir);
+      const loadedB = await loadProject(b);
+      const second = await runWithCache(store, loadedB.definition, loadedB.baseDir);
+      expect(second.steps[0]?.cachedFrom).toBeNull();
+      const outputs = await store.getArtifacts([first, second].map((f) => f.steps[0]!.outputs[0]!));
+      expect(outputs.map((o) => o.payload)).toEqual([{ n: 42 }, { n: 48 }]);
+      // The same project again is taken from the cache.
+      const again = await runWithCache(store, loadedA.definition, loadedA.baseDir);
+      expect(again.steps[0]?.cachedFrom).toEqual({ flowId: first.id, stepId: 'calc' });
+    } finally {
+      await store.close();
+      await schema.drop();
+    }
   });
 });

@@ -11,6 +11,7 @@ import {
   shardRetryScheduled,
   shardStarted,
   shardedStepStarted,
+  stepFailed,
   stepFinished,
   stepStarted,
 } from '../helpers/events.js';
@@ -21,6 +22,7 @@ import { styleFor } from '../../src/cli/io.js';
 import { explain } from '../../src/cli/main.js';
 import { ProgressDisplay, progressMode } from '../../src/cli/render/progress.js';
 import { renderErrorCounts } from '../../src/cli/render/summary.js';
+import { printable, Rendered } from '../../src/cli/render/printable.js';
 import { table } from '../../src/cli/render/table.js';
 
 function gatedFlow() {
@@ -41,7 +43,7 @@ describe('CLI rendering', () => {
   it('aligns columns, ignoring ANSI escapes', () => {
     const style = styleFor({ write: () => true, isTTY: true }, {});
     const green = (text: string): string => style.green(text);
-    expect(table(['A', 'LONG HEADER', 'C'], [[green('x'), 'y', 'z']])).toBe(`A  LONG HEADER  C\n${green('x')}  y            z\n`);
+    expect(table(['A', 'LONG HEADER', 'C'], [[new Rendered(green('x')), 'y', 'z']])).toBe(`A  LONG HEADER  C\n${green('x')}  y            z\n`);
   });
 
   it('prints error counts for every class', () => {
@@ -242,5 +244,37 @@ describe('sharded steps in the progress display', () => {
       display.end();
       vi.useRealTimers();
     }
+  });
+});
+
+describe('printable', () => {
+  it('writes C0, DEL, C1, line separators and bidi controls as visible escapes, and nothing else', () => {
+    expect(printable('a\x1b[2J\r\n\t\x00\x7f\u009b\u0085b')).toBe('a\\x1b[2J\\r\\n\\t\\x00\\x7f\\x9b\\x85b');
+    expect(printable('\u202e\u202a\u2066\u2069\u200e\u200f\u061c\u2028')).toBe('\\u202e\\u202a\\u2066\\u2069\\u200e\\u200f\\u061c\\u2028');
+    expect(printable('Ünïcödé → C1=CC=CC=C1 \\x1b 🧪')).toBe('Ünïcödé → C1=CC=CC=C1 \\x1b 🧪');
+  });
+
+  it('keeps a step error out of the live progress display`s own escape sequences', () => {
+    const writes: string[] = [];
+    const stream = { write: (text: string) => writes.push(text), isTTY: true, columns: 200, rows: 40 };
+    const display = new ProgressDisplay(stream, 'live', styleFor(stream, { NO_COLOR: '1' }));
+    const flowId = randomUUID();
+    const events = [flowInitialized(), stepStarted(0), stepFailed(0, { message: 'x\x1b]0;title\x07\x1b[2J\rfake\u202e' })].map(
+      (e, i) => ({ ...e, flowId, version: i + 1, seq: i + 1, schemaVersion: 1 }),
+    ) as FlowEvent[];
+    display.begin(replay(flowId, events.slice(0, 2), shapeOf()));
+    display.onEvent(events[2]!, replay(flowId, events, shapeOf()));
+    display.end();
+    const frame = writes.at(-1) ?? '';
+    expect(frame).toContain('x\\x1b]0;title\\x07\\x1b[2J fake\\u202e'); // CR and LF are a space on one line
+    // What is left are the display's own sequences: go up, clear a line, clear below.
+    // eslint-disable-next-line no-control-regex
+    expect(frame.replace(/\x1b\[(\d+F|2K|J)/g, '')).not.toMatch(/[\x00-\x09\x0b-\x1f\u202e]/);
+  });
+
+  it('is applied to every table cell but the ones the CLI styled itself', () => {
+    const style = styleFor({ write: () => true, isTTY: true }, {});
+    const out = table(['A', 'B'], [['x\ny', new Rendered(style.green('ok'))]]);
+    expect(out).toBe(`A     B\nx\\ny  ${style.green('ok')}\n`);
   });
 });

@@ -5,6 +5,7 @@ import type { FlowStore } from '../../stores/flow-store.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { loadFlow, printJson, type CommandContext, type OutputOptions } from '../context.js';
 import { withStore } from '../store.js';
+import { writeLine } from '../render/printable.js';
 
 export interface CancelOptions extends OutputOptions {
   reason?: string;
@@ -31,9 +32,10 @@ export async function cancelCommand(ctx: CommandContext, flowId: string, options
     const report: CancelReport = { flowId, status: 'cancelled', reason: event.reason, version: event.version };
     if (options.json === true) printJson(ctx, report);
     else
-      ctx.io.stdout.write(
+      writeLine(
+        ctx.io.stdout,
         `Cancelled flow ${flowId}${event.reason === null ? '' : ` (${event.reason})`}. No step starts again; ` +
-          'an attempt in flight stops at its next heartbeat.\n',
+          'an attempt in flight stops at its next heartbeat.',
       );
     return EXIT.ok;
   });
@@ -59,7 +61,7 @@ async function recordOrphanedAttempts(ctx: CommandContext, store: FlowStore, can
   try {
     loaded = await loadFlow(ctx, file);
   } catch {
-    ctx.io.stderr.write(`Note: the flow file ${file} cannot be loaded: an attempt whose worker is gone stays Running.\n`);
+    writeLine(ctx.io.stderr, `Note: the flow file ${file} cannot be loaded: an attempt whose worker is gone stays Running.`);
     return;
   }
   try {
@@ -67,9 +69,9 @@ async function recordOrphanedAttempts(ctx: CommandContext, store: FlowStore, can
     const handle = await engine.open(cancelled.flow.id, loaded.definition, { events: cancelled.events });
     for (const lost of await engine.recordLostAttempts(handle))
       if (lost.type === 'StepFailed')
-        ctx.io.stderr.write(`Recorded attempt ${lost.attempt} of step ${lost.stepId}${lost.shard === undefined ? '' : ` (shard ${lost.shard.index}/${lost.shard.count})`} as lost: its worker is gone.\n`);
+        writeLine(ctx.io.stderr, `Recorded attempt ${lost.attempt} of step ${lost.stepId}${lost.shard === undefined ? '' : ` (shard ${lost.shard.index}/${lost.shard.count})`} as lost: its worker is gone.`);
   } catch (error) {
     // The cancellation itself is recorded: what is left is said, not failed on.
-    ctx.io.stderr.write(`Note: an attempt whose worker is gone stays Running: ${(error as Error).message}\n`);
+    writeLine(ctx.io.stderr, `Note: an attempt whose worker is gone stays Running: ${(error as Error).message}`);
   }
 }

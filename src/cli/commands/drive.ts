@@ -7,6 +7,7 @@ import { flowReport } from '../flow-report.js';
 import { styleFor } from '../io.js';
 import { ProgressDisplay, progressMode } from '../render/progress.js';
 import { renderSummary } from '../render/summary.js';
+import { printable } from '../render/printable.js';
 import { oneLine } from '../render/table.js';
 
 export interface DriveOptions {
@@ -38,10 +39,10 @@ export async function driveFlow(
   if (options.json === true) printJson(ctx, report);
   else {
     ctx.io.stdout.write(`\n${renderSummary(report, flow.name, styleFor(ctx.io.stdout, ctx.io.env))}`);
-    if (progress.notes.length > 0) ctx.io.stdout.write(`\nNotes:\n${progress.notes.map((n) => `  ${n}\n`).join('')}`);
+    if (progress.notes.length > 0) ctx.io.stdout.write(`\nNotes:\n${progress.notes.map((n) => `  ${printable(n)}\n`).join('')}`);
   }
   if (flow.completed) return EXIT.ok;
-  ctx.io.stderr.write(flow.cancelled ? `Flow ${flow.id} was cancelled: no step starts again.\n` : failureHint(flow));
+  ctx.io.stderr.write(flow.cancelled ? `${printable(`Flow ${flow.id} was cancelled: no step starts again.`)}\n` : failureHint(flow));
   return EXIT.flowFailed;
 }
 
@@ -54,7 +55,7 @@ export function progressFor(ctx: CommandContext, options: DriveOptions): Progres
 /** What a failed flow's user should do next. */
 export function failureHint(flow: FlowInstance): string {
   const step = flow.steps.find((s) => s.status === 'Failed');
-  if (step === undefined) return `Flow ${flow.id} failed.\n`;
+  if (step === undefined) return `${printable(`Flow ${flow.id} failed.`)}\n`;
   const last = step.errors[step.errors.length - 1];
   const cause = last ? ` on attempt ${last.attemptNumber} (${last.errorClass} ${last.code}: ${oneLine(last.message, 200)})` : '';
   // A sharded step failed because shards did: `retry` retries each of them, each with its own count.
@@ -69,6 +70,7 @@ export function failureHint(flow: FlowInstance): string {
     `See the error timeline with \`chemflow errors ${flow.id} --step ${step.stepId}\`.`,
   ]
     .filter((line) => line !== undefined)
+    .map(printable)
     .join('\n')
     .concat('\n');
 }

@@ -9,6 +9,7 @@ import { shardLabel } from '../render/shards.js';
 import { renderErrorCounts } from '../render/summary.js';
 import { oneLine, table } from '../render/table.js';
 import { withStore } from '../store.js';
+import { writeLine } from '../render/printable.js';
 
 /** `chemflow errors --json`: one entry per failed attempt; a public contract, field names are stable. */
 export interface ErrorTimelineEntry {
@@ -57,7 +58,7 @@ export async function errorsCommand(ctx: CommandContext, flowId: string, options
       return EXIT.ok;
     }
     if (entries.length === 0) {
-      ctx.io.stdout.write(`No errors recorded for ${options.step === undefined ? `flow ${flowId}` : `step ${options.step}`}.\n`);
+      writeLine(ctx.io.stdout, `No errors recorded for ${options.step === undefined ? `flow ${flowId}` : `step ${options.step}`}.`);
       return EXIT.ok;
     }
     // The SHARD column appears only when a shard failed: the table of other flows stays as it was.

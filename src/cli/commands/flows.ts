@@ -4,6 +4,7 @@ import { EXIT, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext } from '../context.js';
 import { table } from '../render/table.js';
 import { withStore } from '../store.js';
+import { writeLine } from '../render/printable.js';
 
 /** `chemflow flows --json`: one entry per flow, newest first. */
 export type FlowListEntry = Pick<FlowSummary, 'flowId' | 'name' | 'status' | 'version' | 'lastEventType' | 'createdAt' | 'updatedAt'>;
@@ -47,7 +48,7 @@ export async function flowsCommand(ctx: CommandContext, options: FlowsCommandOpt
       );
       const last = entries[entries.length - 1];
       if (last !== undefined && entries.length === (query.limit ?? 50))
-        ctx.io.stderr.write(`More flows may follow: \`chemflow flows --after ${last.flowId}\` shows the next page.\n`);
+        writeLine(ctx.io.stderr, `More flows may follow: \`chemflow flows --after ${last.flowId}\` shows the next page.`);
     }
     return EXIT.ok;
   });

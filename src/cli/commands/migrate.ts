@@ -1,6 +1,7 @@
 import { EXIT, UsageError, type ExitCode } from '../cli-error.js';
 import type { CommandContext } from '../context.js';
 import { describeLocation, migrate, previewDown } from '../store.js';
+import { writeLine } from '../render/printable.js';
 
 export interface MigrateCommandOptions {
   /** Confirms `migrate down`, which drops chemflow's tables with their data. */
@@ -15,10 +16,11 @@ export async function migrateCommand(ctx: CommandContext, direction: string | un
   if (dir === 'down' && options.yes !== true) throw new UsageError(await whatWouldBeLost(ctx.db, where), 'run `chemflow migrate down --yes` to go ahead.');
   const ran = await migrate(ctx.db, dir);
   const list = ran.length > 0 ? `: ${ran.join(', ')}` : '';
-  ctx.io.stdout.write(
+  writeLine(
+    ctx.io.stdout,
     dir === 'up'
-      ? `${ran.length} migration(s) applied${list}. The schema in ${where} is up to date.\n`
-      : `${ran.length} migration(s) reverted${list}. The schema in ${where} is gone with its data (\`chemflow migrate up\` recreates it empty).\n`,
+      ? `${ran.length} migration(s) applied${list}. The schema in ${where} is up to date.`
+      : `${ran.length} migration(s) reverted${list}. The schema in ${where} is gone with its data (\`chemflow migrate up\` recreates it empty).`,
   );
   return EXIT.ok;
 }

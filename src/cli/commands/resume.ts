@@ -10,6 +10,7 @@ import { renderSummary } from '../render/summary.js';
 import { withStore } from '../store.js';
 import { stepThreadsFor } from '../step-threads.js';
 import { driveFlow, progressFor, type DriveOptions } from './drive.js';
+import { writeLine } from '../render/printable.js';
 
 export interface ResumeOptions extends DriveOptions {
   /** The flow file, when not the one recorded by `run` (moved, or started by another program). */
@@ -55,7 +56,7 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
       const report = flowReport(flow, await store.countErrorsByFlow(flowId));
       if (options.json === true) printJson(ctx, report);
       else ctx.io.stdout.write(renderSummary(report, flow.name, styleFor(ctx.io.stdout, ctx.io.env)));
-      ctx.io.stderr.write(`Flow ${flowId} is already completed: nothing to resume.\n`);
+      writeLine(ctx.io.stderr, `Flow ${flowId} is already completed: nothing to resume.`);
       return EXIT.ok;
     }
     if (flow.failed)

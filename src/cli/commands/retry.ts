@@ -5,6 +5,7 @@ import { EXIT, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext, type OutputOptions } from '../context.js';
 import { readStoredFlow } from '../flow-report.js';
 import { withStore } from '../store.js';
+import { writeLine } from '../render/printable.js';
 
 export interface RetryOptions extends OutputOptions {
   reason?: string;
@@ -43,11 +44,10 @@ export async function retryCommand(ctx: CommandContext, flowId: string, stepId: 
       notBefore: retry.notBefore,
     };
     if (options.json === true) printJson(ctx, report);
-    else
-      ctx.io.stdout.write(
-        `Scheduled retry ${retry.retryIndex} of ${maxRetries} for step ${stepId} of flow ${flowId}.\n` +
-          `Next: \`chemflow resume ${flowId}\` runs it.\n`,
-      );
+    else {
+      writeLine(ctx.io.stdout, `Scheduled retry ${retry.retryIndex} of ${maxRetries} for step ${stepId} of flow ${flowId}.`);
+      writeLine(ctx.io.stdout, `Next: \`chemflow resume ${flowId}\` runs it.`);
+    }
     return EXIT.ok;
   });
 }

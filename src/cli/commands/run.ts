@@ -6,6 +6,7 @@ import { loadFlow, type CommandContext } from '../context.js';
 import { describeLocation, withStore } from '../store.js';
 import { stepThreadsFor } from '../step-threads.js';
 import { driveFlow, progressFor, type DriveOptions } from './drive.js';
+import { writeLine } from '../render/printable.js';
 
 /**
  * `chemflow run <flow-file>`: validates the whole flow file first (a bad one writes nothing), then
@@ -37,7 +38,7 @@ export async function runCommand(ctx: CommandContext, file: string, options: Run
     // Said before the flow exists: its first commit already starts the first step, which the progress shows.
     const flowId = randomUUID();
     if (options.quiet !== true)
-      ctx.io.stderr.write(`Flow ${flowId} (${definition.name}, ${definition.steps.length} steps) in ${describeLocation(ctx.db)}\n`);
+      writeLine(ctx.io.stderr, `Flow ${flowId} (${definition.name}, ${definition.steps.length} steps) in ${describeLocation(ctx.db)}`);
     // Created leased with its first step started in the same commit: this process runs it at once.
     try {
       const handle = await engine.start(definition, { flowId, metadata, leased: true });

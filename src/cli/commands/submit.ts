@@ -3,6 +3,7 @@ import { FlowEngine } from '../../runtime/engine.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { loadFlow, printJson, type CommandContext, type OutputOptions } from '../context.js';
 import { describeLocation, withStore } from '../store.js';
+import { writeLine } from '../render/printable.js';
 
 /** `chemflow submit --json`: the flow that was created. */
 export interface SubmitReport {
@@ -31,10 +32,8 @@ export async function submitCommand(ctx: CommandContext, file: string, options: 
     if (options.json === true) printJson(ctx, report);
     else {
       ctx.io.stdout.write(`${flowId}\n`);
-      ctx.io.stderr.write(
-        `Submitted flow ${flowId} (${loaded.definition.name}) to ${describeLocation(ctx.db)}.\n` +
-          `Next: \`chemflow worker\` runs it (or \`chemflow resume ${flowId}\` in this terminal).\n`,
-      );
+      writeLine(ctx.io.stderr, `Submitted flow ${flowId} (${loaded.definition.name}) to ${describeLocation(ctx.db)}.`);
+      writeLine(ctx.io.stderr, `Next: \`chemflow worker\` runs it (or \`chemflow resume ${flowId}\` in this terminal).`);
     }
     return EXIT.ok;
   });

@@ -10,6 +10,7 @@ import { startMetricsServer } from '../metrics-server.js';
 import { oneLine } from '../render/table.js';
 import type { FlowStore } from '../../stores/flow-store.js';
 import { describeLocation, withStore } from '../store.js';
+import { writeLine } from '../render/printable.js';
 
 export interface WorkerCommandOptions {
   once?: boolean;
@@ -96,7 +97,7 @@ async function runWorker(
     onDatabase: (state) => {
       metrics?.hooks.onDatabase(state);
       if (state.kind === 'unreachable')
-        ctx.io.stderr.write(`Database unreachable (${oneLine(state.error.message, 200)}); waiting for it, retrying with backoff.\n`);
+        writeLine(ctx.io.stderr, `Database unreachable (${oneLine(state.error.message, 200)}); waiting for it, retrying with backoff.`);
       else ctx.io.stderr.write(`Database reachable again after ${(state.downMs / 1000).toFixed(1)} s; carrying on.\n`);
     },
     onOutcome: (outcome) => {
@@ -108,9 +109,10 @@ async function runWorker(
   if (options.staleAfter !== undefined)
     ctx.io.stderr.write('Note: --stale-after is ignored: a crashed worker is detected when its lease expires (--lease-ms).\n');
   if (options.quiet !== true)
-    ctx.io.stderr.write(
+    writeLine(
+      ctx.io.stderr,
       `Worker ${worker.owner} on ${describeLocation(ctx.db)}: ${options.concurrency ?? 1} flow(s) at a time` +
-        `${options.once === true ? ', until nothing is left to run' : ''}. Ctrl-C stops after the current steps.\n`,
+        `${options.once === true ? ', until nothing is left to run' : ''}. Ctrl-C stops after the current steps.`,
     );
   // Said even with --quiet when the system chose the port: nobody could scrape it otherwise.
   if (metricsPort !== undefined && (options.quiet !== true || options.metricsPort === 0))
@@ -147,7 +149,7 @@ function report(ctx: CommandContext, outcome: WorkerOutcome, json: boolean): voi
   // A shard is part of its flow, whose outcome its coordinator reports; only a shard this worker could not run is said.
   if (outcome.kind === 'shard') {
     if (outcome.error !== undefined)
-      ctx.io.stderr.write(`Cannot run shard ${outcome.shardIndex} of step ${outcome.stepIndex} of flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}\n`);
+      writeLine(ctx.io.stderr, `Cannot run shard ${outcome.shardIndex} of step ${outcome.stepIndex} of flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}`);
     return;
   }
   const flow = 'flow' in outcome ? outcome.flow : undefined;
@@ -169,25 +171,25 @@ function report(ctx: CommandContext, outcome: WorkerOutcome, json: boolean): voi
   const name = flow?.name ?? '';
   switch (outcome.kind) {
     case 'completed':
-      ctx.io.stdout.write(`completed  ${outcome.flowId}  ${name}  ${flow?.flowFingerprint ?? ''}\n`);
+      writeLine(ctx.io.stdout, `completed  ${outcome.flowId}  ${name}  ${flow?.flowFingerprint ?? ''}`);
       return;
     case 'failed':
-      ctx.io.stdout.write(`failed     ${outcome.flowId}  ${name}  step ${failedStep?.stepId ?? '?'}: ${oneLine(error ?? '', 160)}\n`);
+      writeLine(ctx.io.stdout, `failed     ${outcome.flowId}  ${name}  step ${failedStep?.stepId ?? '?'}: ${oneLine(error ?? '', 160)}`);
       return;
     case 'cancelled':
-      ctx.io.stdout.write(`cancelled  ${outcome.flowId}  ${name}\n`);
+      writeLine(ctx.io.stdout, `cancelled  ${outcome.flowId}  ${name}`);
       return;
     case 'stopped':
-      ctx.io.stdout.write(`stopped    ${outcome.flowId}  ${name}  (between steps; any worker continues it)\n`);
+      writeLine(ctx.io.stdout, `stopped    ${outcome.flowId}  ${name}  (between steps; any worker continues it)`);
       return;
     case 'lost':
-      ctx.io.stderr.write(`Lost the lease of flow ${outcome.flowId} (the database was away too long); another worker continues it.\n`);
+      writeLine(ctx.io.stderr, `Lost the lease of flow ${outcome.flowId} (the database was away too long); another worker continues it.`);
       return;
     case 'unresolvable':
-      ctx.io.stderr.write(`Cannot run flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}\n`);
+      writeLine(ctx.io.stderr, `Cannot run flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}`);
       return;
     case 'error':
-      ctx.io.stderr.write(`Flow ${outcome.flowId} hit a database error (tried again next pass): ${oneLine(outcome.error.message, 300)}\n`);
+      writeLine(ctx.io.stderr, `Flow ${outcome.flowId} hit a database error (tried again next pass): ${oneLine(outcome.error.message, 300)}`);
       return;
   }
 }

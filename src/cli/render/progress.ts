@@ -2,6 +2,7 @@ import type { FlowEvent } from '../../core/events.js';
 import type { FlowInstance, StepSlot } from '../../core/flow-state.js';
 import type { OutStream, Style } from '../io.js';
 import { shardCounts } from '../flow-report.js';
+import { printable } from './printable.js';
 import { shardLabel, shardProgress } from './shards.js';
 import { stepWindow } from './step-window.js';
 import { oneLine } from './table.js';
@@ -73,7 +74,7 @@ export class ProgressDisplay {
     const total = flow.steps.length;
     const { start, end, summary } = stepWindow(total, Math.min(flow.cursor, total - 1), this.stream.rows);
     // Plain text is cut, never a styled line: a cut must not fall inside an escape sequence.
-    const lines = flow.steps.slice(start, end).map((slot, i) => `${this.icon(slot)} ${this.stepText(slot, start + i, total).slice(0, width - 2)}`);
+    const lines = flow.steps.slice(start, end).map((slot, i) => `${this.icon(slot)} ${printable(this.stepText(slot, start + i, total)).slice(0, width - 2)}`);
     if (summary) lines.push(this.style.dim(hiddenSteps(flow.steps, start, end).slice(0, width)));
     const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}F` : '';
     // \x1b[J clears what a taller earlier frame left below this one (the terminal was made shorter).
@@ -89,7 +90,7 @@ export class ProgressDisplay {
     return slot.notBefore !== null ? s.yellow('↻') : s.dim('·');
   }
 
-  /** Plain text, so it can be cut to the terminal's width without breaking an escape sequence. */
+  /** Plain text, so it can be escaped and cut to the terminal's width without breaking an escape sequence. */
   private stepText(slot: StepSlot, index: number, total: number): string {
     const parts = [`[${index + 1}/${total}] ${slot.stepId.padEnd(16)} ${slot.status.padEnd(10)}`];
     if (slot.cachedFrom !== null) parts.push(`cached from flow ${slot.cachedFrom.flowId.slice(0, 8)} (${slot.cachedFrom.stepId})`);
@@ -146,7 +147,7 @@ export class ProgressDisplay {
         text = `retry ${event.retryIndex} scheduled${event.delayMs > 0 ? ` in ${seconds(event.delayMs)}` : ''}${event.reason ? ` (${event.reason})` : ''}`;
         break;
     }
-    this.stream.write(`${where} ${text}\n`);
+    this.stream.write(`${printable(`${where} ${text}`)}\n`);
   }
 }
 

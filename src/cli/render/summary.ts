@@ -2,6 +2,7 @@ import { ERROR_CLASSES } from '../../core/error-class.js';
 import type { ErrorCounts } from '../../core/step-execution-error.js';
 import type { FlowReport } from '../flow-report.js';
 import type { Style } from '../io.js';
+import { printable, Rendered } from './printable.js';
 import { shardsDone } from './shards.js';
 import { table } from './table.js';
 
@@ -10,7 +11,7 @@ export function renderSummary(report: FlowReport, name: string, style: Style): s
   const status =
     report.status === 'completed' ? style.green(report.status) : report.status === 'failed' ? style.red(report.status) : style.yellow(report.status);
   const head = [
-    `${style.bold('Flow')}         ${report.flowId}  (${name})`,
+    `${style.bold('Flow')}         ${printable(report.flowId)}  (${printable(name)})`,
     `${style.bold('Status')}       ${status}`,
     `${style.bold('Fingerprint')}  ${report.flowFingerprint ?? style.dim('(none until the flow completes)')}`,
     '',
@@ -19,7 +20,7 @@ export function renderSummary(report: FlowReport, name: string, style: Style): s
   const sharded = report.steps.some((s) => s.shards !== null);
   const rows = report.steps.map((s) => [
     s.stepId,
-    s.cached ? `${stepStatus(s.status, style)} ${style.dim('(cached)')}` : stepStatus(s.status, style),
+    new Rendered(s.cached ? `${stepStatus(s.status, style)} ${style.dim('(cached)')}` : stepStatus(s.status, style)),
     String(s.attempts),
     String(s.retryCount),
     ...(sharded ? [s.shards === null ? '-' : shardsDone(s.shards)] : []),
@@ -37,7 +38,7 @@ export function renderErrorCounts(counts: ErrorCounts): string {
 /** `Cached: 2 step(s) taken from the step cache (read, descriptors)` — nothing when none was. */
 function cachedLine(report: FlowReport): string {
   const cached = report.steps.filter((s) => s.cached).map((s) => s.stepId);
-  return cached.length === 0 ? '' : `Cached: ${cached.length} step(s) taken from the step cache, not run (${cached.join(', ')})\n`;
+  return cached.length === 0 ? '' : `${printable(`Cached: ${cached.length} step(s) taken from the step cache, not run (${cached.join(', ')})`)}\n`;
 }
 
 function stepStatus(status: string, style: Style): string {
