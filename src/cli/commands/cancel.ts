@@ -42,8 +42,9 @@ export async function cancelCommand(ctx: CommandContext, flowId: string, options
 /**
  * An attempt running when the flow was cancelled whose worker is gone (its lease is free or expired)
  * would stay Running for ever, since nothing claims a cancelled flow again: it is recorded as lost
- * here, and a mapped step that no shard runs any more is ended. Its fingerprint needs the step's params, so the flow file recorded at start is loaded; when it
- * cannot be, the attempt is left as it is, and said.
+ * here, and a mapped step that no shard runs any more is ended. Its fingerprint needs the step's
+ * params, so the flow file recorded at start is loaded; when it cannot be, the attempt is left as it
+ * is, and said.
  */
 async function recordOrphanedAttempts(ctx: CommandContext, store: FlowStore, cancelled: Cancelled): Promise<void> {
   if (!hasRunningAttempt(cancelled.flow)) return;
