@@ -1,6 +1,6 @@
 import type { JsonObject, JsonValue } from './canonical-json.js';
 import type { FlowDefinition } from './definition.js';
-import { classifyError, PermanentError, WorkerLostError, type ClassifiedError } from './error-class.js';
+import { classifyError, FlowCancelledError, PermanentError, WorkerLostError, type ClassifiedError } from './error-class.js';
 import { FlowNotRunnableError, type ArtifactIntegrityError } from './errors.js';
 import type { CachedFrom, FlowEvent, FlowEventBody, RetryScheduled, StepFailed, StepFinished, StepStarted } from './events.js';
 import { flowFingerprint, stepFingerprint } from './fingerprint.js';
@@ -98,28 +98,55 @@ export function decideShard(flow: FlowInstance, plan: FlowPlan, index: number, s
 }
 
 /**
- * The attempts of a cancelled flow that nobody runs any more (the caller holds the flow's lease, so the
- * process that ran them is gone): each recorded as lost (`WORKER_LOST`, with its error row), with no
- * retry since the flow is cancelled. Without them a cancelled flow whose worker died would show a
- * Running step for ever: nothing claims a cancelled flow again.
+ * The attempts of a cancelled flow that nobody runs any more, each recorded as lost (`WORKER_LOST`,
+ * with its error row), with no retry since the flow is cancelled: a step's (the caller holds the flow's
+ * lease, so the process that ran it is gone) and each shard's that `shardHeld` does not name (its lease
+ * is free or expired, or its holder is known to be gone). Then each mapped step left Running with no
+ * shard running is ended (`closeCancelledStep`). Without them a cancelled flow whose worker died, or
+ * whose shards stopped between claims, would show a Running step for ever: nothing claims a cancelled
+ * flow again.
  */
-export function lostAttemptsOfCancelled(flow: FlowInstance, plan: FlowPlan, { now }: { now: number }): FlowEventBody[] {
+export function lostAttemptsOfCancelled(
+  flow: FlowInstance,
+  plan: FlowPlan,
+  { now, shardHeld = () => false }: { now: number; shardHeld?: (index: number, shard: number) => boolean },
+): FlowEventBody[] {
   if (!flow.cancelled) return [];
   const events: FlowEventBody[] = [];
   let state = flow;
+  const record = (recorded: readonly FlowEventBody[]): void => {
+    events.push(...recorded);
+    state = lookAhead(state, recorded);
+  };
   const lose = (index: number, attempts: number, shard?: number): void => {
     const lost = { error: classifyError(new WorkerLostError(attempts)), signals: [] };
-    const recorded = failedAttempt(state, plan, index, lost, { now, chain: false }, shard);
-    events.push(...recorded.events);
-    state = lookAhead(state, recorded.events);
+    record(failedAttempt(state, plan, index, lost, { now, chain: false }, shard).events);
   };
   flow.steps.forEach((slot, index) => {
     if (slot.status === 'Running' && slot.shards === null) lose(index, slot.attempts);
     slot.shards?.forEach((s, shard) => {
-      if (s.status === 'Running') lose(index, s.attempts, shard);
+      if (s.status === 'Running' && !shardHeld(index, shard)) lose(index, s.attempts, shard);
     });
+    record(closeCancelledStep(state, plan, index, { now }));
   });
   return events;
+}
+
+/**
+ * A mapped step of a cancelled flow that is still Running with no shard running (its shards in flight
+ * finished, the others will never start) ends as the step's own failed attempt, `Permanent`
+ * `FLOW_CANCELLED` (with its error row), as an unsharded attempt stopped by a cancel does. Nothing for
+ * any other step, or while a shard still runs (its outcome, recorded later, ends the step then).
+ */
+export function closeCancelledStep(flow: FlowInstance, plan: FlowPlan, index: number, { now }: { now: number }): FlowEventBody[] {
+  const slot = slotAt(flow, index);
+  if (!flow.cancelled || slot.status !== 'Running' || slot.shards === null || slot.shards.some((s) => s.status === 'Running')) return [];
+  return failedAttempt(flow, plan, index, { error: classifyError(new FlowCancelledError(null)), signals: [] }, { now, chain: false }).events;
+}
+
+/** Whether an attempt of the flow is Running: a step's, a mapped step's (until it ends), or a shard's. */
+export function hasRunningAttempt(flow: FlowInstance): boolean {
+  return flow.steps.some((s) => s.status === 'Running' || (s.shards?.some((shard) => shard.status === 'Running') ?? false));
 }
 
 /** Records the outcome of the Running attempt of one shard; a due retry of it is chained when asked. */
@@ -145,7 +172,9 @@ export function recordShardAttempt(
     fingerprint: fingerprintOf(flow, plan, index),
     shard: position,
   };
-  return { events: [...signals, finished], retry: null, starts: null };
+  // The last shard in flight of a cancelled flow ends its step: no other shard will start.
+  const closing = flow.cancelled ? closeCancelledStep(lookAhead(flow, [...signals, finished]), plan, index, { now: options.now }) : [];
+  return { events: [...signals, finished, ...closing], retry: null, starts: null };
 }
 
 /** Whether every shard of sharded step `index` finished: its outputs can be merged. */

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { assertRunnable, decide, lostAttemptsOfCancelled, recordAttempt, slotAt, type Decision } from '../core/decide.js';
+import { assertRunnable, decide, hasRunningAttempt, recordAttempt, slotAt, type Decision } from '../core/decide.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
 import { FlowLeasedError, RetryRejectedError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody, RetryScheduled } from '../core/events.js';
@@ -13,6 +13,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { FlowEngineOptions, NextResult, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
 import type { FlowSession, FlowHandle } from './flow-session.js';
 import { asSession, FlowSessions } from './flow-sessions.js';
+import { FlowUpdater } from './flow-updater.js';
+import { recordLostOfCancelled } from './cancelled-attempts.js';
 import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 import { RetryMetrics } from './retry-metrics.js';
@@ -149,12 +151,13 @@ export class FlowEngine {
 
   /**
    * For a cancelled flow whose worker died mid-attempt: records those attempts as lost (`WORKER_LOST`)
-   * under the flow's lease. Nothing when a live process holds the lease (it records its own outcome at
-   * its next heartbeat) or when no attempt was running. Returns the events appended.
+   * under the flow's lease, and ends a mapped step that no shard runs any more (`recordLostOfCancelled`).
+   * Nothing when a live process holds the flow's lease (it settles the flow itself) or when nothing
+   * was running. Returns the events appended.
    */
   async recordLostAttempts(handle: FlowHandle): Promise<FlowEventBody[]> {
     const session = asSession(handle);
-    if (lostAttemptsOfCancelled(session.flow, this.planOf(session), { now: this.clock.now() }).length === 0) return [];
+    if (!session.flow.cancelled || !hasRunningAttempt(session.flow)) return [];
     let lease: FlowLease;
     try {
       lease = await this.sessions.lease(session, {});
@@ -163,10 +166,8 @@ export class FlowEngine {
       throw error;
     }
     try {
-      // Decided again under the lease: the state is the one the lease protects now.
-      const lost = lostAttemptsOfCancelled(session.flow, this.planOf(session), { now: this.clock.now() });
-      if (lost.length > 0) await session.commit(lost);
-      return lost;
+      // Decided again under the lease, on the log as it stands (shard holders append meanwhile).
+      return await recordLostOfCancelled(new FlowUpdater(session), this.planOf(session), this.store, this.clock);
     } finally {
       await this.sessions.giveBack(session, lease);
     }

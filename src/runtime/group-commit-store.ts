@@ -14,7 +14,7 @@ import type {
   FlowSummary,
   LeaseAcquisition,
 } from '../stores/flow-store.js';
-import type { ClaimedShard, ShardDue, ShardKey } from '../stores/shard-queue.js';
+import type { ClaimedShard, ShardDue, ShardKey, ShardRow } from '../stores/shard-queue.js';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.js';
 
 /**
@@ -101,6 +101,10 @@ export class GroupCommitStore implements FlowStore {
 
   releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
     return this.inner.releaseShard(shard, owner, due);
+  }
+
+  listShards(flowId: string): Promise<ShardRow[]> {
+    return this.inner.listShards(flowId);
   }
 
   nextWakeAt(): Promise<number | null> {

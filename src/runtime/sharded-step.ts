@@ -1,14 +1,15 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Artifact } from '../core/artifact.js';
-import { allShardsFinished, recordAttempt, slotAt, splitStartedEvent, startedEvent, type AttemptOutcome, type Recorded } from '../core/decide.js';
+import { allShardsFinished, hasRunningAttempt, recordAttempt, slotAt, splitStartedEvent, startedEvent, type AttemptOutcome, type Recorded } from '../core/decide.js';
 import type { FlowDefinition } from '../core/definition.js';
-import { classifyError } from '../core/error-class.js';
+import { classifyError, LeaseLostError } from '../core/error-class.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import { mergeShardOutputs } from '../core/shard-merge.js';
 import { checkMapInput, planShards } from '../core/shards.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { ShardDue } from '../stores/shard-queue.js';
+import { recordLostOfCancelled } from './cancelled-attempts.js';
 import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
 import { FlowUpdater, type Update } from './flow-updater.js';
@@ -94,7 +95,7 @@ export async function runShardedStep(
       }
       if (claimed.length > 0) continue;
       if (running.size > 0) await Promise.race([...running, delay(io.pollMs)]);
-      else if (stopped()) return { kind: 'stopped' };
+      else if (stopped()) break;
       else {
         // Every shard left is held by another process (or due later): look at the log again shortly.
         await delay(io.pollMs);
@@ -107,9 +108,30 @@ export async function runShardedStep(
   }
   // Stopped with shards left (cancelled, lease lost, asked to stop): say how the flow stands now.
   await updater.refresh().catch(() => undefined);
+  if (updater.flow.cancelled && !(control.stop?.reason instanceof LeaseLostError)) await settleCancelled(work, io);
   const slot = slotAt(updater.flow, index);
   if (updater.flow.failed || slot.status === 'Failed') return { kind: 'failed', outcome: null };
   return { kind: 'stopped' };
+}
+
+/**
+ * The coordinator of a cancelled flow's sharded step, its own shards settled, ends what is left
+ * Running (`recordLostOfCancelled`): shards whose holder is gone, then the step once no shard runs. A
+ * live holder records its own shard at its next heartbeat; one that is gone lets its lease expire, so
+ * this waits one shard lease at most, then leaves the rest to the holders still recording.
+ */
+async function settleCancelled(work: ShardWork, io: ShardedStepIo): Promise<void> {
+  const deadline = io.clock.now() + io.leases.leaseMs + io.pollMs;
+  try {
+    for (;;) {
+      await recordLostOfCancelled(work.updater, work.plan, io.store, io.clock);
+      if (!hasRunningAttempt(work.updater.flow) || io.clock.now() > deadline) return;
+      await delay(io.pollMs);
+      await work.updater.refresh();
+    }
+  } catch {
+    // The cancellation is recorded; what is left is for `chemflow cancel`'s or a holder's next record.
+  }
 }
 
 /** What this process needs to run shards of step `index` of a session: one updater, the input read once. */

@@ -1,5 +1,5 @@
 import type { QueueStatus } from '../core/queue-status.js';
-import { shardKeyText, type ClaimedShard, type ShardDue, type ShardKey } from './shard-queue.js';
+import { shardKeyText, type ClaimedShard, type ShardDue, type ShardKey, type ShardRow } from './shard-queue.js';
 
 interface Row extends ClaimedShard {
   dueAt: number | null;
@@ -22,7 +22,7 @@ export class MemoryShardQueue {
     for (const { index, due } of shards) {
       const key = shardKeyText({ flowId, stepIndex, shardIndex: index });
       const row = this.rows.get(key) ?? { flowId, stepIndex, shardIndex: index, shardCount, dueAt: null, leaseOwner: null, leaseExpiresAt: null };
-      Object.assign(row, { shardCount, dueAt: dueTime(due, now) });
+      Object.assign(row, { shardCount, dueAt: this.dueTime(flowId, due, now) });
       this.rows.set(key, row);
     }
     this.notify();
@@ -61,8 +61,27 @@ export class MemoryShardQueue {
   releaseShard(shard: ShardKey, owner: string, due: ShardDue): void {
     const row = this.rows.get(shardKeyText(shard));
     if (row?.leaseOwner !== owner) return;
-    Object.assign(row, { leaseOwner: null, leaseExpiresAt: null, dueAt: dueTime(due, this.now()) });
+    Object.assign(row, { leaseOwner: null, leaseExpiresAt: null, dueAt: this.dueTime(shard.flowId, due, this.now()) });
     if (row.dueAt !== null) this.notify();
+  }
+
+  /** The append of a flow's `FlowCancelled` closes its shards (SQL: the append statement's `shards_closed`). */
+  closeFlow(flowId: string): void {
+    for (const row of this.rows.values()) if (row.flowId === flowId) row.dueAt = null;
+  }
+
+  listShards(flowId: string): ShardRow[] {
+    const now = this.now();
+    return [...this.rows.values()]
+      .filter((r) => r.flowId === flowId)
+      .sort((a, b) => a.stepIndex - b.stepIndex || a.shardIndex - b.shardIndex)
+      .map((r) => ({
+        flowId,
+        stepIndex: r.stepIndex,
+        shardIndex: r.shardIndex,
+        open: r.dueAt !== null,
+        holder: r.leaseOwner !== null && (r.leaseExpiresAt ?? 0) >= now ? r.leaseOwner : null,
+      }));
   }
 
   hasOpenShards(): boolean {
@@ -80,9 +99,10 @@ export class MemoryShardQueue {
     }
     return earliest;
   }
-}
 
-function dueTime(due: ShardDue, now: number): number | null {
-  if (due === 'closed') return null;
-  return due === 'now' ? now : due.at;
+  /** A shard's due time as given, except that a cancelled flow's shards are never due. */
+  private dueTime(flowId: string, due: ShardDue, now: number): number | null {
+    if (due === 'closed' || this.flowStatus(flowId) === 'cancelled') return null;
+    return due === 'now' ? now : due.at;
+  }
 }

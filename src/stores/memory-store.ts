@@ -22,7 +22,7 @@ import type {
 } from './flow-store.js';
 import { MemoryFlowQueue } from './memory-queue.js';
 import { MemoryShardQueue } from './memory-shard-queue.js';
-import type { ClaimedShard, ShardDue, ShardKey } from './shard-queue.js';
+import type { ClaimedShard, ShardDue, ShardKey, ShardRow } from './shard-queue.js';
 import { MemoryStepCache } from './memory-step-cache.js';
 import { cacheEntryProblem, cancelsFlow, type CacheEntry, type CachePruneOptions, type CacheStats } from './step-cache-index.js';
 
@@ -106,6 +106,8 @@ export class MemoryFlowStore implements FlowStore {
     // A cancelled flow is never a cache source, as the databases' append statement decides.
     if (options.cacheEntry !== undefined && !cancelsFlow(log)) this.cache.record(flowId, stored, options.cacheEntry);
     this.queue.project(flowId, stored, expectedVersion === 0 ? options.lease : undefined);
+    // No shard of a cancelled flow is due again: its rows close with the cancellation.
+    if (stored.some((e) => e.type === 'FlowCancelled')) this.shards.closeFlow(flowId);
     return { events: stored, version: log.length };
   }
 
@@ -185,6 +187,10 @@ export class MemoryFlowStore implements FlowStore {
 
   hasOpenShards(): Promise<boolean> {
     return Promise.resolve(this.shards.hasOpenShards());
+  }
+
+  listShards(flowId: string): Promise<ShardRow[]> {
+    return Promise.resolve(this.shards.listShards(flowId));
   }
 
   releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {

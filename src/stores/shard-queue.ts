@@ -12,6 +12,14 @@ export interface ClaimedShard extends ShardKey {
   shardCount: number;
 }
 
+/** A shard's row as the queue holds it now. */
+export interface ShardRow extends ShardKey {
+  /** Due now or later (claimable then while its flow runs); false once closed. */
+  open: boolean;
+  /** Who holds its lease, while the lease has not expired; null when it is free. */
+  holder: string | null;
+}
+
 /** When a shard given back may be claimed again: now or later (epoch ms), or never until reopened. */
 export type ShardDue = { at: number } | 'now' | 'closed';
 
@@ -23,7 +31,8 @@ export type ShardDue = { at: number } | 'now' | 'closed';
 export interface ShardQueue {
   /**
    * Makes shards of a Running sharded step claimable (`due` per shard), creating their rows or
-   * reopening closed ones; a lease someone holds is kept. Wakes idle workers.
+   * reopening closed ones; a lease someone holds is kept. Wakes idle workers. A cancelled flow's shards
+   * are never due: its rows stay (or become) closed, as the append of its `FlowCancelled` leaves them.
    */
   openShards(flowId: string, stepIndex: number, shardCount: number, shards: readonly { index: number; due: ShardDue }[]): Promise<void>;
 
@@ -39,8 +48,11 @@ export interface ShardQueue {
   /** Whether a running flow has a shard still to finish (claimable now or later, or held by someone). */
   hasOpenShards(): Promise<boolean>;
 
-  /** Gives a shard back, due again as told (a retry's notBefore) or closed. */
+  /** Gives a shard back, due again as told (a retry's notBefore) or closed (always, for a cancelled flow). */
   releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void>;
+
+  /** The rows of a flow's shards, by step and shard: whether each is open and who holds it now. */
+  listShards(flowId: string): Promise<ShardRow[]>;
 }
 
 /** A shard's key as text (`flowId/step/shard`), for maps. */

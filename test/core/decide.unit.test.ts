@@ -20,6 +20,7 @@ import {
   type RetryPolicyOptions,
   type StepDefinition,
 } from '../../src/core/index.js';
+import { hasRunningAttempt, lostAttemptsOfCancelled, recordShardAttempt } from '../../src/core/decide.js';
 
 const NOW = Date.parse('2026-11-25T12:00:00.000Z');
 const NO_BACKOFF: RetryPolicyOptions = { maxRetries: 2, backoff: { kind: 'none' } };
@@ -185,5 +186,51 @@ describe('decide and recordAttempt driven to the end (property)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('a cancelled flow whose mapped step was running', () => {
+  const def = defineFlow('decide-shards', [step('a', 'source'), step('b', 'transform', { map: { over: 'items', shardSize: 1 } }), step('c', 'sink')]);
+  const shard = (index: number) => ({ index, count: 3 });
+  // Shard 0 finished, shard 1 runs, shard 2 never started; then the flow was cancelled.
+  const flow = flowOf(def, NO_BACKOFF, [
+    { type: 'StepStarted', stepIndex: 0, stepId: 'a', attempt: 1 },
+    { type: 'StepFinished', stepIndex: 0, stepId: 'a', attempt: 1, outputs: [H(1)], fingerprint: H(2) },
+    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shardCount: 3 },
+    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shard(0) },
+    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shard(1) },
+    { type: 'StepFinished', stepIndex: 1, stepId: 'b', attempt: 1, outputs: [H(3)], fingerprint: H(4), shard: shard(0) },
+    { type: 'FlowCancelled', reason: null },
+  ]);
+  const plan = planFlow(def, flow, NO_BACKOFF);
+  const code = (body: FlowEventBody | undefined) => (body?.type === 'StepFailed' ? `${body.error.code}${body.shard ? ` shard ${body.shard.index}` : ''}` : body?.type);
+
+  it('leaves a shard a live process holds to it, and ends the step when its outcome is the last one in flight', () => {
+    expect(lostAttemptsOfCancelled(flow, plan, { now: NOW, shardHeld: (index, s) => index === 1 && s === 1 })).toEqual([]);
+    const recorded = recordShardAttempt(flow, plan, 1, 1, ok(5), { now: NOW, chain: true });
+    expect(recorded.events.map(code)).toEqual(['StepFinished', 'FLOW_CANCELLED']);
+    expect(recorded.events[1]).toMatchObject({ stepIndex: 1, errorClass: 'Permanent', attempt: 1 });
+    const after = lookAhead(flow, recorded.events);
+    expect(after.steps[1]?.status).toBe('Failed');
+    expect(hasRunningAttempt(after)).toBe(false);
+    expect(lostAttemptsOfCancelled(after, plan, { now: NOW })).toEqual([]);
+  });
+
+  it('records a shard nobody holds as lost, which ends the step; a flow not cancelled is left alone', () => {
+    const lost = lostAttemptsOfCancelled(flow, plan, { now: NOW });
+    expect(lost.map(code)).toEqual(['WORKER_LOST shard 1']);
+    expect(hasRunningAttempt(lookAhead(flow, lost))).toBe(false);
+    const between = lookAhead(flow, [{ type: 'StepFinished', stepIndex: 1, stepId: 'b', attempt: 1, outputs: [H(5)], fingerprint: H(4), shard: shard(1) }]);
+    expect(between.steps[1]?.status).toBe('Running'); // shard 2 never started
+    expect(lostAttemptsOfCancelled(between, plan, { now: NOW }).map(code)).toEqual(['FLOW_CANCELLED']);
+
+    const notCancelled = flowOf(def, NO_BACKOFF, [
+      { type: 'StepStarted', stepIndex: 0, stepId: 'a', attempt: 1 },
+      { type: 'StepFinished', stepIndex: 0, stepId: 'a', attempt: 1, outputs: [H(1)], fingerprint: H(2) },
+      { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shardCount: 1 },
+      { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: { index: 0, count: 1 } },
+    ]);
+    expect(lostAttemptsOfCancelled(notCancelled, plan, { now: NOW })).toEqual([]);
+    expect(recordShardAttempt(notCancelled, plan, 1, 0, ok(5), { now: NOW, chain: true }).events.map(code)).toEqual(['StepFinished']);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cancelFlow, defineFlow, FlowEngine, FlowNotRunnableError, FlowWorker, type FlowDefinition, type FlowResolver } from '../../src/index.js';
+import { cancelFlow, defineFlow, FlowEngine, FlowNotRunnableError, FlowWorker, TransientError, type FlowDefinition, type FlowResolver } from '../../src/index.js';
 import { demoFlow, flakyStep, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -111,6 +111,44 @@ describe.each(engineStores)('cancel on $name', ({ create }) => {
       expect(events.slice(cancelAt + 1).some((e) => e.type === 'StepStarted')).toBe(false);
       const shardOutcomes = events.slice(cancelAt + 1).filter((e) => e.type === 'StepFailed' && e.shard !== undefined);
       expect(shardOutcomes.length).toBe(started.length);
+      expect((await store.listFlows({ status: ['cancelled'] })).map((f) => f.flowId)).toEqual([flowId]);
+    });
+  });
+
+  it("a flow cancelled while its mapped step waits for a shard's retry: the coordinator ends the step as cancelled, and no shard row stays due", async () => {
+    await withStore(async (store) => {
+      const def = defineFlow('cancel-waiting-shard', [
+        { id: 'seed', kind: 'source', baseParams: {}, run: () => ({ outputs: [{ kind: 'set', payload: { items: [1, 2, 3, 4] } }] }) },
+        {
+          id: 'square',
+          kind: 'transform',
+          baseParams: {},
+          map: { over: 'items', shardSize: 1 },
+          retry: { maxRetries: 2, backoff: { kind: 'exponential', baseMs: 600_000 } },
+          run: (ctx) => {
+            if (ctx.shard?.index === 0) throw new TransientError('busy');
+            const items = (ctx.input[0]?.payload as { items: number[] }).items;
+            return { outputs: [{ kind: 'set', payload: { items: items.map((x) => x * x) } }] };
+          },
+        },
+        sinkStep(),
+      ]);
+      const flowId = await new FlowEngine({ store }).startFlow(def);
+      const worker = new FlowWorker({ store, resolve: resolveAs(def), heartbeatMs: 50, leaseMs: 5_000, concurrency: 2 });
+      const running = worker.run({ untilIdle: true });
+      const shardEvents = async () => (await store.list(flowId)).filter((e) => e.type !== 'StepStarted' && 'shard' in e && e.shard !== undefined);
+      await waitUntil(async () => (await shardEvents()).filter((e) => e.type === 'StepFinished' || e.type === 'RetryScheduled').length === 4, 'three shards to finish and one to wait');
+      await cancelFlow(store, flowId, 'operator');
+      expect((await running).filter((o) => o.kind !== 'shard')).toMatchObject([{ kind: 'cancelled', flowId }]);
+
+      const events = await store.list(flowId);
+      const after = events.slice(events.findIndex((e) => e.type === 'FlowCancelled') + 1);
+      expect(after).toMatchObject([{ type: 'StepFailed', stepId: 'square', errorClass: 'Permanent', error: { code: 'FLOW_CANCELLED' } }]);
+      expect(after[0]).not.toHaveProperty('shard');
+      const step = (await new FlowEngine({ store }).open(flowId, def)).flow.steps[1];
+      expect(step?.status).toBe('Failed');
+      expect(step?.shards?.map((s) => s.status)).toEqual(['Pending', 'FinishedOk', 'FinishedOk', 'FinishedOk']);
+      expect((await store.listShards(flowId)).filter((r) => r.open)).toEqual([]);
       expect((await store.listFlows({ status: ['cancelled'] })).map((f) => f.flowId)).toEqual([flowId]);
     });
   });

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { NewFlowEvent } from '../../src/core/events.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
+import type { ClaimedShard } from '../../src/stores/shard-queue.js';
 import { flowInitialized, nextTs, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
 import { engineStores, storeRunner } from '../support/stores.js';
 
@@ -82,6 +83,45 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       await store.releaseShard({ flowId: a, stepIndex: 1, shardIndex: 3 }, 'heir', 'closed');
       await store.releaseShard({ flowId: a, stepIndex: 1, shardIndex: 3 }, 'someone-else', 'now'); // not theirs: no effect
       expect((await store.claimShards('next', { limit: 10, leaseMs: 60_000 })).map((c) => c.shardIndex)).toEqual([0]);
+    });
+  });
+
+  it("closes a cancelled flow's shards with its FlowCancelled (single and batched appends); reopening or giving one back leaves them closed; holders stay visible until their lease expires", async () => {
+    await withStore(async (store) => {
+      const rows = async (flowId: string) => (await store.listShards(flowId)).map((r) => [r.shardIndex, r.open, r.holder]);
+      const all = [0, 1, 2, 3].map((index) => ({ index, due: 'now' as const }));
+      const [a, b, c] = [await shardedFlow(store), await shardedFlow(store), await shardedFlow(store)];
+      for (const flowId of [a, b, c]) await store.openShards(flowId, 1, SHARDS, all);
+      const [held] = await store.claimShards('w', { limit: 1, leaseMs: 60_000, flowId: a });
+      await store.claimShards('brief', { limit: 1, leaseMs: 100, flowId: a });
+      expect(await rows(a)).toEqual([
+        [0, true, 'w'],
+        [1, true, 'brief'],
+        [2, true, null],
+        [3, true, null],
+      ]);
+
+      await store.append(a, 4, [{ type: 'FlowCancelled', reason: null, ts: nextTs() }]);
+      await sleep(150); // the brief lease expired
+      expect(await rows(a)).toEqual([
+        [0, false, 'w'], // still held: its holder's heartbeat sees the cancellation
+        [1, false, null],
+        [2, false, null],
+        [3, false, null],
+      ]);
+      await store.openShards(a, 1, SHARDS, all); // a coordinator that had not seen the cancellation yet
+      await store.releaseShard(held as ClaimedShard, 'w', 'now');
+      expect((await store.listShards(a)).filter((r) => r.open || r.holder !== null)).toEqual([]);
+
+      // In one batch: b is cancelled, c only moves on; c's shards stay due.
+      const outcomes = await store.appendBatch([
+        { flowId: b, expectedVersion: 4, events: [{ type: 'FlowCancelled', reason: null, ts: nextTs() }] },
+        { flowId: c, expectedVersion: 4, events: [shardStarted(0)] },
+      ]);
+      expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
+      expect((await store.listShards(b)).some((r) => r.open)).toBe(false);
+      expect((await store.listShards(c)).every((r) => r.open)).toBe(true);
+      expect((await store.claimShards('w', { limit: 10, leaseMs: 60_000 })).map((s) => s.flowId)).toEqual([c, c, c, c]);
     });
   });
 

@@ -1,4 +1,4 @@
-import type { FlowInstance } from '../../core/flow-state.js';
+import { hasRunningAttempt } from '../../core/decide.js';
 import { cancelFlowReading, type Cancelled } from '../../runtime/cancel.js';
 import { FlowEngine } from '../../runtime/engine.js';
 import type { FlowStore } from '../../stores/flow-store.js';
@@ -41,16 +41,12 @@ export async function cancelCommand(ctx: CommandContext, flowId: string, options
   });
 }
 
-/** Whether an attempt of the flow was running when it was cancelled. */
-function hasRunningAttempt(flow: FlowInstance): boolean {
-  return flow.steps.some((s) => (s.status === 'Running' && s.shards === null) || (s.shards?.some((shard) => shard.status === 'Running') ?? false));
-}
-
 /**
  * An attempt running when the flow was cancelled whose worker is gone (its lease is free or expired)
  * would stay Running for ever, since nothing claims a cancelled flow again: it is recorded as lost
- * here. Its fingerprint needs the step's params, so the flow file recorded at start is loaded; when it
- * cannot be, the attempt is left as it is, and said.
+ * here, and a mapped step that no shard runs any more is ended. Its fingerprint needs the step's
+ * params, so the flow file recorded at start is loaded; when it cannot be, the attempt is left as it
+ * is, and said.
  */
 async function recordOrphanedAttempts(ctx: CommandContext, store: FlowStore, cancelled: Cancelled): Promise<void> {
   if (!hasRunningAttempt(cancelled.flow)) return;
@@ -67,9 +63,15 @@ async function recordOrphanedAttempts(ctx: CommandContext, store: FlowStore, can
   try {
     const engine = new FlowEngine({ store, retryPolicy: loaded.retryPolicy, baseDir: loaded.baseDir });
     const handle = await engine.open(cancelled.flow.id, loaded.definition, { events: cancelled.events });
-    for (const lost of await engine.recordLostAttempts(handle))
-      if (lost.type === 'StepFailed')
-        writeLine(ctx.io.stderr, `Recorded attempt ${lost.attempt} of step ${lost.stepId}${lost.shard === undefined ? '' : ` (shard ${lost.shard.index}/${lost.shard.count})`} as lost: its worker is gone.`);
+    for (const lost of await engine.recordLostAttempts(handle)) {
+      if (lost.type !== 'StepFailed') continue;
+      if (lost.error.code === 'FLOW_CANCELLED') writeLine(ctx.io.stderr, `Ended step ${lost.stepId} as cancelled: no shard of it runs any more.`);
+      else
+        writeLine(
+          ctx.io.stderr,
+          `Recorded attempt ${lost.attempt} of step ${lost.stepId}${lost.shard === undefined ? '' : ` (shard ${lost.shard.index}/${lost.shard.count})`} as lost: its worker is gone.`,
+        );
+    }
   } catch (error) {
     // The cancellation itself is recorded: what is left is said, not failed on.
     writeLine(ctx.io.stderr, `Note: an attempt whose worker is gone stays Running: ${(error as Error).message}`);

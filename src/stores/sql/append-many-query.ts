@@ -1,5 +1,6 @@
 import type { SqlQuery } from './executor.js';
 import type { AppendBatch } from './event-queries.js';
+import { closeCancelledShards } from './shard-queries.js';
 import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_MERGE, QUEUE_ROW_COLUMNS, queueRowValues } from './sql-fragments.js';
 
 /** One row of the result: `request` is the 1-based position of the append in the statement. */
@@ -43,6 +44,7 @@ export function appendManyQuery(batches: readonly AppendBatch[], schemaVersion: 
     values.push(JSON.stringify(artifacts));
     parts.push(appendArtifacts(values.length));
   }
+  if (batches.some((b) => b.events.some((e) => e.type === 'FlowCancelled'))) parts.push(CLOSE_SHARDS);
   return { text: `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`, values };
 }
 
@@ -75,6 +77,9 @@ const PROJECT_QUEUE = `queue AS (
   ORDER BY head.flow_id
 ${QUEUE_MERGE}
 )`;
+
+/** `appendEventsQuery`'s closing of a cancelled flow's shard rows, per flow that the batch cancels. */
+const CLOSE_SHARDS = closeCancelledShards(`SELECT DISTINCT flow_id FROM inserted WHERE event_type = 'FlowCancelled'`);
 
 function appendErrors(param: number): string {
   return `errors AS (

@@ -4,6 +4,7 @@ import type { StepExecutionError } from '../../core/step-execution-error.js';
 import type { CacheEntryInput } from '../step-cache-index.js';
 import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
+import { closeCancelledShards } from './shard-queries.js';
 import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_MERGE, QUEUE_ROW_COLUMNS, queueRowValues } from './sql-fragments.js';
 
 /** One event of an append batch as the statement receives it. */
@@ -68,6 +69,7 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
     values.push(batch.cacheEntry.key, batch.cacheEntry.stepIndex, batch.cacheEntry.stepType);
     parts.push(appendCacheEntry(values.length - 2, values.length - 1, values.length));
   }
+  if (batch.events.some((e) => e.type === 'FlowCancelled')) parts.push(CLOSE_SHARDS);
   return { text: `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`, values };
 }
 
@@ -109,6 +111,9 @@ const PROJECT_QUEUE = `projection AS MATERIALIZED (
   WHERE EXISTS (SELECT 1 FROM inserted)
 ${QUEUE_MERGE}
 )`;
+
+/** A cancelling batch closes the flow's shard rows, if its events were inserted. */
+const CLOSE_SHARDS = closeCancelledShards('SELECT $1::uuid AS flow_id WHERE EXISTS (SELECT 1 FROM inserted)');
 
 function appendErrors(param: number): string {
   return `errors AS (

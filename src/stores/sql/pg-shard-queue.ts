@@ -1,7 +1,7 @@
 import type { QueueStatus } from '../../core/queue-status.js';
-import { shardKeyText, type ClaimedShard, type ShardDue, type ShardKey, type ShardQueue } from '../shard-queue.js';
+import { shardKeyText, type ClaimedShard, type ShardDue, type ShardKey, type ShardQueue, type ShardRow } from '../shard-queue.js';
 import { run, type SqlExecutor } from './executor.js';
-import { claimShardsQuery, HAS_OPEN_SHARDS_QUERY, openShardsQuery, releaseShardQuery, renewShardLeasesQuery } from './shard-queries.js';
+import { claimShardsQuery, HAS_OPEN_SHARDS_QUERY, listShardsQuery, openShardsQuery, releaseShardQuery, renewShardLeasesQuery } from './shard-queries.js';
 import { withRetry } from './transient.js';
 
 /** The shard queue table (migrations/0007_flow_shards), PGlite and the PostgreSQL server alike. */
@@ -44,5 +44,12 @@ export class PgShardQueue implements ShardQueue {
 
   async releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
     await withRetry(`release shard ${shard.shardIndex} of flow ${shard.flowId}`, () => run(this.executor, releaseShardQuery(shard, owner, due)));
+  }
+
+  async listShards(flowId: string): Promise<ShardRow[]> {
+    const rows = await withRetry(`list the shards of flow ${flowId}`, () =>
+      run<{ step_index: number; shard_index: number; open: boolean; holder: string | null }>(this.executor, listShardsQuery(flowId)),
+    );
+    return rows.map((r) => ({ flowId, stepIndex: r.step_index, shardIndex: r.shard_index, open: r.open, holder: r.holder }));
   }
 }

@@ -12,14 +12,37 @@ function dueParam(due: ShardDue): number | null {
   return due === 'now' ? 0 : Math.max(0, due.at - Date.now());
 }
 
-const DUE = (param: string): string => `CASE WHEN ${param} IS NULL THEN NULL ELSE now() + ${param} * interval '1 millisecond' END`;
+/**
+ * A shard's due time from `param` (milliseconds from now, NULL for closed), except that a cancelled
+ * flow's shards are never due: the append of its `FlowCancelled` closed them (`closeCancelledShards`),
+ * and a coordinator opening or a worker giving one back after it must not reopen them.
+ */
+const DUE = (flowId: string, param: string): string => `CASE
+    WHEN ${param} IS NULL THEN NULL
+    WHEN EXISTS (SELECT 1 FROM flow_queue c WHERE c.flow_id = ${flowId} AND c.status = 'cancelled') THEN NULL
+    ELSE now() + ${param} * interval '1 millisecond'
+  END`;
+
+/**
+ * The part of an append statement whose batch cancels a flow: its shard rows close with its
+ * `FlowCancelled`, in the same transaction, so none stays due. `cancelled` selects the `flow_id` of
+ * each cancelled flow whose events were inserted. Leases are kept: a live holder's heartbeat sees the
+ * cancellation, and a holder that is gone can be told apart.
+ */
+export function closeCancelledShards(cancelled: string): string {
+  return `shards_closed AS (
+  UPDATE flow_shards s SET due_at = NULL
+  FROM (${cancelled}) c
+  WHERE s.flow_id = c.flow_id AND s.due_at IS NOT NULL
+)`;
+}
 
 /** Creates or reopens shard rows (leases kept) and wakes idle workers at commit. */
 export function openShardsQuery(flowId: string, stepIndex: number, shardCount: number, shards: readonly { index: number; due: ShardDue }[]): SqlQuery {
   return {
     text: `WITH opened AS (
   INSERT INTO flow_shards (flow_id, step_index, shard_index, shard_count, due_at)
-  SELECT $1::uuid, $2::int, s.shard_index, $3::int, ${DUE('s.due_ms')}
+  SELECT $1::uuid, $2::int, s.shard_index, $3::int, ${DUE('$1::uuid', 's.due_ms')}
   FROM unnest($4::int[], $5::float8[]) AS s (shard_index, due_ms)
   ON CONFLICT (flow_id, step_index, shard_index) DO UPDATE SET shard_count = EXCLUDED.shard_count, due_at = EXCLUDED.due_at
   RETURNING 1
@@ -65,12 +88,22 @@ RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, q.status`,
 export function releaseShardQuery(shard: ShardKey, owner: string, due: ShardDue): SqlQuery {
   return {
     text: `WITH released AS (
-  UPDATE flow_shards SET lease_owner = NULL, lease_expires_at = NULL, due_at = ${DUE('$4::float8')}
+  UPDATE flow_shards SET lease_owner = NULL, lease_expires_at = NULL, due_at = ${DUE('$1::uuid', '$4::float8')}
   WHERE flow_id = $1::uuid AND step_index = $2::int AND shard_index = $3::int AND lease_owner = $5::text
   RETURNING due_at
 )
 SELECT pg_notify('chemflow_queue_' || current_schema(), $1::text) FROM released WHERE due_at IS NOT NULL`,
     values: [shard.flowId, shard.stepIndex, shard.shardIndex, dueParam(due), owner],
+  };
+}
+
+/** A flow's shard rows (by the primary key): open or closed, and the holder of a lease not yet expired. */
+export function listShardsQuery(flowId: string): SqlQuery {
+  return {
+    text: `SELECT step_index, shard_index, due_at IS NOT NULL AS open,
+  CASE WHEN lease_expires_at >= now() THEN lease_owner END AS holder
+FROM flow_shards WHERE flow_id = $1::uuid ORDER BY step_index, shard_index`,
+    values: [flowId],
   };
 }
 

@@ -22,7 +22,7 @@ import { PgFlowQueue } from './pg-flow-queue.js';
 import { PgFlowRepository } from './pg-flow-repository.js';
 import { PgShardQueue } from './pg-shard-queue.js';
 import { PgStepCache } from './pg-step-cache.js';
-import type { ClaimedShard, ShardDue, ShardKey } from '../shard-queue.js';
+import type { ClaimedShard, ShardDue, ShardKey, ShardRow } from '../shard-queue.js';
 import type { CacheEntry, CachePruneOptions, CacheStats } from '../step-cache-index.js';
 import { withRetry } from './transient.js';
 
@@ -141,6 +141,10 @@ export class SqlFlowStore implements FlowStore {
 
   releaseShard(shard: ShardKey, owner: string, due: ShardDue): Promise<void> {
     return this.shards.releaseShard(shard, owner, due);
+  }
+
+  listShards(flowId: string): Promise<ShardRow[]> {
+    return this.shards.listShards(flowId);
   }
 
   rebuildQueue(flowId?: string): Promise<number> {

@@ -1,0 +1,25 @@
+import { hasRunningAttempt, lostAttemptsOfCancelled } from '../core/decide.js';
+import type { FlowEventBody } from '../core/events.js';
+import type { FlowPlan } from '../core/flow-plan.js';
+import type { FlowStore } from '../stores/flow-store.js';
+import type { Clock } from './clock.js';
+import type { FlowUpdater } from './flow-updater.js';
+import { isDeadLocalOwner } from './lease-keeper.js';
+
+/**
+ * For a cancelled flow whose lease the caller holds: records what nobody else will (core's
+ * `lostAttemptsOfCancelled`): a Running step's attempt, each Running shard that no live process holds
+ * (its lease is free or expired, or its holder is a process of this machine that is gone), and a
+ * mapped step left Running with no shard running. A shard a live process holds is left to it: its
+ * outcome is recorded at that process's next heartbeat, and ends the step if it is the last one.
+ * Decided on the latest log (another process may record a shard meanwhile). Returns what was appended.
+ */
+export async function recordLostOfCancelled(updater: FlowUpdater, plan: FlowPlan, store: FlowStore, clock: Clock): Promise<FlowEventBody[]> {
+  if (!updater.flow.cancelled || !hasRunningAttempt(updater.flow)) return [];
+  const rows = await store.listShards(updater.flow.id);
+  const held = new Set(rows.filter((r) => r.holder !== null && !isDeadLocalOwner(r.holder)).map((r) => `${r.stepIndex}/${r.shardIndex}`));
+  return updater.update((flow) => {
+    const events = lostAttemptsOfCancelled(flow, plan, { now: clock.now(), shardHeld: (index, shard) => held.has(`${index}/${shard}`) });
+    return { events, result: events };
+  });
+}
