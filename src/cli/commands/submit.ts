@@ -37,5 +37,5 @@ export async function submitCommand(ctx: CommandContext, file: string, options: 
       );
     }
     return EXIT.ok;
-  });
+  }, { create: true });
 }
