@@ -148,7 +148,7 @@ describe('queue rebuild', () => {
     expect(one.code, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout)).toEqual({ rebuilt: 1, flowId: completed });
     const unknown = randomUUID();
-    const missing = await cli(['--db', 'memory', 'queue', 'rebuild', unknown]);
+    const missing = await cli(['--db', db, 'queue', 'rebuild', unknown]);
     expect(missing.code).toBe(2);
     expect(missing.stdout).toBe('');
     expect(missing.stderr).toBe(`Error: No flow with id ${unknown}\nNext: \`chemflow flows\` lists the flows in this database (is --db / DATABASE_URL the right one?).\n`);
