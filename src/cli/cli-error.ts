@@ -19,7 +19,8 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** A command that cannot be carried out as asked; `hint` says what to do instead. */
 export class UsageError extends ChemflowError {
-  readonly code = 'CLI_USAGE';
+  static readonly code = 'CLI_USAGE';
+  readonly code = UsageError.code;
   constructor(
     message: string,
     readonly hint?: string,

@@ -22,21 +22,79 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     await program.command.parseAsync([...argv]);
     return program.exitCode();
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    io.stderr.write(explain(error, io.env));
+    // Before its action ran, a command's --json is only known from the command line.
+    const json = program.json() ?? jsonAsked(argv);
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return EXIT.ok;
+      // Commander has already said it on stderr; a script gets the same words as a document.
+      if (json) writeErrorDocument(io, { error: { code: UsageError.code, message: error.message.replace(/^error: /, ''), next: USAGE_HINT } });
+      return EXIT.usage;
+    }
+    const lines = explanation(error, io.env);
+    io.stderr.write(escapedLines(lines));
+    if (json) writeErrorDocument(io, errorDocument(error, lines));
     return error instanceof StoreError ? EXIT.store : EXIT.usage;
   }
 }
 
+/** What a failing command prints on stdout with `--json`: `{"error": {"code", "message", "next"}}`. */
+export interface ErrorDocument {
+  error: {
+    /** The error's code (`FLOW_NOT_FOUND`, `INVALID_FLOW_FILE`, `STORE_ERROR`, `CLI_USAGE`, ...); `UNEXPECTED` for a bug. */
+    code: string;
+    /** What went wrong: the stderr message without its `Error:` prefix and `Next:` line. */
+    message: string;
+    /** What to do next (the stderr `Next:` hint), or null when there is none. */
+    next: string | null;
+  };
+}
+
+/** Commander's own hint after a usage error (`showHelpAfterError`), also the `next` of its documents. */
+const USAGE_HINT = 'run `chemflow --help` for usage';
+
+/**
+ * The error document of an error explained by `lines` (`explanation`, before escaping): a script reads
+ * what a person reads, exactly, and every new message or hint reaches both at once.
+ */
+export function errorDocument(error: unknown, lines: readonly string[]): ErrorDocument {
+  const next = lines.filter((line) => line.startsWith('Next: ')).map((line) => line.slice('Next: '.length));
+  const message = lines
+    .filter((line) => !line.startsWith('Next: '))
+    .join('\n')
+    .replace(/^Error(?: \([A-Z0-9_]+\))?: /, '');
+  const code = isChemflowError(error) ? error.code : 'UNEXPECTED';
+  return { error: { code, message, next: next.length > 0 ? next.join(' ') : null } };
+}
+
+function writeErrorDocument(io: CliIo, document: ErrorDocument): void {
+  // One line: a document of its own, and a valid line of `worker --json`'s JSON Lines too.
+  io.stdout.write(`${JSON.stringify(document)}\n`);
+}
+
+/** Is `--json` among the options of the command line (arguments after `--` are operands)? */
+function jsonAsked(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--', 2);
+  return argv.slice(2, end === -1 ? undefined : end).includes('--json');
+}
+
 /** What went wrong and what to do next, for stderr: one line per entry, each escaped (`printable`). */
 export function explain(error: unknown, env: NodeJS.ProcessEnv = {}): string {
+  return escapedLines(explanation(error, env));
+}
+
+function escapedLines(lines: readonly string[]): string {
+  return `${lines.map(printable).join('\n')}\n`;
+}
+
+/** What went wrong and what to do next, one entry per line, as written (unescaped). */
+function explanation(error: unknown, env: NodeJS.ProcessEnv): string[] {
   const lines: string[] = [];
   if (error instanceof FlowFileError) {
     lines.push(
       `Invalid flow file (${error.issues.length} problem${error.issues.length === 1 ? '' : 's'}):`,
       ...error.issues.map((issue) => formatIssue(error.file, issue)),
     );
-    lines.push('Nothing was written. Fix the flow file and run the command again.');
+    lines.push('Nothing was written.', 'Next: fix the flow file and run the command again.');
   } else if (error instanceof UsageError) {
     // The CLI composes a usage error, some of them over several lines (`migrate down` lists its tables).
     lines.push(...`Error: ${error.message}`.split('\n'));
@@ -77,7 +135,7 @@ export function explain(error: unknown, env: NodeJS.ProcessEnv = {}): string {
     if (env.CHEMFLOW_DEBUG && error instanceof Error && error.stack) lines.push(...error.stack.split('\n'));
     else lines.push('(set CHEMFLOW_DEBUG=1 for the stack trace)');
   }
-  return `${lines.map(printable).join('\n')}\n`;
+  return lines;
 }
 
 function retryHint(error: RetryRejectedError): string {

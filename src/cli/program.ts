@@ -25,10 +25,13 @@ import { printable } from './render/printable.js';
 export interface Program {
   command: Command;
   exitCode(): ExitCode;
+  /** Whether the command that ran asked for `--json`; undefined when no command's action was reached. */
+  json(): boolean | undefined;
 }
 
 export function buildProgram(io: CliIo): Program {
   let exitCode: ExitCode = EXIT.ok;
+  let json: boolean | undefined;
   const program = new Command('chemflow')
     .description('Deterministic, event-sourced workflow engine for chemistry pipelines')
     .version(packageVersion(), '-V, --version', 'print the chemflow version')
@@ -55,6 +58,7 @@ export function buildProgram(io: CliIo): Program {
     <A extends unknown[]>(work: (ctx: CommandContext, ...args: A) => Promise<ExitCode>) =>
     async (...args: unknown[]): Promise<void> => {
       const command = args[args.length - 1] as Command;
+      json = command.opts<{ json?: boolean }>().json === true;
       exitCode = await work(context(command), ...(args.slice(0, -1) as A));
     };
 
@@ -187,7 +191,7 @@ export function buildProgram(io: CliIo): Program {
     .option('--yes', "confirm `migrate down`, which drops chemflow's tables and all their data")
     .action(act((ctx, direction: string | undefined, opts: MigrateCommandOptions) => migrateCommand(ctx, direction, opts)));
 
-  return { command: program, exitCode: () => exitCode };
+  return { command: program, exitCode: () => exitCode, json: () => json };
 }
 
 function olderThan(value: string): Date {

@@ -1,4 +1,5 @@
-import { InvalidStoreLocationError, StoreError } from '../core/errors.js';
+import { resolve } from 'node:path';
+import { InvalidStoreLocationError, StoreDirectoryError, StoreError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { DEFAULT_STORE_LOCATION, migrateStore, openStore, previewMigrateDown } from '../stores/open-store.js';
 import type { DownPreview } from '../stores/sql/down-preview.js';
@@ -38,23 +39,33 @@ export function describeLocation(location: string): string {
   }
 }
 
-/**
- * Opens the store, runs `work` with it and always closes it. When `stop` aborts while the store is
- * still opening, `work` never runs and `stop.reason` is thrown (see `openUnlessStopped`).
- */
+export interface WithStoreOptions {
+  /** When it aborts while the store is still opening, the work never runs and `stop.reason` is thrown. */
+  stop?: AbortSignal;
+  /**
+   * May a new embedded database be created (`run`, `submit`, `worker`)? Commands that read or change
+   * existing flows leave it off: a mistyped `--db` directory is an error for them, never a new database.
+   */
+  create?: boolean;
+}
+
+/** Opens the store, runs `work` with it and always closes it (see `WithStoreOptions`). */
 export async function withStore<T>(
   target: string | { db: string; store?: FlowStore | undefined },
   work: (store: FlowStore) => Promise<T>,
-  stop?: AbortSignal,
+  options: WithStoreOptions = {},
 ): Promise<T> {
   // A store the caller opened (a program embedding the CLI, a test) is used as it is, and left open.
   if (typeof target !== 'string' && target.store !== undefined) return work(target.store);
   const location = typeof target === 'string' ? target : target.db;
+  const { stop } = options;
+  const create = options.create === true;
   let store: FlowStore;
   try {
-    store = await (stop === undefined ? openStore(location) : openUnlessStopped(location, stop));
+    store = await (stop === undefined ? openStore(location, { create }) : openUnlessStopped(location, stop, create));
   } catch (error) {
     if (stop?.aborted === true && error === stop.reason) throw error;
+    if (error instanceof StoreDirectoryError) throw storeDirectoryUsage(error);
     // The database failed (unreachable, connection lost): its own exit code, not a usage error.
     if (error instanceof StoreError)
       throw new StoreError(`open the database at ${describeLocation(location)}`, error.message, { cause: error });
@@ -76,9 +87,9 @@ export async function withStore<T>(
  * one is left to finish opening and is closed, since its first start creates the database directory and
  * cut short there, the directory would be left unusable.
  */
-async function openUnlessStopped(location: string, stop: AbortSignal): Promise<FlowStore> {
+async function openUnlessStopped(location: string, stop: AbortSignal, create: boolean): Promise<FlowStore> {
   stop.throwIfAborted();
-  const opening = openStore(location);
+  const opening = openStore(location, { create });
   if (storeLocationKind(location) !== 'postgres') {
     const store = await opening;
     if (!stop.aborted) return store;
@@ -101,12 +112,41 @@ async function openUnlessStopped(location: string, stop: AbortSignal): Promise<F
   }
 }
 
-/** Applies or reverts the schema; returns the ids of the migrations that ran. */
+/** Applies or reverts the schema; returns the ids of the migrations that ran. Only `up` creates a database. */
 export async function migrate(location: string, direction: 'up' | 'down'): Promise<string[]> {
-  return (await migrateStore(location, direction)).ran;
+  try {
+    return (await migrateStore(location, direction)).ran;
+  } catch (error) {
+    throw error instanceof StoreDirectoryError ? storeDirectoryUsage(error) : error;
+  }
 }
 
 /** What `migrate down` would revert and drop at a location, changing nothing. */
-export function previewDown(location: string): Promise<DownPreview> {
-  return previewMigrateDown(location);
+export async function previewDown(location: string): Promise<DownPreview> {
+  try {
+    return await previewMigrateDown(location);
+  } catch (error) {
+    throw error instanceof StoreDirectoryError ? storeDirectoryUsage(error) : error;
+  }
+}
+
+/** A directory that cannot hold the embedded database, said with the absolute path and what to do. */
+function storeDirectoryUsage(error: StoreDirectoryError): UsageError {
+  const absolute = resolve(error.path);
+  const where = absolute === error.path ? '' : ` (${absolute})`;
+  switch (error.problem) {
+    case 'missing':
+    case 'empty':
+      return new UsageError(
+        `${error.message}${where}. Nothing was created.`,
+        'check --db / DATABASE_URL (a relative path starts from the working directory); `chemflow run`, `submit`, `worker` and `migrate` create a new database in a new or empty directory.',
+      );
+    case 'not_a_store':
+      return new UsageError(
+        `${error.message}${where}. Nothing was created.`,
+        'give --db a new or empty directory for the embedded database (the default is ./.chemflow), or the directory of an existing one.',
+      );
+    case 'not_a_directory':
+      return new UsageError(`${error.message}${where}.`, 'give --db a directory for the embedded database (the default is ./.chemflow).');
+  }
 }

@@ -216,12 +216,37 @@ export class StoreError extends ChemflowError {
   }
 }
 
+/** Why a directory cannot hold the embedded store (see `StoreDirectoryError`). */
+export type StoreDirectoryProblem = 'missing' | 'empty' | 'not_a_store' | 'not_a_directory';
+
+/**
+ * A directory given for the embedded store that cannot be used: it does not exist or is empty and the
+ * caller only reads, it holds files that are not a chemflow database, or it is a file. Nothing was created.
+ */
+export class StoreDirectoryError extends ChemflowError {
+  readonly code = 'STORE_DIRECTORY';
+  constructor(
+    readonly path: string,
+    readonly problem: StoreDirectoryProblem,
+    /** A few of the files found, for `not_a_store`. */
+    readonly found: readonly string[] = [],
+  ) {
+    super(
+      problem === 'missing' || problem === 'empty'
+        ? `No chemflow database at ${path}: the directory ${problem === 'missing' ? 'does not exist' : 'is empty'}`
+        : problem === 'not_a_directory'
+          ? `${path} is a file, not a directory for the embedded database`
+          : `${path} is not a chemflow database: it holds other files (${found.join(', ')}); an embedded database is only created in a new or empty directory`,
+    );
+  }
+}
+
 /** A store location that names no store: a URL whose scheme is not `postgres://` or `postgresql://`. */
 export class InvalidStoreLocationError extends ChemflowError {
   readonly code = 'INVALID_STORE_LOCATION';
   /** The accepted forms, for messages. */
   static readonly accepted =
-    'a postgres://… or postgresql://… URL (a PostgreSQL server), "memory" (in memory, gone when the process ends), or a directory path (the embedded database, created on first use)';
+    'a postgres://… or postgresql://… URL (a PostgreSQL server), "memory" (in memory, gone when the process ends), or a directory path (the embedded database, created in a new or empty directory)';
   constructor(readonly scheme: string) {
     // Only the scheme is repeated: the rest of a URL may hold a password.
     super(`Unsupported database URL scheme "${scheme}://"; expected ${InvalidStoreLocationError.accepted}`);

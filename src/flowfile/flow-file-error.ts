@@ -4,6 +4,7 @@ import { ChemflowError } from '../core/errors.js';
 export type FlowFileProblem =
   | 'unreadable'
   | 'syntax'
+  | 'too_complex'
   | 'schema'
   | 'unknown_step_type'
   | 'module_not_found'

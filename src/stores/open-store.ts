@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { StoreDirectoryError } from '../core/errors.js';
 import type { FlowStore } from './flow-store.js';
 import { MemoryFlowStore } from './memory-store.js';
 import { PgExecutor } from './pg/pg-executor.js';
 import type { PgExecutorOptions } from './pg/pg-executor-options.js';
+import { claimDataDir } from './pglite/data-dir.js';
 import { PgliteExecutor } from './pglite/pglite-executor.js';
 import { previewDown, type DownPreview } from './sql/down-preview.js';
 import type { SqlExecutor } from './sql/executor.js';
@@ -21,16 +22,26 @@ export function resolveStoreLocation(location?: string): string {
   return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_STORE_LOCATION;
 }
 
+export interface OpenStoreOptions {
+  /**
+   * May an embedded database be created (in a directory that does not exist yet or is empty)? Default
+   * true; a caller that only reads passes false and gets `StoreDirectoryError` where there is none.
+   */
+  create?: boolean;
+}
+
 /**
  * Opens a store by location: a `postgres://` URL is a PostgreSQL server (a pool), `memory` the
  * in-memory store, `pglite-memory` an in-memory PGlite, a URL of any other scheme is rejected
  * (`InvalidStoreLocationError`, nothing created), anything else a directory for the embedded
- * file-backed PGlite (created if missing). Database stores are migrated up on opening.
+ * file-backed PGlite: an existing chemflow database, or a new one in a new or empty directory
+ * (`StoreDirectoryError` for a directory holding anything else; see `claimDataDir`). Database stores
+ * are migrated up on opening.
  */
-export async function openStore(location?: string): Promise<FlowStore> {
+export async function openStore(location?: string, options: OpenStoreOptions = {}): Promise<FlowStore> {
   const resolved = resolveStoreLocation(location);
   if (storeLocationKind(resolved) === 'memory') return new MemoryFlowStore();
-  return SqlFlowStore.open(await openExecutor(resolved));
+  return SqlFlowStore.open(await openExecutor(resolved, options.create ?? true));
 }
 
 /** A PostgreSQL server store, e.g. in a given schema. */
@@ -38,13 +49,16 @@ export async function openPostgresStore(options: PgExecutorOptions): Promise<Sql
   return SqlFlowStore.open(new PgExecutor(options));
 }
 
-/** An embedded PGlite store, file-backed in `dataDir` or in memory when it is undefined. */
-export async function openPgliteStore(dataDir?: string): Promise<SqlFlowStore> {
-  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+/** An embedded PGlite store, file-backed in `dataDir` (as `openStore` takes a directory) or in memory when it is undefined. */
+export async function openPgliteStore(dataDir?: string, options: OpenStoreOptions = {}): Promise<SqlFlowStore> {
+  if (dataDir !== undefined) claimDataDir(dataDir, { create: options.create ?? true });
   return SqlFlowStore.open(await PgliteExecutor.open(dataDir));
 }
 
-/** `chemflow migrate up|down`: applies or reverts the schema at a location (a no-op for `memory`). */
+/**
+ * `chemflow migrate up|down`: applies or reverts the schema at a location (a no-op for `memory`). Only
+ * `up` creates an embedded database; `down` where there is none throws `StoreDirectoryError`.
+ */
 export async function migrateStore(
   location: string | undefined,
   direction: MigrationDirection,
@@ -52,7 +66,7 @@ export async function migrateStore(
 ): Promise<MigrateResult> {
   const resolved = resolveStoreLocation(location);
   if (storeLocationKind(resolved) === 'memory') return { ran: [] };
-  const executor = await openExecutor(resolved);
+  const executor = await openExecutor(resolved, direction === 'up');
   try {
     return await withRetry(`migrate ${direction}`, () => migrate(executor, direction, options));
   } finally {
@@ -62,14 +76,21 @@ export async function migrateStore(
 
 /**
  * What `migrateStore(location, 'down')` would revert and drop (tables and row counts), changing
- * nothing: an embedded database directory that does not exist yet is not created.
+ * nothing: no embedded database is created to find out.
  */
 export async function previewMigrateDown(location: string | undefined, options: { to?: string } = {}): Promise<DownPreview> {
   const resolved = resolveStoreLocation(location);
   const kind = storeLocationKind(resolved);
-  if (kind === 'memory' || kind === 'pglite-memory' || (kind === 'pglite-directory' && !existsSync(resolved)))
-    return { migrations: [], tables: [] };
-  const executor = await openExecutor(resolved);
+  if (kind === 'memory' || kind === 'pglite-memory') return { migrations: [], tables: [] };
+  let executor: SqlExecutor;
+  try {
+    executor = await openExecutor(resolved, false);
+  } catch (error) {
+    // No embedded database there (yet): nothing to revert, and none is created to find that out.
+    if (error instanceof StoreDirectoryError && (error.problem === 'missing' || error.problem === 'empty'))
+      return { migrations: [], tables: [] };
+    throw error;
+  }
   try {
     return await withRetry('read what migrate down would remove', () => previewDown(executor, options));
   } finally {
@@ -77,7 +98,7 @@ export async function previewMigrateDown(location: string | undefined, options: 
   }
 }
 
-async function openExecutor(location: string): Promise<SqlExecutor> {
+async function openExecutor(location: string, create: boolean): Promise<SqlExecutor> {
   switch (storeLocationKind(location)) {
     case 'postgres':
       return new PgExecutor({ connectionString: location });
@@ -86,7 +107,7 @@ async function openExecutor(location: string): Promise<SqlExecutor> {
     case 'memory':
       throw new Error('the memory store is not a SQL database'); // callers return a MemoryFlowStore first
     case 'pglite-directory':
-      mkdirSync(location, { recursive: true });
+      claimDataDir(location, { create });
       return PgliteExecutor.open(location);
   }
 }

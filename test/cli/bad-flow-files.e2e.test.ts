@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2E_TIMEOUT_MS, ensureBuilt, workspace, type Workspace } from './support/cli.js';
 
 beforeAll(ensureBuilt, 180_000);
 
 /** Each bad flow file: exit 2, a message naming the file, the place and what was expected; nothing written. */
-const CASES: { name: string; file: string; text: string; message: string | RegExp }[] = [
+const CASES: { name: string; file: string; text: string | Buffer; message: string | RegExp }[] = [
   {
     name: 'YAML syntax error',
     file: 'syntax.yaml',
@@ -72,6 +74,20 @@ const CASES: { name: string; file: string; text: string; message: string | RegEx
     text: 'name: x\nsteps:\n  - id: seed\n    uses: ./steps/seed.mjs\n    map: { over: n, shardSize: 10 }\n',
     message: 'map-source.yaml:5:10: steps[0].map: step "seed" is a source: it has no input to split into shards',
   },
+  {
+    name: 'aliases expanding into a billion values',
+    file: 'laughs.yaml',
+    text: `name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n${[...'bcdefghi']
+      .map((k, i) => `${k}: &${k} [${Array<string>(9).fill(`*${'abcdefgh'[i] ?? ''}`).join(', ')}]`)
+      .join('\n')}\n`,
+    message: /^laughs\.yaml:8:8: alias \*d makes the aliases expand into more than 10000 values /m,
+  },
+  {
+    name: 'Latin-1 bytes',
+    file: 'latin1.yaml',
+    text: Buffer.concat([Buffer.from('name: caf'), Buffer.from([0xe9]), Buffer.from('\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n')]),
+    message: /^latin1\.yaml:1:10: not valid UTF-8: byte E9 at byte offset 9 /m,
+  },
 ];
 
 describe('bad flow files', { timeout: E2E_TIMEOUT_MS }, () => {
@@ -83,18 +99,19 @@ describe('bad flow files', { timeout: E2E_TIMEOUT_MS }, () => {
 
   for (const c of CASES)
     it(`${c.name}: exit 2, a precise message, nothing written`, async () => {
-      await ws.write(c.file, c.text);
+      await writeFile(join(ws.dir, c.file), c.text);
       const result = await ws.cli('run', c.file);
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
       if (typeof c.message === 'string') expect(result.stderr.split('\n')).toContain(c.message);
       else expect(result.stderr).toMatch(c.message);
       expect(result.stderr).toContain('Nothing was written.');
+      expect(result.stderr).toMatch(/^Next: fix the flow file and run the command again\.$/m);
     });
 
   it('no flow was recorded by any of them', async () => {
     expect(existsSync(ws.db)).toBe(false); // the database was never even opened
-    expect(await ws.json('flows')).toEqual([]);
+    expect((await ws.cli('flows')).stderr).toContain(`No chemflow database at ${ws.db}: the directory does not exist`);
   });
 
   it('a missing flow file exits 2', async () => {

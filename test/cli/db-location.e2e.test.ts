@@ -35,6 +35,18 @@ describe('a --db URL of another scheme than postgres:// or postgresql://', () =>
     expect(await readdir(dir)).toEqual(before);
   }, 60_000);
 
+  it('`--db .` in a project directory exits 2 and creates no database among its files; a mistyped directory is not created by `flows`', async () => {
+    const before = await readdir(dir);
+    const here = await chemflow(['--db', '.', 'run', 'flow.yaml'], { cwd: dir, timeoutMs: 60_000 });
+    expect(here.code, here.stderr).toBe(2);
+    expect(here.stderr).toMatch(/^Error: \. is not a chemflow database: it holds other files \(flow\.yaml, seed\.mjs\).* Nothing was created\.$/m);
+    expect(here.stderr).toMatch(/^Next: give --db a new or empty directory/m);
+    const typo = await chemflow(['--db', '.chemflwo', 'flows'], { cwd: dir, timeoutMs: 60_000 });
+    expect(typo.code, typo.stderr).toBe(2);
+    expect(typo.stderr).toContain(`No chemflow database at .chemflwo: the directory does not exist (${join(dir, '.chemflwo')}).`);
+    expect(await readdir(dir)).toEqual(before);
+  }, 60_000);
+
   it('from DATABASE_URL too', async () => {
     const before = await readdir(dir);
     const result = await chemflow(['flows'], { cwd: dir, env: { DATABASE_URL: 'postgress://127.0.0.1/test' }, timeoutMs: 60_000 });

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { migrateStore, openPgliteStore, openStore } from '../../src/stores/open-store.js';
+import { STORE_MARKER } from '../../src/stores/pglite/data-dir.js';
 import { PgliteExecutor } from '../../src/stores/pglite/pglite-executor.js';
 import { migrate } from '../../src/stores/sql/migrate.js';
 import { loadMigrations } from '../../src/stores/sql/migration-files.js';
@@ -29,7 +30,7 @@ describe('embedded PGlite store', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('persists to its directory across close and reopen (created if missing)', async () => {
+  it('persists to its directory across close and reopen (created if missing, with its marker; opened without it as an earlier chemflow left it)', async () => {
     const dir = join(tempDir(), 'nested', 'db');
     const flowId = randomUUID();
     const art = artifactOf({ persisted: randomUUID() });
@@ -39,7 +40,9 @@ describe('embedded PGlite store', () => {
       artifacts: [art],
     });
     await first.close();
-    const second = await openStore(dir);
+    expect(existsSync(join(dir, STORE_MARKER))).toBe(true);
+    rmSync(join(dir, STORE_MARKER)); // a PostgreSQL cluster chemflow did not mark: recognised by its own files
+    const second = await openStore(dir, { create: false });
     try {
       expect(await second.list(flowId)).toEqual(events);
       expect(await second.getArtifacts([art.hash])).toEqual([art]);

@@ -1,3 +1,4 @@
+import { FlowNotFoundError } from '../../core/errors.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext, type OutputOptions } from '../context.js';
 import { withStore } from '../store.js';
@@ -15,6 +16,8 @@ export interface QueueRebuildReport {
 export async function queueRebuildCommand(ctx: CommandContext, flowId: string | undefined, options: OutputOptions): Promise<ExitCode> {
   return withStore(ctx, async (store) => {
     const rebuilt = await store.rebuildQueue(flowId);
+    // A flow with events always gets its row rewritten: none written means no such flow (a typo, another database).
+    if (flowId !== undefined && rebuilt === 0) throw new FlowNotFoundError(flowId);
     const report: QueueRebuildReport = { rebuilt, flowId: flowId ?? null };
     if (options.json === true) printJson(ctx, report);
     else ctx.io.stdout.write(`Rebuilt ${rebuilt} flow queue row(s) from the event log.\n`);

@@ -46,5 +46,5 @@ export async function runCommand(ctx: CommandContext, file: string, options: Run
     } finally {
       await threads?.close();
     }
-  });
+  }, { create: true });
 }

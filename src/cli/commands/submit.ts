@@ -36,5 +36,5 @@ export async function submitCommand(ctx: CommandContext, file: string, options: 
       writeLine(ctx.io.stderr, `Next: \`chemflow worker\` runs it (or \`chemflow resume ${flowId}\` in this terminal).`);
     }
     return EXIT.ok;
-  });
+  }, { create: true });
 }

@@ -58,7 +58,7 @@ export async function workerCommand(ctx: CommandContext, options: WorkerCommandO
           await server?.close();
         }
       },
-      stop.signal,
+      { stop: stop.signal, create: true },
     );
   } catch (error) {
     if (stop.signal.aborted && error === stop.signal.reason) return EXIT.ok;
