@@ -7,6 +7,7 @@ import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { FlowFileError, loadFlowFile } from '../../src/flowfile/index.js';
@@ -216,12 +217,44 @@ describe('the documentation, run as printed', () => {
     });
   }
 
+  // The audit queries (every `sql` block of SELECTs), on the flows the commands above left in PostgreSQL.
+  for (const block of BLOCKS.filter((b) => b.lang === 'sql' && sqlStatements(b).every((s) => /^\s*SELECT\b/i.test(s)))) {
+    const title = `${where(block, block.line)}: the audit queries run on PostgreSQL`;
+    it.skipIf(!pgAvailable)(pgAvailable ? title : `${title} — SKIPPED: ${pgSkipReason ?? ''}`, async () => {
+      const schema = pgSchema as TestSchema;
+      const flowId = lastFlowId.get(schema.url);
+      if (flowId === undefined) throw new Error('no command of the docs ran a flow on PostgreSQL before the audit queries');
+      const client = new pg.Client({ connectionString: schema.url });
+      await client.connect();
+      try {
+        for (const statement of sqlStatements(block)) {
+          // `$n` is what the query compares it with: a flow's id, or a step id of that flow.
+          const values = [...statement.matchAll(/(\w+) = \$(\d)/g)].sort((a, b) => Number(a[2]) - Number(b[2])).map((m) => (m[1] === 'flow_id' ? flowId : 'properties'));
+          await client.query(statement, values).catch((error: unknown) => {
+            throw new Error(`${where(block, block.line)}: ${String(error)}\n${statement}`);
+          });
+        }
+      } finally {
+        await client.end();
+      }
+    });
+  }
+
   for (const example of ['lipinski', 'screening']) {
     it(`examples/${example}/flow.yaml loads`, async () => {
       await loadFlowFile(join(ws.dir, 'examples', example, 'flow.yaml'), { builtins: BUILTIN_STEPS, cwd: ws.dir });
     });
   }
 });
+
+/** The statements of a `sql` block, comments left out. */
+function sqlStatements(block: FencedBlock): string[] {
+  return block.text
+    .replace(/--.*$/gm, '')
+    .split(/;\s*$/m)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
 
 /** A block that shows part of a flow file: a list of steps, or a file without its `name`. */
 function isFragment(block: FencedBlock): boolean {
@@ -272,8 +305,11 @@ async function runAsUser(source: string): Promise<string> {
 }
 
 describe('README "Using it from code"', () => {
+  let inMemory: string | undefined;
+
   it('runs as printed: the flaky step is retried and the flow completes with a fingerprint', { timeout: 120_000 }, async () => {
     const out = await runAsUser(await readmeSample());
+    inMemory = out.slice(0, 64);
     expect(out).toMatch(/^[0-9a-f]{64} /);
     expect(out).toContain("[ 'seed', 'FinishedOk', 1, 0 ]");
     expect(out).toContain("[ 'double', 'FinishedOk', 2, 1 ]");
@@ -281,7 +317,7 @@ describe('README "Using it from code"', () => {
 
   it('runs on the embedded database through openStore, with the same flow fingerprint', { timeout: 180_000 }, async () => {
     const sample = await readmeSample();
-    const memory = (await runAsUser(sample)).slice(0, 64);
+    const memory = inMemory ?? (await runAsUser(sample)).slice(0, 64);
     const onPglite = sample
       .replace("import { defineFlow, FlowEngine, MemoryFlowStore, TransientError } from 'chemflow';", "import { defineFlow, FlowEngine, openStore, TransientError } from 'chemflow';")
       .replace('new MemoryFlowStore()', "await openStore('pglite-memory')");
