@@ -108,10 +108,11 @@ function shellEnv(blockEnv: Record<string, string>): NodeJS.ProcessEnv {
 /** Runs one command line through bash in the workspace, stdout and stderr interleaved as on a terminal. */
 function sh(command: string, env: NodeJS.ProcessEnv, timeoutMs = 200_000): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `exec 2>&1\n${command}`], { cwd: ws.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A group of its own, so that a command that hangs is killed with every process of its pipeline.
+    const child = spawn('bash', ['-c', `exec 2>&1\n${command}`], { cwd: ws.dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -138,13 +139,21 @@ async function runWorkerUntilIdle(command: string, env: NodeJS.ProcessEnv): Prom
     );
   } finally {
     // Its own process group (detached): bash has exec'd into the worker, so this is the worker alone.
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      // Already gone: its exit code tells.
-    }
+    killGroup(pid, 'SIGTERM');
   }
-  return { code: await exited, output };
+  const stuck = setTimeout(() => killGroup(pid, 'SIGKILL'), 90_000);
+  const code = await exited;
+  clearTimeout(stuck);
+  return { code, output };
+}
+
+/** Signals the process group a command of this test leads; a no-op once it is gone. */
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  try {
+    if (pid !== undefined) process.kill(-pid, signal);
+  } catch {
+    // Already gone: its exit code tells.
+  }
 }
 
 async function runCommand(block: FencedBlock, c: DocCommand, blockEnv: Record<string, string>): Promise<void> {
