@@ -34,9 +34,13 @@ export async function resolveStepModule(
     const builtin = Object.hasOwn(builtins, uses) ? builtins[uses] : undefined;
     if (builtin === undefined) {
       const names = Object.keys(builtins).sort();
+      // A file name without its leading `./` is the usual slip: say which file the fixed `uses` would load.
+      const asModule = isModuleExtension(extname(splitUses(uses).modulePath).toLowerCase())
+        ? `; as a module path: "./${uses}", the file ${resolve(baseDir, splitUses(uses).modulePath)}`
+        : '';
       throw new StepModuleProblem(
         'unknown_step_type',
-        `unknown step type ${JSON.stringify(uses)}; expected one of ${names.length ? names.join(', ') : '(no built-in steps)'}, or a module path starting with ./ or ../`,
+        `unknown step type ${JSON.stringify(uses)}; expected one of ${names.length ? names.join(', ') : '(no built-in steps)'}, or a module path starting with ./, ../ or /${asModule}`,
       );
     }
     return checkStepModule(builtin, uses);

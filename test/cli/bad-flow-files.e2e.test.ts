@@ -18,7 +18,7 @@ const CASES: { name: string; file: string; text: string | Buffer; message: strin
     name: 'unknown step type',
     file: 'unknown.yaml',
     text: 'name: x\nsteps:\n  - { id: seed, uses: chem/does-not-exist }\n',
-    message: /^unknown\.yaml:3:23: steps\[0\]\.uses: unknown step type "chem\/does-not-exist"; expected one of .*or a module path starting with \.\/ or \.\.\/$/m,
+    message: /^unknown\.yaml:3:23: steps\[0\]\.uses: unknown step type "chem\/does-not-exist"; expected one of .*or a module path starting with \.\/, \.\.\/ or \/$/m,
   },
   {
     name: 'bad params',

@@ -136,8 +136,21 @@ steps:
     });
     expect(error.problem).toBe('unknown_step_type');
     expect(error.message).toBe(
-      'f.yaml:3:20: steps[0].uses: unknown step type "chem/nope"; expected one of chem/read-smiles, or a module path starting with ./ or ../',
+      'f.yaml:3:20: steps[0].uses: unknown step type "chem/nope"; expected one of chem/read-smiles, or a module path starting with ./, ../ or /',
     );
+  });
+
+  it('names the absolute file a module path would load when a file name lacks its leading ./', async () => {
+    const error = await problemsOf(await flowFile('f.yaml', 'name: x\nsteps:\n  - { id: a, uses: steps/seed.mjs#strict }\n'));
+    expect(error.problem).toBe('unknown_step_type');
+    expect(error.issues[0]?.message).toBe(
+      `unknown step type "steps/seed.mjs#strict"; expected one of (no built-in steps), or a module path starting with ./, ../ or /; as a module path: "./steps/seed.mjs#strict", the file ${join(dir, 'steps', 'seed.mjs')}`,
+    );
+  });
+
+  it('loads a module named by its absolute path', async () => {
+    const loaded = await loadFlowFile(await flowFile('f.yaml', `name: x\nsteps:\n  - { id: a, uses: ${join(dir, 'steps', 'seed.mjs')} }\n`), { cwd: '/' });
+    expect(loaded.definition.steps.map((s) => s.kind)).toEqual(['source']);
   });
 
   it('reports a missing module, a missing export and a module of the wrong shape', async () => {
