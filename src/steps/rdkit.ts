@@ -271,7 +271,7 @@ function labelProblem(rdkit: RDKit, smiles: string): string | undefined {
     const where = `atom #${index}${atom.z === 0 ? ' (*)' : ` (atomic number ${atom.z})`}`;
     if (atom.isotope !== 0 && atom.z > 0 && atom.isotope < atom.z)
       return `isotope ${atom.isotope} of ${where} is impossible: a mass number is at least the atomic number`;
-    if (atom.isotope > MAX_MASS_NUMBER) return `isotope ${atom.isotope} of ${where} is above ${MAX_MASS_NUMBER}, heavier than any known nucleus`;
+    if (atom.z > 0 && atom.isotope > MAX_MASS_NUMBER) return `isotope ${atom.isotope} of ${where} is above ${MAX_MASS_NUMBER}, heavier than any known nucleus`;
     if (Math.abs(atom.charge) > MAX_ABS_CHARGE) return `formal charge ${signed(atom.charge)} of ${where} is beyond ±${MAX_ABS_CHARGE}`;
     if (atom.z > 0 && atom.charge > atom.z) return `formal charge ${signed(atom.charge)} of ${where} is impossible: an atom cannot lose more electrons than it has`;
   }

@@ -61,12 +61,12 @@ async function chainThenPlain(ws: Workspace, db: string): Promise<void> {
   const plain = await submit('plain.yaml');
 
   const worker = await startWorker(db, ws.dir, ['--once', '--concurrency', '1', '--json']).exited;
-  expect(worker.code, worker.stderr).toBe(0);
   const outcomes = worker.stdout.trim().split('\n').map((l) => JSON.parse(l) as { flowId: string; outcome: string });
-  expect(outcomes).toMatchObject([
+  expect(outcomes, worker.stderr).toMatchObject([
     { flowId: chain, outcome: 'completed' },
     { flowId: plain, outcome: 'completed' },
   ]);
+  expect(worker.code, worker.stderr).toBe(0);
 
   const dumped = async (flowId: string): Promise<Dumped> => JSON.parse(await readFile(join(ws.dir, `${flowId}.json`), 'utf8')) as Dumped;
   const first = await dumped(chain);

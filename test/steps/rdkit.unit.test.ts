@@ -38,3 +38,13 @@ describe('RDKit after a WebAssembly trap', () => {
     expect(await depictionSvg(KNOWN.aspirin.smiles, 'aspirin')).toMatch(/^<svg class="depiction"/);
   });
 });
+
+describe('isotope labels of dummy atoms', () => {
+  it('are labels, not masses: only their round trip through RDKit is checked', async () => {
+    expect(await withMolecule('[400*]C(=O)O', (mol) => mol.get_smiles())).toEqual({ ok: true, value: '[400*]C(=O)O' });
+    expect(await withMolecule('[999999*]C', (mol) => mol.get_smiles())).toEqual({
+      ok: false,
+      reason: 'isotope 999999 of [999999*] is out of the range RDKit stores (it reads 16959)',
+    });
+  });
+});
