@@ -65,15 +65,21 @@ async function instantiate(): Promise<Loaded> {
   // `module.exports` and `module.exports.default` to the factory, and `.default` is what the typings
   // and Node's ESM loader agree on. `instantiateWasm` is Emscripten's hook to instantiate the module
   // ourselves: from code compiled once per thread, and keeping its memory to watch the stack.
-  const rdkit = await rdkitPackage.default({
-    instantiateWasm(imports: unknown, receive: (instance: WasmInstance) => void) {
-      void wasm.instantiate(code, imports).then((instance) => {
-        memory = Object.values(instance.exports).find((e): e is WasmMemory => e instanceof wasm.Memory);
-        receive(instance);
-      });
-      return {};
-    },
-  });
+  // Emscripten has no way to hear that our instantiation failed: the race makes the load fail instead of hang.
+  let failed: (error: unknown) => void = () => undefined;
+  const failure = new Promise<never>((_resolve, reject) => (failed = reject));
+  const rdkit = await Promise.race([
+    rdkitPackage.default({
+      instantiateWasm(imports: unknown, receive: (instance: WasmInstance) => void) {
+        wasm.instantiate(code, imports).then((instance) => {
+          memory = Object.values(instance.exports).find((e): e is WasmMemory => e instanceof wasm.Memory);
+          receive(instance);
+        }, failed);
+        return {};
+      },
+    }),
+    failure,
+  ]);
   const errors = rdkit.set_log_capture('rdApp.error');
   if (errors === null) throw new Error('RDKit refused to capture its error log');
   warmUp(rdkit);
@@ -207,10 +213,14 @@ export async function withMolecule<T>(smiles: string, use: (mol: Mol, rdkit: RDK
     }
     return result;
   } catch (error) {
-    if (!(error instanceof wasm.RuntimeError)) throw error;
+    const overflowed = guard?.touched() === true;
+    if (!(error instanceof wasm.RuntimeError)) {
+      crashed = overflowed;
+      throw error;
+    }
     crashed = true;
     const trap = `WebAssembly trap: ${error.message}`;
-    return { ok: false, reason: guard?.touched() ? `${TOO_DEEP} (${trap})` : `RDKit crashed on this molecule (${trap})` };
+    return { ok: false, reason: overflowed ? `${TOO_DEEP} (${trap})` : `RDKit crashed on this molecule (${trap})` };
   } finally {
     if (crashed) discard(loaded);
     else mol?.delete();
