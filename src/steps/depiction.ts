@@ -1,4 +1,4 @@
-import { parseSmiles } from './rdkit.js';
+import { withMolecule } from './rdkit.js';
 import { escapeXml } from './svg.js';
 
 /** Size of one structure drawing in the report's tables, in CSS pixels. */
@@ -40,16 +40,13 @@ const ROOT_PRESENTATION = 'fill="none" fill-rule="evenodd" stroke-width="2.0px" 
  * than FreeType glyph outlines (`noFreetype`), which is about half the size.
  */
 export async function depictionSvg(smiles: string, label: string): Promise<string> {
-  const parsed = await parseSmiles(smiles);
-  if (!parsed.ok) return `<span class="no-depiction">no depiction: ${escapeXml(parsed.reason)}</span>`;
-  try {
-    const drawing = parsed.mol.get_svg_with_highlights(
+  const drawn = await withMolecule(smiles, (mol) =>
+    mol.get_svg_with_highlights(
       JSON.stringify({ width: DEPICTION_WIDTH, height: DEPICTION_HEIGHT, clearBackground: false, noFreetype: true, minFontSize: MIN_FONT_SIZE }),
-    );
-    return compactRdkitSvg(drawing, label);
-  } finally {
-    parsed.mol.delete();
-  }
+    ),
+  );
+  if (!drawn.ok) return `<span class="no-depiction">no depiction: ${escapeXml(drawn.reason)}</span>`;
+  return compactRdkitSvg(drawn.value, label);
 }
 
 /**

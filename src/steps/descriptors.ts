@@ -20,7 +20,7 @@ export type DescriptorsParams = ReturnType<typeof parseParams>;
  */
 export const descriptors: StepModule<DescriptorsParams> = {
   kind: 'transform',
-  version: '1',
+  version: '2',
   parseParams,
   async run(ctx) {
     const set = inputOf(ctx.input, CHEM_KINDS.molecules, moleculeSetSchema);

@@ -29,7 +29,7 @@ const PROVIDER = 'rdkit-offline';
  */
 export const propertyProvider: StepModule<PropertyProviderParams> = {
   kind: 'transform',
-  version: '1',
+  version: '2',
   parseParams,
   async run(ctx) {
     const set = inputOf(ctx.input, CHEM_KINDS.molecules, moleculeSetSchema);

@@ -25,7 +25,7 @@ export type ReadSmilesParams = ReturnType<typeof parseParams>;
  */
 export const readSmiles: StepModule<ReadSmilesParams> = {
   kind: 'source',
-  version: '1',
+  version: '2',
   parseParams,
   /** The CSV's content enters the step cache key: a changed file reruns this step and what follows. */
   async cacheKey(params, ctx) {

@@ -114,3 +114,63 @@ describe('chem/read-smiles', () => {
     expect(`${error.message} ${JSON.stringify(error.details)}`).not.toMatch(/hunter2|AKIA|C1CC|xyz/);
   });
 });
+
+describe('chem/read-smiles on molecules RDKit cannot cope with', () => {
+  it('rejects a chain too long for RDKit with its reason, and reads the next rows with a fresh RDKit', async () => {
+    const file = await writeCsv(dir, [
+      ['Aspirin', KNOWN.aspirin.smiles],
+      ['Polyethylene, 1000 carbons', 'C'.repeat(1000)], // traps while parsing
+      ['Caffeine', KNOWN.caffeine.smiles],
+      ['Polyethylene, 650 carbons', 'C'.repeat(650)], // parses, then overflows while canonicalising
+      ['Naproxen', KNOWN.naproxen.smiles],
+    ], 'long-chains.csv');
+    const run = await read(file);
+    expect(outputOf<MoleculeSet>(run, 'chem/molecules').molecules).toEqual([
+      { inchikey: KNOWN.aspirin.inchikey, name: 'Aspirin', smiles: 'CC(=O)Oc1ccccc1C(=O)O', line: 2 },
+      { inchikey: KNOWN.caffeine.inchikey, name: 'Caffeine', smiles: 'Cn1c(=O)c2c(ncn2C)n(C)c1=O', line: 4 },
+      { inchikey: KNOWN.naproxen.inchikey, name: 'Naproxen', smiles: 'COc1ccc2cc([C@H](C)C(=O)O)ccc2c1', line: 6 },
+    ]);
+    const tooLong = "too large for RDKit: a chain this long overflows RDKit's WebAssembly stack (the limit is about 500 atoms in a row)";
+    expect(outputOf<RejectedRows>(run, 'chem/rejected-rows').rows.map(({ line, reason }) => ({ line, reason }))).toEqual([
+      { line: 3, reason: `${tooLong} (WebAssembly trap: memory access out of bounds)` },
+      { line: 5, reason: expect.stringContaining(tooLong) as string },
+    ]);
+  });
+
+  it('reads a 400-carbon chain: the stack limit is not an atom-count limit set lower than needed', async () => {
+    const file = await writeCsv(dir, [['Polyethylene, 400 carbons', 'C'.repeat(400)]], 'chain-400.csv');
+    const run = await read(file);
+    expect(outputOf<MoleculeSet>(run, 'chem/molecules').molecules).toEqual([expect.objectContaining({ smiles: 'C'.repeat(400) })]);
+  });
+
+  it('rejects isotopes and charges RDKit would store changed, or that no atom can have', async () => {
+    const file = await writeCsv(dir, [
+      ['Carbon-999999', '[999999C]'], // RDKit keeps 16 bits: [16959C]
+      ['Wraps to carbon-14', 'C[65550CH3]'],
+      ['Wraps to no isotope', '[65536CH4]'],
+      ['Charge wraps', '[C+999999]'], // RDKit keeps 8 bits: +63
+      ['Charge +99', '[C+99]'],
+      ['Charge -10', '[C-10]'],
+      ['Carbon without enough electrons', '[C+7]'],
+      ['Carbon-1', '[1CH4]'],
+      ['Mass number 301', '[301U]'],
+      ['Carbon-13 methanol', '[13CH3]O'],
+      ['Nitromethane, neutral form', 'CN(=O)=O'], // RDKit writes it charge-separated: not a changed charge
+      ['Osmium(VIII)', '[Os+8]'],
+      ['Deuterated water', '[2H]O[2H]'],
+    ], 'labels.csv');
+    const run = await read(file);
+    expect(outputOf<MoleculeSet>(run, 'chem/molecules').molecules.map((m) => m.smiles)).toEqual(['[13CH3]O', 'C[N+](=O)[O-]', '[Os+8]', '[2H]O[2H]']);
+    expect(outputOf<RejectedRows>(run, 'chem/rejected-rows').rows.map((r) => r.reason)).toEqual([
+      'isotope 999999 of [999999C] is out of the range RDKit stores (it reads 16959)',
+      'isotope 65550 of [65550CH3] is out of the range RDKit stores (it reads 14)',
+      'isotope 65536 of [65536CH4] is out of the range RDKit stores (it reads none)',
+      'charge +999999 of [C+999999] is out of the range RDKit stores (it reads +63)',
+      'formal charge +99 of atom #0 (atomic number 6) is beyond ±9',
+      'formal charge -10 of atom #0 (atomic number 6) is beyond ±9',
+      'formal charge +7 of atom #0 (atomic number 6) is impossible: an atom cannot lose more electrons than it has',
+      'isotope 1 of atom #0 (atomic number 6) is impossible: a mass number is at least the atomic number',
+      'isotope 301 of atom #0 (atomic number 92) is above 300, heavier than any known nucleus',
+    ]);
+  });
+});
