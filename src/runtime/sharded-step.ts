@@ -1,10 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Artifact } from '../core/artifact.js';
+import { artifactBytes, type Artifact } from '../core/artifact.js';
 import { allShardsFinished, recordAttempt, slotAt, splitStartedEvent, startedEvent, type AttemptOutcome, type Recorded } from '../core/decide.js';
 import type { FlowDefinition } from '../core/definition.js';
 import { classifyError } from '../core/error-class.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
+import { outputSizeProblem } from '../core/output-size.js';
 import { mergeShardOutputs } from '../core/shard-merge.js';
 import { checkMapInput, planShards } from '../core/shards.js';
 import type { FlowStore } from '../stores/flow-store.js';
@@ -153,7 +154,11 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
   let merged: Artifact[] = [];
   let outcome: AttemptOutcome;
   try {
-    merged = mergeShardOutputs(planShards(await work.input(), map), perShard);
+    const outputs = mergeShardOutputs(planShards(await work.input(), map), perShard);
+    // The step's outputs are held to the limit of one attempt's, whatever each shard's were.
+    const tooLarge = outputSizeProblem(outputs.map(artifactBytes));
+    if (tooLarge !== undefined) throw tooLarge;
+    merged = outputs;
     outcome = { ok: true, outputs: merged.map((a) => a.hash), signals: [] };
   } catch (error) {
     outcome = { ok: false, error: classifyError(error), signals: [] };
