@@ -81,6 +81,16 @@ describe.runIf(pgAvailable)('a connection lost while the store opens (PostgreSQL
     expect(Array.isArray(JSON.parse(after.stdout))).toBe(true);
   }, 300_000);
 
+  it('a database that does not exist is a configuration error: exit 2, never "check that the database is up"', async () => {
+    const url = new URL(TEST_PG_URL);
+    url.pathname = `/cf_missing_${randomUUID().slice(0, 8)}`;
+    const result = await chemflow(['--db', url.toString(), 'flows'], { cwd: ws.dir, timeoutMs: 90_000 });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/^Error \(STORE_MISCONFIGURED\): open the database at .* does not exist \(SQLSTATE 3D000\)$/m);
+    expect(result.stderr).toMatch(/^Next: check --db \/ DATABASE_URL/m);
+    expect(result.stderr).not.toMatch(/database is up/);
+  }, 120_000);
+
   it('an unreachable server is a store error too', async () => {
     const url = new URL(TEST_PG_URL);
     url.port = '1'; // nothing listens there
