@@ -13,6 +13,7 @@ import type { ShardDue } from '../stores/shard-queue.js';
 import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
 import { FlowUpdater, type Update } from './flow-updater.js';
+import { refusedOutputsFailure } from './refused-outputs.js';
 import { runShard, type ShardRunEnd, type ShardWork } from './shard-attempt.js';
 import type { ShardLeaseKeeper } from './shard-leases.js';
 import { inputOf } from './step-attempt.js';
@@ -165,11 +166,23 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
   }
   const cache = outcome.ok ? await planStepCache(io.store, step, updater.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion }) : null;
   const cacheEntry = cache?.key == null ? undefined : cacheEntryFor(step, index, cache.key);
-  const recorded = await updater.update((flow): Update<Recorded | null> => {
-    if (slotAt(flow, index).status !== 'Running' || !allShardsFinished(flow, index)) return { events: [], result: null };
-    const r = recordAttempt(flow, plan, index, outcome, { now: io.clock.now(), chain: chain() && !flow.cancelled });
-    return { events: r.events, result: r, ...(merged.length > 0 ? { artifacts: merged } : {}), ...(cacheEntry === undefined ? {} : { cacheEntry }) };
-  });
+  const commit = (outcome: AttemptOutcome, artifacts: readonly Artifact[]) =>
+    updater.update((flow): Update<Recorded | null> => {
+      if (slotAt(flow, index).status !== 'Running' || !allShardsFinished(flow, index)) return { events: [], result: null };
+      const r = recordAttempt(flow, plan, index, outcome, { now: io.clock.now(), chain: chain() && !flow.cancelled });
+      return { events: r.events, result: r, ...(artifacts.length > 0 ? { artifacts } : {}), ...(cacheEntry === undefined || !outcome.ok ? {} : { cacheEntry }) };
+    });
+  let recorded: Recorded | null;
+  try {
+    recorded = await commit(outcome, merged);
+  } catch (error) {
+    // Merged outputs the database refuses for their size or content fail the step, as a step's own would.
+    const refused = merged.length > 0 ? refusedOutputsFailure(error) : undefined;
+    if (refused === undefined) throw error;
+    outcome = { ok: false, error: refused, signals: [] };
+    merged = [];
+    recorded = await commit(outcome, merged);
+  }
   for (const artifact of merged) session.artifacts.set(artifact.hash, artifact);
   if (recorded?.starts != null && !session.flow.cancelled) session.startedHere = recorded.starts;
   if (recorded === null) return { kind: 'stopped' };

@@ -122,6 +122,28 @@ describe.each(engineStores.filter((s) => s.name !== 'memory'))('outputs the data
     expect(events.some((e) => e.type === 'RetryScheduled')).toBe(false);
   }, 120_000);
 
+  it('as the merged outputs of a mapped step, fail the step the same way', async () => {
+    const items: StepDefinition = {
+      id: 'items',
+      kind: 'source',
+      baseParams: {},
+      run: () => ({ outputs: [{ kind: 'test/items', payload: { items: [0, 1, 2, 3] } }] }),
+    };
+    // Each shard's output (6,000 characters) is stored; the four merged are refused.
+    const mapped: StepDefinition = {
+      id: 'big',
+      kind: 'transform',
+      baseParams: {},
+      map: { over: 'items', shardSize: 1 },
+      run: (ctx) => ({ outputs: [{ kind: 'test/items', payload: { items: [String(ctx.shard?.index ?? 0).repeat(6_000)] } }] }),
+    };
+    const { flow, errors } = await runFlow(store, defineFlow('refused-merged', [items, mapped, sinkStep()]));
+    expect(flow.failed).toBe(true);
+    expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', sqlstate: '54000' } });
+  }, 120_000);
+
   it('in a batch of appends, fail only the append that carries them', async () => {
     const [fine, large] = [randomUUID(), randomUUID()];
     const outcomes = await store.appendBatch([
