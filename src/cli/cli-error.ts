@@ -6,11 +6,15 @@ export const EXIT = {
   ok: 0,
   /** The flow failed: a step failed and will not be retried automatically. */
   flowFailed: 1,
-  /** Bad usage or bad input: unknown command or flag, bad flow file, unknown flow, rejected command. */
+  /**
+   * Bad usage or bad input: unknown command or flag, bad flow file, unknown flow, rejected command; also
+   * a database that refuses rather than fails (`StoreError` other than `unavailable`: a missing privilege,
+   * a wrong schema or role, a value or limit it refuses), which running again would not change.
+   */
   usage: 2,
   /**
-   * The database failed (`StoreError`): unreachable, a connection lost beyond the bounded retries, a
-   * statement refused. Nothing is half-written (every append is atomic); running again may succeed.
+   * The database is unavailable (`StoreError` of kind `unavailable`): unreachable, a connection lost
+   * beyond the bounded retries. Nothing is half-written (every append is atomic); running again may succeed.
    */
   store: 3,
 } as const;

@@ -8,6 +8,7 @@ import {
   StepInProgressError,
   StoreError,
   isChemflowError,
+  isStoreOutage,
 } from '../core/errors.js';
 import { FlowFileError, formatIssue } from '../flowfile/flow-file-error.js';
 import { EXIT, UsageError, type ExitCode } from './cli-error.js';
@@ -33,7 +34,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     const lines = explanation(error, io.env);
     io.stderr.write(escapedLines(lines));
     if (json) writeErrorDocument(io, errorDocument(error, lines));
-    return error instanceof StoreError ? EXIT.store : EXIT.usage;
+    return isStoreOutage(error) ? EXIT.store : EXIT.usage;
   }
 }
 
@@ -126,8 +127,8 @@ function explanation(error: unknown, env: NodeJS.ProcessEnv): string[] {
       `Next: wait for it; if that process is gone, \`chemflow resume ${error.flowId}\` takes the attempt over.`,
     );
   } else if (error instanceof StoreError) {
-    lines.push(`Error (${error.code}): ${error.message}`);
-    lines.push('Next: check that the database is up and reachable, then run the command again (nothing is half-written: every write is atomic).');
+    lines.push(`Error (${error.code}): ${error.message}${error.sqlState === undefined ? '' : ` (SQLSTATE ${error.sqlState})`}`);
+    lines.push(`Next: ${storeHint(error)}`);
   } else if (isChemflowError(error)) {
     lines.push(`Error (${error.code}): ${error.message}`);
   } else {
@@ -136,6 +137,23 @@ function explanation(error: unknown, env: NodeJS.ProcessEnv): string[] {
     else lines.push('(set CHEMFLOW_DEBUG=1 for the stack trace)');
   }
   return lines;
+}
+
+/** What to do about each kind of database failure: only an outage is worth waiting for. */
+function storeHint(error: StoreError): string {
+  switch (error.failure) {
+    case 'unavailable':
+      return 'check that the database is up and reachable, then run the command again (nothing is half-written: every write is atomic).';
+    case 'permission':
+      return "the database role lacks a privilege on the object named above: grant it as the schema's owner (docs/security.md lists the grants; run them again after every `chemflow migrate up`). Waiting will not help.";
+    case 'configuration':
+      return 'check --db / DATABASE_URL (role, password, database, search_path) and that the schema is migrated (`chemflow migrate up` as its owner). Waiting will not help.';
+    case 'data':
+    case 'limit':
+      return 'the database refused a value as given (see above); running the command again fails the same way. Nothing was half-written.';
+    case 'refused':
+      return 'the database refused the statement (see above); running the command again fails the same way. Nothing was half-written.';
+  }
 }
 
 function retryHint(error: RetryRejectedError): string {

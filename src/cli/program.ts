@@ -200,9 +200,16 @@ function olderThan(value: string): Date {
   return date;
 }
 
+/**
+ * Counts and milliseconds go to the database as 32-bit integers and to timers, which both stop at
+ * 2^31 - 1: a larger number is bad input, said here, never a database failure later.
+ */
+const MAX_INTEGER_OPTION = 2_147_483_647;
+
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer');
+  if (n > MAX_INTEGER_OPTION) throw new InvalidArgumentError(`expected an integer no larger than ${MAX_INTEGER_OPTION}`);
   return n;
 }
 

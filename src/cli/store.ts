@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { InvalidStoreLocationError, StoreDirectoryError, StoreError } from '../core/errors.js';
+import { InvalidDatabaseUrlError, InvalidStoreLocationError, StoreDirectoryError, StoreError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { DEFAULT_STORE_LOCATION, migrateStore, openStore, previewMigrateDown } from '../stores/open-store.js';
 import type { DownPreview } from '../stores/sql/down-preview.js';
@@ -17,8 +17,10 @@ export function resolveDbLocation(option: string | undefined, env: NodeJS.Proces
   try {
     storeLocationKind(location);
   } catch (error) {
-    if (!(error instanceof InvalidStoreLocationError)) throw error;
     const source = option !== undefined && option !== '' ? '--db' : 'DATABASE_URL';
+    if (error instanceof InvalidDatabaseUrlError)
+      throw new UsageError(`${source}: ${error.message}`, `give ${source} as postgres://user:password@host:5432/database. Nothing was created.`);
+    if (!(error instanceof InvalidStoreLocationError)) throw error;
     throw new UsageError(
       `${source}: unsupported database URL scheme "${error.scheme}://"`,
       `give ${source} ${InvalidStoreLocationError.accepted}. Nothing was created.`,
@@ -66,9 +68,13 @@ export async function withStore<T>(
   } catch (error) {
     if (stop?.aborted === true && error === stop.reason) throw error;
     if (error instanceof StoreDirectoryError) throw storeDirectoryUsage(error);
-    // The database failed (unreachable, connection lost): its own exit code, not a usage error.
+    // The database failed (unreachable, refused the role, ...): reported by its kind, not as a usage error.
     if (error instanceof StoreError)
-      throw new StoreError(`open the database at ${describeLocation(location)}`, error.message, { cause: error });
+      throw new StoreError(`open the database at ${describeLocation(location)}`, error.message, {
+        cause: error,
+        failure: error.failure,
+        sqlState: error.sqlState,
+      });
     throw new UsageError(
       `Cannot open the database at ${describeLocation(location)}: ${(error as Error).message}`,
       'check --db or DATABASE_URL (a postgres:// URL or a directory for the embedded database)',

@@ -1,6 +1,7 @@
-import type { JsonValue } from './canonical-json.js';
+import { Buffer } from 'node:buffer';
+import { canonicalJson, type JsonValue } from './canonical-json.js';
 import { ArtifactIntegrityError, NonCanonicalValueError, type ArtifactProducer } from './errors.js';
-import { hashCanonical } from './hash.js';
+import { hashCanonical, sha256Hex } from './hash.js';
 
 /**
  * An immutable, content-addressed step output. `hash` covers the canonical payload only: metadata
@@ -21,7 +22,33 @@ export interface ArtifactDraft<P extends JsonValue = JsonValue> {
 }
 
 export function createArtifact<P extends JsonValue>(draft: ArtifactDraft<P>): Artifact<P> {
-  const hash = hashCanonical(draft.payload);
+  return withHash(draft, hashCanonical(draft.payload));
+}
+
+/**
+ * `createArtifact`, and the size of what a store keeps of it: the UTF-8 bytes of its canonical payload
+ * and metadata. Measured on the text the payload is hashed from, so a large payload is serialised once.
+ */
+export function measureArtifact<P extends JsonValue>(draft: ArtifactDraft<P>): { artifact: Artifact<P>; bytes: number } {
+  const text = canonicalJson(draft.payload);
+  return { artifact: withHash(draft, sha256Hex(text)), bytes: utf8Bytes(text) + metadataBytes(draft) };
+}
+
+/** The canonical size of an artifact already made (see `measureArtifact`). */
+export function artifactBytes(artifact: ArtifactDraft): number {
+  return utf8Bytes(canonicalJson(artifact.payload)) + metadataBytes(artifact);
+}
+
+function metadataBytes(draft: ArtifactDraft): number {
+  return draft.metadata === undefined ? 0 : utf8Bytes(canonicalJson(draft.metadata));
+}
+
+/** Counted, not encoded: no second copy of a large text. */
+function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+function withHash<P extends JsonValue>(draft: ArtifactDraft<P>, hash: string): Artifact<P> {
   return draft.metadata === undefined
     ? { kind: draft.kind, hash, payload: draft.payload }
     : { kind: draft.kind, hash, payload: draft.payload, metadata: draft.metadata };

@@ -204,15 +204,46 @@ export class ArtifactNotFoundError extends ChemflowError {
   }
 }
 
+/**
+ * What kind of database failure a `StoreError` is, from its SQLSTATE (see `storeFailureOf` in
+ * src/stores/sql/store-failure.ts): it decides whether waiting can help and the CLI's exit code.
+ * - `unavailable`: the database cannot be reached or dropped the work (08…, 57P…, 53…, 40… after the
+ *   retries, a network errno): an outage; running again later may succeed.
+ * - `permission`: the role lacks a privilege (42501): a configuration error naming the object.
+ * - `configuration`: the database, schema, role or password is not what chemflow was pointed at
+ *   (other 42…, 28…, 3D000, 3F000): a configuration error.
+ * - `data`: a value the database refuses (22…).
+ * - `limit`: a value or statement beyond a limit of the database (54…), e.g. a jsonb too large.
+ * - `refused`: any other statement the database refused; running it again fails the same way.
+ */
+export type StoreFailure = 'unavailable' | 'permission' | 'configuration' | 'data' | 'limit' | 'refused';
+
+/** The `code` of a `StoreError` of each kind; `STORE_ERROR` is the outage. */
+export const STORE_ERROR_CODES = {
+  unavailable: 'STORE_ERROR',
+  permission: 'STORE_PERMISSION_DENIED',
+  configuration: 'STORE_MISCONFIGURED',
+  data: 'STORE_DATA_REJECTED',
+  limit: 'STORE_LIMIT_EXCEEDED',
+  refused: 'STORE_REFUSED',
+} as const satisfies Record<StoreFailure, string>;
+
 /** A database failure that survived the bounded retries, or one that is not worth retrying. */
 export class StoreError extends ChemflowError {
-  readonly code = 'STORE_ERROR';
+  readonly code: (typeof STORE_ERROR_CODES)[StoreFailure];
+  /** What kind of failure; `unavailable` unless the database said otherwise. */
+  readonly failure: StoreFailure;
+  /** The SQLSTATE the database gave, if any. */
+  readonly sqlState: string | undefined;
   constructor(
     readonly operation: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; failure?: StoreFailure; sqlState?: string | undefined },
   ) {
     super(`${operation} failed: ${message}`, options);
+    this.failure = options?.failure ?? 'unavailable';
+    this.code = STORE_ERROR_CODES[this.failure];
+    this.sqlState = options?.sqlState;
   }
 }
 
@@ -241,6 +272,11 @@ export class StoreDirectoryError extends ChemflowError {
   }
 }
 
+/** The database is away (or dropped the work): waiting and trying again may help; nothing else will. */
+export function isStoreOutage(error: unknown): error is StoreError {
+  return error instanceof StoreError && error.failure === 'unavailable';
+}
+
 /** A store location that names no store: a URL whose scheme is not `postgres://` or `postgresql://`. */
 export class InvalidStoreLocationError extends ChemflowError {
   readonly code = 'INVALID_STORE_LOCATION';
@@ -250,5 +286,17 @@ export class InvalidStoreLocationError extends ChemflowError {
   constructor(readonly scheme: string) {
     // Only the scheme is repeated: the rest of a URL may hold a password.
     super(`Unsupported database URL scheme "${scheme}://"; expected ${InvalidStoreLocationError.accepted}`);
+  }
+}
+
+/**
+ * A `postgres://` URL that does not parse (a port that is not a number, malformed percent-encoding):
+ * refused before any connection, since the driver would turn it into a host lookup or an outage.
+ */
+export class InvalidDatabaseUrlError extends ChemflowError {
+  readonly code = 'INVALID_DATABASE_URL';
+  // Only the reason is said: the URL may hold a password.
+  constructor(readonly reason: string) {
+    super(`Invalid database URL: ${reason}`);
   }
 }

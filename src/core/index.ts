@@ -12,6 +12,7 @@ export * from './flow-plan.js';
 export * from './flow-state.js';
 export * from './hash.js';
 export * from './map-spec.js';
+export * from './output-size.js';
 export * from './queue-status.js';
 export * from './reducer.js';
 export * from './retry-decision.js';

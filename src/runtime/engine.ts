@@ -18,6 +18,7 @@ import { recordLostOfCancelled } from './cancelled-attempts.js';
 import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
 import { RetryMetrics } from './retry-metrics.js';
+import { refusedOutputsFailure } from './refused-outputs.js';
 import { runStepAttempt } from './step-attempt.js';
 import { runShard, type ShardRunEnd } from './shard-attempt.js';
 import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
@@ -255,15 +256,25 @@ export class FlowEngine {
     const plan = this.planOf(session);
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
     const run = await runStepAttempt(session, plan, index, { store: this.store, baseDir: this.baseDir, threads: this.threads });
-    const recorded = recordAttempt(session.flow, plan, index, run.outcome, { now: this.clock.now(), chain: !run.corruptInput && chain() });
-    await session.commit(recorded.events, {
-      ...(run.outputs.length > 0 ? { artifacts: run.outputs } : {}),
-      ...(run.cacheEntry === undefined ? {} : { cacheEntry: run.cacheEntry }),
-    });
+    let outcome = run.outcome;
+    let recorded = recordAttempt(session.flow, plan, index, outcome, { now: this.clock.now(), chain: !run.corruptInput && chain() });
+    try {
+      await session.commit(recorded.events, {
+        ...(run.outputs.length > 0 ? { artifacts: run.outputs } : {}),
+        ...(run.cacheEntry === undefined ? {} : { cacheEntry: run.cacheEntry }),
+      });
+    } catch (error) {
+      // Outputs the database refuses for their size or content fail the attempt; anything else is the caller's.
+      const refused = run.outputs.length > 0 ? refusedOutputsFailure(error) : undefined;
+      if (refused === undefined) throw error;
+      outcome = { ok: false, error: refused, signals: outcome.signals };
+      recorded = recordAttempt(session.flow, plan, index, outcome, { now: this.clock.now(), chain: chain() });
+      await session.commit(recorded.events);
+    }
     if (recorded.starts !== null && !session.flow.cancelled) session.startedHere = recorded.starts;
     const retry = this.metrics.note(session.flowId, stepId, recorded.retry);
-    if (run.outcome.ok) return { kind: 'finished', stepId, attempt };
-    return { kind: 'failed', stepId, attempt, errorClass: run.outcome.error.errorClass, retry };
+    if (outcome.ok) return { kind: 'finished', stepId, attempt };
+    return { kind: 'failed', stepId, attempt, errorClass: outcome.error.errorClass, retry };
   }
 
   private decide(session: FlowSession): Decision {

@@ -1,10 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Artifact } from '../core/artifact.js';
+import { artifactBytes, type Artifact } from '../core/artifact.js';
 import { allShardsFinished, hasRunningAttempt, recordAttempt, slotAt, splitStartedEvent, startedEvent, type AttemptOutcome, type Recorded } from '../core/decide.js';
 import type { FlowDefinition } from '../core/definition.js';
 import { classifyError, LeaseLostError } from '../core/error-class.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
+import { outputSizeProblem } from '../core/output-size.js';
 import { mergeShardOutputs } from '../core/shard-merge.js';
 import { checkMapInput, planShards } from '../core/shards.js';
 import type { FlowStore } from '../stores/flow-store.js';
@@ -13,6 +14,7 @@ import { recordLostOfCancelled } from './cancelled-attempts.js';
 import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
 import { FlowUpdater, type Update } from './flow-updater.js';
+import { refusedOutputsFailure } from './refused-outputs.js';
 import { runShard, type ShardRunEnd, type ShardWork } from './shard-attempt.js';
 import type { ShardLeaseKeeper } from './shard-leases.js';
 import { inputOf } from './step-attempt.js';
@@ -175,18 +177,34 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
   let merged: Artifact[] = [];
   let outcome: AttemptOutcome;
   try {
-    merged = mergeShardOutputs(planShards(await work.input(), map), perShard);
+    const outputs = mergeShardOutputs(planShards(await work.input(), map), perShard);
+    // The step's outputs are held to the limit of one attempt's, whatever each shard's were.
+    const tooLarge = outputSizeProblem(outputs.map(artifactBytes));
+    if (tooLarge !== undefined) throw tooLarge;
+    merged = outputs;
     outcome = { ok: true, outputs: merged.map((a) => a.hash), signals: [] };
   } catch (error) {
     outcome = { ok: false, error: classifyError(error), signals: [] };
   }
   const cache = outcome.ok ? await planStepCache(io.store, step, updater.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion }) : null;
   const cacheEntry = cache?.key == null ? undefined : cacheEntryFor(step, index, cache.key);
-  const recorded = await updater.update((flow): Update<Recorded | null> => {
-    if (slotAt(flow, index).status !== 'Running' || !allShardsFinished(flow, index)) return { events: [], result: null };
-    const r = recordAttempt(flow, plan, index, outcome, { now: io.clock.now(), chain: chain() && !flow.cancelled });
-    return { events: r.events, result: r, ...(merged.length > 0 ? { artifacts: merged } : {}), ...(cacheEntry === undefined ? {} : { cacheEntry }) };
-  });
+  const commit = (outcome: AttemptOutcome, artifacts: readonly Artifact[]) =>
+    updater.update((flow): Update<Recorded | null> => {
+      if (slotAt(flow, index).status !== 'Running' || !allShardsFinished(flow, index)) return { events: [], result: null };
+      const r = recordAttempt(flow, plan, index, outcome, { now: io.clock.now(), chain: chain() && !flow.cancelled });
+      return { events: r.events, result: r, ...(artifacts.length > 0 ? { artifacts } : {}), ...(cacheEntry === undefined || !outcome.ok ? {} : { cacheEntry }) };
+    });
+  let recorded: Recorded | null;
+  try {
+    recorded = await commit(outcome, merged);
+  } catch (error) {
+    // Merged outputs the database refuses for their size or content fail the step, as a step's own would.
+    const refused = merged.length > 0 ? refusedOutputsFailure(error) : undefined;
+    if (refused === undefined) throw error;
+    outcome = { ok: false, error: refused, signals: [] };
+    merged = [];
+    recorded = await commit(outcome, merged);
+  }
   for (const artifact of merged) session.artifacts.set(artifact.hash, artifact);
   if (recorded?.starts != null && !session.flow.cancelled) session.startedHere = recorded.starts;
   if (recorded === null) return { kind: 'stopped' };

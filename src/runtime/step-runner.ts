@@ -1,8 +1,9 @@
-import { createArtifact, type Artifact } from '../core/artifact.js';
+import { measureArtifact, type Artifact } from '../core/artifact.js';
 import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
 import type { Signal } from '../core/decide.js';
 import type { StepContext, StepDefinition } from '../core/definition.js';
 import { classifyError, StepTimeoutError, type ClassifiedError } from '../core/error-class.js';
+import { outputSizeProblem } from '../core/output-size.js';
 import { checkMapInput } from '../core/shards.js';
 import { assertStorable, storableJsonProblem, storableText, unstorableReason } from '../core/storable.js';
 
@@ -99,22 +100,28 @@ function toArtifacts(result: unknown): Artifact[] {
   const outputs = (result as { outputs?: unknown } | null | undefined)?.outputs;
   if (!Array.isArray(outputs))
     throw new InvalidStepOutputError('A step must return { outputs: [{ kind, payload }] }');
-  return outputs.map((draft: unknown, i) => {
+  const sizes: number[] = [];
+  const artifacts = outputs.map((draft: unknown, i) => {
     const { kind, payload, metadata } = (draft ?? {}) as { kind?: unknown; payload?: unknown; metadata?: unknown };
     if (typeof kind !== 'string' || kind === '')
       throw new InvalidStepOutputError(`outputs[${i}].kind must be a non-empty string`);
     try {
       if (metadata !== undefined) canonicalJson(metadata);
-      const artifact = createArtifact({
+      const { artifact, bytes } = measureArtifact({
         kind,
         payload: payload as JsonValue,
         ...(metadata === undefined ? {} : { metadata: metadata as Record<string, JsonValue> }),
       });
       // Refused here, for every store alike, rather than by PostgreSQL at commit time.
       assertStorable({ kind, payload, metadata: metadata ?? null });
+      sizes.push(bytes);
       return artifact;
     } catch (error) {
       throw new InvalidStepOutputError(`outputs[${i}]: ${(error as Error).message}`, { cause: error });
     }
   });
+  // Too large for a store is refused here as well, measured on the text each payload was hashed from.
+  const tooLarge = outputSizeProblem(sizes);
+  if (tooLarge !== undefined) throw tooLarge;
+  return artifacts;
 }

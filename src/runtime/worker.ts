@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../core/definition.js';
-import { CorruptEventError, isConcurrencyError } from '../core/errors.js';
+import { CorruptEventError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
 import type { EventOf } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { RetryPolicyOptions } from '../core/retry-policy.js';
@@ -93,7 +93,9 @@ const MAX_OUTAGE_BACKOFF_MS = 30_000;
  * waits for a retry. An idle worker sleeps until notified (LISTEN/NOTIFY on PostgreSQL), until the
  * earliest due time, or `pollMs`. A worker that dies leaves its leases to expire; whoever claims such
  * a flow next records its Running attempt as a lost Transient attempt and retries it under the policy.
- * An unreachable database is waited out with bounded, jittered backoff, however long it lasts.
+ * An unreachable database is waited out with bounded, jittered backoff, however long it lasts; a
+ * database that refuses the worker (a missing privilege, a wrong schema: see `StoreFailure`) is no
+ * outage, so the worker stops and `run` rejects with that error once the attempts in flight ended.
  */
 export class FlowWorker {
   private readonly concurrency: number;
@@ -132,7 +134,9 @@ export class FlowWorker {
 
   /** Claims and runs flows until aborted (or idle, with `untilIdle`); returns every reported outcome. */
   async run(options: WorkerRunOptions = {}): Promise<WorkerOutcome[]> {
-    const { signal } = options;
+    // Aborted by the caller, or by a failure that stops the worker: the flows in flight stop between steps.
+    const stopping = new AbortController();
+    const signal = options.signal === undefined ? stopping.signal : AbortSignal.any([options.signal, stopping.signal]);
     const outcomes: WorkerOutcome[] = [];
     const inFlight = new Map<string, Promise<void>>();
     // Set by a NOTIFY or a finished visit while the loop was busy, so that it looks again at once.
@@ -144,8 +148,17 @@ export class FlowWorker {
     const unsubscribe = await this.subscribe(signal);
     let downSince: number | null = null;
     let failures = 0;
+    // A failure no waiting mends: the loop ends, the attempts in flight finish, and `run` rejects with it.
+    let fatal: Error | undefined;
+    const noteFatal = (outcome: WorkerOutcome): void => {
+      const error = outcome.kind === 'error' || outcome.kind === 'shard' ? outcome.error : undefined;
+      if (error !== undefined && refusesWorker(error)) {
+        fatal ??= error;
+        stopping.abort(error);
+      }
+    };
     try {
-      while (signal?.aborted !== true) {
+      while (!signal.aborted) {
         wake.pending = false;
         let claimed: FlowLease[] = [];
         let nextLook = this.pollMs;
@@ -163,6 +176,7 @@ export class FlowWorker {
                 outcomes.push(outcome);
                 this.options.onOutcome?.(outcome);
               }
+              noteFatal(outcome);
               this.wake();
             });
             inFlight.set(lease.flowId, visit);
@@ -176,6 +190,7 @@ export class FlowWorker {
               inFlight.delete(key);
               outcomes.push(outcome);
               this.options.onOutcome?.(outcome);
+              noteFatal(outcome);
               this.wake();
             });
             inFlight.set(key, visit);
@@ -188,6 +203,11 @@ export class FlowWorker {
             if (wakeAt !== null) nextLook = Math.min(this.pollMs, Math.max(0, wakeAt - Date.now()) + 5);
           }
         } catch (error) {
+          if (!isStoreOutage(error)) {
+            fatal = asError(error);
+            stopping.abort(fatal);
+            break;
+          }
           // The database is away: say so once, then look again with bounded, jittered backoff.
           failures += 1;
           if (downSince === null) {
@@ -207,6 +227,7 @@ export class FlowWorker {
       this.leases.close();
       this.shardLeases.close();
     }
+    if (fatal !== undefined) throw fatal;
     return outcomes;
   }
 
@@ -341,6 +362,14 @@ async function sleepUnlessWoken(ms: number, signal: AbortSignal | undefined, onW
   } catch (error) {
     if ((error as Error).name !== 'AbortError') throw error;
   }
+}
+
+/**
+ * A flow's database error that concerns every flow (a missing privilege, a wrong schema) rather than
+ * that flow's own data: no other flow can run either, so the worker stops instead of spinning.
+ */
+function refusesWorker(error: Error): boolean {
+  return error instanceof StoreError && (error.failure === 'permission' || error.failure === 'configuration');
 }
 
 function asError(error: unknown): Error {

@@ -15,7 +15,7 @@ export class MemoryStepCache {
    */
   record(flowId: string, stored: readonly FlowEvent[], entry: CacheEntryInput): void {
     const source = cacheSourceIn(stored, entry);
-    if (source === undefined) throw new StoreError(`append to flow ${flowId}`, 'cache entry without its StepFinished');
+    if (source === undefined) throw new StoreError(`append to flow ${flowId}`, 'cache entry without its StepFinished', { failure: 'refused' });
     this.entries.set(entry.key, {
       key: entry.key,
       flowId,

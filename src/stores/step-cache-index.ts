@@ -75,7 +75,7 @@ export function cacheEntryProblem(
   entry: CacheEntryInput | undefined,
 ): StoreError | undefined {
   if (entry === undefined) return undefined;
-  const problem = (reason: string) => new StoreError(`append to flow ${flowId}`, `cache entry ${reason}`);
+  const problem = (reason: string) => new StoreError(`append to flow ${flowId}`, `cache entry ${reason}`, { failure: 'refused' });
   if (!KEY.test(entry.key)) return problem(`key ${JSON.stringify(entry.key)} is not a 64-digit hex hash`);
   if (entry.stepType === '') return problem('has an empty step type');
   if (cacheSourceIn(events, entry) === undefined)

@@ -1,4 +1,4 @@
-import { InvalidStoreLocationError } from '../core/errors.js';
+import { InvalidDatabaseUrlError, InvalidStoreLocationError } from '../core/errors.js';
 
 /** What a store location names. */
 export type StoreLocationKind = 'memory' | 'postgres' | 'pglite-memory' | 'pglite-directory';
@@ -20,8 +20,29 @@ export function isPostgresUrl(location: string): boolean {
 export function storeLocationKind(location: string): StoreLocationKind {
   if (location === 'memory') return 'memory';
   if (PGLITE_IN_MEMORY.has(location)) return 'pglite-memory';
-  if (isPostgresUrl(location)) return 'postgres';
+  if (isPostgresUrl(location)) {
+    const problem = postgresUrlProblem(location);
+    if (problem !== undefined) throw new InvalidDatabaseUrlError(problem);
+    return 'postgres';
+  }
   const scheme = ANY_URL.exec(location)?.[1] ?? (location.includes('://') ? location.slice(0, location.indexOf('://')) : undefined);
   if (scheme !== undefined) throw new InvalidStoreLocationError(scheme);
   return 'pglite-directory';
+}
+
+/** Why a `postgres://` URL cannot be used as given, in words that never repeat it (it may hold a password). */
+export function postgresUrlProblem(location: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return 'it does not parse as a URL (is the port a number from 0 to 65535? are special characters such as @ : / in the user or password percent-encoded?)';
+  }
+  // A user, password or database name with a stray "%" is read as written by the driver; a host cannot hold one.
+  try {
+    decodeURIComponent(url.hostname);
+  } catch {
+    return 'the host holds a "%" that is not followed by two hex digits';
+  }
+  return undefined;
 }

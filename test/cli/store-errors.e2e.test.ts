@@ -81,11 +81,50 @@ describe.runIf(pgAvailable)('a connection lost while the store opens (PostgreSQL
     expect(Array.isArray(JSON.parse(after.stdout))).toBe(true);
   }, 300_000);
 
+  it('a database that does not exist is a configuration error: exit 2, never "check that the database is up"', async () => {
+    const url = new URL(TEST_PG_URL);
+    url.pathname = `/cf_missing_${randomUUID().slice(0, 8)}`;
+    const result = await chemflow(['--db', url.toString(), 'flows'], { cwd: ws.dir, timeoutMs: 90_000 });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/^Error \(STORE_MISCONFIGURED\): open the database at .* does not exist \(SQLSTATE 3D000\)$/m);
+    expect(result.stderr).toMatch(/^Next: check --db \/ DATABASE_URL/m);
+    expect(result.stderr).not.toMatch(/database is up/);
+  }, 120_000);
+
   it('an unreachable server is a store error too', async () => {
     const url = new URL(TEST_PG_URL);
     url.port = '1'; // nothing listens there
     const result = await chemflow(['--db', url.toString(), 'flows'], { cwd: ws.dir, timeoutMs: 90_000 });
     expect(result.code, result.stderr).toBe(EXIT_STORE);
     expect(result.stderr).toMatch(/ECONNREFUSED/);
+  }, 120_000);
+});
+
+describe('bad input is said as bad input, never as a database failure', () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    await ensureBuilt();
+    ws = await workspace();
+  }, 180_000);
+  afterAll(async () => {
+    await ws.remove();
+  });
+
+  it.each([
+    ['postgres://x:secret@host:notaport/db', /--db: Invalid database URL: it does not parse as a URL/],
+    ['postgres://%zz', /--db: Invalid database URL: the host holds a "%"/],
+  ])('a malformed --db URL (%s) exits 2 before any connection, without repeating it', async (db, message) => {
+    const result = await chemflow(['--db', db, 'flows'], { cwd: ws.dir, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toContain('secret');
+    expect(result.stderr).not.toMatch(/database is up/);
+  }, 120_000);
+
+  it('a --limit beyond what the database counts exits 2 naming the option', async () => {
+    const result = await chemflow(['--db', 'memory', 'flows', '--limit', '99999999999'], { cwd: ws.dir, timeoutMs: 60_000 });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/--limit.*no larger than 2147483647/);
+    expect(result.stderr).not.toMatch(/database is up/);
   }, 120_000);
 });

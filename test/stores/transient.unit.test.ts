@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyError, StoreError } from '../../src/core/errors.js';
 import { migrationsDirectory, loadMigrations } from '../../src/stores/sql/migration-files.js';
-import { isConnectionLoss, isTransientDbError, withRetry } from '../../src/stores/sql/transient.js';
+import { isConnectionLoss, isTransientDbError, storeFailureOf } from '../../src/stores/sql/store-failure.js';
+import { withRetry } from '../../src/stores/sql/transient.js';
 import { resolveStoreLocation } from '../../src/stores/open-store.js';
 
 const fast = { attempts: 3, baseDelayMs: 1 };
@@ -58,6 +59,47 @@ describe('transient database errors', () => {
   it("lets chemflow's typed errors through untouched", async () => {
     const conflict = new ConcurrencyError('f', 1, 2);
     await expect(withRetry('op', () => Promise.reject(conflict), fast)).rejects.toBe(conflict);
+  });
+});
+
+describe('what kind of failure a database error is', () => {
+  it.each([
+    ['08006', 'unavailable'],
+    ['57P01', 'unavailable'],
+    ['53100', 'unavailable'],
+    ['40001', 'unavailable'],
+    ['ECONNREFUSED', 'unavailable'],
+    ['ENOTFOUND', 'unavailable'],
+    ['42501', 'permission'],
+    ['42P01', 'configuration'],
+    ['28P01', 'configuration'],
+    ['3D000', 'configuration'],
+    ['22003', 'data'],
+    ['22P02', 'data'],
+    ['54000', 'limit'],
+    ['23505', 'refused'],
+    ['P0001', 'refused'],
+  ] as const)('%s is %s', (code, failure) => {
+    expect(storeFailureOf(withCode(code))).toBe(failure);
+  });
+
+  it('a lost connection without a code is an outage; so is a driver error with none', () => {
+    expect(storeFailureOf(new Error('Connection terminated unexpectedly'))).toBe('unavailable');
+    expect(storeFailureOf(new Error('Query read timeout'))).toBe('unavailable');
+  });
+
+  it('the StoreError says the kind, its code and the SQLSTATE; only an outage keeps STORE_ERROR', async () => {
+    const denied = withRetry('claim shards', () => Promise.reject(withCode('42501', 'permission denied for table flow_shards')), fast);
+    await expect(denied).rejects.toMatchObject({
+      failure: 'permission',
+      code: 'STORE_PERMISSION_DENIED',
+      sqlState: '42501',
+      message: 'claim shards failed: permission denied for table flow_shards',
+    });
+    const tooLarge = withRetry('append', () => Promise.reject(withCode('54000', 'total size of jsonb array elements exceeds the maximum')), fast);
+    await expect(tooLarge).rejects.toMatchObject({ failure: 'limit', code: 'STORE_LIMIT_EXCEEDED' });
+    const away = withRetry('list flows', () => Promise.reject(withCode('ECONNREFUSED', 'connect ECONNREFUSED')), fast);
+    await expect(away).rejects.toMatchObject({ failure: 'unavailable', code: 'STORE_ERROR', sqlState: undefined });
   });
 });
 

@@ -1,5 +1,5 @@
 import { canonicalJson } from '../../core/canonical-json.js';
-import { isConcurrencyError } from '../../core/errors.js';
+import { isConcurrencyError, StoreError } from '../../core/errors.js';
 import type { FlowEvent, NewFlowEvent } from '../../core/events.js';
 import type { AppendOptions, AppendOutcome, AppendRequest, AppendResult } from '../flow-store.js';
 import { appendTogether } from './append-transaction.js';
@@ -32,7 +32,9 @@ export class PgEventStore {
   /**
    * Several appends in one transaction, usually one statement (see `appendTogether`), retried as a
    * whole on a transient failure. One valid request alone is a plain `append`, with its own simpler
-   * statement. Requests refused before the database (not a UUID, unstorable text) fail alone.
+   * statement. Requests refused before the database (not a UUID, unstorable text) fail alone, and so
+   * does a request the database refuses (a value or a size beyond its limits): the batch, rolled back
+   * whole, is then appended a request at a time, so the others are not failed with it.
    */
   async appendBatch(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
     const prepared = requests.map(prepareAppend);
@@ -51,6 +53,11 @@ export class PgEventStore {
             if (committed !== undefined) results.set(request, { ok: true, result: committed });
           }
         return results;
+      }).catch(async (error: unknown) => {
+        if (!refusesContent(error)) throw error;
+        const alone = new Map<PreparedAppend, AppendOutcome>();
+        for (const request of valid) alone.set(request, await settleRefusal(this.appendPrepared(request)));
+        return alone;
       });
       for (const [request, outcome] of settled) outcomes.set(request, outcome);
     }
@@ -114,6 +121,21 @@ async function settleConflict(append: Promise<AppendResult>): Promise<AppendOutc
     return { ok: true, result: await append };
   } catch (error) {
     if (isConcurrencyError(error)) return { ok: false, error };
+    throw error;
+  }
+}
+
+/** The database refused a value or a size of what a request writes: that request's own failure. */
+function refusesContent(error: unknown): error is StoreError {
+  return error instanceof StoreError && (error.failure === 'data' || error.failure === 'limit');
+}
+
+/** A conflict or a refused value is the request's own outcome; any other failure rejects the batch. */
+async function settleRefusal(append: Promise<AppendResult>): Promise<AppendOutcome> {
+  try {
+    return { ok: true, result: await append };
+  } catch (error) {
+    if (isConcurrencyError(error) || refusesContent(error)) return { ok: false, error };
     throw error;
   }
 }

@@ -65,7 +65,7 @@ export class PreparedAppend {
 /** The request as a statement, or the error `append` rejects it with before reaching the database. */
 export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
   const { flowId, expectedVersion, events, options = {} } = request;
-  if (!isUuid(flowId)) return new StoreError(`append to flow ${flowId}`, 'flow ids must be UUIDs');
+  if (!isUuid(flowId)) return new StoreError(`append to flow ${flowId}`, 'flow ids must be UUIDs', { failure: 'refused' });
   const unstorable = unstorableInBatch(events, options.artifacts);
   if (unstorable !== undefined) return unstorable;
   const stored = events.map(
