@@ -107,6 +107,7 @@ export async function runAttempt(
     });
     ended.catch(() => undefined);
     const work = Promise.resolve().then(() => {
+      if (controller.signal.aborted) throw controller.signal.reason; // ended before it began: never started
       // A mapped step runs whole when its input does not fit its map (or its cache entry satisfies
       // it): a wrong `over` then fails here, Validation, naming what the input has.
       if (step.map !== undefined) checkMapInput(ctx.input, step.map);
