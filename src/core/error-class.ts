@@ -77,6 +77,19 @@ export class WorkerLostError extends TransientError {
 }
 
 /**
+ * The step's code ended its thread (`process.exit()`) during the attempt: a bug in the step, so
+ * Runtime, never retried automatically. The exit code is in `details.exitCode`.
+ */
+export class StepExitedError extends StepError {
+  readonly errorClass = 'Runtime' as const;
+  constructor(readonly exitCode: number) {
+    super(`The step called process.exit(${exitCode}), which ended its thread before the attempt returned`, 'STEP_EXITED', {
+      details: { exitCode },
+    });
+  }
+}
+
+/**
  * The flow was cancelled while this attempt ran: its `ctx.signal` was aborted and the attempt is
  * recorded with this error unless it finished first. Permanent: a cancelled flow never retries.
  */

@@ -18,7 +18,8 @@ import { refusedOutputsFailure } from './refused-outputs.js';
 import { runShard, type ShardRunEnd, type ShardWork } from './shard-attempt.js';
 import type { ShardLeaseKeeper } from './shard-leases.js';
 import { inputOf } from './step-attempt.js';
-import { cacheEntryFor, planStepCache } from './step-cache.js';
+import { boundedHook, cacheEntryFor, planStepCache, type StepCachePlan } from './step-cache.js';
+import { AttemptEndedError } from './step-runner.js';
 
 export interface ShardedStepIo {
   store: FlowStore;
@@ -42,7 +43,7 @@ export async function splitStep(session: FlowSession<FlowDefinition>, plan: Flow
   const step = session.definition.steps[index];
   const map = step?.map;
   if (step === undefined || map === undefined) throw new RangeError(`Step ${index} of flow ${session.flowId} is not a mapped step`);
-  const cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion });
+  const cache = await coordinatorCachePlan(session, plan, index, io, session.flow);
   let shardCount: number | null = null;
   if (cache.hit === null) {
     try {
@@ -186,7 +187,7 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
   } catch (error) {
     outcome = { ok: false, error: classifyError(error), signals: [] };
   }
-  const cache = outcome.ok ? await planStepCache(io.store, step, updater.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion }) : null;
+  const cache = outcome.ok ? await coordinatorCachePlan(session, plan, index, io, updater.flow) : null;
   const cacheEntry = cache?.key == null ? undefined : cacheEntryFor(step, index, cache.key);
   const commit = (outcome: AttemptOutcome, artifacts: readonly Artifact[]) =>
     updater.update((flow): Update<Recorded | null> => {
@@ -209,4 +210,22 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
   if (recorded?.starts != null && !session.flow.cancelled) session.startedHere = recorded.starts;
   if (recorded === null) return { kind: 'stopped' };
   return outcome.ok ? { kind: 'finished' } : { kind: 'failed', outcome };
+}
+
+/**
+ * The coordinator's cache plan for mapped step `index`: its module's `cacheKey` hook bounded by the
+ * step's timeout and the flow's stop, as in an attempt. A hook that did not finish in time gives no
+ * key: the step runs (shard by shard, each bounded) and is recorded uncached.
+ */
+async function coordinatorCachePlan(session: FlowSession<FlowDefinition>, plan: FlowPlan, index: number, io: ShardedStepIo, flow: FlowInstance): Promise<StepCachePlan> {
+  const step = session.definition.steps[index];
+  if (step === undefined) throw new RangeError(`Flow ${session.flowId} has no step at index ${index}`);
+  const limits = { stop: session.stop, timeoutMs: plan.steps[index]?.timeoutMs ?? null };
+  const callHook = boundedHook(io.threads, limits, { flowId: session.flowId, attempt: slotAt(flow, index).attempts });
+  try {
+    return await planStepCache(io.store, step, flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion, callHook });
+  } catch (error) {
+    if (error instanceof AttemptEndedError) return { key: null, hit: null };
+    throw error;
+  }
 }

@@ -7,8 +7,8 @@ import { ArtifactIntegrityError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
 import type { FlowSession } from './flow-session.js';
-import { cacheEntryFor, cachedStepsOf, planStepCache } from './step-cache.js';
-import { runAttempt } from './step-runner.js';
+import { boundedHook, cacheEntryFor, cachedStepsOf, planStepCache, type StepCachePlan } from './step-cache.js';
+import { AttemptEndedError, runAttempt } from './step-runner.js';
 import type { StepThreads } from './step-threads.js';
 
 /** What one attempt produced: its outcome as `recordAttempt` takes it, and the artifacts to store. */
@@ -34,7 +34,19 @@ export async function runStepAttempt(
 ): Promise<AttemptRun> {
   const step = session.definition.steps[index];
   if (step === undefined) throw new RangeError(`Flow ${session.flowId} has no step at index ${index}`);
-  const cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion });
+  const attempt = slotAt(session.flow, index).attempts;
+  // One time budget for all the step's code runs in this attempt: its cacheKey hook, then `run`.
+  const timeoutMs = plan.steps[index]?.timeoutMs ?? null;
+  const hookStarted = Date.now();
+  let cache: StepCachePlan;
+  try {
+    const callHook = boundedHook(io.threads, { stop: session.stop, timeoutMs }, { flowId: session.flowId, attempt });
+    cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion, callHook });
+  } catch (error) {
+    if (!(error instanceof AttemptEndedError)) throw error;
+    return { outcome: { ok: false, error: error.failure, signals: [] }, outputs: [], cacheEntry: undefined, corruptInput: false };
+  }
+  const hookMs = step.cache?.cacheKey === undefined ? 0 : Date.now() - hookStarted;
   if (cache.hit !== null) {
     for (const artifact of cache.hit.artifacts) session.artifacts.set(artifact.hash, artifact);
     const outcome = { ok: true as const, outputs: cache.hit.outputs, signals: [], cachedFrom: cache.hit.source };
@@ -50,7 +62,7 @@ export async function runStepAttempt(
   }
   const context = {
     input,
-    attempt: slotAt(session.flow, index).attempts,
+    attempt,
     flowId: session.flowId,
     stepId: step.id,
     baseDir: io.baseDir,
@@ -60,7 +72,7 @@ export async function runStepAttempt(
   // In a thread when it can: a long synchronous step (RDKit) then never stalls the heartbeat that keeps
   // its lease, so no other worker takes a live attempt for a lost one.
   const run = io.threads?.canRun(step) === true ? io.threads.run.bind(io.threads) : runAttempt;
-  const result = await run(step, context, { stop: session.stop, timeoutMs: plan.steps[index]?.timeoutMs ?? null });
+  const result = await run(step, context, { stop: session.stop, timeoutMs: timeoutMs === null ? null : Math.max(1, timeoutMs - hookMs) });
   if (!result.ok) return { outcome: result, outputs: [], cacheEntry: undefined, corruptInput: false };
   for (const artifact of result.outputs) session.artifacts.set(artifact.hash, artifact);
   const outcome = { ok: true as const, outputs: result.outputs.map((a) => a.hash), signals: result.signals };

@@ -2,12 +2,14 @@ import { inputHashesOf } from '../core/decide.js';
 import type { Artifact } from '../core/artifact.js';
 import { stepCacheKey } from '../core/cache-key.js';
 import type { JsonValue } from '../core/canonical-json.js';
-import { isStepCached, type CachedStepEntry, type StepDefinition } from '../core/definition.js';
+import { isStepCached, type CachedStepEntry, type CacheKeyContext, type StepDefinition } from '../core/definition.js';
 import { ArtifactIntegrityError, ArtifactNotFoundError } from '../core/errors.js';
 import type { CachedFrom } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
+import { AttemptEndedError, withinLimits, type AttemptLimits } from './step-runner.js';
+import type { StepThreads } from './step-threads.js';
 
 /** Where a step's cache key is computed: what `StepContext` also has. */
 export interface CacheKeyOptions {
@@ -15,12 +17,36 @@ export interface CacheKeyOptions {
   baseDir: string;
   /** The engine's version (`ENGINE_VERSION` by default), as in the fingerprint. */
   engineVersion?: string;
+  /**
+   * Calls the step's `cacheKey` hook; default: directly, unbounded. The engine passes `boundedHook`:
+   * the hook is step code, bounded by the attempt's timeout and stop like `run`.
+   */
+  callHook?: (step: StepDefinition, ctx: CacheKeyContext) => Promise<JsonValue>;
+}
+
+/**
+ * Runs `step`'s `cacheKey` hook within an attempt's limits: in a step thread when the step runs in
+ * one (a hook that computes without yielding is stopped there), else in this thread. Rejects with
+ * `AttemptEndedError` when the attempt ends first.
+ */
+export function boundedHook(
+  threads: StepThreads | undefined,
+  limits: AttemptLimits,
+  attempt: { flowId: string; attempt: number },
+): NonNullable<CacheKeyOptions['callHook']> {
+  return (step, ctx) => {
+    if (threads?.canRun(step) === true) return threads.cacheKey(step, { ...ctx, ...attempt }, limits);
+    const cache = step.cache;
+    if (cache?.cacheKey === undefined) return Promise.resolve(null);
+    return withinLimits(() => cache.cacheKey!(step.baseParams, ctx), limits);
+  };
 }
 
 /**
  * The step's cache key for these inputs, or null when the cache does not apply: it is off, the module
  * declares `cacheable: false`, or its `cacheKey` hook threw (the step then runs, uncached, and fails
- * there if the hook's cause is real, e.g. a missing file).
+ * there if the hook's cause is real, e.g. a missing file). Rejects with `AttemptEndedError` when
+ * `callHook` says the attempt ended (timed out, stopped) while the hook ran.
  */
 export async function cacheKeyFor(
   step: StepDefinition,
@@ -31,9 +57,11 @@ export async function cacheKeyFor(
   if (cache === undefined || !isStepCached(step)) return null;
   let added: JsonValue = null;
   if (cache.cacheKey !== undefined) {
+    const ctx = { baseDir: options.baseDir, inputHashes: [...inputHashes] };
     try {
-      added = await cache.cacheKey(step.baseParams, { baseDir: options.baseDir, inputHashes: [...inputHashes] });
-    } catch {
+      added = await (options.callHook === undefined ? cache.cacheKey(step.baseParams, ctx) : options.callHook(step, ctx));
+    } catch (error) {
+      if (error instanceof AttemptEndedError) throw error;
       return null;
     }
   }

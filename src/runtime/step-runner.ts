@@ -13,6 +13,52 @@ export type AttemptResult =
 
 export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params'>;
 
+/** What bounds an attempt: its timeout (null: none) and `stop` (the flow was cancelled, the lease lost). */
+export interface AttemptLimits {
+  stop?: AbortSignal | undefined;
+  timeoutMs: number | null;
+}
+
+/**
+ * The attempt ended (its timeout, its stop, or its code ended the thread) while a hook of its step's
+ * module ran before `run`: the attempt fails with `failure`, it is not run.
+ */
+export class AttemptEndedError extends Error {
+  constructor(readonly failure: ClassifiedError) {
+    super(failure.message);
+  }
+}
+
+/**
+ * Runs `work` (a hook of the step's module, e.g. `cacheKey`) within the attempt's limits in this
+ * thread: rejects with `AttemptEndedError` when the timeout or the stop comes first. A hook that never
+ * settles is left behind, as `runAttempt` leaves a step that ignores its signal.
+ */
+export async function withinLimits<T>(work: () => T | Promise<T>, { stop, timeoutMs }: AttemptLimits): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
+  try {
+    const ended = new Promise<never>((_, reject) => {
+      if (timeoutMs !== null) timer = setTimeout(() => reject(new AttemptEndedError(classifyError(new StepTimeoutError(timeoutMs)))), timeoutMs);
+      if (stop !== undefined) {
+        onStop = () => reject(new AttemptEndedError(classifyError(stopReason(stop))));
+        if (stop.aborted) onStop();
+        else stop.addEventListener('abort', onStop, { once: true });
+      }
+    });
+    ended.catch(() => undefined);
+    return await Promise.race([Promise.resolve().then(work), ended]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    if (onStop !== undefined) stop?.removeEventListener('abort', onStop);
+  }
+}
+
+/** Why `stop` aborted, as an error to record. */
+export function stopReason(stop: AbortSignal): Error {
+  return stop.reason instanceof Error ? stop.reason : new Error(String(stop.reason));
+}
+
 /**
  * Runs one attempt of a step: enforces its timeout, collects its signals, hashes its outputs and turns
  * whatever it throws into a classified error. Never throws itself.
@@ -20,7 +66,7 @@ export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params'>;
 export async function runAttempt(
   step: StepDefinition,
   context: AttemptContext,
-  { stop, timeoutMs }: { stop?: AbortSignal | undefined; timeoutMs: number | null },
+  { stop, timeoutMs, onSignal }: AttemptLimits & { onSignal?: (signal: Signal) => void },
 ): Promise<AttemptResult> {
   const signals: Signal[] = [];
   let badSignal: InvalidStepSignalError | undefined;
@@ -33,6 +79,7 @@ export async function runAttempt(
       const problem = signalProblem(name, data);
       if (problem === undefined) {
         signals.push({ name, data });
+        onSignal?.({ name, data });
         return;
       }
       // Thrown where the step called emit (its stack names the line), and remembered: a step that
@@ -54,13 +101,14 @@ export async function runAttempt(
       };
       if (timeoutMs !== null) timer = setTimeout(() => end(new StepTimeoutError(timeoutMs)), timeoutMs);
       if (stop !== undefined) {
-        onStop = () => end(stop.reason instanceof Error ? stop.reason : new Error(String(stop.reason)));
+        onStop = () => end(stopReason(stop));
         if (stop.aborted) onStop();
         else stop.addEventListener('abort', onStop, { once: true });
       }
     });
     ended.catch(() => undefined);
     const work = Promise.resolve().then(() => {
+      if (controller.signal.aborted) throw controller.signal.reason; // ended before it began: never started
       // A mapped step runs whole when its input does not fit its map (or its cache entry satisfies
       // it): a wrong `over` then fails here, Validation, naming what the input has.
       if (step.map !== undefined) checkMapInput(ctx.input, step.map);

@@ -4,7 +4,9 @@ import { createArtifact } from '../../src/core/artifact.js';
 import { defineStep, withCacheForced, defineFlow, type StepModule } from '../../src/core/definition.js';
 import type { NewFlowEvent } from '../../src/core/events.js';
 import { replay } from '../../src/core/reducer.js';
+import { FlowEngine } from '../../src/runtime/engine.js';
 import { cacheEntryFor, cacheKeyFor, findCached, planStepCache } from '../../src/runtime/step-cache.js';
+import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
 import { flowInitialized, hashOf, shapeOf, stepStarted, stepFinished } from '../helpers/events.js';
 import { tamperArtifact } from '../helpers/tamper.js';
@@ -44,6 +46,18 @@ describe('cacheKeyFor', () => {
     expect(seen).toEqual([[{ n: 1 }, '/tmp', [hashOf('in')]]]);
     const failing: StepModule = { ...module, cacheKey: () => Promise.reject(new Error('file gone')) };
     expect(await cacheKeyFor(defineStep('a', failing, {}, { uses: 't/a', cache: true }), [], opts)).toBeNull();
+  });
+
+  it('a cacheKey hook that never settles is step code of the attempt: the attempt ends at its timeout and run never starts', async () => {
+    let ran = 0;
+    const hanging: StepModule = { kind: 'transform', cacheKey: () => new Promise(() => undefined), run: () => ((ran += 1), { outputs: [] }) };
+    const seed: StepModule = { kind: 'source', run: () => ({ outputs: [{ kind: 'n', payload: 1 }] }) };
+    const flow = defineFlow('hang', [defineStep('seed', seed), defineStep('key', hanging, {}, { uses: 't/key', cache: true, timeoutMs: 200, retry: { maxRetries: 0, backoff: { kind: 'none' } } })]);
+    const started = Date.now();
+    const done = await new FlowEngine({ store: new MemoryFlowStore() }).runToEnd(randomUUID(), flow);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(done.steps[1]).toMatchObject({ status: 'Failed', errors: [{ errorClass: 'Transient', code: 'TIMEOUT' }] });
+    expect(ran).toBe(0);
   });
 
   it('follows --cache / --no-cache', async () => {

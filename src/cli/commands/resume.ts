@@ -40,7 +40,7 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     });
     const definition = withRecordedCache(loaded.definition, stored.metadata);
     const progress = progressFor(ctx, options);
-    const threads = stepThreadsFor(options.concurrency);
+    const threads = stepThreadsFor(ctx, options.concurrency);
     const engine = new FlowEngine({
       store,
       retryPolicy: loaded.retryPolicy,

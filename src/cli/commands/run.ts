@@ -26,7 +26,7 @@ export async function runCommand(ctx: CommandContext, file: string, options: Run
   const metadata = { flowFile: loaded.file, ...(options.cache === undefined ? {} : { cache: options.cache }) };
   return withStore(ctx, async (store) => {
     const progress = progressFor(ctx, options);
-    const threads = stepThreadsFor(options.concurrency);
+    const threads = stepThreadsFor(ctx, options.concurrency);
     const engine = new FlowEngine({
       store,
       retryPolicy: loaded.retryPolicy,

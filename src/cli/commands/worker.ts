@@ -84,7 +84,7 @@ async function runWorker(
   metricsPort: number | undefined,
 ): Promise<ExitCode> {
   let failed = 0;
-  const threads = stepThreadsFor(options.concurrency ?? 1);
+  const threads = stepThreadsFor(ctx, options.concurrency ?? 1);
   const worker = new FlowWorker({
     store,
     resolve: flowFileResolver(ctx),
