@@ -67,9 +67,9 @@ steps:
   - { id: report, uses: chem/report }
 `);
     expect(loaded.definition.steps.map((s) => [s.id, s.kind, s.version, s.baseParams])).toEqual([
-      ['read', 'source', '1', { file: 'molecules.csv', smilesColumn: 'smiles', nameColumn: 'name' }],
-      ['descriptors', 'transform', '1', { decimals: 2 }],
-      ['properties', 'transform', '1', { unavailableAttempts: 0 }],
+      ['read', 'source', '2', { file: 'molecules.csv', smilesColumn: 'smiles', nameColumn: 'name' }],
+      ['descriptors', 'transform', '2', { decimals: 2 }],
+      ['properties', 'transform', '2', { unavailableAttempts: 0 }],
       ['lipinski', 'transform', '1', { maxViolations: 1, limits: { mw: 600, clogp: 5, hbd: 5, hba: 10 } }],
       ['report', 'sink', '3', { outDir: 'out', name: 'report', title: 'Lipinski rule of five', maxFailedShown: 200, maxPassedShown: 200 }],
     ]);
