@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { canonicalJson, type JsonValue } from './canonical-json.js';
 import { ArtifactIntegrityError, NonCanonicalValueError, type ArtifactProducer } from './errors.js';
 import { hashCanonical, sha256Hex } from './hash.js';
+import type { BatchManifest } from './batch.js';
 
 /**
  * An immutable, content-addressed step output. `hash` covers the canonical payload only: metadata
@@ -68,4 +69,47 @@ export function verifyArtifact<A extends Artifact>(artifact: A, producedBy: Arti
   }
   if (actual !== artifact.hash) throw new ArtifactIntegrityError(artifact.hash, actual, producedBy);
   return artifact;
+}
+
+/**
+ * An artifact stored as a batch of rows in chunks (see `BatchManifest`): the same logical payload, and
+ * so the same hash, as the artifact held whole. The database keeps the manifest; the chunks' bytes are
+ * in the blob store.
+ */
+export interface BatchArtifact {
+  readonly form: 'batch';
+  readonly kind: string;
+  readonly hash: string;
+  readonly manifest: BatchManifest;
+  readonly metadata?: Record<string, JsonValue>;
+}
+
+/**
+ * A file a step wrote (an SDF, a CSV or Parquet table, a trajectory): `hash` is the SHA-256 of its bytes
+ * (what `sha256sum` prints), which the blob store keeps; the database keeps the hash, size and kind.
+ * `name` is the name the step gave it, for people and for the command that reads it; it is not hashed.
+ */
+export interface FileArtifact {
+  readonly form: 'file';
+  readonly kind: string;
+  readonly hash: string;
+  readonly size: number;
+  readonly name: string;
+  readonly metadata?: Record<string, JsonValue>;
+}
+
+/** An artifact as a store keeps it: whole (`Artifact`, no `form`), a batch, or a file. */
+export type StoredArtifact = Artifact | BatchArtifact | FileArtifact;
+
+export function isBatchArtifact(artifact: StoredArtifact): artifact is BatchArtifact {
+  return 'form' in artifact && artifact.form === 'batch';
+}
+
+export function isFileArtifact(artifact: StoredArtifact): artifact is FileArtifact {
+  return 'form' in artifact && artifact.form === 'file';
+}
+
+/** An artifact held whole, with its payload. */
+export function isWholeArtifact(artifact: StoredArtifact): artifact is Artifact {
+  return !('form' in artifact);
 }

@@ -72,10 +72,12 @@ export class ArtifactIntegrityError extends ChemflowError {
     readonly expectedHash: string,
     readonly actualHash: string | null,
     readonly producedBy: ArtifactProducer | null = null,
+    /** The stored part found corrupt when it is not the payload itself: `chunk 3 (sha256 …)`, `blob`. */
+    readonly part: string = 'payload',
   ) {
     const origin = producedBy === null ? '' : ` (output of step ${producedBy.stepId} in flow ${producedBy.flowId})`;
     const found = actualHash === null ? 'is not canonical JSON' : `hashes to ${actualHash}`;
-    super(`Artifact ${expectedHash}${origin} is corrupt: its payload ${found}; it is not used`);
+    super(`Artifact ${expectedHash}${origin} is corrupt: its ${part} ${found}; it is not used`);
   }
 }
 
@@ -298,5 +300,16 @@ export class InvalidDatabaseUrlError extends ChemflowError {
   // Only the reason is said: the URL may hold a password.
   constructor(readonly reason: string) {
     super(`Invalid database URL: ${reason}`);
+  }
+}
+
+/** A chunk or file an artifact names is not in the blob store: removed, or the store was pointed elsewhere. */
+export class BlobNotFoundError extends ChemflowError {
+  readonly code = 'BLOB_NOT_FOUND';
+  constructor(
+    readonly hash: string,
+    readonly location: string,
+  ) {
+    super(`No blob ${hash} in the blob store at ${location}: it was removed, or this is not the blob store the artifact was written to`);
   }
 }
