@@ -113,10 +113,10 @@ export class BatchWriter {
 
   private async digest(shape: BatchShape): Promise<string> {
     if (this.hasher !== undefined) return this.hasher.digest();
-    const get = this.io.get;
-    if (get === undefined) throw new TypeError('a batch whose header comes at close() needs io.get to read its chunks back');
+    const io = this.io;
+    if (io.get === undefined) throw new TypeError('a batch whose header comes at close() needs io.get to read its chunks back');
     const hasher = new BatchHasher(shape);
-    for (const ref of this.chunks) hasher.addChunk(await get(ref), ref.rows);
+    for (const ref of this.chunks) hasher.addChunk(await io.get(ref), ref.rows);
     return hasher.digest();
   }
 

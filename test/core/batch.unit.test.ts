@@ -34,8 +34,8 @@ describe('batch hashing', () => {
     await fc.assert(
       fc.asyncProperty(header, fc.array(row, { maxLength: 40 }), fc.integer({ min: 1, max: 7 }), fc.boolean(), async (head, rows, maxRows, late) => {
         const rowsField = 'molecules';
-        const payload = batchPayload({ rowsField, header: head }, rows as JsonValue[]);
-        const { hash, manifest, blobs } = await written(rowsField, late ? undefined : head, rows as JsonValue[], maxRows, late ? head : undefined);
+        const payload = batchPayload({ rowsField, header: head }, rows);
+        const { hash, manifest, blobs } = await written(rowsField, late ? undefined : head, rows, maxRows, late ? head : undefined);
         expect(hash).toBe(hashCanonical(payload));
         expect(manifest.rowCount).toBe(rows.length);
         expect(manifest.chunks.map((c) => c.rows).reduce((a, b) => a + b, 0)).toBe(rows.length);
