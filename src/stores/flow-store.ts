@@ -1,13 +1,18 @@
-import type { Artifact } from '../core/artifact.js';
+import type { StoredArtifact } from '../core/artifact.js';
 import type { FlowEvent, NewFlowEvent } from '../core/events.js';
 import type { QueueStatus } from '../core/queue-status.js';
 import type { ErrorCounts, StepExecutionError } from '../core/step-execution-error.js';
+import type { BlobStore } from './blobs/blob-store.js';
 import type { ShardQueue } from './shard-queue.js';
 import type { CacheEntryInput, StepCacheIndex } from './step-cache-index.js';
 
 export interface AppendOptions {
-  /** Artifacts produced by a `StepFinished` in this batch; deduplicated by hash, written atomically. */
-  artifacts?: readonly Artifact[];
+  /**
+   * Artifacts produced by a `StepFinished` in this batch; deduplicated by hash, written atomically.
+   * A batch's chunks and a file's bytes are in `blobs` already (written first: an append that fails
+   * leaves at most unreferenced blobs, never an artifact without its bytes).
+   */
+  artifacts?: readonly StoredArtifact[];
   /**
    * For the batch that creates a flow: the flow is created already leased to this owner, so a process
    * that starts a flow and runs it at once is never raced by a worker claiming it in between.
@@ -165,9 +170,13 @@ export interface FlowStore extends ErrorStore, FlowQueue, ShardQueue, StepCacheI
 
   /**
    * Artifacts by hash, in the order asked; throws `ArtifactNotFoundError` for a missing one and
-   * `ArtifactIntegrityError` (naming the producing step) for one whose payload no longer matches its hash.
+   * `ArtifactIntegrityError` (naming the producing step) for a whole one whose payload no longer matches
+   * its hash. A batch or file comes as its manifest: its bytes are verified as they are read from `blobs`.
    */
-  getArtifacts(hashes: readonly string[]): Promise<Artifact[]>;
+  getArtifacts(hashes: readonly string[]): Promise<StoredArtifact[]>;
+
+  /** Where the bytes of batch chunks and file artifacts are (see `BlobStore`). */
+  readonly blobs: BlobStore;
 
   close(): Promise<void>;
 }

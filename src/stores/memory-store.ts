@@ -1,4 +1,6 @@
-import { verifyArtifact, type Artifact } from '../core/artifact.js';
+import { isWholeArtifact, verifyArtifact, type StoredArtifact } from '../core/artifact.js';
+import type { BlobStore } from './blobs/blob-store.js';
+import { MemoryBlobStore } from './blobs/memory-blob-store.js';
 import { ArtifactNotFoundError, ConcurrencyError, type ArtifactProducer } from '../core/errors.js';
 import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../core/events.js';
 import { unstorableInBatch } from '../core/storable.js';
@@ -30,7 +32,7 @@ import { cacheEntryProblem, cancelsFlow, type CacheEntry, type CachePruneOptions
 export class MemoryFlowStore implements FlowStore {
   readonly kind = 'memory';
   private readonly logs = new Map<string, FlowEvent[]>();
-  private readonly artifacts = new Map<string, Artifact>();
+  private readonly artifacts = new Map<string, StoredArtifact>();
   /** The step that first produced each artifact, as `produced_in_seq` records it in the databases. */
   private readonly producers = new Map<string, ArtifactProducer>();
   private readonly errors: StepExecutionError[] = [];
@@ -41,6 +43,8 @@ export class MemoryFlowStore implements FlowStore {
     () => this.queue.wake(),
   );
   private seq = 0;
+
+  constructor(readonly blobs: BlobStore = new MemoryBlobStore()) {}
 
   append(
     flowId: string,
@@ -116,12 +120,15 @@ export class MemoryFlowStore implements FlowStore {
     return Promise.resolve([...(this.logs.get(flowId) ?? [])]);
   }
 
-  getArtifacts(hashes: readonly string[]): Promise<Artifact[]> {
+  getArtifacts(hashes: readonly string[]): Promise<StoredArtifact[]> {
     const missing = hashes.find((hash) => !this.artifacts.has(hash));
     if (missing !== undefined) return Promise.reject(new ArtifactNotFoundError(missing));
     // Verified on every read, like the databases: memory held by a long-lived process can be changed too.
     return Promise.resolve().then(() =>
-      hashes.map((hash) => verifyArtifact(structuredClone(this.artifacts.get(hash) as Artifact), this.producers.get(hash) ?? null)),
+      hashes.map((hash) => {
+        const artifact = structuredClone(this.artifacts.get(hash) as StoredArtifact);
+        return isWholeArtifact(artifact) ? verifyArtifact(artifact, this.producers.get(hash) ?? null) : artifact;
+      }),
     );
   }
 
