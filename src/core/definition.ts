@@ -1,4 +1,3 @@
-import type { Artifact, ArtifactDraft } from './artifact.js';
 import type { JsonObject, JsonValue } from './canonical-json.js';
 import { InvalidDefinitionError } from './errors.js';
 import { hashCanonical } from './hash.js';
@@ -6,15 +5,19 @@ import type { ErrorClass } from './error-class.js';
 import { mapSpecProblems, type MapSpec } from './map-spec.js';
 import type { CachedFrom } from './events.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
+import type { StepDataWriters, StepInput, StepOutput } from './step-data.js';
 import { storableJsonProblem, unstorableReason } from './storable.js';
 
 export type StepKind = 'source' | 'transform' | 'sink' | 'check';
 export const STEP_KINDS: readonly StepKind[] = ['source', 'transform', 'sink', 'check'];
 
-/** What a step sees while it runs. */
-export interface StepContext<P extends JsonObject = JsonObject> {
-  /** The previous step's output artifacts; empty for a source. */
-  readonly input: readonly Artifact[];
+/** What a step sees while it runs; `batch` and `file` write large outputs (see `StepDataWriters`). */
+export interface StepContext<P extends JsonObject = JsonObject> extends StepDataWriters {
+  /**
+   * The previous step's output artifacts; empty for a source. A batch comes whole (`Artifact`) unless
+   * the step streams (`streaming: true`), then as a `BatchInput`; a file always as a `FileInput`.
+   */
+  readonly input: readonly StepInput[];
   /** The step's params (its `baseParams`). */
   readonly params: P;
   /** 1-based attempt number of this step. */
@@ -65,7 +68,7 @@ export interface ErrorHistoryEntry {
 
 /** What a successful step returns. */
 export interface StepResult {
-  outputs: readonly ArtifactDraft[];
+  outputs: readonly StepOutput[];
 }
 
 export interface StepDefinition<P extends JsonObject = JsonObject> {
@@ -87,6 +90,8 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   readonly cache?: StepCacheSettings<P>;
   /** Where its code was loaded from, when it can be loaded again in a step thread; never part of any hash. */
   readonly origin?: StepOrigin;
+  /** Reads batch inputs as streams (see `StepModule.streaming`); never part of any hash. */
+  readonly streaming?: boolean;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
 
@@ -226,6 +231,11 @@ export interface StepModule<P extends JsonObject = JsonObject> {
    */
   readonly cacheable?: boolean;
   /**
+   * `true`: the step reads its batch inputs row by row (`BatchInput.rows()`), so they are never held
+   * whole in memory for it. Default false: every batch input is read whole into `payload` first.
+   */
+  readonly streaming?: boolean;
+  /**
    * Adds to the step's cache key what its result depends on beyond its inputs and params, e.g. the
    * content hash of a file it reads (docs/cache.md). Throwing makes the step run uncached.
    */
@@ -278,6 +288,7 @@ export function defineStep<P extends JsonObject>(
     ...(options.map === undefined ? {} : { map: { over: options.map.over, shardSize: options.map.shardSize } }),
     ...(options.uses === undefined ? {} : { cache: cacheSettings(module, options.uses, options) }),
     ...(options.origin === undefined ? {} : { origin: { uses: options.origin.uses, baseDir: options.origin.baseDir } }),
+    ...(module.streaming === true ? { streaming: true } : {}),
     run: (ctx) => module.run(ctx),
   };
 }
