@@ -117,6 +117,7 @@ describe('migration files and locations', () => {
       '0007_flow_shards',
       '0008_queue_rebuild_shards',
       '0009_queue_due_inline',
+      '0010_batch_artifacts',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE/);
