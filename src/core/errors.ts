@@ -313,3 +313,18 @@ export class BlobNotFoundError extends ChemflowError {
     super(`No blob ${hash} in the blob store at ${location}: it was removed, or this is not the blob store the artifact was written to`);
   }
 }
+
+/**
+ * A file artifact written where no blob directory keeps files: a PostgreSQL server store keeps batch
+ * chunks in a table, but files only in a directory given by `--blob-dir` (or `CHEMFLOW_BLOB_DIR`).
+ * Permanent: the attempt would fail the same way until the store is opened with one.
+ */
+export class BlobDirRequiredError extends ChemflowError {
+  readonly code = 'BLOB_DIR_REQUIRED';
+  readonly errorClass = 'Permanent' as const;
+  constructor(readonly location: string) {
+    super(
+      `File artifacts need a blob directory: the blob store at ${location} keeps batch chunks only. Pass --blob-dir <directory> (or set CHEMFLOW_BLOB_DIR) to a directory every worker can reach`,
+    );
+  }
+}

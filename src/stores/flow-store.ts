@@ -178,5 +178,11 @@ export interface FlowStore extends ErrorStore, FlowQueue, ShardQueue, StepCacheI
   /** Where the bytes of batch chunks and file artifacts are (see `BlobStore`). */
   readonly blobs: BlobStore;
 
+  /**
+   * Every blob hash a stored artifact names: the chunks of each batch and the bytes of each file. What
+   * `blobs` holds beyond these is garbage (`collectGarbage`).
+   */
+  referencedBlobs(): Promise<Set<string>>;
+
   close(): Promise<void>;
 }

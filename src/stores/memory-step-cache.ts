@@ -1,4 +1,4 @@
-import type { Artifact } from '../core/artifact.js';
+import { isBatchArtifact, isFileArtifact, type StoredArtifact } from '../core/artifact.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { FlowEvent } from '../core/events.js';
 import type { CacheEntry, CacheEntryInput, CachePruneOptions, CacheStats } from './step-cache-index.js';
@@ -31,15 +31,18 @@ export class MemoryStepCache {
     return entry === undefined ? null : structuredClone(entry);
   }
 
-  /** `artifact(hash)`: the stored artifact, to size it (the canonical JSON of its payload, in UTF-8 bytes). */
-  stats(logs: Iterable<readonly FlowEvent[]>, artifact: (hash: string) => Artifact | undefined): CacheStats {
+  /**
+   * `artifact(hash)`: the stored artifact, to size it: the canonical JSON of a whole one's payload in
+   * UTF-8 bytes, the bytes of a batch's chunks, the size of a file.
+   */
+  stats(logs: Iterable<readonly FlowEvent[]>, artifact: (hash: string) => StoredArtifact | undefined): CacheStats {
     let hits = 0;
     for (const log of logs) for (const e of log) if (e.type === 'StepFinished' && (e.cachedFrom ?? null) !== null) hits += 1;
     const hashes = new Set([...this.entries.values()].flatMap((e) => e.outputs));
     let artifactBytes = 0;
     for (const hash of hashes) {
       const stored = artifact(hash);
-      if (stored !== undefined) artifactBytes += Buffer.byteLength(canonicalJson(stored.payload), 'utf8');
+      if (stored !== undefined) artifactBytes += storedBytes(stored);
     }
     return { hits, entries: this.entries.size, artifactBytes };
   }
@@ -54,4 +57,10 @@ export class MemoryStepCache {
     }
     return deleted;
   }
+}
+
+function storedBytes(artifact: StoredArtifact): number {
+  if (isBatchArtifact(artifact)) return artifact.manifest.chunks.reduce((sum, chunk) => sum + chunk.bytes, 0);
+  if (isFileArtifact(artifact)) return artifact.size;
+  return Buffer.byteLength(canonicalJson(artifact.payload), 'utf8');
 }

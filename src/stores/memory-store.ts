@@ -1,4 +1,4 @@
-import { isWholeArtifact, verifyArtifact, type StoredArtifact } from '../core/artifact.js';
+import { isBatchArtifact, isFileArtifact, isWholeArtifact, verifyArtifact, type StoredArtifact } from '../core/artifact.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import { MemoryBlobStore } from './blobs/memory-blob-store.js';
 import { ArtifactNotFoundError, ConcurrencyError, type ArtifactProducer } from '../core/errors.js';
@@ -130,6 +130,15 @@ export class MemoryFlowStore implements FlowStore {
         return isWholeArtifact(artifact) ? verifyArtifact(artifact, this.producers.get(hash) ?? null) : artifact;
       }),
     );
+  }
+
+  referencedBlobs(): Promise<Set<string>> {
+    const hashes = new Set<string>();
+    for (const artifact of this.artifacts.values()) {
+      if (isBatchArtifact(artifact)) for (const chunk of artifact.manifest.chunks) hashes.add(chunk.hash);
+      else if (isFileArtifact(artifact)) hashes.add(artifact.hash);
+    }
+    return Promise.resolve(hashes);
   }
 
   /** Number of stored artifacts (for deduplication checks). */

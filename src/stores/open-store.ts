@@ -1,4 +1,8 @@
+import { join } from 'node:path';
 import { StoreDirectoryError } from '../core/errors.js';
+import type { BlobStore } from './blobs/blob-store.js';
+import { FsBlobStore } from './blobs/fs-blob-store.js';
+import { MemoryBlobStore } from './blobs/memory-blob-store.js';
 import type { FlowStore } from './flow-store.js';
 import { MemoryFlowStore } from './memory-store.js';
 import { PgExecutor } from './pg/pg-executor.js';
@@ -22,7 +26,27 @@ export function resolveStoreLocation(location?: string): string {
   return fromEnv !== undefined && fromEnv !== '' ? fromEnv : DEFAULT_STORE_LOCATION;
 }
 
-export interface OpenStoreOptions {
+/**
+ * The blob directory: given, else `CHEMFLOW_BLOB_DIR`, else none (each store's own place: the embedded
+ * database's `blobs/`, memory, or a PostgreSQL server's `artifact_chunks` table).
+ */
+export function resolveBlobDir(given?: string): string | undefined {
+  if (given !== undefined && given !== '') return given;
+  const fromEnv = process.env.CHEMFLOW_BLOB_DIR;
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+}
+
+export interface BlobOptions {
+  /**
+   * A directory for the bytes of batch chunks and file artifacts (`--blob-dir`), shared by every worker
+   * of the store. Without one: an embedded database keeps them in its own `blobs/` directory, the memory
+   * stores in memory, and a PostgreSQL server keeps batch chunks in its `artifact_chunks` table and
+   * refuses file artifacts (`BLOB_DIR_REQUIRED`).
+   */
+  blobDir?: string;
+}
+
+export interface OpenStoreOptions extends BlobOptions {
   /**
    * May an embedded database be created (in a directory that does not exist yet or is empty)? Default
    * true; a caller that only reads passes false and gets `StoreDirectoryError` where there is none.
@@ -40,19 +64,42 @@ export interface OpenStoreOptions {
  */
 export async function openStore(location?: string, options: OpenStoreOptions = {}): Promise<FlowStore> {
   const resolved = resolveStoreLocation(location);
-  if (storeLocationKind(resolved) === 'memory') return new MemoryFlowStore();
-  return SqlFlowStore.open(await openExecutor(resolved, options.create ?? true));
+  const blobOptions = { blobDir: resolveBlobDir(options.blobDir) };
+  switch (storeLocationKind(resolved)) {
+    case 'memory':
+      return new MemoryFlowStore(blobDir(blobOptions) ?? new MemoryBlobStore());
+    case 'postgres':
+      return openPostgresStore({ connectionString: resolved }, blobOptions);
+    case 'pglite-memory':
+      return openPgliteStore(undefined, blobOptions);
+    case 'pglite-directory':
+      return openPgliteStore(resolved, { ...blobOptions, create: options.create ?? true });
+  }
 }
 
-/** A PostgreSQL server store, e.g. in a given schema. */
-export async function openPostgresStore(options: PgExecutorOptions): Promise<SqlFlowStore> {
-  return SqlFlowStore.open(new PgExecutor(options));
+/**
+ * A PostgreSQL server store, e.g. in a given schema; blobs in `blobDir` when given (not read from the
+ * environment here: `openStore` does that), else batch chunks in the `artifact_chunks` table.
+ */
+export async function openPostgresStore(options: PgExecutorOptions, blobOptions: BlobOptions = {}): Promise<SqlFlowStore> {
+  return SqlFlowStore.open(new PgExecutor(options), blobDir(blobOptions));
 }
 
-/** An embedded PGlite store, file-backed in `dataDir` (as `openStore` takes a directory) or in memory when it is undefined. */
+/**
+ * An embedded PGlite store, file-backed in `dataDir` (as `openStore` takes a directory), its blobs in
+ * `<dataDir>/blobs`, or in memory with its blobs when `dataDir` is undefined; `blobDir` overrides both.
+ */
 export async function openPgliteStore(dataDir?: string, options: OpenStoreOptions = {}): Promise<SqlFlowStore> {
   if (dataDir !== undefined) claimDataDir(dataDir, { create: options.create ?? true });
-  return SqlFlowStore.open(await PgliteExecutor.open(dataDir));
+  const blobs = blobDir(options) ?? (dataDir === undefined ? new MemoryBlobStore() : new FsBlobStore(join(dataDir, BLOBS_DIRECTORY)));
+  return SqlFlowStore.open(await PgliteExecutor.open(dataDir), blobs);
+}
+
+/** The embedded database's blob directory, inside its data directory (`.chemflow/blobs`). */
+export const BLOBS_DIRECTORY = 'blobs';
+
+function blobDir(options: BlobOptions): BlobStore | undefined {
+  return options.blobDir === undefined ? undefined : new FsBlobStore(options.blobDir);
 }
 
 /**

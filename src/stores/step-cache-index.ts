@@ -31,7 +31,10 @@ export interface CacheStats {
   hits: number;
   /** Rows of the cache index (steps a later flow may take from the cache). */
   entries: number;
-  /** Size of the distinct artifacts the entries name, as the store holds their JSON payloads. */
+  /**
+   * Size of the distinct artifacts the entries name: a whole one's JSON payload as the store holds it,
+   * the bytes of a batch's chunks, a file's size.
+   */
   artifactBytes: number;
 }
 

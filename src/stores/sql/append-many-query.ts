@@ -94,8 +94,9 @@ function appendErrors(param: number): string {
 /** As in `appendEventsQuery`, within the artifact's own flow; the first of a hash in the batch wins. */
 function appendArtifacts(param: number): string {
   return `artifacts AS (
-  INSERT INTO workflow_step_artifacts (hash, kind, payload, metadata, produced_in_seq)
-  SELECT source.e->>'hash', source.e->>'kind', source.e->'payload', source.e->'metadata',
+  INSERT INTO workflow_step_artifacts (hash, kind, form, payload, manifest, metadata, produced_in_seq)
+  SELECT source.e->>'hash', source.e->>'kind', coalesce(source.e->>'form', 'whole'), source.e->'payload',
+    source.e->'manifest', source.e->'metadata',
     (SELECT i.seq FROM inserted i
       WHERE i.flow_id = (source.e->>'flowId')::uuid AND i.event_type = 'StepFinished'
         AND i.payload->'outputs' ? (source.e->>'hash')

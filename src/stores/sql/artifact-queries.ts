@@ -6,10 +6,22 @@ import type { SqlQuery } from './executor.js';
  */
 export function getArtifactsQuery(hashes: readonly string[]): SqlQuery {
   return {
-    text: `SELECT a.hash, a.kind, a.payload, a.metadata,
+    text: `SELECT a.hash, a.kind, a.form, a.payload, a.manifest, a.metadata,
         e.flow_id::text AS produced_by_flow, e.payload->>'stepId' AS produced_by_step
       FROM workflow_step_artifacts a LEFT JOIN event_log e ON e.seq = a.produced_in_seq
       WHERE a.hash IN (SELECT jsonb_array_elements_text($1::text::jsonb))`,
     values: [JSON.stringify(hashes)],
+  };
+}
+
+/** Every blob a stored artifact names: the chunks of each batch and the bytes of each file (for `gc`). */
+export function referencedBlobsQuery(): SqlQuery {
+  return {
+    text: `SELECT chunk->>'hash' AS hash
+        FROM workflow_step_artifacts a CROSS JOIN LATERAL jsonb_array_elements(a.manifest->'chunks') AS chunk
+        WHERE a.form = 'batch'
+      UNION
+      SELECT hash FROM workflow_step_artifacts WHERE form = 'file'`,
+    values: [],
   };
 }

@@ -37,7 +37,8 @@ export function lookupCacheQuery(key: string): SqlQuery {
 
 /**
  * Hits are counted on the partial index `event_log_cached_finish` (only cached finishes are in it);
- * bytes are those of the distinct artifacts the entries name, as `jsonb` text.
+ * bytes are those of the distinct artifacts the entries name: a whole one's `jsonb` text, a batch's
+ * chunks, a file's size.
  */
 export function cacheStatsQuery(): SqlQuery {
   return {
@@ -45,7 +46,10 @@ export function cacheStatsQuery(): SqlQuery {
       (SELECT count(*) FROM event_log
         WHERE event_type = 'StepFinished' AND jsonb_typeof(payload->'cachedFrom') = 'object')::bigint AS hits,
       (SELECT count(*) FROM step_cache)::bigint AS entries,
-      (SELECT coalesce(sum(octet_length(a.payload::text)), 0) FROM workflow_step_artifacts a
+      (SELECT coalesce(sum(CASE a.form
+          WHEN 'batch' THEN (SELECT coalesce(sum((chunk->>'bytes')::bigint), 0) FROM jsonb_array_elements(a.manifest->'chunks') AS chunk)
+          WHEN 'file' THEN (a.manifest->>'size')::bigint
+          ELSE octet_length(a.payload::text) END), 0) FROM workflow_step_artifacts a
         WHERE a.hash IN (SELECT jsonb_array_elements_text(c.output_hashes) FROM step_cache c))::bigint AS artifact_bytes`,
     values: [],
   };

@@ -1,4 +1,6 @@
 import type { Artifact } from '../../core/artifact.js';
+import type { BatchManifest } from '../../core/batch.js';
+import type { JsonValue } from '../../core/canonical-json.js';
 import type { QueueProjection } from '../../core/queue-status.js';
 import type { StepExecutionError } from '../../core/step-execution-error.js';
 import type { CacheEntryInput } from '../step-cache-index.js';
@@ -14,6 +16,21 @@ export interface EventRowInput {
   payload: Record<string, unknown>;
 }
 
+/**
+ * A batch or file artifact as the statement writes it: its manifest (a batch's, or a file's size and
+ * name) in place of a payload.
+ */
+export interface ManifestRowInput {
+  kind: string;
+  hash: string;
+  form: 'batch' | 'file';
+  manifest: BatchManifest | { size: number; name: string };
+  metadata?: Record<string, JsonValue>;
+}
+
+/** An artifact as the statement receives it: a whole one as it is (no copy of its payload), or a manifest row. */
+export type ArtifactRowInput = Artifact | ManifestRowInput;
+
 /** An error row tied to the version of the `StepFailed` that it projects. */
 export type ErrorRowInput = StepExecutionError & { version: number };
 
@@ -27,7 +44,7 @@ export interface AppendBatch {
   /** What the batch writes on the flow's queue row (`batchProjection`), merged with the row in SQL; null for no events. */
   queue: QueueProjection | null;
   errors: readonly ErrorRowInput[];
-  artifacts: readonly Artifact[];
+  artifacts: readonly ArtifactRowInput[];
   /** The step cache entry of the batch's clean StepFinished, if the step ran with the cache on. */
   cacheEntry?: CacheEntryInput | undefined;
 }
@@ -125,11 +142,15 @@ function appendErrors(param: number): string {
 )`;
 }
 
-/** `produced_in_seq` is the first StepFinished of the batch whose outputs name the artifact. */
+/**
+ * `produced_in_seq` is the first StepFinished of the batch whose outputs name the artifact. A whole
+ * artifact has no `form` or `manifest` key (NULL manifest, form `whole`); a batch or file no `payload`.
+ */
 function appendArtifacts(param: number): string {
   return `artifacts AS (
-  INSERT INTO workflow_step_artifacts (hash, kind, payload, metadata, produced_in_seq)
-  SELECT source.e->>'hash', source.e->>'kind', source.e->'payload', source.e->'metadata',
+  INSERT INTO workflow_step_artifacts (hash, kind, form, payload, manifest, metadata, produced_in_seq)
+  SELECT source.e->>'hash', source.e->>'kind', coalesce(source.e->>'form', 'whole'), source.e->'payload',
+    source.e->'manifest', source.e->'metadata',
     (SELECT i.seq FROM inserted i
       WHERE i.event_type = 'StepFinished' AND i.payload->'outputs' ? (source.e->>'hash')
       ORDER BY i.version LIMIT 1)

@@ -1,4 +1,4 @@
-import type { Artifact } from '../../core/artifact.js';
+import { isBatchArtifact, isWholeArtifact, type StoredArtifact } from '../../core/artifact.js';
 import { ConcurrencyError, StoreError } from '../../core/errors.js';
 import { eventPayload } from '../../core/event-codec.js';
 import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../../core/events.js';
@@ -7,7 +7,7 @@ import { errorRecordFromEvent } from '../../core/step-execution-error.js';
 import { unstorableInBatch } from '../../core/storable.js';
 import type { AppendRequest, AppendResult } from '../flow-store.js';
 import { cacheEntryProblem } from '../step-cache-index.js';
-import { appendEventsQuery, type AppendBatch, type ErrorRowInput } from './event-queries.js';
+import { appendEventsQuery, type AppendBatch, type ArtifactRowInput, type ErrorRowInput } from './event-queries.js';
 import type { SqlQuery } from './executor.js';
 import { isUuid } from './uuid.js';
 
@@ -89,7 +89,7 @@ export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
     events: stored.map((event) => ({ type: event.type, ts: event.ts, payload: bodyPayload(event) })),
     queue: batchProjection(stored) ?? null,
     errors,
-    artifacts: firstOfEachHash(options.artifacts ?? []),
+    artifacts: firstOfEachHash(options.artifacts ?? []).map(artifactRowInput),
     lease: expectedVersion === 0 ? options.lease : undefined,
     cacheEntry: options.cacheEntry,
   });
@@ -108,7 +108,15 @@ export function bodyPayload(event: FlowEvent): Record<string, unknown> {
 }
 
 /** Duplicates within one batch are the same content; keep the first, as the memory store does. */
-function firstOfEachHash(artifacts: readonly Artifact[]): Artifact[] {
+function firstOfEachHash(artifacts: readonly StoredArtifact[]): StoredArtifact[] {
   const seen = new Set<string>();
   return artifacts.filter((artifact) => !seen.has(artifact.hash) && seen.add(artifact.hash));
+}
+
+/** A whole artifact goes as it is; a batch or file as its manifest row. */
+function artifactRowInput(artifact: StoredArtifact): ArtifactRowInput {
+  if (isWholeArtifact(artifact)) return artifact;
+  const { kind, hash, metadata } = artifact;
+  const manifest = isBatchArtifact(artifact) ? artifact.manifest : { size: artifact.size, name: artifact.name };
+  return { kind, hash, form: artifact.form, manifest, ...(metadata === undefined ? {} : { metadata }) };
 }

@@ -1,11 +1,13 @@
-import type { Artifact } from '../../core/artifact.js';
+import type { Artifact, BatchArtifact, FileArtifact } from '../../core/artifact.js';
+import type { BatchManifest, ChunkRef } from '../../core/batch.js';
 import type { JsonObject, JsonValue } from '../../core/canonical-json.js';
 import type { ErrorClass } from '../../core/error-class.js';
-import type { ArtifactProducer } from '../../core/errors.js';
+import { ArtifactIntegrityError, type ArtifactProducer } from '../../core/errors.js';
 import { decodeEvent } from '../../core/event-codec.js';
 import type { FlowEvent } from '../../core/events.js';
 import type { QueueStatus } from '../../core/queue-status.js';
 import type { StepExecutionError } from '../../core/step-execution-error.js';
+import { BLOB_HASH } from '../blobs/blob-store.js';
 import type { FlowSummary } from '../flow-store.js';
 
 /** BIGINT arrives as a string from `pg` and as a number from PGlite. */
@@ -35,7 +37,10 @@ export interface ErrorRow {
 export interface ArtifactRow {
   hash: string;
   kind: string;
+  /** `whole` (payload set), `batch` or `file` (manifest set): guarded by the table's CHECK constraints. */
+  form: 'whole' | 'batch' | 'file';
   payload: JsonValue;
+  manifest: unknown;
   metadata: Record<string, JsonValue> | null;
   produced_by_flow: string | null;
   produced_by_step: string | null;
@@ -86,6 +91,42 @@ export function errorFromRow(flowId: string, row: ErrorRow): StepExecutionError 
 export function artifactFromRow(row: ArtifactRow): Artifact {
   const base = { kind: row.kind, hash: row.hash, payload: row.payload };
   return row.metadata === null ? base : { ...base, metadata: row.metadata };
+}
+
+/**
+ * A batch or file row as its `StoredArtifact`. The manifest is untrusted input like every row: one
+ * whose shape is wrong is corrupt (`ArtifactIntegrityError`, part `manifest`); its bytes are verified
+ * when they are read from the blob store.
+ */
+export function storedArtifactFromRow(row: ArtifactRow): BatchArtifact | FileArtifact {
+  const corrupt = () => new ArtifactIntegrityError(row.hash, null, producerFromRow(row), 'manifest');
+  const metadata = row.metadata === null ? {} : { metadata: row.metadata };
+  if (row.form === 'file') {
+    const file = row.manifest as { size?: unknown; name?: unknown } | null;
+    if (!isCount(file?.size) || typeof file?.name !== 'string') throw corrupt();
+    return { form: 'file', kind: row.kind, hash: row.hash, size: file.size, name: file.name, ...metadata };
+  }
+  if (!isBatchManifest(row.manifest)) throw corrupt();
+  return { form: 'batch', kind: row.kind, hash: row.hash, manifest: row.manifest, ...metadata };
+}
+
+function isBatchManifest(value: unknown): value is BatchManifest {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Partial<Record<keyof BatchManifest, unknown>>;
+  if (m.rowsField !== null && typeof m.rowsField !== 'string') return false;
+  if (typeof m.header !== 'object' || m.header === null || Array.isArray(m.header)) return false;
+  if (!isCount(m.rowCount) || !Array.isArray(m.chunks)) return false;
+  let rows = 0;
+  for (const chunk of m.chunks as unknown[]) {
+    const c = (chunk ?? {}) as Partial<Record<keyof ChunkRef, unknown>>;
+    if (typeof c.hash !== 'string' || !BLOB_HASH.test(c.hash) || !isCount(c.rows) || !isCount(c.bytes)) return false;
+    rows += c.rows;
+  }
+  return rows === m.rowCount;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 export function producerFromRow(row: ArtifactRow): ArtifactProducer | null {

@@ -1,4 +1,4 @@
-import type { Artifact } from '../../core/artifact.js';
+import type { StoredArtifact } from '../../core/artifact.js';
 import type { NewFlowEvent, FlowEvent } from '../../core/events.js';
 import type { ErrorCounts, StepExecutionError } from '../../core/step-execution-error.js';
 import type { QueueStatus } from '../../core/queue-status.js';
@@ -13,6 +13,8 @@ import type {
   FlowSummary,
   LeaseAcquisition,
 } from '../flow-store.js';
+import type { BlobStore } from '../blobs/blob-store.js';
+import { MemoryBlobStore } from '../blobs/memory-blob-store.js';
 import type { SqlExecutor } from './executor.js';
 import { migrate } from './migrate.js';
 import { PgArtifactStore } from './pg-artifact-store.js';
@@ -22,6 +24,7 @@ import { PgFlowQueue } from './pg-flow-queue.js';
 import { PgFlowRepository } from './pg-flow-repository.js';
 import { PgShardQueue } from './pg-shard-queue.js';
 import { PgStepCache } from './pg-step-cache.js';
+import { SqlBlobStore } from './sql-blob-store.js';
 import type { ClaimedShard, ShardDue, ShardKey, ShardRow } from '../shard-queue.js';
 import type { CacheEntry, CachePruneOptions, CacheStats } from '../step-cache-index.js';
 import { withRetry } from './transient.js';
@@ -40,7 +43,10 @@ export class SqlFlowStore implements FlowStore {
   readonly cache: PgStepCache;
   readonly shards: PgShardQueue;
 
-  private constructor(readonly executor: SqlExecutor) {
+  private constructor(
+    readonly executor: SqlExecutor,
+    readonly blobs: BlobStore,
+  ) {
     this.kind = executor.kind;
     this.events = new PgEventStore(executor);
     this.errors = new PgErrorStore(executor);
@@ -51,15 +57,19 @@ export class SqlFlowStore implements FlowStore {
     this.shards = new PgShardQueue(executor);
   }
 
-  /** Brings the schema up to date (idempotent, safe against concurrent openers) and opens the store. */
-  static async open(executor: SqlExecutor): Promise<SqlFlowStore> {
+  /**
+   * Brings the schema up to date (idempotent, safe against concurrent openers) and opens the store.
+   * `blobs` defaults to the database's own `artifact_chunks` table on a PostgreSQL server (batch chunks
+   * only) and to memory for PGlite: `openPgliteStore` gives a directory-backed database its `blobs/`.
+   */
+  static async open(executor: SqlExecutor, blobs?: BlobStore): Promise<SqlFlowStore> {
     try {
       await withRetry('migrate the database', () => migrate(executor, 'up'));
     } catch (error) {
       await executor.close().catch(() => undefined);
       throw error;
     }
-    return new SqlFlowStore(executor);
+    return new SqlFlowStore(executor, blobs ?? (executor.kind === 'postgres' ? new SqlBlobStore(executor) : new MemoryBlobStore()));
   }
 
   append(
@@ -79,8 +89,12 @@ export class SqlFlowStore implements FlowStore {
     return this.events.list(flowId);
   }
 
-  getArtifacts(hashes: readonly string[]): Promise<Artifact[]> {
+  getArtifacts(hashes: readonly string[]): Promise<StoredArtifact[]> {
     return this.artifacts.getArtifacts(hashes);
+  }
+
+  referencedBlobs(): Promise<Set<string>> {
+    return this.artifacts.referencedBlobs();
   }
 
   listErrors(flowId: string, stepId?: string): Promise<StepExecutionError[]> {
