@@ -1,4 +1,5 @@
-import type { StoredArtifact } from '../../core/artifact.js';
+import { isFileArtifact, type StoredArtifact } from '../../core/artifact.js';
+import { BlobDirRequiredError } from '../../core/errors.js';
 import type { NewFlowEvent, FlowEvent } from '../../core/events.js';
 import type { ErrorCounts, StepExecutionError } from '../../core/step-execution-error.js';
 import type { QueueStatus } from '../../core/queue-status.js';
@@ -78,11 +79,22 @@ export class SqlFlowStore implements FlowStore {
     events: readonly NewFlowEvent[],
     options?: AppendOptions,
   ): Promise<AppendResult> {
+    const refused = this.filesRefused(options);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.events.append(flowId, expectedVersion, events, options);
   }
 
-  appendBatch(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
-    return this.events.appendBatch(requests);
+  async appendBatch(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
+    const refusals = requests.map((r) => this.filesRefused(r.options));
+    if (refusals.every((r) => r === undefined)) return this.events.appendBatch(requests);
+    const outcomes = await this.events.appendBatch(requests.filter((_, i) => refusals[i] === undefined));
+    return refusals.map((refused) => (refused === undefined ? (outcomes.shift() as AppendOutcome) : { ok: false, error: refused }));
+  }
+
+  /** A file artifact is never recorded where its bytes cannot be kept (a database table keeps chunks only). */
+  private filesRefused(options: AppendOptions | undefined): BlobDirRequiredError | undefined {
+    if (this.blobs.keepsFiles || options?.artifacts?.some(isFileArtifact) !== true) return undefined;
+    return new BlobDirRequiredError(this.blobs.location);
   }
 
   list(flowId: string): Promise<FlowEvent[]> {
