@@ -58,8 +58,8 @@ export interface TestSchema {
   url: string;
   /** A chemflow executor whose connections use this schema. */
   executor(options?: { applicationName?: string }): PgExecutor;
-  /** A migrated chemflow store in this schema. */
-  openStore(options?: { applicationName?: string }): Promise<SqlFlowStore>;
+  /** A migrated chemflow store in this schema; its blobs in `blobDir` when given, else in the database. */
+  openStore(options?: { applicationName?: string; blobDir?: string }): Promise<SqlFlowStore>;
   drop(): Promise<void>;
 }
 
@@ -71,7 +71,7 @@ export async function createTestSchema(label: string): Promise<TestSchema> {
     name,
     url: urlForSchema(name),
     executor: (options = {}) => new PgExecutor({ connectionString: TEST_PG_URL, schema: name, ...options }),
-    openStore: (options = {}) => openPostgresStore({ connectionString: TEST_PG_URL, schema: name, ...options }),
+    openStore: ({ blobDir, ...options } = {}) => openPostgresStore({ connectionString: TEST_PG_URL, schema: name, ...options }, { blobDir }),
     drop: async () => {
       await adminQuery(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
     },

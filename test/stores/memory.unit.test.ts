@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { describeStoreContract } from './store-contract.js';
 import { describeStepCacheContract } from './step-cache-contract.js';
+import { describeBlobContract } from './blob-contract.js';
 import { flowInitialized } from '../helpers/events.js';
 
 describeStoreContract('memory', () => {
@@ -19,6 +20,15 @@ describeStoreContract('memory', () => {
 });
 
 describeStepCacheContract('memory', () => Promise.resolve(new MemoryFlowStore()));
+
+describeBlobContract(
+  'memory',
+  () => {
+    const store = new MemoryFlowStore();
+    return Promise.resolve({ store, close: () => store.close() });
+  },
+  { keepsFiles: true },
+);
 
 describe('MemoryFlowStore reads', () => {
   it('hands out deep-frozen events: a caller cannot change the log, and reads copy nothing', async () => {

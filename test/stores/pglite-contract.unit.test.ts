@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openPgliteStore } from '../../src/stores/open-store.js';
 import { artifactRowCount, errorRows } from '../helpers/sql-inspect.js';
 import { describeStoreContract } from './store-contract.js';
 import { describeStepCacheContract } from './step-cache-contract.js';
+import { describeBlobContract } from './blob-contract.js';
 
 // One in-memory PGlite for the whole suite (start-up costs about a second); tests use unique ids.
 describeStoreContract('PGlite (in memory)', async () => {
@@ -15,3 +19,20 @@ describeStoreContract('PGlite (in memory)', async () => {
 });
 
 describeStepCacheContract('PGlite (in memory)', () => openPgliteStore());
+
+// The embedded database as `chemflow` opens it: a directory, its blobs in `<directory>/blobs`.
+describeBlobContract(
+  'PGlite (in a directory)',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chemflow-pglite-blobs-'));
+    const store = await openPgliteStore(join(dir, 'db'));
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  { keepsFiles: true },
+);

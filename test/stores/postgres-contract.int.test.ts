@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { artifactRowCount, errorRows } from '../helpers/sql-inspect.js';
 import { describeStoreContract } from './store-contract.js';
 import { describeStepCacheContract } from './step-cache-contract.js';
+import { describeBlobContract } from './blob-contract.js';
 
 describeWithPg('PostgreSQL server', () => {
   let schema: TestSchema | undefined;
@@ -31,4 +35,39 @@ describeWithPg('PostgreSQL server', () => {
       },
     });
   });
+
+  // Without a blob directory, batch chunks are rows of `artifact_chunks` and files are refused.
+  describeBlobContract(
+    'PostgreSQL server, chunks in the database',
+    async () => {
+      const blobSchema = await createTestSchema('blobs_db');
+      const store = await blobSchema.openStore();
+      return {
+        store,
+        close: async () => {
+          await store.close();
+          await blobSchema.drop();
+        },
+      };
+    },
+    { keepsFiles: false },
+  );
+
+  describeBlobContract(
+    'PostgreSQL server with a blob directory',
+    async () => {
+      const blobSchema = await createTestSchema('blobs_dir');
+      const blobDir = await mkdtemp(join(tmpdir(), 'chemflow-pg-blobs-'));
+      const store = await blobSchema.openStore({ blobDir });
+      return {
+        store,
+        close: async () => {
+          await store.close();
+          await blobSchema.drop();
+          await rm(blobDir, { recursive: true, force: true });
+        },
+      };
+    },
+    { keepsFiles: true },
+  );
 });
