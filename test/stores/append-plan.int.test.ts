@@ -47,7 +47,16 @@ describeWithPg('the append statement plan', () => {
     const many = await plan(
       appendManyQuery([batch('6f1c1a52-3d7e-4c1e-9a53-0a8f2b7c9d10', 2), batch('0b9e4c55-8d2a-4f7b-b0f4-7d3c2e1a9f88', 4)], 1),
     );
-    for (const text of [one, many]) {
+    const withArtifacts: AppendBatch = {
+      ...batch('6f1c1a52-3d7e-4c1e-9a53-0a8f2b7c9d10', 2),
+      artifacts: [
+        { kind: 'test/whole', hash: 'a'.repeat(64), payload: { n: 1 } },
+        { kind: 'test/rows', hash: 'b'.repeat(64), form: 'batch', manifest: { rowsField: null, header: {}, rowCount: 0, chunks: [] } },
+      ],
+    };
+    const artifacts = await plan(appendEventsQuery(withArtifacts));
+    expect(artifacts).toMatch(/Insert on \S*workflow_step_artifacts/);
+    for (const text of [one, many, artifacts]) {
       expect(text).toMatch(/Insert on \S*flow_queue/); // the plan is the append's, queue row included
       expect(text).not.toMatch(/chemflow_[a-z_]+\(/);
     }

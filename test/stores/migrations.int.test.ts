@@ -135,4 +135,48 @@ describeWithPg('migrations on the PostgreSQL server', () => {
       await other.close();
     }
   });
+
+  it('0010 keeps whole artifacts as they were, stores batches and files as manifests, and its down refuses while one is stored', async () => {
+    await migrate(db, 'up', { to: '0009_queue_due_inline' });
+    const whole = 'a'.repeat(64);
+    await db.query(`INSERT INTO workflow_step_artifacts (hash, kind, payload) VALUES ($1, 'test/whole', '{"n": 1}')`, [whole]);
+    expect((await migrate(db, 'up')).ran).toEqual(ALL.filter((id) => id > '0009_queue_due_inline'));
+    expect(await db.query(`SELECT form, payload, manifest FROM workflow_step_artifacts`)).toEqual([{ form: 'whole', payload: { n: 1 }, manifest: null }]);
+
+    const insert = (hash: string, form: string, payload: string | null, manifest: string | null) =>
+      db.query(`INSERT INTO workflow_step_artifacts (hash, kind, form, payload, manifest) VALUES ($1, 'test/x', $2, $3::jsonb, $4::jsonb)`, [
+        hash,
+        form,
+        payload,
+        manifest,
+      ]);
+    const batchManifest = JSON.stringify({ rowsField: null, header: {}, rowCount: 1, chunks: [{ hash: 'c'.repeat(64), rows: 1, bytes: 7 }] });
+    await expect(insert('b'.repeat(64), 'whole', null, null)).rejects.toThrow(/workflow_step_artifacts_form_shape/);
+    await expect(insert('b'.repeat(64), 'batch', '[1]', batchManifest)).rejects.toThrow(/workflow_step_artifacts_form_shape/);
+    await expect(insert('b'.repeat(64), 'batch', null, null)).rejects.toThrow(/workflow_step_artifacts_form_shape/);
+    await expect(insert('b'.repeat(64), 'table', null, batchManifest)).rejects.toThrow(/workflow_step_artifacts_form_check/);
+    await insert('b'.repeat(64), 'batch', null, batchManifest);
+    await insert('d'.repeat(64), 'file', null, JSON.stringify({ size: 3, name: 'x.csv' }));
+
+    await expect(migrate(db, 'down', { to: '0009_queue_due_inline' })).rejects.toThrow(
+      /cannot revert migration 0010_batch_artifacts: 2 batch or file artifact\(s\) are stored/,
+    );
+    expect((await schemaSnapshot(db)).migrations).toEqual(ALL);
+    expect(await db.query(`SELECT count(*)::int AS n FROM workflow_step_artifacts`)).toEqual([{ n: 3 }]);
+  });
+
+  it('artifact_chunks: bytes never change, and only a chunk no stored batch names can be deleted', async () => {
+    await migrate(db, 'up');
+    const [named, unnamed] = ['1'.repeat(64), '2'.repeat(64)];
+    for (const hash of [named, unnamed]) await db.query(`INSERT INTO artifact_chunks (hash, bytes) VALUES ($1, $2)`, [hash, Buffer.from('{"i":0}')]);
+    await expect(db.query(`INSERT INTO artifact_chunks (hash, bytes) VALUES ('not a hash', '\\x00')`)).rejects.toThrow(/check constraint/);
+    const manifest = JSON.stringify({ rowsField: null, header: {}, rowCount: 1, chunks: [{ hash: named, rows: 1, bytes: 7 }] });
+    await db.query(`INSERT INTO workflow_step_artifacts (hash, kind, form, manifest) VALUES ($1, 'test/rows', 'batch', $2::jsonb)`, ['3'.repeat(64), manifest]);
+
+    await expect(db.query(`UPDATE artifact_chunks SET bytes = '\\x00' WHERE hash = $1`, [unnamed])).rejects.toThrow(/append-only/);
+    await expect(db.exec('TRUNCATE artifact_chunks')).rejects.toThrow(/append-only/);
+    await expect(db.query(`DELETE FROM artifact_chunks WHERE hash = $1`, [named])).rejects.toThrow(/named by a stored batch artifact/);
+    await db.query(`DELETE FROM artifact_chunks WHERE hash = $1`, [unnamed]);
+    expect(await db.query(`SELECT hash FROM artifact_chunks`)).toEqual([{ hash: named }]);
+  });
 });
