@@ -7,6 +7,8 @@ import type { CliIo } from './io.js';
 export interface CommandContext {
   io: CliIo;
   db: string;
+  /** `--blob-dir`, else `CHEMFLOW_BLOB_DIR`: where the bytes of batch and file artifacts go (none: the store's own place). */
+  blobDir?: string | undefined;
   /** An already open store to use instead of opening `db` (programs embedding the CLI, tests); never closed here. */
   store?: FlowStore;
 }

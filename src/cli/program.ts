@@ -5,7 +5,7 @@ import { QUEUE_STATUSES, type QueueStatus } from '../core/queue-status.js';
 import { EXIT, type ExitCode } from './cli-error.js';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
-import { resolveDbLocation } from './store.js';
+import { resolveBlobDirOption, resolveDbLocation } from './store.js';
 import { cachePruneCommand, cacheStatsCommand, parseOlderThan, type CachePruneCommandOptions } from './commands/cache.js';
 import { cancelCommand, type CancelOptions } from './commands/cancel.js';
 import { errorsCommand } from './commands/errors.js';
@@ -41,6 +41,12 @@ export function buildProgram(io: CliIo): Program {
         'a postgres:// URL, "memory", or a directory for the embedded database (default: DATABASE_URL, else ./.chemflow)',
       ),
     )
+    .addOption(
+      new Option(
+        '--blob-dir <directory>',
+        'where the bytes of batch and file artifacts go, shared by every worker (default: CHEMFLOW_BLOB_DIR, else the embedded database\'s blobs/ or, on PostgreSQL, the database itself, which keeps no files)',
+      ),
+    )
     .exitOverride()
     // Usage errors quote the arguments given: escaped line by line like every other human-readable output.
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s.split('\n').map(printable).join('\n')) })
@@ -51,8 +57,8 @@ export function buildProgram(io: CliIo): Program {
     );
 
   const context = (command: Command): CommandContext => {
-    const { db } = command.optsWithGlobals<{ db?: string }>();
-    return { io, db: resolveDbLocation(db, io.env) };
+    const { db, blobDir } = command.optsWithGlobals<{ db?: string; blobDir?: string }>();
+    return { io, db: resolveDbLocation(db, io.env), blobDir: resolveBlobDirOption(blobDir, io.env) };
   };
   const act =
     <A extends unknown[]>(work: (ctx: CommandContext, ...args: A) => Promise<ExitCode>) =>

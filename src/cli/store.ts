@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { InvalidDatabaseUrlError, InvalidStoreLocationError, StoreDirectoryError, StoreError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
-import { DEFAULT_STORE_LOCATION, migrateStore, openStore, previewMigrateDown } from '../stores/open-store.js';
+import { DEFAULT_STORE_LOCATION, migrateStore, openStore, previewMigrateDown, type OpenStoreOptions } from '../stores/open-store.js';
 import type { DownPreview } from '../stores/sql/down-preview.js';
 import { storeLocationKind } from '../stores/store-location.js';
 import { UsageError } from './cli-error.js';
@@ -29,6 +29,13 @@ export function resolveDbLocation(option: string | undefined, env: NodeJS.Proces
   return location;
 }
 
+/** `--blob-dir`, else `CHEMFLOW_BLOB_DIR`, else none (see `BlobOptions`). */
+export function resolveBlobDirOption(option: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (option !== undefined && option !== '') return option;
+  const fromEnv = env.CHEMFLOW_BLOB_DIR;
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+}
+
 /** A location fit for messages: a URL loses its password. */
 export function describeLocation(location: string): string {
   if (!location.includes('://')) return location;
@@ -53,7 +60,7 @@ export interface WithStoreOptions {
 
 /** Opens the store, runs `work` with it and always closes it (see `WithStoreOptions`). */
 export async function withStore<T>(
-  target: string | { db: string; store?: FlowStore | undefined },
+  target: string | { db: string; store?: FlowStore | undefined; blobDir?: string | undefined },
   work: (store: FlowStore) => Promise<T>,
   options: WithStoreOptions = {},
 ): Promise<T> {
@@ -61,10 +68,10 @@ export async function withStore<T>(
   if (typeof target !== 'string' && target.store !== undefined) return work(target.store);
   const location = typeof target === 'string' ? target : target.db;
   const { stop } = options;
-  const create = options.create === true;
+  const opening = { create: options.create === true, blobDir: typeof target === 'string' ? undefined : target.blobDir };
   let store: FlowStore;
   try {
-    store = await (stop === undefined ? openStore(location, { create }) : openUnlessStopped(location, stop, create));
+    store = await (stop === undefined ? openStore(location, opening) : openUnlessStopped(location, stop, opening));
   } catch (error) {
     if (stop?.aborted === true && error === stop.reason) throw error;
     if (error instanceof StoreDirectoryError) throw storeDirectoryUsage(error);
@@ -93,9 +100,9 @@ export async function withStore<T>(
  * one is left to finish opening and is closed, since its first start creates the database directory and
  * cut short there, the directory would be left unusable.
  */
-async function openUnlessStopped(location: string, stop: AbortSignal, create: boolean): Promise<FlowStore> {
+async function openUnlessStopped(location: string, stop: AbortSignal, options: OpenStoreOptions): Promise<FlowStore> {
   stop.throwIfAborted();
-  const opening = openStore(location, { create });
+  const opening = openStore(location, options);
   if (storeLocationKind(location) !== 'postgres') {
     const store = await opening;
     if (!stop.aborted) return store;
