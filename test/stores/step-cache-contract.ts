@@ -3,7 +3,7 @@
 // uses its own keys and step types, and checks statistics as differences.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Artifact } from '../../src/core/artifact.js';
+import type { BatchArtifact, FileArtifact, StoredArtifact } from '../../src/core/artifact.js';
 import { ConcurrencyError, StoreError } from '../../src/core/errors.js';
 import type { NewFlowEvent } from '../../src/core/events.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
@@ -28,7 +28,7 @@ export function describeStepCacheContract(name: string, open: () => Promise<Flow
     });
 
     /** A new flow whose step 0 finished with `outputs`, recorded as a cache source under `entry`. */
-    async function source(outputs: readonly Artifact[], entry: Omit<CacheEntryInput, 'stepIndex'>): Promise<string> {
+    async function source(outputs: readonly StoredArtifact[], entry: Omit<CacheEntryInput, 'stepIndex'>): Promise<string> {
       const flowId = randomUUID();
       const hashes = outputs.map((a) => a.hash);
       await store.append(flowId, 0, [flowInitialized(), stepStarted(0), stepFinished(0, hashes)], {
@@ -109,6 +109,26 @@ export function describeStepCacheContract(name: string, open: () => Promise<Flow
       expect(afterTwo.hits).toBe(before.hits);
       await store.append(randomUUID(), 0, [flowInitialized(), cachedFinish(0, [shared.hash], { flowId: sourceFlow, stepId: 'load' })]);
       expect((await store.cacheStats()).hits - before.hits).toBe(1);
+    });
+
+    it('counts a batch by the bytes of its chunks and a file by its size', async () => {
+      const before = await store.cacheStats();
+      const chunks = [
+        { hash: hashOf(`chunk:${randomUUID()}`), rows: 2, bytes: 100 },
+        { hash: hashOf(`chunk:${randomUUID()}`), rows: 5, bytes: 250 },
+      ];
+      const batch: BatchArtifact = {
+        form: 'batch',
+        kind: 'test/rows',
+        hash: hashOf(`batch:${randomUUID()}`),
+        manifest: { rowsField: 'rows', header: { source: 'test' }, rowCount: 7, chunks },
+      };
+      // A file is counted where the store keeps files (not by a PostgreSQL server without a blob directory).
+      const file: FileArtifact = { form: 'file', kind: 'chem/sdf', hash: hashOf(`file:${randomUUID()}`), size: 1234, name: 'out.sdf' };
+      const outputs = store.blobs.keepsFiles ? [batch, file] : [batch];
+      await source(outputs, { key: uniqueKey(), stepType: uniqueType() });
+      const after = await store.cacheStats();
+      expect(after.artifactBytes - before.artifactBytes).toBe(350 + (store.blobs.keepsFiles ? 1234 : 0));
     });
 
     it('prunes by step type and by age, touching neither the log nor the artifacts', async () => {
