@@ -6,6 +6,7 @@ import { EXIT, type ExitCode } from './cli-error.js';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
 import { resolveBlobDirOption, resolveDbLocation } from './store.js';
+import { gcCommand, type GcCommandOptions } from './commands/gc.js';
 import { cachePruneCommand, cacheStatsCommand, parseOlderThan, type CachePruneCommandOptions } from './commands/cache.js';
 import { cancelCommand, type CancelOptions } from './commands/cancel.js';
 import { errorsCommand } from './commands/errors.js';
@@ -143,6 +144,13 @@ export function buildProgram(io: CliIo): Program {
     .option('--all', 'every entry (needed when no other filter is given)')
     .option('--json', 'print one JSON document: {deleted, olderThan, stepType}')
     .action(act((ctx, opts: CachePruneCommandOptions) => cachePruneCommand(ctx, opts)));
+
+  program
+    .command('gc')
+    .description('remove the chunks and file bytes no stored artifact names, and stale partial writes (artifacts and the log are never touched)')
+    .option('--dry-run', 'list what would be removed, remove nothing')
+    .option('--json', 'print one JSON document: {blobs, tempFiles, dryRun}')
+    .action(act((ctx, opts: GcCommandOptions) => gcCommand(ctx, opts)));
 
   program
     .command('flows')

@@ -11,7 +11,7 @@ export type CacheStatsReport = CacheStats;
  * artifacts those entries name.
  */
 export async function cacheStatsCommand(ctx: CommandContext, options: OutputOptions): Promise<ExitCode> {
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const stats: CacheStatsReport = await store.cacheStats();
     if (options.json === true) printJson(ctx, stats);
     else
@@ -52,7 +52,7 @@ export async function cachePruneCommand(ctx: CommandContext, options: CachePrune
       'cache prune needs --older-than, --step-type or --all',
       'pass `--older-than <date>` and/or `--step-type <uses>`, or `--all` to drop every cache entry',
     );
-  return withStore(ctx.db, async (store) => {
+  return withStore(ctx, async (store) => {
     const deleted = await store.pruneCache(filters);
     const report: CachePruneReport = {
       deleted,

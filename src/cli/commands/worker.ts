@@ -47,7 +47,7 @@ export async function workerCommand(ctx: CommandContext, options: WorkerCommandO
   const release = stopOnSignals(ctx, stop);
   try {
     return await withStore(
-      ctx.db,
+      ctx,
       async (store) => {
         if (stop.signal.aborted) return EXIT.ok; // stopped while the store was opening
         const metrics = options.metricsPort === undefined ? undefined : await workerMetrics(store);
