@@ -313,3 +313,15 @@ export class BlobNotFoundError extends ChemflowError {
     super(`No blob ${hash} in the blob store at ${location}: it was removed, or this is not the blob store the artifact was written to`);
   }
 }
+
+/**
+ * A step wrote a file output to a store whose blob store keeps no files (PostgreSQL without a blob
+ * directory keeps batch chunks in a table): the same step fails the same way again, so it is Permanent.
+ */
+export class BlobDirRequiredError extends ChemflowError {
+  readonly code = 'BLOB_DIR_REQUIRED';
+  readonly errorClass = 'Permanent' as const;
+  constructor(readonly location: string) {
+    super(`The step wrote a file output, but the blob store (${location}) keeps no files: pass --blob-dir (or set CHEMFLOW_BLOB_DIR) to a directory for the store's files`);
+  }
+}

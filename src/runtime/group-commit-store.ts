@@ -1,5 +1,6 @@
 import type { CacheEntry, CachePruneOptions, CacheStats } from '../stores/step-cache-index.js';
-import type { Artifact } from '../core/artifact.js';
+import type { StoredArtifact } from '../core/artifact.js';
+import type { BlobStore } from '../stores/blobs/blob-store.js';
 import type { FlowEvent, NewFlowEvent } from '../core/events.js';
 import type { QueueStatus } from '../core/queue-status.js';
 import type { ErrorCounts, StepExecutionError } from '../core/step-execution-error.js';
@@ -26,12 +27,14 @@ import { GroupCommitter, type GroupCommitOptions } from './group-commit.js';
 export class GroupCommitStore implements FlowStore {
   readonly kind: FlowStore['kind'];
   readonly committer: GroupCommitter;
+  readonly blobs: BlobStore;
 
   constructor(
     readonly inner: FlowStore,
     options: GroupCommitOptions = {},
   ) {
     this.kind = inner.kind;
+    this.blobs = inner.blobs;
     this.committer = new GroupCommitter(inner, options);
   }
 
@@ -47,7 +50,7 @@ export class GroupCommitStore implements FlowStore {
     return this.inner.list(flowId);
   }
 
-  getArtifacts(hashes: readonly string[]): Promise<Artifact[]> {
+  getArtifacts(hashes: readonly string[]): Promise<StoredArtifact[]> {
     return this.inner.getArtifacts(hashes);
   }
 
