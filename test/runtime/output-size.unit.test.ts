@@ -72,13 +72,14 @@ describe('the merged outputs of a mapped step', () => {
       baseParams: {},
       run: () => ({ outputs: [{ kind: 'test/items', payload: { items: [0, 1, 2, 3] } }] }),
     };
-    // Four shards of one item, each well under the limit; merged, they are over it.
+    // Four shards of one item, each well under the limit; merged, they are over it. Two lists: the
+    // merged payload has no one list of rows to be stored as a batch, so it would be held whole.
     const big: StepDefinition = {
       id: 'big',
       kind: 'transform',
       baseParams: {},
       map: { over: 'items', shardSize: 1 },
-      run: (ctx) => ({ outputs: [{ kind: 'test/items', payload: { items: [String(ctx.shard?.index ?? 0).repeat(quarter)] } }] }),
+      run: (ctx) => ({ outputs: [{ kind: 'test/items', payload: { items: [String(ctx.shard?.index ?? 0).repeat(quarter)], shards: [ctx.shard?.index ?? 0] } }] }),
     };
     const store = new MemoryFlowStore();
     const { flow, errors } = await runFlow(store, defineFlow('merged-too-large', [items, big, sinkStep()]));
