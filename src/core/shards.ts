@@ -6,21 +6,21 @@ import { jsonTypeName } from './json-type.js';
 import { MapInputError } from './shard-errors.js';
 
 /** One shard's run: its position and the input its `run(ctx)` gets. */
-export interface ShardInput extends ShardPosition {
-  readonly input: readonly StoredArtifact[];
+export interface ShardInput<A extends StoredArtifact = StoredArtifact> extends ShardPosition {
+  readonly input: readonly (A | Artifact)[];
 }
 
 /** How a mapped step's input is split (pure data, the same in every process that computes it). */
-export interface ShardPlan {
+export interface ShardPlan<A extends StoredArtifact = StoredArtifact> {
   readonly map: MapSpec;
   /** The step's whole input, as an unsharded run gets it. */
-  readonly input: readonly StoredArtifact[];
+  readonly input: readonly A[];
   /** Position in `input` of the artifact whose `map.over` array is split; every other one goes whole to every shard. */
   readonly splitIndex: number;
   /** Length of the split array. */
   readonly itemCount: number;
   /** In order; never empty (see `shardCount`). */
-  readonly shards: readonly ShardInput[];
+  readonly shards: readonly ShardInput<A>[];
 }
 
 /**
@@ -37,10 +37,10 @@ export function shardCount(itemCount: number, shardSize: number): number {
  * one with the array field `map.over` has that array replaced by items `[k·shardSize, (k+1)·shardSize)`.
  * Throws `MapInputError` (class `Validation`) unless exactly one input artifact has that array field.
  */
-export function planShards(input: readonly StoredArtifact[], map: MapSpec): ShardPlan {
+export function planShards<A extends StoredArtifact>(input: readonly A[], map: MapSpec): ShardPlan<A> {
   const { splitIndex, items } = locateSplit(input, map.over);
   const count = shardCount(items.length, map.shardSize);
-  const shards: ShardInput[] = [];
+  const shards: ShardInput<A>[] = [];
   for (let index = 0; index < count; index++) shards.push(sliceShard(input, splitIndex, items, map, index, count));
   return { map, input, splitIndex, itemCount: items.length, shards };
 }
@@ -49,7 +49,7 @@ export function planShards(input: readonly StoredArtifact[], map: MapSpec): Shar
  * Shard `index` alone, without building the others: what a worker that claimed one shard needs. Equal
  * to `planShards(input, map).shards[index]`.
  */
-export function shardAt(input: readonly StoredArtifact[], map: MapSpec, index: number): ShardInput {
+export function shardAt<A extends StoredArtifact>(input: readonly A[], map: MapSpec, index: number): ShardInput<A> {
   const { splitIndex, items } = locateSplit(input, map.over);
   const count = shardCount(items.length, map.shardSize);
   if (!Number.isInteger(index) || index < 0 || index >= count)
@@ -69,14 +69,14 @@ export function checkMapInput(input: readonly StoredArtifact[], map: MapSpec): {
   return { splitIndex, itemCount: itemsOf(split as Artifact, map.over).length };
 }
 
-function sliceShard(
-  input: readonly StoredArtifact[],
+function sliceShard<A extends StoredArtifact>(
+  input: readonly A[],
   splitIndex: number,
   items: readonly JsonValue[],
   map: MapSpec,
   index: number,
   count: number,
-): ShardInput {
+): ShardInput<A> {
   // One shard is the whole input: the same artifacts, not equal copies hashed again.
   if (count === 1) return { index, count, input };
   const whole = input[splitIndex] as Artifact;
