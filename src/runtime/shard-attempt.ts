@@ -13,6 +13,7 @@ import type { FlowSession } from './flow-session.js';
 import type { FlowUpdater } from './flow-updater.js';
 import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
 import { shardInputAt } from './batch-shards.js';
+import { refusedOutputsFailure } from './refused-outputs.js';
 import { cachedStepsOf } from './step-cache.js';
 import { runAttempt } from './step-runner.js';
 import type { StepThreads } from './step-threads.js';
@@ -65,13 +66,24 @@ export async function runShard(work: ShardWork, lease: ShardLease): Promise<Shar
       work.leases.forget(lease);
       return 'lost';
     }
-    const recorded = await updater.update((flow): { events: Recorded['events']; artifacts?: readonly StoredArtifact[]; result: Recorded | null } => {
-      // Recorded only against the attempt it ran: a shard taken over meanwhile is not ours to record.
-      const now = flow.steps[index]?.shards?.[shard];
-      if (now?.status !== 'Running' || now.attempts !== attempt) return { events: [], result: null };
-      const r = recordShardAttempt(flow, plan, index, shard, run.outcome, { now: clock.now(), chain: !lease.signal.aborted });
-      return { events: r.events, ...(run.outputs.length > 0 ? { artifacts: run.outputs } : {}), result: r };
-    });
+    const record = (outcome: AttemptOutcome, outputs: readonly StoredArtifact[]) =>
+      updater.update((flow): { events: Recorded['events']; artifacts?: readonly StoredArtifact[]; result: Recorded | null } => {
+        // Recorded only against the attempt it ran: a shard taken over meanwhile is not ours to record.
+        const now = flow.steps[index]?.shards?.[shard];
+        if (now?.status !== 'Running' || now.attempts !== attempt) return { events: [], result: null };
+        const r = recordShardAttempt(flow, plan, index, shard, outcome, { now: clock.now(), chain: !lease.signal.aborted });
+        return { events: r.events, ...(outputs.length > 0 ? { artifacts: outputs } : {}), result: r };
+      });
+    let recorded: Recorded | null;
+    try {
+      recorded = await record(run.outcome, run.outputs);
+    } catch (error) {
+      // Outputs the database refuses for their size or content fail the shard's attempt, as a step's do.
+      const refused = run.outputs.length > 0 ? refusedOutputsFailure(error) : undefined;
+      if (refused === undefined) throw error;
+      run.outcome = { ok: false, error: refused, signals: run.outcome.signals };
+      recorded = await record(run.outcome, []);
+    }
     if (recorded === null) {
       await work.leases.release(lease, 'closed');
       return 'closed';

@@ -145,6 +145,28 @@ describe.each(engineStores.filter((s) => s.name !== 'memory'))('outputs the data
     expect(errors[0]).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', sqlstate: '54000' } });
   }, 120_000);
 
+  it('as the outputs of one shard, fail that shard and the step, never leaving it Running', async () => {
+    const items: StepDefinition = {
+      id: 'items',
+      kind: 'source',
+      baseParams: {},
+      run: () => ({ outputs: [{ kind: 'test/items', payload: { items: [0, 1] } }] }),
+    };
+    // Shard 1's own output (20,000 characters) is refused when its outcome is recorded.
+    const mapped: StepDefinition = {
+      id: 'big',
+      kind: 'transform',
+      baseParams: {},
+      map: { over: 'items', shardSize: 1 },
+      run: (ctx) => ({ outputs: [{ kind: 'test/items', payload: { items: [String(ctx.shard?.index ?? 0).repeat(ctx.shard?.index === 1 ? 20_000 : 10)] } }] }),
+    };
+    const { flow, errors } = await runFlow(store, defineFlow('refused-shard', [items, mapped, sinkStep()]));
+    expect(flow.failed).toBe(true);
+    expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
+    expect(flow.steps[1]?.shards?.map((s) => s.status)).toEqual(['FinishedOk', 'Failed']);
+    expect(errors.at(-1)).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', sqlstate: '54000' } });
+  }, 120_000);
+
   it('in a batch of appends, fail only the append that carries them', async () => {
     const [fine, large] = [randomUUID(), randomUUID()];
     const outcomes = await store.appendBatch([
