@@ -96,8 +96,14 @@ export async function mergeStoredShardOutputs(
         continue;
       }
     }
-    if (outputs.some((o) => !isWholeArtifact(o) && !isBatchArtifact(o)))
+    if (outputs.some((o) => !isWholeArtifact(o) && !isBatchArtifact(o))) {
+      // The same file from every shard is that file; different ones have no order to be joined in.
+      if (outputs.every((o) => o.hash === head.hash && !isWholeArtifact(o) && !isBatchArtifact(o))) {
+        merged.push(head);
+        continue;
+      }
       throw new ShardMergeError(`output ${i} (${head.kind}): the shards wrote different files; a step whose output is a file cannot be mapped`, i, null);
+    }
     if (outputs.every(isWholeArtifact)) {
       const artifact = mergeOutputDrafts(i, outputs);
       const { bytes } = measureArtifact(artifact);
