@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StoredArtifact } from '../core/artifact.js';
 import type { ChunkLimits } from '../core/chunk.js';
-import type { Signal } from '../core/decide.js';
+import { corruptInputFailure, type Signal } from '../core/decide.js';
+import { ArtifactIntegrityError } from '../core/errors.js';
 import type { StepContext, StepDefinition } from '../core/definition.js';
 import { classifyError, StepTimeoutError, type ClassifiedError } from '../core/error-class.js';
 import { checkMapInput } from '../core/shards.js';
@@ -168,7 +169,8 @@ export async function runAttempt(
     if (badSignal !== undefined) return { ok: false, error: classifyError(badSignal), signals };
     return { ok: true, outputs, signals };
   } catch (thrown) {
-    return { ok: false, error: classifyError(thrown), signals };
+    // A batch or file input found corrupt as it was read fails for good, as a corrupt whole input does.
+    return { ok: false, error: thrown instanceof ArtifactIntegrityError ? corruptInputFailure(thrown) : classifyError(thrown), signals };
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     if (onStop !== undefined) stop?.removeEventListener('abort', onStop);

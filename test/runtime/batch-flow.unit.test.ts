@@ -157,6 +157,30 @@ describe('a flow of batches', () => {
   });
 });
 
+describe('a batch input whose chunk was changed in the blob store', () => {
+  it('fails the step that reads it, Permanent ARTIFACT_INTEGRITY, without a retry', async () => {
+    const blobs = new MemoryBlobStore();
+    const store = new MemoryFlowStore(blobs);
+    const engine = new FlowEngine({ store, retryPolicy: { maxRetries: 2, backoff: { kind: 'none' } } });
+    const definition = defineFlow('tampered', [
+      { ...source(10), run: async (ctx) => {
+        const batch = ctx.batch('test/molecules', { rowsField: 'molecules', header: { source: 'inline' } });
+        await batch.pushAll(rowsOf(10));
+        const written = await batch.close();
+        const [chunk] = written.manifest.chunks;
+        if (chunk !== undefined) blobs.tamper(chunk.hash, new TextEncoder().encode('{"id":"m0","value":99}'));
+        return { outputs: [written, { kind: 'test/note', payload: { note: 'read' } }] };
+      } },
+      square(undefined),
+    ]);
+    const flowId = await engine.startFlow(definition);
+    const flow = await engine.runToEnd(flowId, definition);
+    expect(flow.failed).toBe(true);
+    expect(flow.steps[1]?.attempts).toBe(1);
+    expect(await store.getErrorTimeline(flowId, 'square')).toMatchObject([{ errorClass: 'Permanent', details: { error_code: 'ARTIFACT_INTEGRITY' } }]);
+  });
+});
+
 describe('a large payload', () => {
   it('with one list of rows, is stored as a batch with the hash of its payload', async () => {
     const rows = Array.from({ length: 3000 }, (_, i) => ({ i, text: 'x'.repeat(1500) }));
