@@ -42,6 +42,31 @@ export async function batchSlice(batch: BatchArtifact, from: number, count: numb
   return { form: 'batch', kind: batch.kind, hash: hasher.digest(), manifest, ...(batch.metadata === undefined ? {} : { metadata: batch.metadata }) };
 }
 
+/** The hash of every shard's slice of a batch, in one pass over its chunks, one chunk held at a time. */
+async function batchSliceHashes(batch: BatchArtifact, size: number, blobs: BlobStore): Promise<string[]> {
+  const hashes: string[] = [];
+  const { manifest } = batch;
+  let hasher = new BatchHasher(manifest);
+  let skip = manifest.offset ?? 0;
+  let left = manifest.rowCount;
+  let inShard = 0;
+  for (const ref of manifest.chunks) {
+    const texts = chunkRowTexts(await blobs.get(ref.hash)).slice(skip, skip + left);
+    skip = 0;
+    left -= texts.length;
+    for (const text of texts) {
+      hasher.addRowText(text);
+      if (++inShard === size) {
+        hashes.push(hasher.digest());
+        hasher = new BatchHasher(manifest);
+        inShard = 0;
+      }
+    }
+  }
+  if (inShard > 0 || hashes.length === 0) hashes.push(hasher.digest());
+  return hashes;
+}
+
 /**
  * Merges the outputs of a mapped step's shards (in shard order) into the outputs one unsharded run
  * gives, with its hashes (see `mergeShardOutputs`, whose rules it follows): an input passed on by
@@ -72,7 +97,9 @@ export async function mergeStoredShardOutputs(
   if (perShard.length === 1) return [...first];
   let sliceHashes: string[] | undefined;
   const ownSlices = async (): Promise<string[]> => {
-    sliceHashes ??= await Promise.all(perShard.map(async (_, k) => (await shardInputAt(input, map, k, io.blobs)).input[splitIndex]?.hash ?? ''));
+    const split = input[splitIndex] as StoredArtifact;
+    if (isBatchArtifact(split)) sliceHashes ??= await batchSliceHashes(split, map.shardSize, io.blobs);
+    else sliceHashes ??= perShard.map((_, k) => shardAt(input, map, k).input[splitIndex]?.hash ?? '');
     return sliceHashes;
   };
   const merged: StoredArtifact[] = [];
