@@ -315,13 +315,16 @@ export class BlobNotFoundError extends ChemflowError {
 }
 
 /**
- * A step wrote a file output to a store whose blob store keeps no files (PostgreSQL without a blob
- * directory keeps batch chunks in a table): the same step fails the same way again, so it is Permanent.
+ * A file artifact written where no blob directory keeps files: a PostgreSQL server store keeps batch
+ * chunks in a table, but files only in a directory given by `--blob-dir` (or `CHEMFLOW_BLOB_DIR`).
+ * Permanent: the attempt would fail the same way until the store is opened with one.
  */
 export class BlobDirRequiredError extends ChemflowError {
   readonly code = 'BLOB_DIR_REQUIRED';
   readonly errorClass = 'Permanent' as const;
   constructor(readonly location: string) {
-    super(`The step wrote a file output, but the blob store (${location}) keeps no files: pass --blob-dir (or set CHEMFLOW_BLOB_DIR) to a directory for the store's files`);
+    super(
+      `File artifacts need a blob directory: the blob store at ${location} keeps batch chunks only. Pass --blob-dir <directory> (or set CHEMFLOW_BLOB_DIR) to a directory every worker can reach`,
+    );
   }
 }
