@@ -32,6 +32,39 @@ export interface ChunkRef {
 export interface BatchManifest extends BatchShape {
   readonly rowCount: number;
   readonly chunks: readonly ChunkRef[];
+  /**
+   * Set on a slice of another batch's rows (a mapped step's shard input, see `sliceManifest`): the rows
+   * skipped at the start of the first chunk. The batch is then the `rowCount` rows from there, which
+   * may end inside the last chunk. Absent: every row of every chunk.
+   */
+  readonly offset?: number;
+}
+
+/** Whether a manifest takes every row of its chunks (not a slice): its chunks may be concatenated as they are. */
+export function isFullManifest(manifest: BatchManifest): boolean {
+  return (manifest.offset ?? 0) === 0 && manifest.chunks.reduce((sum, ref) => sum + ref.rows, 0) === manifest.rowCount;
+}
+
+/**
+ * Rows `[from, from + count)` of a batch as a manifest of their covering chunks and an offset: no row
+ * is read or copied. Rows past the end are not there (the slice is shorter).
+ */
+export function sliceManifest(manifest: BatchManifest, from: number, count: number): BatchManifest {
+  const start = Math.min(Math.max(0, from), manifest.rowCount) + (manifest.offset ?? 0);
+  const rows = Math.max(0, Math.min(count, manifest.rowCount - Math.min(from, manifest.rowCount)));
+  const chunks: ChunkRef[] = [];
+  let offset = 0;
+  let at = 0;
+  for (const ref of manifest.chunks) {
+    const end = at + ref.rows;
+    if (rows > 0 && end > start && at < start + rows) {
+      if (chunks.length === 0) offset = start - at;
+      chunks.push(ref);
+    }
+    at = end;
+  }
+  const shape = { rowsField: manifest.rowsField, header: manifest.header, rowCount: rows, chunks };
+  return offset === 0 ? shape : { ...shape, offset };
 }
 
 /**

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson, type JsonObject, type JsonValue } from './canonical-json.js';
 import { BatchHasher, type BatchManifest, type BatchShape, type ChunkRef } from './batch.js';
 import { assertStorable } from './storable.js';
+import { RowTooLargeError } from './output-size.js';
 
 /**
  * A chunk as stored: the canonical JSON of its rows, one per line (UTF-8, `\n` between rows, none at
@@ -46,6 +47,13 @@ export const DEFAULT_CHUNK_LIMITS: ChunkLimits = { maxRows: 10_000, maxBytes: 8 
  * stored, like the whole outputs of a step held as one value.
  */
 export const MAX_ROW_BYTES = 64 * 1024 * 1024;
+
+/**
+ * 4 MiB: a step's output with one list of rows (`batchShapeOf`) whose canonical JSON is larger is
+ * stored as a batch (the same hash), so no database field and no later reader holds it whole; a
+ * smaller one stays whole, one value, as every output was before batches.
+ */
+export const BATCH_THRESHOLD_BYTES = 4 * 1024 * 1024;
 
 /** Where a writer puts the chunks it cuts (a blob store), and how it reads one back. */
 export interface ChunkIo {
@@ -131,13 +139,18 @@ export class BatchWriter {
   }
 }
 
-/** A row's canonical JSON, refused (with its index) when no store can keep it or it is too large. */
+/**
+ * A row's canonical JSON, refused (with its index) when no store can keep it, or when it is larger
+ * than `MAX_ROW_BYTES` (`RowTooLargeError`, `OUTPUT_TOO_LARGE`).
+ */
 export function rowText(row: JsonValue, index: number): string {
   const path = `rows[${index}]`;
   assertStorable(row, path);
   const text = canonicalJson(row);
-  if (text.length > MAX_ROW_BYTES / 3 && Buffer.byteLength(text, 'utf8') > MAX_ROW_BYTES)
-    throw new RangeError(`${path} is ${Buffer.byteLength(text, 'utf8')} bytes as canonical JSON, over the limit of ${MAX_ROW_BYTES} bytes for one row`);
+  if (text.length > MAX_ROW_BYTES / 3) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > MAX_ROW_BYTES) throw new RowTooLargeError(path, bytes, MAX_ROW_BYTES);
+  }
   return text;
 }
 

@@ -37,3 +37,21 @@ export function outputSizeProblem(sizes: readonly number[], limitBytes: number =
 function mebibytes(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
 }
+
+/**
+ * One row of a batch output is larger than a row may be (`MAX_ROW_BYTES`): it would be held whole by
+ * every reader, like a whole output, so it is refused the same way (Permanent, `OUTPUT_TOO_LARGE`).
+ */
+export class RowTooLargeError extends PermanentError {
+  constructor(
+    readonly path: string,
+    readonly bytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(
+      `${path} of a batch output is ${bytes} bytes as canonical JSON, over the limit of ${limitBytes} bytes (${mebibytes(limitBytes)}) for one row. ` +
+        'Keep large data outside the flow (a file output) and put a reference to it in the row.',
+      { code: 'OUTPUT_TOO_LARGE', details: { bytes, limit_bytes: limitBytes, row: path } },
+    );
+  }
+}

@@ -1,4 +1,4 @@
-import { createArtifact, type Artifact, type ArtifactDraft } from './artifact.js';
+import { createArtifact, isWholeArtifact, type Artifact, type ArtifactDraft } from './artifact.js';
 import { canonicalJson, type JsonValue } from './canonical-json.js';
 import { hashCanonical } from './hash.js';
 import { jsonTypeName } from './json-type.js';
@@ -50,18 +50,36 @@ function mergeOutput(plan: ShardPlan, i: number, drafts: readonly ArtifactDraft[
   });
   const hashes = drafts.map((draft) => hashCanonical(draft.payload));
   const unchanged = plan.input.find((a, index) => index !== plan.splitIndex && a.kind === head.kind && hashes.every((h) => h === a.hash));
-  if (unchanged !== undefined) return unchanged;
+  if (unchanged !== undefined && isWholeArtifact(unchanged)) return unchanged;
   const split = plan.input[plan.splitIndex];
   const isOwnSlice = hashes.every((h, shard) => h === plan.shards[shard]?.input[plan.splitIndex]?.hash);
-  if (split !== undefined && split.kind === head.kind && isOwnSlice) return split;
+  if (split !== undefined && isWholeArtifact(split) && split.kind === head.kind && isOwnSlice) return split;
 
+  return mergeOutputDrafts(i, drafts);
+}
+
+/**
+ * Output `i` of every shard (the same kind, in shard order), neither an input passed on nor the split
+ * artifact's slices: array fields concatenated, metadata and every other field equal in all shards.
+ */
+export function mergeOutputDrafts(i: number, drafts: readonly ArtifactDraft[]): Artifact {
+  const [head] = drafts;
+  if (head === undefined) throw new ShardMergeError(`output ${i}: no shard gave it`, i, null);
+  const where = `output ${i} (${head.kind})`;
   const metadata = head.metadata;
-  drafts.forEach((draft, shard) => {
-    if (canonicalJson(draft.metadata ?? null) !== canonicalJson(metadata ?? null))
-      throw new ShardMergeError(`${where}: the metadata of shard ${shard} differs from shard 0's`, i, 'metadata');
-  });
+  sameMetadata(i, drafts);
   const payload = mergePayloads(drafts.map((d) => d.payload), where, i);
   return createArtifact({ kind: head.kind, payload, ...(metadata === undefined ? {} : { metadata }) });
+}
+
+/** Throws `ShardMergeError` unless every shard's output `i` has the metadata of shard 0's. */
+export function sameMetadata(i: number, outputs: readonly { readonly kind: string; readonly metadata?: Record<string, JsonValue> }[]): void {
+  const head = outputs[0];
+  if (head === undefined) return;
+  outputs.forEach((output, shard) => {
+    if (canonicalJson(output.metadata ?? null) !== canonicalJson(head.metadata ?? null))
+      throw new ShardMergeError(`output ${i} (${head.kind}): the metadata of shard ${shard} differs from shard 0's`, i, 'metadata');
+  });
 }
 
 function mergePayloads(payloads: readonly JsonValue[], where: string, output: number): JsonValue {

@@ -9,6 +9,7 @@ import type { AppendFn } from './flow-session.js';
 import type { FlowLease, LeaseKeeper } from './lease-keeper.js';
 import type { ShardLeaseKeeper } from './shard-leases.js';
 import type { StepThreads } from './step-threads.js';
+import type { ChunkLimits } from '../core/chunk.js';
 
 export interface FlowEngineOptions {
   store: FlowStore;
@@ -52,6 +53,11 @@ export interface FlowEngineOptions {
    * `concurrency` cores on a CPU-bound mapped step. Owned by the caller, who closes it.
    */
   threads?: StepThreads;
+  /**
+   * Where batch outputs are cut into chunks (`DEFAULT_CHUNK_LIMITS` when absent). Never part of any
+   * hash: a batch's hash is that of its whole payload however it is cut.
+   */
+  chunkLimits?: ChunkLimits;
   /** How often a coordinator reads the log while other processes hold the rest of its shards; default 500 ms. */
   shardPollMs?: number;
   /** Called with every committed event and the flow state after it (progress displays, logs). */

@@ -25,6 +25,7 @@ import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
 import { runShardedStep, shardWorkOf, splitStep, type ShardedStepIo } from './sharded-step.js';
 import type { ShardInputCache } from './shard-input-cache.js';
 import type { StepThreads } from './step-threads.js';
+import type { ChunkLimits } from '../core/chunk.js';
 
 export type { FlowEngineOptions, NextResult, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
 export type { FlowHandle } from './flow-session.js';
@@ -48,6 +49,7 @@ export class FlowEngine {
   private readonly concurrency: number;
   private readonly shardPollMs: number;
   private readonly threads: StepThreads | undefined;
+  private readonly chunkLimits: ChunkLimits | undefined;
   /** The seeds' `error_store`: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
@@ -64,6 +66,7 @@ export class FlowEngine {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? availableParallelism()));
     this.shardPollMs = Math.max(1, options.shardPollMs ?? 500);
     this.threads = options.threads;
+    this.chunkLimits = options.chunkLimits;
     // Flows this engine drives at the same time share commits; a lone flow's append goes at once.
     const committer = new GroupCommitter(this.store);
     const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => committer.append(...args));
@@ -247,6 +250,7 @@ export class FlowEngine {
       pollMs: this.shardPollMs,
       onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
       threads: this.threads,
+      chunkLimits: this.chunkLimits,
     };
   }
 
@@ -255,7 +259,7 @@ export class FlowEngine {
     session.startedHere = null;
     const plan = this.planOf(session);
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
-    const run = await runStepAttempt(session, plan, index, { store: this.store, baseDir: this.baseDir, threads: this.threads });
+    const run = await runStepAttempt(session, plan, index, { store: this.store, baseDir: this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits });
     let outcome = run.outcome;
     let recorded = recordAttempt(session.flow, plan, index, outcome, { now: this.clock.now(), chain: !run.corruptInput && chain() });
     try {

@@ -1,4 +1,4 @@
-import type { Artifact } from '../core/artifact.js';
+import type { StoredArtifact } from '../core/artifact.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
 import { ConcurrencyError, FlowLeasedError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody, NewFlowEvent } from '../core/events.js';
@@ -43,7 +43,7 @@ export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHa
   /** What `decide` needs of the definition and the recorded policies, computed once. */
   plan: FlowPlan | undefined;
   /** Outputs of finished steps already in memory, by hash: saves a read per step. */
-  artifacts = new Map<string, Artifact>();
+  artifacts = new Map<string, StoredArtifact>();
 
   constructor(
     readonly definition: D,

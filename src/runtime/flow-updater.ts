@@ -1,4 +1,4 @@
-import type { Artifact } from '../core/artifact.js';
+import type { StoredArtifact } from '../core/artifact.js';
 import { lookAhead } from '../core/decide.js';
 import { ConcurrencyError, FlowLeasedError } from '../core/errors.js';
 import type { FlowEventBody } from '../core/events.js';
@@ -9,7 +9,7 @@ import type { FlowSession } from './flow-session.js';
 /** What one update commits (possibly nothing), and what its caller gets back. */
 export interface Update<T> {
   events: readonly FlowEventBody[];
-  artifacts?: readonly Artifact[];
+  artifacts?: readonly StoredArtifact[];
   cacheEntry?: CacheEntryInput;
   result: T;
 }
@@ -74,7 +74,7 @@ export class FlowUpdater {
     for (let conflicts = 0; pending.length > 0; conflicts++) {
       let state = this.session.flow;
       const events: FlowEventBody[] = [];
-      const artifacts: Artifact[] = [];
+      const artifacts: StoredArtifact[] = [];
       let cacheEntry: CacheEntryInput | undefined;
       const decided: { pending: Pending; result: unknown }[] = [];
       for (const [i, p] of pending.entries()) {

@@ -1,16 +1,19 @@
-import type { Artifact } from '../core/artifact.js';
+import type { StoredArtifact } from '../core/artifact.js';
+import type { ChunkLimits } from '../core/chunk.js';
 import { decideShard, recordShardAttempt, type AttemptOutcome, type Recorded, type RetryVerdict, type ShardDecision } from '../core/decide.js';
 import type { FlowDefinition } from '../core/definition.js';
-import { LeaseLostError } from '../core/error-class.js';
+import { classifyError, LeaseLostError } from '../core/error-class.js';
 import { errorHistory } from '../core/error-history.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
-import { shardAt } from '../core/shards.js';
+import type { BlobStore } from '../stores/blobs/blob-store.js';
 import type { ShardDue } from '../stores/shard-queue.js';
 import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
 import type { FlowUpdater } from './flow-updater.js';
 import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
+import { shardInputAt } from './batch-shards.js';
+import { refusedOutputsFailure } from './refused-outputs.js';
 import { cachedStepsOf } from './step-cache.js';
 import { runAttempt } from './step-runner.js';
 import type { StepThreads } from './step-threads.js';
@@ -21,13 +24,17 @@ export interface ShardWork {
   updater: FlowUpdater;
   plan: FlowPlan;
   index: number;
-  /** The step's whole input (read once per process, shared by its shards). */
-  input: () => Promise<readonly Artifact[]>;
+  /** The step's whole input (read once per process, shared by its shards): batches and files as manifests. */
+  input: () => Promise<readonly StoredArtifact[]>;
   clock: Clock;
   baseDir: string;
   leases: ShardLeaseKeeper;
   /** Threads to run shard attempts in, for steps whose code a thread can load (`StepThreads.canRun`). */
   threads?: StepThreads | undefined;
+  /** Where batch inputs are read and outputs written. */
+  blobs: BlobStore;
+  /** Where batch outputs are cut into chunks; default `DEFAULT_CHUNK_LIMITS`. */
+  chunkLimits?: ChunkLimits | undefined;
   /** Told every retry decision of a shard's failure (the engine's F7 counters). */
   onRetry?: (verdict: RetryVerdict) => void;
 }
@@ -59,13 +66,24 @@ export async function runShard(work: ShardWork, lease: ShardLease): Promise<Shar
       work.leases.forget(lease);
       return 'lost';
     }
-    const recorded = await updater.update((flow): { events: Recorded['events']; artifacts?: readonly Artifact[]; result: Recorded | null } => {
-      // Recorded only against the attempt it ran: a shard taken over meanwhile is not ours to record.
-      const now = flow.steps[index]?.shards?.[shard];
-      if (now?.status !== 'Running' || now.attempts !== attempt) return { events: [], result: null };
-      const r = recordShardAttempt(flow, plan, index, shard, run.outcome, { now: clock.now(), chain: !lease.signal.aborted });
-      return { events: r.events, ...(run.outputs.length > 0 ? { artifacts: run.outputs } : {}), result: r };
-    });
+    const record = (outcome: AttemptOutcome, outputs: readonly StoredArtifact[]) =>
+      updater.update((flow): { events: Recorded['events']; artifacts?: readonly StoredArtifact[]; result: Recorded | null } => {
+        // Recorded only against the attempt it ran: a shard taken over meanwhile is not ours to record.
+        const now = flow.steps[index]?.shards?.[shard];
+        if (now?.status !== 'Running' || now.attempts !== attempt) return { events: [], result: null };
+        const r = recordShardAttempt(flow, plan, index, shard, outcome, { now: clock.now(), chain: !lease.signal.aborted });
+        return { events: r.events, ...(outputs.length > 0 ? { artifacts: outputs } : {}), result: r };
+      });
+    let recorded: Recorded | null;
+    try {
+      recorded = await record(run.outcome, run.outputs);
+    } catch (error) {
+      // Outputs the database refuses for their size or content fail the shard's attempt, as a step's do.
+      const refused = run.outputs.length > 0 ? refusedOutputsFailure(error) : undefined;
+      if (refused === undefined) throw error;
+      run.outcome = { ok: false, error: refused, signals: run.outcome.signals };
+      recorded = await record(run.outcome, []);
+    }
     if (recorded === null) {
       await work.leases.release(lease, 'closed');
       return 'closed';
@@ -102,12 +120,18 @@ async function afterDecision(work: ShardWork, lease: ShardLease, decision: Shard
 }
 
 /** One attempt of the shard: the step's code on the shard's input, never throwing. */
-async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: number): Promise<{ outcome: AttemptOutcome; outputs: Artifact[] }> {
+async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: number): Promise<{ outcome: AttemptOutcome; outputs: StoredArtifact[] }> {
   const { session, index } = work;
   const step = session.definition.steps[index];
   const map = step?.map;
   if (step === undefined || map === undefined) throw new RangeError(`Step ${index} of flow ${session.flowId} is not a mapped step`);
-  const slice = shardAt(await work.input(), map, lease.shardIndex);
+  const { blobs } = work;
+  let slice;
+  try {
+    slice = await shardInputAt(await work.input(), map, lease.shardIndex, blobs);
+  } catch (error) {
+    return { outcome: { ok: false, error: classifyError(error), signals: [] }, outputs: [] };
+  }
   const run = work.threads?.canRun(step) === true ? work.threads.run.bind(work.threads) : runAttempt;
   const result = await run(
     step,
@@ -122,6 +146,7 @@ async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: numb
       shard: { index: slice.index, count: slice.count },
     },
     { stop: lease.signal, timeoutMs: work.plan.steps[index]?.timeoutMs ?? null },
+    { blobs, chunkLimits: work.chunkLimits },
   );
   if (!result.ok) return { outcome: result, outputs: [] };
   return { outcome: { ok: true, outputs: result.outputs.map((a) => a.hash), signals: result.signals }, outputs: result.outputs };

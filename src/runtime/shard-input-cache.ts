@@ -1,4 +1,4 @@
-import type { Artifact } from '../core/artifact.js';
+import type { StoredArtifact } from '../core/artifact.js';
 import { inputHashesOf } from '../core/decide.js';
 import type { ShardWork } from './shard-attempt.js';
 import type { ShardLease } from './shard-leases.js';
@@ -10,12 +10,12 @@ import type { ShardLease } from './shard-leases.js';
  * recent only.
  */
 export class ShardInputCache {
-  private readonly entries = new Map<string, Promise<readonly Artifact[]>>();
+  private readonly entries = new Map<string, Promise<readonly StoredArtifact[]>>();
 
   constructor(private readonly capacity = 4) {}
 
   /** The input loader for this shard's step, shared with the other shards of the step seen recently. */
-  get(work: ShardWork, lease: ShardLease): () => Promise<readonly Artifact[]> {
+  get(work: ShardWork, lease: ShardLease): () => Promise<readonly StoredArtifact[]> {
     const key = `${lease.flowId}/${lease.stepIndex}/${inputHashesOf(work.session.flow, lease.stepIndex).join(',')}`;
     return () => {
       let entry = this.entries.get(key);

@@ -1,13 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { artifactBytes, type Artifact } from '../core/artifact.js';
+import { artifactBytes, isWholeArtifact, type StoredArtifact } from '../core/artifact.js';
+import type { ChunkLimits } from '../core/chunk.js';
 import { allShardsFinished, hasRunningAttempt, recordAttempt, slotAt, splitStartedEvent, startedEvent, type AttemptOutcome, type Recorded } from '../core/decide.js';
 import type { FlowDefinition } from '../core/definition.js';
 import { classifyError, LeaseLostError } from '../core/error-class.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import { outputSizeProblem } from '../core/output-size.js';
-import { mergeShardOutputs } from '../core/shard-merge.js';
-import { checkMapInput, planShards } from '../core/shards.js';
+import { checkMapInput } from '../core/shards.js';
+import { mergeStoredShardOutputs } from './batch-shards.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { ShardDue } from '../stores/shard-queue.js';
 import { recordLostOfCancelled } from './cancelled-attempts.js';
@@ -32,6 +33,8 @@ export interface ShardedStepIo {
   pollMs: number;
   onRetry?: ShardWork['onRetry'];
   threads?: ShardWork['threads'];
+  /** Where batch outputs are cut into chunks; default `DEFAULT_CHUNK_LIMITS`. */
+  chunkLimits?: ChunkLimits | undefined;
 }
 
 /**
@@ -139,7 +142,7 @@ async function settleCancelled(work: ShardWork, io: ShardedStepIo): Promise<void
 
 /** What this process needs to run shards of step `index` of a session: one updater, the input read once. */
 export function shardWorkOf(session: FlowSession<FlowDefinition>, plan: FlowPlan, index: number, io: ShardedStepIo): ShardWork {
-  let whole: Promise<Artifact[]> | undefined;
+  let whole: Promise<StoredArtifact[]> | undefined;
   return {
     session,
     updater: new FlowUpdater(session),
@@ -151,6 +154,8 @@ export function shardWorkOf(session: FlowSession<FlowDefinition>, plan: FlowPlan
     leases: io.leases,
     ...(io.onRetry === undefined ? {} : { onRetry: io.onRetry }),
     threads: io.threads,
+    blobs: io.store.blobs,
+    chunkLimits: io.chunkLimits,
   };
 }
 
@@ -175,12 +180,12 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
   const outputs = await io.store.getArtifacts(shards.flatMap((s) => s.outputs));
   let offset = 0;
   const perShard = shards.map((s) => outputs.slice(offset, (offset += s.outputs.length)));
-  let merged: Artifact[] = [];
+  let merged: StoredArtifact[] = [];
   let outcome: AttemptOutcome;
   try {
-    const outputs = mergeShardOutputs(planShards(await work.input(), map), perShard);
-    // The step's outputs are held to the limit of one attempt's, whatever each shard's were.
-    const tooLarge = outputSizeProblem(outputs.map(artifactBytes));
+    const outputs = await mergeStoredShardOutputs(await work.input(), map, perShard, { blobs: io.store.blobs, ...(io.chunkLimits === undefined ? {} : { limits: io.chunkLimits }) });
+    // What the step's outputs hold whole is held to the limit of one attempt's, whatever each shard's were.
+    const tooLarge = outputSizeProblem(outputs.filter(isWholeArtifact).map(artifactBytes));
     if (tooLarge !== undefined) throw tooLarge;
     merged = outputs;
     outcome = { ok: true, outputs: merged.map((a) => a.hash), signals: [] };
@@ -189,7 +194,7 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
   }
   const cache = outcome.ok ? await coordinatorCachePlan(session, plan, index, io, updater.flow) : null;
   const cacheEntry = cache?.key == null ? undefined : cacheEntryFor(step, index, cache.key);
-  const commit = (outcome: AttemptOutcome, artifacts: readonly Artifact[]) =>
+  const commit = (outcome: AttemptOutcome, artifacts: readonly StoredArtifact[]) =>
     updater.update((flow): Update<Recorded | null> => {
       if (slotAt(flow, index).status !== 'Running' || !allShardsFinished(flow, index)) return { events: [], result: null };
       const r = recordAttempt(flow, plan, index, outcome, { now: io.clock.now(), chain: chain() && !flow.cancelled });

@@ -1,4 +1,5 @@
-import type { Artifact } from '../core/artifact.js';
+import type { StoredArtifact } from '../core/artifact.js';
+import type { ChunkLimits } from '../core/chunk.js';
 import { corruptInputFailure, slotAt, type AttemptOutcome } from '../core/decide.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowDefinition } from '../core/definition.js';
@@ -14,8 +15,8 @@ import type { StepThreads } from './step-threads.js';
 /** What one attempt produced: its outcome as `recordAttempt` takes it, and the artifacts to store. */
 export interface AttemptRun {
   outcome: AttemptOutcome;
-  /** New artifacts to store with the outcome (none when it came from the cache). */
-  outputs: Artifact[];
+  /** New artifacts to store with the outcome (none when it came from the cache); batches and files as manifests. */
+  outputs: StoredArtifact[];
   /** The step cache entry to record with a clean finish of a step run with the cache on. */
   cacheEntry: CacheEntryInput | undefined;
   /** The input was corrupt: the step never ran, and nothing may be chained to this failure. */
@@ -30,7 +31,7 @@ export async function runStepAttempt(
   session: FlowSession<FlowDefinition>,
   plan: FlowPlan,
   index: number,
-  io: { store: FlowStore; baseDir: string; threads?: StepThreads | undefined },
+  io: { store: FlowStore; baseDir: string; threads?: StepThreads | undefined; chunkLimits?: ChunkLimits | undefined },
 ): Promise<AttemptRun> {
   const step = session.definition.steps[index];
   if (step === undefined) throw new RangeError(`Flow ${session.flowId} has no step at index ${index}`);
@@ -52,7 +53,7 @@ export async function runStepAttempt(
     const outcome = { ok: true as const, outputs: cache.hit.outputs, signals: [], cachedFrom: cache.hit.source };
     return { outcome, outputs: [], cacheEntry: undefined, corruptInput: false };
   }
-  let input: Artifact[];
+  let input: StoredArtifact[];
   try {
     input = await inputOf(session, index, io.store);
   } catch (error) {
@@ -72,15 +73,19 @@ export async function runStepAttempt(
   // In a thread when it can: a long synchronous step (RDKit) then never stalls the heartbeat that keeps
   // its lease, so no other worker takes a live attempt for a lost one.
   const run = io.threads?.canRun(step) === true ? io.threads.run.bind(io.threads) : runAttempt;
-  const result = await run(step, context, { stop: session.stop, timeoutMs: timeoutMs === null ? null : Math.max(1, timeoutMs - hookMs) });
+  const limits = { stop: session.stop, timeoutMs: timeoutMs === null ? null : Math.max(1, timeoutMs - hookMs) };
+  const result = await run(step, context, limits, { blobs: io.store.blobs, chunkLimits: io.chunkLimits });
   if (!result.ok) return { outcome: result, outputs: [], cacheEntry: undefined, corruptInput: false };
   for (const artifact of result.outputs) session.artifacts.set(artifact.hash, artifact);
   const outcome = { ok: true as const, outputs: result.outputs.map((a) => a.hash), signals: result.signals };
   return { outcome, outputs: result.outputs, cacheEntry: cache.key === null ? undefined : cacheEntryFor(step, index, cache.key), corruptInput: false };
 }
 
-/** The previous step's outputs, from the session's memory when it produced them, else from the store. */
-export async function inputOf(session: FlowSession<FlowDefinition>, index: number, store: FlowStore): Promise<Artifact[]> {
+/**
+ * The previous step's outputs, from the session's memory when it produced them, else from the store:
+ * whole artifacts, and batches and files as their manifests (their bytes stay in the blob store).
+ */
+export async function inputOf(session: FlowSession<FlowDefinition>, index: number, store: FlowStore): Promise<StoredArtifact[]> {
   if (index === 0) return [];
   const hashes = slotAt(session.flow, index - 1).outputs;
   const missing = hashes.filter((h) => !session.artifacts.has(h));

@@ -1,5 +1,5 @@
 import { inputHashesOf } from '../core/decide.js';
-import type { Artifact } from '../core/artifact.js';
+import type { StoredArtifact } from '../core/artifact.js';
 import { stepCacheKey } from '../core/cache-key.js';
 import type { JsonValue } from '../core/canonical-json.js';
 import { isStepCached, type CachedStepEntry, type CacheKeyContext, type StepDefinition } from '../core/definition.js';
@@ -85,7 +85,7 @@ export interface CacheHit {
   key: string;
   source: CachedFrom;
   outputs: string[];
-  artifacts: Artifact[];
+  artifacts: StoredArtifact[];
 }
 
 /**
@@ -96,7 +96,7 @@ export interface CacheHit {
 export async function findCached(store: Pick<FlowStore, 'lookupCache' | 'getArtifacts'>, key: string): Promise<CacheHit | null> {
   const entry = await store.lookupCache(key);
   if (entry === null) return null;
-  let artifacts: Artifact[];
+  let artifacts: StoredArtifact[];
   try {
     artifacts = await store.getArtifacts(entry.outputs);
   } catch (error) {

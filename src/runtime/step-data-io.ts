@@ -1,10 +1,10 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isBatchArtifact, isFileArtifact, type Artifact, type BatchArtifact, type FileArtifact, type StoredArtifact } from '../core/artifact.js';
-import { BatchHasher, batchPayload } from '../core/batch.js';
+import { BatchHasher, batchPayload, isFullManifest } from '../core/batch.js';
 import type { JsonObject, JsonValue } from '../core/canonical-json.js';
 import { BatchWriter, chunkRowTexts, DEFAULT_CHUNK_LIMITS, type ChunkLimits } from '../core/chunk.js';
-import { ArtifactIntegrityError } from '../core/errors.js';
+import { ArtifactIntegrityError, BlobDirRequiredError } from '../core/errors.js';
 import type { BatchInput, BatchOptions, BatchOutputWriter, FileInput, FileOutputOptions, StepInput } from '../core/step-data.js';
 import type { BlobStore } from '../stores/blobs/blob-store.js';
 
@@ -15,26 +15,34 @@ import type { BlobStore } from '../stores/blobs/blob-store.js';
 export function batchInputOf(artifact: BatchArtifact, blobs: BlobStore): BatchInput {
   const { manifest } = artifact;
   async function* chunkTexts(): AsyncGenerator<string[]> {
+    // A slice (a shard's rows) is hashed row by row from where it starts; a whole batch chunk by chunk.
+    const full = isFullManifest(manifest);
     const hasher = new BatchHasher(manifest);
+    let skip = manifest.offset ?? 0;
+    let left = manifest.rowCount;
+    const check = (): void => {
+      const actual = left === 0 || full ? hasher.digest() : null;
+      if (actual !== artifact.hash) throw new ArtifactIntegrityError(artifact.hash, actual, null, 'manifest');
+    };
     for (const [i, ref] of manifest.chunks.entries()) {
       const bytes = await blobs.get(ref.hash).catch((error: unknown) => {
         if (error instanceof ArtifactIntegrityError) throw new ArtifactIntegrityError(artifact.hash, error.actualHash, null, `chunk ${i} (${ref.hash})`);
         throw error;
       });
-      hasher.addChunk(bytes, ref.rows);
-      const texts = chunkRowTexts(bytes);
+      let texts = chunkRowTexts(bytes);
       if (texts.length !== ref.rows) throw new ArtifactIntegrityError(artifact.hash, null, null, `chunk ${i} (${texts.length} rows, manifest says ${ref.rows})`);
-      // The last chunk's rows are handed over only once the whole batch is known to match its hash.
-      if (i === manifest.chunks.length - 1) {
-        const actual = hasher.digest();
-        if (actual !== artifact.hash) throw new ArtifactIntegrityError(artifact.hash, actual, null, 'manifest');
+      if (full) hasher.addChunk(bytes, ref.rows);
+      else {
+        texts = texts.slice(skip, skip + left);
+        skip = 0;
+        left -= texts.length;
+        for (const text of texts) hasher.addRowText(text);
       }
+      // The last chunk's rows are handed over only once the whole batch is known to match its hash.
+      if (i === manifest.chunks.length - 1) check();
       yield texts;
     }
-    if (manifest.chunks.length === 0) {
-      const actual = hasher.digest();
-      if (actual !== artifact.hash) throw new ArtifactIntegrityError(artifact.hash, actual, null, 'manifest');
-    }
+    if (manifest.chunks.length === 0) check();
   }
   async function* chunks(): AsyncGenerator<JsonValue[]> {
     for await (const texts of chunkTexts()) yield texts.map((text) => JSON.parse(text) as JsonValue);
@@ -140,6 +148,7 @@ export async function storeFileOutput(
   blobs: BlobStore,
   workDir: string,
 ): Promise<FileArtifact> {
+  if (!blobs.keepsFiles) throw new BlobDirRequiredError(blobs.location);
   let stored: { hash: string; size: number };
   if (typeof source === 'string') stored = await blobs.putFile(resolve(workDir, source));
   else stored = { hash: await blobs.put(source), size: source.byteLength };

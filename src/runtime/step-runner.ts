@@ -1,17 +1,37 @@
-import { measureArtifact, type Artifact } from '../core/artifact.js';
-import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
-import type { Signal } from '../core/decide.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StoredArtifact } from '../core/artifact.js';
+import type { ChunkLimits } from '../core/chunk.js';
+import { corruptInputFailure, type Signal } from '../core/decide.js';
+import { ArtifactIntegrityError } from '../core/errors.js';
 import type { StepContext, StepDefinition } from '../core/definition.js';
 import { classifyError, StepTimeoutError, type ClassifiedError } from '../core/error-class.js';
-import { outputSizeProblem } from '../core/output-size.js';
 import { checkMapInput } from '../core/shards.js';
-import { assertStorable, storableJsonProblem, storableText, unstorableReason } from '../core/storable.js';
+import type { StepInput } from '../core/step-data.js';
+import { storableJsonProblem, storableText, unstorableReason } from '../core/storable.js';
+import type { BlobStore } from '../stores/blobs/blob-store.js';
+import { openBatchOutput, storeFileOutput, streamingInputs, wholeInputs } from './step-data-io.js';
+import { KnownOutputs, storedOutputs } from './step-outputs.js';
 
 export type AttemptResult =
-  | { ok: true; outputs: Artifact[]; signals: Signal[] }
+  | { ok: true; outputs: StoredArtifact[]; signals: Signal[] }
   | { ok: false; error: ClassifiedError; signals: Signal[] };
 
-export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params'>;
+/**
+ * What an attempt is given besides its step: its inputs as stored (whole artifacts, and manifests of
+ * batches and files: small, so they cross to a step thread as they are), and what `StepContext` says.
+ */
+export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params' | 'input' | 'batch' | 'file'> & {
+  readonly input: readonly StoredArtifact[];
+};
+
+/** Where an attempt reads its batch and file inputs and writes its outputs' chunks and files. */
+export interface AttemptIo {
+  readonly blobs: BlobStore;
+  /** Where batch outputs are cut into chunks; default `DEFAULT_CHUNK_LIMITS`. */
+  readonly chunkLimits?: ChunkLimits | undefined;
+}
 
 /** What bounds an attempt: its timeout (null: none) and `stop` (the flow was cancelled, the lease lost). */
 export interface AttemptLimits {
@@ -67,12 +87,39 @@ export async function runAttempt(
   step: StepDefinition,
   context: AttemptContext,
   { stop, timeoutMs, onSignal }: AttemptLimits & { onSignal?: (signal: Signal) => void },
+  io: AttemptIo,
 ): Promise<AttemptResult> {
   const signals: Signal[] = [];
   let badSignal: InvalidStepSignalError | undefined;
   const controller = new AbortController();
+  const known = new KnownOutputs();
+  const { blobs } = io;
+  // Where file inputs are copied for the step to read (`FileInput.path()`): made on first use only.
+  let workDir: Promise<string> | undefined;
+  const attemptDir = (): Promise<string> => (workDir ??= mkdtemp(join(tmpdir(), 'chemflow-attempt-')));
   const ctx: StepContext = {
     ...context,
+    input: [],
+    batch: (kind, options) => {
+      const writer = openBatchOutput(kind, options, blobs, io.chunkLimits);
+      return {
+        get rowCount() {
+          return writer.rowCount;
+        },
+        push: (row) => writer.push(row),
+        pushAll: (rows) => writer.pushAll(rows),
+        close: async (header) => {
+          const artifact = await writer.close(header);
+          known.addWritten(artifact);
+          return artifact;
+        },
+      };
+    },
+    file: async (kind, source, options = {}) => {
+      const artifact = await storeFileOutput(kind, source, options, blobs, context.baseDir);
+      known.addWritten(artifact);
+      return artifact;
+    },
     params: step.baseParams,
     signal: controller.signal,
     emit: (name, data = null) => {
@@ -107,27 +154,28 @@ export async function runAttempt(
       }
     });
     ended.catch(() => undefined);
-    const work = Promise.resolve().then(() => {
+    const work = Promise.resolve().then(async () => {
       if (controller.signal.aborted) throw controller.signal.reason; // ended before it began: never started
       // A mapped step runs whole when its input does not fit its map (or its cache entry satisfies
       // it): a wrong `over` then fails here, Validation, naming what the input has.
-      if (step.map !== undefined) checkMapInput(ctx.input, step.map);
-      return step.run(ctx);
+      if (step.map !== undefined) checkMapInput(context.input, step.map);
+      const input = step.streaming === true ? streamingInputs(context.input, blobs, attemptDir) : await wholeInputs(context.input, blobs, attemptDir);
+      input.forEach((given, i) => known.addInput(given, context.input[i] as StoredArtifact));
+      (ctx as { input: readonly StepInput[] }).input = input;
+      const result = await step.run(ctx);
+      return storedOutputs(result, known, io);
     });
-    const result = timer === undefined && onStop === undefined ? await work : await Promise.race([work, ended]);
+    const outputs = timer === undefined && onStop === undefined ? await work : await Promise.race([work, ended]);
     if (badSignal !== undefined) return { ok: false, error: classifyError(badSignal), signals };
-    return { ok: true, outputs: toArtifacts(result), signals };
+    return { ok: true, outputs, signals };
   } catch (thrown) {
-    return { ok: false, error: classifyError(thrown), signals };
+    // A batch or file input found corrupt as it was read fails for good, as a corrupt whole input does.
+    return { ok: false, error: thrown instanceof ArtifactIntegrityError ? corruptInputFailure(thrown) : classifyError(thrown), signals };
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     if (onStop !== undefined) stop?.removeEventListener('abort', onStop);
+    if (workDir !== undefined) await workDir.then((dir) => rm(dir, { recursive: true, force: true })).catch(() => undefined);
   }
-}
-
-/** A step returned outputs no store can keep: a bug in the step (class Runtime). */
-class InvalidStepOutputError extends Error {
-  readonly code = 'INVALID_OUTPUT';
 }
 
 /** A step emitted a signal no store can keep: a bug in the step (class Runtime). */
@@ -142,34 +190,4 @@ function signalProblem(name: unknown, data: unknown): string | undefined {
   if (nameProblem !== undefined) return `the signal name ${nameProblem}`;
   const problem = storableJsonProblem(data);
   return problem === undefined ? undefined : `data ${problem.message}`;
-}
-
-function toArtifacts(result: unknown): Artifact[] {
-  const outputs = (result as { outputs?: unknown } | null | undefined)?.outputs;
-  if (!Array.isArray(outputs))
-    throw new InvalidStepOutputError('A step must return { outputs: [{ kind, payload }] }');
-  const sizes: number[] = [];
-  const artifacts = outputs.map((draft: unknown, i) => {
-    const { kind, payload, metadata } = (draft ?? {}) as { kind?: unknown; payload?: unknown; metadata?: unknown };
-    if (typeof kind !== 'string' || kind === '')
-      throw new InvalidStepOutputError(`outputs[${i}].kind must be a non-empty string`);
-    try {
-      if (metadata !== undefined) canonicalJson(metadata);
-      const { artifact, bytes } = measureArtifact({
-        kind,
-        payload: payload as JsonValue,
-        ...(metadata === undefined ? {} : { metadata: metadata as Record<string, JsonValue> }),
-      });
-      // Refused here, for every store alike, rather than by PostgreSQL at commit time.
-      assertStorable({ kind, payload, metadata: metadata ?? null });
-      sizes.push(bytes);
-      return artifact;
-    } catch (error) {
-      throw new InvalidStepOutputError(`outputs[${i}]: ${(error as Error).message}`, { cause: error });
-    }
-  });
-  // Too large for a store is refused here as well, measured on the text each payload was hashed from.
-  const tooLarge = outputSizeProblem(sizes);
-  if (tooLarge !== undefined) throw tooLarge;
-  return artifacts;
 }

@@ -5,6 +5,7 @@ import type { StepDefinition, StepModule } from '../core/definition.js';
 import { classifyError } from '../core/error-class.js';
 import { runAttempt } from './step-runner.js';
 import type { CacheKeyReply, FromStepThread, StepTask, StepTaskLabel, ToStepThread } from './step-threads.js';
+import { blobsInThread, settleBlobReply, type PendingBlobReplies } from './thread-blobs.js';
 
 /**
  * The inside of a step thread (see `StepThreads`): loads step modules with `load`, once each, and runs
@@ -15,10 +16,12 @@ import type { CacheKeyReply, FromStepThread, StepTask, StepTaskLabel, ToStepThre
 export function serveStepTasks(load: (uses: string, baseDir: string) => Promise<StepModule>): void {
   const port = parentPort;
   if (port === null) throw new Error('serveStepTasks runs in a step thread');
+  const parent = port;
   const post = (message: FromStepThread): void => port.postMessage(message);
   const scope = new AsyncLocalStorage<StepTaskLabel>();
   const modules = new Map<string, Promise<StepModule>>();
   const aborts = new Map<number, AbortController>();
+  const blobReplies: PendingBlobReplies = { next: 1, waiting: new Map() };
 
   const moduleOf = (task: StepTask): Promise<StepModule> => {
     const key = `${task.baseDir}\u0000${task.uses}`;
@@ -53,13 +56,16 @@ export function serveStepTasks(load: (uses: string, baseDir: string) => Promise<
           id: task.label.stepId,
           kind: module.kind,
           baseParams: task.params,
+          ...(module.streaming === true ? { streaming: true } : {}),
           run: (ctx) => {
             const running = Promise.resolve().then(() => module.run(ctx));
             work = running;
             return running;
           },
         };
-        const attempt = await runAttempt(step, task.context, { timeoutMs: null, stop, onSignal: (signal) => post({ type: 'signal', id, signal }) });
+        const blobs = blobsInThread(task.blobs, parent, id, blobReplies);
+        const io = { blobs, ...(task.chunkLimits === null ? {} : { chunkLimits: task.chunkLimits }) };
+        const attempt = await runAttempt(step, task.context, { timeoutMs: null, stop, onSignal: (signal) => post({ type: 'signal', id, signal }) }, io);
         result = { type: 'result', id, result: attempt };
       }
     } catch (error) {
@@ -71,6 +77,10 @@ export function serveStepTasks(load: (uses: string, baseDir: string) => Promise<
   }
 
   port.on('message', (message: ToStepThread) => {
+    if (message.type === 'blob-reply') {
+      settleBlobReply(blobReplies, message);
+      return;
+    }
     if (message.type === 'abort') {
       const { name, message: text, code } = message.reason;
       aborts.get(message.id)?.abort(Object.assign(new Error(text), { name, code }));

@@ -3,7 +3,10 @@ import type { JsonObject, JsonValue } from '../core/canonical-json.js';
 import type { Signal } from '../core/decide.js';
 import type { StepDefinition } from '../core/definition.js';
 import { classifyError, LeaseLostError, StepExitedError, StepTimeoutError, type ClassifiedError } from '../core/error-class.js';
-import { AttemptEndedError, stopReason, type AttemptContext, type AttemptLimits, type AttemptResult } from './step-runner.js';
+import type { ChunkLimits } from '../core/chunk.js';
+import type { BlobStore } from '../stores/blobs/blob-store.js';
+import { AttemptEndedError, stopReason, type AttemptContext, type AttemptIo, type AttemptLimits, type AttemptResult } from './step-runner.js';
+import { answerBlobRequest, threadBlobsOf, type BlobReply, type BlobRequest, type ThreadBlobs } from './thread-blobs.js';
 
 /** Which attempt a task belongs to, for reports of what its code did after it returned. */
 export interface StepTaskLabel {
@@ -22,18 +25,20 @@ interface TaskBase {
 
 /** One piece of a step module's code sent to a step thread: its `run`, or its `cacheKey` hook. */
 export type StepTask =
-  | (TaskBase & { type: 'run'; context: AttemptContext })
+  | (TaskBase & { type: 'run'; context: AttemptContext; blobs: ThreadBlobs; chunkLimits: ChunkLimits | null })
   | (TaskBase & { type: 'cacheKey'; hookBaseDir: string; inputHashes: string[] });
 
 /** What `cacheKey` replied: the hook's value, or what it threw. */
 export type CacheKeyReply = { ok: true; value: JsonValue } | { ok: false; error: ClassifiedError };
 
 /** Messages to a step thread: a task, or the abort of the task it runs (which aborts its `ctx.signal`). */
-export type ToStepThread = StepTask | { type: 'abort'; id: number; reason: { name: string; message: string; code: string } };
+export type ToStepThread = StepTask | { type: 'abort'; id: number; reason: { name: string; message: string; code: string } } | BlobReply;
 
 /** Messages from a step thread. */
 export type FromStepThread =
   | { type: 'result'; id: number; result: AttemptResult | CacheKeyReply }
+  /** A read or write of the attempt's blob store, when the thread cannot open it itself. */
+  | BlobRequest
   /** A signal the step emitted, sent at once: kept even when the thread is ended before it replies. */
   | { type: 'signal'; id: number; signal: Signal }
   /** The step's own promise settled (after its abort: it has stopped). */
@@ -79,6 +84,8 @@ type TaskEnd =
 interface Running {
   id: number;
   signals: Signal[];
+  /** The blob store of the attempt, for the thread's blob requests. */
+  blobs: BlobStore | null;
   onMessage(message: FromStepThread): void;
   /** The thread is gone (exit, crash); `blame` is the failure when it was this task's doing. */
   onGone(blame: ClassifiedError | null): void;
@@ -130,10 +137,17 @@ export class StepThreads {
   }
 
   /** One attempt of `step` in a thread; never throws (as `runAttempt`). */
-  async run(step: StepDefinition, context: AttemptContext, limits: AttemptLimits): Promise<AttemptResult> {
+  async run(step: StepDefinition, context: AttemptContext, limits: AttemptLimits, io: AttemptIo): Promise<AttemptResult> {
     const origin = this.originOf(step);
     const label = { flowId: context.flowId, stepId: step.id, attempt: context.attempt };
-    const end = await this.execute((id) => ({ type: 'run', uses: origin.uses, baseDir: origin.baseDir, params: step.baseParams, label: { id, ...label }, context }), limits, this.graceMs);
+    const blobs = threadBlobsOf(io.blobs);
+    const chunkLimits = io.chunkLimits ?? null;
+    const end = await this.execute(
+      (id) => ({ type: 'run', uses: origin.uses, baseDir: origin.baseDir, params: step.baseParams, label: { id, ...label }, context, blobs, chunkLimits }),
+      limits,
+      this.graceMs,
+      io.blobs,
+    );
     if (end.kind === 'ended') return { ok: false, error: end.error, signals: end.signals };
     return end.result as AttemptResult;
   }
@@ -156,6 +170,7 @@ export class StepThreads {
       }),
       limits,
       0, // the hook has no signal to honour: nothing to wait for
+      null,
     );
     if (end.kind === 'ended') throw new AttemptEndedError(end.error);
     const reply = end.result as CacheKeyReply;
@@ -180,15 +195,15 @@ export class StepThreads {
   }
 
   /** Runs a task on a thread until it ends; again on a fresh thread when another task's code ended the first. */
-  private async execute(task: (id: number) => StepTask, limits: AttemptLimits, graceMs: number): Promise<Exclude<TaskEnd, { kind: 'again' }>> {
+  private async execute(task: (id: number) => StepTask, limits: AttemptLimits, graceMs: number, blobs: BlobStore | null): Promise<Exclude<TaskEnd, { kind: 'again' }>> {
     for (;;) {
       const slot = await this.acquire();
-      const end = await this.runOn(slot, task(this.nextId++), limits, graceMs);
+      const end = await this.runOn(slot, task(this.nextId++), limits, graceMs, blobs);
       if (end.kind !== 'again') return end;
     }
   }
 
-  private runOn(slot: Slot, task: StepTask, { stop, timeoutMs }: AttemptLimits, graceMs: number): Promise<TaskEnd> {
+  private runOn(slot: Slot, task: StepTask, { stop, timeoutMs }: AttemptLimits, graceMs: number, blobs: BlobStore | null): Promise<TaskEnd> {
     const id = task.label.id;
     return new Promise<TaskEnd>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
@@ -212,6 +227,7 @@ export class StepThreads {
       const running: Running = {
         id,
         signals: [],
+        blobs,
         onMessage: (message) => {
           switch (message.type) {
             case 'signal':
@@ -300,6 +316,13 @@ export class StepThreads {
   }
 
   private onMessage(slot: Slot, message: FromStepThread): void {
+    if (message.type === 'blob') {
+      const blobs = slot.running?.id === message.id ? slot.running.blobs : null;
+      void answerBlobRequest(blobs, message).then(({ reply, transfer }) => {
+        if (!slot.retired) slot.worker.postMessage(reply satisfies ToStepThread, transfer);
+      });
+      return;
+    }
     if (message.type === 'exiting') {
       slot.exiting = { task: message.task };
       return;

@@ -1,4 +1,5 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import type { Artifact } from '../../src/core/artifact.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -75,7 +76,7 @@ describe('loadFlowFile', () => {
     const flow = await engine.runToEnd(flowId, loaded.definition);
     expect(flow.completed).toBe(true);
     const last = await store.getArtifacts(flow.steps[2]?.outputs ?? []);
-    expect(last[0]?.payload).toEqual({ n: 6 });
+    expect((last[0] as Artifact | undefined)?.payload).toEqual({ n: 6 });
   });
 
   it('reads JSON flow files and built-in step types', async () => {

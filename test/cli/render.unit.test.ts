@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Artifact } from '../../src/core/artifact.js';
 import { describe, expect, it, vi } from 'vitest';
 import type { FlowEvent } from '../../src/core/events.js';
 import { replay } from '../../src/core/reducer.js';
@@ -86,7 +87,7 @@ describe('CLI rendering', () => {
         map: { over: 'items', shardSize: 2 },
         run: (ctx) => {
           if (ctx.shard?.index === 1) throw new PermanentError('closed');
-          return { outputs: [{ kind: 'n', payload: ctx.input[0]?.payload ?? null }] };
+          return { outputs: [{ kind: 'n', payload: (ctx.input[0] as Artifact | undefined)?.payload ?? null }] };
         },
       },
     ]);

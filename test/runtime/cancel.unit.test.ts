@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Artifact } from '../../src/core/artifact.js';
 import { cancelFlow, defineFlow, FlowEngine, FlowNotRunnableError, FlowWorker, TransientError, type FlowDefinition, type FlowResolver } from '../../src/index.js';
 import { demoFlow, flakyStep, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
@@ -127,7 +128,7 @@ describe.each(engineStores)('cancel on $name', ({ create }) => {
           retry: { maxRetries: 2, backoff: { kind: 'exponential', baseMs: 600_000 } },
           run: (ctx) => {
             if (ctx.shard?.index === 0) throw new TransientError('busy');
-            const items = (ctx.input[0]?.payload as { items: number[] }).items;
+            const items = ((ctx.input[0] as Artifact | undefined)?.payload as { items: number[] }).items;
             return { outputs: [{ kind: 'set', payload: { items: items.map((x) => x * x) } }] };
           },
         },

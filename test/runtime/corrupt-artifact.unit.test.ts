@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Artifact } from '../../src/core/artifact.js';
 import { defineFlow, FlowEngine, type StepDefinition } from '../../src/index.js';
 import { tamperArtifact } from '../helpers/tamper.js';
 import { flakyStep, ManualClock, seedStep } from '../support/demo-flow.js';
@@ -15,7 +16,7 @@ describe.each(engineStores)('a corrupt input artifact on $name', ({ create }) =>
         kind: 'sink',
         baseParams: {},
         run(ctx) {
-          seen.push(ctx.input[0]?.payload);
+          seen.push((ctx.input[0] as Artifact | undefined)?.payload);
           return { outputs: [] };
         },
       };

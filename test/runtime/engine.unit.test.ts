@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Artifact } from '../../src/core/artifact.js';
 import {
   ConcurrencyError,
   defineFlow,
@@ -23,7 +24,7 @@ describe.each(engineStores)('FlowEngine on $name', ({ create }) => {
       expect(events.map((e) => e.version)).toEqual(events.map((_, i) => i + 1));
       expect(events.at(-1)).toMatchObject({ type: 'FlowCompleted', flowFingerprint: flow.flowFingerprint });
       const report = await store.getArtifacts(flow.steps[3]?.outputs ?? []);
-      expect(report[0]?.payload).toEqual({ total: 6 });
+      expect((report[0] as Artifact | undefined)?.payload).toEqual({ total: 6 });
     });
   });
 
@@ -32,7 +33,7 @@ describe.each(engineStores)('FlowEngine on $name', ({ create }) => {
       const stop = new AbortController();
       const def = defineFlow('stoppable', [
         seedStep(),
-        { id: 'halt', kind: 'transform', baseParams: {}, run: (ctx) => (stop.abort(), { outputs: ctx.input.map((a) => ({ kind: a.kind, payload: a.payload })) }) },
+        { id: 'halt', kind: 'transform', baseParams: {}, run: (ctx) => (stop.abort(), { outputs: ctx.input.map((a) => ({ kind: a.kind, payload: (a as Artifact).payload })) }) },
         { id: 'tail', kind: 'sink', baseParams: {}, run: () => ({ outputs: [] }) },
       ]);
       const engine = new FlowEngine({ store });
@@ -53,7 +54,7 @@ describe.each(engineStores)('FlowEngine on $name', ({ create }) => {
       const stop = new AbortController();
       const def = defineFlow('chained', [
         seedStep(),
-        { id: 'next', kind: 'transform', baseParams: {}, run: (ctx) => ({ outputs: ctx.input.map((a) => ({ kind: a.kind, payload: a.payload })) }) },
+        { id: 'next', kind: 'transform', baseParams: {}, run: (ctx) => ({ outputs: ctx.input.map((a) => ({ kind: a.kind, payload: (a as Artifact).payload })) }) },
         { id: 'tail', kind: 'sink', baseParams: {}, run: () => ({ outputs: [] }) },
       ]);
       // Aborted while the commit of seed's StepFinished + next's StepStarted is being applied.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineFlow, FlowEngine, MemoryFlowStore, type ArtifactDraft, type FlowInstance, type MapSpec, type StepDefinition } from '../../src/index.js';
+import { type Artifact, defineFlow, FlowEngine, MemoryFlowStore, type ArtifactDraft, type FlowInstance, type MapSpec, type StepDefinition } from '../../src/index.js';
 
 /**
  * Invariance at the engine's level (issue 14): a flow whose transform is mapped, for any shard size,
@@ -28,9 +28,9 @@ function flow(map: MapSpec | undefined): ReturnType<typeof defineFlow> {
     baseParams: { unit: 'u²' },
     ...(map === undefined ? {} : { map }),
     run: (ctx) => {
-      const set = ctx.input.find((a) => a.kind === 'test/set')?.payload as { items: { id: string; value: number }[] };
+      const set = (ctx.input.find((a) => a.kind === 'test/set') as Artifact | undefined)?.payload as { items: { id: string; value: number }[] };
       const rows = set.items.map((item) => ({ id: item.id, squared: item.value * item.value }));
-      return { outputs: [...ctx.input.map((a) => ({ kind: a.kind, payload: a.payload })), { kind: 'test/squares', payload: { unit: 'u²', rows } }] };
+      return { outputs: [...ctx.input.map((a) => ({ kind: a.kind, payload: (a as Artifact).payload })), { kind: 'test/squares', payload: { unit: 'u²', rows } }] };
     },
   };
   const total: StepDefinition = {
@@ -38,7 +38,7 @@ function flow(map: MapSpec | undefined): ReturnType<typeof defineFlow> {
     kind: 'sink',
     baseParams: {},
     run: (ctx) => {
-      const squares = ctx.input.find((a) => a.kind === 'test/squares')?.payload as { rows: { squared: number }[] };
+      const squares = (ctx.input.find((a) => a.kind === 'test/squares') as Artifact | undefined)?.payload as { rows: { squared: number }[] };
       return { outputs: [{ kind: 'test/total', payload: { total: squares.rows.reduce((sum, r) => sum + r.squared, 0), n: squares.rows.length } }] };
     },
   };

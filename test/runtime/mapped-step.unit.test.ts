@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createArtifact, type StepContext, type StepDefinition } from '../../src/index.js';
 import { runAttempt, type AttemptContext } from '../../src/runtime/step-runner.js';
+import { MemoryBlobStore } from '../../src/stores/blobs/memory-blob-store.js';
 
 const input = [createArtifact({ kind: 'test/set', payload: { items: [1, 2, 3] } }), createArtifact({ kind: 'test/other', payload: { rows: [] } })];
 const context: AttemptContext = {
@@ -29,7 +30,7 @@ function mappedStep(over: string, seen: StepContext[]): StepDefinition {
 describe('a mapped step today', () => {
   it('runs once on its whole input, with no shard position', async () => {
     const seen: StepContext[] = [];
-    const result = await runAttempt(mappedStep('items', seen), context, { timeoutMs: null });
+    const result = await runAttempt(mappedStep('items', seen), context, { timeoutMs: null }, { blobs: new MemoryBlobStore() });
     expect(result.ok).toBe(true);
     expect(seen).toHaveLength(1);
     expect(seen[0]?.input).toEqual(input);
@@ -38,7 +39,7 @@ describe('a mapped step today', () => {
 
   it('fails Validation, without running, when its map does not fit its input', async () => {
     const seen: StepContext[] = [];
-    const result = await runAttempt(mappedStep('molecules', seen), context, { timeoutMs: null });
+    const result = await runAttempt(mappedStep('molecules', seen), context, { timeoutMs: null }, { blobs: new MemoryBlobStore() });
     expect(seen).toHaveLength(0);
     expect(result.ok).toBe(false);
     if (result.ok) return;

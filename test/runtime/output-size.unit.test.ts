@@ -72,13 +72,14 @@ describe('the merged outputs of a mapped step', () => {
       baseParams: {},
       run: () => ({ outputs: [{ kind: 'test/items', payload: { items: [0, 1, 2, 3] } }] }),
     };
-    // Four shards of one item, each well under the limit; merged, they are over it.
+    // Four shards of one item, each well under the limit; merged, they are over it. Two lists: the
+    // merged payload has no one list of rows to be stored as a batch, so it would be held whole.
     const big: StepDefinition = {
       id: 'big',
       kind: 'transform',
       baseParams: {},
       map: { over: 'items', shardSize: 1 },
-      run: (ctx) => ({ outputs: [{ kind: 'test/items', payload: { items: [String(ctx.shard?.index ?? 0).repeat(quarter)] } }] }),
+      run: (ctx) => ({ outputs: [{ kind: 'test/items', payload: { items: [String(ctx.shard?.index ?? 0).repeat(quarter)], shards: [ctx.shard?.index ?? 0] } }] }),
     };
     const store = new MemoryFlowStore();
     const { flow, errors } = await runFlow(store, defineFlow('merged-too-large', [items, big, sinkStep()]));
@@ -142,6 +143,28 @@ describe.each(engineStores.filter((s) => s.name !== 'memory'))('outputs the data
     expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', sqlstate: '54000' } });
+  }, 120_000);
+
+  it('as the outputs of one shard, fail that shard and the step, never leaving it Running', async () => {
+    const items: StepDefinition = {
+      id: 'items',
+      kind: 'source',
+      baseParams: {},
+      run: () => ({ outputs: [{ kind: 'test/items', payload: { items: [0, 1] } }] }),
+    };
+    // Shard 1's own output (20,000 characters) is refused when its outcome is recorded.
+    const mapped: StepDefinition = {
+      id: 'big',
+      kind: 'transform',
+      baseParams: {},
+      map: { over: 'items', shardSize: 1 },
+      run: (ctx) => ({ outputs: [{ kind: 'test/items', payload: { items: [String(ctx.shard?.index ?? 0).repeat(ctx.shard?.index === 1 ? 20_000 : 10)] } }] }),
+    };
+    const { flow, errors } = await runFlow(store, defineFlow('refused-shard', [items, mapped, sinkStep()]));
+    expect(flow.failed).toBe(true);
+    expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
+    expect(flow.steps[1]?.shards?.map((s) => s.status)).toEqual(['FinishedOk', 'Failed']);
+    expect(errors.at(-1)).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', sqlstate: '54000' } });
   }, 120_000);
 
   it('in a batch of appends, fail only the append that carries them', async () => {

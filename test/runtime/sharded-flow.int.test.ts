@@ -2,6 +2,7 @@
 // unmapped flow's for any shard size, each shard is started, failed, retried and recorded on its own,
 // and a retry reruns only the shards that failed.
 import { describe, expect, it } from 'vitest';
+import type { Artifact } from '../../src/core/artifact.js';
 import {
   defineFlow,
   FlowEngine,
@@ -45,12 +46,12 @@ function flow(map: MapSpec | undefined, runs: Run[], fail: (run: Run) => void = 
     baseParams: { unit: 'u²' },
     ...(map === undefined ? {} : { map }),
     run: (ctx) => {
-      const set = ctx.input.find((a) => a.kind === 'test/set')?.payload as { items: { id: string; value: number }[] };
+      const set = (ctx.input.find((a) => a.kind === 'test/set') as Artifact | undefined)?.payload as { items: { id: string; value: number }[] };
       const run: Run = { shard: ctx.shard === undefined ? undefined : { ...ctx.shard }, attempt: ctx.attempt, ids: set.items.map((i) => i.id) };
       runs.push(run);
       fail(run);
       const rows = set.items.map((item) => ({ id: item.id, squared: item.value * item.value }));
-      return { outputs: [...ctx.input.map((a) => ({ kind: a.kind, payload: a.payload })), { kind: 'test/squares', payload: { unit: 'u²', rows } }] };
+      return { outputs: [...ctx.input.map((a) => ({ kind: a.kind, payload: (a as Artifact).payload })), { kind: 'test/squares', payload: { unit: 'u²', rows } }] };
     },
   };
   const total: StepDefinition = {
@@ -58,7 +59,7 @@ function flow(map: MapSpec | undefined, runs: Run[], fail: (run: Run) => void = 
     kind: 'sink',
     baseParams: {},
     run: (ctx) => {
-      const squares = ctx.input.find((a) => a.kind === 'test/squares')?.payload as { rows: { squared: number }[] };
+      const squares = (ctx.input.find((a) => a.kind === 'test/squares') as Artifact | undefined)?.payload as { rows: { squared: number }[] };
       return { outputs: [{ kind: 'test/total', payload: { total: squares.rows.reduce((sum, r) => sum + r.squared, 0), n: squares.rows.length } }] };
     },
   };

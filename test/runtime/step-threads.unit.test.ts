@@ -11,6 +11,7 @@ import type { StepDefinition } from '../../src/core/definition.js';
 import { FlowCancelledError, LeaseLostError } from '../../src/core/error-class.js';
 import { AttemptEndedError, type AttemptContext } from '../../src/runtime/step-runner.js';
 import { StepThreads, type StrayStepReport } from '../../src/runtime/step-threads.js';
+import { MemoryBlobStore } from '../../src/stores/blobs/memory-blob-store.js';
 import { ensureBuilt, ROOT } from '../cli/support/cli.js';
 
 const STEPS = `import { appendFileSync } from 'node:fs';
@@ -65,7 +66,7 @@ const step = (name: string, params = {}): StepDefinition => ({
 });
 const context = (stepId: string, attempt = 1): AttemptContext => ({ input: [], attempt, flowId: 'f-1', stepId, baseDir: dir, errorHistory: [], cachedSteps: [] });
 const run = (threads: StepThreads, name: string, limits: { timeoutMs?: number | null; stop?: AbortSignal } = {}) =>
-  threads.run(step(name), context(name), { timeoutMs: limits.timeoutMs ?? null, stop: limits.stop });
+  threads.run(step(name), context(name), { timeoutMs: limits.timeoutMs ?? null, stop: limits.stop }, { blobs: new MemoryBlobStore() });
 const notes = async (): Promise<string[]> => (existsSync(join(dir, 'notes.log')) ? (await readFile(join(dir, 'notes.log'), 'utf8')).trim().split('\n') : []);
 
 /** A pool of one thread: every task after the first runs where the previous one did, unless it was replaced. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Artifact } from '../../src/core/artifact.js';
 import {
   defineFlow,
   FlowEngine,
@@ -194,7 +195,7 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
       const stop = new AbortController();
       const def = defineFlow('stoppable', [
         seedStep(),
-        { id: 'halt', kind: 'transform', baseParams: {}, run: (ctx) => (stop.abort(), { outputs: ctx.input.map((a) => ({ kind: a.kind, payload: a.payload })) }) },
+        { id: 'halt', kind: 'transform', baseParams: {}, run: (ctx) => (stop.abort(), { outputs: ctx.input.map((a) => ({ kind: a.kind, payload: (a as Artifact).payload })) }) },
         sinkStep(),
       ]);
       const flowId = await new FlowEngine({ store }).startFlow(def);

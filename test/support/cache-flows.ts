@@ -1,6 +1,7 @@
 // Runs flows with the step cache through the engine itself (`FlowEngine`), for the cache's tests on
 // every store, and the counting flow those tests use.
 import { defineFlow, defineStep, type FlowDefinition, type StepModule } from '../../src/core/definition.js';
+import type { Artifact } from '../../src/core/artifact.js';
 import type { FlowInstance } from '../../src/core/flow-state.js';
 import { FlowEngine } from '../../src/runtime/engine.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
@@ -30,7 +31,7 @@ export function countingFlow(
         ...(options.uncacheable?.includes(type) ? { cacheable: false } : {}),
         run(ctx) {
           runs.set(type, (runs.get(type) ?? 0) + 1);
-          const n = i === 0 ? 0 : (ctx.input[0]?.payload as { n: number }).n;
+          const n = i === 0 ? 0 : ((ctx.input[0] as Artifact | undefined)?.payload as { n: number }).n;
           return { outputs: [{ kind: 'number', payload: { n: n + (ctx.params.add as number), version } }] };
         },
       };

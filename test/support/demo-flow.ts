@@ -8,6 +8,7 @@ import {
   type RetryPolicyOptions,
   type StepDefinition,
 } from '../../src/index.js';
+import type { Artifact } from '../../src/core/artifact.js';
 
 /** A step that fails on its first attempts with the given classes, then doubles its input. */
 export function flakyStep(id: string, failures: readonly ErrorClass[], options: { retry?: RetryPolicyOptions; factor?: number } = {}): StepDefinition {
@@ -19,7 +20,7 @@ export function flakyStep(id: string, failures: readonly ErrorClass[], options: 
     run(ctx) {
       const planned = failures[ctx.attempt - 1];
       if (planned !== undefined) throw errorOf(planned, `${id} attempt ${ctx.attempt} fails (${planned})`);
-      const n = (ctx.input[0]?.payload as { n: number }).n;
+      const n = ((ctx.input[0] as Artifact | undefined)?.payload as { n: number }).n;
       return { outputs: [{ kind: 'number', payload: { n: n * (ctx.params.factor as number) } }] };
     },
   };
@@ -54,7 +55,7 @@ export function sinkStep(): StepDefinition {
     baseParams: {},
     run(ctx) {
       ctx.emit('progress', { received: ctx.input.length });
-      return { outputs: [{ kind: 'report', payload: { total: (ctx.input[0]?.payload as { n: number }).n } }] };
+      return { outputs: [{ kind: 'report', payload: { total: ((ctx.input[0] as Artifact | undefined)?.payload as { n: number }).n } }] };
     },
   };
 }
