@@ -116,13 +116,16 @@ function isBatchManifest(value: unknown): value is BatchManifest {
   if (m.rowsField !== null && typeof m.rowsField !== 'string') return false;
   if (typeof m.header !== 'object' || m.header === null || Array.isArray(m.header)) return false;
   if (!isCount(m.rowCount) || !Array.isArray(m.chunks)) return false;
+  // A slice of a batch (a shard passing its rows on) starts `offset` rows into its first chunk.
+  const offset = m.offset ?? 0;
+  if (!isCount(offset)) return false;
   let rows = 0;
   for (const chunk of m.chunks as unknown[]) {
     const c = (chunk ?? {}) as Partial<Record<keyof ChunkRef, unknown>>;
     if (typeof c.hash !== 'string' || !BLOB_HASH.test(c.hash) || !isCount(c.rows) || !isCount(c.bytes)) return false;
     rows += c.rows;
   }
-  return rows === m.rowCount;
+  return offset === 0 ? rows === m.rowCount : offset + m.rowCount <= rows;
 }
 
 function isCount(value: unknown): value is number {
