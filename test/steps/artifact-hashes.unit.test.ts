@@ -75,11 +75,11 @@ const EXPECTED = {
 const REPORT_NAME = { lipinski: 'lip', screening: 's2000' } as const;
 
 const STEPS: readonly [string, StepModule<JsonObject>, (name: string) => JsonObject][] = [
-  ['chem/read-smiles', readSmiles as StepModule<JsonObject>, () => ({ file: 'molecules.csv' })],
-  ['chem/descriptors', descriptors as StepModule<JsonObject>, () => ({ decimals: 2 })],
-  ['chem/property-provider', propertyProvider as StepModule<JsonObject>, () => ({})],
-  ['chem/lipinski-filter', lipinskiFilter as StepModule<JsonObject>, () => ({})],
-  ['chem/report', report as StepModule<JsonObject>, (name) => ({ outDir: 'out', name: REPORT_NAME[name as keyof typeof REPORT_NAME] })],
+  ['chem/read-smiles', readSmiles, () => ({ file: 'molecules.csv' })],
+  ['chem/descriptors', descriptors, () => ({ decimals: 2 })],
+  ['chem/property-provider', propertyProvider, () => ({})],
+  ['chem/lipinski-filter', lipinskiFilter, () => ({})],
+  ['chem/report', report, (name) => ({ outDir: 'out', name: REPORT_NAME[name as keyof typeof REPORT_NAME] })],
 ];
 
 let dir: string;
