@@ -117,3 +117,16 @@ export interface ReportSummary {
   html: { path: string };
   counts: { molecules: number; passed: number; failed: number; rejected: number };
 }
+
+/**
+ * The artifacts above as lists of rows beside their other fields, for steps that read them a chunk
+ * at a time (`rowsInputOf`) and write them as batches: the same payloads, so the same hashes.
+ */
+export const ROWS = {
+  molecules: { rowsField: 'molecules', header: moleculeSetSchema.omit({ molecules: true }), row: moleculeSchema },
+  rejectedRows: { rowsField: 'rows', header: rejectedRowsSchema.omit({ rows: true }), row: rejectedRowsSchema.shape.rows.element },
+  descriptors: { rowsField: 'rows', header: descriptorTableSchema.omit({ rows: true }), row: descriptorTableSchema.shape.rows.element },
+  providedProperties: { rowsField: 'rows', header: providedPropertiesSchema.omit({ rows: true }), row: providedPropertiesSchema.shape.rows.element },
+  lipinski: { rowsField: 'verdicts', header: lipinskiSchema.omit({ verdicts: true }), row: lipinskiSchema.shape.verdicts.element },
+} as const;
+export type RejectedRow = RejectedRows['rows'][number];

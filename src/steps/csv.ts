@@ -10,50 +10,92 @@ export interface CsvRecord {
  * open, since guessing where a record ends would silently shift every later row.
  */
 export function parseCsv(text: string): CsvRecord[] {
-  const records: CsvRecord[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let quoted = false;
-  let line = 1;
-  let recordLine = 1;
-  let quoteLine = 0;
-  const endRecord = (): void => {
-    fields.push(field);
-    if (fields.length > 1 || fields[0] !== '') records.push({ line: recordLine, fields });
-    fields = [];
-    field = '';
-  };
-  const source = text.startsWith('\uFEFF') ? text.slice(1) : text; // spreadsheets often write a BOM
-  for (let i = 0; i < source.length; i++) {
-    const char = source[i];
-    if (quoted) {
-      if (char === '"' && source[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (char === '"') {
-        quoted = false;
-      } else {
-        if (char === '\n') line++;
-        field += char;
-      }
-    } else if (char === '"' && field === '') {
-      quoted = true;
-      quoteLine = line;
-    } else if (char === ',') {
-      fields.push(field);
-      field = '';
-    } else if (char === '\n' || (char === '\r' && source[i + 1] === '\n')) {
-      if (char === '\r') i++;
-      endRecord();
-      line++;
-      recordLine = line;
-    } else {
-      field += char;
+  const parser = new CsvParser();
+  return [...parser.push(text), ...parser.end()];
+}
+
+/** The records of a CSV file read as a stream, a piece of text at a time (see `parseCsv` for the syntax). */
+export async function* csvRecords(text: AsyncIterable<string>): AsyncGenerator<CsvRecord> {
+  const parser = new CsvParser();
+  for await (const piece of text) yield* parser.push(piece);
+  yield* parser.end();
+}
+
+/**
+ * `parseCsv` fed a piece at a time: `push` returns the records completed so far, `end` the last one.
+ * A character whose meaning depends on the next (a quote inside a quoted field, a carriage return) is
+ * kept back until that next character arrives.
+ */
+export class CsvParser {
+  private fields: string[] = [];
+  private field = '';
+  private quoted = false;
+  private line = 1;
+  private recordLine = 1;
+  private quoteLine = 0;
+  private started = false;
+  private rest = '';
+
+  push(text: string): CsvRecord[] {
+    let source = this.rest + text;
+    this.rest = '';
+    if (!this.started && source.length > 0) {
+      this.started = true;
+      if (source.startsWith('\uFEFF')) source = source.slice(1); // spreadsheets often write a BOM
     }
+    return this.scan(source, false);
   }
-  if (quoted) throw new CsvSyntaxError(`a quoted field opened on line ${quoteLine} is never closed`, quoteLine);
-  endRecord();
-  return records;
+
+  end(): CsvRecord[] {
+    const records = this.scan(this.rest, true);
+    this.rest = '';
+    if (this.quoted) throw new CsvSyntaxError(`a quoted field opened on line ${this.quoteLine} is never closed`, this.quoteLine);
+    this.endRecord(records);
+    return records;
+  }
+
+  private scan(source: string, final: boolean): CsvRecord[] {
+    const records: CsvRecord[] = [];
+    for (let i = 0; i < source.length; i++) {
+      const char = source[i];
+      if (!final && i + 1 === source.length && (char === '\r' || (char === '"' && this.quoted))) {
+        this.rest = char;
+        break;
+      }
+      if (this.quoted) {
+        if (char === '"' && source[i + 1] === '"') {
+          this.field += '"';
+          i++;
+        } else if (char === '"') {
+          this.quoted = false;
+        } else {
+          if (char === '\n') this.line++;
+          this.field += char;
+        }
+      } else if (char === '"' && this.field === '') {
+        this.quoted = true;
+        this.quoteLine = this.line;
+      } else if (char === ',') {
+        this.fields.push(this.field);
+        this.field = '';
+      } else if (char === '\n' || (char === '\r' && source[i + 1] === '\n')) {
+        if (char === '\r') i++;
+        this.endRecord(records);
+        this.line++;
+        this.recordLine = this.line;
+      } else {
+        this.field += char;
+      }
+    }
+    return records;
+  }
+
+  private endRecord(records: CsvRecord[]): void {
+    this.fields.push(this.field);
+    if (this.fields.length > 1 || this.fields[0] !== '') records.push({ line: this.recordLine, fields: this.fields });
+    this.fields = [];
+    this.field = '';
+  }
 }
 
 export class CsvSyntaxError extends Error {

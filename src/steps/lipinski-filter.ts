@@ -1,20 +1,10 @@
 import { z } from 'zod';
 import type { StepModule } from '../core/definition.js';
 import { ValidationError } from '../core/error-class.js';
-import {
-  CHEM_KINDS,
-  descriptorTableSchema,
-  lipinskiLimitsSchema,
-  moleculeSetSchema,
-  type DescriptorRow,
-  type LipinskiLimits,
-  type LipinskiResult,
-  type LipinskiRule,
-  type LipinskiVerdict,
-  type MoleculeSet,
-} from './chem-artifacts.js';
+import { CHEM_KINDS, lipinskiLimitsSchema, ROWS, type DescriptorRow, type LipinskiLimits, type LipinskiRule, type LipinskiVerdict, type Molecule } from './chem-artifacts.js';
 import { paramsParser } from './params.js';
-import { forward, inputOf } from './step-io.js';
+import { KeyedRows } from './row-join.js';
+import { forward, rowsInputOf } from './step-io.js';
 
 const parseParams = paramsParser({
   /** A molecule passes with at most this many limits exceeded (Lipinski: "more than one" is poor). */
@@ -36,34 +26,47 @@ export const lipinskiFilter: StepModule<LipinskiFilterParams> = {
   // Each verdict depends on its molecule alone, but `passed` and `failed` count the whole batch; they
   // cannot change without changing every existing fingerprint, so the step is not mapped instead.
   notMappable: 'its chem/lipinski output counts the molecules that pass and fail in the whole batch (passed, failed)',
-  run(ctx) {
-    const set = inputOf(ctx.input, CHEM_KINDS.molecules, moleculeSetSchema);
-    const table = inputOf(ctx.input, CHEM_KINDS.descriptors, descriptorTableSchema);
-    const byKey = new Map(table.rows.map((row) => [row.inchikey, row]));
-    const verdicts: LipinskiVerdict[] = set.molecules.map((molecule) => {
-      const row = byKey.get(molecule.inchikey);
-      if (row === undefined)
-        throw new ValidationError(`no descriptors for ${molecule.inchikey} (${molecule.name}) in the input`, {
-          code: 'MISSING_DESCRIPTORS',
-          details: { inchikey: molecule.inchikey },
-        });
-      const violations = violationsOf(row, ctx.params.limits);
-      const { inchikey, name, smiles, line } = molecule;
-      return { inchikey, name, smiles, line, violations, passes: violations.length <= ctx.params.maxViolations };
-    });
-    const passing = new Set(verdicts.filter((v) => v.passes).map((v) => v.inchikey));
-    const result: LipinskiResult = {
-      rule: { maxViolations: ctx.params.maxViolations, limits: ctx.params.limits },
-      passed: passing.size,
-      failed: verdicts.length - passing.size,
-      verdicts,
-    };
-    const kept: MoleculeSet = { source: set.source, molecules: set.molecules.filter((m) => passing.has(m.inchikey)) };
+  streaming: true,
+  async run(ctx) {
+    const molecules = rowsInputOf(ctx.input, CHEM_KINDS.molecules, ROWS.molecules);
+    const table = rowsInputOf(ctx.input, CHEM_KINDS.descriptors, ROWS.descriptors);
+    const { limits, maxViolations } = ctx.params;
+    // The descriptors are read beside the molecules, row for row when they are in the molecules' order
+    // (a table computed from these molecules is); otherwise through a map of the table. InChIKeys of a
+    // molecule set are distinct, so both find the same row.
+    const descriptorsOf = new KeyedRows(() => table.chunks());
+    const kept = ctx.batch(CHEM_KINDS.molecules, { rowsField: 'molecules', header: molecules.header });
+    const verdicts = ctx.batch(CHEM_KINDS.lipinski, { rowsField: 'verdicts' });
+    let passed = 0;
+    let failed = 0;
+    try {
+      for await (const chunk of molecules.chunks()) {
+        const passing: Molecule[] = [];
+        const judged: LipinskiVerdict[] = [];
+        for (const molecule of chunk) {
+          const row = await descriptorsOf.get(molecule.inchikey);
+          if (row === undefined)
+            throw new ValidationError(`no descriptors for ${molecule.inchikey} (${molecule.name}) in the input`, {
+              code: 'MISSING_DESCRIPTORS',
+              details: { inchikey: molecule.inchikey },
+            });
+          const violations = violationsOf(row, limits);
+          const { inchikey, name, smiles, line } = molecule;
+          const passes = violations.length <= maxViolations;
+          judged.push({ inchikey, name, smiles, line, violations, passes });
+          if (passes) {
+            passed++;
+            passing.push(molecule);
+          } else failed++;
+        }
+        await verdicts.pushAll(judged);
+        await kept.pushAll(passing);
+      }
+    } finally {
+      await descriptorsOf.close();
+    }
     return {
-      outputs: forward(ctx.input, [
-        { kind: CHEM_KINDS.molecules, payload: kept },
-        { kind: CHEM_KINDS.lipinski, payload: result },
-      ]),
+      outputs: forward(ctx.input, [await kept.close(), await verdicts.close({ rule: { maxViolations, limits }, passed, failed })]),
     };
   },
 };

@@ -2,11 +2,11 @@ import type { Mol } from '@rdkit/rdkit';
 import { z } from 'zod';
 import type { StepModule } from '../core/definition.js';
 import { TransientError, ValidationError } from '../core/error-class.js';
-import { CHEM_KINDS, moleculeSetSchema, type ProvidedProperties, type ProvidedRow } from './chem-artifacts.js';
+import { CHEM_KINDS, ROWS, type ProvidedRow } from './chem-artifacts.js';
 import { paramsParser } from './params.js';
 import { descriptorsOf, roundTo } from './rdkit-descriptors.js';
 import { withMolecule } from './rdkit.js';
-import { forward, inputOf } from './step-io.js';
+import { forward, rowsInputOf } from './step-io.js';
 
 const parseParams = paramsParser({
   /**
@@ -31,26 +31,30 @@ export const propertyProvider: StepModule<PropertyProviderParams> = {
   kind: 'transform',
   version: '2',
   parseParams,
+  streaming: true,
   async run(ctx) {
-    const set = inputOf(ctx.input, CHEM_KINDS.molecules, moleculeSetSchema);
+    const molecules = rowsInputOf(ctx.input, CHEM_KINDS.molecules, ROWS.molecules);
     if (ctx.attempt <= ctx.params.unavailableAttempts)
       throw new TransientError(
         `property provider unavailable (simulated HTTP 503: unavailableAttempts is ${ctx.params.unavailableAttempts}, this is attempt ${ctx.attempt})`,
         { code: 'PROVIDER_UNAVAILABLE', details: { provider: PROVIDER, status: 503 } },
       );
-    const rows: ProvidedRow[] = [];
-    for (const molecule of set.molecules) {
-      ctx.signal.throwIfAborted();
-      const looked = await withMolecule(molecule.smiles, (mol) => lookUp(molecule.inchikey, mol));
-      if (!looked.ok)
-        throw new ValidationError(`molecule ${molecule.inchikey} (${molecule.name}) has a SMILES RDKit cannot read: ${looked.reason}`, {
-          code: 'INVALID_MOLECULE',
-          details: { inchikey: molecule.inchikey, smiles: molecule.smiles },
-        });
-      rows.push(looked.value);
+    const provided = ctx.batch(CHEM_KINDS.providedProperties, { rowsField: 'rows', header: { provider: PROVIDER } });
+    for await (const chunk of molecules.chunks()) {
+      const rows: ProvidedRow[] = [];
+      for (const molecule of chunk) {
+        ctx.signal.throwIfAborted();
+        const looked = await withMolecule(molecule.smiles, (mol) => lookUp(molecule.inchikey, mol));
+        if (!looked.ok)
+          throw new ValidationError(`molecule ${molecule.inchikey} (${molecule.name}) has a SMILES RDKit cannot read: ${looked.reason}`, {
+            code: 'INVALID_MOLECULE',
+            details: { inchikey: molecule.inchikey, smiles: molecule.smiles },
+          });
+        rows.push(looked.value);
+      }
+      await provided.pushAll(rows);
     }
-    const provided: ProvidedProperties = { provider: PROVIDER, rows };
-    return { outputs: forward(ctx.input, [{ kind: CHEM_KINDS.providedProperties, payload: provided }]) };
+    return { outputs: forward(ctx.input, [await provided.close()]) };
   },
 };
 

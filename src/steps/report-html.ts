@@ -3,14 +3,18 @@ import type { LipinskiResult } from './chem-artifacts.js';
 import { errorClassesIn, errorTimelineSvg } from './error-timeline.js';
 import type { ReportSelection, ShownRows } from './report-selection.js';
 import type { ReportRow } from './report-table.js';
-import { scatterPlotSvg } from './scatter-plot.js';
+import { scatterPlotSvg, type PlotRow } from './scatter-plot.js';
 import { escapeXml } from './svg.js';
 
 export interface ReportPage {
   title: string;
   flowId: string;
-  rows: readonly ReportRow[];
-  lipinski: LipinskiResult;
+  /** Every molecule, for the plot. */
+  points: readonly PlotRow[];
+  /** Every rejected input row. */
+  rejected: readonly ReportRow[];
+  /** The verdicts' rule and counts. */
+  lipinski: Omit<LipinskiResult, 'verdicts'>;
   errorHistory: readonly ErrorHistoryEntry[];
   /** Steps of the flow taken from the step cache rather than run. */
   cachedSteps: readonly CachedStepEntry[];
@@ -29,9 +33,7 @@ const RULE_NAMES: Record<string, string> = { mw: 'MW', clogp: 'cLogP', hbd: 'HBD
  * loading anything, so it opens the same from a file, a mail attachment or a CI artifact.
  */
 export function reportHtml(page: ReportPage): string {
-  const { rows, lipinski } = page;
-  const molecules = rows.filter((r) => r.status !== 'rejected');
-  const rejected = rows.filter((r) => r.status === 'rejected');
+  const { points, rejected, lipinski } = page;
   const { limits, maxViolations } = lipinski.rule;
   return `<!DOCTYPE html>
 <html lang="en">
@@ -46,14 +48,14 @@ export function reportHtml(page: ReportPage): string {
 <body>
 <header>
 <h1>${escapeXml(page.title)}</h1>
-<p class="summary"><strong>${molecules.length}</strong> molecules read, <strong>${rejected.length}</strong> input row(s) rejected.
+<p class="summary"><strong>${points.length}</strong> molecules read, <strong>${rejected.length}</strong> input row(s) rejected.
 <strong class="pass">${lipinski.passed}</strong> pass the rule of five (at most ${maxViolations} of MW&nbsp;&gt;&nbsp;${limits.mw}, cLogP&nbsp;&gt;&nbsp;${limits.clogp}, HBD&nbsp;&gt;&nbsp;${limits.hbd}, HBA&nbsp;&gt;&nbsp;${limits.hba}), <strong class="fail">${lipinski.failed}</strong> fail.</p>
 <p class="flow">Flow <code>${escapeXml(page.flowId)}</code></p>
 ${cachedNote(page.cachedSteps)}
 </header>
 <section id="plot">
 <h2>Molecular weight against cLogP</h2>
-${scatterPlotSvg(rows, limits)}
+${scatterPlotSvg(points, limits)}
 </section>
 <section id="errors">
 <h2>Error timeline</h2>

@@ -1,24 +1,20 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import type { StepModule } from '../core/definition.js';
 import { PermanentError } from '../core/error-class.js';
-import { sha256Hex } from '../core/hash.js';
-import {
-  CHEM_KINDS,
-  descriptorTableSchema,
-  lipinskiSchema,
-  providedPropertiesSchema,
-  rejectedRowsSchema,
-  type ReportSummary,
-} from './chem-artifacts.js';
+import { CHEM_KINDS, ROWS, type ReportSummary } from './chem-artifacts.js';
 import { ALLOW_OUTSIDE, outDirLeavesBase, outputBaseDir, resolveOutDir } from './output-dir.js';
 import { paramsParser } from './params.js';
 import { depictionSvg } from './depiction.js';
 import { reportHtml } from './report-html.js';
-import { selectShown, type ReportSelection } from './report-selection.js';
-import { reportCsv, reportRows, type ReportRow } from './report-table.js';
-import { inputOf, optionalInputOf } from './step-io.js';
+import { ShownSelector, type ReportSelection, type ShownBounds } from './report-selection.js';
+import { reportCsvHeader, reportCsvLine, reportRows, reportRowStream, RowsOutOfOrder, type ReportRow, type ReportStreams } from './report-table.js';
+import type { PlotRow } from './scatter-plot.js';
+import { optionalRowsInputOf, rowsInputOf } from './step-io.js';
 
 const parseShape = paramsParser({
   /**
@@ -82,62 +78,153 @@ export const report: StepModule<ReportParams> = {
   // Its result is files outside the store (and a page showing this run's flow id and error times): a
   // cache hit would leave them unwritten, so the report always runs.
   cacheable: false,
+  streaming: true,
   async run(ctx) {
     const base = outputBaseDir(ctx.baseDir);
     const dir = await resolveOutDir(base, ctx.params.outDir, ctx.params.allowOutside === true);
-    const lipinski = inputOf(ctx.input, CHEM_KINDS.lipinski, lipinskiSchema);
-    const rows = reportRows({
-      lipinski,
-      descriptors: inputOf(ctx.input, CHEM_KINDS.descriptors, descriptorTableSchema),
-      provided: optionalInputOf(ctx.input, CHEM_KINDS.providedProperties, providedPropertiesSchema),
-      rejected: optionalInputOf(ctx.input, CHEM_KINDS.rejectedRows, rejectedRowsSchema),
-    });
-    const csv = reportCsv(rows);
-    const selection = selectShown(rows, { failed: ctx.params.maxFailedShown, passed: ctx.params.maxPassedShown });
+    const lipinski = rowsInputOf(ctx.input, CHEM_KINDS.lipinski, ROWS.lipinski);
+    const descriptors = rowsInputOf(ctx.input, CHEM_KINDS.descriptors, ROWS.descriptors);
+    const provided = optionalRowsInputOf(ctx.input, CHEM_KINDS.providedProperties, ROWS.providedProperties);
+    const rejectedRows = optionalRowsInputOf(ctx.input, CHEM_KINDS.rejectedRows, ROWS.rejectedRows);
+    const streams: ReportStreams = {
+      verdicts: () => lipinski.chunks(),
+      descriptors: () => descriptors.chunks(),
+      provided: provided && (() => provided.chunks()),
+      rejected: rejectedRows && (() => rejectedRows.chunks()),
+    };
+
+    const csvFile = join(dir, `${ctx.params.name}.csv`);
+    const htmlFile = join(dir, `${ctx.params.name}.html`);
+    const bounds = { failed: ctx.params.maxFailedShown, passed: ctx.params.maxPassedShown };
+    await unwritable(dir, ctx.params.outDir, () => mkdir(dir, { recursive: true }));
+    let written: WrittenRows;
+    try {
+      written = await writeReportCsv(csvFile, reportRowStream(streams), bounds, dir, ctx.params.outDir);
+    } catch (error) {
+      if (!(error instanceof RowsOutOfOrder)) throw error;
+      written = await writeReportCsv(csvFile, sortedRows(streams), bounds, dir, ctx.params.outDir);
+    }
+    const { selection, points, rejected } = written;
     const html = reportHtml({
       title: ctx.params.title,
       flowId: ctx.flowId,
-      rows,
-      lipinski,
+      points,
+      rejected,
+      lipinski: lipinski.header,
       errorHistory: ctx.errorHistory,
       cachedSteps: ctx.cachedSteps ?? [],
       selection,
       depictions: await depictionsOf(selection),
       csvName: `${ctx.params.name}.csv`,
     });
-
-    const csvFile = join(dir, `${ctx.params.name}.csv`);
-    const htmlFile = join(dir, `${ctx.params.name}.html`);
-    try {
-      await mkdir(dir, { recursive: true });
-      await writeAtomically(csvFile, csv);
-      await writeAtomically(htmlFile, html);
-    } catch (error) {
-      throw new PermanentError(`cannot write the report to ${dir}: ${(error as Error).message}`, {
-        code: 'REPORT_UNWRITABLE',
-        details: { outDir: ctx.params.outDir },
-        cause: error,
-      });
-    }
+    await unwritable(dir, ctx.params.outDir, () => writeAtomically(htmlFile, html));
     const summary: ReportSummary = {
-      csv: { path: portable(base, csvFile), sha256: sha256Hex(csv), rows: rows.length },
+      csv: { path: portable(base, csvFile), sha256: written.sha256, rows: written.rows },
       html: { path: portable(base, htmlFile) },
       counts: {
-        molecules: lipinski.verdicts.length,
-        passed: lipinski.passed,
-        failed: lipinski.failed,
-        rejected: rows.filter((r) => r.status === 'rejected').length,
+        molecules: lipinski.rowCount,
+        passed: lipinski.header.passed,
+        failed: lipinski.header.failed,
+        rejected: rejected.length,
       },
     };
-    const { molecules, passed, failed, rejected } = summary.counts;
+    const { molecules, passed, failed } = summary.counts;
     ctx.emit(
       'note',
-      `${molecules} molecules: ${passed} pass the rule of five, ${failed} fail; ${rejected} input row(s) rejected. ` +
+      `${molecules} molecules: ${passed} pass the rule of five, ${failed} fail; ${rejected.length} input row(s) rejected. ` +
         `Wrote ${csvFile} and ${htmlFile}`,
     );
     return { outputs: [{ kind: CHEM_KINDS.report, payload: { ...summary } }] };
   },
 };
+
+/** What the page needs of the rows written to the CSV: its bounded tables, the plot and the rejected rows. */
+interface WrittenRows {
+  sha256: string;
+  rows: number;
+  selection: ReportSelection;
+  points: PlotRow[];
+  rejected: ReportRow[];
+}
+
+/**
+ * Writes the CSV as its rows come (to a temporary file renamed at the end, so a reader never sees half
+ * a report and a failure leaves the previous one), hashing it as it goes, and keeps of each row only
+ * what the page shows: the plot's point, a rejected row, or a row of the bounded selection.
+ */
+async function writeReportCsv(file: string, rows: AsyncIterable<ReportRow>, bounds: ShownBounds, dir: string, outDir: string): Promise<WrittenRows> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  const out = createWriteStream(temporary, { encoding: 'utf8' });
+  const failed = new Promise<never>((_resolve, reject) => out.once('error', reject));
+  failed.catch(() => undefined);
+  const hash = createHash('sha256');
+  const selector = new ShownSelector(bounds);
+  const points: PlotRow[] = [];
+  const rejected: ReportRow[] = [];
+  let count = 0;
+  let pending = reportCsvHeader();
+  const flush = async (): Promise<void> => {
+    hash.update(pending, 'utf8');
+    const text = pending;
+    pending = '';
+    if (!out.write(text)) await Promise.race([once(out, 'drain'), failed]);
+  };
+  try {
+    for await (const row of rows) {
+      count++;
+      pending += reportCsvLine(row);
+      if (pending.length >= CSV_WRITE_BYTES) await unwritable(dir, outDir, flush);
+      selector.add(row);
+      if (row.status === 'rejected') rejected.push(row);
+      else points.push({ name: row.name, status: row.status, inchikey: row.inchikey, violations: row.violations, descriptors: row.descriptors && { mw: row.descriptors.mw, clogp: row.descriptors.clogp } });
+    }
+    await unwritable(dir, outDir, async () => {
+      await flush();
+      out.end();
+      await Promise.race([once(out, 'finish'), failed]);
+      await rename(temporary, file);
+    });
+  } catch (error) {
+    out.destroy();
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  return { sha256: hash.digest('hex'), rows: count, selection: selector.selection(), points, rejected };
+}
+
+/** Text written to the CSV file at a time. */
+const CSV_WRITE_BYTES = 64 * 1024;
+
+/** The rows read whole and sorted by line, for inputs that are not in line order. */
+async function* sortedRows(streams: ReportStreams): AsyncGenerator<ReportRow> {
+  const all = async <R>(read: (() => AsyncIterable<readonly R[]>) | undefined): Promise<R[]> => {
+    const rows: R[] = [];
+    if (read !== undefined) for await (const chunk of read()) rows.push(...chunk);
+    return rows;
+  };
+  const none = <R>(read: (() => AsyncIterable<readonly R[]>) | undefined, rows: R[]): R[] | undefined => (read === undefined ? undefined : rows);
+  const [verdicts, descriptors, provided, rejected] = await Promise.all([all(streams.verdicts), all(streams.descriptors), all(streams.provided), all(streams.rejected)]);
+  const rule = { maxViolations: 0, limits: { mw: 0, clogp: 0, hbd: 0, hba: 0 } };
+  yield* reportRows({
+    lipinski: { rule, passed: 0, failed: 0, verdicts },
+    descriptors: { decimals: 0, rows: descriptors },
+    provided: none(streams.provided, provided) && { provider: '', rows: provided },
+    rejected: none(streams.rejected, rejected) && { source: '', rows: rejected },
+  });
+}
+
+/** Runs a file system write; its failure is the report's `REPORT_UNWRITABLE`. */
+async function unwritable<T>(dir: string, outDir: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    throw new PermanentError(`cannot write the report to ${dir}: ${(error as Error).message}`, {
+      code: 'REPORT_UNWRITABLE',
+      details: { outDir },
+      cause: error,
+    });
+  }
+}
 
 /** The structure drawing of each molecule the page shows, by input line. */
 async function depictionsOf(selection: ReportSelection): Promise<Map<number, string>> {

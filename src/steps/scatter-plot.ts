@@ -13,8 +13,13 @@ const MAX_LABELS = 12;
  */
 export const MAX_POINT_CIRCLES = 2000;
 
+/** What the plot needs of a report row: a report keeps this much of every molecule for it. */
+export type PlotRow = Pick<ReportRow, 'name' | 'status' | 'inchikey' | 'violations'> & {
+  readonly descriptors: { readonly mw: number; readonly clogp: number } | undefined;
+};
+
 interface Point {
-  row: ReportRow;
+  row: PlotRow;
   mw: number;
   clogp: number;
 }
@@ -25,7 +30,7 @@ interface Point {
  * verdict of more than `MAX_POINT_CIRCLES` molecules; the rule-of-five box MW ≤ limit, cLogP ≤ limit
  * shaded, dashed limit lines.
  */
-export function scatterPlotSvg(rows: readonly ReportRow[], limits: LipinskiLimits): string {
+export function scatterPlotSvg(rows: readonly PlotRow[], limits: LipinskiLimits): string {
   const points: Point[] = rows.flatMap((row) => (row.descriptors ? [{ row, mw: row.descriptors.mw, clogp: row.descriptors.clogp }] : []));
   const xTicks = niceTicks(Math.min(0, ...points.map((p) => p.clogp)), Math.max(limits.clogp, ...points.map((p) => p.clogp)));
   const yTicks = niceTicks(0, Math.max(limits.mw, ...points.map((p) => p.mw)));

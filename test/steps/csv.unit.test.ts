@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CsvSyntaxError, formatCsv, parseCsv } from '../../src/steps/csv.js';
+import { CsvParser, CsvSyntaxError, formatCsv, parseCsv } from '../../src/steps/csv.js';
 
 describe('CSV', () => {
   it('parses quoted fields with commas, quotes and line breaks, and records the line each record starts on', () => {
@@ -10,6 +10,33 @@ describe('CSV', () => {
       { line: 4, fields: ['a "quoted"\nname', 'CC'] },
       { line: 6, fields: ['last', 'C'] },
     ]);
+  });
+
+  it('reads the same records and errors when the text comes in pieces, wherever it is cut', () => {
+    const texts = [
+      '\uFEFFname,smiles\r\n"Caffeine, anhydrous",Cn1cnc2\r\n\r\n"a ""quoted""\nname",CC\nlast,C',
+      'a,"b""",c\r\n"""",x\r\ny\r',
+      'name,smiles\n"open,C\nx,y\n',
+    ];
+    const inPieces = (text: string, cuts: number[]): unknown => {
+      const parser = new CsvParser();
+      try {
+        const records = [];
+        let from = 0;
+        for (const cut of [...cuts, text.length]) {
+          records.push(...parser.push(text.slice(from, cut)));
+          from = cut;
+        }
+        return [...records, ...parser.end()];
+      } catch (error) {
+        return error instanceof CsvSyntaxError ? { error: error.message, line: error.line } : error;
+      }
+    };
+    for (const text of texts) {
+      const whole = inPieces(text, []);
+      expect(whole).toEqual(text.includes('open') ? { error: 'a quoted field opened on line 2 is never closed', line: 2 } : parseCsv(text));
+      for (let i = 0; i <= text.length; i++) for (let j = i; j <= text.length; j++) expect(inPieces(text, [i, j])).toEqual(whole);
+    }
   });
 
   it('refuses a quote left open rather than guess where the record ends', () => {

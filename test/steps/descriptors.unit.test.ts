@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createArtifact } from '../../src/core/artifact.js';
 import { ValidationError } from '../../src/core/error-class.js';
 import type { DescriptorTable } from '../../src/steps/chem-artifacts.js';
 import { descriptors } from '../../src/steps/descriptors.js';
 import { describedMolecules } from './support/molecules.js';
-import { outputOf, runStep, scratchDir, type StepRun } from './support/run-step.js';
+import { hashesOf, outputOf, runStep, scratchDir, type StepRun } from './support/run-step.js';
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -30,7 +29,7 @@ describe('chem/descriptors', () => {
     const artifacts = await describedMolecules(dir, ['aspirin']);
     expect(artifacts.map((a) => a.kind)).toEqual(['chem/molecules', 'chem/rejected-rows', 'chem/descriptors']);
     const again = await runStep(descriptors, { input: artifacts.slice(0, 2) });
-    expect(again.result.outputs.map((o) => createArtifact(o).hash)).toEqual(artifacts.map((a) => a.hash));
+    expect(hashesOf(again)).toEqual(artifacts.map((a) => a.hash));
   });
 
   it('rounds to `decimals`', async () => {

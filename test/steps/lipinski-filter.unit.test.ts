@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Artifact } from '../../src/core/artifact.js';
+import { createArtifact, type Artifact } from '../../src/core/artifact.js';
 import { ValidationError } from '../../src/core/error-class.js';
-import type { LipinskiResult, MoleculeSet } from '../../src/steps/chem-artifacts.js';
+import type { DescriptorTable, LipinskiResult, MoleculeSet } from '../../src/steps/chem-artifacts.js';
 import { lipinskiFilter } from '../../src/steps/lipinski-filter.js';
 import { describedMolecules, KNOWN } from './support/molecules.js';
-import { outputOf, runStep, scratchDir } from './support/run-step.js';
+import { hashesOf, outputOf, runStep, scratchDir } from './support/run-step.js';
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -44,6 +44,43 @@ describe('chem/lipinski-filter', () => {
     await expect(runStep(lipinskiFilter, { input: input.filter((a) => a.kind !== 'chem/descriptors') })).rejects.toMatchObject({
       constructor: ValidationError,
       code: 'MISSING_INPUT',
+    });
+  });
+
+  /** The input with the descriptor table's rows changed by `edit`. */
+  const withRows = (edit: (rows: DescriptorTable['rows']) => DescriptorTable['rows']): Artifact[] =>
+    input.map((a) => {
+      if (a.kind !== 'chem/descriptors') return a;
+      const table = a.payload as DescriptorTable;
+      return createArtifact({ kind: a.kind, payload: { ...table, rows: edit(table.rows) } });
+    });
+
+  it('gives the same artifacts with descriptors in another order, and inputs whole or as batches', async () => {
+    const expected = hashesOf(await runStep(lipinskiFilter, { input }));
+    const reordered = withRows((rows) => [...rows].reverse());
+    const shuffled = hashesOf(await runStep(lipinskiFilter, { input: reordered }));
+    // Every artifact but the reordered table itself, passed on.
+    expect(shuffled.filter((_, i) => i !== 1)).toEqual(expected.filter((_, i) => i !== 1));
+    expect(hashesOf(await runStep(lipinskiFilter, { input, inputsAs: 'batches' }))).toEqual(expected);
+    expect(hashesOf(await runStep(lipinskiFilter, { input: reordered, inputsAs: 'batches' }))).toEqual(shuffled);
+  });
+
+  it('fails Validation for a molecule without descriptors, whether the table is in order or not', async () => {
+    for (const left of [2, 0]) {
+      const partial = withRows((rows) => rows.filter((_, i) => i !== left));
+      await expect(runStep(lipinskiFilter, { input: partial, inputsAs: 'batches' })).rejects.toMatchObject({
+        constructor: ValidationError,
+        code: 'MISSING_DESCRIPTORS',
+      });
+    }
+  });
+
+  it('fails Validation for a malformed row of a batch input, naming it', async () => {
+    const broken = withRows((rows) => rows.map((r, i) => (i === 2 ? { ...r, hbd: -1 } : r)));
+    await expect(runStep(lipinskiFilter, { input: broken, inputsAs: 'batches' })).rejects.toMatchObject({
+      constructor: ValidationError,
+      code: 'MALFORMED_INPUT',
+      details: { kind: 'chem/descriptors', issues: [expect.stringMatching(/^rows\.2\.hbd: /)] },
     });
   });
 });

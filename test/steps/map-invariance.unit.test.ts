@@ -32,7 +32,7 @@ async function wholeAndSharded(module: StepModule, input: readonly Artifact[], s
   const whole = artifactsOf(await runStep(module, { input, params }));
   const plan = planShards(input, { over: 'molecules', shardSize });
   const outputs = [];
-  for (const shard of plan.shards) outputs.push((await runStep(module, { input: shard.input, params, shard })).result.outputs);
+  for (const shard of plan.shards) outputs.push((await runStep(module, { input: shard.input, params, shard })).artifacts);
   return [whole, mergeShardOutputs(plan, outputs)];
 }
 

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createArtifact, type Artifact } from '../../src/core/artifact.js';
+import type { Artifact } from '../../src/core/artifact.js';
 import { TransientError } from '../../src/core/error-class.js';
 import type { ProvidedProperties } from '../../src/steps/chem-artifacts.js';
 import { propertyProvider } from '../../src/steps/property-provider.js';
 import { describedMolecules, KNOWN } from './support/molecules.js';
-import { outputOf, runStep, scratchDir } from './support/run-step.js';
+import { hashesOf, outputOf, runStep, scratchDir } from './support/run-step.js';
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -31,7 +31,7 @@ describe('chem/property-provider', () => {
 
   it('gives the same outputs whatever the attempt, so a retried step keeps its fingerprint', async () => {
     const hashes = async (attempt: number, unavailableAttempts: number): Promise<string[]> =>
-      (await runStep(propertyProvider, { input, params: { unavailableAttempts }, attempt })).result.outputs.map((o) => createArtifact(o).hash);
+      hashesOf(await runStep(propertyProvider, { input, params: { unavailableAttempts }, attempt }));
     expect(await hashes(3, 2)).toEqual(await hashes(1, 0));
     expect(await hashes(7, 0)).toEqual(await hashes(1, 0));
   });

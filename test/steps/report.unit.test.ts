@@ -3,6 +3,7 @@ import { mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../src/core/artifact.js';
+import type { JsonObject } from '../../src/core/canonical-json.js';
 import type { ErrorHistoryEntry } from '../../src/core/definition.js';
 import { sha256Hex } from '../../src/core/hash.js';
 import type { ReportSummary } from '../../src/steps/chem-artifacts.js';
@@ -68,6 +69,24 @@ describe('chem/report', () => {
         data: `3 molecules: 2 pass the rule of five, 1 fail; 1 input row(s) rejected. Wrote ${join(dir, 'out', 'nested', 'r1.csv')} and ${join(dir, 'out', 'nested', 'r1.html')}`,
       },
     ]);
+  });
+
+  it('writes the same files from inputs as batches, and from verdicts and tables in another order', async () => {
+    const files = async (outDir: string): Promise<[string, string]> => [
+      await readFile(join(dir, outDir, 'r.csv'), 'utf8'),
+      await readFile(join(dir, outDir, 'r.html'), 'utf8'),
+    ];
+    await runStep(report, { input, params: { outDir: 'out/in-order', name: 'r' }, baseDir: dir });
+    await runStep(report, { input, inputsAs: 'batches', params: { outDir: 'out/batches', name: 'r' }, baseDir: dir });
+    const reversed = input.map((a) => {
+      const payload = a.payload as Record<string, unknown>;
+      const list = a.kind === 'chem/lipinski' ? 'verdicts' : a.kind === 'chem/rejected-rows' || a.kind === 'chem/descriptors' ? 'rows' : undefined;
+      return list === undefined ? a : { kind: a.kind, payload: { ...payload, [list]: [...(payload[list] as unknown[])].reverse() } as JsonObject };
+    });
+    await runStep(report, { input: reversed, inputsAs: 'batches', params: { outDir: 'out/reversed', name: 'r' }, baseDir: dir });
+    const expected = await files('out/in-order');
+    expect(await files('out/batches')).toEqual(expected);
+    expect(await files('out/reversed')).toEqual(expected);
   });
 
   it('neutralises a molecule name a spreadsheet would run as a formula, and keeps negative numbers numeric', async () => {
