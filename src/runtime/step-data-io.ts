@@ -1,7 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isBatchArtifact, isFileArtifact, type Artifact, type BatchArtifact, type FileArtifact, type StoredArtifact } from '../core/artifact.js';
-import { BatchHasher, batchPayload, isFullManifest } from '../core/batch.js';
+import { BatchHasher, batchPayload, batchShapeOf, isFullManifest } from '../core/batch.js';
 import type { JsonObject, JsonValue } from '../core/canonical-json.js';
 import { BatchWriter, chunkRowTexts, DEFAULT_CHUNK_LIMITS, type ChunkLimits } from '../core/chunk.js';
 import { ArtifactIntegrityError, BlobDirRequiredError } from '../core/errors.js';
@@ -94,13 +94,41 @@ export function fileInputOf(artifact: FileArtifact, blobs: BlobStore, workDir: (
   };
 }
 
-/** Every input as a streaming step gets it: whole artifacts as they are, batches and files as readers. */
+/**
+ * Every input as a streaming step gets it: batches as readers, and so is a whole artifact whose payload
+ * has one list of rows (small batches are stored whole), so that the step reads rows one way whatever
+ * their storage; files as readers; any other whole artifact as it is.
+ */
 export function streamingInputs(input: readonly StoredArtifact[], blobs: BlobStore, workDir: () => Promise<string>): StepInput[] {
   return input.map((artifact) => {
     if (isBatchArtifact(artifact)) return batchInputOf(artifact, blobs);
     if (isFileArtifact(artifact)) return fileInputOf(artifact, blobs, workDir);
-    return artifact;
+    return wholeBatchInputOf(artifact) ?? artifact;
   });
+}
+
+/** A whole artifact with one list of rows, read as a batch held in memory (one chunk); else undefined. */
+export function wholeBatchInputOf(artifact: Artifact): BatchInput | undefined {
+  const shaped = batchShapeOf(artifact.payload);
+  if (shaped === undefined) return undefined;
+  const { shape, rows } = shaped;
+  return {
+    form: 'batch',
+    kind: artifact.kind,
+    hash: artifact.hash,
+    ...(artifact.metadata === undefined ? {} : { metadata: artifact.metadata }),
+    rowsField: shape.rowsField,
+    header: shape.header,
+    rowCount: rows.length,
+    // Copies, as a stored batch gives fresh rows: a step that changes a row never changes its input.
+    async *chunks() {
+      yield await Promise.resolve(structuredClone(rows));
+    },
+    async *rows() {
+      for (const row of rows) yield await Promise.resolve(structuredClone(row));
+    },
+    whole: () => Promise.resolve(artifact),
+  };
 }
 
 /** Every input as a step that does not stream gets it: batches read whole, files as readers. */

@@ -1,7 +1,7 @@
 import { isBatchArtifact, isFileArtifact, measureArtifact, type Artifact, type BatchArtifact, type FileArtifact, type StoredArtifact } from '../core/artifact.js';
-import { batchShapeOf } from '../core/batch.js';
+import { batchPayload, batchShapeOf } from '../core/batch.js';
 import { canonicalJson, type JsonValue } from '../core/canonical-json.js';
-import { BATCH_THRESHOLD_BYTES, BatchWriter, DEFAULT_CHUNK_LIMITS, type ChunkLimits } from '../core/chunk.js';
+import { BATCH_THRESHOLD_BYTES, BatchWriter, decodeChunk, DEFAULT_CHUNK_LIMITS, type ChunkLimits } from '../core/chunk.js';
 import { outputSizeProblem } from '../core/output-size.js';
 import { assertStorable } from '../core/storable.js';
 import type { BlobStore } from '../stores/blobs/blob-store.js';
@@ -26,9 +26,17 @@ export class KnownOutputs {
     this.byHash.set(stored.hash, stored);
   }
 
+  private readonly written = new Set<string>();
+
   /** A batch or file the step wrote. */
   addWritten(artifact: BatchArtifact | FileArtifact): void {
     this.byHash.set(artifact.hash, artifact);
+    this.written.add(artifact.hash);
+  }
+
+  /** Whether the step wrote this batch or file itself (not one of its inputs). */
+  wasWritten(hash: string): boolean {
+    return this.written.has(hash);
   }
 
   given(output: object): StoredArtifact | undefined {
@@ -77,7 +85,9 @@ export async function storedOutputs(result: unknown, known: KnownOutputs, io: Ou
       const found = known.stored(hash, form);
       if (found === undefined || found.kind !== kind)
         throw new InvalidStepOutputError(`outputs[${i}] is a ${form} that is neither an input of the step nor written by its ctx.${form}()`);
-      stored.push(found);
+      const whole = isBatchArtifact(found) && known.wasWritten(found.hash) ? await asWhole(found, io) : undefined;
+      stored.push(whole?.artifact ?? found);
+      if (whole !== undefined) sizes.push(whole.bytes);
       continue;
     }
     const draft = await storedDraft(output, i, known, io);
@@ -110,6 +120,28 @@ async function storedDraft(output: unknown, i: number, known: KnownOutputs, io: 
   if (bytes <= BATCH_THRESHOLD_BYTES) return { artifact, bytes };
   const batch = await asBatch(artifact, io);
   return batch === undefined ? { artifact, bytes } : { artifact: batch, bytes: null };
+}
+
+/**
+ * A batch the step wrote that is small enough to keep whole (one chunk of at most
+ * `BATCH_THRESHOLD_BYTES`): stored as a payload like any small artifact, with the same hash, so small
+ * flows keep readable rows in the database. Its chunks stay in the blob store, named by nothing, until
+ * `chemflow gc`.
+ */
+async function asWhole(batch: BatchArtifact, io: OutputIo): Promise<{ artifact: Artifact; bytes: number } | undefined> {
+  const { manifest } = batch;
+  if ((manifest.offset ?? 0) !== 0) return undefined;
+  const chunkBytes = manifest.chunks.reduce((sum, ref) => sum + ref.bytes, 0);
+  if (manifest.chunks.length > 1 || chunkBytes > BATCH_THRESHOLD_BYTES) return undefined;
+  const rows: JsonValue[] = [];
+  for (const ref of manifest.chunks) for (const row of decodeChunk(await io.blobs.get(ref.hash))) rows.push(row);
+  const { artifact, bytes } = measureArtifact({
+    kind: batch.kind,
+    payload: batchPayload(manifest, rows),
+    ...(batch.metadata === undefined ? {} : { metadata: batch.metadata }),
+  });
+  if (artifact.hash !== batch.hash) throw new Error(`the rows of batch ${batch.kind} hash to ${artifact.hash}, not ${batch.hash}`);
+  return { artifact, bytes };
 }
 
 /** A large whole artifact written as a batch of its rows, when its payload has one list; the same hash. */

@@ -126,6 +126,18 @@ describe('a flow of batches', () => {
     expect((totals as Artifact).payload).toEqual({ total: rowsOf(n).reduce((s, r) => s + r.value * r.value, 0), n });
   });
 
+  it('keeps a batch written in one chunk whole, as small payloads are stored, and one of several chunks as a batch', async () => {
+    const small = await run({ n: 25 });
+    const [molecules, , squares] = await small.store.getArtifacts(small.flow.steps[1]?.outputs ?? []);
+    expect(molecules !== undefined && isWholeArtifact(molecules) ? molecules.payload : null).toEqual({ source: 'inline', molecules: rowsOf(25) });
+    expect(squares?.hash).toBe(batchHashOf({ rowsField: 'rows', header: { unit: 'u²' } }, squaresOf(25)));
+    expect(squares !== undefined && isWholeArtifact(squares)).toBe(true);
+    const large = await run({ n: 25, chunkLimits: { maxRows: 10, maxBytes: DEFAULT_CHUNK_LIMITS.maxBytes } });
+    const stored = await large.store.getArtifacts(large.flow.steps[1]?.outputs ?? []);
+    expect(stored.map((a) => isBatchArtifact(a))).toEqual([true, false, true, false]);
+    expect(large.flow.flowFingerprint).toBe(small.flow.flowFingerprint);
+  });
+
   it('gives the same hashes and fingerprints with or without map, for any shard size, chunk size and concurrency', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -161,7 +173,12 @@ describe('a batch input whose chunk was changed in the blob store', () => {
   it('fails the step that reads it, Permanent ARTIFACT_INTEGRITY, without a retry', async () => {
     const blobs = new MemoryBlobStore();
     const store = new MemoryFlowStore(blobs);
-    const engine = new FlowEngine({ store, retryPolicy: { maxRetries: 2, backoff: { kind: 'none' } } });
+    // Chunks of 3 rows: a batch of one chunk would be kept whole, read back (and refused) by its writer.
+    const engine = new FlowEngine({
+      store,
+      retryPolicy: { maxRetries: 2, backoff: { kind: 'none' } },
+      chunkLimits: { maxRows: 3, maxBytes: DEFAULT_CHUNK_LIMITS.maxBytes },
+    });
     const definition = defineFlow('tampered', [
       { ...source(10), run: async (ctx) => {
         const batch = ctx.batch('test/molecules', { rowsField: 'molecules', header: { source: 'inline' } });

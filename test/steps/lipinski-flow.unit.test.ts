@@ -1,6 +1,7 @@
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isWholeArtifact } from '../../src/core/artifact.js';
 import { FlowEngine, type FlowInstance } from '../../src/index.js';
 import { loadFlowFile, type LoadedFlowFile } from '../../src/flowfile/index.js';
 import { openPgliteStore } from '../../src/stores/open-store.js';
@@ -45,7 +46,10 @@ async function run(): Promise<FlowInstance> {
 
 async function artifact<T>(flow: FlowInstance, stepIndex: number, kind: string): Promise<T> {
   const artifacts = await store.getArtifacts(flow.steps[stepIndex]?.outputs ?? []);
-  return artifacts.find((a) => a.kind === kind)?.payload as T;
+  const found = artifacts.find((a) => a.kind === kind);
+  // The example's artifacts are small: kept whole, with their payloads in the database.
+  if (found === undefined || !isWholeArtifact(found)) throw new Error(`no whole ${kind} artifact`);
+  return found.payload as T;
 }
 
 describe('examples/lipinski/flow.yaml on the embedded database', () => {
