@@ -38,6 +38,8 @@ export interface PeakRss {
 
 export interface TimedRun {
   seconds: number;
+  /** User + system CPU seconds of the process and the processes it waited for (its threads included). */
+  cpuSeconds: number;
   processes: PeakRss[];
 }
 
@@ -49,8 +51,12 @@ export interface LibraryResult {
   native1: Sample;
   native: Sample;
   chemflow: Sample;
+  /** CPU seconds (user + system, all processes) of the same runs: far less moved by a busy neighbour than wall time. */
+  cpu: { native1: Sample; native: Sample; chemflow: Sample };
   /** chemflow / native (`cores` processes): the median of per-round ratios. */
   ratio: number;
+  /** The same ratio of CPU seconds. */
+  cpuRatio: number;
   /** Peak RSS of every process of the last round's runs. */
   peakRss: { native1: PeakRss[]; native: PeakRss[]; chemflow: PeakRss[] };
   /** Rows compared (by name), and every difference (the first 20 shown). */
@@ -92,6 +98,7 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
     log(`native: ${molecules.toLocaleString('en-US')} molecules (${library}), ${rounds} round(s), ${options.cores} cores`);
     const runs = { native1: [] as TimedRun[], native: [] as TimedRun[], chemflow: [] as TimedRun[] };
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     let compared = 0;
     const differences: string[] = [];
     for (let round = 0; round < rounds; round++) {
@@ -109,14 +116,15 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
         const got: Partial<Record<'native' | 'chemflow', TimedRun>> = {};
         for (const which of order) {
           got[which] = await (which === 'native' ? native() : chemflow());
-          log(`  round ${round + 1}: ${which} ${got[which].seconds.toFixed(1)} s`);
+          log(`  round ${round + 1}: ${which} ${got[which].seconds.toFixed(1)} s (CPU ${got[which].cpuSeconds.toFixed(1)} s)`);
         }
         const one = await timedProcess(PYTHON, [script, library, '--out', join(dir, 'native-1.csv'), '--procs', '1'], dir);
-        log(`  round ${round + 1}: native, 1 process ${one.seconds.toFixed(1)} s`);
+        log(`  round ${round + 1}: native, 1 process ${one.seconds.toFixed(1)} s (CPU ${one.cpuSeconds.toFixed(1)} s)`);
         runs.native1.push(one);
         runs.native.push(got.native as TimedRun);
         runs.chemflow.push(got.chemflow as TimedRun);
         ratios.push((got.chemflow as TimedRun).seconds / (got.native as TimedRun).seconds);
+        cpuRatios.push((got.chemflow as TimedRun).cpuSeconds / (got.native as TimedRun).cpuSeconds);
         if (round === 0) {
           const report = join(dir, 'out', 'screening.csv');
           const result = compareScreens(readFileSync(report, 'utf8'), readFileSync(nativeCsv, 'utf8'));
@@ -138,7 +146,13 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
       native1: sample(runs.native1.map((r) => r.seconds)),
       native: sample(runs.native.map((r) => r.seconds)),
       chemflow: sample(runs.chemflow.map((r) => r.seconds)),
+      cpu: {
+        native1: sample(runs.native1.map((r) => r.cpuSeconds)),
+        native: sample(runs.native.map((r) => r.cpuSeconds)),
+        chemflow: sample(runs.chemflow.map((r) => r.cpuSeconds)),
+      },
       ratio: median(ratios),
+      cpuRatio: median(cpuRatios),
       peakRss: { native1: last(runs.native1).processes, native: last(runs.native).processes, chemflow: last(runs.chemflow).processes },
       compared,
       differences: differences.length,
@@ -198,14 +212,20 @@ export function compareScreens(chemflowCsv: string, nativeCsv: string): { compar
 }
 
 /**
- * Runs a command to its end (a non-zero exit throws, with its stderr); its wall time and the peak RSS
- * of it and every process it started, from /proc/<pid>/status (VmHWM) read every 50 ms while they run
- * (a process's peak reached in its last 50 ms can be missed).
+ * Runs a command to its end under /usr/bin/time (a non-zero exit throws, with its stderr); its wall
+ * time, its CPU seconds (time's user + system: the process and the children it waited for), and the
+ * peak RSS of it and every process it started, from /proc/<pid>/status (VmHWM) read every 50 ms while
+ * they run (a process's peak reached in its last 50 ms can be missed).
  */
 function timedProcess(command: string, args: string[], cwd: string): Promise<TimedRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const times = join(cwd, `time-${Math.round(started)}.txt`);
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', times, command, ...args], {
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const peaks = new Map<number, PeakRss>();
@@ -216,6 +236,7 @@ function timedProcess(command: string, args: string[], cwd: string): Promise<Tim
         if (status === undefined) continue;
         const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
         const name = /Name:\s+(\S+)/.exec(status)?.[1] ?? '?';
+        if (pid === child.pid) continue; // /usr/bin/time itself
         const seen = peaks.get(pid);
         if (seen === undefined || kb / 1024 > seen.peakRssMb) peaks.set(pid, { pid, command: name, peakRssMb: Math.round(kb / 1024) });
       }
@@ -228,8 +249,12 @@ function timedProcess(command: string, args: string[], cwd: string): Promise<Tim
     child.on('exit', (code) => {
       clearInterval(timer);
       const seconds = (performance.now() - started) / 1000;
-      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${String(code)}: ${stderr.trim()}`));
-      else resolve({ seconds, processes: [...peaks.values()] });
+      if (code !== 0) {
+        reject(new Error(`${command} ${args.join(' ')} exited ${String(code)}: ${stderr.trim()}`));
+        return;
+      }
+      const [user = NaN, system = NaN] = readFileSync(times, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+      resolve({ seconds, cpuSeconds: user + system, processes: [...peaks.values()] });
     });
   });
 }

@@ -37,6 +37,8 @@ export interface NativeSummary {
     nativeSeconds: { procs1: number; procsN: number };
     chemflowSeconds: number;
     ratio: number;
+    cpuSeconds: { native1: number; native: number; chemflow: number };
+    cpuRatio: number;
     peakRssMb: { native1: number[]; native: number[]; chemflow: number[] };
     compared: number;
     differences: number;
@@ -223,6 +225,8 @@ function summariseNative(r: NativeResult): NativeSummary {
       nativeSeconds: { procs1: round(l.native1.median), procsN: round(l.native.median) },
       chemflowSeconds: round(l.chemflow.median),
       ratio: round(l.ratio),
+      cpuSeconds: { native1: round(l.cpu.native1.median), native: round(l.cpu.native.median), chemflow: round(l.cpu.chemflow.median) },
+      cpuRatio: round(l.cpuRatio),
       peakRssMb: { native1: rssList(l.peakRss.native1), native: rssList(l.peakRss.native), chemflow: rssList(l.peakRss.chemflow) },
       compared: l.compared,
       differences: l.differences,
@@ -622,18 +626,19 @@ function nativeTable(r: NativeResult): string {
   const rss = (list: readonly PeakRss[]): string => list.map((p) => `${p.command} ${number(p.peakRssMb)}`).join(', ');
   const rows = table(
     [
-      [`chemflow vs native RDKit ${r.rdkitNative} (${r.python}), ${r.cores} cores`, 'wall', 'noise', 'peak RSS (MB) per process'],
+      [`chemflow vs native RDKit ${r.rdkitNative} (${r.python}), ${r.cores} cores`, 'wall', 'noise', 'CPU', 'peak RSS (MB) per process'],
       ...r.libraries.flatMap((l) => [
-        [`${number(l.molecules)} molecules: native, 1 process`, ...seconds(l.native1), rss(l.peakRss.native1)],
-        [`${number(l.molecules)} molecules: native, ${r.cores} processes`, ...seconds(l.native), rss(l.peakRss.native)],
+        [`${number(l.molecules)} molecules: native, 1 process`, ...seconds(l.native1), `${round(l.cpu.native1.median)} s`, rss(l.peakRss.native1)],
+        [`${number(l.molecules)} molecules: native, ${r.cores} processes`, ...seconds(l.native), `${round(l.cpu.native.median)} s`, rss(l.peakRss.native)],
         [
-          `${number(l.molecules)} molecules: chemflow run, --concurrency ${r.cores} (ratio ${round(l.ratio)} ×)`,
+          `${number(l.molecules)} molecules: chemflow run, --concurrency ${r.cores} (wall ${round(l.ratio)} ×, CPU ${round(l.cpuRatio)} × native)`,
           ...seconds(l.chemflow),
+          `${round(l.cpu.chemflow.median)} s`,
           rss(l.peakRss.chemflow),
         ],
       ]),
     ],
-    [false, true, true, false],
+    [false, true, true, true, false],
   );
   const ops = Object.keys(r.ops.wasm)
     .map((k) => `${k} ${round(r.ops.wasm[k] ?? 0)}`)
