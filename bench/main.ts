@@ -2,6 +2,7 @@
 // the JSON document) on stdout, progress on stderr, and bench/results.json.
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { cacheLookupBench } from './cache-lookup.js';
 import { errorTimelineBench } from './error-timeline.js';
 import { NativeUnavailableError, nativeBench } from './native.js';
@@ -74,7 +75,7 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<number> {
     run.shards = await shardsBench({ root: new URL('../', resultsFile), molecules: options.shardMolecules, rounds: options.shardRounds }, log);
   }
   if (options.sections.has('native')) {
-    const libraries = [new URL('../examples/screening/molecules.csv', resultsFile).pathname];
+    const libraries = [fileURLToPath(new URL('../examples/screening/molecules.csv', resultsFile))];
     if (options.library !== undefined) {
       if (existsSync(options.library)) libraries.push(options.library);
       else log(`native: ${options.library} is missing, so only the example's library (make it: npx tsx examples/screening/make-library.ts --size 1000000 --out ${options.library})`);
