@@ -1,9 +1,11 @@
 // `npm run bench [-- --quick] [--json] [--only SECTION]`: every benchmark (or the ones named) in one run; a table (or, with --json, only
 // the JSON document) on stdout, progress on stderr, and bench/results.json.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { cacheLookupBench } from './cache-lookup.js';
 import { errorTimelineBench } from './error-timeline.js';
+import { NativeUnavailableError, nativeBench } from './native.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { serverFacts } from './pg-admin.js';
 import { shardsBench } from './shards.js';
@@ -17,15 +19,15 @@ import { throughputBench } from './throughput.js';
 /** Runs every benchmark; returns the exit code. `resultsFile` is bench/results.json in the work tree. */
 export async function runBench(argv: readonly string[], resultsFile: URL): Promise<number> {
   try {
-    await run(parseOptions(argv), resultsFile);
-    return 0;
+    return await run(parseOptions(argv), resultsFile);
   } catch (error) {
     process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;
   }
 }
 
-async function run(options: BenchOptions, resultsFile: URL): Promise<void> {
+/** Runs the sections; 1 when a result check failed (the native comparison found a difference), else 0. */
+async function run(options: BenchOptions, resultsFile: URL): Promise<number> {
   // Whatever a library prints must not spoil the JSON document: stdout is ours alone until the end.
   const stdout = process.stdout.write.bind(process.stdout);
   const toStderr: typeof process.stdout.write = process.stderr.write.bind(process.stderr);
@@ -72,6 +74,24 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<void> {
     // The work tree is where bench/results.json goes: its CLI and library, never the shared cache's checkout.
     run.shards = await shardsBench({ root: new URL('../', resultsFile), molecules: options.shardMolecules, rounds: options.shardRounds }, log);
   }
+  if (options.sections.has('native')) {
+    const libraries = [fileURLToPath(new URL('../examples/screening/molecules.csv', resultsFile))];
+    if (options.library !== undefined) {
+      if (existsSync(options.library)) libraries.push(options.library);
+      else log(`native: ${options.library} is missing, so only the example's library (make it: npx tsx examples/screening/make-library.ts --size 1000000 --out ${options.library})`);
+    }
+    try {
+      run.native = await nativeBench(
+        // 2 rounds on the example's library (1 with --quick), 1 on a larger one; 2 cores for both sides
+        { root: new URL('../', resultsFile), libraries, rounds: (file) => (file === libraries[0] && !options.quick ? 2 : 1), cores: 2 },
+        log,
+      );
+    } catch (error) {
+      // Needs /usr/bin/python3 with RDKit: skipped, and said, except on CI (where .ci/run installs it).
+      if (!(error instanceof NativeUnavailableError) || process.env.CI !== undefined) throw error;
+      log(`native: SKIPPED: ${error.message}`);
+    }
+  }
   const context: RunContext = {
     mode: options.quick ? 'quick' : 'full',
     startedAt,
@@ -90,4 +110,9 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<void> {
   writeFileSync(resultsFile, `${JSON.stringify(resultsDocument(run, context), null, 2)}\n`);
   log(`done in ${context.seconds} s; wrote bench/results.json`);
   stdout(options.json ? `${JSON.stringify(summarise(run))}\n` : renderTable(run, context));
+  if (run.native?.ok === false) {
+    log('native: chemflow and native RDKit disagree (see above): FAILED');
+    return 1;
+  }
+  return 0;
 }

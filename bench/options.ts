@@ -1,4 +1,4 @@
-export const SECTIONS = ['throughput', 'replay', 'errors', 'queue', 'prequeue', 'cache', 'shards'] as const;
+export const SECTIONS = ['throughput', 'replay', 'errors', 'queue', 'prequeue', 'cache', 'shards', 'native'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -38,9 +38,14 @@ export interface BenchOptions {
   shardMolecules: number;
   /** Rounds of the sharded runs (each round runs every configuration once). */
   shardRounds: number;
+  /**
+   * The larger library of the native comparison, screened after examples/screening/molecules.csv when
+   * the file exists (`--library FILE`; default /tmp/screen-1m.csv, not with --quick).
+   */
+  library: string | undefined;
 }
 
-const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only SECTION]... [--history N] [--molecules N] [--prequeue-history N]
+const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only SECTION]... [--history N] [--molecules N] [--prequeue-history N] [--library FILE]
   --quick         3 rounds of 1 s samples, 100,000 finished flows for the queue, 100,000 cache
                   entries for the step cache lookup and one round of sharded runs on 10,000 molecules
                   (a few minutes in all); default 5 rounds of 3 s, 1,000,000 finished flows,
@@ -51,7 +56,10 @@ const USAGE = `usage: npm run bench [-- --quick] [--json] [--rounds N] [--only S
   --history N     finished flows bulk-loaded for the queue's idle measurements
   --molecules N   molecules screened per sharded run (the first N of examples/screening)
   --prequeue-history N  finished flows under both versions' workers in prequeue's second half
-                  (default 100,000; 20,000 with --quick)`;
+                  (default 100,000; 20,000 with --quick)
+  --library FILE  a larger name,smiles CSV for the native comparison, after the example's 56,694
+                  molecules (default /tmp/screen-1m.csv when it exists, none with --quick; make it
+                  with examples/screening/make-library.ts --size 1000000 --out FILE)`;
 
 function positiveInteger(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -82,6 +90,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     // 10 and 20 shards of 1,000: split evenly between 2 workers. Quick: 4 runs in under 2 minutes.
     shardMolecules: quick ? 10_000 : 20_000,
     shardRounds: quick ? 1 : 2,
+    library: quick ? undefined : '/tmp/screen-1m.csv',
   };
   const only = new Set<Section>();
   for (let i = 0; i < argv.length; i++) {
@@ -101,6 +110,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     }
     if (arg === '--molecules') {
       options.shardMolecules = positiveInteger(arg, argv[++i]);
+      continue;
+    }
+    if (arg === '--library') {
+      const file = argv[++i];
+      if (file === undefined || file.startsWith('--')) throw new Error(`--library wants a file\n${USAGE}`);
+      options.library = file;
       continue;
     }
     if (arg === '--only') {

@@ -5,6 +5,7 @@ import type { Comparison, Latency, QueueResult } from './queue.js';
 import type { PrequeueResult, PrequeueRow } from './prequeue.js';
 import type { ReplayResult } from './replay.js';
 import type { ShardsResult, ShardTimes } from './shards.js';
+import type { NativeResult, PeakRss } from './native.js';
 import { round, type Sample } from './stats.js';
 import type { ThroughputResult } from './throughput.js';
 
@@ -20,12 +21,33 @@ export interface BenchSummary {
   prequeue?: PrequeueSummary;
   cacheLookup?: CacheLookupSummary;
   shards?: ShardsSummary;
+  native?: NativeSummary;
 }
 
 /**
  * Today's engine against the one before the flow queue (commit `commit`), same run, steps/s: `workers` 0 is
  * the engine driving one flow at a time, else N FlowWorkers; vsBefore = now / before, median of per-round ratios.
  */
+export interface NativeSummary {
+  rdkitNative: string;
+  cores: number;
+  /** Seconds (medians over rounds); ratio = chemflow / native with `cores` processes; peak RSS in MB per process. */
+  libraries: {
+    molecules: number;
+    nativeSeconds: { procs1: number; procsN: number };
+    chemflowSeconds: number;
+    ratio: number;
+    cpuSeconds: { native1: number; native: number; chemflow: number };
+    cpuRatio: number;
+    peakRssMb: { native1: number[]; native: number[]; chemflow: number[] };
+    compared: number;
+    differences: number;
+  }[];
+  /** Microseconds per molecule of each RDKit operation. */
+  opsUs: { native: Record<string, number>; wasm: Record<string, number> };
+  ok: boolean;
+}
+
 export interface PrequeueSummary {
   commit: string;
   commitC1: number;
@@ -130,6 +152,7 @@ export interface BenchRun {
   prequeue?: PrequeueResult;
   cacheLookup?: CacheLookupResult;
   shards?: ShardsResult;
+  native?: NativeResult;
 }
 
 export interface RunContext {
@@ -142,7 +165,7 @@ export interface RunContext {
   server: Record<string, string>;
 }
 
-export function summarise({ throughput: t, replay, errorTimeline, queue, prequeue, cacheLookup: c, shards }: BenchRun): BenchSummary {
+export function summarise({ throughput: t, replay, errorTimeline, queue, prequeue, cacheLookup: c, shards, native }: BenchRun): BenchSummary {
   return {
     ...(t === undefined
       ? {}
@@ -186,6 +209,30 @@ export function summarise({ throughput: t, replay, errorTimeline, queue, prequeu
           },
         }),
     ...(shards === undefined ? {} : { shards: summariseShards(shards) }),
+    ...(native === undefined ? {} : { native: summariseNative(native) }),
+  };
+}
+
+const rssList = (list: readonly PeakRss[]): number[] => list.map((p) => p.peakRssMb);
+const roundAll = (costs: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(costs).map(([k, v]) => [k, round(v)]));
+
+function summariseNative(r: NativeResult): NativeSummary {
+  return {
+    rdkitNative: r.rdkitNative,
+    cores: r.cores,
+    libraries: r.libraries.map((l) => ({
+      molecules: l.molecules,
+      nativeSeconds: { procs1: round(l.native1.median), procsN: round(l.native.median) },
+      chemflowSeconds: round(l.chemflow.median),
+      ratio: round(l.ratio),
+      cpuSeconds: { native1: round(l.cpu.native1.median), native: round(l.cpu.native.median), chemflow: round(l.cpu.chemflow.median) },
+      cpuRatio: round(l.cpuRatio),
+      peakRssMb: { native1: rssList(l.peakRss.native1), native: rssList(l.peakRss.native), chemflow: rssList(l.peakRss.chemflow) },
+      compared: l.compared,
+      differences: l.differences,
+    })),
+    opsUs: { native: roundAll(r.ops.native), wasm: roundAll(r.ops.wasm) },
+    ok: r.ok,
   };
 }
 
@@ -281,7 +328,7 @@ export interface Target {
 /** Sequential chemflow / commit limit (1 connection) before the flow queue: the lower of the two full runs in BENCHMARKS.md. */
 export const SEQ_VS_COMMIT_BEFORE_QUEUE = 0.436;
 
-export function targets({ throughput: t, replay, errorTimeline, queue: q, prequeue: p, cacheLookup: c, shards }: BenchRun): Target[] {
+export function targets({ throughput: t, replay, errorTimeline, queue: q, prequeue: p, cacheLookup: c, shards, native }: BenchRun): Target[] {
   const atLeast = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value >= goal });
   const atMost = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value <= goal });
   const one = q?.workers.rows.find((r) => r.workers === 1);
@@ -347,6 +394,14 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, preque
             met: shards.sameFingerprint,
           },
         ]),
+    ...(native === undefined
+      ? []
+      : [
+          { name: 'chemflow and native RDKit: every SMILES and descriptor equal', value: native.ok ? 1 : 0, goal: 1, unit: 'yes/no' as const, met: native.ok },
+          ...native.libraries.map((l) =>
+            atMost(`chemflow ≤ 1.5 × native RDKit, ${number(l.molecules)} molecules, ${native.cores} cores`, l.ratio, 1.5, '×'),
+          ),
+        ]),
   ];
 }
 
@@ -386,6 +441,7 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     run.prequeue === undefined ? null : prequeueTable(run.prequeue),
     run.cacheLookup === undefined ? null : cacheTable(run.cacheLookup),
     run.shards === undefined ? null : shardsTable(run.shards),
+    run.native === undefined ? null : nativeTable(run.native),
   ];
   return [header, ...sections.filter((s) => s !== null), goals].join('\n\n') + '\n';
 }
@@ -562,5 +618,41 @@ function shardsTable(r: ShardsResult): string {
       `${r.rounds} interleaved round(s); wall seconds from the flow's events (FlowInitialized → FlowCompleted; the mapped step's start → merged finish); ` +
       `CPU: user + system seconds of the worker processes until the flow ended, startup included; one shard: mean start → finish` +
       `${r.failures > 0 ? `; ${r.failures} failed attempt(s): those runs are slower than they should be` : ''}`,
+  ].join('\n');
+}
+
+function nativeTable(r: NativeResult): string {
+  const seconds = (x: Sample): string[] => [`${round(x.median)} s`, noise(x)];
+  const rss = (list: readonly PeakRss[]): string => list.map((p) => `${p.command} ${number(p.peakRssMb)}`).join(', ');
+  const rows = table(
+    [
+      [`chemflow vs native RDKit ${r.rdkitNative} (${r.python}), ${r.cores} cores`, 'wall', 'noise', 'CPU', 'peak RSS (MB) per process'],
+      ...r.libraries.flatMap((l) => [
+        [`${number(l.molecules)} molecules: native, 1 process`, ...seconds(l.native1), `${round(l.cpu.native1.median)} s`, rss(l.peakRss.native1)],
+        [`${number(l.molecules)} molecules: native, ${r.cores} processes`, ...seconds(l.native), `${round(l.cpu.native.median)} s`, rss(l.peakRss.native)],
+        [
+          `${number(l.molecules)} molecules: chemflow run, --concurrency ${r.cores} (wall ${round(l.ratio)} ×, CPU ${round(l.cpuRatio)} × native)`,
+          ...seconds(l.chemflow),
+          `${round(l.cpu.chemflow.median)} s`,
+          rss(l.peakRss.chemflow),
+        ],
+      ]),
+    ],
+    [false, true, true, true, false],
+  );
+  const ops = Object.keys(r.ops.wasm)
+    .map((k) => `${k} ${round(r.ops.wasm[k] ?? 0)}`)
+    .join(', ');
+  const nativeOps = Object.keys(r.ops.native)
+    .map((k) => `${k} ${round(r.ops.native[k] ?? 0)}`)
+    .join(', ');
+  return [
+    rows,
+    ...r.libraries.map(
+      (l) =>
+        `${number(l.molecules)} molecules: ${number(l.compared)} rows compared, ${l.differences === 0 ? 'every canonical SMILES and descriptor equal' : `${number(l.differences)} DIFFERENCE(S): ${l.firstDifferences.slice(0, 5).join('; ')}`}`,
+    ),
+    `µs per molecule on ${number(r.ops.molecules)} molecules, native: ${nativeOps}`,
+    `µs per molecule, WebAssembly (MinimalLib): ${ops}`,
   ].join('\n');
 }

@@ -6,12 +6,17 @@
  *
  *   npx tsx examples/screening/make-library.ts           # (re)writes molecules.csv
  *   npx tsx examples/screening/make-library.ts --check   # checks the shipped file against RDKit
+ *   npx tsx examples/screening/make-library.ts --size 1000000 --out /tmp/screen-1m.csv
+ *                                                        # a larger library: a third substituent C
  *
  * No download, no randomness: the same RDKit release gives the same file byte for byte.
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import rdkitPackage, { type MainModule } from '@rdkit/rdkit';
 
 const OUT = join(dirname(fileURLToPath(import.meta.url)), 'molecules.csv');
@@ -147,9 +152,157 @@ async function check(rdkit: MainModule): Promise<string[]> {
   return problems;
 }
 
+/**
+ * Substituent C of the larger library (`--size`): written in front of the scaffold, so that its last
+ * atom bonds to the scaffold's first atom (`Cl` + `c1cc…` is `Clc1cc…`). Ring closures use %71. A
+ * scaffold whose first atom has no hydrogen to spare (`O=C…`) makes RDKit reject the combination.
+ * The first is nothing: the larger library starts with this example's molecules (named `…-C01`).
+ */
+const PREFIXES: readonly string[] = [
+  '', 'F', 'Cl', 'Br', 'C', 'CC', 'CCC', 'CC(C)', 'CO', 'CCO', 'N#C', 'FC(F)(F)', 'FC(F)(F)O', 'CC(=O)N',
+  'CS(=O)(=O)', 'O', 'N', 'CN(C)', 'CC(C)(C)', 'C%71CC%71', 'OC(=O)', 'COC(=O)', 'NC(=O)', 'c%71ccccc%71',
+  'C#C', 'CN', 'OC',
+];
+
+interface Candidate {
+  name: string;
+  written: string;
+}
+
+/** Every combination of the larger library, in its order: C, then scaffold, A and B as in `enumerate`. */
+function* candidates(): Generator<Candidate> {
+  for (const [c, prefix] of PREFIXES.entries())
+    for (const [s, scaffold] of SCAFFOLDS.entries())
+      for (const [i, a] of SUBSTITUENTS.entries())
+        for (const [j, b] of SUBSTITUENTS.entries()) {
+          if (NOT_ON_B.has(b)) continue;
+          const written = prefix + scaffold.replace('{A}', branch(a, '8')).replace('{B}', branch(b, '9'));
+          yield { name: `S${id(s)}-A${id(i)}-B${id(j)}-C${id(c)}`, written };
+        }
+}
+
+/**
+ * A thread of RDKit: receives a batch of SMILES, answers `canonical|inchikey` for each (empty when RDKit
+ * rejects it). Plain JavaScript evaluated in the worker, so it needs no TypeScript loader.
+ */
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+require(workerData.rdkit)().then((rdkit) => {
+  parentPort.on('message', ({ id, smiles }) => {
+    const out = smiles.map((s) => {
+      const mol = rdkit.get_mol(s);
+      try {
+        if (mol === null || !mol.is_valid() || mol.get_num_atoms() === 0) return '';
+        const inchi = mol.get_inchi();
+        const key = inchi === '' ? '' : rdkit.get_inchikey_for_inchi(inchi);
+        return key === '' ? '' : mol.get_smiles() + '|' + key;
+      } finally {
+        if (mol !== null) mol.delete();
+      }
+    });
+    parentPort.postMessage({ id, out });
+  });
+  parentPort.postMessage({ ready: true });
+});
+`;
+
+/**
+ * The first `size` distinct molecules of `candidates()`: every combination is read by RDKit (in
+ * `threads` worker threads, batches answered in order), and kept when RDKit reads it and neither its
+ * canonical SMILES nor its InChIKey has been seen. The order of the output is the order of the
+ * combinations, whatever the threads, so the file is the same byte for byte.
+ */
+async function enumerateLarge(size: number, threads: number): Promise<{ entries: Entry[]; invalid: number; duplicates: number }> {
+  const rdkitPath = createRequire(import.meta.url).resolve('@rdkit/rdkit');
+  const workers = await Promise.all(
+    Array.from({ length: threads }, () => {
+      const worker = new Worker(WORKER, { eval: true, workerData: { rdkit: rdkitPath } });
+      return new Promise<Worker>((resolve, reject) => {
+        worker.once('message', () => resolve(worker));
+        worker.once('error', reject);
+      });
+    }),
+  );
+  const pending = new Map<number, (out: string[]) => void>();
+  for (const worker of workers) worker.on('message', ({ id, out }: { id: number; out: string[] }) => pending.get(id)?.(out));
+  const ask = (id: number, batch: Candidate[]): Promise<string[]> =>
+    new Promise((resolve) => {
+      pending.set(id, resolve);
+      workers[id % workers.length]?.postMessage({ id, smiles: batch.map((c) => c.written) });
+    });
+
+  const BATCH = 2_000;
+  const entries: Entry[] = [];
+  const seenSmiles = new Set<string>();
+  const seenKeys = new Set<string>();
+  let invalid = 0;
+  let duplicates = 0;
+  const source = candidates();
+  let nextId = 0;
+  const inFlight: { batch: Candidate[]; answer: Promise<string[]> }[] = [];
+  const refill = (): void => {
+    while (inFlight.length < threads * 3) {
+      const batch: Candidate[] = [];
+      for (let n = 0; n < BATCH; n++) {
+        const next = source.next();
+        if (next.done === true) break;
+        batch.push(next.value);
+      }
+      if (batch.length === 0) return;
+      inFlight.push({ batch, answer: ask(nextId++, batch) });
+    }
+  };
+  refill();
+  const started = performance.now();
+  let answered = 0;
+  while (entries.length < size && inFlight.length > 0) {
+    const { batch, answer } = inFlight.shift() as (typeof inFlight)[number];
+    const out = await answer;
+    refill();
+    batch.forEach((candidate, k) => {
+      if (entries.length >= size) return;
+      const read = out[k] ?? '';
+      if (read === '') {
+        invalid++;
+        return;
+      }
+      const [smiles = '', inchikey = ''] = read.split('|');
+      if (seenSmiles.has(smiles) || seenKeys.has(inchikey)) {
+        duplicates++;
+        return;
+      }
+      seenSmiles.add(smiles);
+      seenKeys.add(inchikey);
+      entries.push({ name: candidate.name, smiles });
+    });
+    if (++answered % 50 === 0)
+      console.log(`${entries.length} molecules after ${Math.round((performance.now() - started) / 1000)} s`);
+  }
+  await Promise.all(workers.map((w) => w.terminate()));
+  return { entries, invalid, duplicates };
+}
+
+function option(flag: string): string | undefined {
+  const at = process.argv.indexOf(flag);
+  return at === -1 ? undefined : process.argv[at + 1];
+}
+
 async function main(): Promise<void> {
   const rdkit = await rdkitPackage.default();
   console.log(`RDKit ${rdkit.version()}`);
+  const size = option('--size');
+  if (size !== undefined) {
+    const wanted = Number(size);
+    const threads = Number(option('--threads') ?? availableParallelism());
+    const out = option('--out');
+    if (!Number.isInteger(wanted) || wanted < 1 || !Number.isInteger(threads) || threads < 1 || out === undefined)
+      throw new Error('usage: make-library.ts --size N --out FILE [--threads N]');
+    const { entries, invalid, duplicates } = await enumerateLarge(wanted, threads);
+    if (entries.length < wanted) throw new Error(`only ${entries.length} distinct molecules, fewer than ${wanted}`);
+    await writeFile(out, `name,smiles\n${entries.map((e) => `${e.name},${e.smiles}`).join('\n')}\n`);
+    console.log(`${entries.length} molecules written to ${out} (${invalid} combinations RDKit rejected, ${duplicates} duplicates dropped)`);
+    return;
+  }
   if (process.argv.includes('--check')) {
     const problems = await check(rdkit);
     for (const problem of problems.slice(0, 20)) console.error(problem);

@@ -1,0 +1,286 @@
+// chemflow against plain native RDKit on the same molecules and the same cores: the screening example's
+// chemistry (parse, canonical SMILES, the six descriptors of chem/descriptors) as bench/native/screen.py
+// with /usr/bin/python3's RDKit in 2 processes, and `chemflow run examples/screening/flow.yaml` (the
+// built CLI, a fresh embedded store in a temporary directory, --concurrency 2) on the same CSV. Each
+// run's wall time and the peak RSS of every process; ratio = chemflow / native (2 processes), the
+// median of per-round ratios. Every canonical SMILES and descriptor of chemflow's report CSV must
+// equal the native script's: a difference fails the section.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cliPath } from './cli-workers.js';
+import { sampleSmiles, wasmOpCosts, type OpCosts } from './native-ops.js';
+import { median, sample, type Sample } from './stats.js';
+
+/** Debian's python3-rdkit belongs to this interpreter; a `python3` earlier on PATH (pyenv) may lack RDKit. */
+export const PYTHON = '/usr/bin/python3';
+
+export class NativeUnavailableError extends Error {}
+
+export interface NativeOptions {
+  root: URL;
+  /** CSVs (`name,smiles`) screened, in this order. */
+  libraries: string[];
+  /** Rounds per library (each round runs every configuration once, the order reversed every other round). */
+  rounds: (library: string) => number;
+  /** Processes of the native script; chemflow gets as many step threads. */
+  cores: number;
+}
+
+/** One process of a run and its peak resident set (VmHWM), in MB. */
+export interface PeakRss {
+  pid: number;
+  command: string;
+  peakRssMb: number;
+}
+
+export interface TimedRun {
+  seconds: number;
+  /** User + system CPU seconds of the process and the processes it waited for (its threads included). */
+  cpuSeconds: number;
+  processes: PeakRss[];
+}
+
+export interface LibraryResult {
+  file: string;
+  molecules: number;
+  rounds: number;
+  /** The native script in 1 process, and in `cores` processes. */
+  native1: Sample;
+  native: Sample;
+  chemflow: Sample;
+  /** CPU seconds (user + system, all processes) of the same runs: far less moved by a busy neighbour than wall time. */
+  cpu: { native1: Sample; native: Sample; chemflow: Sample };
+  /** chemflow / native (`cores` processes): the median of per-round ratios. */
+  ratio: number;
+  /** The same ratio of CPU seconds. */
+  cpuRatio: number;
+  /** Peak RSS of every process of the last round's runs. */
+  peakRss: { native1: PeakRss[]; native: PeakRss[]; chemflow: PeakRss[] };
+  /** Rows compared (by name), and every difference (the first 20 shown). */
+  compared: number;
+  differences: number;
+  firstDifferences: string[];
+}
+
+export interface NativeResult {
+  python: string;
+  rdkitNative: string;
+  cores: number;
+  libraries: LibraryResult[];
+  /** Per-molecule microseconds of each RDKit operation, natively and in chemflow's WebAssembly RDKit. */
+  ops: { molecules: number; native: OpCosts; wasm: OpCosts };
+  ok: boolean;
+}
+
+/** The RDKit version of /usr/bin/python3; throws NativeUnavailableError when it has none. */
+export function nativeRdkitVersion(): string {
+  const probe = spawnSync(PYTHON, ['-c', 'import rdkit; print(rdkit.__version__)'], { encoding: 'utf8' });
+  if (probe.status !== 0)
+    throw new NativeUnavailableError(
+      `${PYTHON} has no RDKit (install Debian's python3-rdkit: scripts/install-chem-tools.sh): ${(probe.stderr || String(probe.error)).trim().split('\n').pop()}`,
+    );
+  return probe.stdout.trim();
+}
+
+export async function nativeBench(options: NativeOptions, log: (line: string) => void): Promise<NativeResult> {
+  const rdkitNative = nativeRdkitVersion();
+  const root = fileURLToPath(options.root);
+  const cli = cliPath(options.root);
+  const script = join(root, 'bench', 'native', 'screen.py');
+  const flowFile = join(root, 'examples', 'screening', 'flow.yaml');
+  const libraries: LibraryResult[] = [];
+  for (const library of options.libraries) {
+    const molecules = readFileSync(library, 'utf8').split('\n').length - 2;
+    const rounds = options.rounds(library);
+    log(`native: ${molecules.toLocaleString('en-US')} molecules (${library}), ${rounds} round(s), ${options.cores} cores`);
+    const runs = { native1: [] as TimedRun[], native: [] as TimedRun[], chemflow: [] as TimedRun[] };
+    const ratios: number[] = [];
+    const cpuRatios: number[] = [];
+    let compared = 0;
+    const differences: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const dir = mkdtempSync(join(tmpdir(), 'cf-bench-native-'));
+      try {
+        const nativeCsv = join(dir, 'native.csv');
+        const native = (): Promise<TimedRun> => timedProcess(PYTHON, [script, library, '--out', nativeCsv, '--procs', String(options.cores)], dir);
+        const chemflow = (): Promise<TimedRun> => {
+          // The example's flow, reading this library by absolute path, run in its own directory.
+          const flow = readFileSync(flowFile, 'utf8').replace('file: molecules.csv', `file: ${JSON.stringify(library)}`);
+          writeFileSync(join(dir, 'flow.yaml'), flow);
+          return timedProcess(process.execPath, [cli, '--db', join(dir, 'db'), 'run', '--quiet', '--concurrency', String(options.cores), 'flow.yaml'], dir);
+        };
+        const order = round % 2 === 0 ? (['native', 'chemflow'] as const) : (['chemflow', 'native'] as const);
+        const got: Partial<Record<'native' | 'chemflow', TimedRun>> = {};
+        for (const which of order) {
+          got[which] = await (which === 'native' ? native() : chemflow());
+          log(`  round ${round + 1}: ${which} ${got[which].seconds.toFixed(1)} s (CPU ${got[which].cpuSeconds.toFixed(1)} s)`);
+        }
+        const one = await timedProcess(PYTHON, [script, library, '--out', join(dir, 'native-1.csv'), '--procs', '1'], dir);
+        log(`  round ${round + 1}: native, 1 process ${one.seconds.toFixed(1)} s (CPU ${one.cpuSeconds.toFixed(1)} s)`);
+        runs.native1.push(one);
+        runs.native.push(got.native as TimedRun);
+        runs.chemflow.push(got.chemflow as TimedRun);
+        ratios.push((got.chemflow as TimedRun).seconds / (got.native as TimedRun).seconds);
+        cpuRatios.push((got.chemflow as TimedRun).cpuSeconds / (got.native as TimedRun).cpuSeconds);
+        if (round === 0) {
+          const report = join(dir, 'out', 'screening.csv');
+          const result = compareScreens(readFileSync(report, 'utf8'), readFileSync(nativeCsv, 'utf8'));
+          compared = result.compared;
+          differences.push(...result.differences);
+          if (readFileSync(join(dir, 'native-1.csv'), 'utf8') !== readFileSync(nativeCsv, 'utf8'))
+            differences.push('the native script wrote different files with 1 process and with several');
+          log(`  ${compared.toLocaleString('en-US')} rows compared: ${differences.length === 0 ? 'every SMILES and descriptor equal' : `${differences.length} difference(s)`}`);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const last = <T>(list: T[]): T => list[list.length - 1] as T;
+    libraries.push({
+      file: library,
+      molecules,
+      rounds,
+      native1: sample(runs.native1.map((r) => r.seconds)),
+      native: sample(runs.native.map((r) => r.seconds)),
+      chemflow: sample(runs.chemflow.map((r) => r.seconds)),
+      cpu: {
+        native1: sample(runs.native1.map((r) => r.cpuSeconds)),
+        native: sample(runs.native.map((r) => r.cpuSeconds)),
+        chemflow: sample(runs.chemflow.map((r) => r.cpuSeconds)),
+      },
+      ratio: median(ratios),
+      cpuRatio: median(cpuRatios),
+      peakRss: { native1: last(runs.native1).processes, native: last(runs.native).processes, chemflow: last(runs.chemflow).processes },
+      compared,
+      differences: differences.length,
+      firstDifferences: differences.slice(0, 20),
+    });
+  }
+  log('native: per-operation costs on 2,000 molecules, native and WebAssembly');
+  const first = options.libraries[0] as string;
+  const nativeOps = spawnSync(PYTHON, [join(root, 'bench', 'native', 'ops.py'), first, '--limit', '2000'], { encoding: 'utf8' });
+  if (nativeOps.status !== 0) throw new Error(`bench/native/ops.py failed: ${nativeOps.stderr}`);
+  const native = (JSON.parse(nativeOps.stdout) as { us: OpCosts }).us;
+  const wasm = await wasmOpCosts(sampleSmiles(first, 2000));
+  return {
+    python: PYTHON,
+    rdkitNative,
+    cores: options.cores,
+    libraries,
+    ops: { molecules: 2000, native, wasm },
+    ok: libraries.every((l) => l.differences === 0 && l.compared === l.molecules),
+  };
+}
+
+/** The columns both CSVs have: the canonical SMILES and the six descriptors, as text. */
+const COLUMNS = ['smiles', 'mw', 'clogp', 'hbd', 'hba', 'tpsa', 'rotatable_bonds'] as const;
+
+/**
+ * Compares chemflow's report CSV (`out/screening.csv`) with the native script's, row by row by name:
+ * a missing row, a row chemflow rejected, or any differing field is a difference. Neither file quotes
+ * these fields (names and SMILES hold no comma or quote), so a line splits on commas.
+ */
+export function compareScreens(chemflowCsv: string, nativeCsv: string): { compared: number; differences: string[] } {
+  const table = (text: string): { header: string[]; rows: Map<string, string[]> } => {
+    const [head = '', ...lines] = text.trimEnd().split('\n');
+    const header = head.split(',');
+    const at = header.indexOf('name');
+    return { header, rows: new Map(lines.map((line) => line.split(',')).map((fields) => [fields[at] ?? '', fields])) };
+  };
+  const ours = table(chemflowCsv);
+  const theirs = table(nativeCsv);
+  const differences: string[] = [];
+  let compared = 0;
+  for (const [name, fields] of theirs.rows) {
+    const row = ours.rows.get(name);
+    if (row === undefined) {
+      differences.push(`${name}: not in chemflow's report`);
+      continue;
+    }
+    compared++;
+    for (const column of COLUMNS) {
+      const mine = row[ours.header.indexOf(column)];
+      const reference = fields[theirs.header.indexOf(column)];
+      if (mine !== reference) differences.push(`${name}: ${column} ${String(mine)} in chemflow, ${String(reference)} natively`);
+    }
+  }
+  if (ours.rows.size !== theirs.rows.size) differences.push(`${ours.rows.size} rows in chemflow's report, ${theirs.rows.size} natively`);
+  return { compared, differences };
+}
+
+/**
+ * Runs a command to its end under /usr/bin/time (a non-zero exit throws, with its stderr); its wall
+ * time, its CPU seconds (time's user + system: the process and the children it waited for), and the
+ * peak RSS of it and every process it started, from /proc/<pid>/status (VmHWM) read every 50 ms while
+ * they run (a process's peak reached in its last 50 ms can be missed).
+ */
+function timedProcess(command: string, args: string[], cwd: string): Promise<TimedRun> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const times = join(cwd, `time-${Math.round(started)}.txt`);
+    const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', times, command, ...args], {
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const peaks = new Map<number, PeakRss>();
+    const poll = (): void => {
+      if (child.pid === undefined) return;
+      for (const pid of descendants(child.pid)) {
+        const status = procStatus(pid);
+        if (status === undefined) continue;
+        const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        const name = /Name:\s+(\S+)/.exec(status)?.[1] ?? '?';
+        if (pid === child.pid) continue; // /usr/bin/time itself
+        const seen = peaks.get(pid);
+        if (seen === undefined || kb / 1024 > seen.peakRssMb) peaks.set(pid, { pid, command: name, peakRssMb: Math.round(kb / 1024) });
+      }
+    };
+    const timer = setInterval(poll, 50);
+    child.on('error', (error) => {
+      clearInterval(timer);
+      reject(error);
+    });
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      const seconds = (performance.now() - started) / 1000;
+      if (code !== 0) {
+        reject(new Error(`${command} ${args.join(' ')} exited ${String(code)}: ${stderr.trim()}`));
+        return;
+      }
+      const [user = NaN, system = NaN] = readFileSync(times, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
+      resolve({ seconds, cpuSeconds: user + system, processes: [...peaks.values()] });
+    });
+  });
+}
+
+function procStatus(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** `pid` and every process below it, from /proc/<pid>/task/<tid>/children. */
+function descendants(pid: number): number[] {
+  const found = [pid];
+  for (let i = 0; i < found.length; i++) {
+    const tasks = `/proc/${found[i]}/task`;
+    if (!existsSync(tasks)) continue;
+    try {
+      for (const tid of readdirSync(tasks)) {
+        const children = readFileSync(`${tasks}/${tid}/children`, 'utf8').trim();
+        if (children !== '') found.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // the process ended while being read
+    }
+  }
+  return found;
+}
