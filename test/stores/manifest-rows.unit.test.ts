@@ -32,8 +32,17 @@ describe('manifests read from the artifact table', () => {
     ]);
   });
 
+  it('reads slices of chunks back: a shard passing its rows on, from the first row or further in', async () => {
+    const first = { rowsField: 'rows', header: {}, rowCount: 1, chunks: [chunk] };
+    const later = { ...first, offset: 1 };
+    const [a, b] = [await insert('slice at 0', 'batch', first), await insert('slice at 1', 'batch', later)];
+    expect((await store.getArtifacts([a, b])).map((x) => ('manifest' in x ? x.manifest : null))).toEqual([first, later]);
+  });
+
   it.each([
-    ['a row count that is not the sum of its chunks', 'batch', { rowsField: null, header: {}, rowCount: 3, chunks: [chunk] }],
+    ['a row count beyond its chunks', 'batch', { rowsField: null, header: {}, rowCount: 3, chunks: [chunk] }],
+    ['a slice reaching past its chunks', 'batch', { rowsField: null, header: {}, offset: 1, rowCount: 2, chunks: [chunk] }],
+    ['a negative offset', 'batch', { rowsField: null, header: {}, offset: -1, rowCount: 1, chunks: [chunk] }],
     ['a chunk that is not named by a hash', 'batch', { rowsField: null, header: {}, rowCount: 2, chunks: [{ ...chunk, hash: '../../etc/passwd' }] }],
     ['no chunk list', 'batch', { rowsField: null, header: {}, rowCount: 0 }],
     ['a header that is not an object', 'batch', { rowsField: 'rows', header: [1], rowCount: 0, chunks: [] }],
