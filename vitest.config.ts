@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Two files at a time: most suites wait on processes and databases rather than compute, and vitest's
+    // default on a 2-core machine (cores - 1) runs the files one after another.
+    maxWorkers: 2,
     testTimeout: 90_000,
     hookTimeout: 180_000,
   },

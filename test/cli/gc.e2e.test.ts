@@ -96,7 +96,8 @@ describe('chemflow gc', () => {
 
       // The stored batch is whole: the step retried after gc reads all 25,000 rows of it.
       await ws.write('open.marker', '');
-      expect((await ws.cli('retry', run.flowId, 'gated')).code).toBe(0);
+      const retried = await ws.cli('retry', run.flowId, 'gated', '--max-retries', '1');
+      expect(retried.code, retried.stderr).toBe(0);
       const resumed = await ws.json<{ status: string }>('resume', run.flowId, '--flow', 'flow.yaml');
       expect(resumed.status).toBe('completed');
     },
