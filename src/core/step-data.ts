@@ -27,13 +27,7 @@ export interface BatchInput {
 }
 
 /** A file input: its bytes are in the blob store, copied or linked read-only where the step reads them. */
-export interface FileInput {
-  readonly form: 'file';
-  readonly kind: string;
-  readonly hash: string;
-  readonly size: number;
-  readonly name: string;
-  readonly metadata?: Record<string, JsonValue>;
+export interface FileInput extends FileArtifact {
   /** A local path of the file's bytes (verified), valid for the attempt; read-only. */
   path(): Promise<string>;
   /** The file's bytes (verified). */
