@@ -24,18 +24,8 @@ import type { ShardPlan } from './shards.js';
  * an output must not be mapped (built-in ones refuse it, see `StepModule.notMappable`).
  */
 export function mergeShardOutputs(plan: ShardPlan, outputsPerShard: readonly (readonly ArtifactDraft[])[]): Artifact[] {
-  if (outputsPerShard.length !== plan.shards.length)
-    throw new ShardMergeError(`expected the outputs of ${plan.shards.length} shard(s), got ${outputsPerShard.length}`, null, null);
+  checkShardOutputCounts(plan.shards.length, outputsPerShard);
   const first = outputsPerShard[0] ?? [];
-  outputsPerShard.forEach((outputs, shard) => {
-    if (outputs.length !== first.length)
-      throw new ShardMergeError(
-        `shards gave different numbers of outputs: shard 0 gave ${first.length}, shard ${shard} gave ${outputs.length}`,
-        null,
-        null,
-        { counts: outputsPerShard.map((o) => o.length) },
-      );
-  });
   if (outputsPerShard.length === 1) return first.map((draft) => createArtifact(draft));
   return first.map((_, i) => mergeOutput(plan, i, outputsPerShard.map((outputs) => outputs[i] as ArtifactDraft)));
 }
@@ -133,4 +123,23 @@ function equalInAll(values: readonly JsonValue[], field: string, where: string, 
 
 function short(json: string): string {
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
+/**
+ * Throws `ShardMergeError` unless there are the outputs of `expected` shards and every shard gave as
+ * many outputs as shard 0: the first check of every merge, whatever the outputs' form.
+ */
+export function checkShardOutputCounts(expected: number, outputsPerShard: readonly (readonly unknown[])[]): void {
+  if (outputsPerShard.length !== expected)
+    throw new ShardMergeError(`expected the outputs of ${expected} shard(s), got ${outputsPerShard.length}`, null, null);
+  const first = outputsPerShard[0] ?? [];
+  outputsPerShard.forEach((outputs, shard) => {
+    if (outputs.length !== first.length)
+      throw new ShardMergeError(
+        `shards gave different numbers of outputs: shard 0 gave ${first.length}, shard ${shard} gave ${outputs.length}`,
+        null,
+        null,
+        { counts: outputsPerShard.map((o) => o.length) },
+      );
+  });
 }

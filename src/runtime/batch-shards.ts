@@ -4,7 +4,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { BATCH_THRESHOLD_BYTES, BatchWriter, chunkRowTexts, DEFAULT_CHUNK_LIMITS } from '../core/chunk.js';
 import type { MapSpec } from '../core/map-spec.js';
 import { ShardMergeError } from '../core/shard-errors.js';
-import { mergeOutputDrafts, sameMetadata } from '../core/shard-merge.js';
+import { checkShardOutputCounts, mergeOutputDrafts, sameMetadata } from '../core/shard-merge.js';
 import { checkMapInput, shardAt, shardCount, type ShardInput } from '../core/shards.js';
 import type { BlobStore } from '../stores/blobs/blob-store.js';
 import { batchInputOf } from './step-data-io.js';
@@ -83,17 +83,8 @@ export async function mergeStoredShardOutputs(
 ): Promise<StoredArtifact[]> {
   const { splitIndex, itemCount } = checkMapInput(input, map);
   const count = shardCount(itemCount, map.shardSize);
-  if (perShard.length !== count) throw new ShardMergeError(`expected the outputs of ${count} shard(s), got ${perShard.length}`, null, null);
+  checkShardOutputCounts(count, perShard);
   const first = perShard[0] ?? [];
-  perShard.forEach((outputs, shard) => {
-    if (outputs.length !== first.length)
-      throw new ShardMergeError(
-        `shards gave different numbers of outputs: shard 0 gave ${first.length}, shard ${shard} gave ${outputs.length}`,
-        null,
-        null,
-        { counts: perShard.map((o) => o.length) },
-      );
-  });
   if (perShard.length === 1) return [...first];
   let sliceHashes: string[] | undefined;
   const ownSlices = async (): Promise<string[]> => {
