@@ -251,7 +251,7 @@ export function recordAttempt(flow: FlowInstance, plan: FlowPlan, index: number,
 }
 
 /**
- * The seeds' `emit_step_failed`: the one path of every failed attempt, thrown or lost. The StepFailed
+ * The one path of every failed attempt, thrown or lost. The StepFailed
  * (whose `step_execution_errors` row the store writes in its transaction) and, when the policy retries
  * this class and a retry is left, the automatic RetryScheduled.
  */

@@ -35,7 +35,7 @@ export interface ShardWork {
   blobs: BlobStore;
   /** Where batch outputs are cut into chunks; default `DEFAULT_CHUNK_LIMITS`. */
   chunkLimits?: ChunkLimits | undefined;
-  /** Told every retry decision of a shard's failure (the engine's F7 counters). */
+  /** Told every retry decision of a shard's failure (the engine's retry counters). */
   onRetry?: (verdict: RetryVerdict) => void;
 }
 
