@@ -68,8 +68,8 @@ async function batchSliceHashes(batch: BatchArtifact, size: number, blobs: BlobS
 }
 
 /**
- * Merges the outputs of a mapped step's shards (in shard order) into the outputs one unsharded run
- * gives, with its hashes (see `mergeShardOutputs`, whose rules it follows): an input passed on by
+ * The one merge of a mapped step's shards' outputs (in shard order) into the outputs one unsharded run
+ * gives, with its hashes (the rules are in src/core/shard-merge.ts): an input passed on by
  * every shard is that input; every shard's own slice of the split artifact is the split artifact;
  * else whole outputs are merged by `mergeOutputDrafts` (written as a batch when large, as an
  * attempt's output is), and batch outputs are the concatenation of the shards' chunk lists, hashed
