@@ -92,7 +92,32 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   readonly origin?: StepOrigin;
   /** Reads batch inputs as streams (see `StepModule.streaming`); never part of any hash. */
   readonly streaming?: boolean;
+  /** How a source splits its own work when mapped (see `SourceSplit`); never part of any hash. */
+  readonly split?: SourceSplit<P>;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
+}
+
+/**
+ * How a source step splits its own work into shards, since it has no input artifact to split: a
+ * source that declares it may be mapped (`map: { over: <over>, shardSize: n }`). The coordinator asks
+ * `items` how many items of `over` there are (e.g. the bytes of the file it reads) and splits the step
+ * into `ceil(items / shardSize)` shards (at least one). Shard k of c runs the module's `run` with
+ * `ctx.shard = {index: k, count: c}` and no input: it does part k of c of the work by the module's own
+ * rule, which must depend on k, c and what it reads only. The shards' outputs are merged in shard order
+ * by the one shard merge of every mapped step, and `combine` turns them into the step's outputs: where
+ * a rule over the whole batch is applied (duplicates across shards). The promise is a mapped step's:
+ * `combine`'s outputs equal, hash for hash, those of the step run whole, for any shard size.
+ */
+export interface SourceSplit<P extends JsonObject = JsonObject> {
+  /** What `map.over` names for this source (the items it is split by), e.g. `bytes`. */
+  readonly over: string;
+  /** How many items of `over` the source has now; throwing fails the step's attempt as the step's own error would. */
+  items(params: P, ctx: CacheKeyContext): Promise<number>;
+  /**
+   * The step's outputs from its shards' outputs, merged (`ctx.input`, in the order of each shard's
+   * outputs, read as streams): runs once, after the last shard, in the coordinator's process.
+   */
+  combine(ctx: StepContext<P>): Promise<StepResult>;
 }
 
 /** What a step module's `cacheKey` sees: no input payloads, so computing a key stays cheap. */
@@ -173,7 +198,7 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
     const policyProblems = step.retry === undefined ? [] : retryPolicyProblems(step.retry);
     if (policyProblems.length > 0)
       throw new InvalidDefinitionError(`Step "${step.id}" has an invalid retry policy: ${policyProblems.join('; ')}`);
-    const mapProblem = step.map === undefined ? undefined : mapProblemOf(step.kind, step.map);
+    const mapProblem = step.map === undefined ? undefined : mapProblemOf(step.kind, step.map, step.split?.over);
     if (mapProblem !== undefined) throw new InvalidDefinitionError(`Step "${step.id}" has an invalid map: ${mapProblem}`);
   });
   const first = steps[0];
@@ -195,11 +220,22 @@ function paramsProblemOf(params: unknown): string | undefined {
   return problem === undefined ? undefined : `are not plain storable JSON: ${problem.message}`;
 }
 
-/** A source has no input artifact to split; otherwise the spec's own rules. */
-function mapProblemOf(kind: StepKind, map: MapSpec): string | undefined {
-  if (kind === 'source') return 'a source step has no input to split into shards';
+/** A source has no input artifact to split, unless it splits its own work by `splitsBy`; otherwise the spec's own rules. */
+function mapProblemOf(kind: StepKind, map: MapSpec, splitsBy: string | undefined): string | undefined {
+  const sourceProblem = kind === 'source' ? sourceMapProblem(map, splitsBy) : undefined;
+  if (sourceProblem !== undefined) return sourceProblem;
   const problems = mapSpecProblems(map);
   return problems.length === 0 ? undefined : problems.join('; ');
+}
+
+/**
+ * Why a source cannot take `map`: it has no input to split, unless its module splits its own work
+ * (`SourceSplit`, whose `over` is `splitsBy`), and then `map.over` must name that.
+ */
+export function sourceMapProblem(map: MapSpec, splitsBy: string | undefined): string | undefined {
+  if (splitsBy === undefined) return 'a source step has no input to split into shards';
+  if (map.over !== splitsBy) return `this source splits its own work by ${JSON.stringify(splitsBy)}: map.over must be ${JSON.stringify(splitsBy)}, not ${JSON.stringify(map.over)}`;
+  return undefined;
 }
 
 /** What replay needs of a definition: its name, ordered step ids and hash (no step code). */
@@ -241,6 +277,8 @@ export interface StepModule<P extends JsonObject = JsonObject> {
    */
   // A method, as `run` is: a module typed for its own params still satisfies `StepModule<JsonObject>`.
   cacheKey?(params: P, ctx: CacheKeyContext): JsonValue | Promise<JsonValue>;
+  /** A source that may be mapped: how it splits its own work (see `SourceSplit`). */
+  readonly split?: SourceSplit<P>;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
 
@@ -289,6 +327,7 @@ export function defineStep<P extends JsonObject>(
     ...(options.uses === undefined ? {} : { cache: cacheSettings(module, options.uses, options) }),
     ...(options.origin === undefined ? {} : { origin: { uses: options.origin.uses, baseDir: options.origin.baseDir } }),
     ...(module.streaming === true ? { streaming: true } : {}),
+    ...(module.split === undefined ? {} : { split: module.split }),
     run: (ctx) => module.run(ctx),
   };
 }

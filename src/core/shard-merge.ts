@@ -1,15 +1,12 @@
-import { createArtifact, isWholeArtifact, type Artifact, type ArtifactDraft } from './artifact.js';
+import { createArtifact, type Artifact, type ArtifactDraft } from './artifact.js';
 import { canonicalJson, type JsonValue } from './canonical-json.js';
-import { hashCanonical } from './hash.js';
 import { jsonTypeName } from './json-type.js';
 import { ShardMergeError } from './shard-errors.js';
-import type { ShardPlan } from './shards.js';
 
 /**
- * Merges the outputs of a mapped step's shards, given in shard order, into the outputs one unsharded
- * run gives, hashed as `createArtifact` hashes them (so an item-independent step gets the same hashes,
- * and so the same later fingerprints, for any shard size). Output i is merged from output i of every
- * shard:
+ * The rules a mapped step's merge applies to outputs held whole (`mergeStoredShardOutputs` in
+ * src/runtime/batch-shards.ts is the one merge, for whole, batch and file outputs alike; these are its
+ * pure parts). Output i of the step is merged from output i of every shard, in shard order:
  *
  * - an input artifact passed on unchanged (same hash) by every shard is that input artifact, once:
  *   steps forward the artifacts they do not replace (see `forward` in src/steps/step-io.ts), and
@@ -17,36 +14,12 @@ import type { ShardPlan } from './shards.js';
  * - each shard's own slice of the split artifact, passed on unchanged, is the split artifact itself;
  * - otherwise each array field of the payload (or the payload, if it is an array) is concatenated in
  *   shard order, and every other field must be equal (canonical JSON) in every shard, as must the
- *   kind and the metadata.
+ *   kind and the metadata (`mergeOutputDrafts`).
  *
- * Throws `ShardMergeError` (class `Validation`) naming the output and the field the shards disagree on.
- * A field that counts or summarises the batch is caught only when shards differ on it: a step with such
- * an output must not be mapped (built-in ones refuse it, see `StepModule.notMappable`).
+ * A disagreement is a `ShardMergeError` (class `Validation`) naming the output and the field. A field
+ * that counts or summarises the batch is caught only when shards differ on it: a step with such an
+ * output must not be mapped (built-in ones refuse it, see `StepModule.notMappable`).
  */
-export function mergeShardOutputs(plan: ShardPlan, outputsPerShard: readonly (readonly ArtifactDraft[])[]): Artifact[] {
-  checkShardOutputCounts(plan.shards.length, outputsPerShard);
-  const first = outputsPerShard[0] ?? [];
-  if (outputsPerShard.length === 1) return first.map((draft) => createArtifact(draft));
-  return first.map((_, i) => mergeOutput(plan, i, outputsPerShard.map((outputs) => outputs[i] as ArtifactDraft)));
-}
-
-function mergeOutput(plan: ShardPlan, i: number, drafts: readonly ArtifactDraft[]): Artifact {
-  const [head] = drafts;
-  if (head === undefined) throw new ShardMergeError(`output ${i}: no shard gave it`, i, null);
-  const where = `output ${i} (${head.kind})`;
-  drafts.forEach((draft, shard) => {
-    if (draft.kind !== head.kind)
-      throw new ShardMergeError(`${where}: shard ${shard} gave kind ${draft.kind} instead`, i, null, { kinds: drafts.map((d) => d.kind) });
-  });
-  const hashes = drafts.map((draft) => hashCanonical(draft.payload));
-  const unchanged = plan.input.find((a, index) => index !== plan.splitIndex && a.kind === head.kind && hashes.every((h) => h === a.hash));
-  if (unchanged !== undefined && isWholeArtifact(unchanged)) return unchanged;
-  const split = plan.input[plan.splitIndex];
-  const isOwnSlice = hashes.every((h, shard) => h === plan.shards[shard]?.input[plan.splitIndex]?.hash);
-  if (split !== undefined && isWholeArtifact(split) && split.kind === head.kind && isOwnSlice) return split;
-
-  return mergeOutputDrafts(i, drafts);
-}
 
 /**
  * Output `i` of every shard (the same kind, in shard order), neither an input passed on nor the split

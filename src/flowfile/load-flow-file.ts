@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { canonicalJson } from '../core/canonical-json.js';
-import { defineFlow, defineStep, type FlowDefinition, type StepDefinition, type StepModule } from '../core/definition.js';
+import { defineFlow, defineStep, sourceMapProblem, type FlowDefinition, type StepDefinition, type StepModule } from '../core/definition.js';
 import { isChemflowError, UnstorableValueError } from '../core/errors.js';
 import { assertStorable } from '../core/storable.js';
 import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicyOptions } from '../core/retry-policy.js';
@@ -102,9 +102,10 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
     context.issues.add(error.problem, at('uses'), error.message);
     return undefined;
   }
-  if (step.map !== undefined && module.kind === 'source') {
+  const sourceProblem = step.map !== undefined && module.kind === 'source' ? sourceMapProblem(step.map, module.split?.over) : undefined;
+  if (sourceProblem !== undefined) {
     // A schema cannot know the step's kind; found here, the problem is reported at its line like the others.
-    context.issues.add('invalid_definition', at('map'), `step ${JSON.stringify(step.id)} is a source: it has no input to split into shards`);
+    context.issues.add('invalid_definition', at('map'), `step ${JSON.stringify(step.id)} is a source: ${sourceProblem.replace(/^a source step /, 'it ')}`);
     return undefined;
   }
   if (step.map !== undefined && module.notMappable !== undefined) {

@@ -93,7 +93,7 @@ export async function moduleCodeHash(uses: string, baseDir: string): Promise<str
   }
 }
 
-/** Checks the public step module contract: `{kind, run, version?, parseParams?, notMappable?, cacheable?, cacheKey?}`. */
+/** Checks the public step module contract: `{kind, run, version?, parseParams?, notMappable?, cacheable?, cacheKey?, split?}`. */
 export function checkStepModule(value: unknown, uses: string): StepModule {
   const bad = (what: string): never => {
     throw new StepModuleProblem('invalid_module', `${uses} is not a step module: ${what}`);
@@ -113,5 +113,11 @@ export function checkStepModule(value: unknown, uses: string): StepModule {
     bad(`expected "cacheable" to be true or false when present, got ${typeof candidate.cacheable}`);
   if (candidate.cacheKey !== undefined && typeof candidate.cacheKey !== 'function')
     bad(`expected "cacheKey" to be a function when present, got ${typeof candidate.cacheKey}`);
+  if (candidate.split !== undefined) {
+    const split = candidate.split as Record<string, unknown> | null;
+    if (candidate.kind !== 'source') bad('only a source declares "split" (its own split of work); other steps are split by their input');
+    if (typeof split !== 'object' || split === null || typeof split.over !== 'string' || split.over === '' || typeof split.items !== 'function' || typeof split.combine !== 'function')
+      bad('expected "split" to be { over: string, items: function, combine: function } when present');
+  }
   return candidate as unknown as StepModule;
 }

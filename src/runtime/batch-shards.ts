@@ -68,8 +68,8 @@ async function batchSliceHashes(batch: BatchArtifact, size: number, blobs: BlobS
 }
 
 /**
- * Merges the outputs of a mapped step's shards (in shard order) into the outputs one unsharded run
- * gives, with its hashes (see `mergeShardOutputs`, whose rules it follows): an input passed on by
+ * The one merge of a mapped step's shards' outputs (in shard order) into the outputs one unsharded run
+ * gives, with its hashes (the rules are in src/core/shard-merge.ts): an input passed on by
  * every shard is that input; every shard's own slice of the split artifact is the split artifact;
  * else whole outputs are merged by `mergeOutputDrafts` (written as a batch when large, as an
  * attempt's output is), and batch outputs are the concatenation of the shards' chunk lists, hashed
@@ -80,14 +80,15 @@ export async function mergeStoredShardOutputs(
   map: MapSpec,
   perShard: readonly (readonly StoredArtifact[])[],
   io: OutputIo,
+  options: MergeOptions = {},
 ): Promise<StoredArtifact[]> {
-  const { splitIndex, itemCount } = checkMapInput(input, map);
-  const count = shardCount(itemCount, map.shardSize);
-  checkShardOutputCounts(count, perShard);
+  // A source that splits its own work has no input to split: its shard count is the log's.
+  const splitInput = options.splitsItself === true ? undefined : checkMapInput(input, map);
+  checkShardOutputCounts(splitInput === undefined ? perShard.length : shardCount(splitInput.itemCount, map.shardSize), perShard);
   const first = perShard[0] ?? [];
   if (perShard.length === 1) return [...first];
   let sliceHashes: string[] | undefined;
-  const ownSlices = async (): Promise<string[]> => {
+  const ownSlices = async (splitIndex: number): Promise<string[]> => {
     const split = input[splitIndex] as StoredArtifact;
     if (isBatchArtifact(split)) sliceHashes ??= await batchSliceHashes(split, map.shardSize, io.blobs);
     else sliceHashes ??= perShard.map((_, k) => shardAt(input, map, k).input[splitIndex]?.hash ?? '');
@@ -101,14 +102,15 @@ export async function mergeStoredShardOutputs(
       if (output.kind !== head.kind)
         throw new ShardMergeError(`output ${i} (${head.kind}): shard ${shard} gave kind ${output.kind} instead`, i, null, { kinds: outputs.map((o) => o.kind) });
     });
+    const splitIndex = splitInput?.splitIndex ?? -1;
     const unchanged = input.find((a, index) => index !== splitIndex && a.kind === head.kind && outputs.every((o) => o.hash === a.hash));
     if (unchanged !== undefined) {
       merged.push(unchanged);
       continue;
     }
-    const split = input[splitIndex] as StoredArtifact;
-    if (split.kind === head.kind) {
-      const slices = await ownSlices();
+    const split = input[splitIndex];
+    if (split !== undefined && split.kind === head.kind) {
+      const slices = await ownSlices(splitIndex);
       if (outputs.every((o, shard) => o.hash === slices[shard])) {
         merged.push(split);
         continue;
@@ -131,6 +133,15 @@ export async function mergeStoredShardOutputs(
     merged.push(await concatenated(i, outputs as readonly (Artifact | BatchArtifact)[], io));
   }
   return merged;
+}
+
+/** How a mapped step's shard outputs are merged. */
+export interface MergeOptions {
+  /**
+   * The step is a source that split its own work (`SourceSplit`): there is no split input, and the
+   * shard count is the number of shards given (the one its start recorded).
+   */
+  splitsItself?: boolean;
 }
 
 /** Batch outputs of the shards joined: their chunk lists in shard order, no row copied unless it must be. */

@@ -72,12 +72,17 @@ export class FlowSessions {
     else await this.leases.release(lease);
   }
 
-  /** Creates the session's flow leased to this engine, with its first step started in the same commit. */
+  /**
+   * Creates the session's flow leased to this engine, with its first step started in the same commit,
+   * unless that step is mapped: a mapped source is split first (its StepStarted records its shard
+   * count), as every mapped step's start is never chained.
+   */
   private async create(session: FlowSession, metadata: StartOptions['metadata'] = {}): Promise<FlowLease> {
     const init = initializedEvent(session.definition, metadata, resolveStepPolicies(session.definition, this.policy));
+    const mapped = session.definition.steps[0]?.map !== undefined;
     const first = { type: 'StepStarted', stepIndex: 0, stepId: slotAt(session.flow, 0).stepId, attempt: 1 } as const;
-    await session.commit([init, first], { lease: { owner: this.leases.owner, leaseMs: this.leases.leaseMs } });
-    session.startedHere = 0;
+    await session.commit(mapped ? [init] : [init, first], { lease: { owner: this.leases.owner, leaseMs: this.leases.leaseMs } });
+    if (!mapped) session.startedHere = 0;
     return (session.lease = this.leases.adopt(session.flowId));
   }
 }

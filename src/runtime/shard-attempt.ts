@@ -13,6 +13,7 @@ import type { FlowSession } from './flow-session.js';
 import type { FlowUpdater } from './flow-updater.js';
 import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
 import { shardInputAt } from './batch-shards.js';
+import { sourceShardAt } from './source-split.js';
 import { refusedOutputsFailure } from './refused-outputs.js';
 import { cachedStepsOf } from './step-cache.js';
 import { runAttempt } from './step-runner.js';
@@ -128,7 +129,10 @@ async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: numb
   const { blobs } = work;
   let slice;
   try {
-    slice = await shardInputAt(await work.input(), map, lease.shardIndex, blobs);
+    slice =
+      step.split === undefined
+        ? await shardInputAt(await work.input(), map, lease.shardIndex, blobs)
+        : sourceShardAt(lease.shardIndex, work.updater.flow.steps[index]?.shards?.length ?? 1);
   } catch (error) {
     return { outcome: { ok: false, error: classifyError(error), signals: [] }, outputs: [] };
   }

@@ -9,6 +9,7 @@ import type { FlowInstance } from '../core/flow-state.js';
 import { outputSizeProblem } from '../core/output-size.js';
 import { checkMapInput } from '../core/shards.js';
 import { mergeStoredShardOutputs } from './batch-shards.js';
+import { combineSourceShards, sourceItemCount } from './source-split.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { ShardDue } from '../stores/shard-queue.js';
 import { recordLostOfCancelled } from './cancelled-attempts.js';
@@ -50,7 +51,7 @@ export async function splitStep(session: FlowSession<FlowDefinition>, plan: Flow
   let shardCount: number | null = null;
   if (cache.hit === null) {
     try {
-      const { itemCount } = checkMapInput(await inputOf(session, index, io.store), map);
+      const itemCount = step.split !== undefined ? await sourceItemCount(step, io.baseDir) : checkMapInput(await inputOf(session, index, io.store), map).itemCount;
       shardCount = Math.max(1, Math.ceil(itemCount / map.shardSize));
     } catch {
       shardCount = null; // run whole: the attempt reports what is wrong with the input
@@ -180,16 +181,25 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
   const outputs = await io.store.getArtifacts(shards.flatMap((s) => s.outputs));
   let offset = 0;
   const perShard = shards.map((s) => outputs.slice(offset, (offset += s.outputs.length)));
-  let merged: StoredArtifact[] = [];
+  let merged: StoredArtifact[];
   let outcome: AttemptOutcome;
   try {
-    const outputs = await mergeStoredShardOutputs(await work.input(), map, perShard, { blobs: io.store.blobs, ...(io.chunkLimits === undefined ? {} : { limits: io.chunkLimits }) });
+    const splitsItself = step.split !== undefined;
+    const outputs = await mergeStoredShardOutputs(await work.input(), map, perShard, { blobs: io.store.blobs, ...(io.chunkLimits === undefined ? {} : { limits: io.chunkLimits }) }, { splitsItself });
+    if (splitsItself) {
+      // A source that split its own work: its `combine` makes the step's outputs of the merged ones.
+      const limits = { stop: session.stop, timeoutMs: plan.steps[index]?.timeoutMs ?? null };
+      const where = { baseDir: io.baseDir, attempt: Math.max(1, slotAt(updater.flow, index).attempts) };
+      ({ outcome, outputs: merged } = await combineSourceShards(step, outputs, updater.flow, where, limits, { blobs: io.store.blobs, chunkLimits: io.chunkLimits }));
+    } else {
+      merged = outputs;
+      outcome = { ok: true, outputs: merged.map((a) => a.hash), signals: [] };
+    }
     // What the step's outputs hold whole is held to the limit of one attempt's, whatever each shard's were.
-    const tooLarge = outputSizeProblem(outputs.filter(isWholeArtifact).map(artifactBytes));
+    const tooLarge = outputSizeProblem(merged.filter(isWholeArtifact).map(artifactBytes));
     if (tooLarge !== undefined) throw tooLarge;
-    merged = outputs;
-    outcome = { ok: true, outputs: merged.map((a) => a.hash), signals: [] };
   } catch (error) {
+    merged = [];
     outcome = { ok: false, error: classifyError(error), signals: [] };
   }
   const cache = outcome.ok ? await coordinatorCachePlan(session, plan, index, io, updater.flow) : null;

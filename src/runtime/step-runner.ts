@@ -158,7 +158,7 @@ export async function runAttempt(
       if (controller.signal.aborted) throw controller.signal.reason; // ended before it began: never started
       // A mapped step runs whole when its input does not fit its map (or its cache entry satisfies
       // it): a wrong `over` then fails here, Validation, naming what the input has.
-      if (step.map !== undefined) checkMapInput(context.input, step.map);
+      if (step.map !== undefined && step.split === undefined) checkMapInput(context.input, step.map);
       const input = step.streaming === true ? streamingInputs(context.input, blobs, attemptDir) : await wholeInputs(context.input, blobs, attemptDir);
       input.forEach((given, i) => known.addInput(given, context.input[i] as StoredArtifact));
       (ctx as { input: readonly StepInput[] }).input = input;

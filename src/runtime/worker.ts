@@ -68,6 +68,8 @@ export interface FlowWorkerOptions {
   staleAttemptMs?: number;
   /** Threads for shard attempts (see `FlowEngineOptions.threads`); owned by the caller. */
   threads?: FlowEngineOptions['threads'];
+  /** Where the batch outputs of its attempts and shard merges are cut into chunks (see `FlowEngineOptions.chunkLimits`). */
+  chunkLimits?: FlowEngineOptions['chunkLimits'];
   onEvent?: FlowEngineOptions['onEvent'];
   /** Every retry decision of the engines this worker runs (see `FlowEngineOptions.onRetryDecision`). */
   onRetryDecision?: FlowEngineOptions['onRetryDecision'];
@@ -336,6 +338,7 @@ export class FlowWorker {
       shardLeases: this.shardLeases,
       concurrency: this.concurrency,
       ...(this.options.threads === undefined ? {} : { threads: this.options.threads }),
+      ...(this.options.chunkLimits === undefined ? {} : { chunkLimits: this.options.chunkLimits }),
       append: (...args) => this.committer.append(...args),
       ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
       ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),

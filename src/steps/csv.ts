@@ -14,9 +14,13 @@ export function parseCsv(text: string): CsvRecord[] {
   return [...parser.push(text), ...parser.end()];
 }
 
-/** The records of a CSV file read as a stream, a piece of text at a time (see `parseCsv` for the syntax). */
-export async function* csvRecords(text: AsyncIterable<string>): AsyncGenerator<CsvRecord> {
-  const parser = new CsvParser();
+/**
+ * The records of a CSV file read as a stream, a piece of text at a time (see `parseCsv` for the syntax).
+ * `from` reads a part of a file that starts at a record boundary: its first line's number, and that a
+ * byte order mark there is data (only a file's first character may be one).
+ */
+export async function* csvRecords(text: AsyncIterable<string>, from?: CsvStart): AsyncGenerator<CsvRecord> {
+  const parser = new CsvParser(from);
   for await (const piece of text) yield* parser.push(piece);
   yield* parser.end();
 }
@@ -26,15 +30,28 @@ export async function* csvRecords(text: AsyncIterable<string>): AsyncGenerator<C
  * A character whose meaning depends on the next (a quote inside a quoted field, a carriage return) is
  * kept back until that next character arrives.
  */
+/** Where a parse starts in its file: at the first line (the default), or at a record boundary further on. */
+export interface CsvStart {
+  /** Number of the line the text starts on; 1 for a file's beginning. */
+  readonly line: number;
+}
+
 export class CsvParser {
   private fields: string[] = [];
   private field = '';
   private quoted = false;
-  private line = 1;
-  private recordLine = 1;
+  private line: number;
+  private recordLine: number;
   private quoteLine = 0;
-  private started = false;
+  private started: boolean;
   private rest = '';
+
+  constructor(from?: CsvStart) {
+    this.line = from?.line ?? 1;
+    this.recordLine = this.line;
+    // Within a file, a U+FEFF is data; only at its start is it a byte order mark.
+    this.started = from !== undefined && from.line !== 1;
+  }
 
   push(text: string): CsvRecord[] {
     let source = this.rest + text;

@@ -3,16 +3,19 @@ import type { LipinskiResult } from './chem-artifacts.js';
 import { errorClassesIn, errorTimelineSvg } from './error-timeline.js';
 import type { ReportSelection, ShownRows } from './report-selection.js';
 import type { ReportRow } from './report-table.js';
-import { scatterPlotSvg, type PlotRow } from './scatter-plot.js';
+import type { PlotData } from './plot-points.js';
+import { scatterPlotSvg } from './scatter-plot.js';
 import { escapeXml } from './svg.js';
 
 export interface ReportPage {
   title: string;
   flowId: string;
-  /** Every molecule, for the plot. */
-  points: readonly PlotRow[];
-  /** Every rejected input row. */
-  rejected: readonly ReportRow[];
+  /** How many input rows are molecules (the others were rejected). */
+  molecules: number;
+  /** The plot's points (every molecule, or a bounded sample of a verdict with very many). */
+  plot: PlotData;
+  /** The first rejected input rows, out of how many there are. */
+  rejected: ShownRows;
   /** The verdicts' rule and counts. */
   lipinski: Omit<LipinskiResult, 'verdicts'>;
   errorHistory: readonly ErrorHistoryEntry[];
@@ -33,7 +36,7 @@ const RULE_NAMES: Record<string, string> = { mw: 'MW', clogp: 'cLogP', hbd: 'HBD
  * loading anything, so it opens the same from a file, a mail attachment or a CI artifact.
  */
 export function reportHtml(page: ReportPage): string {
-  const { points, rejected, lipinski } = page;
+  const { rejected, lipinski } = page;
   const { limits, maxViolations } = lipinski.rule;
   return `<!DOCTYPE html>
 <html lang="en">
@@ -48,14 +51,14 @@ export function reportHtml(page: ReportPage): string {
 <body>
 <header>
 <h1>${escapeXml(page.title)}</h1>
-<p class="summary"><strong>${points.length}</strong> molecules read, <strong>${rejected.length}</strong> input row(s) rejected.
+<p class="summary"><strong>${page.molecules}</strong> molecules read, <strong>${rejected.total}</strong> input row(s) rejected.
 <strong class="pass">${lipinski.passed}</strong> pass the rule of five (at most ${maxViolations} of MW&nbsp;&gt;&nbsp;${limits.mw}, cLogP&nbsp;&gt;&nbsp;${limits.clogp}, HBD&nbsp;&gt;&nbsp;${limits.hbd}, HBA&nbsp;&gt;&nbsp;${limits.hba}), <strong class="fail">${lipinski.failed}</strong> fail.</p>
 <p class="flow">Flow <code>${escapeXml(page.flowId)}</code></p>
 ${cachedNote(page.cachedSteps)}
 </header>
 <section id="plot">
 <h2>Molecular weight against cLogP</h2>
-${scatterPlotSvg(points, limits)}
+${scatterPlotSvg(page.plot, limits)}
 </section>
 <section id="errors">
 <h2>Error timeline</h2>
@@ -63,7 +66,7 @@ ${errorTimelineSvg(page.errorHistory)}
 ${errorLegend(page.errorHistory)}
 ${errorTable(page.errorHistory)}
 </section>
-${rejected.length > 0 ? rejectedSection(rejected) : ''}
+${rejected.total > 0 ? rejectedSection(rejected, page.csvName) : ''}
 ${moleculesSection('failed', 'Molecules that fail the rule', page.selection.failed, page)}
 ${moleculesSection('passed', 'Molecules that pass the rule', page.selection.passed, page)}
 </body>
@@ -118,10 +121,16 @@ function cachedNote(steps: readonly CachedStepEntry[]): string {
   return `<p class="cached">${steps.length} step(s) were taken from the step cache, not run in this flow:</p>\n<ul class="cached">\n${items.join('\n')}\n</ul>`;
 }
 
-function rejectedSection(rows: readonly ReportRow[]): string {
+/** The rejected rows, all of them up to a bound (the CSV has every one); beyond, a line says how many are shown. */
+function rejectedSection(rejected: ShownRows, csvName: string): string {
+  const rows = rejected.rows;
+  const shown =
+    rows.length === rejected.total
+      ? ''
+      : `<p class="shown">Showing the first ${rows.length} of ${rejected.total}; every one is in <a href="${escapeXml(csvName)}">${escapeXml(csvName)}</a>.</p>\n`;
   return `<section id="rejected">
 <h2>Rejected input rows</h2>
-<table class="rejected">
+${shown}<table class="rejected">
 <thead><tr><th>Line</th><th>Name</th><th>SMILES</th><th>Reason</th></tr></thead>
 <tbody>
 ${rows.map((r) => `<tr><td class="num">${r.line}</td><td>${escapeXml(r.name)}</td><td class="mono smiles">${escapeXml(r.smiles)}</td><td>${escapeXml(r.reason)}</td></tr>`).join('\n')}

@@ -11,9 +11,9 @@ import { ALLOW_OUTSIDE, outDirLeavesBase, outputBaseDir, resolveOutDir } from '.
 import { paramsParser } from './params.js';
 import { depictionSvg } from './depiction.js';
 import { reportHtml } from './report-html.js';
-import { ShownSelector, type ReportSelection, type ShownBounds } from './report-selection.js';
+import { ShownSelector, type ReportSelection, type ShownBounds, type ShownRows } from './report-selection.js';
 import { reportCsvHeader, reportCsvLine, reportRows, reportRowStream, RowsOutOfOrder, type ReportRow, type ReportStreams } from './report-table.js';
-import type { PlotRow } from './scatter-plot.js';
+import { PlotPoints, type PlotData } from './plot-points.js';
 import { optionalRowsInputOf, rowsInputOf } from './step-io.js';
 
 const parseShape = paramsParser({
@@ -104,11 +104,12 @@ export const report: StepModule<ReportParams> = {
       if (!(error instanceof RowsOutOfOrder)) throw error;
       written = await writeReportCsv(csvFile, sortedRows(streams), bounds, dir, ctx.params.outDir);
     }
-    const { selection, points, rejected } = written;
+    const { selection, plot, rejected } = written;
     const html = reportHtml({
       title: ctx.params.title,
       flowId: ctx.flowId,
-      points,
+      molecules: written.molecules,
+      plot,
       rejected,
       lipinski: lipinski.header,
       errorHistory: ctx.errorHistory,
@@ -125,13 +126,13 @@ export const report: StepModule<ReportParams> = {
         molecules: lipinski.rowCount,
         passed: lipinski.header.passed,
         failed: lipinski.header.failed,
-        rejected: rejected.length,
+        rejected: rejected.total,
       },
     };
     const { molecules, passed, failed } = summary.counts;
     ctx.emit(
       'note',
-      `${molecules} molecules: ${passed} pass the rule of five, ${failed} fail; ${rejected.length} input row(s) rejected. ` +
+      `${molecules} molecules: ${passed} pass the rule of five, ${failed} fail; ${rejected.total} input row(s) rejected. ` +
         `Wrote ${csvFile} and ${htmlFile}`,
     );
     return { outputs: [{ kind: CHEM_KINDS.report, payload: { ...summary } }] };
@@ -142,15 +143,24 @@ export const report: StepModule<ReportParams> = {
 interface WrittenRows {
   sha256: string;
   rows: number;
+  /** Rows that are molecules (not rejected). */
+  molecules: number;
   selection: ReportSelection;
-  points: PlotRow[];
-  rejected: ReportRow[];
+  plot: PlotData;
+  rejected: ShownRows;
 }
+
+/**
+ * The page lists at most this many rejected rows (the first, in file order); the CSV has them all. A
+ * file of mostly unreadable rows would otherwise put every one of them in the page and in memory.
+ */
+export const MAX_REJECTED_SHOWN = 1000;
 
 /**
  * Writes the CSV as its rows come (to a temporary file renamed at the end, so a reader never sees half
  * a report and a failure leaves the previous one), hashing it as it goes, and keeps of each row only
- * what the page shows: the plot's point, a rejected row, or a row of the bounded selection.
+ * what the page shows, in memory bounded whatever the number of rows: the plot's points (`PlotPoints`),
+ * the first rejected rows and the rows of the bounded selection.
  */
 async function writeReportCsv(file: string, rows: AsyncIterable<ReportRow>, bounds: ShownBounds, dir: string, outDir: string): Promise<WrittenRows> {
   const temporary = `${file}.${process.pid}.tmp`;
@@ -159,8 +169,9 @@ async function writeReportCsv(file: string, rows: AsyncIterable<ReportRow>, boun
   failed.catch(() => undefined);
   const hash = createHash('sha256');
   const selector = new ShownSelector(bounds);
-  const points: PlotRow[] = [];
+  const plot = new PlotPoints();
   const rejected: ReportRow[] = [];
+  let rejectedTotal = 0;
   let count = 0;
   let pending = reportCsvHeader();
   const flush = async (): Promise<void> => {
@@ -175,8 +186,9 @@ async function writeReportCsv(file: string, rows: AsyncIterable<ReportRow>, boun
       pending += reportCsvLine(row);
       if (pending.length >= CSV_WRITE_BYTES) await unwritable(dir, outDir, flush);
       selector.add(row);
-      if (row.status === 'rejected') rejected.push(row);
-      else points.push({ name: row.name, status: row.status, inchikey: row.inchikey, violations: row.violations, descriptors: row.descriptors && { mw: row.descriptors.mw, clogp: row.descriptors.clogp } });
+      if (row.status === 'rejected') {
+        if (rejectedTotal++ < MAX_REJECTED_SHOWN) rejected.push(row);
+      } else plot.add({ name: row.name, status: row.status, inchikey: row.inchikey, violations: row.violations, descriptors: row.descriptors && { mw: row.descriptors.mw, clogp: row.descriptors.clogp } }, row.line);
     }
     await unwritable(dir, outDir, async () => {
       await flush();
@@ -189,7 +201,8 @@ async function writeReportCsv(file: string, rows: AsyncIterable<ReportRow>, boun
     await rm(temporary, { force: true });
     throw error;
   }
-  return { sha256: hash.digest('hex'), rows: count, selection: selector.selection(), points, rejected };
+  const rejectedRows: ShownRows = { rows: rejected, total: rejectedTotal };
+  return { sha256: hash.digest('hex'), rows: count, molecules: count - rejectedTotal, selection: selector.selection(), plot: plot.data(), rejected: rejectedRows };
 }
 
 /** Text written to the CSV file at a time. */

@@ -13,6 +13,7 @@ import { hashCanonical } from '../../src/core/hash.js';
 import type { MapSpec } from '../../src/core/map-spec.js';
 import type { BatchInput, StepInput } from '../../src/core/step-data.js';
 import { FlowEngine } from '../../src/runtime/engine.js';
+import { FlowWorker } from '../../src/runtime/worker.js';
 import type { BlobStore } from '../../src/stores/blobs/blob-store.js';
 import { MemoryBlobStore } from '../../src/stores/blobs/memory-blob-store.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
@@ -166,6 +167,26 @@ describe('a flow of batches', () => {
     expect(squares.manifest.chunks.map((c) => c.rows)).toEqual([3, 3, 1, 3, 3, 1, 3, 3, 1, 2]);
     expect(squares.manifest.rowCount).toBe(n);
     expect(squares.hash).toBe(batchHashOf({ rowsField: 'rows', header: { unit: 'u²' } }, squaresOf(n)));
+  });
+});
+
+describe('a flow of batches run by a worker', () => {
+  it('cuts the batches of its attempts, its shards and its merges where its chunkLimits say, as an engine does', async () => {
+    const n = 23;
+    const limits = { maxRows: 3, maxBytes: DEFAULT_CHUNK_LIMITS.maxBytes };
+    const definition = defineFlow('batches', [source(n), square({ over: 'molecules', shardSize: 7 }), total()]);
+    const byEngine = await run({ n, map: { over: 'molecules', shardSize: 7 }, chunkLimits: limits });
+    const store = new MemoryFlowStore();
+    const flowId = await new FlowEngine({ store }).startFlow(definition);
+    const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition }), chunkLimits: limits, concurrency: 2 });
+    expect((await worker.run({ untilIdle: true })).map((o) => o.kind)).toContain('completed');
+    const flow = (await new FlowEngine({ store }).open(flowId, definition)).flow;
+    expect(summary(flow)).toEqual(summary(byEngine.flow));
+    const [molecules, , squares] = await store.getArtifacts(flow.steps[1]?.outputs ?? []);
+    const chunkRows = (a: StoredArtifact | undefined): number[] | null => (a !== undefined && isBatchArtifact(a) ? a.manifest.chunks.map((c) => c.rows) : null);
+    // The source's attempt: 23 rows in chunks of 3; the shards' own chunks of 3, joined by the merge.
+    expect(chunkRows(molecules)).toEqual([3, 3, 3, 3, 3, 3, 3, 2]);
+    expect(chunkRows(squares)).toEqual([3, 3, 1, 3, 3, 1, 3, 3, 1, 2]);
   });
 });
 

@@ -2,18 +2,19 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Artifact } from '../../src/core/artifact.js';
+import { createArtifact, type Artifact } from '../../src/core/artifact.js';
 import type { JsonObject } from '../../src/core/canonical-json.js';
 import type { ErrorHistoryEntry } from '../../src/core/definition.js';
 import { sha256Hex } from '../../src/core/hash.js';
-import type { ReportSummary } from '../../src/steps/chem-artifacts.js';
+import { CHEM_KINDS, type ReportSummary } from '../../src/steps/chem-artifacts.js';
 import { descriptors } from '../../src/steps/descriptors.js';
 import { lipinskiFilter } from '../../src/steps/lipinski-filter.js';
 import { outputBaseDir } from '../../src/steps/output-dir.js';
 import { parseCsv } from '../../src/steps/csv.js';
 import { propertyProvider } from '../../src/steps/property-provider.js';
 import { readSmiles } from '../../src/steps/read-smiles.js';
-import { report } from '../../src/steps/report.js';
+import { MAX_PLOTTED_POINTS } from '../../src/steps/plot-points.js';
+import { MAX_REJECTED_SHOWN, report } from '../../src/steps/report.js';
 import { KNOWN, writeCsv } from './support/molecules.js';
 import { artifactsOf, outputOf, runStep, scratchDir } from './support/run-step.js';
 import { syntheticScreen } from './support/synthetic-screen.js';
@@ -166,6 +167,28 @@ describe('chem/report', () => {
     // The CSV keeps every row.
     expect(outputOf<ReportSummary>(run, 'chem/report').csv.rows).toBe(6000);
     expect((await readFile(join(dir, 'out', 'big.csv'), 'utf8')).trimEnd().split('\n')).toHaveLength(6001);
+  });
+
+  it('reports 300,000 molecules with a bounded plot: a deterministic sample of each large verdict, axes over all', { timeout: 120_000 }, async () => {
+    const n = 300_000;
+    // Every 3rd molecule fails: 100,000 failing (all drawn), 200,000 passing (a sample drawn).
+    const screen = syntheticScreen(n, (i) => (i % 3 === 0 ? ['mw', 'clogp'] : []));
+    const rejectedCount = MAX_REJECTED_SHOWN + 500;
+    const rejected = createArtifact({
+      kind: CHEM_KINDS.rejectedRows,
+      payload: { source: 'big.csv', rows: Array.from({ length: rejectedCount }, (_, k) => ({ line: n + 2 + k, name: `R${k}`, smiles: 'C1CC(', reason: 'unreadable' })) },
+    });
+    const run = await runStep(report, { input: [...screen, rejected], inputsAs: 'batches', params: { name: 'huge', maxFailedShown: 5, maxPassedShown: 5 }, baseDir: dir });
+    expect(outputOf<ReportSummary>(run, 'chem/report')).toMatchObject({ csv: { rows: n + rejectedCount }, counts: { molecules: n, passed: 200_000, failed: 100_000, rejected: rejectedCount } });
+    const html = await readFile(join(dir, 'out', 'huge.html'), 'utf8');
+    expect(html).toContain(`<title id="mw-clogp-title">Molecular weight against cLogP of ${n} molecules</title>`);
+    expect(html).toMatch(new RegExp(`<path class="dots pass" d="(M\\d+ \\d+h0)+"><title>200000 passing molecules, a sample of ${MAX_PLOTTED_POINTS} drawn`));
+    expect(html).toMatch(/<path class="dots fail" d="(M\d+ \d+h0)+"><title>100000 failing molecules, \d+ distinct positions/);
+    expect(html).not.toContain('<circle class="point');
+    // The page lists the first rejected rows only; the CSV has them all.
+    expect(section(html, 'rejected')).toContain(`Showing the first ${MAX_REJECTED_SHOWN} of ${rejectedCount}`);
+    expect(section(html, 'rejected').match(/<tr><td class="num">/g)).toHaveLength(MAX_REJECTED_SHOWN);
+    expect(html.length).toBeLessThan(4_000_000);
   });
 
   it('rejects a negative or fractional bound by name', () => {
