@@ -78,6 +78,8 @@ export function buildProgram(io: CliIo): Program {
     .option('--cache', 'satisfy every step from the step cache when it can (except steps declared cacheable: false)')
     .option('--no-cache', 'run every step, whatever the flow file says about cache')
     .option('--concurrency <n>', 'shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
+    .option('--cpus <n>', 'cores shared by the steps that declare resources (default: this machine\'s)', positiveInteger)
+    .option('--memory-mb <m>', 'MiB shared by the steps that declare resources (default: this machine\'s memory)', positiveInteger)
     .action(act((ctx, file: string, opts: RunOptions) => runCommand(ctx, file, opts)));
 
   program
@@ -88,6 +90,8 @@ export function buildProgram(io: CliIo): Program {
     .option('--json', 'print one JSON document, as `run --json`')
     .option('-q, --quiet', 'no progress display')
     .option('--concurrency <n>', 'shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
+    .option('--cpus <n>', 'cores shared by the steps that declare resources (default: this machine\'s)', positiveInteger)
+    .option('--memory-mb <m>', 'MiB shared by the steps that declare resources (default: this machine\'s memory)', positiveInteger)
     .action(act((ctx, flowId: string, opts: ResumeOptions) => resumeCommand(ctx, flowId, opts)));
 
   program
@@ -103,7 +107,9 @@ export function buildProgram(io: CliIo): Program {
     .command('worker')
     .description('run every open flow of the database (submitted, interrupted, or due for a retry); start as many as you like')
     .option('--once', 'exit when nothing is left to run (exit 1 if a flow it ran failed)')
-    .option('--concurrency <n>', 'flows (and shards of mapped steps) run at the same time by this worker (default 1)', positiveInteger)
+    .option('--concurrency <n>', 'flows (and shards of mapped steps) run at the same time by this worker (default: --cpus, else 1)', positiveInteger)
+    .option('--cpus <n>', 'cores this worker hands out to steps that declare resources (default: this machine\'s)', positiveInteger)
+    .option('--memory-mb <m>', 'MiB this worker hands out to steps that declare resources (default: this machine\'s memory)', positiveInteger)
     .option('--lease-ms <ms>', 'lease of a claimed flow: a worker silent this long is presumed gone (default 30000)', positiveInteger)
     .option('--heartbeat-ms <ms>', 'how often the leases are renewed, below --lease-ms (default 10000)', positiveInteger)
     .option('--poll-ms <ms>', 'longest sleep when idle; NOTIFY and due retries wake it earlier (default 5000)', positiveInteger)

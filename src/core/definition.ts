@@ -4,6 +4,7 @@ import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
 import { mapSpecProblems, type MapSpec } from './map-spec.js';
 import type { CachedFrom } from './events.js';
+import { resourcesProblems, type StepResources } from './resources.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
 import type { StepDataWriters, StepInput, StepOutput } from './step-data.js';
 import { storableJsonProblem, unstorableReason } from './storable.js';
@@ -83,6 +84,11 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   readonly timeoutMs?: number;
   /** Runs the step in shards of its input (see `MapSpec`); scheduling only, never part of any hash. */
   readonly map?: MapSpec;
+  /**
+   * What one attempt (of a mapped step: one shard's attempt) needs of its worker (docs/resources.md);
+   * scheduling only, never part of any hash. Absent: the attempt waits for no resources.
+   */
+  readonly resources?: StepResources;
   /**
    * What the step cache needs (docs/cache.md); never part of any hash. Absent: the step is never
    * cached (a definition built in code without a step type).
@@ -175,6 +181,9 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
       throw new InvalidDefinitionError(`Step "${step.id}" has an invalid retry policy: ${policyProblems.join('; ')}`);
     const mapProblem = step.map === undefined ? undefined : mapProblemOf(step.kind, step.map);
     if (mapProblem !== undefined) throw new InvalidDefinitionError(`Step "${step.id}" has an invalid map: ${mapProblem}`);
+    const resourceProblems = step.resources === undefined ? [] : resourcesProblems(step.resources);
+    if (resourceProblems.length > 0)
+      throw new InvalidDefinitionError(`Step "${step.id}" has invalid resources: ${resourceProblems.join('; ')}`);
   });
   const first = steps[0];
   if (first !== undefined && first.kind !== 'source')
@@ -248,6 +257,8 @@ export interface StepOptions {
   retry?: RetryPolicyOptions;
   timeoutMs?: number;
   map?: MapSpec;
+  /** What one attempt needs of its worker; scheduling only (see `StepDefinition.resources`). */
+  resources?: StepResources;
   /** The step type (`uses`); without it the step has no cache settings and is never cached. */
   uses?: string;
   /** `cache: true|false` resolved from the flow file (step, else flow); default false. */
@@ -286,10 +297,19 @@ export function defineStep<P extends JsonObject>(
     ...(options.retry === undefined ? {} : { retry: options.retry }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.map === undefined ? {} : { map: { over: options.map.over, shardSize: options.map.shardSize } }),
+    ...(options.resources === undefined ? {} : { resources: resourcesOf(options.resources) }),
     ...(options.uses === undefined ? {} : { cache: cacheSettings(module, options.uses, options) }),
     ...(options.origin === undefined ? {} : { origin: { uses: options.origin.uses, baseDir: options.origin.baseDir } }),
     ...(module.streaming === true ? { streaming: true } : {}),
     run: (ctx) => module.run(ctx),
+  };
+}
+
+/** A copy holding only the keys given: `{ cpus: 2 }` stays without `memoryMb`. */
+function resourcesOf(resources: StepResources): StepResources {
+  return {
+    ...(resources.cpus === undefined ? {} : { cpus: resources.cpus }),
+    ...(resources.memoryMb === undefined ? {} : { memoryMb: resources.memoryMb }),
   };
 }
 

@@ -119,6 +119,7 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
       ...(retry ? { retry } : {}),
       ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
       ...(step.map === undefined ? {} : { map: step.map }),
+      ...(step.resources === undefined ? {} : { resources: step.resources }),
       uses: step.uses,
       origin: { uses: step.uses, baseDir: context.baseDir },
       cache: step.cache ?? context.flowCache,

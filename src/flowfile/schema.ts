@@ -29,6 +29,12 @@ export const mapSchema = z.strictObject({
   shardSize: z.int().min(1),
 });
 
+/** `resources: { cpus, memoryMb }`: what one attempt needs of its worker (scheduling only, never hashed). */
+export const resourcesSchema = z.strictObject({
+  cpus: z.int().min(1).optional(),
+  memoryMb: z.int().min(1).optional(),
+});
+
 export const stepSchema = z.strictObject({
   id: z.string().regex(STEP_ID, {
     error: "expected a step id of letters, digits, '.', '_' or '-' (starting with a letter or digit, max 128)",
@@ -38,6 +44,7 @@ export const stepSchema = z.strictObject({
   retry: retrySchema.optional(),
   timeoutMs: z.int().min(1).optional(),
   map: mapSchema.optional(),
+  resources: resourcesSchema.optional(),
   /** Satisfy the step from the step cache when it can (docs/cache.md); inherits the flow's `cache`. */
   cache: z.boolean().optional(),
 });
@@ -66,8 +73,9 @@ export type FlowFileInput = z.infer<typeof flowFileSchema>;
 /** The keys each kind of mapping accepts, for "unknown key" messages. */
 export const KNOWN_KEYS = {
   flow: ['name', 'retry', 'cache', 'steps'],
-  step: ['id', 'uses', 'params', 'retry', 'timeoutMs', 'map', 'cache'],
+  step: ['id', 'uses', 'params', 'retry', 'timeoutMs', 'map', 'resources', 'cache'],
   retry: ['maxRetries', 'backoff', 'retryOn'],
   backoff: ['kind', 'baseMs', 'factor', 'maxMs', 'jitter'],
   map: ['over', 'shardSize'],
+  resources: ['cpus', 'memoryMb'],
 } as const;
