@@ -58,6 +58,11 @@ export interface FlowEngineOptions {
    * hash: a batch's hash is that of its whole payload however it is cut.
    */
   chunkLimits?: ChunkLimits;
+  /**
+   * Where command steps make a directory for each attempt (docs/commands.md); default
+   * `<os tmpdir>/chemflow-work`. Never part of any hash.
+   */
+  workRoot?: string;
   /** How often a coordinator reads the log while other processes hold the rest of its shards; default 500 ms. */
   shardPollMs?: number;
   /** Called with every committed event and the flow state after it (progress displays, logs). */

@@ -50,6 +50,7 @@ export class FlowEngine {
   private readonly shardPollMs: number;
   private readonly threads: StepThreads | undefined;
   private readonly chunkLimits: ChunkLimits | undefined;
+  private readonly workRoot: string | undefined;
   /** The seeds' `error_store`: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
@@ -67,6 +68,7 @@ export class FlowEngine {
     this.shardPollMs = Math.max(1, options.shardPollMs ?? 500);
     this.threads = options.threads;
     this.chunkLimits = options.chunkLimits;
+    this.workRoot = options.workRoot;
     // Flows this engine drives at the same time share commits; a lone flow's append goes at once.
     const committer = new GroupCommitter(this.store);
     const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => committer.append(...args));
@@ -251,6 +253,7 @@ export class FlowEngine {
       onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
       threads: this.threads,
       chunkLimits: this.chunkLimits,
+      workRoot: this.workRoot,
     };
   }
 
@@ -259,7 +262,7 @@ export class FlowEngine {
     session.startedHere = null;
     const plan = this.planOf(session);
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
-    const run = await runStepAttempt(session, plan, index, { store: this.store, baseDir: this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits });
+    const run = await runStepAttempt(session, plan, index, { store: this.store, baseDir: this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, workRoot: this.workRoot });
     let outcome = run.outcome;
     let recorded = recordAttempt(session.flow, plan, index, outcome, { now: this.clock.now(), chain: !run.corruptInput && chain() });
     try {

@@ -35,6 +35,8 @@ export interface ShardWork {
   blobs: BlobStore;
   /** Where batch outputs are cut into chunks; default `DEFAULT_CHUNK_LIMITS`. */
   chunkLimits?: ChunkLimits | undefined;
+  /** Where command steps make their attempts' directories. */
+  workRoot?: string | undefined;
   /** Told every retry decision of a shard's failure (the engine's F7 counters). */
   onRetry?: (verdict: RetryVerdict) => void;
 }
@@ -144,6 +146,7 @@ async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: numb
       errorHistory: errorHistory(session.flow),
       cachedSteps: cachedStepsOf(session.flow),
       shard: { index: slice.index, count: slice.count },
+      ...(work.workRoot === undefined ? {} : { workRoot: work.workRoot }),
     },
     { stop: lease.signal, timeoutMs: work.plan.steps[index]?.timeoutMs ?? null },
     { blobs, chunkLimits: work.chunkLimits },

@@ -35,6 +35,8 @@ export interface ShardedStepIo {
   threads?: ShardWork['threads'];
   /** Where batch outputs are cut into chunks; default `DEFAULT_CHUNK_LIMITS`. */
   chunkLimits?: ChunkLimits | undefined;
+  /** Where command steps make their attempts' directories. */
+  workRoot?: string | undefined;
 }
 
 /**
@@ -156,6 +158,7 @@ export function shardWorkOf(session: FlowSession<FlowDefinition>, plan: FlowPlan
     threads: io.threads,
     blobs: io.store.blobs,
     chunkLimits: io.chunkLimits,
+    workRoot: io.workRoot,
   };
 }
 
