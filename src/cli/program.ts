@@ -6,6 +6,7 @@ import { EXIT, type ExitCode } from './cli-error.js';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
 import { resolveBlobDirOption, resolveDbLocation } from './store.js';
+import { resolveWorkDirOption } from './work-root.js';
 import { gcCommand, type GcCommandOptions } from './commands/gc.js';
 import { cachePruneCommand, cacheStatsCommand, parseOlderThan, type CachePruneCommandOptions } from './commands/cache.js';
 import { cancelCommand, type CancelOptions } from './commands/cancel.js';
@@ -48,6 +49,12 @@ export function buildProgram(io: CliIo): Program {
         'where the bytes of batch and file artifacts go, shared by every worker (default: CHEMFLOW_BLOB_DIR, else the embedded database\'s blobs/ or, on PostgreSQL, the database itself, which keeps no files)',
       ),
     )
+    .addOption(
+      new Option(
+        '--work-dir <directory>',
+        "where command steps make a directory for each attempt (default: CHEMFLOW_WORK_DIR, else the embedded database's work/ or, on PostgreSQL, <tmp>/chemflow-work)",
+      ),
+    )
     .exitOverride()
     // Usage errors quote the arguments given: escaped line by line like every other human-readable output.
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s.split('\n').map(printable).join('\n')) })
@@ -58,8 +65,8 @@ export function buildProgram(io: CliIo): Program {
     );
 
   const context = (command: Command): CommandContext => {
-    const { db, blobDir } = command.optsWithGlobals<{ db?: string; blobDir?: string }>();
-    return { io, db: resolveDbLocation(db, io.env), blobDir: resolveBlobDirOption(blobDir, io.env) };
+    const { db, blobDir, workDir } = command.optsWithGlobals<{ db?: string; blobDir?: string; workDir?: string }>();
+    return { io, db: resolveDbLocation(db, io.env), blobDir: resolveBlobDirOption(blobDir, io.env), workDir: resolveWorkDirOption(workDir, io.env) };
   };
   const act =
     <A extends unknown[]>(work: (ctx: CommandContext, ...args: A) => Promise<ExitCode>) =>

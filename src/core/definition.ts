@@ -42,6 +42,11 @@ export interface StepContext<P extends JsonObject = JsonObject> extends StepData
   /** Records a `StepSignal` event (progress, warnings); signals never change the flow's state. */
   emit(name: string, data?: JsonValue): void;
   /**
+   * Where steps that run programs (command steps) make a directory for each attempt; absent: the
+   * system's temporary directory. Never part of any hash.
+   */
+  readonly workRoot?: string;
+  /**
    * Which shard of a mapped step this attempt runs (`index` 0-based, of `count`); undefined when the
    * step runs on its whole input. A step's outputs must not depend on it, or sharding would change them.
    */
@@ -98,6 +103,12 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   readonly origin?: StepOrigin;
   /** Reads batch inputs as streams (see `StepModule.streaming`); never part of any hash. */
   readonly streaming?: boolean;
+  /**
+   * The step always settles soon after its signal aborts (a command step kills its process group, then
+   * throws): the attempt waits for it instead of ending at once, so its failure keeps what the step
+   * recorded (the command's log tails) and no process of it is left when the attempt is recorded.
+   */
+  readonly settlesOnAbort?: boolean;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
 

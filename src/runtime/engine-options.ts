@@ -66,6 +66,11 @@ export interface FlowEngineOptions {
    * passes one pool shared by all its visits.
    */
   resources?: ResourcePool;
+  /**
+   * Where command steps make a directory for each attempt (docs/commands.md); default
+   * `<os tmpdir>/chemflow-work`. Never part of any hash.
+   */
+  workRoot?: string;
   /** How often a coordinator reads the log while other processes hold the rest of its shards; default 500 ms. */
   shardPollMs?: number;
   /** Called with every committed event and the flow state after it (progress displays, logs). */

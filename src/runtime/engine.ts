@@ -52,6 +52,7 @@ export class FlowEngine {
   private readonly threads: StepThreads | undefined;
   private readonly chunkLimits: ChunkLimits | undefined;
   private readonly resources: ResourcePool | undefined;
+  private readonly workRoot: string | undefined;
   /** The seeds' `error_store`: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
@@ -70,6 +71,7 @@ export class FlowEngine {
     this.threads = options.threads;
     this.chunkLimits = options.chunkLimits;
     this.resources = options.resources;
+    this.workRoot = options.workRoot;
     // Flows this engine drives at the same time share commits; a lone flow's append goes at once.
     const committer = new GroupCommitter(this.store);
     const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => committer.append(...args));
@@ -284,6 +286,7 @@ export class FlowEngine {
       threads: this.threads,
       chunkLimits: this.chunkLimits,
       resources: this.resources,
+      workRoot: this.workRoot,
     };
   }
 
@@ -292,7 +295,7 @@ export class FlowEngine {
     session.startedHere = null;
     const plan = this.planOf(session);
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
-    const io = { store: this.store, baseDir: this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, resources: this.resources };
+    const io = { store: this.store, baseDir: this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, resources: this.resources, workRoot: this.workRoot };
     const run = await runStepAttempt(session, plan, index, io);
     chain = this.chainTo(session, index, chain);
     let outcome = run.outcome;

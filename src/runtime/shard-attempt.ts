@@ -38,6 +38,8 @@ export interface ShardWork {
   chunkLimits?: ChunkLimits | undefined;
   /** The cores and memory each shard attempt of a step with `resources` waits for, then holds while it runs. */
   resources?: ResourcePool | undefined;
+  /** Where command steps make their attempts' directories. */
+  workRoot?: string | undefined;
   /** Told every retry decision of a shard's failure (the engine's F7 counters). */
   onRetry?: (verdict: RetryVerdict) => void;
 }
@@ -149,6 +151,7 @@ async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: numb
       errorHistory: errorHistory(session.flow),
       cachedSteps: cachedStepsOf(session.flow),
       shard: { index: slice.index, count: slice.count },
+      ...(work.workRoot === undefined ? {} : { workRoot: work.workRoot }),
     },
     { stop: lease.signal, timeoutMs: work.plan.steps[index]?.timeoutMs ?? null },
     { blobs, chunkLimits: work.chunkLimits },

@@ -37,6 +37,8 @@ export interface ShardedStepIo {
   chunkLimits?: ChunkLimits | undefined;
   /** The cores and memory shard attempts wait for (see `ShardWork.resources`). */
   resources?: ShardWork['resources'];
+  /** Where command steps make their attempts' directories. */
+  workRoot?: string | undefined;
 }
 
 /**
@@ -159,6 +161,7 @@ export function shardWorkOf(session: FlowSession<FlowDefinition>, plan: FlowPlan
     blobs: io.store.blobs,
     chunkLimits: io.chunkLimits,
     resources: io.resources,
+    workRoot: io.workRoot,
   };
 }
 

@@ -32,7 +32,7 @@ export async function runStepAttempt(
   session: FlowSession<FlowDefinition>,
   plan: FlowPlan,
   index: number,
-  io: { store: FlowStore; baseDir: string; threads?: StepThreads | undefined; chunkLimits?: ChunkLimits | undefined; resources?: ResourcePool | undefined },
+  io: { store: FlowStore; baseDir: string; threads?: StepThreads | undefined; chunkLimits?: ChunkLimits | undefined; resources?: ResourcePool | undefined; workRoot?: string | undefined },
 ): Promise<AttemptRun> {
   const step = session.definition.steps[index];
   if (step === undefined) throw new RangeError(`Flow ${session.flowId} has no step at index ${index}`);
@@ -70,6 +70,7 @@ export async function runStepAttempt(
     baseDir: io.baseDir,
     errorHistory: errorHistory(session.flow),
     cachedSteps: cachedStepsOf(session.flow),
+    ...(io.workRoot === undefined ? {} : { workRoot: io.workRoot }),
   };
   // In a thread when it can: a long synchronous step (RDKit) then never stalls the heartbeat that keeps
   // its lease, so no other worker takes a live attempt for a lost one.

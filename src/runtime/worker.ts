@@ -80,6 +80,8 @@ export interface FlowWorkerOptions {
   clock?: Clock;
   /** @deprecated Ignored: a crashed worker's attempt is recovered when its lease expires. */
   staleAttemptMs?: number;
+  /** Where command steps make their attempts' directories (see `FlowEngineOptions.workRoot`). */
+  workRoot?: string;
   /** Threads for shard attempts (see `FlowEngineOptions.threads`); owned by the caller. */
   threads?: FlowEngineOptions['threads'];
   onEvent?: FlowEngineOptions['onEvent'];
@@ -388,6 +390,7 @@ export class FlowWorker {
       ...(this.pool === undefined ? {} : { resources: this.pool }),
       concurrency: this.concurrency,
       ...(this.options.threads === undefined ? {} : { threads: this.options.threads }),
+      ...(this.options.workRoot === undefined ? {} : { workRoot: this.options.workRoot }),
       append: (...args) => this.committer.append(...args),
       ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
       ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),

@@ -9,6 +9,7 @@ import { styleFor } from '../io.js';
 import { renderSummary } from '../render/summary.js';
 import { withStore } from '../store.js';
 import { stepThreadsFor } from '../step-threads.js';
+import { workRootOf } from '../work-root.js';
 import { driveFlow, progressFor, type DriveOptions } from './drive.js';
 import { poolForFlow } from '../resources.js';
 import { writeLine } from '../render/printable.js';
@@ -50,6 +51,7 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
       store,
       retryPolicy: loaded.retryPolicy,
       baseDir: loaded.baseDir,
+      workRoot: workRootOf(ctx),
       onEvent: progress.onEvent,
       resources,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),

@@ -5,6 +5,7 @@ import type { ExitCode } from '../cli-error.js';
 import { loadFlow, type CommandContext } from '../context.js';
 import { describeLocation, withStore } from '../store.js';
 import { stepThreadsFor } from '../step-threads.js';
+import { workRootOf } from '../work-root.js';
 import { driveFlow, progressFor, type DriveOptions } from './drive.js';
 import { writeLine } from '../render/printable.js';
 import { poolForFlow } from '../resources.js';
@@ -36,6 +37,7 @@ export async function runCommand(ctx: CommandContext, file: string, options: Run
       store,
       retryPolicy: loaded.retryPolicy,
       baseDir: loaded.baseDir,
+      workRoot: workRootOf(ctx),
       onEvent: progress.onEvent,
       resources,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),

@@ -1,6 +1,8 @@
 import { flowStatus } from '../../core/flow-state.js';
 import type { WorkerMetrics } from '../../runtime/worker-metrics.js';
 import { stepThreadsFor } from '../step-threads.js';
+import { workRootOf } from '../work-root.js';
+import { runningCommandGroups, stopAllCommandGroups } from '../../runtime/command/process-group.js';
 import { FlowWorker, type FlowResolver, type WorkerOutcome } from '../../runtime/worker.js';
 import type { LoadedFlowFile } from '../../flowfile/index.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
@@ -98,6 +100,7 @@ async function runWorker(
   const worker = new FlowWorker({
     store,
     resolve: flowFileResolver(ctx),
+    workRoot: workRootOf(ctx),
     ...(threads === undefined ? {} : { threads }),
     concurrency,
     resources,
@@ -222,6 +225,10 @@ function stopOnSignals(ctx: CommandContext, stop: AbortController): () => void {
   const onSignal = (): void => {
     if (stop.signal.aborted) process.exit(130);
     ctx.io.stderr.write('Stopping after the current steps (Ctrl-C again to leave at once).\n');
+    // A command may run for hours: its process group is stopped now (SIGTERM, SIGKILL after the
+    // grace), its attempt recorded as a Transient WORKER_SHUTDOWN that any worker retries.
+    if (runningCommandGroups() > 0) ctx.io.stderr.write(`Stopping ${runningCommandGroups()} running command(s).\n`);
+    stopAllCommandGroups();
     stop.abort();
   };
   process.on('SIGINT', onSignal);
