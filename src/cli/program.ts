@@ -14,6 +14,7 @@ import { errorsCommand } from './commands/errors.js';
 import { queueRebuildCommand } from './commands/queue.js';
 import { eventsCommand } from './commands/events.js';
 import { flowsCommand, type FlowsCommandOptions } from './commands/flows.js';
+import { logsCommand, type LogsCommandOptions } from './commands/logs.js';
 import { migrateCommand, type MigrateCommandOptions } from './commands/migrate.js';
 import { resumeCommand, type ResumeOptions } from './commands/resume.js';
 import { retryCommand } from './commands/retry.js';
@@ -196,6 +197,15 @@ export function buildProgram(io: CliIo): Program {
     .option('--step <id>', 'only this step')
     .option('--json', 'print a JSON array of {stepId, attemptNumber, errorClass, errorMessage, retryCount, maxRetries, timestamp, details}')
     .action(act((ctx, flowId: string, opts: { step?: string; json?: boolean }) => errorsCommand(ctx, flowId, opts)));
+
+  program
+    .command('logs')
+    .description("print what a command step's program wrote on stdout and stderr (latest attempt, or --attempt n)")
+    .argument('<flowId>')
+    .argument('<stepId>')
+    .option('--attempt <n>', 'this attempt (1-based) instead of the latest one with logs', positiveInteger)
+    .option('--json', 'print one JSON document: {flowId, stepId, attempt, logs: [{attempt, shard, stdout, stderr, stdoutText, stderrText}]}')
+    .action(act((ctx, flowId: string, stepId: string, opts: LogsCommandOptions) => logsCommand(ctx, flowId, stepId, opts)));
 
   program
     .command('retry')

@@ -88,3 +88,6 @@ export function exitCodeProblems(exitCodes: ExitCodeClasses): string[] {
 }
 
 export const NO_EXIT_CODES: ExitCodeClasses = { transient: [], permanent: [], validation: [], runtime: [] };
+
+/** The signal a command step emits with its log hashes (`{attempt, stdout, stderr, shard?}`), for `chemflow logs` and `chemflow gc`. */
+export const COMMAND_LOGS_SIGNAL = 'command.logs';

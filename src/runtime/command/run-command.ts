@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { JsonObject } from '../../core/canonical-json.js';
 import { commandFailure, CommandFailedError } from '../../core/command-exit.js';
 import { bindCommandInputs } from '../../core/command-inputs.js';
-import type { CommandParams } from '../../core/command-spec.js';
+import { COMMAND_LOGS_SIGNAL, type CommandParams } from '../../core/command-spec.js';
 import { placeholdersOf, substitute } from '../../core/command-template.js';
 import type { StepContext, StepResult } from '../../core/definition.js';
 import { classifyError, PermanentError, ValidationError, type ErrorClass } from '../../core/error-class.js';
@@ -17,8 +17,7 @@ import { readOutputs } from './read-outputs.js';
 import { stageInput } from './stage-inputs.js';
 import { defaultWorkRoot, makeAttemptDir } from './work-dir.js';
 
-/** The signal a command step emits with its log hashes, for `chemflow logs`. */
-export const COMMAND_LOGS_SIGNAL = 'command.logs';
+export { COMMAND_LOGS_SIGNAL };
 
 /** How much of the end of stdout and stderr an error row keeps. */
 export const LOG_TAIL_BYTES = 4096;
