@@ -63,6 +63,7 @@ export function runProcessGroup(options: SpawnGroupOptions): Promise<GroupRun> {
     const pid = child.pid;
     let stopped: Error | null = null;
     let killTimer: NodeJS.Timeout | undefined;
+    let graceOver = false;
     /** Called when the grace is over (SIGKILL sent): set once the leader has exited. */
     let afterGrace: (() => void) | undefined;
     const stop = (reason: Error): void => {
@@ -70,6 +71,7 @@ export function runProcessGroup(options: SpawnGroupOptions): Promise<GroupRun> {
       stopped = reason;
       signalGroup(pid, 'SIGTERM');
       killTimer = setTimeout(() => {
+        graceOver = true;
         signalGroup(pid, 'SIGKILL');
         afterGrace?.();
       }, graceMs);
@@ -93,7 +95,8 @@ export function runProcessGroup(options: SpawnGroupOptions): Promise<GroupRun> {
       if (pid === undefined) return done();
       // The leader is gone. Members that outlive it (background jobs, ones that ignore SIGTERM) are
       // killed now, or when the grace of a stop is over: the attempt ends with no process left.
-      if (killTimer === undefined || !groupAlive(pid)) {
+      // (After the SIGKILL a member may linger as a zombie nobody reaps: it runs nothing, so it is gone.)
+      if (killTimer === undefined || graceOver || !groupAlive(pid)) {
         clearTimeout(killTimer);
         signalGroup(pid, 'SIGKILL');
         return done();
