@@ -35,7 +35,7 @@ async function nativeScores(db: string, flowId: string): Promise<Row[]> {
     const scores = artifacts.find((a) => a.kind === 'chem/native-scores');
     if (scores === undefined) throw new Error(`no scores among ${artifacts.map((a) => a.kind).join(', ')}`);
     // A small batch is stored whole (its payload); a large one as chunks in the blob store.
-    if (!isBatchArtifact(scores)) return ((scores as { payload: { scores: Row[] } }).payload).scores;
+    if (!isBatchArtifact(scores)) return (scores as unknown as { payload: { scores: Row[] } }).payload.scores;
     const rows: Row[] = [];
     for await (const chunk of batchInputOf(scores, store.blobs).chunks()) rows.push(...(chunk as Row[]));
     return rows;
