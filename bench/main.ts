@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { cacheLookupBench } from './cache-lookup.js';
 import { errorTimelineBench } from './error-timeline.js';
 import { NativeUnavailableError, nativeBench } from './native.js';
+import { commandsBench } from './commands.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { serverFacts } from './pg-admin.js';
 import { shardsBench } from './shards.js';
@@ -91,6 +92,10 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<number> {
       if (!(error instanceof NativeUnavailableError) || process.env.CI !== undefined) throw error;
       log(`native: SKIPPED: ${error.message}`);
     }
+  }
+  if (options.sections.has('commands')) {
+    log(`command steps: ${options.rounds} rounds of 20 \`true\` steps against 20 JavaScript steps, and 1,000 small files staged`);
+    run.commands = await commandsBench({ rounds: options.rounds, steps: 20, files: 1000 }, log);
   }
   const context: RunContext = {
     mode: options.quick ? 'quick' : 'full',

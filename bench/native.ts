@@ -4,9 +4,12 @@
 // built CLI, a fresh embedded store in a temporary directory, --concurrency 2) on the same CSV. Each
 // run's wall time and the peak RSS of every process; ratio = chemflow / native (2 processes), the
 // median of per-round ratios. Every canonical SMILES and descriptor of chemflow's report CSV must
-// equal the native script's: a difference fails the section.
+// equal the native script's: a difference fails the section. A second chemflow row runs
+// bench/native/flow.yaml: the same molecules read by chemflow (`chem/read-smiles`, WebAssembly), their
+// descriptors by screen.py itself as a mapped command step in `cores` shards run at the same time, the
+// rows written back in screen.py's columns: chemflow orchestrating native RDKit, against the plain script.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,18 +54,26 @@ export interface LibraryResult {
   native1: Sample;
   native: Sample;
   chemflow: Sample;
+  /** bench/native/flow.yaml: chemflow reading the molecules, native RDKit (screen.py) in a mapped command step. */
+  chemflowNative: Sample;
   /** CPU seconds (user + system, all processes) of the same runs: far less moved by a busy neighbour than wall time. */
-  cpu: { native1: Sample; native: Sample; chemflow: Sample };
+  cpu: { native1: Sample; native: Sample; chemflow: Sample; chemflowNative: Sample };
   /** chemflow / native (`cores` processes): the median of per-round ratios. */
   ratio: number;
   /** The same ratio of CPU seconds. */
   cpuRatio: number;
+  /** chemflowNative / native (`cores` processes), wall and CPU: medians of per-round ratios. */
+  nativeStepRatio: number;
+  nativeStepCpuRatio: number;
   /** Peak RSS of every process of the last round's runs. */
-  peakRss: { native1: PeakRss[]; native: PeakRss[]; chemflow: PeakRss[] };
+  peakRss: { native1: PeakRss[]; native: PeakRss[]; chemflow: PeakRss[]; chemflowNative: PeakRss[] };
   /** Rows compared (by name), and every difference (the first 20 shown). */
   compared: number;
   differences: number;
   firstDifferences: string[];
+  /** The same comparison for bench/native/flow.yaml's CSV. */
+  nativeStepDifferences: number;
+  firstNativeStepDifferences: string[];
 }
 
 export interface NativeResult {
@@ -91,14 +102,18 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
   const cli = cliPath(options.root);
   const script = join(root, 'bench', 'native', 'screen.py');
   const flowFile = join(root, 'examples', 'screening', 'flow.yaml');
+  const nativeFlowDir = join(root, 'bench', 'native');
   const libraries: LibraryResult[] = [];
   for (const library of options.libraries) {
     const molecules = readFileSync(library, 'utf8').split('\n').length - 2;
     const rounds = options.rounds(library);
     log(`native: ${molecules.toLocaleString('en-US')} molecules (${library}), ${rounds} round(s), ${options.cores} cores`);
-    const runs = { native1: [] as TimedRun[], native: [] as TimedRun[], chemflow: [] as TimedRun[] };
+    const runs = { native1: [] as TimedRun[], native: [] as TimedRun[], chemflow: [] as TimedRun[], chemflowNative: [] as TimedRun[] };
     const ratios: number[] = [];
     const cpuRatios: number[] = [];
+    const nativeStepRatios: number[] = [];
+    const nativeStepCpuRatios: number[] = [];
+    const nativeStepDifferences: string[] = [];
     let compared = 0;
     const differences: string[] = [];
     for (let round = 0; round < rounds; round++) {
@@ -112,10 +127,21 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
           writeFileSync(join(dir, 'flow.yaml'), flow);
           return timedProcess(process.execPath, [cli, '--db', join(dir, 'db'), 'run', '--quiet', '--concurrency', String(options.cores), 'flow.yaml'], dir);
         };
-        const order = round % 2 === 0 ? (['native', 'chemflow'] as const) : (['chemflow', 'native'] as const);
-        const got: Partial<Record<'native' | 'chemflow', TimedRun>> = {};
+        const chemflowNative = (): Promise<TimedRun> => {
+          // bench/native/flow.yaml beside copies of screen.py and write-screen.mjs, reading this library, in `cores` shards.
+          const work = join(dir, 'native-step');
+          mkdirSync(work, { recursive: true });
+          for (const file of ['screen.py', 'write-screen.mjs']) copyFileSync(join(nativeFlowDir, file), join(work, file));
+          const flow = readFileSync(join(nativeFlowDir, 'flow.yaml'), 'utf8')
+            .replace(/file: \S+,/, `file: ${JSON.stringify(library)},`)
+            .replace(/shardSize: \d+/, `shardSize: ${Math.ceil(molecules / options.cores)}`);
+          writeFileSync(join(work, 'flow.yaml'), flow);
+          return timedProcess(process.execPath, [cli, '--db', join(work, 'db'), 'run', '--quiet', '--concurrency', String(options.cores), 'flow.yaml'], work);
+        };
+        const order = round % 2 === 0 ? (['native', 'chemflow', 'chemflowNative'] as const) : (['chemflowNative', 'chemflow', 'native'] as const);
+        const got: Partial<Record<'native' | 'chemflow' | 'chemflowNative', TimedRun>> = {};
         for (const which of order) {
-          got[which] = await (which === 'native' ? native() : chemflow());
+          got[which] = await (which === 'native' ? native() : which === 'chemflow' ? chemflow() : chemflowNative());
           log(`  round ${round + 1}: ${which} ${got[which].seconds.toFixed(1)} s (CPU ${got[which].cpuSeconds.toFixed(1)} s)`);
         }
         const one = await timedProcess(PYTHON, [script, library, '--out', join(dir, 'native-1.csv'), '--procs', '1'], dir);
@@ -123,8 +149,11 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
         runs.native1.push(one);
         runs.native.push(got.native as TimedRun);
         runs.chemflow.push(got.chemflow as TimedRun);
+        runs.chemflowNative.push(got.chemflowNative as TimedRun);
         ratios.push((got.chemflow as TimedRun).seconds / (got.native as TimedRun).seconds);
         cpuRatios.push((got.chemflow as TimedRun).cpuSeconds / (got.native as TimedRun).cpuSeconds);
+        nativeStepRatios.push((got.chemflowNative as TimedRun).seconds / (got.native as TimedRun).seconds);
+        nativeStepCpuRatios.push((got.chemflowNative as TimedRun).cpuSeconds / (got.native as TimedRun).cpuSeconds);
         if (round === 0) {
           const report = join(dir, 'out', 'screening.csv');
           const result = compareScreens(readFileSync(report, 'utf8'), readFileSync(nativeCsv, 'utf8'));
@@ -133,6 +162,9 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
           if (readFileSync(join(dir, 'native-1.csv'), 'utf8') !== readFileSync(nativeCsv, 'utf8'))
             differences.push('the native script wrote different files with 1 process and with several');
           log(`  ${compared.toLocaleString('en-US')} rows compared: ${differences.length === 0 ? 'every SMILES and descriptor equal' : `${differences.length} difference(s)`}`);
+          const step = compareScreens(readFileSync(join(dir, 'native-step', 'out', 'screening.csv'), 'utf8'), readFileSync(nativeCsv, 'utf8'));
+          nativeStepDifferences.push(...step.differences, ...(step.compared === molecules ? [] : [`${step.compared} of ${molecules} rows compared`]));
+          log(`  native command step: ${step.compared.toLocaleString('en-US')} rows compared: ${step.differences.length === 0 ? 'equal to the plain script' : `${step.differences.length} difference(s)`}`);
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -146,17 +178,28 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
       native1: sample(runs.native1.map((r) => r.seconds)),
       native: sample(runs.native.map((r) => r.seconds)),
       chemflow: sample(runs.chemflow.map((r) => r.seconds)),
+      chemflowNative: sample(runs.chemflowNative.map((r) => r.seconds)),
       cpu: {
         native1: sample(runs.native1.map((r) => r.cpuSeconds)),
         native: sample(runs.native.map((r) => r.cpuSeconds)),
         chemflow: sample(runs.chemflow.map((r) => r.cpuSeconds)),
+        chemflowNative: sample(runs.chemflowNative.map((r) => r.cpuSeconds)),
       },
       ratio: median(ratios),
       cpuRatio: median(cpuRatios),
-      peakRss: { native1: last(runs.native1).processes, native: last(runs.native).processes, chemflow: last(runs.chemflow).processes },
+      nativeStepRatio: median(nativeStepRatios),
+      nativeStepCpuRatio: median(nativeStepCpuRatios),
+      peakRss: {
+        native1: last(runs.native1).processes,
+        native: last(runs.native).processes,
+        chemflow: last(runs.chemflow).processes,
+        chemflowNative: last(runs.chemflowNative).processes,
+      },
       compared,
       differences: differences.length,
       firstDifferences: differences.slice(0, 20),
+      nativeStepDifferences: nativeStepDifferences.length,
+      firstNativeStepDifferences: nativeStepDifferences.slice(0, 20),
     });
   }
   log('native: per-operation costs on 2,000 molecules, native and WebAssembly');
@@ -171,7 +214,7 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
     cores: options.cores,
     libraries,
     ops: { molecules: 2000, native, wasm },
-    ok: libraries.every((l) => l.differences === 0 && l.compared === l.molecules),
+    ok: libraries.every((l) => l.differences === 0 && l.compared === l.molecules && l.nativeStepDifferences === 0),
   };
 }
 

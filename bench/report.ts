@@ -6,6 +6,7 @@ import type { PrequeueResult, PrequeueRow } from './prequeue.js';
 import type { ReplayResult } from './replay.js';
 import type { ShardsResult, ShardTimes } from './shards.js';
 import type { NativeResult, PeakRss } from './native.js';
+import type { CommandsResult } from './commands.js';
 import { round, type Sample } from './stats.js';
 import type { ThroughputResult } from './throughput.js';
 
@@ -22,6 +23,20 @@ export interface BenchSummary {
   cacheLookup?: CacheLookupSummary;
   shards?: ShardsSummary;
   native?: NativeSummary;
+  commands?: CommandsSummary;
+}
+
+/** Command steps against JavaScript steps (ms per step, same run), and files staged per second. */
+export interface CommandsSummary {
+  steps: number;
+  jsStepMs: number;
+  commandStepMs: number;
+  ratio: number;
+  overheadMs: number;
+  files: number;
+  stagingStepSeconds: number;
+  filesPerSecond: number;
+  stagingFilesPerSecond: number;
 }
 
 /**
@@ -37,6 +52,8 @@ export interface NativeSummary {
     nativeSeconds: { procs1: number; procsN: number };
     chemflowSeconds: number;
     ratio: number;
+    /** bench/native/flow.yaml: screen.py as a mapped command step; ratio = its wall / native's (`cores` processes). */
+    nativeStep: { seconds: number; ratio: number; cpuSeconds: number; cpuRatio: number; peakRssMb: number[]; differences: number };
     cpuSeconds: { native1: number; native: number; chemflow: number };
     cpuRatio: number;
     peakRssMb: { native1: number[]; native: number[]; chemflow: number[] };
@@ -153,6 +170,7 @@ export interface BenchRun {
   cacheLookup?: CacheLookupResult;
   shards?: ShardsResult;
   native?: NativeResult;
+  commands?: CommandsResult;
 }
 
 export interface RunContext {
@@ -165,7 +183,7 @@ export interface RunContext {
   server: Record<string, string>;
 }
 
-export function summarise({ throughput: t, replay, errorTimeline, queue, prequeue, cacheLookup: c, shards, native }: BenchRun): BenchSummary {
+export function summarise({ throughput: t, replay, errorTimeline, queue, prequeue, cacheLookup: c, shards, native, commands }: BenchRun): BenchSummary {
   return {
     ...(t === undefined
       ? {}
@@ -210,6 +228,21 @@ export function summarise({ throughput: t, replay, errorTimeline, queue, prequeu
         }),
     ...(shards === undefined ? {} : { shards: summariseShards(shards) }),
     ...(native === undefined ? {} : { native: summariseNative(native) }),
+    ...(commands === undefined ? {} : { commands: summariseCommands(commands) }),
+  };
+}
+
+function summariseCommands(r: CommandsResult): CommandsSummary {
+  return {
+    steps: r.steps,
+    jsStepMs: round(r.jsStepMs.median),
+    commandStepMs: round(r.commandStepMs.median),
+    ratio: round(r.ratio),
+    overheadMs: round(r.overheadMs),
+    files: r.files,
+    stagingStepSeconds: round(r.stagingStepSeconds.median),
+    filesPerSecond: round(r.filesPerSecond),
+    stagingFilesPerSecond: round(r.stagingFilesPerSecond),
   };
 }
 
@@ -225,6 +258,14 @@ function summariseNative(r: NativeResult): NativeSummary {
       nativeSeconds: { procs1: round(l.native1.median), procsN: round(l.native.median) },
       chemflowSeconds: round(l.chemflow.median),
       ratio: round(l.ratio),
+      nativeStep: {
+        seconds: round(l.chemflowNative.median),
+        ratio: round(l.nativeStepRatio),
+        cpuSeconds: round(l.cpu.chemflowNative.median),
+        cpuRatio: round(l.nativeStepCpuRatio),
+        peakRssMb: rssList(l.peakRss.chemflowNative),
+        differences: l.nativeStepDifferences,
+      },
       cpuSeconds: { native1: round(l.cpu.native1.median), native: round(l.cpu.native.median), chemflow: round(l.cpu.chemflow.median) },
       cpuRatio: round(l.cpuRatio),
       peakRssMb: { native1: rssList(l.peakRss.native1), native: rssList(l.peakRss.native), chemflow: rssList(l.peakRss.chemflow) },
@@ -442,6 +483,7 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     run.cacheLookup === undefined ? null : cacheTable(run.cacheLookup),
     run.shards === undefined ? null : shardsTable(run.shards),
     run.native === undefined ? null : nativeTable(run.native),
+    run.commands === undefined ? null : commandsTable(run.commands),
   ];
   return [header, ...sections.filter((s) => s !== null), goals].join('\n\n') + '\n';
 }
@@ -565,6 +607,23 @@ function prequeueTable(p: PrequeueResult): string {
   ].join('\n');
 }
 
+function commandsTable(r: CommandsResult): string {
+  const rows = table(
+    [
+      [`command steps, PostgreSQL server + blob directory: flows of ${r.steps} steps`, 'median', 'unit', 'noise', 'ratio (median of per-round ratios)'],
+      row('JavaScript step (no-op)', r.jsStepMs, 'ms/step'),
+      row('command step (`true`)', r.commandStepMs, 'ms/step', `${ratio(r.ratio, 'JavaScript step')}; +${round(r.overheadMs)} ms per step`),
+      row(`one command step staging ${number(r.files)} files of 1 KiB`, r.stagingStepSeconds, 's', `${number(round(r.filesPerSecond))} files/s; staging alone ${number(round(r.stagingFilesPerSecond))} files/s`),
+    ],
+    [false, true, false, true, false],
+  );
+  return [
+    rows,
+    `${r.rounds} interleaved rounds; a command step's time covers its attempt directory, the process group, stdout and stderr stored as log blobs and the directory's removal; ` +
+      `staging alone = the staging step less the median \`true\` step`,
+  ].join('\n');
+}
+
 function cacheTable(c: CacheLookupResult): string {
   const ms = (l: Latency): string[] => [`${round(l.medianMs)} ms`, `${round(l.p95Ms)} ms`];
   const rows = table(
@@ -636,6 +695,12 @@ function nativeTable(r: NativeResult): string {
           `${round(l.cpu.chemflow.median)} s`,
           rss(l.peakRss.chemflow),
         ],
+        [
+          `${number(l.molecules)} molecules: chemflow run, descriptors by screen.py in ${r.cores} command shards (wall ${round(l.nativeStepRatio)} ×, CPU ${round(l.nativeStepCpuRatio)} × native)`,
+          ...seconds(l.chemflowNative),
+          `${round(l.cpu.chemflowNative.median)} s`,
+          rss(l.peakRss.chemflowNative),
+        ],
       ]),
     ],
     [false, true, true, true, false],
@@ -650,7 +715,8 @@ function nativeTable(r: NativeResult): string {
     rows,
     ...r.libraries.map(
       (l) =>
-        `${number(l.molecules)} molecules: ${number(l.compared)} rows compared, ${l.differences === 0 ? 'every canonical SMILES and descriptor equal' : `${number(l.differences)} DIFFERENCE(S): ${l.firstDifferences.slice(0, 5).join('; ')}`}`,
+        `${number(l.molecules)} molecules: ${number(l.compared)} rows compared, ${l.differences === 0 ? 'every canonical SMILES and descriptor equal' : `${number(l.differences)} DIFFERENCE(S): ${l.firstDifferences.slice(0, 5).join('; ')}`}; ` +
+        `native command step: ${l.nativeStepDifferences === 0 ? 'equal to the plain script' : `${number(l.nativeStepDifferences)} DIFFERENCE(S): ${l.firstNativeStepDifferences.slice(0, 5).join('; ')}`}`,
     ),
     `µs per molecule on ${number(r.ops.molecules)} molecules, native: ${nativeOps}`,
     `µs per molecule, WebAssembly (MinimalLib): ${ops}`,

@@ -30,3 +30,14 @@ export {
   type LoadFlowFileOptions,
   type LoadedFlowFile,
 } from './flowfile/index.js';
+export {
+  commandStep,
+  defineCommandStep,
+  COMMAND_STEP_TYPE,
+  COMMAND_STEP_VERSION,
+  type CommandStepOptions,
+  type CommandStepScheduling,
+} from './runtime/command/command-step.js';
+export { COMMAND_LOGS_SIGNAL, LOG_TAIL_BYTES } from './runtime/command/run-command.js';
+export { runProcessGroup, stopAllCommandGroups, runningCommandGroups, WorkerShutdownError, type GroupRun, type SpawnGroupOptions } from './runtime/command/process-group.js';
+export { defaultWorkRoot, makeAttemptDir } from './runtime/command/work-dir.js';

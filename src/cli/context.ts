@@ -9,6 +9,8 @@ export interface CommandContext {
   db: string;
   /** `--blob-dir`, else `CHEMFLOW_BLOB_DIR`: where the bytes of batch and file artifacts go (none: the store's own place). */
   blobDir?: string | undefined;
+  /** `--work-dir`, else `CHEMFLOW_WORK_DIR`: where command steps make their attempts' directories (see `workRootOf`). */
+  workDir?: string | undefined;
   /** An already open store to use instead of opening `db` (programs embedding the CLI, tests); never closed here. */
   store?: FlowStore;
 }

@@ -6,6 +6,7 @@ import { EXIT, type ExitCode } from './cli-error.js';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
 import { resolveBlobDirOption, resolveDbLocation } from './store.js';
+import { resolveWorkDirOption } from './work-root.js';
 import { gcCommand, type GcCommandOptions } from './commands/gc.js';
 import { cachePruneCommand, cacheStatsCommand, parseOlderThan, type CachePruneCommandOptions } from './commands/cache.js';
 import { cancelCommand, type CancelOptions } from './commands/cancel.js';
@@ -13,6 +14,7 @@ import { errorsCommand } from './commands/errors.js';
 import { queueRebuildCommand } from './commands/queue.js';
 import { eventsCommand } from './commands/events.js';
 import { flowsCommand, type FlowsCommandOptions } from './commands/flows.js';
+import { logsCommand, type LogsCommandOptions } from './commands/logs.js';
 import { migrateCommand, type MigrateCommandOptions } from './commands/migrate.js';
 import { resumeCommand, type ResumeOptions } from './commands/resume.js';
 import { retryCommand } from './commands/retry.js';
@@ -48,6 +50,12 @@ export function buildProgram(io: CliIo): Program {
         'where the bytes of batch and file artifacts go, shared by every worker (default: CHEMFLOW_BLOB_DIR, else the embedded database\'s blobs/ or, on PostgreSQL, the database itself, which keeps no files)',
       ),
     )
+    .addOption(
+      new Option(
+        '--work-dir <directory>',
+        "where command steps make a directory for each attempt (default: CHEMFLOW_WORK_DIR, else the embedded database's work/ or, on PostgreSQL, <tmp>/chemflow-work)",
+      ),
+    )
     .exitOverride()
     // Usage errors quote the arguments given: escaped line by line like every other human-readable output.
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s.split('\n').map(printable).join('\n')) })
@@ -58,8 +66,8 @@ export function buildProgram(io: CliIo): Program {
     );
 
   const context = (command: Command): CommandContext => {
-    const { db, blobDir } = command.optsWithGlobals<{ db?: string; blobDir?: string }>();
-    return { io, db: resolveDbLocation(db, io.env), blobDir: resolveBlobDirOption(blobDir, io.env) };
+    const { db, blobDir, workDir } = command.optsWithGlobals<{ db?: string; blobDir?: string; workDir?: string }>();
+    return { io, db: resolveDbLocation(db, io.env), blobDir: resolveBlobDirOption(blobDir, io.env), workDir: resolveWorkDirOption(workDir, io.env) };
   };
   const act =
     <A extends unknown[]>(work: (ctx: CommandContext, ...args: A) => Promise<ExitCode>) =>
@@ -78,6 +86,8 @@ export function buildProgram(io: CliIo): Program {
     .option('--cache', 'satisfy every step from the step cache when it can (except steps declared cacheable: false)')
     .option('--no-cache', 'run every step, whatever the flow file says about cache')
     .option('--concurrency <n>', 'shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
+    .option('--cpus <n>', 'cores shared by the steps that declare resources (default: this machine\'s)', positiveInteger)
+    .option('--memory-mb <m>', 'MiB shared by the steps that declare resources (default: this machine\'s memory)', positiveInteger)
     .action(act((ctx, file: string, opts: RunOptions) => runCommand(ctx, file, opts)));
 
   program
@@ -88,6 +98,8 @@ export function buildProgram(io: CliIo): Program {
     .option('--json', 'print one JSON document, as `run --json`')
     .option('-q, --quiet', 'no progress display')
     .option('--concurrency <n>', 'shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
+    .option('--cpus <n>', 'cores shared by the steps that declare resources (default: this machine\'s)', positiveInteger)
+    .option('--memory-mb <m>', 'MiB shared by the steps that declare resources (default: this machine\'s memory)', positiveInteger)
     .action(act((ctx, flowId: string, opts: ResumeOptions) => resumeCommand(ctx, flowId, opts)));
 
   program
@@ -103,7 +115,9 @@ export function buildProgram(io: CliIo): Program {
     .command('worker')
     .description('run every open flow of the database (submitted, interrupted, or due for a retry); start as many as you like')
     .option('--once', 'exit when nothing is left to run (exit 1 if a flow it ran failed)')
-    .option('--concurrency <n>', 'flows (and shards of mapped steps) run at the same time by this worker (default 1)', positiveInteger)
+    .option('--concurrency <n>', 'flows (and shards of mapped steps) run at the same time by this worker (default: --cpus, else 1)', positiveInteger)
+    .option('--cpus <n>', 'cores this worker hands out to steps that declare resources (default: this machine\'s)', positiveInteger)
+    .option('--memory-mb <m>', 'MiB this worker hands out to steps that declare resources (default: this machine\'s memory)', positiveInteger)
     .option('--lease-ms <ms>', 'lease of a claimed flow: a worker silent this long is presumed gone (default 30000)', positiveInteger)
     .option('--heartbeat-ms <ms>', 'how often the leases are renewed, below --lease-ms (default 10000)', positiveInteger)
     .option('--poll-ms <ms>', 'longest sleep when idle; NOTIFY and due retries wake it earlier (default 5000)', positiveInteger)
@@ -183,6 +197,15 @@ export function buildProgram(io: CliIo): Program {
     .option('--step <id>', 'only this step')
     .option('--json', 'print a JSON array of {stepId, attemptNumber, errorClass, errorMessage, retryCount, maxRetries, timestamp, details}')
     .action(act((ctx, flowId: string, opts: { step?: string; json?: boolean }) => errorsCommand(ctx, flowId, opts)));
+
+  program
+    .command('logs')
+    .description("print what a command step's program wrote on stdout and stderr (latest attempt, or --attempt n)")
+    .argument('<flowId>')
+    .argument('<stepId>')
+    .option('--attempt <n>', 'this attempt (1-based) instead of the latest one with logs', positiveInteger)
+    .option('--json', 'print one JSON document: {flowId, stepId, attempt, logs: [{attempt, shard, stdout, stderr, stdoutText, stderrText}]}')
+    .action(act((ctx, flowId: string, stepId: string, opts: LogsCommandOptions) => logsCommand(ctx, flowId, stepId, opts)));
 
   program
     .command('retry')

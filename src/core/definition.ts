@@ -4,6 +4,7 @@ import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
 import { mapSpecProblems, type MapSpec } from './map-spec.js';
 import type { CachedFrom } from './events.js';
+import { resourcesProblems, type StepResources } from './resources.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
 import type { StepDataWriters, StepInput, StepOutput } from './step-data.js';
 import { storableJsonProblem, unstorableReason } from './storable.js';
@@ -40,6 +41,11 @@ export interface StepContext<P extends JsonObject = JsonObject> extends StepData
   readonly cachedSteps?: readonly CachedStepEntry[];
   /** Records a `StepSignal` event (progress, warnings); signals never change the flow's state. */
   emit(name: string, data?: JsonValue): void;
+  /**
+   * Where steps that run programs (command steps) make a directory for each attempt; absent: the
+   * system's temporary directory. Never part of any hash.
+   */
+  readonly workRoot?: string;
   /**
    * Which shard of a mapped step this attempt runs (`index` 0-based, of `count`); undefined when the
    * step runs on its whole input. A step's outputs must not depend on it, or sharding would change them.
@@ -84,6 +90,11 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   /** Runs the step in shards of its input (see `MapSpec`); scheduling only, never part of any hash. */
   readonly map?: MapSpec;
   /**
+   * What one attempt (of a mapped step: one shard's attempt) needs of its worker (docs/resources.md);
+   * scheduling only, never part of any hash. Absent: the attempt waits for no resources.
+   */
+  readonly resources?: StepResources;
+  /**
    * What the step cache needs (docs/cache.md); never part of any hash. Absent: the step is never
    * cached (a definition built in code without a step type).
    */
@@ -94,6 +105,12 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   readonly streaming?: boolean;
   /** How a source splits its own work when mapped (see `SourceSplit`); never part of any hash. */
   readonly split?: SourceSplit<P>;
+  /**
+   * The step always settles soon after its signal aborts (a command step kills its process group, then
+   * throws): the attempt waits for it instead of ending at once, so its failure keeps what the step
+   * recorded (the command's log tails) and no process of it is left when the attempt is recorded.
+   */
+  readonly settlesOnAbort?: boolean;
   run(ctx: StepContext<P>): Promise<StepResult> | StepResult;
 }
 
@@ -200,6 +217,9 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
       throw new InvalidDefinitionError(`Step "${step.id}" has an invalid retry policy: ${policyProblems.join('; ')}`);
     const mapProblem = step.map === undefined ? undefined : mapProblemOf(step.kind, step.map, step.split?.over);
     if (mapProblem !== undefined) throw new InvalidDefinitionError(`Step "${step.id}" has an invalid map: ${mapProblem}`);
+    const resourceProblems = step.resources === undefined ? [] : resourcesProblems(step.resources);
+    if (resourceProblems.length > 0)
+      throw new InvalidDefinitionError(`Step "${step.id}" has invalid resources: ${resourceProblems.join('; ')}`);
   });
   const first = steps[0];
   if (first !== undefined && first.kind !== 'source')
@@ -286,6 +306,8 @@ export interface StepOptions {
   retry?: RetryPolicyOptions;
   timeoutMs?: number;
   map?: MapSpec;
+  /** What one attempt needs of its worker; scheduling only (see `StepDefinition.resources`). */
+  resources?: StepResources;
   /** The step type (`uses`); without it the step has no cache settings and is never cached. */
   uses?: string;
   /** `cache: true|false` resolved from the flow file (step, else flow); default false. */
@@ -324,11 +346,20 @@ export function defineStep<P extends JsonObject>(
     ...(options.retry === undefined ? {} : { retry: options.retry }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.map === undefined ? {} : { map: { over: options.map.over, shardSize: options.map.shardSize } }),
+    ...(options.resources === undefined ? {} : { resources: resourcesOf(options.resources) }),
     ...(options.uses === undefined ? {} : { cache: cacheSettings(module, options.uses, options) }),
     ...(options.origin === undefined ? {} : { origin: { uses: options.origin.uses, baseDir: options.origin.baseDir } }),
     ...(module.streaming === true ? { streaming: true } : {}),
     ...(module.split === undefined ? {} : { split: module.split }),
     run: (ctx) => module.run(ctx),
+  };
+}
+
+/** A copy holding only the keys given: `{ cpus: 2 }` stays without `memoryMb`. */
+function resourcesOf(resources: StepResources): StepResources {
+  return {
+    ...(resources.cpus === undefined ? {} : { cpus: resources.cpus }),
+    ...(resources.memoryMb === undefined ? {} : { memoryMb: resources.memoryMb }),
   };
 }
 

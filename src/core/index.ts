@@ -24,3 +24,8 @@ export * from './step-execution-error.js';
 export * from './step-policy.js';
 export * from './storable-failure.js';
 export * from './storable.js';
+export * from './command-exit.js';
+export * from './command-inputs.js';
+export * from './command-params.js';
+export * from './command-spec.js';
+export * from './command-template.js';

@@ -32,6 +32,11 @@ export interface FileInput extends FileArtifact {
   path(): Promise<string>;
   /** The file's bytes (verified). */
   bytes(): Promise<Uint8Array>;
+  /**
+   * Puts the file at `path` (a new file), verified and read-only: a hard link into the blob directory
+   * when it can (no copy), else a copy.
+   */
+  placeAt(path: string): Promise<void>;
 }
 
 /**

@@ -12,7 +12,9 @@ export type FlowFileProblem =
   | 'export_not_found'
   | 'invalid_module'
   | 'invalid_params'
-  | 'invalid_definition';
+  | 'invalid_definition'
+  /** A command step's `command`, `inputs`, `outputs`, `exitCodes`, `env` or `script` is wrong. */
+  | 'invalid_command';
 
 /** One problem at one place of a flow file. */
 export interface FlowFileIssue {

@@ -9,6 +9,7 @@ import { formatPath, issueText, type DocPath } from './issue-text.js';
 import { readFlowDocument, type FlowDocument } from './read-document.js';
 import { flowFileSchema, type RetryInput, type StepInput } from './schema.js';
 import { moduleCodeHash, resolveStepModule, StepModuleProblem } from './step-module.js';
+import { bindCommandStep } from './command-step.js';
 
 export interface LoadFlowFileOptions {
   /** Built-in step types that `uses` may name, e.g. `BUILTIN_STEPS`. */
@@ -60,13 +61,11 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
 
   const steps: StepDefinition[] = [];
   for (const [index, step] of input.steps.entries()) {
-    const bound = await bindStep(step, index, {
-      baseDir,
-      builtins: options.builtins ?? {},
-      flowPolicy: retryPolicy,
-      flowCache: input.cache ?? false,
-      issues,
-    });
+    const context = { baseDir, builtins: options.builtins ?? {}, flowPolicy: retryPolicy, flowCache: input.cache ?? false, issues };
+    const bound =
+      step.command === undefined
+        ? await bindStep(step, step.uses ?? '', index, context)
+        : await bindCommandStep(step, step.command, index, input.steps[index - 1] ?? null, context);
     if (bound) steps.push(bound);
   }
   if (issues.items.length > 0) throw new FlowFileError(shownAs, issues.items);
@@ -80,7 +79,7 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
   }
 }
 
-interface BindContext {
+export interface BindContext {
   baseDir: string;
   builtins: Readonly<Record<string, StepModule>>;
   flowPolicy: RetryPolicyOptions;
@@ -90,13 +89,13 @@ interface BindContext {
 }
 
 /** One step entry → a step definition, or `undefined` with its problems recorded. */
-async function bindStep(step: StepInput, index: number, context: BindContext): Promise<StepDefinition | undefined> {
+async function bindStep(step: StepInput, uses: string, index: number, context: BindContext): Promise<StepDefinition | undefined> {
   const at = (...rest: PropertyKey[]): PropertyKey[] => ['steps', index, ...rest];
   let module: StepModule;
   let codeHash: string | undefined;
   try {
-    module = await resolveStepModule(step.uses, context.baseDir, context.builtins);
-    codeHash = await moduleCodeHash(step.uses, context.baseDir);
+    module = await resolveStepModule(uses, context.baseDir, context.builtins);
+    codeHash = await moduleCodeHash(uses, context.baseDir);
   } catch (error) {
     if (!(error instanceof StepModuleProblem)) throw error;
     context.issues.add(error.problem, at('uses'), error.message);
@@ -109,7 +108,7 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
     return undefined;
   }
   if (step.map !== undefined && module.notMappable !== undefined) {
-    context.issues.add('invalid_definition', at('map'), `step ${JSON.stringify(step.id)} (${step.uses}) cannot be mapped: ${module.notMappable}`);
+    context.issues.add('invalid_definition', at('map'), `step ${JSON.stringify(step.id)} (${uses}) cannot be mapped: ${module.notMappable}`);
     return undefined;
   }
   const retry = step.retry === undefined ? undefined : mergePolicy(context.flowPolicy, step.retry);
@@ -120,8 +119,9 @@ async function bindStep(step: StepInput, index: number, context: BindContext): P
       ...(retry ? { retry } : {}),
       ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
       ...(step.map === undefined ? {} : { map: step.map }),
-      uses: step.uses,
-      origin: { uses: step.uses, baseDir: context.baseDir },
+      ...(step.resources === undefined ? {} : { resources: step.resources }),
+      uses,
+      origin: { uses, baseDir: context.baseDir },
       cache: step.cache ?? context.flowCache,
       ...(codeHash === undefined ? {} : { codeHash }),
     });
@@ -162,7 +162,7 @@ function isZodIssue(value: unknown): value is ZodIssue & { path: PropertyKey[] }
 }
 
 /** Fields missing from `input` are taken from `base`: step ← flow ← chemflow's default. */
-function mergePolicy(base: RetryPolicyOptions, input: RetryInput | undefined): RetryPolicyOptions {
+export function mergePolicy(base: RetryPolicyOptions, input: RetryInput | undefined): RetryPolicyOptions {
   if (input === undefined) return base;
   const retryOn = input.retryOn ?? base.retryOn;
   return {
@@ -172,7 +172,7 @@ function mergePolicy(base: RetryPolicyOptions, input: RetryInput | undefined): R
   };
 }
 
-class IssueList {
+export class IssueList {
   readonly items: FlowFileIssue[] = [];
   constructor(private readonly doc: FlowDocument) {}
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { INPUT_FORMATS, OUTPUT_FORMATS } from '../core/command-spec.js';
 import { ERROR_CLASSES } from '../core/error-class.js';
 import { unstorableReason } from '../core/storable.js';
 
@@ -29,17 +30,60 @@ export const mapSchema = z.strictObject({
   shardSize: z.int().min(1),
 });
 
-export const stepSchema = z.strictObject({
+/** `resources: { cpus, memoryMb }`: what one attempt needs of its worker (scheduling only, never hashed). */
+export const resourcesSchema = z.strictObject({
+  cpus: z.int().min(1).optional(),
+  memoryMb: z.int().min(1).optional(),
+});
+
+const exitCodeList = z.array(z.int());
+
+/** `inputs: { NAME: STEP | STEP.OUTPUT | { from, format } }` of a command step. */
+const commandInputSchema = z.union([z.string().min(1), z.strictObject({ from: z.string().min(1), format: z.enum(INPUT_FORMATS).optional() })]);
+
+/** `outputs: { NAME: { path, kind, format? } }` of a command step. */
+const commandOutputSchema = z.strictObject({ path: z.string(), kind: z.string().min(1), format: z.enum(OUTPUT_FORMATS).optional() });
+
+/** The keys only a command step may have. */
+export const COMMAND_KEYS = ['command', 'inputs', 'outputs', 'exitCodes', 'script', 'env'] as const;
+
+const stepFields = z.strictObject({
   id: z.string().regex(STEP_ID, {
     error: "expected a step id of letters, digits, '.', '_' or '-' (starting with a letter or digit, max 128)",
   }),
-  uses: z.string().min(1),
+  /** A built-in step type or a module path; a step has exactly one of `uses` and `command`. */
+  uses: z.string().min(1).optional(),
+  /** A program to run (argv with placeholders): a command step (docs/commands.md). */
+  command: z.array(z.string()).min(1).optional(),
+  inputs: z.record(z.string(), commandInputSchema).optional(),
+  outputs: z.record(z.string(), commandOutputSchema).optional(),
+  exitCodes: z
+    .strictObject({ transient: exitCodeList.optional(), permanent: exitCodeList.optional(), validation: exitCodeList.optional(), runtime: exitCodeList.optional() })
+    .optional(),
+  script: z.string().min(1).optional(),
+  env: z.record(z.string(), z.string()).optional(),
   params: z.record(z.string(), z.unknown()).optional(),
   retry: retrySchema.optional(),
   timeoutMs: z.int().min(1).optional(),
   map: mapSchema.optional(),
+  resources: resourcesSchema.optional(),
   /** Satisfy the step from the step cache when it can (docs/cache.md); inherits the flow's `cache`. */
   cache: z.boolean().optional(),
+});
+
+/** A step: `uses` (a step module) or `command` (a program), never both; command-only keys need `command`. */
+export const stepSchema = stepFields.check((ctx) => {
+  const step = ctx.value;
+  if (step.uses === undefined && step.command === undefined)
+    ctx.issues.push({ code: 'custom', message: 'expected `uses` (a step type or module) or `command` (a program to run)', input: step, path: [] });
+  if (step.uses !== undefined && step.command !== undefined)
+    ctx.issues.push({ code: 'custom', message: 'a step has either `uses` or `command`, not both', input: step.command, path: ['command'] });
+  if (step.command === undefined)
+    for (const key of COMMAND_KEYS)
+      if (key !== 'command' && step[key] !== undefined)
+        ctx.issues.push({ code: 'custom', message: `\`${key}\` is for command steps (with \`command\`), not for \`uses\``, input: step[key], path: [key] });
+  if (step.command !== undefined && step.params !== undefined)
+    ctx.issues.push({ code: 'custom', message: 'a command step has no `params`: its arguments are in `command`, its settings in `env`', input: step.params, path: ['params'] });
 });
 
 /** The flow name is stored in the flow's first event: text PostgreSQL refuses is a flow file error. */
@@ -66,8 +110,9 @@ export type FlowFileInput = z.infer<typeof flowFileSchema>;
 /** The keys each kind of mapping accepts, for "unknown key" messages. */
 export const KNOWN_KEYS = {
   flow: ['name', 'retry', 'cache', 'steps'],
-  step: ['id', 'uses', 'params', 'retry', 'timeoutMs', 'map', 'cache'],
+  step: ['id', 'uses', 'command', 'inputs', 'outputs', 'exitCodes', 'script', 'env', 'params', 'retry', 'timeoutMs', 'map', 'resources', 'cache'],
   retry: ['maxRetries', 'backoff', 'retryOn'],
   backoff: ['kind', 'baseMs', 'factor', 'maxMs', 'jitter'],
   map: ['over', 'shardSize'],
+  resources: ['cpus', 'memoryMb'],
 } as const;

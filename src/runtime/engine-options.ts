@@ -10,6 +10,7 @@ import type { FlowLease, LeaseKeeper } from './lease-keeper.js';
 import type { ShardLeaseKeeper } from './shard-leases.js';
 import type { StepThreads } from './step-threads.js';
 import type { ChunkLimits } from '../core/chunk.js';
+import type { ResourcePool } from './resource-pool.js';
 
 export interface FlowEngineOptions {
   store: FlowStore;
@@ -58,6 +59,18 @@ export interface FlowEngineOptions {
    * hash: a batch's hash is that of its whole payload however it is cut.
    */
   chunkLimits?: ChunkLimits;
+  /**
+   * The cores and memory the attempts of steps that declare `resources` share (docs/resources.md): an
+   * attempt waits until its needs fit, and a step that could never fit is not started here (`runToEnd`
+   * stops before it, for a process with more to run). Absent: `resources` are not looked at. A worker
+   * passes one pool shared by all its visits.
+   */
+  resources?: ResourcePool;
+  /**
+   * Where command steps make a directory for each attempt (docs/commands.md); default
+   * `<os tmpdir>/chemflow-work`. Never part of any hash.
+   */
+  workRoot?: string;
   /** How often a coordinator reads the log while other processes hold the rest of its shards; default 500 ms. */
   shardPollMs?: number;
   /** Called with every committed event and the flow state after it (progress displays, logs). */

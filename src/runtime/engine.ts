@@ -26,6 +26,7 @@ import { runShardedStep, shardWorkOf, splitStep, type ShardedStepIo } from './sh
 import type { ShardInputCache } from './shard-input-cache.js';
 import type { StepThreads } from './step-threads.js';
 import type { ChunkLimits } from '../core/chunk.js';
+import type { ResourcePool } from './resource-pool.js';
 
 export type { FlowEngineOptions, NextResult, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
 export type { FlowHandle } from './flow-session.js';
@@ -50,6 +51,8 @@ export class FlowEngine {
   private readonly shardPollMs: number;
   private readonly threads: StepThreads | undefined;
   private readonly chunkLimits: ChunkLimits | undefined;
+  private readonly resources: ResourcePool | undefined;
+  private readonly workRoot: string | undefined;
   /** Where error rows are read: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
@@ -67,6 +70,8 @@ export class FlowEngine {
     this.shardPollMs = Math.max(1, options.shardPollMs ?? 500);
     this.threads = options.threads;
     this.chunkLimits = options.chunkLimits;
+    this.resources = options.resources;
+    this.workRoot = options.workRoot;
     // Flows this engine drives at the same time share commits; a lone flow's append goes at once.
     const committer = new GroupCommitter(this.store);
     const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => committer.append(...args));
@@ -111,7 +116,9 @@ export class FlowEngine {
 
   /**
    * Runs until the flow completes or a step fails for good, waiting out retry backoffs (unless told
-   * not to). Returns the final state; a flow that is already completed is returned as it is.
+   * not to). Returns the final state; a flow that is already completed is returned as it is. With a
+   * resource pool, it also stops before a step whose `resources` exceed the pool (`unfitStep` names it):
+   * the flow is left as it is for a process that has enough.
    */
   runToEnd(handle: FlowHandle, options?: RunOptions): Promise<FlowInstance>;
   runToEnd(flowId: string, definition: FlowDefinition, options?: RunOptions): Promise<FlowInstance>;
@@ -126,6 +133,7 @@ export class FlowEngine {
       while (session.startedHere !== null || chain()) {
         const decision = this.decide(session);
         if (decision.kind === 'ended' || (decision.kind === 'wait' && options.waitForRetries === false)) break;
+        if ((decision.kind === 'start' || decision.kind === 'split' || decision.kind === 'shards') && !this.fitsStep(session, decision.index)) break;
         if (decision.kind === 'wait') await this.clock.sleep(decision.until - this.clock.now());
         else await this.act(session, decision, chain);
       }
@@ -227,10 +235,36 @@ export class FlowEngine {
     return runShard(cached === undefined ? work : { ...work, input: cached }, lease);
   }
 
+  /**
+   * The step of this flow that this engine's resource pool could never run and that is next to run,
+   * if any: what `runToEnd` stopped before. Undefined without a pool.
+   */
+  unfitStep(handle: FlowHandle): { stepId: string; index: number } | undefined {
+    const session = asSession(handle);
+    const index = session.flow.cursor;
+    const step = session.definition.steps[index];
+    if (step === undefined || session.flow.completed || session.flow.failed || session.flow.cancelled) return undefined;
+    return this.fitsStep(session, index) ? undefined : { stepId: step.id, index };
+  }
+
+  /** Whether this engine may start step `index`: always without a pool, else if its needs fit the pool. */
+  private fitsStep(session: FlowSession, index: number): boolean {
+    return this.resources === undefined || this.resources.fits(session.definition.steps[index]?.resources);
+  }
+
+  /** `chain`, and the step after `index` fits here: a step no attempt of this process could run is never started by it. */
+  private chainTo(session: FlowSession, index: number, chain: () => boolean): () => boolean {
+    return () => chain() && (index + 1 >= session.definition.steps.length || this.fitsStep(session, index + 1));
+  }
+
   /** Coordinates the Running sharded step `index` to its end (or until stopped). */
   private async sharded(session: FlowSession, index: number, chain: () => boolean): Promise<StepOutcome> {
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
-    const end = await runShardedStep(session, this.planOf(session), index, this.shardIo(session, index), { stop: session.stop, chain });
+    const end = await runShardedStep(session, this.planOf(session), index, this.shardIo(session, index), {
+      stop: session.stop,
+      chain,
+      chainNext: this.chainTo(session, index, chain),
+    });
     if (end.kind === 'finished') return { kind: 'finished', stepId, attempt };
     if (session.flow.cancelled) return { kind: 'cancelled' };
     if (end.kind === 'stopped') return { kind: 'stopped', stepId };
@@ -251,6 +285,8 @@ export class FlowEngine {
       onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
       threads: this.threads,
       chunkLimits: this.chunkLimits,
+      resources: this.resources,
+      workRoot: this.workRoot,
     };
   }
 
@@ -259,7 +295,9 @@ export class FlowEngine {
     session.startedHere = null;
     const plan = this.planOf(session);
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
-    const run = await runStepAttempt(session, plan, index, { store: this.store, baseDir: this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits });
+    const io = { store: this.store, baseDir: this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, resources: this.resources, workRoot: this.workRoot };
+    const run = await runStepAttempt(session, plan, index, io);
+    chain = this.chainTo(session, index, chain);
     let outcome = run.outcome;
     let recorded = recordAttempt(session.flow, plan, index, outcome, { now: this.clock.now(), chain: !run.corruptInput && chain() });
     try {

@@ -10,12 +10,13 @@ import type {
   AppendRequest,
   AppendResult,
   ClaimedFlow,
+  ClaimFlowsOptions,
   FlowQuery,
   FlowStore,
   FlowSummary,
   LeaseAcquisition,
 } from '../stores/flow-store.js';
-import type { ClaimedShard, ShardDue, ShardKey, ShardRow } from '../stores/shard-queue.js';
+import type { ClaimedShard, ClaimShardsOptions, ShardDue, ShardKey, ShardRow } from '../stores/shard-queue.js';
 import { GroupCommitter, type GroupCommitOptions } from './group-commit.js';
 
 /**
@@ -74,7 +75,7 @@ export class GroupCommitStore implements FlowStore {
     return this.inner.listFlows(query);
   }
 
-  claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]> {
+  claimFlows(owner: string, options: ClaimFlowsOptions): Promise<ClaimedFlow[]> {
     return this.inner.claimFlows(owner, options);
   }
 
@@ -94,7 +95,7 @@ export class GroupCommitStore implements FlowStore {
     return this.inner.openShards(flowId, stepIndex, shardCount, shards);
   }
 
-  claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): Promise<ClaimedShard[]> {
+  claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]> {
     return this.inner.claimShards(owner, options);
   }
 

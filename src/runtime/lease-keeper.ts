@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { FlowLeasedError, FlowNotFoundError } from '../core/errors.js';
-import type { FlowStore } from '../stores/flow-store.js';
+import type { ClaimFlowsOptions, FlowStore } from '../stores/flow-store.js';
 import { HeldLeases } from './held-leases.js';
 
 export const DEFAULT_LEASE_MS = 30_000;
@@ -71,9 +71,9 @@ export class LeaseKeeper {
     });
   }
 
-  /** Leases of runnable flows claimed for this owner (at most `limit`). */
-  async claim(limit: number): Promise<FlowLease[]> {
-    const claimed = await this.store.claimFlows(this.owner, { limit, leaseMs: this.leaseMs });
+  /** Leases of runnable flows claimed for this owner (at most `limit`), passing over `skip` (see `ClaimFlowsOptions`). */
+  async claim(limit: number, skip?: ClaimFlowsOptions['skip']): Promise<FlowLease[]> {
+    const claimed = await this.store.claimFlows(this.owner, { limit, leaseMs: this.leaseMs, ...(skip === undefined || skip.length === 0 ? {} : { skip }) });
     return claimed.map((c) => this.hold(c.flowId));
   }
 

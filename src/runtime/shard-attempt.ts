@@ -18,6 +18,7 @@ import { refusedOutputsFailure } from './refused-outputs.js';
 import { cachedStepsOf } from './step-cache.js';
 import { runAttempt } from './step-runner.js';
 import type { StepThreads } from './step-threads.js';
+import type { ResourcePool } from './resource-pool.js';
 
 /** What a process needs to run the shards of one sharded step of one flow. */
 export interface ShardWork {
@@ -36,6 +37,10 @@ export interface ShardWork {
   blobs: BlobStore;
   /** Where batch outputs are cut into chunks; default `DEFAULT_CHUNK_LIMITS`. */
   chunkLimits?: ChunkLimits | undefined;
+  /** The cores and memory each shard attempt of a step with `resources` waits for, then holds while it runs. */
+  resources?: ResourcePool | undefined;
+  /** Where command steps make their attempts' directories. */
+  workRoot?: string | undefined;
   /** Told every retry decision of a shard's failure (the engine's retry counters). */
   onRetry?: (verdict: RetryVerdict) => void;
 }
@@ -137,6 +142,8 @@ async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: numb
     return { outcome: { ok: false, error: classifyError(error), signals: [] }, outputs: [] };
   }
   const run = work.threads?.canRun(step) === true ? work.threads.run.bind(work.threads) : runAttempt;
+  // Waiting for cores and memory is not part of the attempt's time: its timeout starts once it runs.
+  const release = work.resources === undefined ? () => undefined : await work.resources.acquire(step.resources, lease.signal);
   const result = await run(
     step,
     {
@@ -148,10 +155,11 @@ async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: numb
       errorHistory: errorHistory(session.flow),
       cachedSteps: cachedStepsOf(session.flow),
       shard: { index: slice.index, count: slice.count },
+      ...(work.workRoot === undefined ? {} : { workRoot: work.workRoot }),
     },
     { stop: lease.signal, timeoutMs: work.plan.steps[index]?.timeoutMs ?? null },
     { blobs, chunkLimits: work.chunkLimits },
-  );
+  ).finally(release);
   if (!result.ok) return { outcome: result, outputs: [] };
   return { outcome: { ok: true, outputs: result.outputs.map((a) => a.hash), signals: result.signals }, outputs: result.outputs };
 }

@@ -36,6 +36,10 @@ export interface ShardedStepIo {
   threads?: ShardWork['threads'];
   /** Where batch outputs are cut into chunks; default `DEFAULT_CHUNK_LIMITS`. */
   chunkLimits?: ChunkLimits | undefined;
+  /** The cores and memory shard attempts wait for (see `ShardWork.resources`). */
+  resources?: ShardWork['resources'];
+  /** Where command steps make their attempts' directories. */
+  workRoot?: string | undefined;
 }
 
 /**
@@ -81,7 +85,7 @@ export async function runShardedStep(
   plan: FlowPlan,
   index: number,
   io: ShardedStepIo,
-  control: { stop: AbortSignal | undefined; chain: () => boolean },
+  control: { stop: AbortSignal | undefined; chain: () => boolean; chainNext?: () => boolean },
 ): Promise<ShardedStepEnd> {
   const work = shardWorkOf(session, plan, index, io);
   const { updater } = work;
@@ -93,7 +97,7 @@ export async function runShardedStep(
       const flow = updater.flow;
       const slot = slotAt(flow, index);
       if (flow.cancelled || flow.completed || slot.status !== 'Running' || slot.shards === null) break;
-      if (allShardsFinished(flow, index)) return await merge(work, io, control.chain);
+      if (allShardsFinished(flow, index)) return await merge(work, io, control.chainNext ?? control.chain);
       const free = stopped() ? 0 : io.concurrency - running.size;
       const claimed = free > 0 ? await io.leases.claim(free, session.flowId) : [];
       for (const lease of claimed) {
@@ -157,6 +161,8 @@ export function shardWorkOf(session: FlowSession<FlowDefinition>, plan: FlowPlan
     threads: io.threads,
     blobs: io.store.blobs,
     chunkLimits: io.chunkLimits,
+    resources: io.resources,
+    workRoot: io.workRoot,
   };
 }
 

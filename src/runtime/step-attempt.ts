@@ -11,6 +11,7 @@ import type { FlowSession } from './flow-session.js';
 import { boundedHook, cacheEntryFor, cachedStepsOf, planStepCache, type StepCachePlan } from './step-cache.js';
 import { AttemptEndedError, runAttempt } from './step-runner.js';
 import type { StepThreads } from './step-threads.js';
+import type { ResourcePool } from './resource-pool.js';
 
 /** What one attempt produced: its outcome as `recordAttempt` takes it, and the artifacts to store. */
 export interface AttemptRun {
@@ -31,7 +32,7 @@ export async function runStepAttempt(
   session: FlowSession<FlowDefinition>,
   plan: FlowPlan,
   index: number,
-  io: { store: FlowStore; baseDir: string; threads?: StepThreads | undefined; chunkLimits?: ChunkLimits | undefined },
+  io: { store: FlowStore; baseDir: string; threads?: StepThreads | undefined; chunkLimits?: ChunkLimits | undefined; resources?: ResourcePool | undefined; workRoot?: string | undefined },
 ): Promise<AttemptRun> {
   const step = session.definition.steps[index];
   if (step === undefined) throw new RangeError(`Flow ${session.flowId} has no step at index ${index}`);
@@ -69,12 +70,15 @@ export async function runStepAttempt(
     baseDir: io.baseDir,
     errorHistory: errorHistory(session.flow),
     cachedSteps: cachedStepsOf(session.flow),
+    ...(io.workRoot === undefined ? {} : { workRoot: io.workRoot }),
   };
   // In a thread when it can: a long synchronous step (RDKit) then never stalls the heartbeat that keeps
   // its lease, so no other worker takes a live attempt for a lost one.
   const run = io.threads?.canRun(step) === true ? io.threads.run.bind(io.threads) : runAttempt;
   const limits = { stop: session.stop, timeoutMs: timeoutMs === null ? null : Math.max(1, timeoutMs - hookMs) };
-  const result = await run(step, context, limits, { blobs: io.store.blobs, chunkLimits: io.chunkLimits });
+  // Taken from the cache, an attempt needs no cores; one that runs waits for them, outside its timeout.
+  const release = io.resources === undefined ? () => undefined : await io.resources.acquire(step.resources, session.stop);
+  const result = await run(step, context, limits, { blobs: io.store.blobs, chunkLimits: io.chunkLimits }).finally(release);
   if (!result.ok) return { outcome: result, outputs: [], cacheEntry: undefined, corruptInput: false };
   for (const artifact of result.outputs) session.artifacts.set(artifact.hash, artifact);
   const outcome = { ok: true as const, outputs: result.outputs.map((a) => a.hash), signals: result.signals };

@@ -7,6 +7,7 @@ import { BatchWriter, chunkRowTexts, DEFAULT_CHUNK_LIMITS, type ChunkLimits } fr
 import { ArtifactIntegrityError, BlobDirRequiredError } from '../core/errors.js';
 import type { BatchInput, BatchOptions, BatchOutputWriter, FileInput, FileOutputOptions, StepInput } from '../core/step-data.js';
 import type { BlobStore } from '../stores/blobs/blob-store.js';
+import { placeBlob } from './place-file.js';
 
 /**
  * A stored batch as a step reads it: rows streamed from `blobs` chunk by chunk, each chunk verified
@@ -91,6 +92,7 @@ export function fileInputOf(artifact: FileArtifact, blobs: BlobStore, workDir: (
       return copied;
     },
     bytes: () => blobs.get(artifact.hash),
+    placeAt: (target) => placeBlob(artifact.hash, target, blobs),
   };
 }
 

@@ -165,7 +165,8 @@ export async function runAttempt(
       const result = await step.run(ctx);
       return storedOutputs(result, known, io);
     });
-    const outputs = timer === undefined && onStop === undefined ? await work : await Promise.race([work, ended]);
+    const waitsForStep = (timer === undefined && onStop === undefined) || step.settlesOnAbort === true;
+    const outputs = waitsForStep ? await work : await Promise.race([work, ended]);
     if (badSignal !== undefined) return { ok: false, error: classifyError(badSignal), signals };
     return { ok: true, outputs, signals };
   } catch (thrown) {

@@ -13,6 +13,8 @@ import type { ShardRunEnd } from './shard-attempt.js';
 import { ShardInputCache } from './shard-input-cache.js';
 import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
 import { shardKeyText } from '../stores/shard-queue.js';
+import type { ResourceCapacity, StepResources } from '../core/resources.js';
+import { ResourcePool } from './resource-pool.js';
 
 /** What a worker needs to drive a stored flow: its definition and the engine settings it runs under. */
 export interface WorkerFlowSetup {
@@ -40,12 +42,17 @@ export type WorkerOutcome =
   | { kind: 'busy'; flowId: string }
   /** This worker lost the flow's lease (e.g. the database was away too long): another worker continues it. */
   | { kind: 'lost'; flowId: string }
+  /**
+   * Its next step needs more cores or memory than this worker has in all (`resources`): given back at
+   * once for a worker that has enough, and passed over by this one until its log moves on.
+   */
+  | { kind: 'unfit'; flowId: string; stepId: string; need: StepResources; capacity: ResourceCapacity }
   /** Its definition could not be found or does not match its log. */
   | { kind: 'unresolvable'; flowId: string; error: Error }
   /** The database failed (after the store's own bounded retries); the flow is claimable again once its lease expires. */
   | { kind: 'error'; flowId: string; error: Error }
   /** One shard of a sharded step this worker claimed (the flow's coordinator, maybe another worker, merges it). */
-  | { kind: 'shard'; flowId: string; stepIndex: number; shardIndex: number; end: ShardRunEnd | 'unresolvable' | 'error'; error?: Error };
+  | { kind: 'shard'; flowId: string; stepIndex: number; shardIndex: number; end: ShardRunEnd | 'unresolvable' | 'unfit' | 'error'; error?: Error };
 
 /** Told when the database becomes unreachable and when it is back (said once each, not per attempt). */
 export type DatabaseState = { kind: 'unreachable'; error: Error } | { kind: 'reachable'; downMs: number };
@@ -55,6 +62,13 @@ export interface FlowWorkerOptions {
   resolve: FlowResolver;
   /** Flows driven at the same time by this worker; default 1. */
   concurrency?: number;
+  /**
+   * The cores and memory this worker hands out to the attempts of steps that declare `resources`
+   * (docs/resources.md): an attempt starts once its needs fit in what is left, a flow or shard whose
+   * step needs more than all of it is never run here, and no more work is claimed while nothing is
+   * left. Absent: `resources` are not looked at (every step runs as if it declared none).
+   */
+  resources?: ResourceCapacity;
   /** Longest sleep of an idle worker between looks (woken earlier by NOTIFY or a due retry); default 5000 ms. */
   pollMs?: number;
   /** Lease of a claimed flow; default 30 s. */
@@ -66,6 +80,8 @@ export interface FlowWorkerOptions {
   clock?: Clock;
   /** @deprecated Ignored: a crashed worker's attempt is recovered when its lease expires. */
   staleAttemptMs?: number;
+  /** Where command steps make their attempts' directories (see `FlowEngineOptions.workRoot`). */
+  workRoot?: string;
   /** Threads for shard attempts (see `FlowEngineOptions.threads`); owned by the caller. */
   threads?: FlowEngineOptions['threads'];
   /** Where the batch outputs of its attempts and shard merges are cut into chunks (see `FlowEngineOptions.chunkLimits`). */
@@ -87,6 +103,8 @@ export interface WorkerRunOptions {
 }
 
 const MAX_OUTAGE_BACKOFF_MS = 30_000;
+/** Flows remembered as too big for this worker; forgetting one costs one more claim and log read. */
+const MAX_UNFIT = 1_000;
 
 /**
  * Runs the flows of the flow queue, in as many processes and machines as share the database. It
@@ -112,12 +130,18 @@ export class FlowWorker {
   private readonly committer: GroupCommitter;
   /** Flows already reported unresolvable, with the reason: said once, not on every claim. */
   private readonly unresolvable = new Map<string, string>();
+  private readonly pool: ResourcePool | undefined;
+  /** Flows whose next step needs more than this worker has, at the version seen: passed over until their log moves on. */
+  private readonly unfitFlows = new Map<string, number>();
+  /** Mapped steps (`flowId:stepIndex`) whose shards need more than this worker has: their shards are never claimed here. */
+  private readonly unfitSteps = new Map<string, { flowId: string; stepIndex: number }>();
   private wake: () => void = () => undefined;
 
   constructor(private readonly options: FlowWorkerOptions) {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
     this.pollMs = Math.max(1, options.pollMs ?? 5_000);
     this.clock = options.clock ?? systemClock;
+    this.pool = options.resources === undefined ? undefined : new ResourcePool(options.resources);
     this.committer = new GroupCommitter(options.store);
     this.leases = new LeaseKeeper({
       store: options.store,
@@ -165,8 +189,10 @@ export class FlowWorker {
         let claimed: FlowLease[] = [];
         let nextLook = this.pollMs;
         try {
-          const free = this.concurrency - inFlight.size;
-          if (free > 0) claimed = await this.leases.claim(free);
+          // A worker whose cores or memory are all taken claims nothing more: others may have room now.
+          const spare = this.pool?.hasSpare() !== false;
+          const free = spare ? this.concurrency - inFlight.size : 0;
+          if (free > 0) claimed = await this.leases.claim(free, this.skippedFlows());
           if (claimed.length > 0) this.options.onClaim?.(claimed.map((l) => l.flowId));
           if (downSince !== null) this.options.onDatabase?.({ kind: 'reachable', downMs: this.clock.now() - downSince });
           downSince = null;
@@ -184,8 +210,8 @@ export class FlowWorker {
             inFlight.set(lease.flowId, visit);
           }
           // Free slots help with the shards of sharded steps, whoever coordinates them.
-          const shardSlots = this.concurrency - inFlight.size;
-          const shards = shardSlots > 0 ? await this.shardLeases.claim(shardSlots) : [];
+          const shardSlots = this.pool?.hasSpare() === false ? 0 : this.concurrency - inFlight.size;
+          const shards = shardSlots > 0 ? await this.shardLeases.claim(shardSlots, undefined, [...this.unfitSteps.values()]) : [];
           for (const lease of shards) {
             const key = `shard:${shardKeyText(lease)}`;
             const visit = this.visitShard(lease).then((outcome) => {
@@ -203,6 +229,8 @@ export class FlowWorker {
             // Shards held by others may fail and come back, and their flow's next step may follow.
             if (options.untilIdle === true && (wakeAt === null || !(await this.anyUnleasedOpen())) && !(await this.options.store.hasOpenShards())) break;
             if (wakeAt !== null) nextLook = Math.min(this.pollMs, Math.max(0, wakeAt - Date.now()) + 5);
+            // Flows due now that this worker passes over (too big for it) must not make it spin.
+            if (this.unfitFlows.size > 0 && nextLook <= 5) nextLook = this.pollMs;
           }
         } catch (error) {
           if (!isStoreOutage(error)) {
@@ -247,6 +275,13 @@ export class FlowWorker {
       this.shardLeases.forget(lease); // not runnable here: let the lease expire for another worker
       return { ...where, end: 'unresolvable', error: asError(error) };
     }
+    const step = setup.definition.steps[lease.stepIndex];
+    if (this.pool !== undefined && step !== undefined && !this.pool.fits(step.resources)) {
+      // Given back due at once, for a worker with enough; this one never claims this step's shards again.
+      this.unfitSteps.set(`${lease.flowId}:${lease.stepIndex}`, { flowId: lease.flowId, stepIndex: lease.stepIndex });
+      await this.shardLeases.release(lease, { at: this.clock.now() });
+      return { ...where, end: 'unfit' };
+    }
     try {
       return { ...where, end: await this.engineFor(setup).runShard(lease, setup.definition, events, { inputs: this.shardInputs }) };
     } catch (error) {
@@ -268,7 +303,14 @@ export class FlowWorker {
   /** For `untilIdle`: whether some open flow nobody holds is left (due now or later). */
   private async anyUnleasedOpen(): Promise<boolean> {
     const open = await this.options.store.listFlows({ status: ['pending', 'running', 'waiting'], limit: 1000 });
-    return open.some((f) => f.leaseOwner === null || (f.leaseExpiresAt !== null && Date.parse(f.leaseExpiresAt) < Date.now()));
+    return open.some(
+      (f) => (f.leaseOwner === null || (f.leaseExpiresAt !== null && Date.parse(f.leaseExpiresAt) < Date.now())) && this.unfitFlows.get(f.flowId) !== f.version,
+    );
+  }
+
+  /** The flows passed over in claims: those whose next step this worker could never run, as last seen. */
+  private skippedFlows(): { flowId: string; version: number }[] {
+    return [...this.unfitFlows].map(([flowId, version]) => ({ flowId, version }));
   }
 
   private alreadyReported(outcome: WorkerOutcome): boolean {
@@ -316,6 +358,17 @@ export class FlowWorker {
         release = false;
         return { kind: 'lost', flowId };
       }
+      const unfit = signal?.aborted === true ? undefined : engine.unfitStep(handle);
+      if (unfit !== undefined && this.pool !== undefined) {
+        // Released now (not left to expire): a worker with enough may take it at once.
+        this.unfitFlows.delete(flowId);
+        this.unfitFlows.set(flowId, handle.version);
+        // Bounded: the oldest entries (mostly flows other workers ended since) go first.
+        if (this.unfitFlows.size > MAX_UNFIT) this.unfitFlows.delete(this.unfitFlows.keys().next().value as string);
+        const need = setup.definition.steps[unfit.index]?.resources ?? {};
+        return { kind: 'unfit', flowId, stepId: unfit.stepId, need, capacity: this.pool.capacity };
+      }
+      this.unfitFlows.delete(flowId);
       const notBefore = dueTime(end);
       if (notBefore !== null && notBefore > this.clock.now()) return { kind: 'waiting', flowId, notBefore };
       return { kind: 'stopped', flowId, flow: end };
@@ -336,9 +389,11 @@ export class FlowWorker {
       clock: this.clock,
       leases: this.leases,
       shardLeases: this.shardLeases,
+      ...(this.pool === undefined ? {} : { resources: this.pool }),
       concurrency: this.concurrency,
       ...(this.options.threads === undefined ? {} : { threads: this.options.threads }),
       ...(this.options.chunkLimits === undefined ? {} : { chunkLimits: this.options.chunkLimits }),
+      ...(this.options.workRoot === undefined ? {} : { workRoot: this.options.workRoot }),
       append: (...args) => this.committer.append(...args),
       ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
       ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { StoreError } from '../core/errors.js';
 import { FsBlobStore } from './blobs/fs-blob-store.js';
 import type { FlowStore } from './flow-store.js';
+import { endedWorkDirs, logBlobsAndFlows, removeWorkDir } from './command-leftovers.js';
 
 export interface GarbageOptions {
   /** List what would be removed, remove nothing. */
@@ -14,6 +15,11 @@ export interface GarbageOptions {
   minAgeMs?: number;
   /** The time ages are measured from (default now). */
   now?: Date;
+  /**
+   * Where command steps keep the directories of their failed attempts: those of flows that ended
+   * (completed, failed, cancelled) are removed too. Absent: no directory is looked at.
+   */
+  workRoot?: string;
 }
 
 export interface GarbageReport {
@@ -21,6 +27,8 @@ export interface GarbageReport {
   blobs: string[];
   /** Stale partial writes of a blob directory (absolute paths): removed, or that would be. */
   tempFiles: string[];
+  /** Kept working directories of command steps of ended flows (absolute paths): removed, or that would be. */
+  workDirs: string[];
   dryRun: boolean;
 }
 
@@ -33,7 +41,8 @@ const RESTRICT_VIOLATION = '23001';
 /**
  * `chemflow gc`: removes the blobs of `store.blobs` that no stored artifact names (chunks of batches,
  * bytes of files) — left by attempts that wrote their outputs and then failed, or lost a race to
- * another worker — and, in a blob directory, partial writes (`tmp/*.part`) left by a crash.
+ * another worker — except command logs, which the log names; in a blob directory, partial writes
+ * (`tmp/*.part`) left by a crash; and with `workRoot`, the kept directories of ended flows' commands.
  *
  * The blobs are listed before the names are read, so a blob whose artifact is appended meanwhile is
  * named by then; in a directory, blobs younger than `minAgeMs` are kept for the attempts still running,
@@ -47,6 +56,9 @@ export async function collectGarbage(store: FlowStore, options: GarbageOptions =
   const listed: string[] = [];
   for await (const hash of blobs.list()) listed.push(hash);
   const named = await store.referencedBlobs();
+  // Command logs are file blobs no artifact row names: the log keeps them alive.
+  const { logs, flows } = await logBlobsAndFlows(store);
+  for (const hash of logs) named.add(hash);
   const directory = blobs.directory;
   // A blob store with a directory keeps `FsBlobStore`'s layout: the age of a blob is its file's.
   const files = directory === null ? null : new FsBlobStore(directory);
@@ -59,7 +71,9 @@ export async function collectGarbage(store: FlowStore, options: GarbageOptions =
   }
   const tempFiles = directory === null ? [] : await staleTempFiles(join(directory, 'tmp'), cutoff);
   if (!dryRun) for (const path of tempFiles) await rm(path, { force: true });
-  return { blobs: garbage, tempFiles, dryRun };
+  const workDirs = options.workRoot === undefined ? [] : await endedWorkDirs(options.workRoot, flows, cutoff);
+  if (!dryRun) for (const dir of workDirs) await removeWorkDir(dir);
+  return { blobs: garbage, tempFiles, workDirs, dryRun };
 }
 
 async function removed(remove: () => Promise<void>): Promise<boolean> {

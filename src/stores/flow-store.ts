@@ -81,6 +81,16 @@ export type LeaseAcquisition =
   | { acquired: false; reason: 'leased'; owner: string; expiresAt: string }
   | { acquired: false; reason: 'not_found' };
 
+export interface ClaimFlowsOptions {
+  limit: number;
+  leaseMs: number;
+  /**
+   * Flows the claimer cannot run as they stand (their next step needs more cores or memory than it
+   * has), each at the version it saw: passed over until their log moves on.
+   */
+  skip?: readonly { flowId: string; version: number }[];
+}
+
 /**
  * The flow queue: how workers find work without reading history. Times are the database's own clock
  * (every worker agrees on it); the memory store uses the process's.
@@ -93,7 +103,7 @@ export interface FlowQueue {
    * Claims up to `limit` runnable flows (open, due, lease free or expired) for `owner`, skipping rows
    * another claimer holds locked: two workers never claim the same flow.
    */
-  claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]>;
+  claimFlows(owner: string, options: ClaimFlowsOptions): Promise<ClaimedFlow[]>;
 
   /**
    * Takes the lease of one flow if it is free, expired or already `owner`'s — or held by `takeOverFrom`,

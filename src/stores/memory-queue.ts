@@ -1,6 +1,6 @@
 import { batchProjection, mergedQueueStatus, OPEN_STATUSES, queueDueAt, rebuiltQueueStatus, type QueueStatus } from '../core/queue-status.js';
 import type { FlowEvent } from '../core/events.js';
-import type { ClaimedFlow, FlowQuery, FlowSummary, LeaseAcquisition } from './flow-store.js';
+import type { ClaimedFlow, ClaimFlowsOptions, FlowQuery, FlowSummary, LeaseAcquisition } from './flow-store.js';
 
 const DEFAULT_LIMIT = 50;
 const OPEN: ReadonlySet<QueueStatus> = new Set(OPEN_STATUSES);
@@ -80,10 +80,11 @@ export class MemoryFlowQueue {
     return rows.slice(0, query.limit ?? DEFAULT_LIMIT).map(summary);
   }
 
-  claimFlows(owner: string, options: { limit: number; leaseMs: number }): ClaimedFlow[] {
+  claimFlows(owner: string, options: ClaimFlowsOptions): ClaimedFlow[] {
     const now = this.now();
+    const skipped = new Set((options.skip ?? []).map((s) => `${s.flowId}:${s.version}`));
     const claimable = [...this.rows.values()]
-      .filter((r) => this.isClaimable(r, now))
+      .filter((r) => this.isClaimable(r, now) && !skipped.has(`${r.flowId}:${r.version}`))
       .sort((a, b) => (a.nextDueAt ?? 0) - (b.nextDueAt ?? 0) || a.order - b.order)
       .slice(0, options.limit);
     for (const row of claimable) Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + options.leaseMs });

@@ -1,5 +1,5 @@
 import type { QueueStatus } from '../core/queue-status.js';
-import { shardKeyText, type ClaimedShard, type ShardDue, type ShardKey, type ShardRow } from './shard-queue.js';
+import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue, type ShardKey, type ShardRow } from './shard-queue.js';
 
 interface Row extends ClaimedShard {
   dueAt: number | null;
@@ -28,8 +28,9 @@ export class MemoryShardQueue {
     this.notify();
   }
 
-  claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): ClaimedShard[] {
+  claimShards(owner: string, options: ClaimShardsOptions): ClaimedShard[] {
     const now = this.now();
+    const skipped = new Set((options.skipSteps ?? []).map((s) => `${s.flowId}:${s.stepIndex}`));
     const claimable = [...this.rows.values()]
       .filter(
         (r) =>
@@ -37,6 +38,7 @@ export class MemoryShardQueue {
           r.dueAt <= now &&
           (r.leaseOwner === null || (r.leaseExpiresAt ?? 0) < now) &&
           (options.flowId === undefined || r.flowId === options.flowId) &&
+          !skipped.has(`${r.flowId}:${r.stepIndex}`) &&
           this.flowStatus(r.flowId) === 'running',
       )
       .sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0) || a.shardIndex - b.shardIndex)

@@ -17,6 +17,7 @@ import type {
   AppendRequest,
   AppendResult,
   ClaimedFlow,
+  ClaimFlowsOptions,
   FlowQuery,
   FlowStore,
   FlowSummary,
@@ -24,7 +25,7 @@ import type {
 } from './flow-store.js';
 import { MemoryFlowQueue } from './memory-queue.js';
 import { MemoryShardQueue } from './memory-shard-queue.js';
-import type { ClaimedShard, ShardDue, ShardKey, ShardRow } from './shard-queue.js';
+import type { ClaimedShard, ClaimShardsOptions, ShardDue, ShardKey, ShardRow } from './shard-queue.js';
 import { MemoryStepCache } from './memory-step-cache.js';
 import { cacheEntryProblem, cancelsFlow, type CacheEntry, type CachePruneOptions, type CacheStats } from './step-cache-index.js';
 
@@ -165,7 +166,7 @@ export class MemoryFlowStore implements FlowStore {
     return Promise.resolve(this.queue.listFlows(query));
   }
 
-  claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]> {
+  claimFlows(owner: string, options: ClaimFlowsOptions): Promise<ClaimedFlow[]> {
     return Promise.resolve(this.queue.claimFlows(owner, options));
   }
 
@@ -193,7 +194,7 @@ export class MemoryFlowStore implements FlowStore {
     return Promise.resolve();
   }
 
-  claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): Promise<ClaimedShard[]> {
+  claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]> {
     return Promise.resolve(this.shards.claimShards(owner, options));
   }
 

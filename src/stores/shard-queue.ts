@@ -23,6 +23,15 @@ export interface ShardRow extends ShardKey {
 /** When a shard given back may be claimed again: now or later (epoch ms), or never until reopened. */
 export type ShardDue = { at: number } | 'now' | 'closed';
 
+export interface ClaimShardsOptions {
+  limit: number;
+  leaseMs: number;
+  /** Only the shards of this flow. */
+  flowId?: string;
+  /** Steps whose shards the claimer cannot run (they need more cores or memory than it has): never claimed. */
+  skipSteps?: readonly { flowId: string; stepIndex: number }[];
+}
+
 /**
  * The shard queue: the work items of sharded map steps, which any worker may claim (docs/map.md). Like
  * the flow queue it only schedules: whether a shard still has to run is its flow's log's to say (a
@@ -40,7 +49,7 @@ export interface ShardQueue {
    * Claims up to `limit` due shards whose lease is free or expired, of running flows only (of one flow
    * with `flowId`), skipping rows another claimer holds locked.
    */
-  claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): Promise<ClaimedShard[]>;
+  claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]>;
 
   /** The heartbeat of shard leases: the status of the flow of each shard still held (lost ones are absent). */
   renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>>;

@@ -9,7 +9,9 @@ import { styleFor } from '../io.js';
 import { renderSummary } from '../render/summary.js';
 import { withStore } from '../store.js';
 import { stepThreadsFor } from '../step-threads.js';
+import { workRootOf } from '../work-root.js';
 import { driveFlow, progressFor, type DriveOptions } from './drive.js';
+import { poolForFlow } from '../resources.js';
 import { writeLine } from '../render/printable.js';
 
 export interface ResumeOptions extends DriveOptions {
@@ -17,6 +19,9 @@ export interface ResumeOptions extends DriveOptions {
   flow?: string;
   /** `--concurrency`: shards of a mapped step run at once by this process; default the number of cores. */
   concurrency?: number;
+  /** `--cpus` / `--memory-mb`, as for `run`. */
+  cpus?: number;
+  memoryMb?: number;
 }
 
 /**
@@ -39,13 +44,16 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
       throw error;
     });
     const definition = withRecordedCache(loaded.definition, stored.metadata);
+    const resources = poolForFlow(definition, options);
     const progress = progressFor(ctx, options);
     const threads = stepThreadsFor(ctx, options.concurrency);
     const engine = new FlowEngine({
       store,
       retryPolicy: loaded.retryPolicy,
       baseDir: loaded.baseDir,
+      workRoot: workRootOf(ctx),
       onEvent: progress.onEvent,
+      resources,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(threads === undefined ? {} : { threads }),
     });

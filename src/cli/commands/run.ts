@@ -5,8 +5,10 @@ import type { ExitCode } from '../cli-error.js';
 import { loadFlow, type CommandContext } from '../context.js';
 import { describeLocation, withStore } from '../store.js';
 import { stepThreadsFor } from '../step-threads.js';
+import { workRootOf } from '../work-root.js';
 import { driveFlow, progressFor, type DriveOptions } from './drive.js';
 import { writeLine } from '../render/printable.js';
+import { poolForFlow } from '../resources.js';
 
 /**
  * `chemflow run <flow-file>`: validates the whole flow file first (a bad one writes nothing), then
@@ -17,6 +19,9 @@ export interface RunOptions extends DriveOptions {
   cache?: boolean;
   /** `--concurrency`: shards of a mapped step run at once by this process; default the number of cores. */
   concurrency?: number;
+  /** `--cpus` / `--memory-mb`: what steps with `resources` share; default this machine's cores and memory. */
+  cpus?: number;
+  memoryMb?: number;
 }
 
 export async function runCommand(ctx: CommandContext, file: string, options: RunOptions): Promise<ExitCode> {
@@ -24,6 +29,7 @@ export async function runCommand(ctx: CommandContext, file: string, options: Run
   // Recorded in the flow's metadata too, so `resume` and workers continue it with the same choice.
   const definition = options.cache === undefined ? loaded.definition : withCacheForced(loaded.definition, options.cache);
   const metadata = { flowFile: loaded.file, ...(options.cache === undefined ? {} : { cache: options.cache }) };
+  const resources = poolForFlow(definition, options);
   return withStore(ctx, async (store) => {
     const progress = progressFor(ctx, options);
     const threads = stepThreadsFor(ctx, options.concurrency);
@@ -31,7 +37,9 @@ export async function runCommand(ctx: CommandContext, file: string, options: Run
       store,
       retryPolicy: loaded.retryPolicy,
       baseDir: loaded.baseDir,
+      workRoot: workRootOf(ctx),
       onEvent: progress.onEvent,
+      resources,
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
       ...(threads === undefined ? {} : { threads }),
     });

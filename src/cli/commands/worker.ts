@@ -1,6 +1,8 @@
 import { flowStatus } from '../../core/flow-state.js';
 import type { WorkerMetrics } from '../../runtime/worker-metrics.js';
 import { stepThreadsFor } from '../step-threads.js';
+import { workRootOf } from '../work-root.js';
+import { runningCommandGroups, stopAllCommandGroups } from '../../runtime/command/process-group.js';
 import { FlowWorker, type FlowResolver, type WorkerOutcome } from '../../runtime/worker.js';
 import type { LoadedFlowFile } from '../../flowfile/index.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
@@ -11,6 +13,8 @@ import { oneLine } from '../render/table.js';
 import type { FlowStore } from '../../stores/flow-store.js';
 import { describeLocation, withStore } from '../store.js';
 import { writeLine } from '../render/printable.js';
+import { describeResources } from '../../core/resources.js';
+import { hostCapacity } from '../../runtime/resource-pool.js';
 
 export interface WorkerCommandOptions {
   once?: boolean;
@@ -18,6 +22,10 @@ export interface WorkerCommandOptions {
   pollMs?: number;
   leaseMs?: number;
   heartbeatMs?: number;
+  /** `--cpus <n>`: cores this worker hands out to steps with `resources` (default: this machine's); also the default `--concurrency`. */
+  cpus?: number;
+  /** `--memory-mb <m>`: MiB this worker hands out to steps with `resources` (default: this machine's memory). */
+  memoryMb?: number;
   /** `--stale-after <ms>`: deprecated and ignored (leases replaced it). */
   staleAfter?: number;
   /** `--metrics-port <p>`: serve Prometheus metrics on `/metrics` of this port (0: any free port). */
@@ -29,7 +37,7 @@ export interface WorkerCommandOptions {
 /** One line of `chemflow worker --json` (JSON Lines): what became of one flow. */
 export interface WorkerOutcomeLine {
   flowId: string;
-  outcome: 'completed' | 'failed' | 'cancelled' | 'stopped' | 'lost' | 'unresolvable' | 'error';
+  outcome: 'completed' | 'failed' | 'cancelled' | 'stopped' | 'lost' | 'unfit' | 'unresolvable' | 'error';
   status: string | null;
   flowFingerprint: string | null;
   failedStep: string | null;
@@ -84,12 +92,18 @@ async function runWorker(
   metricsPort: number | undefined,
 ): Promise<ExitCode> {
   let failed = 0;
-  const threads = stepThreadsFor(ctx, options.concurrency ?? 1);
+  // --cpus sets how many attempts may run at once unless --concurrency says otherwise; neither: one at a time, as always.
+  const concurrency = options.concurrency ?? options.cpus ?? 1;
+  const host = hostCapacity();
+  const resources = { cpus: options.cpus ?? host.cpus, memoryMb: options.memoryMb ?? host.memoryMb };
+  const threads = stepThreadsFor(ctx, concurrency);
   const worker = new FlowWorker({
     store,
     resolve: flowFileResolver(ctx),
+    workRoot: workRootOf(ctx),
     ...(threads === undefined ? {} : { threads }),
-    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    concurrency,
+    resources,
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
@@ -111,7 +125,7 @@ async function runWorker(
   if (options.quiet !== true)
     writeLine(
       ctx.io.stderr,
-      `Worker ${worker.owner} on ${describeLocation(ctx.db)}: ${options.concurrency ?? 1} flow(s) at a time` +
+      `Worker ${worker.owner} on ${describeLocation(ctx.db)}: ${concurrency} flow(s) at a time, ${describeResources(resources)} for steps that declare resources` +
         `${options.once === true ? ', until nothing is left to run' : ''}. Ctrl-C stops after the current steps.`,
     );
   // Said even with --quiet when the system chose the port: nobody could scrape it otherwise.
@@ -148,14 +162,23 @@ function report(ctx: CommandContext, outcome: WorkerOutcome, json: boolean): voi
   if (outcome.kind === 'busy' || outcome.kind === 'waiting') return;
   // A shard is part of its flow, whose outcome its coordinator reports; only a shard this worker could not run is said.
   if (outcome.kind === 'shard') {
-    if (outcome.error !== undefined)
+    if (outcome.end === 'unfit')
+      writeLine(
+        ctx.io.stderr,
+        `Not running shards of step ${outcome.stepIndex} of flow ${outcome.flowId}: they need more than this worker has; left to a worker with enough.`,
+      );
+    else if (outcome.error !== undefined)
       writeLine(ctx.io.stderr, `Cannot run shard ${outcome.shardIndex} of step ${outcome.stepIndex} of flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}`);
     return;
   }
   const flow = 'flow' in outcome ? outcome.flow : undefined;
   const failedStep = flow?.steps.find((s) => s.status === 'Failed');
   const lastError = failedStep?.errors[failedStep.errors.length - 1];
-  const error = 'error' in outcome ? outcome.error.message : lastError ? `${lastError.errorClass} ${lastError.code}: ${lastError.message}` : null;
+  const error = 'error' in outcome
+    ? outcome.error.message
+    : outcome.kind === 'unfit'
+      ? `step ${outcome.stepId} needs ${describeResources(outcome.need)}; this worker has ${describeResources(outcome.capacity)}`
+      : lastError ? `${lastError.errorClass} ${lastError.code}: ${lastError.message}` : null;
   if (json) {
     const line: WorkerOutcomeLine = {
       flowId: outcome.flowId,
@@ -185,6 +208,9 @@ function report(ctx: CommandContext, outcome: WorkerOutcome, json: boolean): voi
     case 'lost':
       writeLine(ctx.io.stderr, `Lost the lease of flow ${outcome.flowId} (the database was away too long); another worker continues it.`);
       return;
+    case 'unfit':
+      writeLine(ctx.io.stderr, `Left flow ${outcome.flowId} to a worker with more resources: ${error ?? ''} (see docs/resources.md).`);
+      return;
     case 'unresolvable':
       writeLine(ctx.io.stderr, `Cannot run flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}`);
       return;
@@ -199,6 +225,10 @@ function stopOnSignals(ctx: CommandContext, stop: AbortController): () => void {
   const onSignal = (): void => {
     if (stop.signal.aborted) process.exit(130);
     ctx.io.stderr.write('Stopping after the current steps (Ctrl-C again to leave at once).\n');
+    // A command may run for hours: its process group is stopped now (SIGTERM, SIGKILL after the
+    // grace), its attempt recorded as a Transient WORKER_SHUTDOWN that any worker retries.
+    if (runningCommandGroups() > 0) ctx.io.stderr.write(`Stopping ${runningCommandGroups()} running command(s).\n`);
+    stopAllCommandGroups();
     stop.abort();
   };
   process.on('SIGINT', onSignal);

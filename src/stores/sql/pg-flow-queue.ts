@@ -1,5 +1,5 @@
 import type { QueueStatus } from '../../core/queue-status.js';
-import type { ClaimedFlow, FlowQuery, FlowQueue, FlowSummary, LeaseAcquisition } from '../flow-store.js';
+import type { ClaimedFlow, ClaimFlowsOptions, FlowQuery, FlowQueue, FlowSummary, LeaseAcquisition } from '../flow-store.js';
 import { run, type SqlExecutor } from './executor.js';
 import {
   acquireLeaseQuery,
@@ -27,11 +27,11 @@ export class PgFlowQueue implements FlowQueue {
   }
 
   /** A claim whose reply was lost and was retried only delays those flows until their lease expires. */
-  async claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]> {
+  async claimFlows(owner: string, options: ClaimFlowsOptions): Promise<ClaimedFlow[]> {
     const rows = await withRetry('claim flows', () =>
       run<{ flow_id: string; status: QueueStatus; version: number }>(
         this.executor,
-        claimFlowsQuery(owner, options.limit, options.leaseMs),
+        claimFlowsQuery(owner, options.limit, options.leaseMs, options.skip ?? []),
       ),
     );
     return rows.map((r) => ({ flowId: r.flow_id, status: r.status, version: r.version }));

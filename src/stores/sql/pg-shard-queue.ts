@@ -1,5 +1,5 @@
 import type { QueueStatus } from '../../core/queue-status.js';
-import { shardKeyText, type ClaimedShard, type ShardDue, type ShardKey, type ShardQueue, type ShardRow } from '../shard-queue.js';
+import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue, type ShardKey, type ShardQueue, type ShardRow } from '../shard-queue.js';
 import { run, type SqlExecutor } from './executor.js';
 import { claimShardsQuery, HAS_OPEN_SHARDS_QUERY, listShardsQuery, openShardsQuery, releaseShardQuery, renewShardLeasesQuery } from './shard-queries.js';
 import { withRetry } from './transient.js';
@@ -15,12 +15,12 @@ export class PgShardQueue implements ShardQueue {
   }
 
   /** A claim whose reply was lost and was retried only delays those shards until their lease expires. */
-  async claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): Promise<ClaimedShard[]> {
+  async claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]> {
     if (options.limit <= 0) return [];
     const rows = await withRetry('claim shards', () =>
       run<{ flow_id: string; step_index: number; shard_index: number; shard_count: number }>(
         this.executor,
-        claimShardsQuery(owner, options.limit, options.leaseMs, options.flowId),
+        claimShardsQuery(owner, options.limit, options.leaseMs, options.flowId, options.skipSteps ?? []),
       ),
     );
     return rows.map((r) => ({ flowId: r.flow_id, stepIndex: r.step_index, shardIndex: r.shard_index, shardCount: r.shard_count }));

@@ -45,11 +45,13 @@ ORDER BY created_at DESC, flow_id DESC LIMIT $${values.length}::int`,
  * Claims runnable flows in due order. SKIP LOCKED lets concurrent claimers pass over each other's rows
  * instead of waiting on them, so two workers never claim the same flow and never block each other.
  */
-export function claimFlowsQuery(owner: string, limit: number, leaseMs: number): SqlQuery {
+export function claimFlowsQuery(owner: string, limit: number, leaseMs: number, skip: readonly { flowId: string; version: number }[] = []): SqlQuery {
   return {
     text: `WITH claimable AS (
   SELECT flow_id FROM flow_queue
   WHERE ${OPEN} AND next_due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
+    AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::int[]) AS k (flow_id, version)
+      WHERE k.flow_id = flow_queue.flow_id AND k.version = flow_queue.version)
   ORDER BY next_due_at
   LIMIT $2::int
   FOR UPDATE SKIP LOCKED
@@ -57,7 +59,7 @@ export function claimFlowsQuery(owner: string, limit: number, leaseMs: number): 
 UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
 FROM claimable WHERE q.flow_id = claimable.flow_id
 RETURNING q.flow_id::text AS flow_id, q.status, q.version`,
-    values: [owner, limit, leaseMs],
+    values: [owner, limit, leaseMs, skip.map((s) => s.flowId), skip.map((s) => s.version)],
   };
 }
 

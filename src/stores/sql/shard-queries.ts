@@ -53,13 +53,21 @@ SELECT count(*)::int AS opened, pg_notify('chemflow_queue_' || current_schema(),
 }
 
 /** Claims due shards of running flows in due order; SKIP LOCKED as for flows. */
-export function claimShardsQuery(owner: string, limit: number, leaseMs: number, flowId: string | undefined): SqlQuery {
+export function claimShardsQuery(
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  flowId: string | undefined,
+  skipSteps: readonly { flowId: string; stepIndex: number }[] = [],
+): SqlQuery {
   return {
     text: `WITH claimable AS (
   SELECT s.flow_id, s.step_index, s.shard_index FROM flow_shards s
   JOIN flow_queue q ON q.flow_id = s.flow_id AND q.status = 'running'
   WHERE s.due_at IS NOT NULL AND s.due_at <= now() AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
     AND ($4::uuid IS NULL OR s.flow_id = $4::uuid)
+    AND NOT EXISTS (SELECT 1 FROM unnest($5::uuid[], $6::int[]) AS k (flow_id, step_index)
+      WHERE k.flow_id = s.flow_id AND k.step_index = s.step_index)
   ORDER BY s.due_at, s.shard_index
   LIMIT $2::int
   FOR UPDATE OF s SKIP LOCKED
@@ -68,7 +76,7 @@ UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = now() + $3::
 FROM claimable
 WHERE (s.flow_id, s.step_index, s.shard_index) = (claimable.flow_id, claimable.step_index, claimable.shard_index)
 RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, s.shard_count`,
-    values: [owner, limit, leaseMs, flowId ?? null],
+    values: [owner, limit, leaseMs, flowId ?? null, skipSteps.map((s) => s.flowId), skipSteps.map((s) => s.stepIndex)],
   };
 }
 

@@ -9,6 +9,7 @@ import type {
   AppendRequest,
   AppendResult,
   ClaimedFlow,
+  ClaimFlowsOptions,
   FlowQuery,
   FlowStore,
   FlowSummary,
@@ -26,7 +27,7 @@ import { PgFlowRepository } from './pg-flow-repository.js';
 import { PgShardQueue } from './pg-shard-queue.js';
 import { PgStepCache } from './pg-step-cache.js';
 import { SqlBlobStore } from './sql-blob-store.js';
-import type { ClaimedShard, ShardDue, ShardKey, ShardRow } from '../shard-queue.js';
+import type { ClaimedShard, ClaimShardsOptions, ShardDue, ShardKey, ShardRow } from '../shard-queue.js';
 import type { CacheEntry, CachePruneOptions, CacheStats } from '../step-cache-index.js';
 import { withRetry } from './transient.js';
 
@@ -125,7 +126,7 @@ export class SqlFlowStore implements FlowStore {
     return this.queue.listFlows(query);
   }
 
-  claimFlows(owner: string, options: { limit: number; leaseMs: number }): Promise<ClaimedFlow[]> {
+  claimFlows(owner: string, options: ClaimFlowsOptions): Promise<ClaimedFlow[]> {
     return this.queue.claimFlows(owner, options);
   }
 
@@ -153,7 +154,7 @@ export class SqlFlowStore implements FlowStore {
     return this.shards.openShards(flowId, stepIndex, shardCount, shards);
   }
 
-  claimShards(owner: string, options: { limit: number; leaseMs: number; flowId?: string }): Promise<ClaimedShard[]> {
+  claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]> {
     return this.shards.claimShards(owner, options);
   }
 
