@@ -100,6 +100,25 @@ describe('the screening example flow file', () => {
     expect(unmapped.definition.definitionHash).toBe(loaded.definition.definitionHash);
   });
 
+  it('maps chem/read-smiles over the bytes of its file, and refuses any other map.over on it, naming bytes', async () => {
+    const text = await readFile(example, 'utf8');
+    const withMap = (map: string): string => text.replace('    uses: chem/read-smiles\n', `    uses: chem/read-smiles\n    map: ${map}\n`);
+    await writeFile(join(dir, 'read-mapped.yaml'), withMap('{ over: bytes, shardSize: 500000 }'));
+    const loaded = await loadFlowFile(join(dir, 'read-mapped.yaml'), { builtins: BUILTIN_STEPS, cwd: dir });
+    expect(loaded.definition.steps[0]?.map).toEqual({ over: 'bytes', shardSize: 500000 });
+    expect(loaded.definition.steps[0]?.split?.over).toBe('bytes');
+    await writeFile(join(dir, 'read-molecules.yaml'), withMap('{ over: molecules, shardSize: 1000 }'));
+    const error = await loadFlowFile(join(dir, 'read-molecules.yaml'), { builtins: BUILTIN_STEPS, cwd: dir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FlowFileError);
+    expect((error as FlowFileError).issues).toEqual([
+      expect.objectContaining({
+        problem: 'invalid_definition',
+        path: 'steps[0].map',
+        message: 'step "read" is a source: this source splits its own work by "bytes": map.over must be "bytes", not "molecules"',
+      }),
+    ]);
+  });
+
   it('refuses, at load time, a map on chem/lipinski-filter with the reason', async () => {
     const text = (await readFile(example, 'utf8')).replace(
       '    uses: chem/lipinski-filter\n',

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createArtifact, type Artifact } from '../../src/core/artifact.js';
+import type { Artifact } from '../../src/core/artifact.js';
+import { openBatchOutput } from '../../src/runtime/step-data-io.js';
+import { MemoryBlobStore } from '../../src/stores/blobs/memory-blob-store.js';
 import type { JsonObject } from '../../src/core/canonical-json.js';
 import type { ErrorHistoryEntry } from '../../src/core/definition.js';
 import { sha256Hex } from '../../src/core/hash.js';
@@ -169,21 +171,30 @@ describe('chem/report', () => {
     expect((await readFile(join(dir, 'out', 'big.csv'), 'utf8')).trimEnd().split('\n')).toHaveLength(6001);
   });
 
-  it('reports 300,000 molecules with a bounded plot: a deterministic sample of each large verdict, axes over all', { timeout: 120_000 }, async () => {
+  it('reports 300,000 molecules with a bounded plot: a deterministic sample of each large verdict, axes over all', { timeout: 300_000 }, async () => {
     const n = 300_000;
-    // Every 3rd molecule fails: 100,000 failing (all drawn), 200,000 passing (a sample drawn).
-    const screen = syntheticScreen(n, (i) => (i % 3 === 0 ? ['mw', 'clogp'] : []));
+    // Every 4th molecule fails: 75,000 failing (all drawn), 225,000 passing (a sample drawn). Written
+    // straight into batches, as the earlier steps of a flow write them.
+    const blobs = new MemoryBlobStore();
+    const rule = { maxViolations: 1, limits: { mw: 500, clogp: 5, hbd: 5, hba: 10 } };
+    const verdicts = openBatchOutput(CHEM_KINDS.lipinski, { rowsField: 'verdicts', header: { rule, passed: 225_000, failed: 75_000 } }, blobs);
+    const table = openBatchOutput(CHEM_KINDS.descriptors, { rowsField: 'rows', header: { decimals: 2 } }, blobs);
+    for (let i = 0; i < n; i++) {
+      const inchikey = `${base26(i, 14)}-AAAAAAAAAA-N`;
+      const fails = i % 4 === 0;
+      await verdicts.push({ inchikey, name: `M${i}`, smiles: 'CC', line: i + 2, violations: fails ? ['mw', 'clogp'] : [], passes: !fails });
+      await table.push({ inchikey, mw: 150 + ((i * 37) % 500), clogp: -1 + ((i * 13) % 80) / 10, hbd: 1, hba: 2, tpsa: 40, rotatableBonds: 3 });
+    }
     const rejectedCount = MAX_REJECTED_SHOWN + 500;
-    const rejected = createArtifact({
-      kind: CHEM_KINDS.rejectedRows,
-      payload: { source: 'big.csv', rows: Array.from({ length: rejectedCount }, (_, k) => ({ line: n + 2 + k, name: `R${k}`, smiles: 'C1CC(', reason: 'unreadable' })) },
-    });
-    const run = await runStep(report, { input: [...screen, rejected], inputsAs: 'batches', params: { name: 'huge', maxFailedShown: 5, maxPassedShown: 5 }, baseDir: dir });
-    expect(outputOf<ReportSummary>(run, 'chem/report')).toMatchObject({ csv: { rows: n + rejectedCount }, counts: { molecules: n, passed: 200_000, failed: 100_000, rejected: rejectedCount } });
+    const rejected = openBatchOutput(CHEM_KINDS.rejectedRows, { rowsField: 'rows', header: { source: 'big.csv' } }, blobs);
+    for (let k = 0; k < rejectedCount; k++) await rejected.push({ line: n + 2 + k, name: `R${k}`, smiles: 'C1CC(', reason: 'unreadable' });
+    const input = [await verdicts.close(), await table.close(), await rejected.close()];
+    const run = await runStep(report, { input, blobs, params: { name: 'huge', maxFailedShown: 5, maxPassedShown: 5 }, baseDir: dir });
+    expect(outputOf<ReportSummary>(run, 'chem/report')).toMatchObject({ csv: { rows: n + rejectedCount }, counts: { molecules: n, passed: 225_000, failed: 75_000, rejected: rejectedCount } });
     const html = await readFile(join(dir, 'out', 'huge.html'), 'utf8');
     expect(html).toContain(`<title id="mw-clogp-title">Molecular weight against cLogP of ${n} molecules</title>`);
-    expect(html).toMatch(new RegExp(`<path class="dots pass" d="(M\\d+ \\d+h0)+"><title>200000 passing molecules, a sample of ${MAX_PLOTTED_POINTS} drawn`));
-    expect(html).toMatch(/<path class="dots fail" d="(M\d+ \d+h0)+"><title>100000 failing molecules, \d+ distinct positions/);
+    expect(html).toMatch(new RegExp(`<path class="dots pass" d="(M\\d+ \\d+h0)+"><title>225000 passing molecules, a sample of ${MAX_PLOTTED_POINTS} drawn`));
+    expect(html).toMatch(/<path class="dots fail" d="(M\d+ \d+h0)+"><title>75000 failing molecules, \d+ distinct positions/);
     expect(html).not.toContain('<circle class="point');
     // The page lists the first rejected rows only; the CSV has them all.
     expect(section(html, 'rejected')).toContain(`Showing the first ${MAX_REJECTED_SHOWN} of ${rejectedCount}`);
@@ -284,6 +295,13 @@ describe('chem/report', () => {
 });
 
 /** The HTML of one `<section id="…">`. */
+/** `n` in base 26 as `width` capital letters: a distinct, valid-looking InChIKey block. */
+function base26(n: number, width: number): string {
+  let text = '';
+  for (let k = 0, rest = n; k < width; k++, rest = Math.floor(rest / 26)) text = String.fromCharCode(65 + (rest % 26)) + text;
+  return text;
+}
+
 function section(html: string, id: string): string {
   const start = html.indexOf(`<section id="${id}">`);
   expect(start).toBeGreaterThan(-1);
