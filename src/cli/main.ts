@@ -5,7 +5,6 @@ import {
   FlowNotFoundError,
   FlowNotRunnableError,
   RetryRejectedError,
-  StepInProgressError,
   StoreError,
   isChemflowError,
   isStoreOutage,
@@ -120,11 +119,6 @@ function explanation(error: unknown, env: NodeJS.ProcessEnv): string[] {
     lines.push(
       `Error: flow ${error.flowId} is being run by ${error.owner} (its lease runs until ${error.expiresAt}).`,
       'Next: wait for it (`chemflow status` shows its progress); if that process is gone, its lease expires by itself and the flow can be resumed then.',
-    );
-  } else if (error instanceof StepInProgressError) {
-    lines.push(
-      `Error: attempt ${error.attempt} of step ${error.stepId} (started ${error.startedAt}) is still running in another process.`,
-      `Next: wait for it; if that process is gone, \`chemflow resume ${error.flowId}\` takes the attempt over.`,
     );
   } else if (error instanceof StoreError) {
     lines.push(`Error (${error.code}): ${error.message}${error.sqlState === undefined ? '' : ` (SQLSTATE ${error.sqlState})`}`);

@@ -121,7 +121,6 @@ export function buildProgram(io: CliIo): Program {
     .option('--lease-ms <ms>', 'lease of a claimed flow: a worker silent this long is presumed gone (default 30000)', positiveInteger)
     .option('--heartbeat-ms <ms>', 'how often the leases are renewed, below --lease-ms (default 10000)', positiveInteger)
     .option('--poll-ms <ms>', 'longest sleep when idle; NOTIFY and due retries wake it earlier (default 5000)', positiveInteger)
-    .option('--stale-after <ms>', 'deprecated, ignored: leases detect a crashed worker (see --lease-ms)', nonNegativeInteger)
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://<host>:<port>/metrics (0: any free port, printed on stderr)', tcpPort)
     .option('--json', 'print one JSON line per flow: {flowId, outcome, status, flowFingerprint, failedStep, error}')
     .option('-q, --quiet', 'no start-up line')

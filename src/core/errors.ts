@@ -103,23 +103,6 @@ export class ConcurrencyError extends ChemflowError {
   }
 }
 
-/**
- * Another process is running an attempt of this flow right now (a `StepStarted` without a result that
- * is not yet stale). A concurrency conflict: the caller backs off instead of running the step twice.
- */
-export class StepInProgressError extends ConcurrencyError {
-  constructor(
-    flowId: string,
-    version: number,
-    readonly stepId: string,
-    readonly attempt: number,
-    readonly startedAt: string,
-  ) {
-    super(flowId, version, version);
-    this.message = `Flow ${flowId}: attempt ${attempt} of step ${stepId} started at ${startedAt} is still in progress elsewhere; if its process is gone, resume with takeOver`;
-  }
-}
-
 /** Another process holds the flow's lease: a concurrency conflict, so a worker counts it busy. */
 export class FlowLeasedError extends ConcurrencyError {
   constructor(

@@ -37,11 +37,6 @@ export interface FlowEngineOptions {
    */
   append?: AppendFn;
   /**
-   * @deprecated Ignored since the flow queue: an attempt is presumed lost when its process's lease
-   * expired (seconds), not after a fixed age. Kept so that existing callers still compile.
-   */
-  staleAttemptMs?: number;
-  /**
    * Shards of a mapped step this engine runs at once (docs/map.md); default the number of cores. Other
    * processes (workers on the same database) run the shards they claim on top of these.
    */
@@ -90,11 +85,6 @@ export interface RetryDecisionNote {
 }
 
 export interface RunOptions {
-  /**
-   * @deprecated Ignored: a flow is run under its lease, and a Running attempt found once the lease is
-   * held belongs to a process whose lease expired, so it is recovered at once.
-   */
-  takeOver?: boolean;
   /** The flow's lease, when the caller already holds it (a worker's claim); else the engine acquires it. */
   lease?: FlowLease;
   /**

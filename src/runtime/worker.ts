@@ -78,8 +78,6 @@ export interface FlowWorkerOptions {
   /** Lease owner name; default `host:pid:random`. */
   owner?: string;
   clock?: Clock;
-  /** @deprecated Ignored: a crashed worker's attempt is recovered when its lease expires. */
-  staleAttemptMs?: number;
   /** Where command steps make their attempts' directories (see `FlowEngineOptions.workRoot`). */
   workRoot?: string;
   /** Threads for shard attempts (see `FlowEngineOptions.threads`); owned by the caller. */

@@ -26,8 +26,6 @@ export interface WorkerCommandOptions {
   cpus?: number;
   /** `--memory-mb <m>`: MiB this worker hands out to steps with `resources` (default: this machine's memory). */
   memoryMb?: number;
-  /** `--stale-after <ms>`: deprecated and ignored (leases replaced it). */
-  staleAfter?: number;
   /** `--metrics-port <p>`: serve Prometheus metrics on `/metrics` of this port (0: any free port). */
   metricsPort?: number;
   json?: boolean;
@@ -120,8 +118,6 @@ async function runWorker(
       report(ctx, outcome, options.json === true);
     },
   });
-  if (options.staleAfter !== undefined)
-    ctx.io.stderr.write('Note: --stale-after is ignored: a crashed worker is detected when its lease expires (--lease-ms).\n');
   if (options.quiet !== true)
     writeLine(
       ctx.io.stderr,
