@@ -60,6 +60,24 @@ describe.each(engineStores)('a worker with resources on $name', ({ create }) => 
     });
   });
 
+  it('admits the shards of a mapped step one by one against its cores', async () => {
+    await withStore(async (store) => {
+      for (const [cpus, expected] of [
+        [1, 1],
+        [2, 2],
+      ] as const) {
+        const overlap = new Overlap();
+        const items: StepDefinition = { id: 'items', kind: 'source', baseParams: {}, run: () => ({ outputs: [{ kind: 'items', payload: { items: [1, 2, 3, 4] } }] }) };
+        const mapped: StepDefinition = { ...overlap.step('each', { cpus: 1 }, 150), map: { over: 'items', shardSize: 1 } };
+        const flow = defineFlow(`mapped-${cpus}`, [items, mapped]);
+        await new FlowEngine({ store }).startFlow(flow);
+        const worker = new FlowWorker({ store, resolve: byName(flow), concurrency: 4, resources: { cpus, memoryMb: 100 }, pollMs: 50 });
+        expect((await worker.run({ untilIdle: true })).filter((o) => o.kind !== 'shard').map((o) => o.kind)).toEqual(['completed']);
+        expect(overlap.max).toBe(expected);
+      }
+    });
+  });
+
   it('never starts a step that needs more than it has: the flow waits, unleased, for a worker with enough', async () => {
     await withStore(async (store) => {
       const overlap = new Overlap();
