@@ -53,7 +53,7 @@ export class FlowEngine {
   private readonly chunkLimits: ChunkLimits | undefined;
   private readonly resources: ResourcePool | undefined;
   private readonly workRoot: string | undefined;
-  /** The seeds' `error_store`: the store itself, which writes each error row in its StepFailed's transaction. */
+  /** Where error rows are read: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
   constructor(options: FlowEngineOptions) {
