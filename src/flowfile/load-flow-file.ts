@@ -45,6 +45,10 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
   const parsed = flowFileSchema.safeParse(doc.data, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.add('schema', issue.path, issueText(issue));
+    // A step's own checks (`uses` or `command`) do not run once its keys failed: say it anyway.
+    for (const index of stepsWithoutKind(doc.data))
+      if (!issues.items.some((i) => i.path === formatPath(['steps', index, 'uses'])))
+        issues.add('schema', ['steps', index, 'uses'], 'is required (expected a string): a step type or module path, or give `command` to run a program');
     throw new FlowFileError(shownAs, issues.items);
   }
   const input = parsed.data;
@@ -178,6 +182,15 @@ export class IssueList {
     const position = this.doc.locate(path);
     this.items.push({ problem, path: formatPath(path), message, ...(position ? { line: position.line, column: position.column } : {}) });
   }
+}
+
+/** Indexes of the steps of a raw document that have neither `uses` nor `command`. */
+function stepsWithoutKind(data: unknown): number[] {
+  const steps = (data as { steps?: unknown } | null)?.steps;
+  if (!Array.isArray(steps)) return [];
+  return steps.flatMap((step: unknown, index) =>
+    typeof step === 'object' && step !== null && !('uses' in step) && !('command' in step) ? [index] : [],
+  );
 }
 
 function displayPath(file: string, cwd: string): string {
