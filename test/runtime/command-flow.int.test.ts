@@ -14,6 +14,7 @@ import { commandStep } from '../../src/runtime/command/command-step.js';
 import { FlowEngine } from '../../src/runtime/engine.js';
 import { LeaseKeeper } from '../../src/runtime/lease-keeper.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
+import { collectGarbage } from '../../src/stores/collect-garbage.js';
 import { tamperBlob } from '../helpers/tamper.js';
 import { processAlive } from '../support/processes.js';
 import { fileEngineStores, storeRunner } from '../support/stores.js';
@@ -111,6 +112,12 @@ describe('command steps on every store that keeps files', () => {
         const workDir = error?.details.workDir as string;
         expect(existsSync(join(workDir, '.chemflow', 'stderr.log'))).toBe(true);
         expect(await readdir(join(workDir, '..'))).toEqual([workDir.split('/').pop()]);
+        // gc keeps the logs (no artifact names them: the log does) and removes the ended flow's kept directory.
+        const report = await collectGarbage(store, { minAgeMs: 0, workRoot: join(root, 'work') });
+        expect(report.workDirs).toEqual([join(root, 'work', flow.id)]);
+        expect(existsSync(workDir)).toBe(false);
+        expect(new TextDecoder().decode(await store.blobs.get(logs.stderr))).toBe('database busy, try later\n');
+        expect(report.blobs).not.toContain(logs.stderr);
       });
     });
 
