@@ -54,6 +54,42 @@ describe('chemflow logs', () => {
   }, E2E_TIMEOUT_MS);
 });
 
+describe('a worker asked to stop', () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    ws = await workspace();
+  });
+  afterAll(() => ws.remove());
+
+  it('stops its running command (SIGTERM to the group) and records the attempt as Transient WORKER_SHUTDOWN', async () => {
+    await ws.write(
+      'long.yaml',
+      `name: long
+retry: { maxRetries: 0 }
+steps:
+  - id: long
+    command: ["sh", "-c", "echo $$ > pid; sleep 60 & wait"]
+`,
+    );
+    const submitted = await ws.json<{ flowId: string }>('submit', 'long.yaml');
+    const worker = startWorker(ws.db, ws.dir, ['--poll-ms', '20']);
+    const stepDir = join(ws.db, 'work', submitted.flowId, 'long');
+    let pid = 0;
+    await waitUntil(async () => {
+      const dirs = await readdir(stepDir).catch(() => []);
+      pid = dirs[0] === undefined ? 0 : Number((await readFile(join(stepDir, dirs[0], 'pid'), 'utf8').catch(() => '')).trim());
+      return pid > 0;
+    }, 'the command to start');
+    process.kill(worker.pid, 'SIGTERM');
+    const end = await worker.exited;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stderr).toContain('Stopping 1 running command(s).');
+    expect(processAlive(pid)).toBe(false);
+    const errors = await ws.json<{ errorClass: string; details: { error_code: string; signal: string } }[]>('errors', submitted.flowId);
+    expect(errors).toMatchObject([{ errorClass: 'Transient', details: { error_code: 'WORKER_SHUTDOWN', signal: 'SIGTERM' } }]);
+  }, E2E_TIMEOUT_MS);
+});
+
 describeWithPg('command steps with workers on PostgreSQL', () => {
   let schema: TestSchema;
   let ws: Workspace;

@@ -2,7 +2,7 @@
 // exit codes as error classes with the logs' tails in the error row, timeouts and cancels that leave
 // no process behind, a tampered file refused before any program reads it, and mapped command steps.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,36 @@ describe('command steps on every store that keeps files', () => {
         expect(flow.failed).toBe(true);
         const [error] = await store.listErrors(flow.id);
         expect(error).toMatchObject({ stepId: 'upper', details: { error_code: 'ARTIFACT_INTEGRITY' } });
+      });
+    });
+
+    it('takes a command step from the step cache; a changed env or script content misses it', async () => {
+      await withStore(async (store) => {
+        const script = join(root, `shout-${Math.random().toString(16).slice(2)}.sh`);
+        await writeFile(script, 'tr a-z A-Z < "$1" > "$2"\n');
+        const flowWith = (env: Record<string, string>) =>
+          defineFlow('cached-command', [
+            commandStep({ id: 'make', command: ['sh', '-c', 'echo ethanol > {out.name}'], outputs: { name: { path: 'name.txt', kind: 'text/plain' } }, cache: true }),
+            commandStep({
+              id: 'shout',
+              command: ['sh', '{script}', '{in.name}', '{out.loud}'],
+              script,
+              baseDir: root,
+              env,
+              outputs: { loud: { path: 'loud.txt', kind: 'text/plain' } },
+              cache: true,
+            }),
+          ]);
+        const first = await runFlow(store, flowWith({}));
+        const second = await runFlow(store, flowWith({}));
+        expect(second.steps.map((s) => s.cachedFrom?.flowId ?? null)).toEqual([first.id, first.id]);
+        expect(second.steps[1]?.outputs).toEqual(first.steps[1]?.outputs);
+        const otherEnv = await runFlow(store, flowWith({ LC_ALL: 'C' }));
+        expect(otherEnv.steps[1]?.cachedFrom ?? null).toBeNull();
+        await writeFile(script, 'tr a-z A-Z < "$1" > "$2"\n# changed\n');
+        const otherScript = await runFlow(store, flowWith({}));
+        expect(otherScript.steps[1]?.cachedFrom ?? null).toBeNull();
+        expect(otherScript.steps[1]?.fingerprint).not.toBe(first.steps[1]?.fingerprint);
       });
     });
 
