@@ -4,11 +4,12 @@ import { defineFlow, defineStep, type FlowDefinition, type StepDefinition, type 
 import { isChemflowError, UnstorableValueError } from '../core/errors.js';
 import { assertStorable } from '../core/storable.js';
 import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicyOptions } from '../core/retry-policy.js';
-import { FlowFileError, type FlowFileIssue, type FlowFileProblem } from './flow-file-error.js';
-import { formatPath, issueText, type DocPath } from './issue-text.js';
-import { readFlowDocument, type FlowDocument } from './read-document.js';
-import { flowFileSchema, type RetryInput, type StepInput } from './schema.js';
+import { FlowFileError } from './flow-file-error.js';
+import { formatPath, issueText } from './issue-text.js';
+import { readFlowDocument } from './read-document.js';
+import { flowFileSchema, type StepInput } from './schema.js';
 import { moduleCodeHash, resolveStepModule, StepModuleProblem } from './step-module.js';
+import { IssueList, mergePolicy, type BindContext } from './bind-context.js';
 import { bindCommandStep } from './command-step.js';
 
 export interface LoadFlowFileOptions {
@@ -83,15 +84,6 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
   }
 }
 
-export interface BindContext {
-  baseDir: string;
-  builtins: Readonly<Record<string, StepModule>>;
-  flowPolicy: RetryPolicyOptions;
-  /** The flow file's `cache` (default false): a step without its own inherits it. */
-  flowCache: boolean;
-  issues: IssueList;
-}
-
 /** One step entry → a step definition, or `undefined` with its problems recorded. */
 async function bindStep(step: StepInput, uses: string, index: number, context: BindContext): Promise<StepDefinition | undefined> {
   const at = (...rest: PropertyKey[]): PropertyKey[] => ['steps', index, ...rest];
@@ -161,27 +153,6 @@ type ZodIssue = Parameters<typeof issueText>[0];
 function isZodIssue(value: unknown): value is ZodIssue & { path: PropertyKey[] } {
   const candidate = value as { path?: unknown; message?: unknown } | null;
   return typeof candidate === 'object' && candidate !== null && Array.isArray(candidate.path) && typeof candidate.message === 'string';
-}
-
-/** Fields missing from `input` are taken from `base`: step ← flow ← chemflow's default. */
-export function mergePolicy(base: RetryPolicyOptions, input: RetryInput | undefined): RetryPolicyOptions {
-  if (input === undefined) return base;
-  const retryOn = input.retryOn ?? base.retryOn;
-  return {
-    maxRetries: input.maxRetries ?? base.maxRetries,
-    backoff: input.backoff ?? base.backoff,
-    ...(retryOn === undefined ? {} : { retryOn }),
-  };
-}
-
-export class IssueList {
-  readonly items: FlowFileIssue[] = [];
-  constructor(private readonly doc: FlowDocument) {}
-
-  add(problem: FlowFileProblem, path: DocPath, message: string): void {
-    const position = this.doc.locate(path);
-    this.items.push({ problem, path: formatPath(path), message, ...(position ? { line: position.line, column: position.column } : {}) });
-  }
 }
 
 /** Indexes of the steps of a raw document that have neither `uses` nor `command`. */
