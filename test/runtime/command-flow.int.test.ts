@@ -14,6 +14,7 @@ import { commandStep } from '../../src/runtime/command/command-step.js';
 import { FlowEngine } from '../../src/runtime/engine.js';
 import { LeaseKeeper } from '../../src/runtime/lease-keeper.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
+import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { collectGarbage } from '../../src/stores/collect-garbage.js';
 import { tamperBlob } from '../helpers/tamper.js';
 import { processAlive } from '../support/processes.js';
@@ -82,6 +83,27 @@ describe('command steps on every store that keeps files', () => {
       });
     }
     expect(new Set([...seen.values()].map((f) => JSON.stringify(f))).size).toBe(1);
+  });
+
+  it('refuses to run a script edited after the flow was defined (Permanent COMMAND_SCRIPT_CHANGED)', async () => {
+    const script = join(root, 'edited.sh');
+    await writeFile(script, 'echo one\n');
+    const definition = defineFlow('edited', [commandStep({ id: 'run', command: ['sh', '{script}'], script, baseDir: root })]);
+    await writeFile(script, 'echo two\n');
+    const store = new MemoryFlowStore();
+    const flow = await runFlow(store, definition);
+    expect(flow.failed).toBe(true);
+    const [error] = await store.listErrors(flow.id);
+    expect(error).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'COMMAND_SCRIPT_CHANGED' } });
+    expect(error?.errorMessage).toContain('submit the flow again');
+  });
+
+  it('says a missing program is Permanent COMMAND_NOT_FOUND, with no retry', async () => {
+    const store = new MemoryFlowStore();
+    const flow = await runFlow(store, defineFlow('missing', [commandStep({ id: 'run', command: ['no-such-program-chemflow'] })]));
+    expect(flow.failed).toBe(true);
+    const errors = await store.listErrors(flow.id);
+    expect(errors).toMatchObject([{ errorClass: 'Permanent', details: { error_code: 'COMMAND_NOT_FOUND', spawnError: 'ENOENT' } }]);
   });
 
   describe.each(fileEngineStores)('on $name', ({ create }) => {
