@@ -5,8 +5,7 @@ import { commandParamsOf } from '../core/command-params.js';
 import type { StepDefinition } from '../core/definition.js';
 import { retryPolicyProblems } from '../core/retry-policy.js';
 import { defineCommandStep } from '../runtime/command/command-step.js';
-import type { BindContext } from './load-flow-file.js';
-import { mergePolicy } from './load-flow-file.js';
+import { mergePolicy, type BindContext } from './bind-context.js';
 import type { StepInput } from './schema.js';
 
 /**

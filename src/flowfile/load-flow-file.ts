@@ -4,11 +4,12 @@ import { defineFlow, defineStep, sourceMapProblem, type FlowDefinition, type Ste
 import { isChemflowError, UnstorableValueError } from '../core/errors.js';
 import { assertStorable } from '../core/storable.js';
 import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicyOptions } from '../core/retry-policy.js';
-import { FlowFileError, type FlowFileIssue, type FlowFileProblem } from './flow-file-error.js';
-import { formatPath, issueText, type DocPath } from './issue-text.js';
-import { readFlowDocument, type FlowDocument } from './read-document.js';
-import { flowFileSchema, type RetryInput, type StepInput } from './schema.js';
+import { FlowFileError } from './flow-file-error.js';
+import { formatPath, issueText } from './issue-text.js';
+import { readFlowDocument } from './read-document.js';
+import { flowFileSchema, type StepInput } from './schema.js';
 import { moduleCodeHash, resolveStepModule, StepModuleProblem } from './step-module.js';
+import { IssueList, mergePolicy, type BindContext } from './bind-context.js';
 import { bindCommandStep } from './command-step.js';
 
 export interface LoadFlowFileOptions {
@@ -45,6 +46,10 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
   const parsed = flowFileSchema.safeParse(doc.data, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.add('schema', issue.path, issueText(issue));
+    // A step's own checks (`uses` or `command`) do not run once its keys failed: say it anyway.
+    for (const index of stepsWithoutKind(doc.data))
+      if (!issues.items.some((i) => i.path === formatPath(['steps', index, 'uses'])))
+        issues.add('schema', ['steps', index, 'uses'], 'is required (expected a string): a step type or module path, or give `command` to run a program');
     throw new FlowFileError(shownAs, issues.items);
   }
   const input = parsed.data;
@@ -77,15 +82,6 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
     issues.add('invalid_definition', ['steps'], error.message);
     throw new FlowFileError(shownAs, issues.items, { cause: error });
   }
-}
-
-export interface BindContext {
-  baseDir: string;
-  builtins: Readonly<Record<string, StepModule>>;
-  flowPolicy: RetryPolicyOptions;
-  /** The flow file's `cache` (default false): a step without its own inherits it. */
-  flowCache: boolean;
-  issues: IssueList;
 }
 
 /** One step entry → a step definition, or `undefined` with its problems recorded. */
@@ -161,25 +157,13 @@ function isZodIssue(value: unknown): value is ZodIssue & { path: PropertyKey[] }
   return typeof candidate === 'object' && candidate !== null && Array.isArray(candidate.path) && typeof candidate.message === 'string';
 }
 
-/** Fields missing from `input` are taken from `base`: step ← flow ← chemflow's default. */
-export function mergePolicy(base: RetryPolicyOptions, input: RetryInput | undefined): RetryPolicyOptions {
-  if (input === undefined) return base;
-  const retryOn = input.retryOn ?? base.retryOn;
-  return {
-    maxRetries: input.maxRetries ?? base.maxRetries,
-    backoff: input.backoff ?? base.backoff,
-    ...(retryOn === undefined ? {} : { retryOn }),
-  };
-}
-
-export class IssueList {
-  readonly items: FlowFileIssue[] = [];
-  constructor(private readonly doc: FlowDocument) {}
-
-  add(problem: FlowFileProblem, path: DocPath, message: string): void {
-    const position = this.doc.locate(path);
-    this.items.push({ problem, path: formatPath(path), message, ...(position ? { line: position.line, column: position.column } : {}) });
-  }
+/** Indexes of the steps of a raw document that have neither `uses` nor `command`. */
+function stepsWithoutKind(data: unknown): number[] {
+  const steps = (data as { steps?: unknown } | null)?.steps;
+  if (!Array.isArray(steps)) return [];
+  return steps.flatMap((step: unknown, index) =>
+    typeof step === 'object' && step !== null && !('uses' in step) && !('command' in step) ? [index] : [],
+  );
 }
 
 function displayPath(file: string, cwd: string): string {

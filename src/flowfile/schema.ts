@@ -75,7 +75,7 @@ const stepFields = z.strictObject({
 export const stepSchema = stepFields.check((ctx) => {
   const step = ctx.value;
   if (step.uses === undefined && step.command === undefined)
-    ctx.issues.push({ code: 'custom', message: 'expected `uses` (a step type or module) or `command` (a program to run)', input: step, path: [] });
+    ctx.issues.push({ code: 'custom', message: 'is required (expected a string): a step type or module path, or give `command` to run a program', input: undefined, path: ['uses'] });
   if (step.uses !== undefined && step.command !== undefined)
     ctx.issues.push({ code: 'custom', message: 'a step has either `uses` or `command`, not both', input: step.command, path: ['command'] });
   if (step.command === undefined)

@@ -32,7 +32,7 @@ async function nativeScores(db: string, flowId: string): Promise<Row[]> {
     const finished = events.find((e) => e.type === 'StepFinished' && e.stepId === 'native');
     if (finished?.type !== 'StepFinished') throw new Error('native never finished');
     const artifacts: StoredArtifact[] = await store.getArtifacts(finished.outputs);
-    const scores = artifacts.find((a) => a.kind === 'chem/native-scores');
+    const scores = artifacts.find((a) => a.metadata?.name === 'scores' && a.kind === 'chem/native-scores');
     if (scores === undefined) throw new Error(`no scores among ${artifacts.map((a) => a.kind).join(', ')}`);
     // A small batch is stored whole (its payload); a large one as chunks in the blob store.
     if (!isBatchArtifact(scores)) return (scores as unknown as { payload: { scores: Row[] } }).payload.scores;

@@ -249,7 +249,7 @@ describe('the documentation, run as printed', () => {
     });
   }
 
-  for (const example of ['lipinski', 'screening']) {
+  for (const example of ['lipinski', 'screening', 'native-scores']) {
     it(`examples/${example}/flow.yaml loads`, async () => {
       await loadFlowFile(join(ws.dir, 'examples', example, 'flow.yaml'), { builtins: BUILTIN_STEPS, cwd: ws.dir });
     });

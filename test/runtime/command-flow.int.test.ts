@@ -2,7 +2,7 @@
 // exit codes as error classes with the logs' tails in the error row, timeouts and cancels that leave
 // no process behind, a tampered file refused before any program reads it, and mapped command steps.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,8 @@ import { commandStep } from '../../src/runtime/command/command-step.js';
 import { FlowEngine } from '../../src/runtime/engine.js';
 import { LeaseKeeper } from '../../src/runtime/lease-keeper.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
+import { MemoryFlowStore } from '../../src/stores/memory-store.js';
+import { collectGarbage } from '../../src/stores/collect-garbage.js';
 import { tamperBlob } from '../helpers/tamper.js';
 import { processAlive } from '../support/processes.js';
 import { fileEngineStores, storeRunner } from '../support/stores.js';
@@ -83,6 +85,27 @@ describe('command steps on every store that keeps files', () => {
     expect(new Set([...seen.values()].map((f) => JSON.stringify(f))).size).toBe(1);
   });
 
+  it('refuses to run a script edited after the flow was defined (Permanent COMMAND_SCRIPT_CHANGED)', async () => {
+    const script = join(root, 'edited.sh');
+    await writeFile(script, 'echo one\n');
+    const definition = defineFlow('edited', [commandStep({ id: 'run', command: ['sh', '{script}'], script, baseDir: root })]);
+    await writeFile(script, 'echo two\n');
+    const store = new MemoryFlowStore();
+    const flow = await runFlow(store, definition);
+    expect(flow.failed).toBe(true);
+    const [error] = await store.listErrors(flow.id);
+    expect(error).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'COMMAND_SCRIPT_CHANGED' } });
+    expect(error?.errorMessage).toContain('submit the flow again');
+  });
+
+  it('says a missing program is Permanent COMMAND_NOT_FOUND, with no retry', async () => {
+    const store = new MemoryFlowStore();
+    const flow = await runFlow(store, defineFlow('missing', [commandStep({ id: 'run', command: ['no-such-program-chemflow'] })]));
+    expect(flow.failed).toBe(true);
+    const errors = await store.listErrors(flow.id);
+    expect(errors).toMatchObject([{ errorClass: 'Permanent', details: { error_code: 'COMMAND_NOT_FOUND', spawnError: 'ENOENT' } }]);
+  });
+
   describe.each(fileEngineStores)('on $name', ({ create }) => {
     const withStore = storeRunner(create);
 
@@ -111,6 +134,12 @@ describe('command steps on every store that keeps files', () => {
         const workDir = error?.details.workDir as string;
         expect(existsSync(join(workDir, '.chemflow', 'stderr.log'))).toBe(true);
         expect(await readdir(join(workDir, '..'))).toEqual([workDir.split('/').pop()]);
+        // gc keeps the logs (no artifact names them: the log does) and removes the ended flow's kept directory.
+        const report = await collectGarbage(store, { minAgeMs: 0, workRoot: join(root, 'work') });
+        expect(report.workDirs).toEqual([join(root, 'work', flow.id)]);
+        expect(existsSync(workDir)).toBe(false);
+        expect(new TextDecoder().decode(await store.blobs.get(logs.stderr))).toBe('database busy, try later\n');
+        expect(report.blobs).not.toContain(logs.stderr);
       });
     });
 
@@ -177,6 +206,36 @@ describe('command steps on every store that keeps files', () => {
         expect(flow.failed).toBe(true);
         const [error] = await store.listErrors(flow.id);
         expect(error).toMatchObject({ stepId: 'upper', details: { error_code: 'ARTIFACT_INTEGRITY' } });
+      });
+    });
+
+    it('takes a command step from the step cache; a changed env or script content misses it', async () => {
+      await withStore(async (store) => {
+        const script = join(root, `shout-${Math.random().toString(16).slice(2)}.sh`);
+        await writeFile(script, 'tr a-z A-Z < "$1" > "$2"\n');
+        const flowWith = (env: Record<string, string>) =>
+          defineFlow('cached-command', [
+            commandStep({ id: 'make', command: ['sh', '-c', 'echo ethanol > {out.name}'], outputs: { name: { path: 'name.txt', kind: 'text/plain' } }, cache: true }),
+            commandStep({
+              id: 'shout',
+              command: ['sh', '{script}', '{in.name}', '{out.loud}'],
+              script,
+              baseDir: root,
+              env,
+              outputs: { loud: { path: 'loud.txt', kind: 'text/plain' } },
+              cache: true,
+            }),
+          ]);
+        const first = await runFlow(store, flowWith({}));
+        const second = await runFlow(store, flowWith({}));
+        expect(second.steps.map((s) => s.cachedFrom?.flowId ?? null)).toEqual([first.id, first.id]);
+        expect(second.steps[1]?.outputs).toEqual(first.steps[1]?.outputs);
+        const otherEnv = await runFlow(store, flowWith({ LC_ALL: 'C' }));
+        expect(otherEnv.steps[1]?.cachedFrom ?? null).toBeNull();
+        await writeFile(script, 'tr a-z A-Z < "$1" > "$2"\n# changed\n');
+        const otherScript = await runFlow(store, flowWith({}));
+        expect(otherScript.steps[1]?.cachedFrom ?? null).toBeNull();
+        expect(otherScript.steps[1]?.fingerprint).not.toBe(first.steps[1]?.fingerprint);
       });
     });
 

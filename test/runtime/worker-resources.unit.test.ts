@@ -35,6 +35,28 @@ class Overlap {
 describe.each(engineStores)('a worker with resources on $name', ({ create }) => {
   const withStore = storeRunner(create);
 
+  it('claims pass over the flows and steps a worker cannot fit: a flow until its log moves on, a step for good', async () => {
+    await withStore(async (store) => {
+      const flow = defineFlow('skipped', [seedStep(), new Overlap().step('work', undefined)]);
+      const engine = new FlowEngine({ store });
+      const flowId = await engine.startFlow(flow);
+      const [row] = await store.listFlows({});
+      const version = row?.version ?? 0;
+      expect(await store.claimFlows('w', { limit: 5, leaseMs: 10_000, skip: [{ flowId, version }] })).toEqual([]);
+      // Another version of the same flow is claimable: its log moved on.
+      expect((await store.claimFlows('w', { limit: 5, leaseMs: 10_000, skip: [{ flowId, version: version + 1 }] })).map((c) => c.flowId)).toEqual([flowId]);
+      await store.releaseLease(flowId, 'w');
+
+      const running = await engine.start(flow, { leased: true }); // running: its shards may be claimed
+      await store.openShards(running.flowId, 1, 2, [
+        { index: 0, due: 'now' },
+        { index: 1, due: 'now' },
+      ]);
+      expect(await store.claimShards('w', { limit: 5, leaseMs: 10_000, skipSteps: [{ flowId: running.flowId, stepIndex: 1 }] })).toEqual([]);
+      expect(await store.claimShards('w', { limit: 5, leaseMs: 10_000, skipSteps: [{ flowId: running.flowId, stepIndex: 0 }] })).toHaveLength(2);
+    });
+  });
+
   it('runs at once only the attempts that fit its cores, and keeps claiming while it has some free', async () => {
     await withStore(async (store) => {
       const overlap = new Overlap();
@@ -57,6 +79,24 @@ describe.each(engineStores)('a worker with resources on $name', ({ create }) => 
       const worker = new FlowWorker({ store, resolve: byName(flow), concurrency: 3, resources: { cpus: 1, memoryMb: 1 }, pollMs: 50 });
       expect((await worker.run({ untilIdle: true })).map((o) => o.kind)).toEqual(['completed', 'completed', 'completed']);
       expect(overlap.max).toBe(3);
+    });
+  });
+
+  it('admits the shards of a mapped step one by one against its cores', async () => {
+    await withStore(async (store) => {
+      for (const [cpus, expected] of [
+        [1, 1],
+        [2, 2],
+      ] as const) {
+        const overlap = new Overlap();
+        const items: StepDefinition = { id: 'items', kind: 'source', baseParams: {}, run: () => ({ outputs: [{ kind: 'items', payload: { items: [1, 2, 3, 4] } }] }) };
+        const mapped: StepDefinition = { ...overlap.step('each', { cpus: 1 }, 150), map: { over: 'items', shardSize: 1 } };
+        const flow = defineFlow(`mapped-${cpus}`, [items, mapped]);
+        await new FlowEngine({ store }).startFlow(flow);
+        const worker = new FlowWorker({ store, resolve: byName(flow), concurrency: 4, resources: { cpus, memoryMb: 100 }, pollMs: 50 });
+        expect((await worker.run({ untilIdle: true })).filter((o) => o.kind !== 'shard').map((o) => o.kind)).toEqual(['completed']);
+        expect(overlap.max).toBe(expected);
+      }
     });
   });
 

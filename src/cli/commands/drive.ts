@@ -9,6 +9,7 @@ import { ProgressDisplay, progressMode } from '../render/progress.js';
 import { renderSummary } from '../render/summary.js';
 import { printable } from '../render/printable.js';
 import { oneLine } from '../render/table.js';
+import { stopAllCommandGroups } from '../../runtime/command/process-group.js';
 
 export interface DriveOptions {
   json?: boolean;
@@ -78,11 +79,15 @@ export function failureHint(flow: FlowInstance): string {
 /**
  * On Ctrl-C: give the flow's lease back (so `resume` or a worker may continue at once rather than after
  * the lease expires), say how to continue, then leave; the interrupted attempt is recovered as lost.
+ * Its command, if it runs one, is stopped first.
  */
 function interruptHint(ctx: CommandContext, flowId: string, progress: ProgressDisplay, release: () => Promise<void>): () => void {
   const onSignal = (): void => {
     progress.end();
     ctx.io.stderr.write(`\nInterrupted. Continue the flow with \`chemflow resume ${flowId}\`.\n`);
+    // Commands run in process groups of their own, which a terminal's Ctrl-C does not reach: SIGTERM
+    // now, and SIGKILL to whatever is left when this process exits.
+    stopAllCommandGroups();
     const leave = (): never => process.exit(130);
     void Promise.race([release().catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]).then(leave, leave);
   };
