@@ -1,8 +1,8 @@
 /**
- * The names the design seeds (F7 "retry", F8 "extended error persistence") give to chemflow's parts,
- * in one place. Each is an alias of the one API that does the job — nothing here has behaviour of its
- * own — so that code written against the seeds keeps working while the engine and the stores show one
- * way to do each thing. docs/seeds.md maps every seed name to its alias and to the API behind it.
+ * The names chemflow's design documents give to its parts, in one place. Each is an alias of the one
+ * API that does the job — nothing here has behaviour of its own — so that code written against those
+ * names keeps working while the engine and the stores show one way to do each thing. docs/seeds.md
+ * maps every such name to its alias and to the API behind it.
  */
 import type { FlowEvent, FlowEventBody, RetryScheduled } from './core/events.js';
 import { replay } from './core/reducer.js';

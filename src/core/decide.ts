@@ -251,7 +251,7 @@ export function recordAttempt(flow: FlowInstance, plan: FlowPlan, index: number,
 }
 
 /**
- * The seeds' `emit_step_failed`: the one path of every failed attempt, thrown or lost. The StepFailed
+ * The one path of every failed attempt, thrown or lost. The StepFailed
  * (whose `step_execution_errors` row the store writes in its transaction) and, when the policy retries
  * this class and a retry is left, the automatic RetryScheduled.
  */
@@ -320,7 +320,7 @@ function automaticRetry(flow: FlowInstance, step: StepPlan, failed: StepFailed, 
 /** A corrupt input is never handed to a step: its attempt fails, Permanent, since reading it again gives the same bytes. */
 export function corruptInputFailure(error: ArtifactIntegrityError): ClassifiedError {
   return classifyError(
-    new PermanentError(error.message, {
+    new CorruptInputError(error.message, {
       code: error.code,
       details: {
         artifact_hash: error.expectedHash,
@@ -330,6 +330,11 @@ export function corruptInputFailure(error: ArtifactIntegrityError): ClassifiedEr
       cause: error,
     }),
   );
+}
+
+/** An input failed its hash check before the step was given it: found by the engine, so no stack. */
+class CorruptInputError extends PermanentError {
+  readonly recordedByEngine = true;
 }
 
 /** The first event of a flow. Its policies are recorded outside every hash. */

@@ -62,6 +62,7 @@ export class ValidationError extends StepError {
 
 /** The attempt exceeded its time limit. */
 export class StepTimeoutError extends TransientError {
+  readonly recordedByEngine = true;
   constructor(readonly timeoutMs: number) {
     super(`Step attempt exceeded its timeout of ${timeoutMs} ms`, { code: 'TIMEOUT' });
   }
@@ -69,6 +70,7 @@ export class StepTimeoutError extends TransientError {
 
 /** The process running the attempt disappeared before recording a result. */
 export class WorkerLostError extends TransientError {
+  readonly recordedByEngine = true;
   constructor(attempt: number) {
     super(`Attempt ${attempt} was interrupted before it recorded a result (worker lost)`, {
       code: 'WORKER_LOST',
@@ -81,6 +83,7 @@ export class WorkerLostError extends TransientError {
  * Runtime, never retried automatically. The exit code is in `details.exitCode`.
  */
 export class StepExitedError extends StepError {
+  readonly recordedByEngine = true;
   readonly errorClass = 'Runtime' as const;
   constructor(readonly exitCode: number) {
     super(`The step called process.exit(${exitCode}), which ended its thread before the attempt returned`, 'STEP_EXITED', {
@@ -94,6 +97,7 @@ export class StepExitedError extends StepError {
  * recorded with this error unless it finished first. Permanent: a cancelled flow never retries.
  */
 export class FlowCancelledError extends PermanentError {
+  readonly recordedByEngine = true;
   constructor(reason: string | null) {
     super(`The flow was cancelled${reason === null ? '' : `: ${reason}`}`, { code: 'FLOW_CANCELLED' });
   }
@@ -104,6 +108,7 @@ export class FlowCancelledError extends PermanentError {
  * another worker may now recover the attempt, so it is stopped here to never run twice at once.
  */
 export class LeaseLostError extends TransientError {
+  readonly recordedByEngine = true;
   constructor(owner: string) {
     super(`Lease on the flow lost by ${owner}: the attempt was stopped so that another worker can take over`, {
       code: 'LEASE_LOST',
@@ -167,7 +172,9 @@ export function classifyError(thrown: unknown): ClassifiedError {
     code: code ?? (thrown.name && thrown.name !== 'Error' ? thrown.name : 'ERROR'),
     message: thrown.message,
     details: isPlainObject(props.details) ? toJsonObject(props.details) : {},
-    stack: thrown.stack,
+    // The engine's own failures (a timeout, a lost worker, a cancel) keep no stack: the engine's call
+    // stack says nothing about the step, and would write chemflow's install paths into the error rows.
+    stack: (thrown as { recordedByEngine?: unknown }).recordedByEngine === true ? undefined : thrown.stack,
     retryAfterMs:
       typeof props.retryAfterMs === 'number' && Number.isFinite(props.retryAfterMs) && props.retryAfterMs >= 0
         ? props.retryAfterMs

@@ -1,5 +1,5 @@
 /**
- * How a step is mapped (issue 14): its input artifact's array field `over` is split into shards of
+ * How a step is mapped: its input artifact's array field `over` is split into shards of
  * `shardSize` items, each run by the step's own `run(ctx)`, and their outputs merged in shard order.
  * A scheduling choice only: it never enters a hash, so the same flow with any `shardSize`, or with no
  * `map` at all, has the same fingerprints and artifact hashes (for steps that treat items

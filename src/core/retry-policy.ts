@@ -29,7 +29,7 @@ export interface RetryPolicyOptions {
 }
 
 /**
- * The seeds' `RetryPolicy {maxRetries, backoff, shouldRetry}`: validated on construction, with the
+ * `RetryPolicy {maxRetries, backoff, shouldRetry}`: validated on construction, with the
  * decisions as methods. Anything that takes a policy also takes its plain `RetryPolicyOptions`.
  */
 export class RetryPolicy implements RetryPolicyOptions {
@@ -52,7 +52,7 @@ export class RetryPolicy implements RetryPolicyOptions {
   }
 
   /**
-   * F7 form `shouldRetry(retryCount)`: is a retry left? F8 form `shouldRetry(errorClass, retryCount)`:
+   * `shouldRetry(retryCount)`: is a retry left? `shouldRetry(errorClass, retryCount)`:
    * is a failure of this class retried automatically after `retryCount` retries?
    */
   shouldRetry(retryCount: number): boolean;

@@ -51,7 +51,7 @@ export class FlowEngine {
   private readonly threads: StepThreads | undefined;
   private readonly chunkLimits: ChunkLimits | undefined;
   private readonly workRoot: string | undefined;
-  /** The seeds' `error_store`: the store itself, which writes each error row in its StepFailed's transaction. */
+  /** Where error rows are read: the store itself, which writes each error row in its StepFailed's transaction. */
   readonly errorStore: ErrorStore;
 
   constructor(options: FlowEngineOptions) {

@@ -7,7 +7,7 @@ interface Counts {
   rejected: number;
 }
 
-/** Counts retry decisions of one engine, in total and per flow (the seed's internal metrics). */
+/** Counts retry decisions of one engine, in total and per flow. */
 export class RetryMetrics {
   private readonly total: Counts = { scheduled: 0, rejected: 0 };
   private readonly perFlow = new Map<string, Counts>();

@@ -37,7 +37,7 @@ export interface ShardWork {
   chunkLimits?: ChunkLimits | undefined;
   /** Where command steps make their attempts' directories. */
   workRoot?: string | undefined;
-  /** Told every retry decision of a shard's failure (the engine's F7 counters). */
+  /** Told every retry decision of a shard's failure (the engine's retry counters). */
   onRetry?: (verdict: RetryVerdict) => void;
 }
 

@@ -74,10 +74,10 @@ export class WorkerMetrics {
       registers,
     });
     for (const errorClass of ERROR_CLASSES) this.attemptsFailed.inc({ error_class: errorClass }, 0);
-    this.retriesScheduled = counter('chemflow_retries_scheduled_total', 'Retries scheduled by this worker (the F7 retriesScheduled counter).');
+    this.retriesScheduled = counter('chemflow_retries_scheduled_total', 'Retries scheduled by this worker.');
     this.retriesRejected = counter(
       'chemflow_retries_rejected_total',
-      'Retries refused by the retry gate, e.g. a Transient failure past maxRetries (the F7 retriesRejected counter).',
+      'Retries refused by the retry gate, e.g. a Transient failure past maxRetries.',
     );
     this.leaseRenewals = counter('chemflow_lease_renewals_total', 'Flow leases renewed by the heartbeat.');
     this.leasesLost = counter('chemflow_leases_lost_total', 'Flow leases found lost by the heartbeat (expired, or not renewable in time).');

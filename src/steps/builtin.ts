@@ -2,6 +2,7 @@ import type { StepModule } from '../core/definition.js';
 import { descriptors } from './descriptors.js';
 import { lipinskiFilter } from './lipinski-filter.js';
 import { propertyProvider } from './property-provider.js';
+import { readCsv } from './read-csv.js';
 import { readSmiles } from './read-smiles.js';
 import { report } from './report.js';
 
@@ -15,4 +16,5 @@ export const BUILTIN_STEPS: Readonly<Record<string, StepModule>> = Object.freeze
   'chem/property-provider': propertyProvider,
   'chem/lipinski-filter': lipinskiFilter,
   'chem/report': report,
+  'table/read-csv': readCsv,
 });

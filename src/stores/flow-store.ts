@@ -123,7 +123,7 @@ export interface FlowQueue {
   subscribe(listener: () => void): Promise<() => Promise<void>>;
 }
 
-/** The F8 queries of `step_execution_errors` (the seeds' `PgErrorStore` read side). */
+/** The queries of `step_execution_errors` (`PgErrorStore`'s read side). */
 export interface ErrorStore {
   /** Error rows of a flow (optionally one step), in insertion order. */
   listErrors(flowId: string, stepId?: string): Promise<StepExecutionError[]>;

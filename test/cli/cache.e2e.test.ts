@@ -1,4 +1,4 @@
-// Issue 15's "Must show" through the CLI: the Lipinski example rerun with `--cache` on an embedded
+// Through the CLI: the Lipinski example rerun with `--cache` on an embedded
 // PGlite database takes every step but the report from the cache, with the fingerprints of a full run.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

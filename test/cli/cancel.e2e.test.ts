@@ -1,4 +1,4 @@
-// Issue 13, "Must show": `chemflow cancel` of pending, waiting (retry not yet due) and running flows, on
+// `chemflow cancel` of pending, waiting (retry not yet due) and running flows, on
 // PostgreSQL and on the embedded database (PGlite), with real processes.
 //
 // PGlite is one process's database: two processes must never open the same directory at once. So on

@@ -54,7 +54,7 @@ steps:
 `;
 
 describe('loadFlowFile', () => {
-  it('binds the example of issue 6: modules relative to the file, .ts through tsx, policies merged', async () => {
+  it('binds a flow file: modules relative to the file, .ts through tsx, policies merged', async () => {
     const loaded = await loadFlowFile(await flowFile('flow.yaml', DEMO), { cwd: '/' });
     expect(loaded.baseDir).toBe(dir);
     expect(loaded.file).toBe(join(dir, 'flow.yaml'));

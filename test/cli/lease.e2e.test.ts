@@ -1,4 +1,4 @@
-// Issue 13, "Must show": leases with real processes on PostgreSQL. A worker SIGKILLed mid-step is
+// Leases with real processes on PostgreSQL. A worker SIGKILLed mid-step is
 // recovered by another worker running with the default settings within the lease (30 s) plus a few
 // seconds, not the 15 minutes of the old --stale-after; a step slower than the lease but alive is never
 // taken over, because its worker's heartbeat keeps renewing the lease.

@@ -6,7 +6,7 @@ import { copyLipinskiExample, ensureBuilt, ROOT, workspace, type Workspace } fro
 const EXAMPLE = join(ROOT, 'examples', 'lipinski', 'flow.yaml');
 
 /**
- * The main job of issue 6 through the CLI: the RDKit pipeline on the embedded database. Never skipped:
+ * The main job through the CLI: the RDKit pipeline on the embedded database. Never skipped:
  * a missing example is a failure.
  */
 describe('chemflow run examples/lipinski/flow.yaml', () => {

@@ -1,4 +1,4 @@
-// Issue 11 item 2: a worker rides out a database outage of any length. The outage is a TCP proxy
+// A worker rides out a database outage of any length. The outage is a TCP proxy
 // this test owns in front of the shared server, never the server itself.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Issue 13, "Must show": 4 worker processes on 120 flows sharing one PostgreSQL database, with workers
+// 4 worker processes on 120 flows sharing one PostgreSQL database, with workers
 // SIGKILLed at random moments (a replacement started each time). Every flow completes, every attempt is
 // recorded once, and no attempt ever ran twice at the same time — checked through the steps' own side
 // effects (executions.log), not only through the event log.

@@ -1,4 +1,4 @@
-// `status`, `errors` and `events` on a sharded map step (issue 14), read from a log built by hand and
+// `status`, `errors` and `events` on a sharded map step, read from a log built by hand and
 // appended through a real store: the CLI's display does not wait for the engine to schedule shards.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';

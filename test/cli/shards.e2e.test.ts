@@ -1,4 +1,4 @@
-// Issue 14, "Must show": with 2 worker processes on PostgreSQL, shards of one step run in both (seen
+// With 2 worker processes on PostgreSQL, shards of one step run in both (seen
 // through the step's own side effects), each shard finishes exactly once, also when the worker running
 // a shard is SIGKILLed mid-shard (that shard recovered as WORKER_LOST, its retry run by the other).
 import { writeFile } from 'node:fs/promises';

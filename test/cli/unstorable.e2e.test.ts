@@ -1,4 +1,4 @@
-// Issue 11, item 1 from the shell: text the database refuses, thrown by a step or written in a flow file.
+// From the shell: text the database refuses, thrown by a step or written in a flow file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, workspace, type Workspace } from './support/cli.js';
 

@@ -1,4 +1,4 @@
-// Issue 13, "Must show": a database written by the previous version (before the flow queue), migrated,
+// A database written by the previous version (before the flow queue), migrated,
 // keeps its history and its open flows run to the end.
 //
 // How "written by the previous version" is obtained: test/fixtures/pre-queue/make.sh builds chemflow at

@@ -1,4 +1,4 @@
-// Issue 11 item 4: a worker never sleeps through one flow's retry backoff, and SIGTERM is honoured
+// A worker never sleeps through one flow's retry backoff, and SIGTERM is honoured
 // within a second when no attempt is in flight (real processes, real signals).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';

@@ -65,6 +65,8 @@ describe('decide: what happens next, from the state alone', () => {
     if (lost.kind !== 'recover') throw new Error('unreachable');
     expect(types(lost.events)).toEqual(['StepFailed', 'RetryScheduled']);
     expect(lost.events[0]).toMatchObject({ errorClass: 'Transient', error: { code: 'WORKER_LOST' }, attempt: 1, retryCount: 0, maxRetries: 2 });
+    // The engine's call stack is not the step's: nothing of it (nor its install paths) enters the log.
+    expect(lost.events[0]).toMatchObject({ details: { stack_trace: null } });
   });
 
   it('waits for a retry that is not due, and starts it once it is', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { classifyError, PermanentError, StepTimeoutError, TransientError, ValidationError, WorkerLostError } from '../../src/index.js';
+import { classifyError, FlowCancelledError, LeaseLostError, PermanentError, StepTimeoutError, TransientError, ValidationError, WorkerLostError } from '../../src/index.js';
 
 describe('classifyError', () => {
   it('keeps the class of chemflow step errors, with code and details', () => {
@@ -26,6 +26,12 @@ describe('classifyError', () => {
     expect(classifyError(new WorkerLostError(2))).toMatchObject({ errorClass: 'Transient', code: 'WORKER_LOST' });
     expect(classifyError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })).errorClass).toBe('Transient');
     expect(classifyError(new DOMException('timed out', 'TimeoutError')).errorClass).toBe('Transient');
+  });
+
+  it("keeps the stack of what a step threw, and none of the engine's own failures", () => {
+    expect(classifyError(new PermanentError('gone')).stack).toMatch(/error-class\.unit\.test\.ts/);
+    for (const own of [new StepTimeoutError(10), new WorkerLostError(1), new FlowCancelledError(null), new LeaseLostError('w1')])
+      expect(classifyError(own)).toMatchObject({ code: own.code, stack: undefined });
   });
 
   it('classifies failed schema validation as Validation and anything else as Runtime', () => {

@@ -104,7 +104,7 @@ function stepIdAt(stepIndex: number): string {
 
 type EventBody<T extends NewFlowEvent['type']> = Extract<NewFlowEvent, { type: T }>;
 
-// Sharded map steps (issue 14), hand-built the way the engine logs them: a StepStarted with
+// Sharded map steps, hand-built the way the engine logs them: a StepStarted with
 // `shardCount` for the step, then events of each shard carrying `shard`, then the step's StepFinished.
 
 /** The start of a mapped step whose input splits into `shardCount` shards. */

@@ -35,10 +35,10 @@ async function runTimeline(store: FlowStore, flowId: string) {
   return { stopped, done, def };
 }
 
-describe.each(engineStores)('F8 error persistence on $name', ({ create }) => {
+describe.each(engineStores)('error persistence on $name', ({ create }) => {
   const withStore = storeRunner(create);
 
-  it("the seeds' names: engine.errorStore reads what emitStepFailed wrote; engine.retry is scheduleRetry", async () => {
+  it("engine.errorStore reads what emitStepFailed wrote; engine.retry is scheduleRetry", async () => {
     await withStore(async (store) => {
       const def = defineFlow('seed-names', [seedStep(), flakyStep('a', ['Permanent'], { retry: policy }), sinkStep()]);
       const engine = new FlowEngine({ store, clock: new ManualClock() });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type Artifact, defineFlow, FlowEngine, MemoryFlowStore, type ArtifactDraft, type FlowInstance, type MapSpec, type StepDefinition } from '../../src/index.js';
 
 /**
- * Invariance at the engine's level (issue 14): a flow whose transform is mapped, for any shard size,
+ * Invariance at the engine's level: a flow whose transform is mapped, for any shard size,
  * ends with the step fingerprints, output hashes and flow fingerprint of the same flow unmapped. Today
  * the engine runs a mapped step whole, so this holds trivially; it is here to hold the engine to it
  * once shards are scheduled.

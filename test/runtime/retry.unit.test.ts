@@ -76,7 +76,7 @@ describe('RetryPolicy', () => {
   });
 });
 
-describe.each(engineStores)('F7 retry on $name', ({ create }) => {
+describe.each(engineStores)('manual and automatic retry on $name', ({ create }) => {
   const withStore = storeRunner(create);
 
   it('scheduleRetry turns Failed into Pending, increments retryCount, and the flow continues', async () => {

@@ -1,4 +1,4 @@
-// Sharded map steps through FlowEngine on memory, PGlite and PostgreSQL (issue 14): every hash is the
+// Sharded map steps through FlowEngine on memory, PGlite and PostgreSQL: every hash is the
 // unmapped flow's for any shard size, each shard is started, failed, retried and recorded on its own,
 // and a retry reruns only the shards that failed.
 import { describe, expect, it } from 'vitest';

@@ -38,7 +38,7 @@ describeWithPg('migrations on the PostgreSQL server', () => {
     expect(await schemaSnapshot(db)).toEqual(first);
   });
 
-  it('has exactly the seed columns in step_execution_errors', async () => {
+  it('has exactly the documented columns in step_execution_errors', async () => {
     await migrate(db, 'up');
     const columns = (await schemaSnapshot(db)).columns.filter((c) => c.startsWith('step_execution_errors.'));
     expect(columns).toEqual([

@@ -89,7 +89,7 @@ describe('embedded PGlite store', () => {
       expect(await eventRowCount(executor, flowId)).toBe(3);
     });
 
-    it("appendKind (the seeds' append_kind) appends at the head and never interleaves", async () => {
+    it("appendKind appends at the head and never interleaves", async () => {
       const store = await SqlFlowStore.open(executor);
       const flowId = randomUUID();
       const { ts: _ts, ...initialized } = flowInitialized();
@@ -101,7 +101,7 @@ describe('embedded PGlite store', () => {
       expect((await store.list(flowId)).map((e) => e.version)).toEqual([1, 2]);
     });
 
-    it("insertStepExecutionError (the seeds' insert_step_execution_error) writes one row inside the caller's transaction", async () => {
+    it("insertStepExecutionError writes one row inside the caller's transaction", async () => {
       const flowId = randomUUID();
       const record = {
         flowId,

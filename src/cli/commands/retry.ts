@@ -23,7 +23,7 @@ export interface RetryReport {
 }
 
 /**
- * `chemflow retry <flowId> <stepId>`: puts a Failed step back to Pending (F7). The limit is
+ * `chemflow retry <flowId> <stepId>`: puts a Failed step back to Pending. The limit is
  * `--max-retries`, else the step's policy recorded when the flow started (for older logs: the limit
  * recorded with its last failure), so no step code or flow file is needed. A rejection (`RetryRejectedError`) appends nothing.
  */

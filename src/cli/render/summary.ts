@@ -30,7 +30,7 @@ export function renderSummary(report: FlowReport, name: string, style: Style): s
   return `${head}\n${table(headers, rows)}\n${cachedLine(report)}${renderErrorCounts(report.errors)}\n`;
 }
 
-/** `Errors: 3 (Transient 2, Permanent 1, Validation 0, Runtime 0)` — seed F8: error counts after a run. */
+/** `Errors: 3 (Transient 2, Permanent 1, Validation 0, Runtime 0)`: error counts after a run. */
 export function renderErrorCounts(counts: ErrorCounts): string {
   return `Errors: ${counts.total} (${ERROR_CLASSES.map((c) => `${c} ${counts.byClass[c]}`).join(', ')})`;
 }

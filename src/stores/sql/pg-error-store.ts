@@ -8,7 +8,7 @@ import type { ErrorStore } from '../flow-store.js';
 import { isUuid } from './uuid.js';
 
 /**
- * The seeds' `insert_step_execution_error(pool, error_data)`: one `step_execution_errors` row on
+ * `insertStepExecutionError(runner, record)`: one `step_execution_errors` row on
  * `runner` (an executor, or the connection of the transaction that also writes its `StepFailed`).
  */
 export async function insertStepExecutionError(runner: SqlRunner, record: StepExecutionError): Promise<void> {
@@ -16,7 +16,7 @@ export async function insertStepExecutionError(runner: SqlRunner, record: StepEx
 }
 
 /**
- * The seeds' `PgErrorStore`: the F8 `step_execution_errors` table. `PgEventStore.append` writes the
+ * `PgErrorStore`: the `step_execution_errors` table. `PgEventStore.append` writes the
  * rows of a batch's `StepFailed` events in its own statement with the same projection as
  * `insertError`, so event and row commit together.
  */

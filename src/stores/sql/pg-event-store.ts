@@ -10,7 +10,7 @@ import { eventFromRow, type EventRow } from './rows.js';
 import { withRetry } from './transient.js';
 import { isUuid } from './uuid.js';
 
-/** The seeds' `PgEventStore`: the append-only event log (PGlite and the PostgreSQL server alike). */
+/** `PgEventStore`: the append-only event log (PGlite and the PostgreSQL server alike). */
 export class PgEventStore {
   constructor(private readonly executor: SqlExecutor) {}
 

@@ -7,7 +7,7 @@ import type { PgErrorStore } from './pg-error-store.js';
 import type { PgEventStore } from './pg-event-store.js';
 
 /**
- * The seeds' `PgFlowRepository`: reads a flow's events ordered by version (each decoded by the codec)
+ * `PgFlowRepository`: reads a flow's events ordered by version (each decoded by the codec)
  * and folds them with the one pure reducer, so database and in-memory replay agree by construction.
  */
 export class PgFlowRepository {

@@ -72,7 +72,7 @@ export function eventFromRow(flowId: string, row: EventRow): FlowEvent {
   });
 }
 
-/** Nullable columns fall back to the seed's defaults, so rows written by hand still read back. */
+/** Nullable columns fall back to the table's column defaults, so rows written by hand still read back. */
 export function errorFromRow(flowId: string, row: ErrorRow): StepExecutionError {
   return {
     flowId,

@@ -161,7 +161,7 @@ steps:
   - { id: double, uses: ./steps/double.mjs }
 `;
 
-/** Step modules that import nothing from chemflow: the public contract of issue 6. */
+/** Step modules that import nothing from chemflow: the public step module contract. */
 const STEP_MODULES: Record<string, string> = {
   'seed.mjs': `export default {
   kind: 'source',

@@ -1,4 +1,4 @@
-// Helpers for the flow queue's e2e tests (issue 13): CLI processes that run in the background and are
+// Helpers for the flow queue's e2e tests: CLI processes that run in the background and are
 // killed on purpose, PostgreSQL schemas of their own, and the log of every step's side effects.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
