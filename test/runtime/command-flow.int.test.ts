@@ -15,6 +15,8 @@ import { FlowEngine } from '../../src/runtime/engine.js';
 import { LeaseKeeper } from '../../src/runtime/lease-keeper.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
 import { MemoryFlowStore } from '../../src/stores/memory-store.js';
+import { runAttempt } from '../../src/runtime/step-runner.js';
+import { LeaseLostError } from '../../src/core/error-class.js';
 import { collectGarbage } from '../../src/stores/collect-garbage.js';
 import { tamperBlob } from '../helpers/tamper.js';
 import { processAlive } from '../support/processes.js';
@@ -104,6 +106,25 @@ describe('command steps on every store that keeps files', () => {
     expect(flow.failed).toBe(true);
     const errors = await store.listErrors(flow.id);
     expect(errors).toMatchObject([{ errorClass: 'Permanent', details: { error_code: 'COMMAND_NOT_FOUND', spawnError: 'ENOENT' } }]);
+  });
+
+  it('kills the command when its process loses the flow’s lease (Transient LEASE_LOST), after the grace at most', async () => {
+    const store = new MemoryFlowStore();
+    const step = commandStep({ id: 'held', command: ['sh', '-c', 'echo $$ > pid; exec sleep 60'] });
+    const stop = new AbortController();
+    const workRoot = await mkdtemp(join(root, 'lease-'));
+    const attempt = runAttempt(step, { input: [], attempt: 1, flowId: 'f-lease', stepId: 'held', baseDir: root, errorHistory: [], workRoot }, { stop: stop.signal, timeoutMs: null }, { blobs: store.blobs });
+    const stepDir = join(workRoot, 'f-lease', 'held');
+    let pid = 0;
+    await waitUntil(async () => {
+      const dirs = await readdir(stepDir).catch(() => []);
+      pid = dirs[0] === undefined ? 0 : Number((await readFile(join(stepDir, dirs[0], 'pid'), 'utf8').catch(() => '')).trim());
+      return pid > 0;
+    }, 'the command to start');
+    stop.abort(new LeaseLostError('this test'));
+    const result = await attempt;
+    expect(result).toMatchObject({ ok: false, error: { errorClass: 'Transient', code: 'LEASE_LOST', details: { signal: 'SIGTERM' } } });
+    expect(processAlive(pid)).toBe(false);
   });
 
   describe.each(fileEngineStores)('on $name', ({ create }) => {

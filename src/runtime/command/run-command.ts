@@ -58,6 +58,8 @@ export async function runCommandAttempt(ctx: StepContext<CommandParams>): Promis
     const input = ctx.input[index];
     if (input === undefined) continue;
     inputs[name] = await stageInput(input, name, params.inputs?.[name]?.format ?? null, dir);
+    // Stopped while a large input was written: the program is never started.
+    if (ctx.signal.aborted) throw new CommandStoppedError(abortReason(ctx.signal), { workDir: dir });
   }
   const script = params.script === null ? null : await stageScript(params.script, ctx.baseDir, dir);
   const outputs: Record<string, string> = {};
@@ -82,10 +84,14 @@ export async function runCommandAttempt(ctx: StepContext<CommandParams>): Promis
     throw error;
   }
   // Stopped after the program ended, while its outputs were read: the stop wins, as for any step.
-  if (ctx.signal.aborted) throw new CommandStoppedError(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(String(ctx.signal.reason)), await details());
+  if (ctx.signal.aborted) throw new CommandStoppedError(abortReason(ctx.signal), await details());
   await rm(dir, { recursive: true, force: true });
   await removeEmptyParents(dir, ctx.workRoot ?? defaultWorkRoot());
   return { outputs: results };
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
 }
 
 /** The step's and flow's directories once nothing is left in them; a kept or running attempt's dir stops it. */
