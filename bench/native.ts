@@ -5,9 +5,9 @@
 // run's wall time and the peak RSS of every process; ratio = chemflow / native (2 processes), the
 // median of per-round ratios. Every canonical SMILES and descriptor of chemflow's report CSV must
 // equal the native script's: a difference fails the section. A second chemflow row runs
-// bench/native/flow.yaml: the same molecules read by chemflow (`chem/read-smiles`, WebAssembly), their
-// descriptors by screen.py itself as a mapped command step in `cores` shards run at the same time, the
-// rows written back in screen.py's columns: chemflow orchestrating native RDKit, against the plain script.
+// bench/native/flow.yaml: the script's own work as a flow — the rows read by `table/read-csv` (no
+// chemistry), screen.py itself as a mapped command step in `cores` shards run at the same time, the rows
+// written back in screen.py's columns: chemflow orchestrating native RDKit, against the plain script.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +54,7 @@ export interface LibraryResult {
   native1: Sample;
   native: Sample;
   chemflow: Sample;
-  /** bench/native/flow.yaml: chemflow reading the molecules, native RDKit (screen.py) in a mapped command step. */
+  /** bench/native/flow.yaml: the rows read by chemflow, native RDKit (screen.py) in a mapped command step. */
   chemflowNative: Sample;
   /** CPU seconds (user + system, all processes) of the same runs: far less moved by a busy neighbour than wall time. */
   cpu: { native1: Sample; native: Sample; chemflow: Sample; chemflowNative: Sample };

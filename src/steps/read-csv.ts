@@ -9,12 +9,15 @@ import { paramsParser } from './params.js';
 const parseParams = paramsParser({
   /** CSV file with a header row, relative to the flow file's directory. */
   file: z.string().min(1),
-  /** The columns to keep, in this order; default every column of the header. */
+  /** The columns to keep; default every column of the header. (A row's keys are stored sorted, as all JSON is.) */
   columns: z.array(z.string().min(1)).min(1).optional(),
 });
 export type ReadCsvParams = ReturnType<typeof parseParams>;
 
-/** The kind of `table/read-csv`'s output: `{ source, columns, rows: [{ column: text, … }] }`. */
+/**
+ * The kind of `table/read-csv`'s output: `{ source, rows: [{ column: text, … }] }`. The rows are the
+ * payload's one list, so the batch can be mapped over `rows` and staged for a command as rows.
+ */
 export const TABLE_ROWS_KIND = 'table/rows';
 
 /**
@@ -39,7 +42,7 @@ export const readCsv: StepModule<ReadCsvParams> = {
     for await (const record of csvFileRecords(resolve(ctx.baseDir, file), file)) {
       if (writer === undefined) {
         pick = columnsOf(record.fields.map((f) => f.trim()), ctx.params.columns, file);
-        writer = ctx.batch(TABLE_ROWS_KIND, { rowsField: 'rows', header: { source: file, columns: pick.map((c) => c.name) } });
+        writer = ctx.batch(TABLE_ROWS_KIND, { rowsField: 'rows', header: { source: file } });
         continue;
       }
       ctx.signal.throwIfAborted();
