@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { JsonObject } from '../core/canonical-json.js';
 import type { StepModule } from '../core/definition.js';
 import { ValidationError } from '../core/error-class.js';
-import { csvFileRecords, fileTextHash, looksLikeHeader } from './csv-file.js';
+import { csvFileRecords, fileTextHash, looksLikeHeader, missingColumn } from './csv-file.js';
 import { paramsParser } from './params.js';
 
 const parseParams = paramsParser({
@@ -67,13 +67,7 @@ function columnsOf(header: string[], wanted: readonly string[] | undefined, file
   });
   return (wanted ?? header).map((name) => {
     const at = header.indexOf(name);
-    if (at === -1)
-      throw new ValidationError(
-        shown
-          ? `${file} has no column ${JSON.stringify(name)}; its header has ${header.map((n) => JSON.stringify(n)).join(', ')}`
-          : `${file} has no column ${JSON.stringify(name)}; its first line (${header.length} field(s)) does not look like a header of column names, so it is not quoted`,
-        { code: 'MISSING_COLUMN', details: shown ? { column: name, header } : { column: name, fields: header.length } },
-      );
+    if (at === -1) throw missingColumn(file, name, header);
     return { name, at };
   });
 }

@@ -1,14 +1,13 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { BatchArtifact } from '../core/artifact.js';
 import type { ShardPosition, StepContext, StepModule } from '../core/definition.js';
-import { PermanentError, ValidationError } from '../core/error-class.js';
+import { ValidationError } from '../core/error-class.js';
 import type { BatchOutputWriter, StepOutput } from '../core/step-data.js';
 import { CHEM_KINDS, moleculeSchema, ROWS, type Molecule, type RejectedRow } from './chem-artifacts.js';
-import { CsvSyntaxError, csvRecords, type CsvRecord } from './csv.js';
+import type { CsvRecord } from './csv.js';
+import { csvFileRecords, fileTextHash, missingColumn, unreadableFile } from './csv-file.js';
 import { csvPart, type CsvPart } from './csv-split.js';
 import { paramsParser } from './params.js';
 import { inchiKeyOf, withMolecule } from './rdkit.js';
@@ -44,10 +43,7 @@ export const readSmiles: StepModule<ReadSmilesParams> = {
   streaming: true,
   /** The CSV's content enters the step cache key: a changed file reruns this step and what follows. */
   async cacheKey(params, ctx) {
-    // The hash of the file's text (as UTF-8), read as a stream.
-    const hash = createHash('sha256');
-    for await (const piece of createReadStream(resolve(ctx.baseDir, params.file), { encoding: 'utf8' })) hash.update(piece as string, 'utf8');
-    return { file: hash.digest('hex') };
+    return { file: await fileTextHash(resolve(ctx.baseDir, params.file)) };
   },
   split: {
     over: 'bytes',
@@ -224,56 +220,15 @@ async function fileSize(path: string, file: string): Promise<{ size: number }> {
   }
 }
 
-function unreadableFile(file: string, path: string, error: unknown): PermanentError {
-  return new PermanentError(`cannot read ${file} (${path}): ${(error as Error).message}`, {
-    code: 'INPUT_UNREADABLE',
-    details: { file },
-    cause: error,
-  });
-}
 
-/**
- * The CSV's records as the file is read (only the bytes of `part`, when given); an unreadable file or
- * a CSV syntax error fails the attempt.
- */
-async function* records(ctx: StepContext<ReadSmilesParams>, path: string, part?: CsvPart): AsyncGenerator<CsvRecord> {
-  if (part !== undefined && part.end <= part.start) return;
-  const range = part === undefined ? {} : { start: part.start, end: part.end - 1 };
-  const text = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20, ...range });
-  const pieces: AsyncIterable<string> = {
-    async *[Symbol.asyncIterator]() {
-      try {
-        for await (const piece of text) yield piece as string;
-      } catch (error) {
-        throw unreadableFile(ctx.params.file, path, error);
-      }
-    },
-  };
-  try {
-    yield* csvRecords(pieces, part === undefined ? undefined : { line: part.line });
-  } catch (error) {
-    if (!(error instanceof CsvSyntaxError)) throw error;
-    throw new ValidationError(`${ctx.params.file}: ${error.message}`, { code: 'CSV_SYNTAX', details: { line: error.line }, cause: error });
-  } finally {
-    text.destroy();
-  }
+/** The CSV's records as the file is read (only the bytes of `part`, when given). */
+function records(ctx: StepContext<ReadSmilesParams>, path: string, part?: CsvPart): AsyncGenerator<CsvRecord> {
+  return csvFileRecords(path, ctx.params.file, part);
 }
 
 function columnIndex(header: CsvRecord, column: string, file: string): number {
   const names = header.fields.map((f) => f.trim());
   const index = names.indexOf(column);
-  if (index !== -1) return index;
-  // The first line of a file that is no CSV (a key, a password file) would otherwise be copied into the
-  // error row, which is kept for ever: quote the header only when every field of it looks like a column name.
-  const shown = names.length <= MAX_COLUMNS_SHOWN && names.every((n) => COLUMN_NAME.test(n));
-  throw new ValidationError(
-    shown
-      ? `${file} has no column ${JSON.stringify(column)}; its header has ${names.map((n) => JSON.stringify(n)).join(', ')}`
-      : `${file} has no column ${JSON.stringify(column)}; its first line (${names.length} field(s)) does not look like a header of column names, so it is not quoted`,
-    { code: 'MISSING_COLUMN', details: shown ? { column, header: names } : { column, fields: names.length } },
-  );
+  if (index === -1) throw missingColumn(file, column, names);
+  return index;
 }
-
-/** A column name as people write them: letters, digits, spaces and `_ - . ( ) %`, at most 64 characters. */
-const COLUMN_NAME = /^[\p{L}\p{N}_][\p{L}\p{N}_ .()%-]{0,63}$/u;
-const MAX_COLUMNS_SHOWN = 50;
