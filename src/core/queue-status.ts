@@ -41,10 +41,12 @@ export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueS
 }
 
 /**
- * The status an append leaves on a flow's row that had `previous`: a shard's outcome recorded after a
- * sibling shard failed for good does not revive a failed flow (QUEUE_MERGE does the same in SQL).
+ * The status an append leaves on a flow's row that had `previous`: a cancelled flow stays cancelled
+ * whatever is recorded after the cancel, and a shard's outcome recorded after a sibling shard failed for
+ * good does not revive a failed flow (QUEUE_MERGE does the same in SQL).
  */
 export function mergedQueueStatus(previous: QueueStatus | undefined, next: QueueStatus, last: FlowEvent): QueueStatus {
+  if (previous === 'cancelled') return 'cancelled';
   if (previous === 'failed' && keepsFailed(next, last)) return 'failed';
   return next;
 }

@@ -1,28 +1,20 @@
-import { batchProjection, mergedQueueStatus, OPEN_STATUSES, queueDueAt, rebuiltQueueStatus, type QueueStatus } from '../core/queue-status.js';
+import { appendedQueueRow, isClaimable, mayTakeLease, rebuiltQueueRow, type QueueLease, type QueueRow } from '../core/queue-row.js';
+import { OPEN_STATUSES, type QueueStatus } from '../core/queue-status.js';
 import type { FlowEvent } from '../core/events.js';
 import type { ClaimedFlow, ClaimFlowsOptions, FlowQuery, FlowSummary, LeaseAcquisition } from './flow-store.js';
 
 const DEFAULT_LIMIT = 50;
 const OPEN: ReadonlySet<QueueStatus> = new Set(OPEN_STATUSES);
 
-interface Row {
+interface Row extends QueueRow {
   flowId: string;
-  name: string;
-  status: QueueStatus;
-  version: number;
-  lastEventType: FlowEvent['type'];
-  nextDueAt: number | null;
-  leaseOwner: string | null;
-  leaseExpiresAt: number | null;
-  createdAt: string;
-  updatedAt: string;
   /** Insertion order: ties between equal creation times list the later one first, as flow ids do in SQL. */
   order: number;
 }
 
 /**
- * The flow queue of the memory store: the same projection and lease rules as the SQL table of
- * migrations/0004_flow_queue, on the process's clock.
+ * The flow queue of the memory store, on the process's clock: its rows are written, rebuilt, claimed
+ * and leased by the queue's rules (src/core/queue-row.ts) and by nothing else.
  */
 export class MemoryFlowQueue {
   private readonly rows = new Map<string, Row>();
@@ -32,40 +24,16 @@ export class MemoryFlowQueue {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Projects an appended batch onto the flow's row (called by the store inside its append). */
-  project(flowId: string, stored: readonly FlowEvent[], lease: { owner: string; leaseMs: number } | undefined): void {
-    const last = stored[stored.length - 1];
-    const projection = batchProjection(stored);
-    if (last === undefined || projection === undefined) return;
-    const previous = this.rows.get(flowId)?.status;
-    // Merged as QUEUE_MERGE does in SQL: a cancelled flow stays cancelled, a failed one failed.
-    this.write(flowId, stored, lease, previous === 'cancelled' ? 'cancelled' : mergedQueueStatus(previous, projection.status, last));
+  project(flowId: string, stored: readonly FlowEvent[], lease: QueueLease | undefined): void {
+    const row = this.rows.get(flowId);
+    const next = appendedQueueRow(row, stored, this.now(), lease);
+    if (next === undefined) return;
+    this.put(flowId, next, row?.order);
   }
 
-  /** Writes the flow's row for `stored` (its appended batch, or its whole log) ending in `status`. */
-  private write(flowId: string, stored: readonly FlowEvent[], lease: { owner: string; leaseMs: number } | undefined, status: QueueStatus): void {
-    const last = stored[stored.length - 1];
-    if (last === undefined) return;
-    const row = this.rows.get(flowId);
-    const now = this.now();
-    const first = stored[0];
-    const next: Row = row ?? {
-      flowId,
-      name: first?.type === 'FlowInitialized' ? first.flowName : '',
-      status,
-      version: 0,
-      lastEventType: last.type,
-      nextDueAt: null,
-      leaseOwner: lease?.owner ?? null,
-      leaseExpiresAt: lease === undefined ? null : now + lease.leaseMs,
-      createdAt: first?.ts ?? last.ts,
-      updatedAt: last.ts,
-      order: this.inserted++,
-    };
-    Object.assign(next, { status, version: last.version, lastEventType: last.type, nextDueAt: queueDueAt(status, last, now), updatedAt: last.ts });
-    // The append that ends a flow clears its lease, as the SQL statement does.
-    if (status === 'completed' || status === 'failed') Object.assign(next, { leaseOwner: null, leaseExpiresAt: null });
-    this.rows.set(flowId, next);
-    if (next.leaseOwner === null && OPEN.has(status)) this.notify();
+  private put(flowId: string, row: QueueRow, order: number = this.inserted++): void {
+    this.rows.set(flowId, { ...row, flowId, order });
+    if (row.leaseOwner === null && OPEN.has(row.status)) this.notify();
   }
 
   listFlows(query: FlowQuery = {}): FlowSummary[] {
@@ -84,7 +52,7 @@ export class MemoryFlowQueue {
     const now = this.now();
     const skipped = new Set((options.skip ?? []).map((s) => `${s.flowId}:${s.version}`));
     const claimable = [...this.rows.values()]
-      .filter((r) => this.isClaimable(r, now) && !skipped.has(`${r.flowId}:${r.version}`))
+      .filter((r) => isClaimable(r, now) && !skipped.has(`${r.flowId}:${r.version}`))
       .sort((a, b) => (a.nextDueAt ?? 0) - (b.nextDueAt ?? 0) || a.order - b.order)
       .slice(0, options.limit);
     for (const row of claimable) Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + options.leaseMs });
@@ -95,8 +63,8 @@ export class MemoryFlowQueue {
     const row = this.rows.get(flowId);
     if (row === undefined) return { acquired: false, reason: 'not_found' };
     const now = this.now();
-    if (row.leaseOwner !== null && row.leaseOwner !== owner && row.leaseOwner !== takeOverFrom && (row.leaseExpiresAt ?? 0) >= now)
-      return { acquired: false, reason: 'leased', owner: row.leaseOwner, expiresAt: new Date(row.leaseExpiresAt ?? 0).toISOString() };
+    if (!mayTakeLease(row, owner, now, takeOverFrom))
+      return { acquired: false, reason: 'leased', owner: row.leaseOwner ?? '?', expiresAt: new Date(row.leaseExpiresAt ?? 0).toISOString() };
     Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + leaseMs });
     return { acquired: true };
   }
@@ -142,12 +110,8 @@ export class MemoryFlowQueue {
     for (const [id, log] of logs) {
       if (flowId !== undefined && id !== flowId) continue;
       const kept = this.rows.get(id);
-      this.rows.delete(id);
-      const status = rebuiltQueueStatus(log, log.some((e) => e.type === 'FlowCancelled'));
-      if (status !== undefined) this.write(id, log, undefined, status);
-      const rebuilt = this.rows.get(id);
-      if (rebuilt !== undefined && kept !== undefined)
-        Object.assign(rebuilt, { leaseOwner: kept.leaseOwner, leaseExpiresAt: kept.leaseExpiresAt, order: kept.order });
+      const rebuilt = rebuiltQueueRow(log, kept);
+      if (rebuilt !== undefined) this.put(id, rebuilt, kept?.order);
       written += 1;
     }
     return written;
@@ -164,15 +128,6 @@ export class MemoryFlowQueue {
   /** The queue status of a flow, for claiming its shards (only a running flow's run). */
   statusOf(flowId: string): QueueStatus | undefined {
     return this.rows.get(flowId)?.status;
-  }
-
-  private isClaimable(row: Row, now: number): boolean {
-    return (
-      OPEN.has(row.status) &&
-      row.nextDueAt !== null &&
-      row.nextDueAt <= now &&
-      (row.leaseOwner === null || (row.leaseExpiresAt ?? 0) < now)
-    );
   }
 
   /** Tells the subscribers that something may have become claimable (e.g. a shard was opened). */

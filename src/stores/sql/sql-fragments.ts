@@ -51,8 +51,8 @@ export const QUEUE_MERGE = `  ON CONFLICT (flow_id) DO UPDATE SET
     version = EXCLUDED.version,
     last_event_type = EXCLUDED.last_event_type,
     next_due_at = CASE
-      WHEN q.status IN ('cancelled', 'failed') AND EXCLUDED.last_event_type IN ('StepFinished', 'StepSignal') THEN NULL
       WHEN q.status = 'cancelled' THEN NULL
+      WHEN q.status = 'failed' AND EXCLUDED.status = 'running' AND EXCLUDED.last_event_type IN ('StepFinished', 'StepSignal') THEN NULL
       WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
       ELSE EXCLUDED.next_due_at
     END,
