@@ -296,6 +296,8 @@ export async function observe(subject: QueueSubject, { flows, rounds }: Scenario
     leased: row.leaseExpiresAt === null ? null : asRound(Date.parse(row.leaseExpiresAt) - LEASE_MS),
   });
   const observations: Observation[] = [];
+  // The store may hold other flows (other tests'): only the scenario's are compared.
+  const ids = new Set(flows.map((f) => f.flowId));
   const versions = new Map<string, number>();
 
   const round = async (label: string, body: (answers: Map<string, unknown[]>) => Promise<boolean>): Promise<void> => {
@@ -303,10 +305,11 @@ export async function observe(subject: QueueSubject, { flows, rounds }: Scenario
     windows.push({ start: Date.now(), end: Number.POSITIVE_INFINITY });
     const answers = new Map<string, unknown[]>();
     const claim = await body(answers);
-    const claimed = claim ? (await subject.claimFlows('claimer', { limit: 100_000, leaseMs: LEASE_MS })).map((c: ClaimedFlow) => `${c.flowId}@${c.version}:${c.status}`).sort() : null;
+    const claims = claim ? await subject.claimFlows('claimer', { limit: 100_000, leaseMs: LEASE_MS }) : null;
+    const claimed = claims?.filter((c: ClaimedFlow) => ids.has(c.flowId)).map((c) => `${c.flowId}@${c.version}:${c.status}`).sort() ?? null;
     const listed = await subject.listFlows({ limit: 100_000 });
     (windows[windows.length - 1] as { end: number }).end = Date.now();
-    observations.push({ round: label, rows: new Map(listed.map((r) => [r.flowId, comparable(r)])), answers, claimed });
+    observations.push({ round: label, rows: new Map(listed.filter((r) => ids.has(r.flowId)).map((r) => [r.flowId, comparable(r)])), answers, claimed });
   };
 
   for (const [r, { together, claim }] of rounds.entries()) {
