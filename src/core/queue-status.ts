@@ -12,9 +12,9 @@ export const OPEN_STATUSES: readonly QueueStatus[] = ['pending', 'running', 'wai
  * The status of a flow whose last event is `last`: the log's state machine makes it a function of that
  * event alone (a retry is always appended with its failure, a last step's StepFinished with
  * FlowCompleted), plus whether the flow was ever cancelled, which is final. Every store's appends use
- * it (`batchProjection`); the SQL rebuild applies the same rule as `chemflow_queue_status`
- * (migrations 0004, 0007); the contract suite checks that both agree. One exception, kept by the
- * append's merge and the rebuild: `mergedQueueStatus`, `rebuiltQueueStatus`.
+ * it (`batchProjection`); the SQL rebuild applies the same rule as `chemflow_queue_status` (its current
+ * definition: migrations/0007_flow_shards); test/stores/queue-rules.int.test.ts checks that they agree.
+ * One exception, kept by the append's merge and the rebuild: `mergedQueueStatus`, `rebuiltQueueStatus`.
  */
 export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueStatus {
   if (wasCancelled) return 'cancelled';
@@ -77,7 +77,10 @@ function statusLookingBack(log: readonly FlowEvent[], last: FlowEvent, wasCancel
   return status;
 }
 
-/** When a flow in `status` may run next (epoch ms): a retry's notBefore, `since` if open, else null. */
+/**
+ * When a flow in `status` may run next (epoch ms): a retry's notBefore, `since` if open, else null.
+ * In SQL: `chemflow_queue_due` (its current definition: migrations/0009_queue_due_inline).
+ */
 export function queueDueAt(status: QueueStatus, last: FlowEvent, since: number): number | null {
   if (status === 'waiting' && last.type === 'RetryScheduled') return Date.parse(last.notBefore);
   return status === 'pending' || status === 'running' ? since : null;

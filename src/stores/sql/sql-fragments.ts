@@ -36,10 +36,12 @@ export function queueRowValues(q: string): string {
 
 /**
  * How an append's projected queue row merges into the flow's existing one (`INSERT INTO flow_queue AS q
- * ... ON CONFLICT`), shared by the single and the many-flow append statements. A cancelled flow stays
- * cancelled; a flow still pending or running keeps its due time, so that the indexed columns do not
- * change and the update stays HOT (no index entry written per step); the append that ends the flow
- * clears its lease, a cancellation keeps it (the holder's heartbeat then sees `cancelled`).
+ * ... ON CONFLICT`), shared by the single and the many-flow append statements: the SQL statement of
+ * `appendedQueueRow` (src/core/queue-row.ts), which the memory store runs; the queue-rules contract
+ * test compares the two on random histories. A cancelled flow stays cancelled; a flow still pending or
+ * running keeps its due time, so that the indexed columns do not change and the update stays HOT (no
+ * index entry written per step); a flow that stays cancelled or failed has none; the append whose batch
+ * ends the flow clears its lease, a cancellation keeps it (the holder's heartbeat then sees `cancelled`).
  */
 export const QUEUE_MERGE = `  ON CONFLICT (flow_id) DO UPDATE SET
     status = CASE
