@@ -14,6 +14,7 @@ export * from './hash.js';
 export * from './map-spec.js';
 export * from './output-size.js';
 export * from './queue-status.js';
+export * from './queue-row.js';
 export * from './reducer.js';
 export * from './retry-decision.js';
 export * from './shard-errors.js';
