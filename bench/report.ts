@@ -1,4 +1,4 @@
-// The two outputs of a run: the JSON document (the issue's contract, field for field) and the table.
+// The two outputs of a run: the JSON document (a contract, field for field, for scripts that read it) and the table.
 import type { CacheComparison, CacheLookupResult } from './cache-lookup.js';
 import type { ErrorTimelineResult } from './error-timeline.js';
 import type { Comparison, Latency, QueueResult } from './queue.js';
@@ -82,7 +82,7 @@ export interface PrequeueRowSummary {
   beforeVsCommitC1: number;
 }
 
-/** Sharded map steps (issue 14): wall seconds of the whole flow and of the mapped step, `chemflow worker` processes. */
+/** Sharded map steps: wall seconds of the whole flow and of the mapped step, `chemflow worker` processes. */
 export interface ShardsSummary {
   molecules: number;
   rounds: number;
@@ -108,7 +108,7 @@ export interface ShardTimesSummary {
   shardSeconds: number;
 }
 
-/** The step cache lookup (issue 15); "empty" holds only the looked-up entries, "loaded" `entries` more. */
+/** The step cache lookup; "empty" holds only the looked-up entries, "loaded" `entries` more. */
 export interface CacheLookupSummary {
   entries: number;
   lookups: number;
@@ -127,7 +127,7 @@ export interface CacheComparisonSummary {
   ratio: number;
 }
 
-/** The flow queue's rows (issue 13); "empty" is a log with no flows, "history" one with `historyFlows` finished ones. */
+/** The flow queue's rows; "empty" is a log with no flows, "history" one with `historyFlows` finished ones. */
 export interface QueueSummary {
   historyFlows: number;
   /** Bulk load of the history: events (INSERT ... SELECT), queue rebuild, ANALYZE. */
@@ -401,7 +401,7 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, preque
             ? []
             : [atLeast(`1 FlowWorker ≥ ${SEQ_VS_COMMIT_BEFORE_QUEUE} × commit limit (sequential chemflow before the queue)`, one.vsCommitC1, SEQ_VS_COMMIT_BEFORE_QUEUE, '×')]),
         ]),
-    // Issue 13: "the queue costs no throughput against today's numbers", today's being the engine before it.
+    // The queue is to cost no throughput against the engine before it.
     ...(p === undefined
       ? []
       : [
@@ -423,7 +423,7 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, preque
           atMost(`step cache lookup with ${number(c.entries)} entries ≤ 1.5 × with none`, c.lookup.ratio, 1.5, '×'),
           { name: 'step cache lookup plan: one index scan', value: isIndexLookup(c.plan) ? 1 : 0, goal: 1, unit: 'yes/no' as const, met: isIndexLookup(c.plan) },
         ]),
-    // No speed goal for shards (the issue sets none): the contract is that sharding never changes a result.
+    // No speed goal for shards: the contract is that sharding never changes a result.
     ...(shards === undefined
       ? []
       : [
