@@ -59,6 +59,8 @@ export interface NativeSummary {
     peakRssMb: { native1: number[]; native: number[]; chemflow: number[] };
     compared: number;
     differences: number;
+    /** The example flow's fingerprint in every round (one value when the rounds agree). */
+    flowFingerprints: string[];
   }[];
   /** Microseconds per molecule of each RDKit operation. */
   opsUs: { native: Record<string, number>; wasm: Record<string, number> };
@@ -271,6 +273,7 @@ function summariseNative(r: NativeResult): NativeSummary {
       peakRssMb: { native1: rssList(l.peakRss.native1), native: rssList(l.peakRss.native), chemflow: rssList(l.peakRss.chemflow) },
       compared: l.compared,
       differences: l.differences,
+      flowFingerprints: l.flowFingerprints,
     })),
     opsUs: { native: roundAll(r.ops.native), wasm: roundAll(r.ops.wasm) },
     ok: r.ok,
@@ -720,7 +723,8 @@ function nativeTable(r: NativeResult): string {
     ...r.libraries.map(
       (l) =>
         `${number(l.molecules)} molecules: ${number(l.compared)} rows compared, ${l.differences === 0 ? 'every canonical SMILES and descriptor equal' : `${number(l.differences)} DIFFERENCE(S): ${l.firstDifferences.slice(0, 5).join('; ')}`}; ` +
-        `native command step: ${l.nativeStepDifferences === 0 ? 'equal to the plain script' : `${number(l.nativeStepDifferences)} DIFFERENCE(S): ${l.firstNativeStepDifferences.slice(0, 5).join('; ')}`}`,
+        `native command step: ${l.nativeStepDifferences === 0 ? 'equal to the plain script' : `${number(l.nativeStepDifferences)} DIFFERENCE(S): ${l.firstNativeStepDifferences.slice(0, 5).join('; ')}`}; ` +
+        `flow fingerprint ${l.flowFingerprints.length === 1 ? l.flowFingerprints[0] : `DIFFERS BETWEEN ROUNDS: ${l.flowFingerprints.join(', ')}`}`,
     ),
     `µs per molecule on ${number(r.ops.molecules)} molecules, native: ${nativeOps}`,
     `µs per molecule, WebAssembly (MinimalLib): ${ops}`,
