@@ -1,4 +1,4 @@
-// The step cache lookup under load (issue 15): `lookupCache` (one primary-key query) and `findCached`
+// The step cache lookup under load: `lookupCache` (one primary-key query) and `findCached`
 // (that query plus reading and verifying the entry's artifacts), timed on two schemas of the same
 // server in the same run: one holding only the looked-up entries, one with `entries` more finished
 // steps bulk-loaded in SQL. Interleaved rounds, as the queue bench does, so that the ratio

@@ -44,6 +44,8 @@ export interface TimedRun {
   /** User + system CPU seconds of the process and the processes it waited for (its threads included). */
   cpuSeconds: number;
   processes: PeakRss[];
+  /** What the command printed on stdout. */
+  stdout: string;
 }
 
 export interface LibraryResult {
@@ -65,6 +67,8 @@ export interface LibraryResult {
   /** chemflowNative / native (`cores` processes), wall and CPU: medians of per-round ratios. */
   nativeStepRatio: number;
   nativeStepCpuRatio: number;
+  /** The flow fingerprint of every round's `chemflow run` of the example flow (`run --json`): one value when runs agree. */
+  flowFingerprints: string[];
   /** Peak RSS of every process of the last round's runs. */
   peakRss: { native1: PeakRss[]; native: PeakRss[]; chemflow: PeakRss[]; chemflowNative: PeakRss[] };
   /** Rows compared (by name), and every difference (the first 20 shown). */
@@ -108,6 +112,7 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
     const molecules = readFileSync(library, 'utf8').split('\n').length - 2;
     const rounds = options.rounds(library);
     log(`native: ${molecules.toLocaleString('en-US')} molecules (${library}), ${rounds} round(s), ${options.cores} cores`);
+    const fingerprints = new Set<string>();
     const runs = { native1: [] as TimedRun[], native: [] as TimedRun[], chemflow: [] as TimedRun[], chemflowNative: [] as TimedRun[] };
     const ratios: number[] = [];
     const cpuRatios: number[] = [];
@@ -125,7 +130,7 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
           // The example's flow, reading this library by absolute path, run in its own directory.
           const flow = readFileSync(flowFile, 'utf8').replace('file: molecules.csv', `file: ${JSON.stringify(library)}`);
           writeFileSync(join(dir, 'flow.yaml'), flow);
-          return timedProcess(process.execPath, [cli, '--db', join(dir, 'db'), 'run', '--quiet', '--concurrency', String(options.cores), 'flow.yaml'], dir);
+          return timedProcess(process.execPath, [cli, '--db', join(dir, 'db'), 'run', '--json', '--concurrency', String(options.cores), 'flow.yaml'], dir);
         };
         const chemflowNative = (): Promise<TimedRun> => {
           // bench/native/flow.yaml beside copies of screen.py and write-screen.mjs, reading this library, in `cores` shards.
@@ -149,6 +154,7 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
         runs.native1.push(one);
         runs.native.push(got.native as TimedRun);
         runs.chemflow.push(got.chemflow as TimedRun);
+        fingerprints.add((JSON.parse((got.chemflow as TimedRun).stdout) as { flowFingerprint: string }).flowFingerprint);
         runs.chemflowNative.push(got.chemflowNative as TimedRun);
         ratios.push((got.chemflow as TimedRun).seconds / (got.native as TimedRun).seconds);
         cpuRatios.push((got.chemflow as TimedRun).cpuSeconds / (got.native as TimedRun).cpuSeconds);
@@ -189,6 +195,7 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
       cpuRatio: median(cpuRatios),
       nativeStepRatio: median(nativeStepRatios),
       nativeStepCpuRatio: median(nativeStepCpuRatios),
+      flowFingerprints: [...fingerprints],
       peakRss: {
         native1: last(runs.native1).processes,
         native: last(runs.native).processes,
@@ -214,7 +221,7 @@ export async function nativeBench(options: NativeOptions, log: (line: string) =>
     cores: options.cores,
     libraries,
     ops: { molecules: 2000, native, wasm },
-    ok: libraries.every((l) => l.differences === 0 && l.compared === l.molecules && l.nativeStepDifferences === 0),
+    ok: libraries.every((l) => l.differences === 0 && l.compared === l.molecules && l.nativeStepDifferences === 0 && l.flowFingerprints.length === 1),
   };
 }
 
@@ -266,10 +273,12 @@ function timedProcess(command: string, args: string[], cwd: string): Promise<Tim
     const times = join(cwd, `time-${Math.round(started)}.txt`);
     const child = spawn('/usr/bin/time', ['-f', '%U %S', '-o', times, command, ...args], {
       cwd,
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NO_COLOR: '1' },
     });
     let stderr = '';
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const peaks = new Map<number, PeakRss>();
     const poll = (): void => {
@@ -297,7 +306,7 @@ function timedProcess(command: string, args: string[], cwd: string): Promise<Tim
         return;
       }
       const [user = NaN, system = NaN] = readFileSync(times, 'utf8').trim().split('\n').pop()?.split(' ').map(Number) ?? [];
-      resolve({ seconds, cpuSeconds: user + system, processes: [...peaks.values()] });
+      resolve({ seconds, cpuSeconds: user + system, processes: [...peaks.values()], stdout });
     });
   });
 }

@@ -30,7 +30,7 @@ export interface BenchOptions {
   prequeueHistory: number;
   /** How many FlowWorkers run side by side in each steps/s row. */
   workerCounts: number[];
-  /** Finished-step cache entries bulk-loaded for the step cache lookup (issue 15: 1,000,000). */
+  /** Finished-step cache entries bulk-loaded for the step cache lookup (1,000,000 by default). */
   cacheEntries: number;
   /** Cache entries looked up per schema (spread over the rounds). */
   cacheLookups: number;
@@ -83,7 +83,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     idleLooks: quick ? 300 : 1_500,
     submissions: quick ? 30 : 60,
     workerCounts: [1, 2, 4],
-    // The issue's own example: 100,000 finished flows made every pass of the old worker cost ~0.5 s.
+    // 100,000 finished flows made every pass of the old worker cost ~0.5 s.
     prequeueHistory: quick ? 20_000 : 100_000,
     cacheEntries: quick ? 100_000 : 1_000_000,
     cacheLookups: 1_000,

@@ -1,5 +1,5 @@
-// The engine as it was before the flow queue (issue 13), built from this repository's own history so that
-// its workers can be measured in the same run, on the same machine, as today's: the baseline the issue
+// The engine as it was before the flow queue, built from this repository's own history so that
+// its workers can be measured in the same run, on the same machine, as today's: the baseline the benchmark
 // names ("the queue costs no throughput against today's numbers"). Built once into node_modules/.cache.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Today's engine against the engine before the flow queue (issue 13), in the same run: steps/s of N
+// Today's engine against the engine before the flow queue, in the same run: steps/s of N
 // FlowWorkers on many short flows and of the engine driving one flow at a time, each version in schemas
 // of its own, every meter once per round in turn (the order reversed every other round), with the commit
 // limit of the same rounds. Ratios are medians of per-round ratios, now / before. Then the workers again,

@@ -1,4 +1,4 @@
-// The flow queue (issue 13) in numbers: (1) an idle worker's look and a submitted flow's start, with
+// The flow queue in numbers: (1) an idle worker's look and a submitted flow's start, with
 // no history and with many finished flows in the log, in interleaved rounds so that the ratio
 // history / none compares like with like; (2) steps/s of N FlowWorkers on short flows, interleaved
 // with the commit limit and the engine driving one flow at a time, measured in the same rounds.

@@ -1,4 +1,4 @@
-// The two outputs of a run: the JSON document (the issue's contract, field for field) and the table.
+// The two outputs of a run: the JSON document (a contract, field for field, for scripts that read it) and the table.
 import type { CacheComparison, CacheLookupResult } from './cache-lookup.js';
 import type { ErrorTimelineResult } from './error-timeline.js';
 import type { Comparison, Latency, QueueResult } from './queue.js';
@@ -59,6 +59,8 @@ export interface NativeSummary {
     peakRssMb: { native1: number[]; native: number[]; chemflow: number[] };
     compared: number;
     differences: number;
+    /** The example flow's fingerprint in every round (one value when the rounds agree). */
+    flowFingerprints: string[];
   }[];
   /** Microseconds per molecule of each RDKit operation. */
   opsUs: { native: Record<string, number>; wasm: Record<string, number> };
@@ -82,7 +84,7 @@ export interface PrequeueRowSummary {
   beforeVsCommitC1: number;
 }
 
-/** Sharded map steps (issue 14): wall seconds of the whole flow and of the mapped step, `chemflow worker` processes. */
+/** Sharded map steps: wall seconds of the whole flow and of the mapped step, `chemflow worker` processes. */
 export interface ShardsSummary {
   molecules: number;
   rounds: number;
@@ -108,7 +110,7 @@ export interface ShardTimesSummary {
   shardSeconds: number;
 }
 
-/** The step cache lookup (issue 15); "empty" holds only the looked-up entries, "loaded" `entries` more. */
+/** The step cache lookup; "empty" holds only the looked-up entries, "loaded" `entries` more. */
 export interface CacheLookupSummary {
   entries: number;
   lookups: number;
@@ -127,7 +129,7 @@ export interface CacheComparisonSummary {
   ratio: number;
 }
 
-/** The flow queue's rows (issue 13); "empty" is a log with no flows, "history" one with `historyFlows` finished ones. */
+/** The flow queue's rows; "empty" is a log with no flows, "history" one with `historyFlows` finished ones. */
 export interface QueueSummary {
   historyFlows: number;
   /** Bulk load of the history: events (INSERT ... SELECT), queue rebuild, ANALYZE. */
@@ -271,6 +273,7 @@ function summariseNative(r: NativeResult): NativeSummary {
       peakRssMb: { native1: rssList(l.peakRss.native1), native: rssList(l.peakRss.native), chemflow: rssList(l.peakRss.chemflow) },
       compared: l.compared,
       differences: l.differences,
+      flowFingerprints: l.flowFingerprints,
     })),
     opsUs: { native: roundAll(r.ops.native), wasm: roundAll(r.ops.wasm) },
     ok: r.ok,
@@ -401,7 +404,7 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, preque
             ? []
             : [atLeast(`1 FlowWorker ≥ ${SEQ_VS_COMMIT_BEFORE_QUEUE} × commit limit (sequential chemflow before the queue)`, one.vsCommitC1, SEQ_VS_COMMIT_BEFORE_QUEUE, '×')]),
         ]),
-    // Issue 13: "the queue costs no throughput against today's numbers", today's being the engine before it.
+    // The queue is to cost no throughput against the engine before it.
     ...(p === undefined
       ? []
       : [
@@ -423,7 +426,7 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, preque
           atMost(`step cache lookup with ${number(c.entries)} entries ≤ 1.5 × with none`, c.lookup.ratio, 1.5, '×'),
           { name: 'step cache lookup plan: one index scan', value: isIndexLookup(c.plan) ? 1 : 0, goal: 1, unit: 'yes/no' as const, met: isIndexLookup(c.plan) },
         ]),
-    // No speed goal for shards (the issue sets none): the contract is that sharding never changes a result.
+    // No speed goal for shards: the contract is that sharding never changes a result.
     ...(shards === undefined
       ? []
       : [
@@ -720,7 +723,8 @@ function nativeTable(r: NativeResult): string {
     ...r.libraries.map(
       (l) =>
         `${number(l.molecules)} molecules: ${number(l.compared)} rows compared, ${l.differences === 0 ? 'every canonical SMILES and descriptor equal' : `${number(l.differences)} DIFFERENCE(S): ${l.firstDifferences.slice(0, 5).join('; ')}`}; ` +
-        `native command step: ${l.nativeStepDifferences === 0 ? 'equal to the plain script' : `${number(l.nativeStepDifferences)} DIFFERENCE(S): ${l.firstNativeStepDifferences.slice(0, 5).join('; ')}`}`,
+        `native command step: ${l.nativeStepDifferences === 0 ? 'equal to the plain script' : `${number(l.nativeStepDifferences)} DIFFERENCE(S): ${l.firstNativeStepDifferences.slice(0, 5).join('; ')}`}; ` +
+        `flow fingerprint ${l.flowFingerprints.length === 1 ? l.flowFingerprints[0] : `DIFFERS BETWEEN ROUNDS: ${l.flowFingerprints.join(', ')}`}`,
     ),
     `µs per molecule on ${number(r.ops.molecules)} molecules, native: ${nativeOps}`,
     `µs per molecule, WebAssembly (MinimalLib): ${ops}`,

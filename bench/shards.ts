@@ -1,4 +1,4 @@
-// Sharded map steps (issue 14): the screening flow's shape on PostgreSQL run by `chemflow worker`
+// Sharded map steps: the screening flow's shape on PostgreSQL run by `chemflow worker`
 // processes. Two questions, answered by ratios measured in the same run:
 //  - does a second worker process speed the mapped step up (1 worker / 2 workers, shards of 1,000)?
 //  - what does sharding itself cost on one worker (shards of 1,000 and of 100 vs one shard of n)?

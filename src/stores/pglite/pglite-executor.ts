@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { createClusterInChild, needsCluster } from './create-cluster.js';
 import type { SqlExecutor, SqlRunner } from '../sql/executor.js';
 
 /**
@@ -14,6 +15,7 @@ export class PgliteExecutor implements SqlExecutor {
 
   /** A file-backed database in `dataDir`, or an in-memory one when `dataDir` is undefined. */
   static async open(dataDir?: string): Promise<PgliteExecutor> {
+    if (dataDir !== undefined && needsCluster(dataDir)) await createClusterInChild(dataDir);
     const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
     await db.waitReady;
     return new PgliteExecutor(db);
