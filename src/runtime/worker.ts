@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../core/definition.js';
-import { CorruptEventError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
+import { CorruptEventError, FlowLeasedError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
 import type { EventOf } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { RetryPolicyOptions } from '../core/retry-policy.js';
@@ -371,7 +371,7 @@ export class FlowWorker {
       if (notBefore !== null && notBefore > this.clock.now()) return { kind: 'waiting', flowId, notBefore };
       return { kind: 'stopped', flowId, flow: end };
     } catch (error) {
-      if (isConcurrencyError(error)) return { kind: 'busy', flowId };
+      if (isConcurrencyError(error) || error instanceof FlowLeasedError) return { kind: 'busy', flowId };
       release = false;
       return { kind: 'error', flowId, error: asError(error) };
     } finally {
