@@ -2,14 +2,12 @@
 // `GroupCommitter`, by 1 and by 8 concurrent flows, next to the commit limit, interleaved in rounds.
 // Each flow is the 12 appends the engine makes for 10 no-op steps. Run it with
 //   tsc -p bench/tsconfig.json && node node_modules/.cache/chemflow-bench/bench/group-commit.js [sampleMs] [rounds]
-// The store alone, and the engine running the same flows on the store and on a `GroupCommitStore`
-// wrapping it (what `npm run bench` will show once the engine's appends go through a committer).
+// The store alone, and the engine running the same flows (its appends go through a committer of its own).
 import { randomUUID } from 'node:crypto';
 import type { NewFlowEvent } from '../src/core/events.js';
 import { sha256Hex } from '../src/core/hash.js';
 import { FlowEngine } from '../src/runtime/engine.js';
 import { GroupCommitter } from '../src/runtime/group-commit.js';
-import { GroupCommitStore } from '../src/runtime/group-commit-store.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
 import { openCommitLimit } from './commit-limit.js';
 import { noopFlow, RETRY_AT_ONCE, STEPS_PER_FLOW } from './flows.js';
@@ -66,7 +64,6 @@ const flow = (append: Append) => async (): Promise<number> => {
   return appends.length;
 };
 const engine = new FlowEngine({ store, retryPolicy: RETRY_AT_ONCE });
-const groupedEngine = new FlowEngine({ store: new GroupCommitStore(store), retryPolicy: RETRY_AT_ONCE });
 const engineFlow = (e: FlowEngine) => async (): Promise<number> => {
   const flowId = await e.startFlow(noopFlow);
   if (!(await e.runToEnd(flowId, noopFlow)).completed) throw new Error(`flow ${flowId} did not complete`);
@@ -80,9 +77,7 @@ const meters: [string, () => Promise<number>][] = [
   ['append, 8 flows (appends/s)', () => rate(8, sampleMs, flow(direct))],
   ['group commit, 8 flows (appends/s)', () => rate(8, sampleMs, flow(grouped))],
   ['engine, 8 flows (steps/s)', () => rate(8, sampleMs, engineFlow(engine))],
-  ['engine on a GroupCommitStore, 8 flows (steps/s)', () => rate(8, sampleMs, engineFlow(groupedEngine))],
   ['engine, 1 flow (steps/s)', () => rate(1, sampleMs, engineFlow(engine))],
-  ['engine on a GroupCommitStore, 1 flow (steps/s)', () => rate(1, sampleMs, engineFlow(groupedEngine))],
 ];
 const runs = new Map<string, number[]>(meters.map(([label]) => [label, []]));
 try {
@@ -100,11 +95,8 @@ try {
           group8VsCommit8: ratio('group commit, 8 flows (appends/s)', 'commit limit, 8 connections (commits/s)'),
           append8VsCommit8: ratio('append, 8 flows (appends/s)', 'commit limit, 8 connections (commits/s)'),
           groupVsAppend1: ratio('group commit, 1 flow (appends/s)', 'append, 1 flow (appends/s)'),
-          engineGroupedVsEngine8: ratio('engine on a GroupCommitStore, 8 flows (steps/s)', 'engine, 8 flows (steps/s)'),
           engine8VsCommit8: ratio('engine, 8 flows (steps/s)', 'commit limit, 8 connections (commits/s)'),
-          engineGrouped8VsCommit8: ratio('engine on a GroupCommitStore, 8 flows (steps/s)', 'commit limit, 8 connections (commits/s)'),
           engine1VsCommit1: ratio('engine, 1 flow (steps/s)', 'commit limit, 1 connection (commits/s)'),
-          engineGrouped1VsCommit1: ratio('engine on a GroupCommitStore, 1 flow (steps/s)', 'commit limit, 1 connection (commits/s)'),
         },
         appendsPerBatch: appends / batches,
       },

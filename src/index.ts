@@ -20,7 +20,6 @@ export {
 } from './runtime/step-cache.js';
 export { WorkerMetrics, type WorkerMetricsHooks, type WorkerMetricsOptions } from './runtime/worker-metrics.js';
 export { GroupCommitter, type GroupCommitOptions, type GroupCommitStats } from './runtime/group-commit.js';
-export { GroupCommitStore } from './runtime/group-commit-store.js';
 export {
   loadFlowFile,
   FlowFileError,

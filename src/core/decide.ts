@@ -144,6 +144,28 @@ export function closeCancelledStep(flow: FlowInstance, plan: FlowPlan, index: nu
   return failedAttempt(flow, plan, index, { error: classifyError(new FlowCancelledError(null)), signals: [] }, { now, chain: false }).events;
 }
 
+/**
+ * What is left of `events`, decided by the holder of a flow's lease on an older state, once the log
+ * moved on to `flow`: after a FlowCancelled, only the outcome of the attempt in flight (its signals,
+ * StepFinished or StepFailed, while that attempt is still the Running one) and nothing started;
+ * `null` when the log moved on for another reason (another process took the flow over): nothing of
+ * them may be appended, the conflict is the holder's.
+ */
+export function afterConflict(flow: FlowInstance, events: readonly FlowEventBody[]): FlowEventBody[] | null {
+  if (!flow.cancelled) return null;
+  const outcome = events.filter((b) => b.type === 'StepSignal' || b.type === 'StepFinished' || b.type === 'StepFailed');
+  const attempt = outcome[0];
+  const inFlight = attempt === undefined ? undefined : flow.steps[attempt.stepIndex];
+  return attempt !== undefined && inFlight?.status === 'Running' && inFlight.attempts === attempt.attempt ? outcome : [];
+}
+
+/** The step whose attempt the appender of `events` runs next itself: the last whole step they start (not a shard, not a split). */
+export function startedBy(events: readonly FlowEventBody[]): number | null {
+  let index: number | null = null;
+  for (const e of events) if (e.type === 'StepStarted' && e.shard === undefined && e.shardCount === undefined) index = e.stepIndex;
+  return index;
+}
+
 /** Whether an attempt of the flow is Running: a step's, a mapped step's (until it ends), or a shard's. */
 export function hasRunningAttempt(flow: FlowInstance): boolean {
   return flow.steps.some((s) => s.status === 'Running' || (s.shards?.some((shard) => shard.status === 'Running') ?? false));

@@ -103,15 +103,15 @@ export class ConcurrencyError extends ChemflowError {
   }
 }
 
-/** Another process holds the flow's lease: a concurrency conflict, so a worker counts it busy. */
-export class FlowLeasedError extends ConcurrencyError {
+/** Another live process holds the flow's lease (it runs the flow): nothing was written. */
+export class FlowLeasedError extends ChemflowError {
+  readonly code = 'FLOW_LEASED';
   constructor(
-    flowId: string,
+    readonly flowId: string,
     readonly owner: string,
     readonly expiresAt: string,
   ) {
-    super(flowId, 0, undefined);
-    this.message = `Flow ${flowId} is being run by ${owner} (its lease runs until ${expiresAt}); if that process is gone, the lease expires by itself`;
+    super(`Flow ${flowId} is being run by ${owner} (its lease runs until ${expiresAt}); if that process is gone, the lease expires by itself`);
   }
 }
 

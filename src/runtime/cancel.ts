@@ -1,12 +1,10 @@
-import { CorruptEventError, FlowNotFoundError, FlowNotRunnableError, isConcurrencyError } from '../core/errors.js';
+import { CorruptEventError, FlowNotFoundError, FlowNotRunnableError } from '../core/errors.js';
 import type { EventOf, FlowEvent } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import { evolve, replay, shapeFromEvents } from '../core/reducer.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
-
-/** Appends racing a cancel (a worker recording a step) are few; this bounds the re-reads. */
-const MAX_CONFLICTS = 50;
+import { FlowWriter } from './flow-writer.js';
 
 /**
  * Cancels a flow: appends `FlowCancelled`, after which no step starts. An attempt in flight sees it at
@@ -33,22 +31,29 @@ export interface Cancelled {
 
 /** `cancelFlow`, also returning the log and state after the cancellation, without reading them again. */
 export async function cancelFlowReading(store: FlowStore, flowId: string, reason: string | null = null, clock: Clock = systemClock): Promise<Cancelled> {
-  for (let conflicts = 0; ; conflicts++) {
-    const events = await store.list(flowId);
-    if (events.length === 0) throw new FlowNotFoundError(flowId);
-    const shape = shapeFromEvents(events);
+  let log: FlowEvent[] = [];
+  const load = async (): Promise<FlowInstance> => {
+    log = await store.list(flowId);
+    if (log.length === 0) throw new FlowNotFoundError(flowId);
+    const shape = shapeFromEvents(log);
     if (shape === undefined) throw new CorruptEventError(flowId, 1, 'the log does not start with FlowInitialized');
-    const flow = replay(flowId, events, shape);
+    return replay(flowId, log, shape);
+  };
+  let stored: FlowEvent[] = [];
+  const writer = new FlowWriter(await load(), {
+    load,
+    append: async (expectedVersion, bodies) => {
+      const ts = new Date(clock.now()).toISOString();
+      return (stored = (await store.append(flowId, expectedVersion, bodies.map((body) => ({ ...body, ts })))).events);
+    },
+    evolve,
+  });
+  // A worker that records a step meanwhile makes the writer read again and cancel after it.
+  await writer.update((flow) => {
     if (flow.completed) throw new FlowNotRunnableError(flowId, 'completed');
     if (flow.cancelled) throw new FlowNotRunnableError(flowId, 'cancelled');
-    try {
-      const ts = new Date(clock.now()).toISOString();
-      const { events: stored } = await store.append(flowId, flow.version, [{ type: 'FlowCancelled', reason, ts }]);
-      const event = stored[0] as EventOf<'FlowCancelled'>;
-      return { event, events: [...events, event], flow: evolve(flow, event) };
-    } catch (error) {
-      // A worker recorded a step meanwhile: read again and cancel after it.
-      if (!isConcurrencyError(error) || conflicts >= MAX_CONFLICTS) throw error;
-    }
-  }
+    return { events: [{ type: 'FlowCancelled', reason }], result: undefined };
+  });
+  const event = stored[0] as EventOf<'FlowCancelled'>;
+  return { event, events: [...log, event], flow: writer.flow };
 }

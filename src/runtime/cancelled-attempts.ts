@@ -3,7 +3,7 @@ import type { FlowEventBody } from '../core/events.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { Clock } from './clock.js';
-import type { FlowUpdater } from './flow-updater.js';
+import type { FlowSession } from './flow-session.js';
 import { isDeadLocalOwner } from './lease-keeper.js';
 
 /**
@@ -14,11 +14,11 @@ import { isDeadLocalOwner } from './lease-keeper.js';
  * outcome is recorded at that process's next heartbeat, and ends the step if it is the last one.
  * Decided on the latest log (another process may record a shard meanwhile). Returns what was appended.
  */
-export async function recordLostOfCancelled(updater: FlowUpdater, plan: FlowPlan, store: FlowStore, clock: Clock): Promise<FlowEventBody[]> {
-  if (!updater.flow.cancelled || !hasRunningAttempt(updater.flow)) return [];
-  const rows = await store.listShards(updater.flow.id);
+export async function recordLostOfCancelled(session: Pick<FlowSession, 'flow' | 'update'>, plan: FlowPlan, store: FlowStore, clock: Clock): Promise<FlowEventBody[]> {
+  if (!session.flow.cancelled || !hasRunningAttempt(session.flow)) return [];
+  const rows = await store.listShards(session.flow.id);
   const held = new Set(rows.filter((r) => r.holder !== null && !isDeadLocalOwner(r.holder)).map((r) => `${r.stepIndex}/${r.shardIndex}`));
-  return updater.update((flow) => {
+  return session.update((flow) => {
     const events = lostAttemptsOfCancelled(flow, plan, { now: clock.now(), shardHeld: (index, shard) => held.has(`${index}/${shard}`) });
     return { events, result: events };
   });

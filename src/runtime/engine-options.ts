@@ -33,7 +33,7 @@ export interface FlowEngineOptions {
   /**
    * Where appends go: default a `GroupCommitter` of this engine's own, so that the appends of the flows
    * it drives at the same moment share one transaction (a lone flow's append goes at once). A worker
-   * passes one committer shared by the engines of all its visits.
+   * passes its one committer to its engines.
    */
   append?: AppendFn;
   /**
@@ -72,7 +72,7 @@ export interface FlowEngineOptions {
   onEvent?: (event: FlowEvent, flow: FlowInstance) => void;
   /**
    * Called with every retry decision, manual or automatic, as it is counted by `retriesScheduled` and
-   * `retriesRejected` (e.g. for a worker's metrics, which outlive the engine of each visit).
+   * `retriesRejected` (e.g. for a worker's metrics, which span all its engines).
    */
   onRetryDecision?: (decision: RetryDecisionNote) => void;
 }

@@ -11,9 +11,8 @@ import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../core/retry-policy.js';
 import type { ErrorStore, FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FlowEngineOptions, NextResult, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
-import type { FlowSession, FlowHandle } from './flow-session.js';
+import type { AppendFn, FlowSession, FlowHandle } from './flow-session.js';
 import { asSession, FlowSessions } from './flow-sessions.js';
-import { FlowUpdater } from './flow-updater.js';
 import { recordLostOfCancelled } from './cancelled-attempts.js';
 import { GroupCommitter } from './group-commit.js';
 import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
@@ -72,9 +71,9 @@ export class FlowEngine {
     this.chunkLimits = options.chunkLimits;
     this.resources = options.resources;
     this.workRoot = options.workRoot;
-    // Flows this engine drives at the same time share commits; a lone flow's append goes at once.
-    const committer = new GroupCommitter(this.store);
-    const append = options.append ?? ((...args: Parameters<FlowStore['append']>) => committer.append(...args));
+    // Flows this engine drives at the same time share commits (a lone flow's append goes at once),
+    // through the caller's committer (a worker's) or one of this engine's own.
+    const append = options.append ?? committerAppend(new GroupCommitter(this.store));
     this.sessions = new FlowSessions({ store: this.store, append, clock: this.clock, onEvent: options.onEvent }, this.leases, this.policy);
   }
 
@@ -149,16 +148,22 @@ export class FlowEngine {
    */
   async scheduleRetry(flow: FlowHandle<FlowShape> | string, stepId: string, options: RetryOptions = {}): Promise<RetryScheduled> {
     const session = typeof flow === 'string' ? await this.sessions.openStored(flow) : asSession(flow);
-    const limit = options.maxRetries ?? manualRetryLimit(session.flow, stepId, this.policy.maxRetries);
-    // A step failed because shards failed is retried shard by shard: only those run again.
-    const decision = decideStepRetries(session.flow, { stepId, maxRetries: limit, delayMs: 0, reason: options.reason ?? null, now: this.clock.now() });
-    if (!decision.ok) {
-      this.metrics.note(session.flowId, stepId, { outcome: 'rejected' });
-      throw new RetryRejectedError(session.flowId, stepId, decision.reason, decision.detail);
+    let events: RetryScheduled[];
+    try {
+      // Decided on the log as it stands when written: a retry racing a cancel is refused, not lost.
+      events = await session.update((current) => {
+        const limit = options.maxRetries ?? manualRetryLimit(current, stepId, this.policy.maxRetries);
+        // A step failed because shards failed is retried shard by shard: only those run again.
+        const decision = decideStepRetries(current, { stepId, maxRetries: limit, delayMs: 0, reason: options.reason ?? null, now: this.clock.now() });
+        if (!decision.ok) throw new RetryRejectedError(session.flowId, stepId, decision.reason, decision.detail);
+        return { events: decision.events, result: decision.events };
+      });
+    } catch (error) {
+      if (error instanceof RetryRejectedError) this.metrics.note(session.flowId, stepId, { outcome: 'rejected' });
+      throw error;
     }
-    for (const event of decision.events) this.metrics.note(session.flowId, stepId, { outcome: 'scheduled', event });
-    await session.commit(decision.events);
-    return decision.events[0] as RetryScheduled;
+    for (const event of events) this.metrics.note(session.flowId, stepId, { outcome: 'scheduled', event });
+    return events[0] as RetryScheduled;
   }
 
   /**
@@ -179,7 +184,7 @@ export class FlowEngine {
     }
     try {
       // Decided again under the lease, on the log as it stands (shard holders append meanwhile).
-      return await recordLostOfCancelled(new FlowUpdater(session), this.planOf(session), this.store, this.clock);
+      return await recordLostOfCancelled(session, this.planOf(session), this.store, this.clock);
     } finally {
       await this.sessions.giveBack(session, lease);
     }
@@ -292,7 +297,7 @@ export class FlowEngine {
 
   /** Runs the Running attempt of step `index` and commits its outcome (chaining what comes next). */
   private async attempt(session: FlowSession, index: number, chain: () => boolean): Promise<StepOutcome> {
-    session.startedHere = null;
+    session.beginAttempt();
     const plan = this.planOf(session);
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
     const io = { store: this.store, baseDir: this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, resources: this.resources, workRoot: this.workRoot };
@@ -313,7 +318,6 @@ export class FlowEngine {
       recorded = recordAttempt(session.flow, plan, index, outcome, { now: this.clock.now(), chain: chain() });
       await session.commit(recorded.events);
     }
-    if (recorded.starts !== null && !session.flow.cancelled) session.startedHere = recorded.starts;
     const retry = this.metrics.note(session.flowId, stepId, recorded.retry);
     if (outcome.ok) return { kind: 'finished', stepId, attempt };
     return { kind: 'failed', stepId, attempt, errorClass: outcome.error.errorClass, retry };
@@ -336,4 +340,8 @@ export class FlowEngine {
       if (options.lease === undefined) await this.sessions.giveBack(session, lease);
     }
   }
+}
+
+function committerAppend(committer: GroupCommitter): AppendFn {
+  return (...args) => committer.append(...args);
 }

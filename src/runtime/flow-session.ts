@@ -1,11 +1,12 @@
 import type { StoredArtifact } from '../core/artifact.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
-import { ConcurrencyError, FlowLeasedError } from '../core/errors.js';
+import { afterConflict, startedBy } from '../core/decide.js';
 import type { FlowEvent, FlowEventBody, NewFlowEvent } from '../core/events.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import { evolve, replay } from '../core/reducer.js';
 import type { AppendOptions, AppendResult, FlowStore } from '../stores/flow-store.js';
+import { FlowWriter, type Decide, type Update } from './flow-writer.js';
 import type { Clock } from './clock.js';
 import type { FlowLease } from './lease-keeper.js';
 
@@ -36,20 +37,37 @@ export interface SessionIo {
 
 /** A handle plus what only the process driving it knows. */
 export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHandle<D> {
-  /** Index of a step whose StepStarted this process committed and has not yet run. */
-  startedHere: number | null = null;
   /** The lease this session runs under, once it holds one. */
   lease: FlowLease | undefined;
   /** What `decide` needs of the definition and the recorded policies, computed once. */
   plan: FlowPlan | undefined;
   /** Outputs of finished steps already in memory, by hash: saves a read per step. */
   artifacts = new Map<string, StoredArtifact>();
+  /** The one writer of this flow in this process. */
+  private readonly writer: FlowWriter;
+  private started: number | null = null;
 
   constructor(
     readonly definition: D,
-    public flow: FlowInstance,
-    private readonly io: SessionIo,
-  ) {}
+    flow: FlowInstance,
+    io: SessionIo,
+  ) {
+    const flowId = flow.id;
+    this.writer = new FlowWriter(flow, {
+      load: async () => replay(flowId, await io.store.list(flowId), definition),
+      append: async (expectedVersion, bodies, options) => {
+        const ts = new Date(io.clock.now()).toISOString();
+        const events: NewFlowEvent[] = bodies.map((body) => ({ ...body, ts }));
+        return (await io.append(flowId, expectedVersion, events, options)).events;
+      },
+      evolve: (state, event) => {
+        const next = evolve(state, event);
+        io.onEvent?.(event, next);
+        return next;
+      },
+      committed: (events) => (this.started = startedBy(events)),
+    });
+  }
 
   static replayed<D extends FlowShape>(flowId: string, definition: D, events: readonly FlowEvent[], io: SessionIo): FlowSession<D> {
     return new FlowSession(definition, replay(flowId, events, definition), io);
@@ -59,8 +77,21 @@ export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHa
     return this.flow.id;
   }
 
+  /** The replayed state; it follows every event this process appends and every reload. */
+  get flow(): FlowInstance {
+    return this.writer.flow;
+  }
+
   get version(): number {
     return this.flow.version;
+  }
+
+  /**
+   * Index of a step whose StepStarted this process committed (the last append it made started it) and
+   * whose attempt has not begun: `decide` runs it rather than recording it lost.
+   */
+  get startedHere(): number | null {
+    return this.started;
   }
 
   /** Aborted when the lease is lost or the flow is cancelled: start nothing more, stop the attempt. */
@@ -69,44 +100,39 @@ export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHa
   }
 
   /**
-   * Appends `bodies` at this session's version. If the log moved on because the flow was cancelled
-   * meanwhile, only the outcome of the attempt in flight (its signals, StepFinished or StepFailed) is
-   * recorded after the FlowCancelled and nothing is started; any other conflict is the caller's.
+   * The one way this session writes: `decide` on the latest state, append what it returns, and on a
+   * conflict reload and decide again (see `FlowWriter`). A failed write leaves no step started here.
    */
-  async commit(bodies: readonly FlowEventBody[], options: AppendOptions = {}): Promise<void> {
+  async update<T>(decide: Decide<T>): Promise<T> {
     try {
-      await this.append(bodies, options);
+      return await this.writer.update(decide);
     } catch (error) {
-      if (!(error instanceof ConcurrencyError) || error instanceof FlowLeasedError) throw error;
-      const current = replay(this.flowId, await this.io.store.list(this.flowId), this.definition);
-      if (!current.cancelled) throw error;
-      this.flow = current;
-      this.startedHere = null;
-      const outcome = bodies.filter((b) => b.type === 'StepSignal' || b.type === 'StepFinished' || b.type === 'StepFailed');
-      const attempt = outcome[0];
-      const inFlight = attempt === undefined ? undefined : current.steps[attempt.stepIndex];
-      if (attempt !== undefined && inFlight?.status === 'Running' && inFlight.attempts === attempt.attempt)
-        await this.append(outcome, options.artifacts ? { artifacts: options.artifacts } : {});
+      this.started = null;
+      throw error;
     }
   }
 
-  /** Reads the log again, for the state other processes' appends moved on (shards run by other workers). */
-  async reload(): Promise<void> {
-    this.flow = replay(this.flowId, await this.io.store.list(this.flowId), this.definition);
+  /**
+   * Appends `events`, decided by this process (holding the lease) on the current state. If the log
+   * moved on, core's `afterConflict` says what is left of them: after a cancel, the attempt's outcome
+   * alone; otherwise the conflict is the caller's.
+   */
+  commit(events: readonly FlowEventBody[], options: Omit<Update<void>, 'events' | 'result'> = {}): Promise<void> {
+    return this.update((flow, conflict) => {
+      if (conflict === null) return { ...options, events, result: undefined };
+      const left = afterConflict(flow, events);
+      if (left === null) throw conflict;
+      return { events: left, ...(options.artifacts === undefined ? {} : { artifacts: options.artifacts }), result: undefined };
+    });
   }
 
-  /** Appends `bodies` at this session's version as they are: a conflict is the caller's (see `FlowUpdater`). */
-  appendAsIs(bodies: readonly FlowEventBody[], options: AppendOptions = {}): Promise<void> {
-    return this.append(bodies, options);
+  /** Reads the log again, in turn with the updates (others' progress: shards run by other workers). */
+  refresh(): Promise<void> {
+    return this.writer.refresh();
   }
 
-  private async append(bodies: readonly FlowEventBody[], options: AppendOptions): Promise<void> {
-    const ts = new Date(this.io.clock.now()).toISOString();
-    const events: NewFlowEvent[] = bodies.map((body) => ({ ...body, ts }));
-    const result = await this.io.append(this.flowId, this.flow.version, events, options);
-    for (const event of result.events) {
-      this.flow = evolve(this.flow, event);
-      this.io.onEvent?.(event, this.flow);
-    }
+  /** The attempt of the step started here begins: from now on a Running attempt left by this session is one to recover. */
+  beginAttempt(): void {
+    this.started = null;
   }
 }

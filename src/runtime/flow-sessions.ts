@@ -82,7 +82,6 @@ export class FlowSessions {
     const mapped = session.definition.steps[0]?.map !== undefined;
     const first = { type: 'StepStarted', stepIndex: 0, stepId: slotAt(session.flow, 0).stepId, attempt: 1 } as const;
     await session.commit(mapped ? [init] : [init, first], { lease: { owner: this.leases.owner, leaseMs: this.leases.leaseMs } });
-    if (!mapped) session.startedHere = 0;
     return (session.lease = this.leases.adopt(session.flowId));
   }
 }

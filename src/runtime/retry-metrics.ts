@@ -7,7 +7,10 @@ interface Counts {
   rejected: number;
 }
 
-/** Counts retry decisions of one engine, in total and per flow. */
+/** Flows whose counts an engine keeps (a worker's engine outlives many): the oldest are forgotten. */
+const MAX_FLOWS = 10_000;
+
+/** Counts retry decisions of one engine, in total and per flow (the latest `MAX_FLOWS` flows). */
 export class RetryMetrics {
   private readonly total: Counts = { scheduled: 0, rejected: 0 };
   private readonly perFlow = new Map<string, Counts>();
@@ -27,6 +30,7 @@ export class RetryMetrics {
     const counts = this.perFlow.get(flowId) ?? { scheduled: 0, rejected: 0 };
     counts[outcome] += 1;
     this.perFlow.set(flowId, counts);
+    if (this.perFlow.size > MAX_FLOWS) this.perFlow.delete(this.perFlow.keys().next().value as string);
   }
 
   scheduled(flowId?: string): number {

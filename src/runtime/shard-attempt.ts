@@ -10,7 +10,6 @@ import type { BlobStore } from '../stores/blobs/blob-store.js';
 import type { ShardDue } from '../stores/shard-queue.js';
 import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
-import type { FlowUpdater } from './flow-updater.js';
 import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
 import { shardInputAt } from './batch-shards.js';
 import { sourceShardAt } from './source-split.js';
@@ -22,8 +21,8 @@ import type { ResourcePool } from './resource-pool.js';
 
 /** What a process needs to run the shards of one sharded step of one flow. */
 export interface ShardWork {
+  /** The flow's session: every shard's outcome is written through it. */
   session: FlowSession<FlowDefinition>;
-  updater: FlowUpdater;
   plan: FlowPlan;
   index: number;
   /** The step's whole input (read once per process, shared by its shards): batches and files as manifests. */
@@ -55,9 +54,9 @@ export type ShardRunEnd = 'finished' | 'failed' | 'waiting' | 'closed' | 'lost';
  * when done, due again at a retry's time.
  */
 export async function runShard(work: ShardWork, lease: ShardLease): Promise<ShardRunEnd> {
-  const { updater, plan, index, clock } = work;
+  const { session, plan, index, clock } = work;
   const shard = lease.shardIndex;
-  const first = await updater.update((flow) => {
+  const first = await session.update((flow) => {
     const decision = decideShard(flow, plan, index, shard, { now: clock.now() });
     return { events: decision.kind === 'start' || decision.kind === 'recover' ? decision.events : [], result: decision };
   });
@@ -65,7 +64,7 @@ export async function runShard(work: ShardWork, lease: ShardLease): Promise<Shar
   const opening = await afterDecision(work, lease, first);
   if (opening !== 'run') return opening;
   for (;;) {
-    const attempt = shardAttempts(updater.flow, index, shard);
+    const attempt = shardAttempts(session.flow, index, shard);
     const run = await runShardAttempt(work, lease, attempt);
     if (lease.signal.reason instanceof LeaseLostError) {
       // Another process may hold this shard now: its outcome is theirs to record.
@@ -73,7 +72,7 @@ export async function runShard(work: ShardWork, lease: ShardLease): Promise<Shar
       return 'lost';
     }
     const record = (outcome: AttemptOutcome, outputs: readonly StoredArtifact[]) =>
-      updater.update((flow): { events: Recorded['events']; artifacts?: readonly StoredArtifact[]; result: Recorded | null } => {
+      session.update((flow): { events: Recorded['events']; artifacts?: readonly StoredArtifact[]; result: Recorded | null } => {
         // Recorded only against the attempt it ran: a shard taken over meanwhile is not ours to record.
         const now = flow.steps[index]?.shards?.[shard];
         if (now?.status !== 'Running' || now.attempts !== attempt) return { events: [], result: null };
@@ -137,7 +136,7 @@ async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: numb
     slice =
       step.split === undefined
         ? await shardInputAt(await work.input(), map, lease.shardIndex, blobs)
-        : sourceShardAt(lease.shardIndex, work.updater.flow.steps[index]?.shards?.length ?? 1);
+        : sourceShardAt(lease.shardIndex, session.flow.steps[index]?.shards?.length ?? 1);
   } catch (error) {
     return { outcome: { ok: false, error: classifyError(error), signals: [] }, outputs: [] };
   }

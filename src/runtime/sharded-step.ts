@@ -15,7 +15,7 @@ import type { ShardDue } from '../stores/shard-queue.js';
 import { recordLostOfCancelled } from './cancelled-attempts.js';
 import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
-import { FlowUpdater, type Update } from './flow-updater.js';
+import type { Update } from './flow-writer.js';
 import { refusedOutputsFailure } from './refused-outputs.js';
 import { runShard, type ShardRunEnd, type ShardWork } from './shard-attempt.js';
 import type { ShardLeaseKeeper } from './shard-leases.js';
@@ -62,7 +62,6 @@ export async function splitStep(session: FlowSession<FlowDefinition>, plan: Flow
     }
   }
   await session.commit([shardCount === null ? startedEvent(session.flow, index) : splitStartedEvent(session.flow, index, shardCount)]);
-  if (shardCount === null) session.startedHere = index;
   return shardCount !== null;
 }
 
@@ -88,13 +87,12 @@ export async function runShardedStep(
   control: { stop: AbortSignal | undefined; chain: () => boolean; chainNext?: () => boolean },
 ): Promise<ShardedStepEnd> {
   const work = shardWorkOf(session, plan, index, io);
-  const { updater } = work;
   await openUnfinished(io.store, session.flow, index);
   const running = new Set<Promise<ShardRunEnd>>();
   const stopped = (): boolean => control.stop?.aborted === true || !control.chain();
   try {
     for (;;) {
-      const flow = updater.flow;
+      const flow = session.flow;
       const slot = slotAt(flow, index);
       if (flow.cancelled || flow.completed || slot.status !== 'Running' || slot.shards === null) break;
       if (allShardsFinished(flow, index)) return await merge(work, io, control.chainNext ?? control.chain);
@@ -110,7 +108,7 @@ export async function runShardedStep(
       else {
         // Every shard left is held by another process (or due later): look at the log again shortly.
         await delay(io.pollMs);
-        await updater.refresh();
+        await session.refresh();
       }
     }
   } finally {
@@ -118,10 +116,10 @@ export async function runShardedStep(
     await Promise.allSettled(running);
   }
   // Stopped with shards left (cancelled, lease lost, asked to stop): say how the flow stands now.
-  await updater.refresh().catch(() => undefined);
-  if (updater.flow.cancelled && !(control.stop?.reason instanceof LeaseLostError)) await settleCancelled(work, io);
-  const slot = slotAt(updater.flow, index);
-  if (updater.flow.failed || slot.status === 'Failed') return { kind: 'failed', outcome: null };
+  await session.refresh().catch(() => undefined);
+  if (session.flow.cancelled && !(control.stop?.reason instanceof LeaseLostError)) await settleCancelled(work, io);
+  const slot = slotAt(session.flow, index);
+  if (session.flow.failed || slot.status === 'Failed') return { kind: 'failed', outcome: null };
   return { kind: 'stopped' };
 }
 
@@ -135,22 +133,21 @@ async function settleCancelled(work: ShardWork, io: ShardedStepIo): Promise<void
   const deadline = io.clock.now() + io.leases.leaseMs + io.pollMs;
   try {
     for (;;) {
-      await recordLostOfCancelled(work.updater, work.plan, io.store, io.clock);
-      if (!hasRunningAttempt(work.updater.flow) || io.clock.now() > deadline) return;
+      await recordLostOfCancelled(work.session, work.plan, io.store, io.clock);
+      if (!hasRunningAttempt(work.session.flow) || io.clock.now() > deadline) return;
       await delay(io.pollMs);
-      await work.updater.refresh();
+      await work.session.refresh();
     }
   } catch {
     // The cancellation is recorded; what is left is for `chemflow cancel`'s or a holder's next record.
   }
 }
 
-/** What this process needs to run shards of step `index` of a session: one updater, the input read once. */
+/** What this process needs to run shards of step `index` of a session: the input read once. */
 export function shardWorkOf(session: FlowSession<FlowDefinition>, plan: FlowPlan, index: number, io: ShardedStepIo): ShardWork {
   let whole: Promise<StoredArtifact[]> | undefined;
   return {
     session,
-    updater: new FlowUpdater(session),
     plan,
     index,
     input: () => (whole ??= inputOf(session, index, io.store)),
@@ -179,11 +176,11 @@ async function openUnfinished(store: FlowStore, flow: FlowInstance, index: numbe
 
 /** Merges the shards' outputs and commits the step's outcome. */
 async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): Promise<ShardedStepEnd> {
-  const { session, updater, plan, index } = work;
+  const { session, plan, index } = work;
   const step = session.definition.steps[index];
   const map = step?.map;
   if (step === undefined || map === undefined) throw new RangeError(`Step ${index} of flow ${session.flowId} is not a mapped step`);
-  const shards = slotAt(updater.flow, index).shards ?? [];
+  const shards = slotAt(session.flow, index).shards ?? [];
   const outputs = await io.store.getArtifacts(shards.flatMap((s) => s.outputs));
   let offset = 0;
   const perShard = shards.map((s) => outputs.slice(offset, (offset += s.outputs.length)));
@@ -195,8 +192,8 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
     if (splitsItself) {
       // A source that split its own work: its `combine` makes the step's outputs of the merged ones.
       const limits = { stop: session.stop, timeoutMs: plan.steps[index]?.timeoutMs ?? null };
-      const where = { baseDir: io.baseDir, attempt: Math.max(1, slotAt(updater.flow, index).attempts) };
-      ({ outcome, outputs: merged } = await combineSourceShards(step, outputs, updater.flow, where, limits, { blobs: io.store.blobs, chunkLimits: io.chunkLimits }));
+      const where = { baseDir: io.baseDir, attempt: Math.max(1, slotAt(session.flow, index).attempts) };
+      ({ outcome, outputs: merged } = await combineSourceShards(step, outputs, session.flow, where, limits, { blobs: io.store.blobs, chunkLimits: io.chunkLimits }));
     } else {
       merged = outputs;
       outcome = { ok: true, outputs: merged.map((a) => a.hash), signals: [] };
@@ -208,10 +205,10 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
     merged = [];
     outcome = { ok: false, error: classifyError(error), signals: [] };
   }
-  const cache = outcome.ok ? await coordinatorCachePlan(session, plan, index, io, updater.flow) : null;
+  const cache = outcome.ok ? await coordinatorCachePlan(session, plan, index, io, session.flow) : null;
   const cacheEntry = cache?.key == null ? undefined : cacheEntryFor(step, index, cache.key);
   const commit = (outcome: AttemptOutcome, artifacts: readonly StoredArtifact[]) =>
-    updater.update((flow): Update<Recorded | null> => {
+    session.update((flow): Update<Recorded | null> => {
       if (slotAt(flow, index).status !== 'Running' || !allShardsFinished(flow, index)) return { events: [], result: null };
       const r = recordAttempt(flow, plan, index, outcome, { now: io.clock.now(), chain: chain() && !flow.cancelled });
       return { events: r.events, result: r, ...(artifacts.length > 0 ? { artifacts } : {}), ...(cacheEntry === undefined || !outcome.ok ? {} : { cacheEntry }) };
@@ -228,7 +225,6 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
     recorded = await commit(outcome, merged);
   }
   for (const artifact of merged) session.artifacts.set(artifact.hash, artifact);
-  if (recorded?.starts != null && !session.flow.cancelled) session.startedHere = recorded.starts;
   if (recorded === null) return { kind: 'stopped' };
   return outcome.ok ? { kind: 'finished' } : { kind: 'failed', outcome };
 }

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../core/definition.js';
-import { CorruptEventError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
+import { CorruptEventError, FlowLeasedError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
 import type { EventOf } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { RetryPolicyOptions } from '../core/retry-policy.js';
@@ -103,6 +103,8 @@ export interface WorkerRunOptions {
 const MAX_OUTAGE_BACKOFF_MS = 30_000;
 /** Flows remembered as too big for this worker; forgetting one costs one more claim and log read. */
 const MAX_UNFIT = 1_000;
+/** Engines kept, one per flow setup; forgetting one costs building it again. */
+const MAX_ENGINES = 64;
 
 /**
  * Runs the flows of the flow queue, in as many processes and machines as share the database. It
@@ -126,6 +128,8 @@ export class FlowWorker {
   private readonly shardInputs = new ShardInputCache();
   /** One for every flow this worker drives: their appends ready at the same moment share a commit. */
   private readonly committer: GroupCommitter;
+  /** The engine of each flow setup (retry policy, base directory) this worker met, built once. */
+  private readonly engines = new Map<string, FlowEngine>();
   /** Flows already reported unresolvable, with the reason: said once, not on every claim. */
   private readonly unresolvable = new Map<string, string>();
   private readonly pool: ResourcePool | undefined;
@@ -371,7 +375,7 @@ export class FlowWorker {
       if (notBefore !== null && notBefore > this.clock.now()) return { kind: 'waiting', flowId, notBefore };
       return { kind: 'stopped', flowId, flow: end };
     } catch (error) {
-      if (isConcurrencyError(error)) return { kind: 'busy', flowId };
+      if (isConcurrencyError(error) || error instanceof FlowLeasedError) return { kind: 'busy', flowId };
       release = false;
       return { kind: 'error', flowId, error: asError(error) };
     } finally {
@@ -380,8 +384,23 @@ export class FlowWorker {
     }
   }
 
-  /** An engine for one visit, under this worker's leases (one heartbeat renews them all). */
+  /**
+   * The engine that runs flows of this setup, built on first use and kept: every engine of the worker
+   * runs under its leases (one heartbeat renews them all), its committer and its resource pool.
+   */
   private engineFor(setup: WorkerFlowSetup): FlowEngine {
+    const key = JSON.stringify([setup.retryPolicy ?? null, setup.baseDir ?? null]);
+    let engine = this.engines.get(key);
+    if (engine === undefined) {
+      engine = this.buildEngine(setup);
+      this.engines.set(key, engine);
+      // Bounded: a worker meets few setups (one per flow file); the oldest goes first.
+      if (this.engines.size > MAX_ENGINES) this.engines.delete(this.engines.keys().next().value as string);
+    }
+    return engine;
+  }
+
+  private buildEngine(setup: WorkerFlowSetup): FlowEngine {
     return new FlowEngine({
       store: this.options.store,
       clock: this.clock,

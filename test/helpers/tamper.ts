@@ -4,7 +4,6 @@ import { Buffer } from 'node:buffer';
 import { writeFile } from 'node:fs/promises';
 import type { Artifact } from '../../src/core/artifact.js';
 import type { JsonValue } from '../../src/core/canonical-json.js';
-import { GroupCommitStore } from '../../src/runtime/group-commit-store.js';
 import { FsBlobStore } from '../../src/stores/blobs/fs-blob-store.js';
 import { MemoryBlobStore } from '../../src/stores/blobs/memory-blob-store.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
@@ -12,7 +11,6 @@ import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 
 export async function tamperArtifact(store: FlowStore, hash: string, payload: JsonValue): Promise<void> {
-  if (store instanceof GroupCommitStore) return tamperArtifact(store.inner, hash, payload);
   if (store instanceof MemoryFlowStore) {
     const artifacts = (store as unknown as { artifacts: Map<string, Artifact> }).artifacts;
     const stored = artifacts.get(hash);
@@ -38,7 +36,6 @@ export async function tamperArtifact(store: FlowStore, hash: string, payload: Js
  * off, as here, in the test's own schema).
  */
 export async function tamperBlob(store: FlowStore, hash: string, bytes: Uint8Array): Promise<void> {
-  if (store instanceof GroupCommitStore) return tamperBlob(store.inner, hash, bytes);
   const { blobs } = store;
   if (blobs instanceof MemoryBlobStore) return blobs.tamper(hash, bytes);
   if (blobs.directory !== null) return writeFile(new FsBlobStore(blobs.directory).pathOf(hash), bytes);

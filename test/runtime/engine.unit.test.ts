@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Artifact } from '../../src/core/artifact.js';
 import {
-  ConcurrencyError,
+  FlowLeasedError,
   defineFlow,
   FlowEngine,
   FlowNotRunnableError,
@@ -137,7 +137,7 @@ describe.each(engineStores)('FlowEngine on $name', ({ create }) => {
     });
   });
 
-  it('two engines appending to the same flow: one wins, the other gets a concurrency error, no gap or duplicate', async () => {
+  it('two engines running the same flow: one wins, the other is refused by its lease (FlowLeasedError), no gap or duplicate', async () => {
     await withStore(async (store) => {
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
@@ -160,7 +160,7 @@ describe.each(engineStores)('FlowEngine on $name', ({ create }) => {
       const results = await Promise.allSettled([a, b]);
       const rejected = results.filter((r) => r.status === 'rejected');
       expect(rejected).toHaveLength(1);
-      expect((rejected[0] as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrencyError);
+      expect((rejected[0] as PromiseRejectedResult).reason).toBeInstanceOf(FlowLeasedError);
       const events = await store.list(flowId);
       expect(events.map((e) => e.version)).toEqual(events.map((_, i) => i + 1));
       expect(events.filter((e) => e.type === 'StepStarted')).toHaveLength(1);

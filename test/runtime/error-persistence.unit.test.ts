@@ -163,7 +163,7 @@ describe.each(engineStores)('error persistence on $name', ({ create }) => {
       await store.append(flowId, 3, [{ type: 'StepStarted', stepIndex: 1, stepId: 'x', attempt: 1, ts: new Date().toISOString() }]);
       // While its lease runs, the attempt may belong to a live process: nothing runs and nothing is written.
       const cautious = new FlowEngine({ store });
-      await expect(cautious.runToEnd(flowId, def)).rejects.toMatchObject({ code: 'CONCURRENCY_CONFLICT', owner: 'dying-process' });
+      await expect(cautious.runToEnd(flowId, def)).rejects.toMatchObject({ code: 'FLOW_LEASED', owner: 'dying-process' });
       expect(await store.list(flowId)).toHaveLength(4);
       await new Promise((r) => setTimeout(r, 300)); // the lease expires
       const restarted = new FlowEngine({ store, clock: new ManualClock() });

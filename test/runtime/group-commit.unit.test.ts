@@ -3,11 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyError } from '../../src/core/errors.js';
 import { GroupCommitter } from '../../src/runtime/group-commit.js';
-import { GroupCommitStore } from '../../src/runtime/group-commit-store.js';
 import type { AppendOutcome, AppendRequest } from '../../src/stores/flow-store.js';
 import { MemoryFlowStore } from '../../src/stores/memory-store.js';
 import { flowInitialized, stepStarted } from '../helpers/events.js';
-import { describeStoreContract } from '../stores/store-contract.js';
 
 /**
  * A memory store whose batches take as long as the test says (a commit in flight), and that records
@@ -136,20 +134,5 @@ describe('GroupCommitter', () => {
     expect((await committer.append(randomUUID(), 0, [flowInitialized()])).version).toBe(1);
     await committer.drain();
     expect(store.batchSizes).toEqual([2]); // the lone append after it went as a plain append
-  });
-});
-
-// The whole store contract through the wrapper: `append` by way of the committer behaves as the store's own.
-describeStoreContract('memory behind a GroupCommitStore', () => {
-  const inner = new MemoryFlowStore();
-  const store = new GroupCommitStore(inner);
-  return Promise.resolve({
-    store,
-    artifactCopies: (hash) =>
-      inner.getArtifacts([hash]).then(
-        () => 1,
-        () => 0,
-      ),
-    close: () => store.close(),
   });
 });
