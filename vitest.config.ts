@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One migrated embedded database per run, which the PGlite test stores copy (test/support/pglite-template.ts).
+    globalSetup: ['test/support/global-setup.ts'],
     // Two files at a time: most suites wait on processes and databases rather than compute, and vitest's
     // default on a 2-core machine (cores - 1) runs the files one after another.
     maxWorkers: 2,
