@@ -63,8 +63,9 @@ export class FlowEngine {
     this.clock = options.clock ?? systemClock;
     this.baseDir = options.baseDir ?? process.cwd();
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
-    this.leases = options.leases ?? new LeaseKeeper({ store: options.store });
-    this.shardLeases = options.shardLeases ?? new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs);
+    this.leases = options.leases ?? new LeaseKeeper({ store: options.store, clock: this.clock });
+    this.shardLeases =
+      options.shardLeases ?? new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, undefined, this.leases.clock);
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? availableParallelism()));
     this.shardPollMs = Math.max(1, options.shardPollMs ?? 500);
     this.threads = options.threads;

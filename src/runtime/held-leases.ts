@@ -1,5 +1,6 @@
 import { FlowCancelledError, LeaseLostError } from '../core/error-class.js';
 import type { QueueStatus } from '../core/queue-status.js';
+import type { Clock } from './clock.js';
 
 /** What `HeldLeases` needs to renew a kind of lease (flows, shards). */
 export interface LeaseRenewal<L> {
@@ -12,6 +13,8 @@ export interface LeaseRenewal<L> {
   renew: (leases: readonly L[]) => Promise<Map<string, QueueStatus>>;
   /** Told of each heartbeat: how many leases were renewed and how many were found lost. */
   onHeartbeat?: ((renewed: number, lost: number) => void) | undefined;
+  /** The heartbeat's timer and the time a lease is measured by. */
+  clock: Clock;
 }
 
 interface Held<L> {
@@ -28,22 +31,22 @@ interface Held<L> {
  */
 export class HeldLeases<L> {
   private readonly held = new Map<string, Held<L>>();
-  private timer: NodeJS.Timeout | null = null;
-  private lastRenewal = Date.now();
+  /** Stops the heartbeat's timer while one runs. */
+  private stopBeating: (() => void) | null = null;
+  private lastRenewal: number;
   private beating = false;
 
-  constructor(private readonly renewal: LeaseRenewal<L>) {}
+  constructor(private readonly renewal: LeaseRenewal<L>) {
+    this.lastRenewal = renewal.clock.now();
+  }
 
   /** Holds a new lease made with its signal, and starts the heartbeat if it is the first. */
   hold(key: string, make: (signal: AbortSignal) => L): L {
     const controller = new AbortController();
     const lease = make(controller.signal);
     this.held.set(key, { lease, controller });
-    if (this.held.size === 1) this.lastRenewal = Date.now();
-    if (this.timer === null) {
-      this.timer = setInterval(() => void this.heartbeat(), this.renewal.heartbeatMs);
-      this.timer.unref();
-    }
+    if (this.held.size === 1) this.lastRenewal = this.renewal.clock.now();
+    this.stopBeating ??= this.renewal.clock.every(this.renewal.heartbeatMs, () => void this.heartbeat());
     return lease;
   }
 
@@ -77,7 +80,7 @@ export class HeldLeases<L> {
     const leases = [...this.held.values()].map((h) => h.lease);
     try {
       const statuses = await this.renewal.renew(leases);
-      this.lastRenewal = Date.now();
+      this.lastRenewal = this.renewal.clock.now();
       let lost = 0;
       for (const lease of leases) {
         const key = this.renewal.keyOf(lease);
@@ -93,7 +96,7 @@ export class HeldLeases<L> {
     } catch {
       // The database is away. Until the leases would have expired nobody else may take the work, so
       // the attempts go on; after that, another process may, so they stop here.
-      if (Date.now() - this.lastRenewal >= this.renewal.leaseMs) {
+      if (this.renewal.clock.now() - this.lastRenewal >= this.renewal.leaseMs) {
         for (const lease of leases) this.abort(this.renewal.keyOf(lease), new LeaseLostError(this.renewal.owner));
         this.renewal.onHeartbeat?.(0, leases.length);
       }
@@ -110,8 +113,7 @@ export class HeldLeases<L> {
   }
 
   private stopTimer(): void {
-    if (this.timer === null) return;
-    clearInterval(this.timer);
-    this.timer = null;
+    this.stopBeating?.();
+    this.stopBeating = null;
   }
 }

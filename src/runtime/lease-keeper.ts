@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { FlowLeasedError, FlowNotFoundError } from '../core/errors.js';
 import type { ClaimFlowsOptions, FlowStore } from '../stores/flow-store.js';
+import { systemClock, type Clock } from './clock.js';
 import { HeldLeases } from './held-leases.js';
 
 export const DEFAULT_LEASE_MS = 30_000;
@@ -22,6 +23,8 @@ export interface LeaseKeeperOptions {
   heartbeatMs?: number;
   /** Told of each heartbeat: how many leases were renewed and how many were found lost. */
   onHeartbeat?: (renewed: number, lost: number) => void;
+  /** The heartbeat's timer and the time a lease is measured by; default the system's. */
+  clock?: Clock;
 }
 
 export function defaultLeaseOwner(): string {
@@ -53,6 +56,7 @@ export class LeaseKeeper {
   readonly owner: string;
   readonly leaseMs: number;
   readonly heartbeatMs: number;
+  readonly clock: Clock;
   private readonly store: FlowStore;
   private readonly held: HeldLeases<FlowLease>;
 
@@ -61,6 +65,7 @@ export class LeaseKeeper {
     this.owner = options.owner ?? defaultLeaseOwner();
     this.leaseMs = Math.max(1, options.leaseMs ?? DEFAULT_LEASE_MS);
     this.heartbeatMs = Math.max(1, Math.min(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, this.leaseMs));
+    this.clock = options.clock ?? systemClock;
     this.held = new HeldLeases<FlowLease>({
       owner: this.owner,
       leaseMs: this.leaseMs,
@@ -68,6 +73,7 @@ export class LeaseKeeper {
       keyOf: (lease) => lease.flowId,
       renew: (leases) => this.store.renewLeases(this.owner, leases.map((l) => l.flowId), this.leaseMs),
       onHeartbeat: options.onHeartbeat,
+      clock: this.clock,
     });
   }
 

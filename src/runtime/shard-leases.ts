@@ -1,5 +1,6 @@
 import type { FlowStore } from '../stores/flow-store.js';
 import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue } from '../stores/shard-queue.js';
+import { systemClock, type Clock } from './clock.js';
 import { HeldLeases } from './held-leases.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS } from './lease-keeper.js';
 
@@ -22,6 +23,7 @@ export class ShardLeaseKeeper {
     readonly leaseMs: number = DEFAULT_LEASE_MS,
     heartbeatMs: number = DEFAULT_HEARTBEAT_MS,
     onHeartbeat?: (renewed: number, lost: number) => void,
+    clock: Clock = systemClock,
   ) {
     this.held = new HeldLeases<ShardLease>({
       owner,
@@ -30,6 +32,7 @@ export class ShardLeaseKeeper {
       keyOf: shardKeyText,
       renew: (leases) => store.renewShardLeases(owner, leases, leaseMs),
       onHeartbeat,
+      clock,
     });
   }
 

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { FlowDefinition } from '../core/definition.js';
 import { CorruptEventError, FlowLeasedError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
 import type { EventOf } from '../core/events.js';
@@ -151,8 +150,9 @@ export class FlowWorker {
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
       ...(options.onHeartbeat === undefined ? {} : { onHeartbeat: options.onHeartbeat }),
+      clock: this.clock,
     });
-    this.shardLeases = new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, options.onHeartbeat);
+    this.shardLeases = new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, options.onHeartbeat, this.clock);
   }
 
   /** The name this worker's leases carry. */
@@ -230,7 +230,7 @@ export class FlowWorker {
             const wakeAt = await this.options.store.nextWakeAt();
             // Shards held by others may fail and come back, and their flow's next step may follow.
             if (options.untilIdle === true && (wakeAt === null || !(await this.anyUnleasedOpen())) && !(await this.options.store.hasOpenShards())) break;
-            if (wakeAt !== null) nextLook = Math.min(this.pollMs, Math.max(0, wakeAt - Date.now()) + 5);
+            if (wakeAt !== null) nextLook = Math.min(this.pollMs, Math.max(0, wakeAt - this.clock.now()) + 5);
             // Flows due now that this worker passes over (too big for it) must not make it spin.
             if (this.unfitFlows.size > 0 && nextLook <= 5) nextLook = this.pollMs;
           }
@@ -249,7 +249,7 @@ export class FlowWorker {
           const ceiling = Math.min(MAX_OUTAGE_BACKOFF_MS, 250 * 2 ** Math.min(failures, 10));
           nextLook = ceiling / 2 + Math.random() * (ceiling / 2);
         }
-        if (!wake.pending) await sleepUnlessWoken(nextLook, signal, (resolve) => (wake.now = resolve));
+        if (!wake.pending) await this.sleepUnlessWoken(nextLook, signal, (resolve) => (wake.now = resolve));
         wake.now = () => undefined;
       }
       await Promise.all(inFlight.values());
@@ -292,6 +292,13 @@ export class FlowWorker {
     }
   }
 
+  /** Sleeps `ms`, or less when woken (`onWake` receives the function that wakes it) or aborted. */
+  private async sleepUnlessWoken(ms: number, signal: AbortSignal | undefined, onWake: (resolve: () => void) => void): Promise<void> {
+    const woken = new AbortController();
+    onWake(() => woken.abort());
+    await this.clock.sleep(ms, signal === undefined ? woken.signal : AbortSignal.any([signal, woken.signal]));
+  }
+
   /** Wakes the loop on NOTIFY; a store that cannot listen now is polled instead. */
   private async subscribe(signal: AbortSignal | undefined): Promise<() => Promise<void>> {
     if (signal?.aborted === true) return () => Promise.resolve();
@@ -306,7 +313,7 @@ export class FlowWorker {
   private async anyUnleasedOpen(): Promise<boolean> {
     const open = await this.options.store.listFlows({ status: ['pending', 'running', 'waiting'], limit: 1000 });
     return open.some(
-      (f) => (f.leaseOwner === null || (f.leaseExpiresAt !== null && Date.parse(f.leaseExpiresAt) < Date.now())) && this.unfitFlows.get(f.flowId) !== f.version,
+      (f) => (f.leaseOwner === null || (f.leaseExpiresAt !== null && Date.parse(f.leaseExpiresAt) < this.clock.now())) && this.unfitFlows.get(f.flowId) !== f.version,
     );
   }
 
@@ -425,18 +432,6 @@ function dueTime(flow: FlowInstance): number | null {
   const slot = flow.steps[flow.cursor];
   if (slot?.status !== 'Pending' || slot.notBefore === null) return null;
   return Date.parse(slot.notBefore);
-}
-
-/** Sleeps `ms`, or less when woken (`onWake` receives the function that wakes it) or aborted. */
-async function sleepUnlessWoken(ms: number, signal: AbortSignal | undefined, onWake: (resolve: () => void) => void): Promise<void> {
-  const woken = new AbortController();
-  onWake(() => woken.abort());
-  const both = signal === undefined ? woken.signal : AbortSignal.any([signal, woken.signal]);
-  try {
-    await delay(ms, undefined, { signal: both });
-  } catch (error) {
-    if ((error as Error).name !== 'AbortError') throw error;
-  }
 }
 
 /**

@@ -7,7 +7,6 @@ import type { CommandContext } from '../../src/cli/context.js';
 import { errorsCommand } from '../../src/cli/commands/errors.js';
 import { eventsCommand } from '../../src/cli/commands/events.js';
 import { statusCommand } from '../../src/cli/commands/status.js';
-import { openPgliteStore } from '../../src/stores/open-store.js';
 import {
   artifactOf,
   flowInitialized,
@@ -20,10 +19,11 @@ import {
   stepStarted,
 } from '../helpers/events.js';
 import { storeRunner } from '../support/stores.js';
+import { templatePgliteStore } from '../support/pglite-template.js';
 
 const stores = [
   { name: 'memory', create: (): Promise<FlowStore> => Promise.resolve(new MemoryFlowStore()) },
-  { name: 'pglite', create: (): Promise<FlowStore> => openPgliteStore() },
+  { name: 'pglite', create: (): Promise<FlowStore> => templatePgliteStore() },
 ];
 
 /**

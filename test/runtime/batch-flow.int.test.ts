@@ -12,7 +12,7 @@ import type { BatchInput, StepInput } from '../../src/core/step-data.js';
 import { FlowEngine } from '../../src/runtime/engine.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
 import { MemoryFlowStore } from '../../src/stores/memory-store.js';
-import { openPgliteStore } from '../../src/stores/open-store.js';
+import { templatePgliteStore } from '../support/pglite-template.js';
 
 function* numbered(n: number): Generator<JsonValue> {
   for (let i = 0; i < n; i++) yield { i };
@@ -72,7 +72,7 @@ const summary = (f: FlowInstance): unknown => ({
 describe('batches on the embedded database', () => {
   it('give the hashes and fingerprints of the memory store, with or without map, for any chunk size', async () => {
     const expected = summary(await run(new MemoryFlowStore(), 40));
-    const store = await openPgliteStore();
+    const store = await templatePgliteStore();
     try {
       for (const options of [{}, { map: { over: 'molecules', shardSize: 7 }, chunkLimits: { maxRows: 3, maxBytes: DEFAULT_CHUNK_LIMITS.maxBytes } }, { map: { over: 'molecules', shardSize: 1000 } }])
         expect(summary(await run(store, 40, options)), JSON.stringify(options)).toEqual(expected);
@@ -83,7 +83,7 @@ describe('batches on the embedded database', () => {
 
   it('keep an output of two million rows as chunks and a manifest: rows in, rows out, the hash of its payload', async () => {
     const n = 2_000_000;
-    const store = await openPgliteStore();
+    const store = await templatePgliteStore();
     try {
       const flow = await run(store, n);
       expect(flow.completed).toBe(true);

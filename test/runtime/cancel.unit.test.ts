@@ -3,7 +3,7 @@ import type { Artifact } from '../../src/core/artifact.js';
 import { cancelFlow, defineFlow, FlowEngine, FlowNotRunnableError, FlowWorker, TransientError, type FlowDefinition, type FlowResolver } from '../../src/index.js';
 import { demoFlow, flakyStep, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
-import { waitUntil } from '../support/wait-until.js';
+import { untilLeaseExpired, waitUntil } from '../support/wait-until.js';
 
 const resolveAs =
   (definition: FlowDefinition): FlowResolver =>
@@ -160,12 +160,12 @@ describe.each(engineStores)('cancel on $name', ({ create }) => {
       const engine = new FlowEngine({ store });
       const flowId = await engine.startFlow(def);
       // A worker claims the flow, starts its first step and dies: its lease expires unrenewed.
-      expect(await store.claimFlows('dead', { limit: 1, leaseMs: 150 })).toHaveLength(1);
+      expect(await store.claimFlows('dead', { limit: 1, leaseMs: 1_000 })).toHaveLength(1);
       await store.append(flowId, 1, [{ type: 'StepStarted', stepIndex: 0, stepId: def.steps[0]?.id ?? '', attempt: 1, ts: new Date().toISOString() }]);
       await cancelFlow(store, flowId, 'operator');
       // While its lease has not expired, the holder may still be alive: nothing is recorded for it.
       expect(await engine.recordLostAttempts(await engine.open(flowId, def))).toEqual([]);
-      await new Promise((r) => setTimeout(r, 300));
+      await untilLeaseExpired(store, flowId);
       const lost = await engine.recordLostAttempts(await engine.open(flowId, def));
       expect(lost).toMatchObject([{ type: 'StepFailed', stepIndex: 0, attempt: 1, errorClass: 'Transient', error: { code: 'WORKER_LOST' } }]);
       const types = (await store.list(flowId)).map((e) => e.type);

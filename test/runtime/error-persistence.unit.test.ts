@@ -12,6 +12,7 @@ import {
 } from '../../src/index.js';
 import { flakyStep, ManualClock, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
+import { untilLeaseExpired } from '../support/wait-until.js';
 
 const policy: RetryPolicyOptions = { maxRetries: 3, backoff: { kind: 'exponential', baseMs: 10 } };
 
@@ -165,7 +166,7 @@ describe.each(engineStores)('error persistence on $name', ({ create }) => {
       const cautious = new FlowEngine({ store });
       await expect(cautious.runToEnd(flowId, def)).rejects.toMatchObject({ code: 'FLOW_LEASED', owner: 'dying-process' });
       expect(await store.list(flowId)).toHaveLength(4);
-      await new Promise((r) => setTimeout(r, 300)); // the lease expires
+      await untilLeaseExpired(store, flowId);
       const restarted = new FlowEngine({ store, clock: new ManualClock() });
       const flow = await restarted.runToEnd(flowId, def);
       expect(flow.completed).toBe(true);

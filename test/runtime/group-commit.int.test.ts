@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrencyError } from '../../src/core/errors.js';
 import { GroupCommitter } from '../../src/runtime/group-commit.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
-import { openPgliteStore } from '../../src/stores/open-store.js';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { flowInitialized, stepFinished, stepStarted } from '../helpers/events.js';
+import { templatePgliteStore } from '../support/pglite-template.js';
 
 function groupCommitSuite(name: string, open: () => Promise<{ store: FlowStore; close: () => Promise<void> }>): void {
   describe(`GroupCommitter on ${name}`, () => {
@@ -64,7 +64,7 @@ function groupCommitSuite(name: string, open: () => Promise<{ store: FlowStore; 
 }
 
 groupCommitSuite('PGlite', async () => {
-  const store = await openPgliteStore();
+  const store = await templatePgliteStore();
   return { store, close: () => store.close() };
 });
 

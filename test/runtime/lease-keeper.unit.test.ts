@@ -2,9 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { LeaseLostError } from '../../src/core/error-class.js';
 import { FlowLeasedError } from '../../src/core/errors.js';
+import { MemoryFlowStore } from '../../src/index.js';
 import { isDeadLocalOwner, LeaseKeeper } from '../../src/runtime/lease-keeper.js';
 import { flowInitialized } from '../helpers/events.js';
+import { ManualClock } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
 
 /** The pid of a process of this machine that has exited. */
@@ -44,5 +47,68 @@ describe.each(engineStores)('LeaseKeeper on $name', ({ create }) => {
         keeper.close();
       }
     });
+  });
+});
+
+/** Lets the heartbeat a timer started finish its renewal (one turn of the event loop, no waiting). */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('LeaseKeeper on a test clock', () => {
+  it('renews every lease with one heartbeat each heartbeatMs of its clock, and stops beating when none is held', async () => {
+    const store = new MemoryFlowStore();
+    const clock = new ManualClock();
+    const beats: [number, number][] = [];
+    const keeper = new LeaseKeeper({ store, clock, leaseMs: 30_000, heartbeatMs: 10_000, onHeartbeat: (renewed, lost) => beats.push([renewed, lost]) });
+    const flows = [randomUUID(), randomUUID()];
+    for (const flowId of flows) await store.append(flowId, 0, [flowInitialized()]);
+    const leases = [await keeper.acquire(flows[0] ?? ''), await keeper.acquire(flows[1] ?? '')];
+    expect(clock.timerCount).toBe(1);
+    clock.advance(9_999);
+    await settle();
+    expect(beats).toEqual([]);
+    clock.advance(1);
+    await settle();
+    expect(beats).toEqual([[2, 0]]);
+    clock.advance(10_000);
+    await settle();
+    expect(beats).toEqual([
+      [2, 0],
+      [2, 0],
+    ]);
+    for (const lease of leases) await keeper.release(lease);
+    expect(clock.timerCount).toBe(0);
+    expect(leases.map((l) => l.signal.aborted)).toEqual([false, false]);
+  });
+
+  it('keeps the leases through a database outage shorter than the lease, and gives them up (LeaseLostError) once it lasts a lease', async () => {
+    const store = new MemoryFlowStore();
+    const clock = new ManualClock();
+    const beats: [number, number][] = [];
+    const keeper = new LeaseKeeper({ store, clock, leaseMs: 30_000, heartbeatMs: 10_000, onHeartbeat: (renewed, lost) => beats.push([renewed, lost]) });
+    const flowId = randomUUID();
+    await store.append(flowId, 0, [flowInitialized()]);
+    const lease = await keeper.acquire(flowId);
+    let away = false;
+    const renew = store.renewLeases.bind(store);
+    store.renewLeases = (...args) => (away ? Promise.reject(new Error('connection refused')) : renew(...args));
+
+    clock.advance(10_000); // renewed at 10 s
+    await settle();
+    away = true;
+    for (const at of [20_000, 30_000]) {
+      clock.advance(10_000); // 10 s, then 20 s since the last renewal: the lease still holds
+      await settle();
+      expect([at, lease.signal.aborted]).toEqual([at, false]);
+    }
+    clock.advance(10_000); // 30 s without a renewal: another process may take the flow now
+    await settle();
+    expect(lease.signal.aborted).toBe(true);
+    expect(lease.signal.reason).toBeInstanceOf(LeaseLostError);
+    expect(beats).toEqual([
+      [1, 0],
+      [0, 1],
+    ]);
+    expect(keeper.size).toBe(0);
+    expect(clock.timerCount).toBe(0);
   });
 });

@@ -13,10 +13,11 @@ import {
   type StepDefinition,
 } from '../../src/index.js';
 import { WorkerMetrics } from '../../src/runtime/worker-metrics.js';
-import { openPgliteStore } from '../../src/stores/open-store.js';
 import { flowInitialized, hashOf, shapeOf, stepFinished, stepStarted } from '../helpers/events.js';
 import { demoFlow, flakyStep, seedStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
+import { templatePgliteStore } from '../support/pglite-template.js';
+import { untilLeaseExpired } from '../support/wait-until.js';
 
 const NO_BACKOFF: RetryPolicyOptions = { maxRetries: 3, backoff: { kind: 'none' } };
 
@@ -83,7 +84,7 @@ describe.each(engineStores)('WorkerMetrics of a FlowWorker on $name', ({ create 
       expect(sample(before, 'chemflow_flows_completed_total')).toBe(0);
       expect(sample(before, 'chemflow_step_attempts_failed_total', { error_class: 'Validation' })).toBe(0);
       expect(before).toContain('process_cpu_user_seconds_total');
-      await new Promise((r) => setTimeout(r, 400)); // the dead worker's lease expires
+      await untilLeaseExpired(store, lostId); // the dead worker's lease
 
       const worker = new FlowWorker({ store, resolve: byName(ok, flaky, broken, exhausted, hold, lost), concurrency: 3, heartbeatMs: 50, pollMs: 20, ...metrics.hooks });
       const running = worker.run({ untilIdle: true });
@@ -157,7 +158,7 @@ describe.each(engineStores)('WorkerMetrics of a lost lease on $name', ({ create 
 
 describe('WorkerMetrics when the database is away', () => {
   it('a scrape still answers, with the last queue depth read', { timeout: 90_000 }, async () => {
-    const store = await openPgliteStore();
+    const store = await templatePgliteStore();
     await new FlowEngine({ store }).startFlow(demoFlow());
     const metrics = new WorkerMetrics({ queue: store, processMetrics: false });
     expect(sample(await metrics.metrics(), 'chemflow_queue_depth', { status: 'pending' })).toBe(1);

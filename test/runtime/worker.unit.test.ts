@@ -12,6 +12,7 @@ import {
 import { demoFlow, flakyStep, seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
 import { waitUntil } from '../support/wait-until.js';
+import { systemClock, type Clock } from '../../src/runtime/clock.js';
 
 /** Resolves stored flows by their name, as the CLI resolves them by their recorded flow file. */
 function byName(...definitions: FlowDefinition[]): FlowResolver {
@@ -19,12 +20,6 @@ function byName(...definitions: FlowDefinition[]): FlowResolver {
     const definition = definitions.find((d) => d.name === initialized.flowName);
     return definition ? Promise.resolve({ definition }) : Promise.reject(new Error(`no definition named ${initialized.flowName}`));
   };
-}
-
-
-async function later<T>(ms: number, work: () => Promise<T>): Promise<T> {
-  await new Promise((r) => setTimeout(r, ms));
-  return work();
 }
 
 const kinds = (outcomes: readonly WorkerOutcome[]): string[] => outcomes.map((o) => o.kind).sort();
@@ -111,8 +106,9 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
       // An idle worker whose only flow waits a minute stops as soon as it is aborted.
       const idle = new AbortController();
       const started = Date.now();
-      const idleRun = new FlowWorker({ store, resolve: byName(slow, quick), pollMs: 60_000 }).run({ signal: idle.signal });
-      setTimeout(() => idle.abort(), 100);
+      // The abort comes once the worker has gone to sleep (until the retry is due, a minute away).
+      const asleep: Clock = { ...systemClock, sleep: (ms, signal) => (setImmediate(() => idle.abort()), systemClock.sleep(ms, signal)) };
+      const idleRun = new FlowWorker({ store, resolve: byName(slow, quick), pollMs: 60_000, clock: asleep }).run({ signal: idle.signal });
       expect(await idleRun).toEqual([]);
       expect(Date.now() - started).toBeLessThan(1_000 + 100);
       expect((await store.list(waitingId)).at(-1)?.type).toBe('RetryScheduled'); // nothing started after the abort
@@ -141,12 +137,16 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
   it('a step slower than the lease but heartbeating is never taken over', { timeout: 30_000 }, async () => {
     await withStore(async (store) => {
       let runs = 0;
-      const def = defineFlow('slow', [
-        { id: 'slow', kind: 'source', baseParams: {}, run: async () => (runs++, await new Promise((r) => setTimeout(r, 1_200)), { outputs: [{ kind: 'n', payload: 1 }] }) },
-      ]);
+      let renewals = 0;
+      // The step outlasts two leases (300 ms each) of heartbeats (one each 75 ms).
+      const outlasting = (): Promise<void> => waitUntil(() => renewals >= 8, 'two leases of heartbeats');
+      const def = defineFlow('slow', [{ id: 'slow', kind: 'source', baseParams: {}, run: async () => (runs++, await outlasting(), { outputs: [{ kind: 'n', payload: 1 }] }) }]);
       const flowId = await new FlowEngine({ store }).startFlow(def);
       const options = { store, resolve: byName(def), leaseMs: 300, heartbeatMs: 75, pollMs: 20 };
-      const [first, second] = await Promise.all([new FlowWorker(options).run({ untilIdle: true }), later(100, () => new FlowWorker(options).run({ untilIdle: true }))]);
+      let claimed: () => void = () => undefined;
+      const firstClaimed = new Promise<void>((resolve) => (claimed = resolve));
+      const holder = new FlowWorker({ ...options, onClaim: () => claimed(), onHeartbeat: (renewed) => (renewals += renewed) });
+      const [first, second] = await Promise.all([holder.run({ untilIdle: true }), firstClaimed.then(() => new FlowWorker(options).run({ untilIdle: true }))]);
       expect([...first, ...second]).toMatchObject([{ kind: 'completed', flowId }]);
       expect(runs).toBe(1);
       expect(await store.countErrorsByFlow(flowId)).toMatchObject({ total: 0 });

@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isWholeArtifact } from '../../src/core/artifact.js';
 import { FlowEngine, type FlowInstance } from '../../src/index.js';
 import { loadFlowFile, type LoadedFlowFile } from '../../src/flowfile/index.js';
-import { openPgliteStore } from '../../src/stores/open-store.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import { BUILTIN_STEPS } from '../../src/steps/builtin.js';
 import type { LipinskiResult, MoleculeSet, RejectedRows, ReportSummary } from '../../src/steps/chem-artifacts.js';
 import { scratchDir } from './support/run-step.js';
+import { templatePgliteStore } from '../support/pglite-template.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'lipinski');
 
@@ -22,7 +22,7 @@ beforeAll(async () => {
   await copyFile(join(EXAMPLE, 'flow.yaml'), join(dir, 'flow.yaml'));
   await copyFile(join(EXAMPLE, 'molecules.csv'), join(dir, 'molecules.csv'));
   loaded = await loadFlowFile(join(dir, 'flow.yaml'), { builtins: BUILTIN_STEPS });
-  store = await openPgliteStore();
+  store = await templatePgliteStore();
 }, 60_000);
 afterAll(async () => {
   await store.close();

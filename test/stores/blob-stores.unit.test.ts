@@ -9,9 +9,9 @@ import { BlobNotFoundError } from '../../src/core/errors.js';
 import type { BlobStore } from '../../src/stores/blobs/blob-store.js';
 import { FsBlobStore } from '../../src/stores/blobs/fs-blob-store.js';
 import { MemoryBlobStore } from '../../src/stores/blobs/memory-blob-store.js';
-import { openPgliteStore } from '../../src/stores/open-store.js';
 import { SqlBlobStore } from '../../src/stores/sql/sql-blob-store.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
+import { templatePgliteStore } from '../support/pglite-template.js';
 
 interface Subject {
   blobs: BlobStore;
@@ -38,7 +38,7 @@ describe.each([
       const blobs = new FsBlobStore(join(dir, 'blobs'));
       subject = { blobs, tamper: (hash, bytes) => writeFile(blobs.pathOf(hash), bytes) };
     } else {
-      const store = await openPgliteStore();
+      const store = await templatePgliteStore();
       database = store;
       subject = {
         blobs: new SqlBlobStore(store.executor),

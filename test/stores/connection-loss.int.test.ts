@@ -8,8 +8,6 @@ import { flakyExecutor } from '../helpers/flaky-executor.js';
 import { adminQuery, createTestSchema, describeWithPg, TEST_PG_URL, type TestSchema } from '../helpers/pg.js';
 import { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describeWithPg('surviving lost connections on the PostgreSQL server', () => {
   let schema: TestSchema;
   beforeAll(async () => {
@@ -27,10 +25,15 @@ describeWithPg('surviving lost connections on the PostgreSQL server', () => {
       const perFlow = 60;
       let killed = 0;
       let appending = true;
-      // A second connection kills every connection of the store, repeatedly, while appends run.
+      let appended = 0;
+      let progressed: () => void = () => undefined;
+      // A second connection kills every connection of the store, repeatedly, while appends run: after
+      // every ten appends that succeeded.
       const killer = (async () => {
         for (let round = 0; round < 12 && appending; round++) {
-          await sleep(20);
+          const target = appended + 10;
+          while (appending && appended < target) await new Promise<void>((resolve) => (progressed = resolve));
+          if (!appending) break;
           const rows = await adminQuery<{ ok: boolean }>(
             'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1',
             [applicationName],
@@ -39,11 +42,17 @@ describeWithPg('surviving lost connections on the PostgreSQL server', () => {
         }
       })();
       const writer = async (flowId: string): Promise<void> => {
-        await store.append(flowId, 0, [flowInitialized()]);
-        for (let attempt = 1; attempt < perFlow; attempt++) await store.append(flowId, attempt, [stepStarted(0, attempt)]);
+        const appendOne = async (version: number, events: NewFlowEvent[]): Promise<void> => {
+          await store.append(flowId, version, events);
+          appended += 1;
+          progressed();
+        };
+        await appendOne(0, [flowInitialized()]);
+        for (let attempt = 1; attempt < perFlow; attempt++) await appendOne(attempt, [stepStarted(0, attempt)]);
       };
       await Promise.all(flows.map(writer));
       appending = false;
+      progressed();
       await killer;
       expect(killed).toBeGreaterThan(0);
       for (const flowId of flows) {

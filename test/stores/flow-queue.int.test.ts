@@ -19,8 +19,7 @@ import {
   stepStarted,
 } from '../helpers/events.js';
 import { engineStores, storeRunner } from '../support/stores.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { untilLeaseExpired } from '../support/wait-until.js';
 
 async function newFlow(store: FlowStore, events: NewFlowEvent[] = [], name = 'queued'): Promise<string> {
   const flowId = randomUUID();
@@ -69,7 +68,7 @@ describe.each(engineStores)('flow queue on $name', { timeout: 120_000 }, ({ crea
       expect(await store.acquireLease(leasedBriefly, 'crashed', 150)).toEqual({ acquired: true });
 
       expect((await store.claimFlows('w', { limit: 10, leaseMs: 60_000 })).map((c) => c.flowId)).toEqual([due]);
-      await sleep(250);
+      await untilLeaseExpired(store, leasedBriefly);
       expect(await store.claimFlows('w', { limit: 10, leaseMs: 60_000 })).toMatchObject([{ flowId: leasedBriefly, status: 'pending', version: 1 }]);
     });
   });
@@ -87,9 +86,9 @@ describe.each(engineStores)('flow queue on $name', { timeout: 120_000 }, ({ crea
       expect(await store.acquireLease(flowId, 'b', 300)).toMatchObject({ acquired: false, owner: 'a' });
       await store.releaseLease(flowId, 'a');
       expect(await store.acquireLease(flowId, 'b', 300)).toEqual({ acquired: true });
-      await sleep(400);
+      await untilLeaseExpired(store, flowId);
       expect(await store.renewLeases('b', [flowId], 300)).toEqual(new Map([[flowId, 'pending']])); // expired but not taken: still b's
-      await sleep(400);
+      await untilLeaseExpired(store, flowId);
       expect(await store.acquireLease(flowId, 'c', 300)).toEqual({ acquired: true });
       expect(await store.renewLeases('b', [flowId], 300)).toEqual(new Map()); // lost
     });

@@ -1,14 +1,14 @@
 // A batch or file row is untrusted input like every row: a manifest of the wrong shape is reported as a
 // corrupt artifact, never handed on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPgliteStore } from '../../src/stores/open-store.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import { hashOf } from '../helpers/events.js';
+import { templatePgliteStore } from '../support/pglite-template.js';
 
 describe('manifests read from the artifact table', () => {
   let store: SqlFlowStore;
   beforeAll(async () => {
-    store = await openPgliteStore();
+    store = await templatePgliteStore();
   });
   afterAll(() => store.close());
 

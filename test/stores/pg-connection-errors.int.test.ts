@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminQuery, createTestSchema, pgAvailable, type TestSchema } from '../helpers/pg.js';
+import { waitUntil } from '../support/wait-until.js';
 
 /** Kills every connection that carries `applicationName` (only this test's own). */
 async function terminate(applicationName: string): Promise<number> {
@@ -11,9 +12,16 @@ async function terminate(applicationName: string): Promise<number> {
   return rows.filter((row) => row.ok).length;
 }
 
-/** Waits until the server has really dropped the connection and the client has read its goodbye. */
-async function settle(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 300));
+/**
+ * Waits until the server has really dropped the connection (its backend is gone) and the client has read
+ * its goodbye: sent before the backend exited, it is read with the answer that showed it gone, and
+ * handled before the next turn of the event loop.
+ */
+async function settle(applicationName: string): Promise<void> {
+  const backends = async (): Promise<number> =>
+    (await adminQuery<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [applicationName]))[0]?.n ?? 0;
+  await waitUntil(async () => (await backends()) === 0, 'the server to drop the connection');
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 describe.runIf(pgAvailable)('a connection lost while chemflow holds it (PostgreSQL server)', () => {
@@ -33,7 +41,7 @@ describe.runIf(pgAvailable)('a connection lost while chemflow holds it (PostgreS
       const work = executor.transaction(async (tx) => {
         await tx.query('SELECT 1');
         expect(await terminate(applicationName)).toBe(1);
-        await settle();
+        await settle(applicationName);
         await tx.query('SELECT 2');
       });
       await expect(work).rejects.toThrow(/terminat|not queryable|Connection/i);
@@ -50,7 +58,7 @@ describe.runIf(pgAvailable)('a connection lost while chemflow holds it (PostgreS
     try {
       await executor.query('SELECT 1');
       expect(await terminate(applicationName)).toBe(1);
-      await settle();
+      await settle(applicationName);
       expect(await executor.query<{ n: number }>('SELECT 2 AS n')).toEqual([{ n: 2 }]);
     } finally {
       await executor.close();

@@ -1,11 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { openPgliteStore } from '../../src/stores/open-store.js';
+import { schemaSnapshot } from '../helpers/schema-snapshot.js';
 import { artifactRowCount, errorRows } from '../helpers/sql-inspect.js';
 import { describeStoreContract } from './store-contract.js';
 import { describeStepCacheContract } from './step-cache-contract.js';
 import { describeBlobContract } from './blob-contract.js';
+import { templatePgliteStore } from '../support/pglite-template.js';
 
 // One in-memory PGlite for the whole suite (start-up costs about a second); tests use unique ids.
 describeStoreContract('PGlite (in memory)', async () => {
@@ -36,3 +39,28 @@ describeBlobContract(
   },
   { keepsFiles: true },
 );
+
+// The engine suites' embedded stores start as copies of the test run's migrated template
+// (test/support/pglite-template.ts) rather than fresh databases: the same schema, the same contract.
+describeStoreContract('PGlite (in memory, copied from the test template)', async () => {
+  const store = await templatePgliteStore();
+  return {
+    store,
+    artifactCopies: (hash) => artifactRowCount(store.executor, hash),
+    rawErrorRows: (flowId) => errorRows(store.executor, flowId),
+    close: () => store.close(),
+  };
+});
+
+describe('the test template of the embedded database', () => {
+  it('has the schema a fresh embedded database has', async () => {
+    const fresh = await openPgliteStore();
+    const copy = await templatePgliteStore();
+    try {
+      expect(await schemaSnapshot(copy.executor)).toEqual(await schemaSnapshot(fresh.executor));
+      expect((await schemaSnapshot(copy.executor)).migrations.length).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([fresh.close(), copy.close()]);
+    }
+  });
+});

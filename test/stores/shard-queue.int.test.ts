@@ -8,8 +8,8 @@ import type { FlowStore } from '../../src/stores/flow-store.js';
 import type { ClaimedShard } from '../../src/stores/shard-queue.js';
 import { flowInitialized, nextTs, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
 import { engineStores, storeRunner } from '../support/stores.js';
+import { waitUntil } from '../support/wait-until.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SHARDS = 4;
 const shard = (index: number) => ({ index, count: SHARDS });
 
@@ -74,7 +74,7 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       expect((await store.claimShards('other', { limit: 10, leaseMs: 60_000 })).map((c) => [c.flowId, c.shardIndex])).toEqual([[b, 0]]);
       const wake = await store.nextWakeAt();
       expect(wake).not.toBeNull();
-      await sleep(250); // the coordinator's leases expired: it is gone
+      await waitUntil(async () => (await store.listShards(a)).every((r) => r.holder !== 'coordinator'), "the coordinator's leases to expire"); // it is gone
       expect((await store.claimShards('heir', { limit: 10, leaseMs: 60_000 })).map((c) => c.shardIndex).sort()).toEqual([0, 3]);
       expect(await store.renewShardLeases('coordinator', mine, 60_000)).toEqual(new Map());
       const renewed = await store.renewShardLeases('heir', mine, 60_000);
@@ -102,7 +102,7 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       ]);
 
       await store.append(a, 4, [{ type: 'FlowCancelled', reason: null, ts: nextTs() }]);
-      await sleep(150); // the brief lease expired
+      await waitUntil(async () => (await store.listShards(a)).every((r) => r.holder !== 'brief'), 'the brief lease to expire');
       expect(await rows(a)).toEqual([
         [0, false, 'w'], // still held: its holder's heartbeat sees the cancellation
         [1, false, null],

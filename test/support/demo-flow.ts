@@ -9,6 +9,7 @@ import {
   type StepDefinition,
 } from '../../src/index.js';
 import type { Artifact } from '../../src/core/artifact.js';
+import type { Clock } from '../../src/runtime/clock.js';
 
 /** A step that fails on its first attempts with the given classes, then doubles its input. */
 export function flakyStep(id: string, failures: readonly ErrorClass[], options: { retry?: RetryPolicyOptions; factor?: number } = {}): StepDefinition {
@@ -70,16 +71,38 @@ export function demoFlow(middleFailures: readonly ErrorClass[] = [], options: { 
   ]);
 }
 
-/** A test clock: time only moves when the engine sleeps, so backoffs cost nothing and are observable. */
-export class ManualClock {
+/**
+ * A test clock: time only moves when the engine sleeps or the test calls `advance`, so backoffs cost
+ * nothing and are observable, and timers (the leases' heartbeats) fire when time passes their turn.
+ */
+export class ManualClock implements Clock {
   current = Date.parse('2026-01-01T00:00:00.000Z');
   readonly sleeps: number[] = [];
+  private readonly timers = new Set<{ everyMs: number; next: number; tick: () => void }>();
   now = (): number => this.current;
   sleep = (ms: number): Promise<void> => {
     this.sleeps.push(ms);
-    this.current += ms;
+    this.advance(Math.max(0, ms));
     return Promise.resolve();
   };
+  every = (ms: number, tick: () => void): (() => void) => {
+    const timer = { everyMs: Math.max(1, ms), next: this.current + Math.max(1, ms), tick };
+    this.timers.add(timer);
+    return () => this.timers.delete(timer);
+  };
+  /** Moves time on by `ms`, calling each timer whose turn came (once however many turns it missed). */
+  advance(ms: number): void {
+    this.current += ms;
+    for (const timer of [...this.timers]) {
+      if (!this.timers.has(timer) || timer.next > this.current) continue;
+      timer.next = this.current + timer.everyMs;
+      timer.tick();
+    }
+  }
+  /** Timers running now (a heartbeat stops when no lease is left). */
+  get timerCount(): number {
+    return this.timers.size;
+  }
 }
 
 /** Events without what legitimately differs between runs: timestamps, ids and the global order. */

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import type { FlowStore } from '../../src/index.js';
 import { MemoryFlowStore } from '../../src/index.js';
-import { openPgliteStore } from '../../src/stores/open-store.js';
 import { createTestSchema, pgAvailable, pgSkipReason } from '../helpers/pg.js';
+import { templatePgliteStore } from './pglite-template.js';
 
 export interface StoreFactory {
   name: string;
@@ -26,10 +26,13 @@ async function isolatedPostgresStore(): Promise<FlowStore> {
   });
 }
 
-/** Every store the engine-level suites run against: the same tests, memory and both databases. */
+/**
+ * Every store the engine-level suites run against: the same tests, memory and both databases (the
+ * embedded one a copy of the test run's migrated template: see pglite-template.ts).
+ */
 export const engineStores: StoreFactory[] = [
   { name: 'memory', create: () => Promise.resolve(new MemoryFlowStore()) },
-  { name: 'pglite', create: () => openPgliteStore() },
+  { name: 'pglite', create: () => templatePgliteStore() },
   ...(pgAvailable ? [{ name: 'postgres', create: isolatedPostgresStore }] : []),
 ];
 
@@ -43,7 +46,7 @@ if (pgSkipReason !== null) describe('the shared suites on postgres', () => it.sk
  */
 export const fileEngineStores: StoreFactory[] = [
   { name: 'memory', create: () => Promise.resolve(new MemoryFlowStore()) },
-  { name: 'pglite', create: async () => withBlobDir((blobDir) => openPgliteStore(undefined, { blobDir })) },
+  { name: 'pglite', create: async () => withBlobDir((blobDir) => templatePgliteStore({ blobDir })) },
   ...(pgAvailable
     ? [
         {

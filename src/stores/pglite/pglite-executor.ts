@@ -13,10 +13,14 @@ export class PgliteExecutor implements SqlExecutor {
 
   private constructor(private readonly db: PGlite) {}
 
-  /** A file-backed database in `dataDir`, or an in-memory one when `dataDir` is undefined. */
-  static async open(dataDir?: string): Promise<PgliteExecutor> {
-    if (dataDir !== undefined && needsCluster(dataDir)) await createClusterInChild(dataDir);
-    const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+  /**
+   * A file-backed database in `dataDir`, or an in-memory one when `dataDir` is undefined; `from` (a
+   * dump made by `PGlite.dumpDataDir`) starts a new database as a copy of that one instead of empty.
+   * A new file-backed database without `from` is created by a child process (`createClusterInChild`).
+   */
+  static async open(dataDir?: string, from?: Blob): Promise<PgliteExecutor> {
+    if (from === undefined && dataDir !== undefined && needsCluster(dataDir)) await createClusterInChild(dataDir);
+    const db = from === undefined ? (dataDir === undefined ? new PGlite() : new PGlite(dataDir)) : new PGlite({ ...(dataDir === undefined ? {} : { dataDir }), loadDataDir: from });
     await db.waitReady;
     return new PgliteExecutor(db);
   }
