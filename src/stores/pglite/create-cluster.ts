@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { StoreError } from '../../core/errors.js';
 
 // Run by a separate Node process: PGlite's initdb grows its WebAssembly memory to about 0.9 GB, and a
 // WebAssembly memory never shrinks, so a cluster created in the process that then runs the flow would
 // carry that peak for the whole run (an existing cluster opens at about 0.4 GB).
 const CREATE_SCRIPT = `
-const [moduleUrl, dataDir] = process.argv.slice(1);
-const { PGlite } = await import(moduleUrl);
+const [dataDir] = process.argv.slice(1);
+const { PGlite } = await import('@electric-sql/pglite');
 const db = await PGlite.create(dataDir);
 await db.close();
 `;
@@ -23,7 +24,9 @@ export function needsCluster(dataDir: string): boolean {
  * initdb's memory peak. A failure throws `StoreError` with the child's last words.
  */
 export async function createClusterInChild(dataDir: string): Promise<void> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CREATE_SCRIPT, import.meta.resolve('@electric-sql/pglite'), dataDir], {
+  // Run beside this module, so that the child finds the same PGlite package this process uses.
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CREATE_SCRIPT, resolve(dataDir)], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
