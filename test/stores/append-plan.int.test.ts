@@ -18,7 +18,7 @@ const batch = (flowId: string, expectedVersion: number): AppendBatch => ({
     { type: 'StepFinished', ts: '2026-11-26T00:00:00.000Z', payload: { stepIndex: 0, stepId: 'a', attempt: 1, outputs: [] } },
     { type: 'StepStarted', ts: '2026-11-26T00:00:00.000Z', payload: { stepIndex: 1, stepId: 'b', attempt: 1 } },
   ],
-  queue: { status: 'running', lastEventType: 'StepStarted', notBefore: null, name: null, firstTs: '2026-11-26T00:00:00.000Z', lastTs: '2026-11-26T00:00:00.000Z' },
+  queue: { status: 'running', lastEventType: 'StepStarted', notBefore: null, keepsFailed: false, name: null, firstTs: '2026-11-26T00:00:00.000Z', lastTs: '2026-11-26T00:00:00.000Z' },
   errors: [],
   artifacts: [],
 });
