@@ -39,6 +39,7 @@ function projection(events: readonly EventRowInput[]): QueueProjection {
     status: last.type === 'FlowCompleted' ? 'completed' : 'running',
     lastEventType: last.type as QueueProjection['lastEventType'],
     notBefore: null,
+    keepsFailed: false,
     name: first.type === 'FlowInitialized' ? noopFlow.name : null,
     firstTs: first.ts,
     lastTs: last.ts,

@@ -32,9 +32,10 @@ const OPEN: ReadonlySet<QueueStatus> = new Set(OPEN_STATUSES);
 
 /**
  * The row after an append of `batch` (events as stored, versions placed) at `now`, merged with the
- * row the append finds (`QUEUE_MERGE` in SQL):
+ * row the append finds (`queueMerge` in SQL):
  * - the status is the batch's own (`batchProjection`), except that a cancelled flow stays cancelled
- *   and a failed one failed after a sibling shard's outcome or a signal (`mergedQueueStatus`);
+ *   and a failed one failed when every event of the batch is a sibling shard's outcome or a signal
+ *   (`mergedQueueStatus`), so that the row is the rebuild's however the log was batched;
  * - the due time: a flow that stays pending, or stays running, keeps its due time (so the indexed
  *   column does not change while it runs); otherwise it is the merged status's (`queueDueAt`): a
  *   retry's notBefore, the append's `now` if open, else null;
@@ -59,7 +60,7 @@ export function appendedQueueRow(previous: QueueRow | undefined, batch: readonly
       leaseExpiresAt: lease === undefined ? null : now + lease.leaseMs,
       createdAt: projection.firstTs,
     };
-  const status = mergedQueueStatus(previous.status, projection.status, last);
+  const status = mergedQueueStatus(previous.status, projection);
   const keepsDue = status === previous.status && (status === 'pending' || status === 'running');
   const ends = projection.status === 'completed' || projection.status === 'failed';
   return {

@@ -41,14 +41,17 @@ export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueS
 }
 
 /**
- * The status an append leaves on a flow's row that had `previous`: a cancelled flow stays cancelled
- * whatever is recorded after the cancel, and a shard's outcome recorded after a sibling shard failed for
- * good does not revive a failed flow (QUEUE_MERGE does the same in SQL).
+ * The status an append of a batch projected as `next` leaves on a flow's row that had `previous`: a
+ * cancelled flow stays cancelled whatever is recorded after the cancel, and a failed flow stays failed
+ * when every event of the batch keeps it failed (a sibling shard's outcome recorded after a shard failed
+ * for good, a signal). One other event in the batch (a retry, a shard's StepStarted) makes the batch's
+ * own status the row's, wherever it stands in the batch: so the row does not depend on how the log was
+ * batched, and is the one `rebuiltQueueStatus` derives from the log (`queueMerge` does the same in SQL).
  */
-export function mergedQueueStatus(previous: QueueStatus | undefined, next: QueueStatus, last: FlowEvent): QueueStatus {
+export function mergedQueueStatus(previous: QueueStatus | undefined, next: Pick<QueueProjection, 'status' | 'keepsFailed'>): QueueStatus {
   if (previous === 'cancelled') return 'cancelled';
-  if (previous === 'failed' && keepsFailed(next, last)) return 'failed';
-  return next;
+  if (previous === 'failed' && next.keepsFailed) return 'failed';
+  return next.status;
 }
 
 /** Whether `event`, leaving its flow in `next`, keeps a failed flow failed: a shard's outcome, a signal. */
@@ -88,7 +91,7 @@ export function queueDueAt(status: QueueStatus, last: FlowEvent, since: number):
 
 /**
  * What an appended batch writes on its flow's queue row, before the merge with the row it finds (a
- * cancelled flow stays cancelled, a failed one failed: `mergedQueueStatus`, QUEUE_MERGE in SQL). Every
+ * cancelled flow stays cancelled, a failed one failed: `mergedQueueStatus`, `queueMerge` in SQL). Every
  * store computes it here, from the batch, so the three apply one rule and the SQL append statement only
  * writes values; the rebuild derives the same from the log (`rebuiltQueueStatus`, and in SQL
  * `chemflow_rebuild_flow_queue`).
@@ -99,6 +102,11 @@ export interface QueueProjection {
   lastEventType: FlowEvent['type'];
   /** A waiting flow's due time (its retry's notBefore); a pending or running one is due from the store's now. */
   notBefore: string | null;
+  /**
+   * Whether every event of the batch keeps a failed flow failed (a sibling shard's outcome, a signal):
+   * the merge keeps a failed row failed only then (`mergedQueueStatus`; `queueMerge` in SQL).
+   */
+  keepsFailed: boolean;
   /** The flow's name when the batch creates it (its FlowInitialized), else null. */
   name: string | null;
   firstTs: string;
@@ -115,6 +123,7 @@ export function batchProjection(batch: readonly FlowEvent[]): QueueProjection | 
     status,
     lastEventType: last.type,
     notBefore: status === 'waiting' && last.type === 'RetryScheduled' ? last.notBefore : null,
+    keepsFailed: batch.every((e) => keepsFailed(queueStatusAfter(e, false), e)),
     name: created?.type === 'FlowInitialized' ? created.flowName : null,
     firstTs: first.ts,
     lastTs: last.ts,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { FlowEvent, NewFlowEvent } from '../../src/core/events.js';
 import { EVENT_SCHEMA_VERSION } from '../../src/core/events.js';
 import { appendedQueueRow, isClaimable, mayTakeLease, rebuiltQueueRow, type QueueRow } from '../../src/core/queue-row.js';
-import { flowInitialized, retryScheduled, shardFailed, shardFinished, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
+import { flowInitialized, retryScheduled, shardFailed, shardFinished, shardRetryScheduled, shardStarted, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
 
 const FLOW = '00000000-0000-4000-a000-000000000001';
 const cancel = (): NewFlowEvent => ({ type: 'FlowCancelled', ts: new Date().toISOString(), reason: null });
@@ -57,6 +57,31 @@ describe('the queue row after an append', () => {
     expect(rowsAfter([started, [failedForGood], [shardFinished(0, shard(1), [])]]).rows.at(-1)).toMatchObject({ status: 'failed', nextDueAt: null });
     const retried = rowsAfter([started, [stepFailed(0)], [retryScheduled(0, 1), stepStarted(0, 2), stepFinished(0, [], 2)]]).rows.at(-1);
     expect(retried).toMatchObject({ status: 'pending', nextDueAt: 3000 });
+  });
+
+  it('a failed flow stays failed only when every event of the batch keeps it so: the row is the rebuilt one however the log is batched', () => {
+    const events = [
+      flowInitialized(),
+      stepStarted(0),
+      shardStarted(0, shard(0)),
+      shardFailed(0, shard(0), { errorClass: 'Permanent' }),
+      shardStarted(0, shard(1)),
+      shardFinished(0, shard(1), []),
+    ];
+    const status = (batches: NewFlowEvent[][]) => {
+      const { rows, log } = rowsAfter(batches);
+      return [rows.at(-1)?.status, rebuiltQueueRow(log, rows.at(-1))?.status];
+    };
+    expect(status([events.slice(0, 4), events.slice(4)])).toEqual(['running', 'running']);
+    expect(status([events.slice(0, 4), events.slice(4, 5), events.slice(5)])).toEqual(['running', 'running']);
+    expect(status([events.slice(0, 5), events.slice(5)])).toEqual(['running', 'running']);
+    // Only a sibling's outcomes after the failure: failed, in one batch or in two.
+    const finishedOnly = [...events.slice(0, 4), shardFinished(0, shard(1), []), shardFinished(0, shard(1), [], 2)];
+    expect(status([finishedOnly.slice(0, 4), finishedOnly.slice(4)])).toEqual(['failed', 'failed']);
+    expect(status([finishedOnly.slice(0, 4), finishedOnly.slice(4, 5), finishedOnly.slice(5)])).toEqual(['failed', 'failed']);
+    // A shard's retry, then an outcome, in one batch: open again.
+    const retried = [...events.slice(0, 4), shardRetryScheduled(0, shard(1), 1), shardFinished(0, shard(1), [], 2)];
+    expect(status([retried.slice(0, 4), retried.slice(4)])).toEqual(['running', 'running']);
   });
 });
 

@@ -246,12 +246,35 @@ export function failedThenRetriedInOneBatch(flowId: string): FlowPlan {
   return { flowId, batches: [events.slice(0, 3), events.slice(3)], ops: [[], []] };
 }
 
+/**
+ * The case where the append once depended on how the log was batched: a shard fails for good, then its
+ * sibling's StepStarted and StepFinished are committed in one batch. The flow is running again, as the
+ * rebuild says: the sibling started after the failure (as a retry would). The merge once kept the row
+ * failed, looking only at the batch's last event, a sibling's outcome.
+ */
+export function shardFailedThenSiblingRanInOneBatch(flowId: string): FlowPlan {
+  const events = stamp([
+    { type: 'FlowInitialized', ts: '', definitionHash: 'a'.repeat(64), stepCount: 3, flowName: 'sharded', stepIds: [...STEP_IDS], metadata: {} },
+    { ...started(0, 1), shardCount: 2 },
+    { ...started(0, 1), shard: { index: 0, count: 2 } },
+    { ...failed(0, 1, 'Permanent'), shard: { index: 0, count: 2 } },
+    { ...started(0, 1), shard: { index: 1, count: 2 } },
+    { ...finished(0, 1), shard: { index: 1, count: 2 } },
+  ]);
+  return { flowId, batches: [events.slice(0, 2), events.slice(2, 4), events.slice(4)], ops: [[], [], []] };
+}
+
 export function scenario(seed: number, flowCount: number): Scenario {
   const rng = new Rng(seed);
   const flows = [cancelThenFailed(rng.uuid()), failedThenRetriedInOneBatch(rng.uuid())];
   for (let i = flows.length; i < flowCount; i++) flows.push(planOf(rng, flowEvents(rng, `flow-${i % 5}`)));
+  // Its id is drawn last, so that a seed's histories and rounds stay what they were before it was added.
+  const sharded = shardFailedThenSiblingRanInOneBatch('');
+  flows.push(sharded);
   const roundCount = Math.max(...flows.map((f) => f.batches.length));
-  return { flows, rounds: Array.from({ length: roundCount }, () => ({ together: rng.chance(0.3), claim: rng.chance(0.4) })) };
+  const rounds = Array.from({ length: roundCount }, () => ({ together: rng.chance(0.3), claim: rng.chance(0.4) }));
+  sharded.flowId = rng.uuid();
+  return { flows, rounds };
 }
 
 /** A queue row with its times as the round whose operation set them (`r3`), or their ISO string when no round did (an event's own time). */
@@ -466,6 +489,43 @@ export function firstDifference(expected: Observation[], actual: Observation[], 
     }
   }
   return null;
+}
+
+/**
+ * What a rebuild recomputes of a row, to compare the row the appends left with the row rebuilt from the
+ * log: all but the lease (kept by the rebuild, taken by claims) and the due time of an open flow (from
+ * the append's clock, or the last event's time); a waiting flow's due time is its retry's notBefore.
+ */
+function recomputed(row: ComparableRow | undefined): unknown {
+  if (row === undefined) return undefined;
+  const { leaseOwner: _owner, leased: _leased, due, ...rest } = row;
+  return { ...rest, due: row.status === 'waiting' || due === null ? due : 'open' };
+}
+
+/**
+ * The first flow whose row after its last append differs from its row rebuilt from the log, in what
+ * the rebuild recomputes (`recomputed`): the queue's row must not depend on how the log was batched.
+ * `seen` is a run of `observe`: its last round is the rebuild, the one before it the last appends.
+ */
+export function firstRebuildDifference(seen: Observation[], flows: readonly FlowPlan[]): string | null {
+  const [appended, rebuilt] = [seen.at(-2), seen.at(-1)];
+  if (appended === undefined || rebuilt === undefined) return 'no appends and rebuild observed';
+  const differences = flows.flatMap((flow, index) => {
+    const [a, r] = [recomputed(appended.rows.get(flow.flowId)), recomputed(rebuilt.rows.get(flow.flowId))];
+    if (JSON.stringify(a) === JSON.stringify(r)) return [];
+    return [
+      [
+        `flow #${index} (${flow.flowId}): the appends and the rebuild leave different rows`,
+        `  appended: ${JSON.stringify(a)}`,
+        `  rebuilt:  ${JSON.stringify(r)}`,
+        `  history: ${describeFlow(flow)}`,
+      ].join('\n'),
+    ];
+  });
+  const [first] = differences;
+  if (first === undefined) return null;
+  const others = differences.slice(1).map((d) => d.slice(0, d.indexOf(' (')));
+  return others.length === 0 ? first : `${first}\nand ${others.length} more: ${others.join(', ')}`;
 }
 
 function describeFlow(flow: FlowPlan): string {

@@ -1,7 +1,7 @@
 import type { SqlQuery } from './executor.js';
 import type { AppendBatch } from './event-queries.js';
 import { closeCancelledShards } from './shard-queries.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_MERGE, QUEUE_ROW_COLUMNS, queueRowValues } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_ROW_COLUMNS, queueMerge, queueRowValues } from './sql-fragments.js';
 
 /** One row of the result: `request` is the 1-based position of the append in the statement. */
 export interface AppendManyRow {
@@ -75,7 +75,7 @@ const PROJECT_QUEUE = `queue AS (
   FROM head
   WHERE EXISTS (SELECT 1 FROM inserted i WHERE i.flow_id = head.flow_id)
   ORDER BY head.flow_id
-${QUEUE_MERGE}
+${queueMerge(`(SELECT (own.queue->>'keepsFailed')::boolean FROM head own WHERE own.flow_id = q.flow_id)`)}
 )`;
 
 /** `appendEventsQuery`'s closing of a cancelled flow's shard rows, per flow that the batch cancels. */

@@ -7,7 +7,7 @@ import type { CacheEntryInput } from '../step-cache-index.js';
 import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
 import { closeCancelledShards } from './shard-queries.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_MERGE, QUEUE_ROW_COLUMNS, queueRowValues } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_ROW_COLUMNS, queueMerge, queueRowValues } from './sql-fragments.js';
 
 /** One event of an append batch as the statement receives it. */
 export interface EventRowInput {
@@ -109,7 +109,7 @@ const APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payl
 /**
  * The flow's queue row, in the same statement (so in the same transaction) as the events, written only
  * if they were: the values are the batch's `batchProjection` ($7) and version ($2 + $8), merged with the existing row by
- * QUEUE_MERGE (a cancelled flow stays cancelled, a failed one failed). The lease is set only when the
+ * `queueMerge` (a cancelled flow stays cancelled, a failed one failed). The lease is set only when the
  * batch creates the flow; later appends leave it to its holder, except the one that ends the flow
  * (completed, or failed for good), which clears it: the holder need not spend a round trip on it. A
  * cancellation keeps it, so the holder's heartbeat sees `cancelled` rather than a lost lease. The
@@ -126,7 +126,7 @@ const PROJECT_QUEUE = `projection AS MATERIALIZED (
     ${queueRowValues('projection.q')}
   FROM projection
   WHERE EXISTS (SELECT 1 FROM inserted)
-${QUEUE_MERGE}
+${queueMerge(`(SELECT (projection.q->>'keepsFailed')::boolean FROM projection)`)}
 )`;
 
 /** A cancelling batch closes the flow's shard rows, if its events were inserted. */

@@ -38,26 +38,35 @@ export function queueRowValues(q: string): string {
  * How an append's projected queue row merges into the flow's existing one (`INSERT INTO flow_queue AS q
  * ... ON CONFLICT`), shared by the single and the many-flow append statements: the SQL statement of
  * `appendedQueueRow` (src/core/queue-row.ts), which the memory store runs; the queue-rules contract
- * test compares the two on random histories. A cancelled flow stays cancelled; a flow still pending or
- * running keeps its due time, so that the indexed columns do not change and the update stays HOT (no
- * index entry written per step); a flow that stays cancelled or failed has none; the append whose batch
- * ends the flow clears its lease, a cancellation keeps it (the holder's heartbeat then sees `cancelled`).
+ * test compares the two on random histories. A cancelled flow stays cancelled; a failed flow stays
+ * failed when every event of the batch keeps it failed; a flow still pending or running keeps its due
+ * time, so that the indexed columns do not change and the update stays HOT (no index entry written per
+ * step); a flow that stays cancelled or failed has none; the append whose batch ends the flow clears its
+ * lease, a cancellation keeps it (the holder's heartbeat then sees `cancelled`).
+ *
+ * `keepsFailed` is a boolean expression over `q` (the existing row) reading the projection's
+ * `keepsFailed`, which is no column of the row, so not in EXCLUDED: a sub-select of the statement's
+ * projection. It is read only for a row found failed (CASE evaluates a branch only when it is reached),
+ * so the common append runs no sub-select.
  */
-export const QUEUE_MERGE = `  ON CONFLICT (flow_id) DO UPDATE SET
+export function queueMerge(keepsFailed: string): string {
+  const staysFailed = `q.status = 'failed' AND ${keepsFailed}`;
+  return `  ON CONFLICT (flow_id) DO UPDATE SET
     status = CASE
       WHEN q.status = 'cancelled' THEN 'cancelled'
-      -- A shard's outcome recorded after a sibling shard failed for good: the flow stays failed.
-      WHEN q.status = 'failed' AND EXCLUDED.status = 'running' AND EXCLUDED.last_event_type IN ('StepFinished', 'StepSignal') THEN 'failed'
+      -- Only sibling shards' outcomes and signals recorded after a shard failed for good: still failed.
+      WHEN ${staysFailed} THEN 'failed'
       ELSE EXCLUDED.status
     END,
     version = EXCLUDED.version,
     last_event_type = EXCLUDED.last_event_type,
     next_due_at = CASE
       WHEN q.status = 'cancelled' THEN NULL
-      WHEN q.status = 'failed' AND EXCLUDED.status = 'running' AND EXCLUDED.last_event_type IN ('StepFinished', 'StepSignal') THEN NULL
+      WHEN ${staysFailed} THEN NULL
       WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
       ELSE EXCLUDED.next_due_at
     END,
     lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
     lease_expires_at = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
     updated_at = EXCLUDED.updated_at`;
+}
