@@ -62,10 +62,11 @@ export class InvalidStepOutputError extends Error {
 /**
  * An attempt's result as stored artifacts. Payloads (`ArtifactDraft`) are hashed; one whose canonical
  * JSON is over `BATCH_THRESHOLD_BYTES` and has one list of rows is written as a batch (the same hash).
- * Batches and files the step wrote, and its inputs passed on, are taken as they are stored: no copy.
+ * Batches and files the step wrote, and its inputs passed on, are taken as they are stored: no copy; a
+ * small batch the step wrote is kept whole, unless `keepBatches` (a shard's outputs, joined by chunks).
  * The size limit of one attempt's outputs applies to what is held whole.
  */
-export async function storedOutputs(result: unknown, known: KnownOutputs, io: OutputIo): Promise<StoredArtifact[]> {
+export async function storedOutputs(result: unknown, known: KnownOutputs, io: OutputIo, { keepBatches = false }: { keepBatches?: boolean } = {}): Promise<StoredArtifact[]> {
   const outputs = (result as { outputs?: unknown } | null | undefined)?.outputs;
   if (!Array.isArray(outputs)) throw new InvalidStepOutputError('A step must return { outputs: [{ kind, payload }] }');
   const sizes: number[] = [];
@@ -85,7 +86,7 @@ export async function storedOutputs(result: unknown, known: KnownOutputs, io: Ou
       const found = known.stored(hash, form);
       if (found === undefined || found.kind !== kind)
         throw new InvalidStepOutputError(`outputs[${i}] is a ${form} that is neither an input of the step nor written by its ctx.${form}()`);
-      const whole = isBatchArtifact(found) && known.wasWritten(found.hash) ? await asWhole(found, io) : undefined;
+      const whole = isBatchArtifact(found) && known.wasWritten(found.hash) && !keepBatches ? await asWhole(found, io) : undefined;
       stored.push(whole?.artifact ?? found);
       if (whole !== undefined) sizes.push(whole.bytes);
       continue;

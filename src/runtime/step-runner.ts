@@ -163,7 +163,9 @@ export async function runAttempt(
       input.forEach((given, i) => known.addInput(given, context.input[i] as StoredArtifact));
       (ctx as { input: readonly StepInput[] }).input = input;
       const result = await step.run(ctx);
-      return storedOutputs(result, known, io);
+      // A shard's batches stay batches however small: the merge joins their chunk lists, and never has
+      // to hold every shard's rows at once.
+      return storedOutputs(result, known, io, { keepBatches: context.shard !== undefined });
     });
     const waitsForStep = (timer === undefined && onStop === undefined) || step.settlesOnAbort === true;
     const outputs = waitsForStep ? await work : await Promise.race([work, ended]);

@@ -170,6 +170,28 @@ describe('a flow of batches', () => {
   });
 });
 
+describe('a mapped step whose shards write small batches', () => {
+  it("keeps each shard's batch a batch, so the merge joins chunk lists and never holds every shard's rows", async () => {
+    const n = 23;
+    const { flow, store } = await run({ n, map: { over: 'molecules', shardSize: 7 } });
+    const shards = flow.steps[1]?.shards ?? [];
+    expect(shards).toHaveLength(4);
+    for (const shard of shards) {
+      const [, , squares] = await store.getArtifacts(shard.outputs);
+      expect(squares !== undefined && isBatchArtifact(squares)).toBe(true);
+    }
+    const [, , squares] = await store.getArtifacts(flow.steps[1]?.outputs ?? []);
+    if (squares === undefined || !isBatchArtifact(squares)) throw new Error('squares are not a batch');
+    expect(squares.manifest.chunks.map((c) => c.rows)).toEqual([7, 7, 7, 2]);
+    expect(squares.hash).toBe(batchHashOf({ rowsField: 'rows', header: { unit: 'u²' } }, squaresOf(n)));
+    // Unmapped, the same rows in one small chunk are kept whole, with the same hash.
+    const plain = await run({ n });
+    const [, , whole] = await plain.store.getArtifacts(plain.flow.steps[1]?.outputs ?? []);
+    expect(whole !== undefined && isWholeArtifact(whole)).toBe(true);
+    expect(whole?.hash).toBe(squares.hash);
+  });
+});
+
 describe('a flow of batches run by a worker', () => {
   it('cuts the batches of its attempts, its shards and its merges where its chunkLimits say, as an engine does', async () => {
     const n = 23;
