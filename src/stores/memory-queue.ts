@@ -145,9 +145,14 @@ function newestFirst(a: Row, b: Row): number {
 }
 
 function summary(row: Row): FlowSummary {
+  return queueRowSummary(row.flowId, row);
+}
+
+/** A queue row as `listFlows` shows it: times as ISO strings. */
+export function queueRowSummary(flowId: string, row: QueueRow): FlowSummary {
   const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
   return {
-    flowId: row.flowId,
+    flowId,
     name: row.name,
     status: row.status,
     version: row.version,

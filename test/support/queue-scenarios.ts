@@ -9,6 +9,7 @@ import { EVENT_SCHEMA_VERSION } from '../../src/core/events.js';
 import { appendedQueueRow, isClaimable, mayTakeLease, rebuiltQueueRow, type QueueLease, type QueueRow } from '../../src/core/queue-row.js';
 import type { QueueStatus } from '../../src/core/queue-status.js';
 import type { AppendRequest, ClaimedFlow, FlowStore, FlowSummary, LeaseAcquisition } from '../../src/stores/flow-store.js';
+import { queueRowSummary } from '../../src/stores/memory-queue.js';
 
 export const LEASE_MS = 600_000;
 const OWNERS = ['w1', 'w2'] as const;
@@ -441,21 +442,7 @@ export class RuleQueue implements QueueSubject {
   }
 
   listFlows(): Promise<FlowSummary[]> {
-    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-    return Promise.resolve(
-      [...this.rows.entries()].map(([flowId, row]) => ({
-        flowId,
-        name: row.name,
-        status: row.status,
-        version: row.version,
-        lastEventType: row.lastEventType,
-        createdAt: row.createdAt,
-        updatedAt: row.updatedAt,
-        nextDueAt: iso(row.nextDueAt),
-        leaseOwner: row.leaseOwner,
-        leaseExpiresAt: iso(row.leaseExpiresAt),
-      })),
-    );
+    return Promise.resolve([...this.rows.entries()].map(([flowId, row]) => queueRowSummary(flowId, row)));
   }
 
   rebuildQueue(): Promise<number> {
