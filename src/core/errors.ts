@@ -178,10 +178,6 @@ export class RetryRejectedError extends ChemflowError {
   }
 }
 
-export function isRetryRejectedError(error: unknown): error is RetryRejectedError {
-  return error instanceof RetryRejectedError;
-}
-
 export class ArtifactNotFoundError extends ChemflowError {
   readonly code = 'ARTIFACT_NOT_FOUND';
   constructor(readonly hash: string) {
