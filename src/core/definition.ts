@@ -1,4 +1,5 @@
-import type { JsonObject, JsonValue } from './canonical-json.js';
+import { canonicalJson, type JsonObject, type JsonValue } from './canonical-json.js';
+import { conditionForHash, type Condition } from './condition.js';
 import { InvalidDefinitionError } from './errors.js';
 import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
@@ -7,6 +8,7 @@ import type { CachedFrom } from './events.js';
 import { resourcesProblems, type StepResources } from './resources.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
 import type { StepDataWriters, StepInput, StepOutput } from './step-data.js';
+import { declaredNeeds, flowGraph, type FlowGraph, type InputRef } from './step-graph.js';
 import { storableJsonProblem, unstorableReason } from './storable.js';
 
 export type StepKind = 'source' | 'transform' | 'sink' | 'check';
@@ -83,6 +85,16 @@ export interface StepDefinition<P extends JsonObject = JsonObject> {
   /** Version of the step's code; enters the definition hash so changed code changes fingerprints. */
   readonly version?: string;
   readonly baseParams: P;
+  /**
+   * The steps whose outputs are this step's input, in this order (`ctx.input`). Absent: the steps its
+   * `inputs` name, else nothing for a source and the step before it for any other step. Part of the
+   * definition hash when given.
+   */
+  readonly needs?: readonly string[];
+  /** Named upstream outputs (`ctx.inputs.NAME`); their steps are needed too. Part of the definition hash when given. */
+  readonly inputs?: Readonly<Record<string, InputRef>>;
+  /** Runs the step only when an upstream output satisfies this, else records it Skipped. Part of the definition hash when given. */
+  readonly when?: Condition;
   /** Overrides the engine's retry policy for this step; never part of any hash. */
   readonly retry?: RetryPolicyOptions;
   /** Limit of one attempt; exceeding it is a Transient failure. */
@@ -188,8 +200,10 @@ export function withRecordedCache(definition: FlowDefinition, metadata: JsonObje
 export interface FlowDefinition {
   readonly name: string;
   readonly steps: readonly StepDefinition[];
-  /** Hash of the ordered step ids and versions. */
+  /** Hash of the ordered step ids and versions, with the needs, inputs and condition of each step that declares them. */
   readonly definitionHash: string;
+  /** The steps as a graph: what each needs, in what order they may run. */
+  readonly graph: FlowGraph;
 }
 
 const STEP_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -227,8 +241,28 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
   return Object.freeze({
     name,
     steps: Object.freeze([...steps]),
-    definitionHash: hashCanonical(steps.map((s) => ({ id: s.id, version: s.version ?? null }))),
+    definitionHash: definitionHashOf(steps),
+    graph: flowGraph(steps),
   });
+}
+
+/**
+ * The ordered step ids and versions, and of each step the links that make it more than a list entry:
+ * needs other than the step before it (a source: none), named inputs, a condition. A flow written as a
+ * list hashes exactly as it did before flows had links, and so does one that spells out those defaults.
+ */
+function definitionHashOf(steps: readonly StepDefinition[]): string {
+  const needs = steps.map((_, index) => declaredNeeds(steps, index));
+  const chained = steps.map((s, index) => declaredNeeds([...steps.slice(0, index), { id: s.id, kind: s.kind }], index));
+  return hashCanonical(
+    steps.map((s, index) => ({
+      id: s.id,
+      version: s.version ?? null,
+      ...(s.inputs === undefined && canonicalJson(needs[index]) === canonicalJson(chained[index]) ? {} : { needs: [...(needs[index] ?? [])] }),
+      ...(s.inputs === undefined ? {} : { inputs: Object.fromEntries(Object.entries(s.inputs).map(([name, ref]) => [name, { step: ref.step, output: ref.output }])) }),
+      ...(s.when === undefined ? {} : { when: conditionForHash(s.when) }),
+    })),
+  );
 }
 
 /**
@@ -316,6 +350,10 @@ export interface StepOptions {
   codeHash?: string;
   /** Where the step's code comes from, so another thread can load it again (see `StepOrigin`). */
   origin?: StepOrigin;
+  /** The steps it needs, named inputs and condition (see `StepDefinition`). */
+  needs?: readonly string[];
+  inputs?: Readonly<Record<string, InputRef>>;
+  when?: Condition;
 }
 
 /**
@@ -343,6 +381,9 @@ export function defineStep<P extends JsonObject>(
     kind: module.kind,
     ...(module.version === undefined ? {} : { version: module.version }),
     baseParams,
+    ...(options.needs === undefined ? {} : { needs: [...options.needs] }),
+    ...(options.inputs === undefined ? {} : { inputs: { ...options.inputs } }),
+    ...(options.when === undefined ? {} : { when: options.when }),
     ...(options.retry === undefined ? {} : { retry: options.retry }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.map === undefined ? {} : { map: { over: options.map.over, shardSize: options.map.shardSize } }),

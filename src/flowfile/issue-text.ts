@@ -80,6 +80,7 @@ function knownKeysAt(path: DocPath): readonly string[] | undefined {
   if (last === 'retry') return KNOWN_KEYS.retry;
   if (last === 'backoff') return KNOWN_KEYS.backoff;
   if (last === 'map' && path.length === 3) return KNOWN_KEYS.map;
+  if (last === 'when' && path.length === 3) return KNOWN_KEYS.when;
   if (last === 'resources' && path.length === 3) return KNOWN_KEYS.resources;
   return undefined;
 }

@@ -1,6 +1,8 @@
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { canonicalJson } from '../core/canonical-json.js';
+import type { Condition } from '../core/condition.js';
 import { defineFlow, defineStep, sourceMapProblem, type FlowDefinition, type StepDefinition, type StepModule } from '../core/definition.js';
+import { graphProblems, parseStepRef, type InputRef } from '../core/step-graph.js';
 import { isChemflowError, UnstorableValueError } from '../core/errors.js';
 import { assertStorable } from '../core/storable.js';
 import { DEFAULT_RETRY_POLICY, retryPolicyProblems, type RetryPolicyOptions } from '../core/retry-policy.js';
@@ -64,15 +66,18 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
   });
   if (issues.items.length > 0) throw new FlowFileError(shownAs, issues.items);
 
+  const stepIds = input.steps.map((s) => s.id);
   const steps: StepDefinition[] = [];
   for (const [index, step] of input.steps.entries()) {
-    const context = { baseDir, builtins: options.builtins ?? {}, flowPolicy: retryPolicy, flowCache: input.cache ?? false, issues };
+    const context = { baseDir, builtins: options.builtins ?? {}, flowPolicy: retryPolicy, flowCache: input.cache ?? false, issues, stepIds };
     const bound =
       step.command === undefined
         ? await bindStep(step, step.uses ?? '', index, context)
-        : await bindCommandStep(step, step.command, index, input.steps[index - 1] ?? null, context);
+        : await bindLinkedCommandStep(step, step.command, index, input.steps, context);
     if (bound) steps.push(bound);
   }
+  if (issues.items.length > 0) throw new FlowFileError(shownAs, issues.items);
+  for (const problem of graphProblems(steps)) issues.add('invalid_definition', ['steps', problem.stepIndex, problem.field], problem.message);
   if (issues.items.length > 0) throw new FlowFileError(shownAs, issues.items);
 
   try {
@@ -84,9 +89,73 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
   }
 }
 
-/** One step entry → a step definition, or `undefined` with its problems recorded. */
-async function bindStep(step: StepInput, uses: string, index: number, context: BindContext): Promise<StepDefinition | undefined> {
+/** A step's `needs`, `inputs` and `when` as `defineStep` takes them, or `undefined` with the references that name no step recorded. */
+function bindLinks(
+  step: StepInput,
+  index: number,
+  context: BindContext & { stepIds: readonly string[] },
+): { needs?: readonly string[]; inputs?: Record<string, InputRef>; when?: Condition } | undefined {
   const at = (...rest: PropertyKey[]): PropertyKey[] => ['steps', index, ...rest];
+  let ok = true;
+  const refOf = (ref: string, path: PropertyKey[], what: string): InputRef | undefined => {
+    const parsed = parseStepRef(ref, context.stepIds);
+    if (parsed === undefined) {
+      context.issues.add('invalid_definition', path, `${what} ${JSON.stringify(ref)} names no step of this flow: write STEP or STEP.OUTPUT`);
+      ok = false;
+    }
+    return parsed;
+  };
+  const inputs: Record<string, InputRef> = {};
+  for (const [name, ref] of Object.entries(step.inputs ?? {})) {
+    const parsed = typeof ref === 'string' ? refOf(ref, at('inputs', name), `input ${JSON.stringify(name)}:`) : undefined;
+    if (parsed !== undefined) inputs[name] = parsed;
+  }
+  const target = step.when === undefined ? undefined : refOf(step.when.step, at('when', 'step'), 'the condition\'s step');
+  if (!ok) return undefined;
+  const when: Condition | undefined =
+    step.when === undefined || target === undefined
+      ? undefined
+      : { step: target.step, output: target.output, path: step.when.path, op: step.when.op, ...(step.when.value === undefined ? {} : { value: step.when.value as Condition['value'] }) };
+  return {
+    ...(step.needs === undefined ? {} : { needs: step.needs }),
+    ...(step.inputs === undefined ? {} : { inputs }),
+    ...(when === undefined ? {} : { when }),
+  };
+}
+
+/**
+ * A command step: it reads one step's outputs, the step before it or the one step its `needs` names,
+ * and its `inputs` name outputs of that step (with their formats).
+ */
+async function bindLinkedCommandStep(
+  step: StepInput,
+  command: readonly string[],
+  index: number,
+  all: readonly StepInput[],
+  context: BindContext & { stepIds: readonly string[] },
+): Promise<StepDefinition | undefined> {
+  const at = (...rest: PropertyKey[]): PropertyKey[] => ['steps', index, ...rest];
+  if (step.needs !== undefined && step.needs.length > 1) {
+    context.issues.add('invalid_definition', at('needs'), `a command step reads the outputs of one step: needs names ${step.needs.length} (${step.needs.join(', ')})`);
+    return undefined;
+  }
+  const needed = step.needs === undefined ? all[index - 1] : all.find((s) => s.id === step.needs?.[0]);
+  if (step.needs !== undefined && step.needs.length === 1 && needed === undefined) {
+    context.issues.add('invalid_definition', at('needs'), `step ${JSON.stringify(step.id)} needs ${JSON.stringify(step.needs[0])}, which is not a step of this flow`);
+    return undefined;
+  }
+  const links = bindLinks({ ...step, inputs: undefined }, index, context);
+  if (links === undefined) return undefined;
+  const bound = await bindCommandStep(step, command, index, step.needs?.length === 0 ? null : (needed ?? null), context);
+  if (bound === undefined) return undefined;
+  return { ...bound, ...(links.needs === undefined ? {} : { needs: links.needs }), ...(links.when === undefined ? {} : { when: links.when }) };
+}
+
+/** One step entry → a step definition, or `undefined` with its problems recorded. */
+async function bindStep(step: StepInput, uses: string, index: number, context: BindContext & { stepIds: readonly string[] }): Promise<StepDefinition | undefined> {
+  const at = (...rest: PropertyKey[]): PropertyKey[] => ['steps', index, ...rest];
+  const links = bindLinks(step, index, context);
+  if (links === undefined) return undefined;
   let module: StepModule;
   let codeHash: string | undefined;
   try {
@@ -112,6 +181,7 @@ async function bindStep(step: StepInput, uses: string, index: number, context: B
   let definition: StepDefinition;
   try {
     definition = defineStep(step.id, module, step.params ?? {}, {
+      ...links,
       ...(retry ? { retry } : {}),
       ...(step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs }),
       ...(step.map === undefined ? {} : { map: step.map }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INPUT_FORMATS, OUTPUT_FORMATS } from '../core/command-spec.js';
+import { CONDITION_OPS } from '../core/condition.js';
 import { ERROR_CLASSES } from '../core/error-class.js';
 import { unstorableReason } from '../core/storable.js';
 
@@ -38,6 +39,17 @@ export const resourcesSchema = z.strictObject({
 
 const exitCodeList = z.array(z.int());
 
+/** Any JSON value, for the `value` a condition compares with. */
+const jsonValue: z.ZodType<unknown> = z.lazy(() => z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]));
+
+/** `when: { step, path, op, value }`: run the step only when an upstream output satisfies this. */
+export const whenSchema = z.strictObject({
+  step: z.string().min(1),
+  path: z.string().min(1),
+  op: z.enum(CONDITION_OPS as ['==', '!=', '>', '>=', '<', '<=', 'exists']),
+  value: jsonValue.optional(),
+});
+
 /** `inputs: { NAME: STEP | STEP.OUTPUT | { from, format } }` of a command step. */
 const commandInputSchema = z.union([z.string().min(1), z.strictObject({ from: z.string().min(1), format: z.enum(INPUT_FORMATS).optional() })]);
 
@@ -45,7 +57,7 @@ const commandInputSchema = z.union([z.string().min(1), z.strictObject({ from: z.
 const commandOutputSchema = z.strictObject({ path: z.string(), kind: z.string().min(1), format: z.enum(OUTPUT_FORMATS).optional() });
 
 /** The keys only a command step may have. */
-export const COMMAND_KEYS = ['command', 'inputs', 'outputs', 'exitCodes', 'script', 'env'] as const;
+export const COMMAND_KEYS = ['command', 'outputs', 'exitCodes', 'script', 'env'] as const;
 
 const stepFields = z.strictObject({
   id: z.string().regex(STEP_ID, {
@@ -55,7 +67,11 @@ const stepFields = z.strictObject({
   uses: z.string().min(1).optional(),
   /** A program to run (argv with placeholders): a command step (docs/commands.md). */
   command: z.array(z.string()).min(1).optional(),
+  /** The steps whose outputs are this step's input, in order (`ctx.input`). */
+  needs: z.array(z.string().min(1)).optional(),
+  /** Named inputs: `NAME: STEP | STEP.OUTPUT` (`ctx.inputs.NAME`); a command step may also write `{ from, format }`. */
   inputs: z.record(z.string(), commandInputSchema).optional(),
+  when: whenSchema.optional(),
   outputs: z.record(z.string(), commandOutputSchema).optional(),
   exitCodes: z
     .strictObject({ transient: exitCodeList.optional(), permanent: exitCodeList.optional(), validation: exitCodeList.optional(), runtime: exitCodeList.optional() })
@@ -82,6 +98,10 @@ export const stepSchema = stepFields.check((ctx) => {
     for (const key of COMMAND_KEYS)
       if (key !== 'command' && step[key] !== undefined)
         ctx.issues.push({ code: 'custom', message: `\`${key}\` is for command steps (with \`command\`), not for \`uses\``, input: step[key], path: [key] });
+  if (step.command === undefined)
+    for (const [name, input] of Object.entries(step.inputs ?? {}))
+      if (typeof input !== 'string')
+        ctx.issues.push({ code: 'custom', message: '`{ from, format }` is for command steps: a step module reads its input as artifacts, so write STEP or STEP.OUTPUT', input, path: ['inputs', name] });
   if (step.command !== undefined && step.params !== undefined)
     ctx.issues.push({ code: 'custom', message: 'a command step has no `params`: its arguments are in `command`, its settings in `env`', input: step.params, path: ['params'] });
 });
@@ -110,7 +130,8 @@ export type FlowFileInput = z.infer<typeof flowFileSchema>;
 /** The keys each kind of mapping accepts, for "unknown key" messages. */
 export const KNOWN_KEYS = {
   flow: ['name', 'retry', 'cache', 'steps'],
-  step: ['id', 'uses', 'command', 'inputs', 'outputs', 'exitCodes', 'script', 'env', 'params', 'retry', 'timeoutMs', 'map', 'resources', 'cache'],
+  step: ['id', 'uses', 'command', 'needs', 'inputs', 'when', 'outputs', 'exitCodes', 'script', 'env', 'params', 'retry', 'timeoutMs', 'map', 'resources', 'cache'],
+  when: ['step', 'path', 'op', 'value'],
   retry: ['maxRetries', 'backoff', 'retryOn'],
   backoff: ['kind', 'baseMs', 'factor', 'maxMs', 'jitter'],
   map: ['over', 'shardSize'],

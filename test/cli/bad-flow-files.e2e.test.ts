@@ -60,7 +60,7 @@ const CASES: { name: string; file: string; text: string | Buffer; message: strin
     name: 'JSON with an unknown key',
     file: 'typo.json',
     text: '{"name": "x", "steps": [{"id": "seed", "uses": "./steps/seed.mjs", "parms": {}}]}',
-    message: 'typo.json:1:25: steps[0]: unknown key "parms"; expected only id, uses, command, inputs, outputs, exitCodes, script, env, params, retry, timeoutMs, map, resources, cache',
+    message: 'typo.json:1:25: steps[0]: unknown key "parms"; expected only id, uses, command, needs, inputs, when, outputs, exitCodes, script, env, params, retry, timeoutMs, map, resources, cache',
   },
   {
     name: 'malformed map',

@@ -116,7 +116,7 @@ steps:
     expect(byPath['retry.backoff.kind']).toBe('expected one of "none", "exponential", got "linear"');
     expect(byPath['steps[0].params']).toBe('expected a mapping, got a list');
     expect(byPath['steps[1].uses']).toBe('is required (expected a string): a step type or module path, or give `command` to run a program');
-    expect(byPath['steps[1]']).toBe('unknown key "use"; expected only id, uses, command, inputs, outputs, exitCodes, script, env, params, retry, timeoutMs, map, resources, cache');
+    expect(byPath['steps[1]']).toBe('unknown key "use"; expected only id, uses, command, needs, inputs, when, outputs, exitCodes, script, env, params, retry, timeoutMs, map, resources, cache');
     expect(byPath['steps[1].retry.maxRetries']).toBe('expected an integer, got 1.5');
     expect(byPath['steps[1].retry.retryOn[0]']).toMatch(/^expected one of "Transient", "Permanent", "Validation", "Runtime", got "Sometimes"$/);
     expect(error.message).toContain('flow.yaml:2:22: retry.maxRetries: expected a number >= 0, got -1');

@@ -4,6 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { commandParamsOf, type CommandProblem, type CommandStepSpec } from '../../core/command-params.js';
 import type { CommandParams } from '../../core/command-spec.js';
+import type { Condition } from '../../core/condition.js';
 import { placeholdersOf } from '../../core/command-template.js';
 import { defineStep, type StepDefinition, type StepKind, type StepModule } from '../../core/definition.js';
 import { InvalidDefinitionError } from '../../core/errors.js';
@@ -25,7 +26,7 @@ function commandModule(kind: StepKind): StepModule<CommandParams> {
   return { kind, version: COMMAND_STEP_VERSION, streaming: true, run: runCommandAttempt };
 }
 
-/** The scheduling side of a command step: never part of any hash. */
+/** The scheduling side of a command step (never part of any hash), and its links (`needs`, `when`: part of the definition hash). */
 export interface CommandStepScheduling {
   retry?: RetryPolicyOptions;
   timeoutMs?: number;
@@ -34,6 +35,10 @@ export interface CommandStepScheduling {
   resources?: StepResources;
   /** Satisfy the step from the step cache when it can (docs/cache.md); default false. */
   cache?: boolean;
+  /** The one step whose outputs it reads, when not the step before it (see `StepDefinition.needs`); hashed. */
+  needs?: readonly string[];
+  /** Runs only when an upstream output satisfies this (see `StepDefinition.when`); hashed. */
+  when?: Condition;
 }
 
 /**
@@ -44,6 +49,8 @@ export interface CommandStepScheduling {
  */
 export function defineCommandStep(id: string, kind: StepKind, params: CommandParams, baseDir: string | null, scheduling: CommandStepScheduling = {}): StepDefinition<CommandParams> {
   const step = defineStep(id, commandModule(kind), params, {
+    ...(scheduling.needs === undefined ? {} : { needs: scheduling.needs }),
+    ...(scheduling.when === undefined ? {} : { when: scheduling.when }),
     ...(scheduling.retry === undefined ? {} : { retry: scheduling.retry }),
     ...(scheduling.timeoutMs === undefined ? {} : { timeoutMs: scheduling.timeoutMs }),
     ...(scheduling.map === undefined ? {} : { map: scheduling.map }),
