@@ -1,4 +1,3 @@
-import { flowStatus } from '../../core/flow-state.js';
 import type { WorkerMetrics } from '../../runtime/worker-metrics.js';
 import { stepThreadsFor } from '../step-threads.js';
 import { workRootOf } from '../work-root.js';
@@ -179,7 +178,7 @@ function report(ctx: CommandContext, outcome: WorkerOutcome, json: boolean): voi
     const line: WorkerOutcomeLine = {
       flowId: outcome.flowId,
       outcome: outcome.kind,
-      status: flow ? flowStatus(flow) : null,
+      status: flow ? flow.status : null,
       flowFingerprint: flow?.flowFingerprint ?? null,
       failedStep: failedStep?.stepId ?? null,
       error,
