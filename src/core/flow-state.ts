@@ -20,9 +20,12 @@ export type FlowStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cance
 /** The statuses in which no step of a flow starts again without an operator (a retry of a failed flow). */
 export type EndedFlowStatus = Extract<FlowStatus, 'completed' | 'failed' | 'cancelled'>;
 
-const ENDED: ReadonlySet<FlowStatus> = new Set<EndedFlowStatus>(['completed', 'failed', 'cancelled']);
+export const ENDED_STATUSES: readonly EndedFlowStatus[] = ['completed', 'failed', 'cancelled'];
 
-export function isEnded(status: FlowStatus): status is EndedFlowStatus {
+const ENDED: ReadonlySet<string> = new Set(ENDED_STATUSES);
+
+/** Whether a flow's status, or its queue row's, is one in which it ended. */
+export function isEnded(status: string): status is EndedFlowStatus {
   return ENDED.has(status);
 }
 
