@@ -8,8 +8,9 @@ export type StepStatus = 'Pending' | 'Running' | 'FinishedOk' | 'Failed';
 
 /**
  * A flow's status, the one the reducer keeps (`status --json`'s `status`):
- * - `pending`: no step has left `Pending` (none started yet, or the first step's retry is scheduled);
- * - `running`: a step left `Pending`, and none is `Failed`;
+ * - `pending`: no attempt has started yet;
+ * - `running`: an attempt started, and no step is `Failed` (a flow interrupted, or with a retry
+ *   scheduled, is running);
  * - `failed`: a step is `Failed` and no retry of it is scheduled (a retry makes the flow open again);
  * - `completed`: `FlowCompleted` was recorded (final: nothing follows it);
  * - `cancelled`: `FlowCancelled` was recorded (final: no step starts again; the outcome of the attempt
@@ -102,7 +103,7 @@ export function openFlowStatus(steps: readonly StepSlot[]): 'pending' | 'running
   let started = false;
   for (const step of steps) {
     if (step.status === 'Failed') return 'failed';
-    if (step.status !== 'Pending') started = true;
+    if (step.status !== 'Pending' || step.attempts > 0) started = true;
   }
   return started ? 'running' : 'pending';
 }
