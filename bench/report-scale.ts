@@ -59,6 +59,7 @@ async function runReport(dir: string): Promise<void> {
   if (params === undefined) throw new Error('chem/report parses its params');
   const result = await report.run({
     input: streamingInputs(inputs, blobs, () => mkdtemp(join(tmpdir(), 'chemflow-report-scale-'))),
+    inputs: {},
     params,
     attempt: 1,
     flowId: '00000000-0000-4000-8000-000000000000',

@@ -18,6 +18,8 @@ export interface FlowReport {
 
 export interface StepReport {
   stepId: string;
+  /** The steps whose outputs are its input, in that order (the step before it, in a flow written as a list). */
+  needs: string[];
   status: StepStatus;
   fingerprint: string | null;
   attempts: number;
@@ -55,8 +57,9 @@ export function flowReport(flow: FlowInstance, errors: ErrorCounts): FlowReport 
     flowId: flow.id,
     status: flow.status,
     flowFingerprint: flow.flowFingerprint,
-    steps: flow.steps.map((s) => ({
+    steps: flow.steps.map((s, i) => ({
       stepId: s.stepId,
+      needs: (flow.needs[i] ?? []).map((n) => flow.steps[n]?.stepId ?? String(n)),
       status: s.status,
       fingerprint: s.fingerprint,
       attempts: s.attempts,

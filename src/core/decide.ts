@@ -2,7 +2,7 @@ import type { JsonObject, JsonValue } from './canonical-json.js';
 import type { FlowDefinition } from './definition.js';
 import { classifyError, FlowCancelledError, PermanentError, WorkerLostError, type ClassifiedError } from './error-class.js';
 import { FlowNotRunnableError, type ArtifactIntegrityError } from './errors.js';
-import type { CachedFrom, FlowEvent, FlowEventBody, RetryScheduled, StepFailed, StepFinished, StepStarted } from './events.js';
+import type { CachedFrom, FlowEvent, FlowEventBody, RetryScheduled, StepFailed, StepFinished, StepSkipped, StepStarted } from './events.js';
 import { flowFingerprint, stepFingerprint } from './fingerprint.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
 import { failedStep, isEnded, type EndedFlowStatus, type FlowInstance, type StepSlot } from './flow-state.js';
@@ -11,6 +11,7 @@ import { evolve } from './reducer.js';
 import { decideRetry } from './retry-decision.js';
 import { retriesClass } from './retry-policy.js';
 import type { StepPolicyRecord } from './step-policy.js';
+import { isChain } from './step-graph.js';
 import { storableFailure } from './storable-failure.js';
 
 /**
@@ -28,6 +29,10 @@ export type Decision =
   | { kind: 'start'; index: number; events: FlowEventBody[] }
   /** A mapped step is next: read its input to count its shards, then commit `splitStartedEvent`. */
   | { kind: 'split'; index: number }
+  /** A step with a condition is next: read the output it names, then skip it (`skippedEvent`) or start it. */
+  | { kind: 'evaluate'; index: number }
+  /** Every step the next one needs was skipped: commit `events` (its StepSkipped). */
+  | { kind: 'skip'; index: number; events: FlowEventBody[] }
   /** A step that started sharded is Running: run and collect its shards, then merge them (see `decideShard`). */
   | { kind: 'shards'; index: number }
   /** The next attempt is a retry not due before `until` (epoch ms). */
@@ -62,11 +67,30 @@ export function decide(flow: FlowInstance, plan: FlowPlan, { now, startedHere }:
   }
   if (flow.cursor >= flow.steps.length) return { kind: 'complete', events: [completedEvent(flow)] };
   const index = flow.cursor;
+  if (needsOnlySkipped(flow, index)) return { kind: 'skip', index, events: [skippedEvent(flow, plan, index, 'needs-skipped')] };
   const notBefore = slotAt(flow, index).notBefore;
   const until = notBefore === null ? 0 : Date.parse(notBefore);
   if (until > now) return { kind: 'wait', index, until };
+  if (stepAt(plan, index).when !== null) return { kind: 'evaluate', index };
   if (stepAt(plan, index).map !== undefined) return { kind: 'split', index };
   return { kind: 'start', index, events: [startedEvent(flow, index)] };
+}
+
+/** Whether step `index` needs steps and every one of them was skipped: then it is skipped too. */
+function needsOnlySkipped(flow: FlowInstance, index: number): boolean {
+  const needs = flow.needs[index] ?? [];
+  return needs.length > 0 && needs.every((i) => flow.steps[i]?.status === 'Skipped');
+}
+
+/** The StepSkipped of step `index`: its fingerprint is derived from the one it would have run with. */
+export function skippedEvent(flow: FlowInstance, plan: FlowPlan, index: number, reason: StepSkipped['reason']): StepSkipped {
+  return { type: 'StepSkipped', stepIndex: index, stepId: slotAt(flow, index).stepId, reason, fingerprint: hashCanonical({ skipped: fingerprintOf(flow, plan, index) }) };
+}
+
+/** Whether step `index` is started by a chained commit: not when its start needs a read first (a split, a condition) or it is skipped. */
+function chainable(flow: FlowInstance, plan: FlowPlan, index: number): boolean {
+  const step = stepAt(plan, index);
+  return step.map === undefined && step.when === null && !needsOnlySkipped(flow, index);
 }
 
 /**
@@ -264,10 +288,11 @@ export function recordAttempt(flow: FlowInstance, plan: FlowPlan, index: number,
   };
   const events: FlowEventBody[] = [...signalEvents(slot, index, outcome.signals), finished];
   const after = lookAhead(flow, [finished]);
-  if (index === flow.steps.length - 1) return { events: [...events, completedEvent(after)], retry: null, starts: null };
+  if (after.cursor >= after.steps.length) return { events: [...events, completedEvent(after)], retry: null, starts: null };
+  const next = after.cursor;
   // A mapped step is not chained: its StepStarted counts its shards, known once its input is read.
-  if (!options.chain || stepAt(plan, index + 1).map !== undefined) return { events, retry: null, starts: null };
-  return { events: [...events, startedEvent(after, index + 1)], retry: null, starts: index + 1 };
+  if (!options.chain || !chainable(after, plan, next)) return { events, retry: null, starts: null };
+  return { events: [...events, startedEvent(after, next)], retry: null, starts: next };
 }
 
 /**
@@ -367,6 +392,7 @@ export function initializedEvent(definition: FlowDefinition, metadata: JsonObjec
     stepIds: definition.steps.map((s) => s.id),
     metadata,
     policies: [...policies],
+    ...(isChain(definition.graph.needs) ? {} : { needs: definition.graph.needs.map((list) => [...list]) }),
   };
 }
 
@@ -383,9 +409,10 @@ function signalEvents(slot: StepSlot, index: number, signals: readonly Signal[])
   return signals.map((s) => ({ type: 'StepSignal', stepIndex: index, stepId: slot.stepId, attempt: slot.attempts, name: s.name, data: s.data }));
 }
 
-/** The hashes a step's input has, from the log alone (the previous step's outputs): no artifact is read. */
+/** The hashes a step's input has, from the log alone (the outputs of the steps it needs, in its needs' order): no artifact is read. */
 export function inputHashesOf(flow: FlowInstance, index: number): readonly string[] {
-  return index === 0 ? [] : slotAt(flow, index - 1).outputs;
+  const needs = flow.needs[index] ?? [];
+  return needs.length === 1 ? slotAt(flow, needs[0] as number).outputs : needs.flatMap((i) => slotAt(flow, i).outputs);
 }
 
 /** The one computation of a step's fingerprint: its inputs' hashes, params, id, definition and engine. */

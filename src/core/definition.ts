@@ -21,6 +21,11 @@ export interface StepContext<P extends JsonObject = JsonObject> extends StepData
    * the step streams (`streaming: true`), then as a `BatchInput`; a file always as a `FileInput`.
    */
   readonly input: readonly StepInput[];
+  /**
+   * The step's named inputs (`inputs: { NAME: STEP | STEP.OUTPUT }`), each one of `input`; empty for a
+   * step without named inputs.
+   */
+  readonly inputs: Readonly<Record<string, StepInput>>;
   /** The step's params (its `baseParams`). */
   readonly params: P;
   /** 1-based attempt number of this step. */

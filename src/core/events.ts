@@ -20,6 +20,11 @@ export interface FlowInitialized {
    * outside every hash. Absent in logs written before chemflow recorded them.
    */
   policies?: StepPolicyRecord[];
+  /**
+   * What each step needs (indexes, aligned with `stepIds`) when the flow is a graph. Absent when every
+   * step needs the one before it (a flow written as a list, and every log written before graphs).
+   */
+  needs?: number[][];
 }
 
 export interface StepStarted {
@@ -104,6 +109,18 @@ export interface RetryScheduled {
   shard?: ShardPosition;
 }
 
+/**
+ * A step that will not run: its condition (`when`) was false, or every step it needs was skipped. It
+ * has no outputs; its `fingerprint` stands for it in the flow fingerprint.
+ */
+export interface StepSkipped {
+  type: 'StepSkipped';
+  stepIndex: number;
+  stepId: string;
+  reason: 'condition' | 'needs-skipped';
+  fingerprint: string;
+}
+
 export interface FlowCompleted {
   type: 'FlowCompleted';
   flowFingerprint: string;
@@ -126,6 +143,7 @@ export type FlowEventBody =
   | StepFinished
   | StepFailed
   | RetryScheduled
+  | StepSkipped
   | FlowCompleted
   | FlowCancelled;
 
@@ -138,6 +156,7 @@ export const FLOW_EVENT_TYPES: readonly FlowEventType[] = [
   'StepFinished',
   'StepFailed',
   'RetryScheduled',
+  'StepSkipped',
   'FlowCompleted',
   'FlowCancelled',
 ];

@@ -1,5 +1,6 @@
 import type { JsonObject } from './canonical-json.js';
 import type { FlowDefinition } from './definition.js';
+import type { Condition } from './condition.js';
 import type { MapSpec } from './map-spec.js';
 import { ENGINE_VERSION } from './fingerprint.js';
 import type { FlowInstance } from './flow-state.js';
@@ -14,6 +15,8 @@ export interface StepPlan {
   readonly timeoutMs: number | null;
   /** Set for a mapped step: it starts sharded (its shards counted from its input) and its shards run apart. */
   readonly map?: MapSpec;
+  /** The step runs only when this holds on the output it names (evaluated by the engine, which reads it). */
+  readonly when: Condition | null;
 }
 
 /** What `decide` needs of a flow besides its state: no step code, no I/O. */
@@ -46,6 +49,7 @@ export function planFlow(
         policy: RetryPolicy.from(recorded?.retry ?? defaultPolicy),
         timeoutMs: recorded?.timeoutMs ?? null,
         ...(step.map === undefined ? {} : { map: step.map }),
+        when: step.when ?? null,
       };
     }),
   };

@@ -3,8 +3,11 @@ import type { ErrorClass } from './error-class.js';
 import type { StepPolicyRecord } from './step-policy.js';
 import type { CachedFrom } from './events.js';
 
-/** A step's status, and a shard's (a shard is a step's attempt cut in parts, with the same life). */
-export type StepStatus = 'Pending' | 'Running' | 'FinishedOk' | 'Failed';
+/**
+ * A step's status, and a shard's (a shard is a step's attempt cut in parts, with the same life; it is
+ * never `Skipped`). `Skipped`: the step's condition was false, or every step it needs was skipped.
+ */
+export type StepStatus = 'Pending' | 'Running' | 'FinishedOk' | 'Failed' | 'Skipped';
 
 /**
  * A flow's status, the one the reducer keeps (`status --json`'s `status`):
@@ -82,9 +85,16 @@ export interface FlowInstance {
   id: string;
   name: string;
   definitionHash: string;
-  /** Index of the first step that has not finished successfully. */
+  /**
+   * Index of the next step to run: the first step in `order` that has neither finished nor been
+   * skipped (`steps.length` once every one has).
+   */
   cursor: number;
   steps: StepSlot[];
+  /** What each step needs (indexes): its input is their outputs, in this order. */
+  needs: readonly (readonly number[])[];
+  /** The order steps run in: each after all it needs (the definition's order for a list). */
+  order: readonly number[];
   status: FlowStatus;
   flowFingerprint: string | null;
   /** The step policies recorded when the flow started; null for a log written before they were recorded. */

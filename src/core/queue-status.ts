@@ -33,13 +33,14 @@ export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueS
   if (wasCancelled) return 'cancelled';
   // A shard's event leaves its flow running (the step runs until its shards are merged); only a
   // shard's failure with no retry after it fails the flow, as a step's does (migration 0007).
-  if (last.type !== 'FlowInitialized' && last.type !== 'FlowCompleted' && last.type !== 'FlowCancelled' && last.shard !== undefined)
+  if ('shard' in last && last.shard !== undefined)
     return last.type === 'StepFailed' ? 'failed' : 'running';
   switch (last.type) {
     case 'FlowCancelled':
       return 'cancelled';
     case 'FlowInitialized':
     case 'StepFinished':
+    case 'StepSkipped':
       return 'pending';
     case 'StepStarted':
     case 'StepSignal':

@@ -2,6 +2,7 @@ import type { FlowShape, ShardPosition } from './definition.js';
 import { CorruptEventError, DefinitionMismatchError } from './errors.js';
 import type { EventOf, FlowEvent } from './events.js';
 import { openFlowStatus, type FlowInstance, type ShardSlot, type StepErrorEntry, type StepSlot } from './flow-state.js';
+import { chainNeeds, topologicalOrder } from './step-graph.js';
 
 /** The state of a flow before its first event. */
 export function initialFlowState(flowId: string, definition: FlowShape): FlowInstance {
@@ -24,11 +25,20 @@ export function initialFlowState(flowId: string, definition: FlowShape): FlowIns
       cachedFrom: null,
       shards: null,
     })),
+    // A list until its FlowInitialized says otherwise (`needs`): so are logs written before graphs.
+    needs: chainNeeds(definition.steps.length),
+    order: definition.steps.map((_, i) => i),
     status: 'pending',
     flowFingerprint: null,
     policies: null,
     version: 0,
   };
+}
+
+/** The first step in the flow's order that has neither finished nor been skipped; `steps.length` when none is left. */
+function nextCursor(state: FlowInstance): number {
+  const next = state.order.find((i) => state.steps[i]?.status !== 'FinishedOk' && state.steps[i]?.status !== 'Skipped');
+  return next ?? state.steps.length;
 }
 
 /**
@@ -71,6 +81,14 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
       corrupt(`${event.policies.length} step policies for ${event.stepCount} steps`);
     state.name = event.flowName;
     state.policies = event.policies ?? null;
+    if (event.needs !== undefined) {
+      if (event.needs.length !== event.stepCount) corrupt(`needs for ${event.needs.length} steps of ${event.stepCount}`);
+      const order = topologicalOrder(event.needs);
+      if (order === null) corrupt('needs that form a cycle or name no step');
+      state.needs = event.needs;
+      state.order = order as number[];
+      state.cursor = nextCursor(state);
+    }
     return state;
   }
   if (state.status === 'cancelled' && !AFTER_CANCEL.has(event.type)) corrupt(`${event.type} after FlowCancelled`);
@@ -79,7 +97,7 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
     return state;
   }
   if (event.type === 'FlowCompleted') {
-    if (state.steps.some((s) => s.status !== 'FinishedOk')) corrupt('FlowCompleted before every step finished');
+    if (state.steps.some((s) => s.status !== 'FinishedOk' && s.status !== 'Skipped')) corrupt('FlowCompleted before every step finished or was skipped');
     state.status = 'completed';
     state.flowFingerprint = event.flowFingerprint;
     return state;
@@ -101,6 +119,13 @@ function applyStep(state: FlowInstance, event: StepEvent, corrupt: (reason: stri
   const expect = (status: StepSlot['status']): void => {
     if (slot.status !== status) corrupt(`${event.type} for step ${slot.stepId} in status ${slot.status}`);
   };
+  if (event.type === 'StepSkipped') {
+    expect('Pending');
+    if (event.stepIndex !== state.cursor) corrupt(`step ${event.stepId} skipped before step ${state.cursor}`);
+    state.steps[event.stepIndex] = { ...slot, status: 'Skipped', fingerprint: event.fingerprint, outputs: [], notBefore: null };
+    state.cursor = nextCursor(state);
+    return state;
+  }
   if (event.shard !== undefined) return applyShard(state, event, event.shard, slot, corrupt);
 
   switch (event.type) {
@@ -141,7 +166,7 @@ function applyStep(state: FlowInstance, event: StepEvent, corrupt: (reason: stri
         notBefore: null,
         cachedFrom,
       };
-      state.cursor = event.stepIndex + 1;
+      state.cursor = nextCursor(state);
       return state;
     }
     case 'StepFailed':
@@ -177,7 +202,7 @@ function applyStep(state: FlowInstance, event: StepEvent, corrupt: (reason: stri
  */
 function applyShard(
   state: FlowInstance,
-  event: StepEvent,
+  event: Exclude<StepEvent, { type: 'StepSkipped' }>,
   { index, count }: ShardPosition,
   slot: StepSlot,
   corrupt: (reason: string) => never,

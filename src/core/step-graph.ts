@@ -124,17 +124,23 @@ export function flowGraph(steps: readonly StepLinks[]): FlowGraph {
   const indexOf = new Map(steps.map((s, i) => [s.id, i]));
   const needs = steps.map((_, index) => declaredNeeds(steps, index).map((id) => indexOf.get(id) as number));
   const dependents = steps.map((_, index) => steps.flatMap((__, other) => (needs[other]?.includes(index) ? [other] : [])));
-  return { needs, dependents, order: topologicalOrder(needs) };
+  const order = topologicalOrder(needs);
+  if (order === null) throw new InvalidDefinitionError('the steps form a cycle');
+  return { needs, dependents, order };
 }
 
-/** Each step after every step it needs; ties go to the earlier step in the definition (Kahn's algorithm). */
-function topologicalOrder(needs: readonly (readonly number[])[]): number[] {
-  const waiting = needs.map((list) => list.length);
+/**
+ * Each step after every step it needs; among steps free to go, the earlier in the definition first
+ * (Kahn's algorithm). Null when the needs hold a cycle (or an index out of range).
+ */
+export function topologicalOrder(needs: readonly (readonly number[])[]): number[] | null {
+  if (needs.some((list) => list.some((i) => !Number.isInteger(i) || i < 0 || i >= needs.length))) return null;
+  const waiting = needs.map((list) => new Set(list).size);
   const done = new Set<number>();
   const order: number[] = [];
   while (order.length < needs.length) {
     const next = waiting.findIndex((count, index) => count === 0 && !done.has(index));
-    if (next === -1) throw new InvalidDefinitionError('the steps form a cycle');
+    if (next === -1) return null;
     done.add(next);
     order.push(next);
     needs.forEach((list, index) => {
@@ -142,6 +148,16 @@ function topologicalOrder(needs: readonly (readonly number[])[]): number[] {
     });
   }
   return order;
+}
+
+/** The needs of a flow of `count` steps written as a list, as every log before graphs: each step needs the one before it. */
+export function chainNeeds(count: number): number[][] {
+  return Array.from({ length: count }, (_, i) => (i === 0 ? [] : [i - 1]));
+}
+
+/** Whether `needs` are the list's (`chainNeeds`): then a log need not record them. */
+export function isChain(needs: readonly (readonly number[])[]): boolean {
+  return needs.every((list, i) => (i === 0 ? list.length === 0 : list.length === 1 && list[0] === i - 1));
 }
 
 /** The steps `index` needs, directly or through others. */
@@ -172,7 +188,7 @@ export function downstreamIndexes(graph: FlowGraph, index: number): number[] {
 
 /** A cycle of needs as step indexes in data order (each needed by the next), from its earliest step; null when there is none. */
 function findCycle(steps: readonly StepLinks[], needs: readonly (readonly number[])[]): number[] | null {
-  const state = steps.map(() => 'new' as 'new' | 'open' | 'done');
+  const state = steps.map(() => 'new');
   const path: number[] = [];
   const visit = (index: number): number[] | null => {
     state[index] = 'open';

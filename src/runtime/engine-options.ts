@@ -123,6 +123,8 @@ export type StepOutcome =
   | { kind: 'failed'; stepId: string; attempt: number; errorClass: ClassifiedError['errorClass']; retry: RetryScheduled | null }
   | { kind: 'recovered'; stepId: string; attempt: number; retry: RetryScheduled | null }
   | { kind: 'completed' }
+  /** The step was recorded Skipped: its condition was false, or every step it needs was skipped. */
+  | { kind: 'skipped'; stepId: string }
   /** The flow was cancelled meanwhile: nothing was started (an attempt in flight recorded its outcome). */
   | { kind: 'cancelled' }
   /** A sharded step was left with shards to run (a stop was asked or the lease lost): whoever holds the flow next goes on. */

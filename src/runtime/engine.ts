@@ -1,5 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { assertRunnable, decide, hasRunningAttempt, recordAttempt, slotAt, type Decision } from '../core/decide.js';
+import { assertRunnable, decide, hasRunningAttempt, recordAttempt, skippedEvent, slotAt, startedEvent, type Decision } from '../core/decide.js';
+import { classifyError } from '../core/error-class.js';
+import { checkCondition } from './condition-check.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
 import { FlowLeasedError, RetryRejectedError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody, RetryScheduled } from '../core/events.js';
@@ -133,7 +135,7 @@ export class FlowEngine {
       while (session.startedHere !== null || chain()) {
         const decision = this.decide(session);
         if (decision.kind === 'ended' || (decision.kind === 'wait' && options.waitForRetries === false)) break;
-        if ((decision.kind === 'start' || decision.kind === 'split' || decision.kind === 'shards') && !this.fitsStep(session, decision.index)) break;
+        if ((decision.kind === 'start' || decision.kind === 'split' || decision.kind === 'shards' || decision.kind === 'evaluate') && !this.fitsStep(session, decision.index)) break;
         if (decision.kind === 'wait') await this.clock.sleep(decision.until - this.clock.now());
         else await this.act(session, decision, chain);
       }
@@ -217,9 +219,12 @@ export class FlowEngine {
       case 'run':
         return this.attempt(session, decision.index, chain);
       case 'split':
-        if (!(await splitStep(session, this.planOf(session), decision.index, this.shardIo(session, decision.index)))) return this.attempt(session, decision.index, chain);
-        if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
-        return this.sharded(session, decision.index, chain);
+        return this.split(session, decision.index, chain);
+      case 'skip':
+        await session.commit(decision.events);
+        return { kind: 'skipped', stepId: slotAt(session.flow, decision.index).stepId };
+      case 'evaluate':
+        return this.evaluate(session, decision.index, chain);
       case 'shards':
         return this.sharded(session, decision.index, chain);
     }
@@ -261,6 +266,35 @@ export class FlowEngine {
   /** `chain`, and the step after `index` fits here: a step no attempt of this process could run is never started by it. */
   private chainTo(session: FlowSession, index: number, chain: () => boolean): () => boolean {
     return () => chain() && (index + 1 >= session.definition.steps.length || this.fitsStep(session, index + 1));
+  }
+
+  /** Starts the mapped step `index` sharded (or whole, when its input does not split) and runs it. */
+  private async split(session: FlowSession, index: number, chain: () => boolean): Promise<StepOutcome> {
+    if (!(await splitStep(session, this.planOf(session), index, this.shardIo(session, index)))) return this.attempt(session, index, chain);
+    if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
+    return this.sharded(session, index, chain);
+  }
+
+  /**
+   * Step `index` has a condition: skipped when it is false, run when it holds. When the output it
+   * names is not there, the step's attempt fails (Validation), with its error row, like any attempt.
+   */
+  private async evaluate(session: FlowSession, index: number, chain: () => boolean): Promise<StepOutcome> {
+    const plan = this.planOf(session);
+    const check = await checkCondition(session, index, this.store);
+    const { stepId } = slotAt(session.flow, index);
+    if (check.ok && !check.holds) {
+      await session.commit([skippedEvent(session.flow, plan, index, 'condition')]);
+      return { kind: 'skipped', stepId };
+    }
+    if (check.ok && plan.steps[index]?.map !== undefined) return this.split(session, index, chain);
+    await session.commit([startedEvent(session.flow, index)]);
+    if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
+    if (check.ok) return this.attempt(session, index, chain);
+    const attempt = slotAt(session.flow, index).attempts;
+    const recorded = recordAttempt(session.flow, plan, index, { ok: false, error: classifyError(check.error), signals: [] }, { now: this.clock.now(), chain: false });
+    await session.commit(recorded.events);
+    return { kind: 'failed', stepId, attempt, errorClass: 'Validation', retry: this.metrics.note(session.flowId, stepId, recorded.retry) };
   }
 
   /** Coordinates the Running sharded step `index` to its end (or until stopped). */

@@ -1,6 +1,8 @@
 import type { StoredArtifact } from '../core/artifact.js';
 import type { ChunkLimits } from '../core/chunk.js';
-import { corruptInputFailure, slotAt, type AttemptOutcome } from '../core/decide.js';
+import { outputNameOf } from '../core/command-inputs.js';
+import { corruptInputFailure, inputHashesOf, slotAt, type AttemptOutcome } from '../core/decide.js';
+import { isChain } from '../core/step-graph.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowDefinition } from '../core/definition.js';
 import { errorHistory } from '../core/error-history.js';
@@ -62,8 +64,10 @@ export async function runStepAttempt(
     // A corrupt input is never handed to the step; the attempt fails for good and the audit row says why.
     return { outcome: { ok: false, error: corruptInputFailure(error), signals: [] }, outputs: [], cacheEntry: undefined, corruptInput: true };
   }
+  const inputNames = namedInputsOf(session, index, input);
   const context = {
     input,
+    ...(Object.keys(inputNames).length === 0 ? {} : { inputNames }),
     attempt,
     flowId: session.flowId,
     stepId: step.id,
@@ -86,16 +90,43 @@ export async function runStepAttempt(
 }
 
 /**
- * The previous step's outputs, from the session's memory when it produced them, else from the store:
- * whole artifacts, and batches and files as their manifests (their bytes stay in the blob store).
+ * The outputs of the steps step `index` needs, in its needs' order, from the session's memory when it
+ * produced them, else from the store: whole artifacts, and batches and files as their manifests (their
+ * bytes stay in the blob store).
  */
 export async function inputOf(session: FlowSession<FlowDefinition>, index: number, store: FlowStore): Promise<StoredArtifact[]> {
-  if (index === 0) return [];
-  const hashes = slotAt(session.flow, index - 1).outputs;
+  const hashes = inputHashesOf(session.flow, index);
   const missing = hashes.filter((h) => !session.artifacts.has(h));
   if (missing.length > 0) for (const a of await store.getArtifacts(missing)) session.artifacts.set(a.hash, a);
-  // Only the latest step's outputs are needed again: keep memory flat on long flows.
   const input = hashes.flatMap((h) => session.artifacts.get(h) ?? []);
-  session.artifacts = new Map(input.map((a) => [a.hash, a]));
+  // In a list only the latest step's outputs are needed again: keep memory flat on long flows. A graph
+  // keeps what it read (manifests and small payloads): a later branch may need it.
+  if (isChain(session.flow.needs)) session.artifacts = new Map(input.map((a) => [a.hash, a]));
   return input;
+}
+
+/**
+ * Where each of step `index`'s named inputs is in its input (`ctx.inputs.NAME` is `ctx.input[i]`): the
+ * only output of the step it names, or the output of that name. A name that finds none, or several,
+ * is left out (the step sees it undefined).
+ */
+export function namedInputsOf(session: FlowSession<FlowDefinition>, index: number, input: readonly StoredArtifact[]): Record<string, number> {
+  const inputs = session.definition.steps[index]?.inputs;
+  if (inputs === undefined) return {};
+  const needs = session.flow.needs[index] ?? [];
+  // Which positions of `input` each needed step's outputs take.
+  const positions = new Map<string, number[]>();
+  let at = 0;
+  for (const need of needs) {
+    const slot = slotAt(session.flow, need);
+    positions.set(slot.stepId, slot.outputs.map((_, i) => at + i));
+    at += slot.outputs.length;
+  }
+  const named: Record<string, number> = {};
+  for (const [name, ref] of Object.entries(inputs)) {
+    const candidates = positions.get(ref.step) ?? [];
+    const matching = ref.output === null ? candidates : candidates.filter((i) => input[i] !== undefined && outputNameOf(input[i]) === ref.output);
+    if (matching.length === 1) named[name] = matching[0] as number;
+  }
+  return named;
 }

@@ -22,8 +22,10 @@ export type AttemptResult =
  * What an attempt is given besides its step: its inputs as stored (whole artifacts, and manifests of
  * batches and files: small, so they cross to a step thread as they are), and what `StepContext` says.
  */
-export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params' | 'input' | 'batch' | 'file'> & {
+export type AttemptContext = Omit<StepContext, 'signal' | 'emit' | 'params' | 'input' | 'inputs' | 'batch' | 'file'> & {
   readonly input: readonly StoredArtifact[];
+  /** Where each named input is in `input` (see `StepContext.inputs`). */
+  readonly inputNames?: Readonly<Record<string, number>>;
 };
 
 /** Where an attempt reads its batch and file inputs and writes its outputs' chunks and files. */
@@ -102,9 +104,11 @@ export async function runAttempt(
   // Where file inputs are copied for the step to read (`FileInput.path()`): made on first use only.
   let workDir: Promise<string> | undefined;
   const attemptDir = (): Promise<string> => (workDir ??= mkdtemp(join(tmpdir(), 'chemflow-attempt-')));
+  const { inputNames, ...given } = context;
   const ctx: StepContext = {
-    ...context,
+    ...given,
     input: [],
+    inputs: {},
     batch: (kind, options) => {
       const writer = openBatchOutput(kind, options, blobs, io.chunkLimits);
       return {
@@ -167,6 +171,9 @@ export async function runAttempt(
       const input = step.streaming === true ? streamingInputs(context.input, blobs, attemptDir) : await wholeInputs(context.input, blobs, attemptDir);
       input.forEach((given, i) => known.addInput(given, context.input[i] as StoredArtifact));
       (ctx as { input: readonly StepInput[] }).input = input;
+      (ctx as { inputs: Readonly<Record<string, StepInput>> }).inputs = Object.fromEntries(
+        Object.entries(inputNames ?? {}).flatMap(([name, at]) => (input[at] === undefined ? [] : [[name, input[at]]])),
+      );
       const result = await step.run(ctx);
       // A shard's batches stay batches however small: the merge joins their chunk lists, and never has
       // to hold every shard's rows at once.

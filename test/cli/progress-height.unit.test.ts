@@ -1,3 +1,4 @@
+import { chainNeeds } from '../../src/core/step-graph.js';
 import { describe, expect, it } from 'vitest';
 import type { FlowInstance, StepSlot, StepStatus } from '../../src/core/flow-state.js';
 import { styleFor } from '../../src/cli/io.js';
@@ -24,7 +25,7 @@ function slot(stepId: string, status: StepStatus): StepSlot {
 /** A flow of `total` steps whose first `done` finished and whose next one is running. */
 function flowAt(total: number, done: number): FlowInstance {
   const steps = Array.from({ length: total }, (_, i) => slot(`step-${i + 1}`, i < done ? 'FinishedOk' : i === done ? 'Running' : 'Pending'));
-  return { id: 'f', name: 'tall', definitionHash: '0'.repeat(64), cursor: done, steps, status: 'running',
+  return { id: 'f', name: 'tall', definitionHash: '0'.repeat(64), cursor: done, steps, status: 'running', needs: chainNeeds(total), order: steps.map((_, i) => i),
     flowFingerprint: null,
     policies: null, version: 1 + 2 * done };
 }

@@ -118,6 +118,7 @@ describe('migration files and locations', () => {
       '0008_queue_rebuild_shards',
       '0009_queue_due_inline',
       '0010_batch_artifacts',
+      '0011_step_skipped',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE/);

@@ -53,6 +53,8 @@ function detail(event: FlowEvent): string {
       return event.shardCount === undefined || event.shard !== undefined ? '' : `split into ${event.shardCount} shard(s)`;
     case 'StepSignal':
       return `${event.name} ${JSON.stringify(event.data)}`;
+    case 'StepSkipped':
+      return event.reason === 'condition' ? 'its condition is false' : 'every step it needs was skipped';
     case 'StepFinished':
       return `${event.outputs.length} output(s), fingerprint ${event.fingerprint.slice(0, 16)}${
         event.cachedFrom != null ? `, cached from flow ${event.cachedFrom.flowId} step ${event.cachedFrom.stepId}` : ''

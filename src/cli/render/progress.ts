@@ -146,6 +146,9 @@ export class ProgressDisplay {
       case 'RetryScheduled':
         text = `retry ${event.retryIndex} scheduled${event.delayMs > 0 ? ` in ${seconds(event.delayMs)}` : ''}${event.reason ? ` (${event.reason})` : ''}`;
         break;
+      case 'StepSkipped':
+        text = event.reason === 'condition' ? 'skipped: its condition is false' : 'skipped: every step it needs was skipped';
+        break;
     }
     this.stream.write(`${printable(`${where} ${text}`)}\n`);
   }

@@ -60,6 +60,7 @@ export async function runStep<P extends JsonObject>(module: StepModule<P>, optio
   const signals: StepRun['signals'] = [];
   const result = await module.run({
     input: module.streaming === true ? streamingInputs(inputs, blobs, workDir) : await wholeInputs(inputs, blobs, workDir),
+    inputs: {},
     params,
     attempt: options.attempt ?? 1,
     flowId: '00000000-0000-4000-8000-000000000000',
