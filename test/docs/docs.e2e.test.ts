@@ -45,7 +45,7 @@ const CLONE_DOCS = (file: string): boolean => file === 'README.md' || file.start
 
 /**
  * What the docs' commands use but do not print: the gated flow of cli.md's "A session" (its step
- * modules are the workspace's, test/cli/support/cli.ts) and cache.md's docking step.
+ * modules are the workspace's, test/cli/support/cli.ts), cache.md's docking step and graphs.md's comparison.
  */
 const STAND_INS: Record<string, string> = {
   'flow.yaml': `name: gated
@@ -56,6 +56,8 @@ steps:
   'steps/dock.mjs': `const dock = { kind: 'transform', run: (ctx) => ({ outputs: ctx.input.map((a) => ({ kind: a.kind, payload: a.payload })) }) };
 export default dock;
 export const score = dock;
+`,
+  'steps/compare.mjs': `export default { kind: 'sink', run: (ctx) => ({ outputs: [{ kind: 'compare', payload: { named: Object.keys(ctx.inputs) } }] }) };
 `,
 };
 
