@@ -1,0 +1,115 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { defineFlow, defineStep, FlowEngine, MemoryFlowStore, type FlowDefinition, type StepModule } from '../../src/index.js';
+import type { Condition } from '../../src/core/condition.js';
+import type { ErrorClass } from '../../src/core/error-class.js';
+
+type Failure = Extract<ErrorClass, 'Transient' | 'Permanent'>;
+
+interface Node {
+  needs: number[];
+  /** The classes its first attempts fail with, in order; then it succeeds. */
+  failures: Failure[];
+  /** A condition on one of its needs' outputs (its `odd` field), or none. */
+  when: { need: number; odd: boolean } | null;
+}
+
+/** A random DAG: node i needs a subset of the nodes before it (none: a source). */
+const dag = fc.integer({ min: 1, max: 12 }).chain((n) =>
+  fc.tuple(
+    ...Array.from({ length: n }, (_, i) =>
+      fc.record({
+        needs: fc.subarray(Array.from({ length: i }, (_, k) => k)),
+        failures: fc.array(fc.constantFrom<Failure>('Transient', 'Permanent'), { maxLength: 2 }),
+        when: fc.option(fc.record({ need: fc.nat(), odd: fc.boolean() }), { nil: null }),
+      }),
+    ),
+  ),
+);
+
+/**
+ * The flow of `nodes`: each step's output is a digest of its id and its inputs' values, so any input
+ * read wrong shows in the hashes. With `faults`, each step fails its first attempts as its node says.
+ */
+function flowOf(nodes: readonly Node[], faults: boolean): FlowDefinition {
+  const attempts = new Map<string, number>();
+  return defineFlow(
+    'random-dag',
+    nodes.map((node, i) => {
+      const id = `s${i}`;
+      const module: StepModule = {
+        kind: node.needs.length === 0 ? 'source' : 'transform',
+        version: '1',
+        run: (ctx) => {
+          const attempt = (attempts.get(id) ?? 0) + 1;
+          attempts.set(id, attempt);
+          const failure = faults ? node.failures[attempt - 1] : undefined;
+          if (failure !== undefined) throw Object.assign(new Error(`${id} attempt ${attempt}`), { errorClass: failure, code: `FAIL_${failure.toUpperCase()}` });
+          const from = ctx.input.map((a) => (a as unknown as { payload: { value: number } }).payload.value);
+          const value = from.reduce((acc, v) => (acc * 31 + v) % 1_000_003, i + 7);
+          return { outputs: [{ kind: 'node', payload: { value, odd: value % 2 === 1 } }] };
+        },
+      };
+      const need = node.when === null || node.needs.length === 0 ? undefined : node.needs[node.when.need % node.needs.length];
+      const when: Condition | undefined = need === undefined || node.when === null ? undefined : { step: `s${need}`, output: null, path: '$.odd', op: '==', value: node.when.odd };
+      return defineStep(id, module, {}, { needs: node.needs.map((k) => `s${k}`), ...(when === undefined ? {} : { when }) });
+    }),
+  );
+}
+
+/** What each node should end as, computed without the engine: its value, or null when it is skipped. */
+function expectedValues(nodes: readonly Node[]): (number | null)[] {
+  const values: (number | null)[] = [];
+  nodes.forEach((node, i) => {
+    const inputs = node.needs.map((k) => values[k] ?? null);
+    const need = node.when === null || node.needs.length === 0 ? undefined : node.needs[node.when.need % node.needs.length];
+    const gate = need === undefined ? null : values[need];
+    const skipped =
+      (node.needs.length > 0 && inputs.every((v) => v === null)) || (need !== undefined && (gate === null || gate === undefined || (gate % 2 === 1) !== node.when?.odd));
+    values.push(skipped ? null : inputs.filter((v): v is number => v !== null).reduce((acc, v) => (acc * 31 + v) % 1_000_003, i + 7));
+  });
+  return values;
+}
+
+async function runToTheEnd(
+  definition: FlowDefinition,
+): Promise<{ fingerprint: string | null; steps: [string, string, string | null, string[]][]; retries: number; values: (number | null)[] }> {
+  const store = new MemoryFlowStore();
+  const engine = new FlowEngine({ store, retryPolicy: { maxRetries: 2, backoff: { kind: 'none' }, retryOn: ['Transient'] } });
+  const flowId = await engine.startFlow(definition);
+  let flow = await engine.runToEnd(flowId, definition);
+  let retries = 0;
+  // A step failed for good (Permanent) is retried by hand, as an operator would: the one retry path.
+  while (flow.status === 'failed' && retries < 50) {
+    const failed = flow.steps.find((s) => s.status === 'Failed');
+    if (failed === undefined) break;
+    await engine.scheduleRetry(flowId, failed.stepId, { maxRetries: 99 });
+    retries += 1;
+    flow = await engine.runToEnd(flowId, definition);
+  }
+  const values = await Promise.all(
+    flow.steps.map(async (s) => (s.status === 'Skipped' ? null : ((await store.getArtifacts(s.outputs))[0] as unknown as { payload: { value: number } }).payload.value)),
+  );
+  return { fingerprint: flow.flowFingerprint, steps: flow.steps.map((s) => [s.stepId, s.status, s.fingerprint, s.outputs]), retries, values };
+}
+
+describe('random graphs', () => {
+  it('end, whatever fails along the way, with the hashes of the run in which nothing failed', async () => {
+    await fc.assert(
+      fc.asyncProperty(dag, async (nodes) => {
+        const clean = await runToTheEnd(flowOf(nodes, false));
+        expect(clean.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+        expect(clean.retries).toBe(0);
+        expect(clean.values).toEqual(expectedValues(nodes));
+        expect(clean.steps.map((step) => step[1])).toEqual(expectedValues(nodes).map((v) => (v === null ? 'Skipped' : 'FinishedOk')));
+        const faulty = await runToTheEnd(flowOf(nodes, true));
+        expect(faulty.steps).toEqual(clean.steps);
+        expect(faulty.fingerprint).toBe(clean.fingerprint);
+        // Each Permanent failure is one manual retry; Transient ones retry themselves.
+        const permanent = nodes.reduce((sum, n, i) => sum + (clean.steps[i]?.[1] === 'Skipped' ? 0 : n.failures.filter((f) => f === 'Permanent').length), 0);
+        expect(faulty.retries).toBeLessThanOrEqual(permanent);
+      }),
+      { numRuns: 60 },
+    );
+  }, 120_000);
+});
