@@ -161,8 +161,31 @@ describeWithPg('migrations on the PostgreSQL server', () => {
     await expect(migrate(db, 'down', { to: '0009_queue_due_inline' })).rejects.toThrow(
       /cannot revert migration 0010_batch_artifacts: 2 batch or file artifact\(s\) are stored/,
     );
-    expect((await schemaSnapshot(db)).migrations).toEqual(ALL);
+    // Each migration reverts in its own transaction: the later ones went, 0010 and what it holds stay.
+    expect((await schemaSnapshot(db)).migrations).toEqual(ALL.filter((id) => id <= '0010_batch_artifacts'));
     expect(await db.query(`SELECT count(*)::int AS n FROM workflow_step_artifacts`)).toEqual([{ n: 3 }]);
+  });
+
+  it('0011 admits StepSkipped, leaves its flow due, and its down refuses while one is stored', async () => {
+    await migrate(db, 'up');
+    const flowId = '2b7d3c90-5a41-4e6f-8c2d-9f1e0a3b4c5d';
+    const events: [string, Record<string, unknown>][] = [
+      ['FlowInitialized', { flowName: 'gated' }],
+      ['StepStarted', { stepIndex: 0 }],
+      ['StepFinished', { stepIndex: 0 }],
+      ['StepSkipped', { stepIndex: 1, reason: 'condition' }],
+    ];
+    for (const [i, [type, payload]] of events.entries())
+      await db.query(`INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload) VALUES ($1, $2, now(), $3, 1, $4::jsonb)`, [
+        flowId,
+        i + 1,
+        type,
+        JSON.stringify(payload),
+      ]);
+    await db.query('SELECT chemflow_rebuild_flow_queue($1::uuid)', [flowId]);
+    expect(await db.query(`SELECT status, last_event_type FROM flow_queue WHERE flow_id = $1`, [flowId])).toEqual([{ status: 'pending', last_event_type: 'StepSkipped' }]);
+    await expect(migrate(db, 'down', { to: '0010_batch_artifacts' })).rejects.toThrow(/cannot revert migration 0011_step_skipped: 1 StepSkipped event\(s\) are stored/);
+    expect((await schemaSnapshot(db)).migrations).toEqual(ALL);
   });
 
   it('artifact_chunks: bytes never change, and only a chunk no stored batch names can be deleted', async () => {
