@@ -11,7 +11,7 @@ export type OpenQueueStatus = 'pending' | 'running' | 'waiting';
 /**
  * A flow's row in the flow queue: what a worker or a listing needs without replaying its log. Once the
  * flow ended, the row's status is the flow's own (`EndedFlowStatus`); while it is open, the row says
- * whether it is due (`OpenQueueStatus`), which the flow's status (`pending` until a step left Pending,
+ * whether it is due (`OpenQueueStatus`), which the flow's status (`pending` until its first attempt starts,
  * then `running`) does not.
  */
 export type QueueStatus = OpenQueueStatus | EndedFlowStatus;
