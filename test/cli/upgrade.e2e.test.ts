@@ -93,10 +93,12 @@ describe.skipIf(!pgAvailable)('upgrading a database written before the flow queu
     for (const id of Object.values(ids)) {
       expect(await json('events', id)).toEqual(before.events[id]);
       // Every field the old version printed, with the same value; later versions only add fields
-      // (the step cache's `cached` / `cachedFrom`, and `shards` of mapped steps, which an old flow never has).
-      const status = await json<{ steps: { cached: boolean; cachedFrom: unknown; shards: unknown }[] }>('status', id);
+      // (the step cache's `cached` / `cachedFrom`, `shards` of mapped steps, which an old flow never has,
+      // and `needs`: an old log is a list, each step needing the one before it).
+      const status = await json<{ steps: { stepId: string; needs: string[]; cached: boolean; cachedFrom: unknown; shards: unknown }[] }>('status', id);
       expect(status.steps.every((s) => s.cached === false && s.cachedFrom === null && s.shards === null)).toBe(true);
-      const added = new Set(['cached', 'cachedFrom', 'shards']);
+      expect(status.steps.map((s) => s.needs)).toEqual(status.steps.map((_, i) => (i === 0 ? [] : [status.steps[i - 1]?.stepId])));
+      const added = new Set(['cached', 'cachedFrom', 'shards', 'needs']);
       expect(JSON.parse(JSON.stringify(status, (key, value: unknown) => (added.has(key) ? undefined : value)))).toEqual(before.status[id]);
     }
 
