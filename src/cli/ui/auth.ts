@@ -46,12 +46,16 @@ export function allowedHosts(host: string, port: number): Set<string> {
   return hosts;
 }
 
-/** An `Origin` is acceptable when absent (not a browser's cross-site request) or one of the server's own. */
-export function originAllowed(origin: string | undefined, hosts: ReadonlySet<string>): boolean {
+/**
+ * An `Origin` is acceptable when absent (not a browser's cross-site request), one of the server's own
+ * names, or the `Host` the request was sent to (a page of this server reached by another name).
+ */
+export function originAllowed(origin: string | undefined, hosts: ReadonlySet<string>, host: string | undefined): boolean {
   if (origin === undefined) return true;
   try {
     const url = new URL(origin);
-    return url.protocol === 'http:' && hosts.has(url.host.toLowerCase());
+    const named = url.host.toLowerCase();
+    return url.protocol === 'http:' && (hosts.has(named) || named === host?.toLowerCase());
   } catch {
     return false;
   }

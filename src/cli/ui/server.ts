@@ -61,12 +61,14 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://server');
-    if (!hosts.has(String(request.headers.host ?? '').toLowerCase()))
+    // On loopback a page of another site could reach the server through a DNS name of its own: only the
+    // server's own names are answered. Away from loopback every request carries the token instead.
+    if (loopback && !hosts.has(String(request.headers.host ?? '').toLowerCase()))
       throw new HttpError(421, 'UI_HOST', 'this server does not answer to that Host name', 'open the address the server printed');
     const path = url.pathname;
     const method = request.method ?? 'GET';
     if (method === 'POST') {
-      if (!originAllowed(header(request, 'origin'), hosts)) throw new HttpError(403, 'UI_ORIGIN', 'actions are taken only from this server\'s own pages');
+      if (!originAllowed(header(request, 'origin'), hosts, request.headers.host)) throw new HttpError(403, 'UI_ORIGIN', 'actions are taken only from this server\'s own pages');
       if (!sameToken(requestToken(request, url, false), token))
         throw new HttpError(401, 'UI_TOKEN', 'an action needs the token the server printed at start', 'send it as `Authorization: Bearer TOKEN`');
       if (readOnly) throw new HttpError(403, 'UI_READ_ONLY', 'this server was started with --read-only: it takes no actions');
