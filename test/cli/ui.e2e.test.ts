@@ -5,7 +5,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCi } from '../helpers/ci.js';
 import { pgAvailable, pgSkipReason } from '../helpers/pg.js';
-import { chemflow, E2E_TIMEOUT_MS, ensureBuilt, ROOT, SLOW_FLOW, workspace, type Workspace } from './support/cli.js';
+import { chemflow, E2E_TIMEOUT_MS, ensureBuilt, ROOT, SLOW_FLOW, workspace } from './support/cli.js';
 import { background, createPgDb, waitUntil, type Background, type PgDb } from './support/processes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -168,4 +168,3 @@ async function shot(page: Page, name: string): Promise<void> {
   expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
 }
 
-export type { Workspace };
