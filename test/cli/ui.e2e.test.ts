@@ -122,12 +122,12 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
 
           // Retry with the token: the step runs and the flow completes on this page, without a reload.
           await writeFile(join(ws.dir, 'open.marker'), '');
-          await page.evaluate(() => Object.assign(window, { sameDocument: true }));
+          await page.evaluate(() => Object.assign(globalThis, { sameDocument: true }));
           await page.click('button.retry[data-step="gate"]');
           await page.locator('#flow-head .badge', { hasText: 'completed' }).waitFor({ timeout: 90_000 });
           await expect(page.locator('#steps tr[data-step="gate"]').getAttribute('data-status')).resolves.toBe('FinishedOk');
           await expect(page.locator('#error-timeline tr.error-row').textContent()).resolves.toContain('retry 1');
-          await expect(page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).resolves.toBe(true);
+          await expect(page.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument)).resolves.toBe(true);
 
           // Cancel a running flow.
           await page.goto(`${base}/flows/${slow.flowId}`);
