@@ -1,6 +1,7 @@
 // The web dashboard's server time: the first flows page on a store with many finished flows (bulk-loaded
 // as bench/queue-history.ts does), and the page of one flow with a 10,000-event log, both served over
 // HTTP by `chemflow ui`'s server in this process, on loopback.
+import { join } from 'node:path';
 import { EVENT_SCHEMA_VERSION, sha256Hex } from '../src/index.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
 import type { SqlFlowStore } from '../src/stores/sql/sql-flow-store.js';
@@ -79,7 +80,7 @@ export async function uiBench(flows: number, requests: number, log: (line: strin
       await loadFinishedFlows(store, flows);
       const loadSeconds = (performance.now() - loadStart) / 1000;
       log(`ui: ${flows.toLocaleString('en-US')} flows loaded in ${loadSeconds.toFixed(1)} s`);
-      const server = await startUiServer({ store, actions: new UiActions(store, io, { db: BENCH_PG_URL }), host: '127.0.0.1', port: 0, token: 'bench', readOnly: true });
+      const server = await startUiServer({ store, actions: new UiActions(store, io, { db: BENCH_PG_URL }), host: '127.0.0.1', port: 0, token: 'bench', readOnly: true, webDir: join(process.cwd(), 'web') });
       const base = `http://127.0.0.1:${server.port}`;
       try {
         const list: number[] = [];

@@ -20,6 +20,8 @@ export interface UiServerOptions {
   /** How often the live feed looks at the flow queue (PostgreSQL also wakes it by NOTIFY). */
   pollMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Where the web app's files are (default: the package's `web/`). */
+  webDir?: string;
 }
 
 export interface UiServer {
@@ -52,7 +54,7 @@ const FLOW = /^\/api\/flows\/([^/]+)(?:\/(errors|events|retry|cancel|resume))?$/
 export async function startUiServer(options: UiServerOptions): Promise<UiServer> {
   const { store, actions, host, token, readOnly } = options;
   const env = options.env ?? {};
-  const assets = loadWebAssets();
+  const assets = loadWebAssets(options.webDir);
   const reads = new UiReads(store);
   const feed = new ChangeFeed(store, options.pollMs ?? 1000);
   const streams = new Set<ServerResponse>();
