@@ -97,7 +97,10 @@ export async function uiBench(flows: number, requests: number, log: (line: strin
             const [, events] = await Promise.all(['', '/events', '/errors'].map((path) => getOk(`${base}/api/flows/${LONG_FLOW_ID}${path}`)));
             if ((events as unknown[]).length !== LONG_FLOW_EVENTS) throw new Error(`the long flow has ${(events as unknown[]).length} events`);
           });
-          if (i === 0) continue; // the first round warms the connections and the statements
+          if (i === 0) {
+            log(`ui: first round (warm-up) list ${listMs.toFixed(1)} ms, page ${pageMs.toFixed(1)} ms, flow page ${flowMs.toFixed(1)} ms`);
+            continue; // the first round warms the connections and the statements
+          }
           list.push(listMs);
           page.push(pageMs);
           flow.push(flowMs);
