@@ -104,6 +104,34 @@ describe.each(engineStores)('chemflow ui JSON API on $name', ({ create }) => {
     expect((await getJson(`${base}/api/errors?class=Transient`)).body).toEqual([]);
   });
 
+  it('searches the error rows of every flow by code, step, flow name and time, newest first, a page at a time', async () => {
+    const { store, base, failed } = await serve(create);
+    const engine = new FlowEngine({ store });
+    const flaky = defineFlow('flaky', [seedStep(1), flakyStep('fetch', ['Transient', 'Transient'], { retry: { maxRetries: 3, backoff: { kind: 'none' } } })]);
+    const second = await engine.startFlow(flaky);
+    await engine.runToEnd(second, flaky);
+    type Found = { id: number; flowId: string; flowName: string; stepId: string; attemptNumber: number; errorClass: string; timestamp: string };
+    const search = async (query: string): Promise<Found[]> => (await getJson(`${base}/api/errors?${query}`)).body as Found[];
+    const all = await search('');
+    expect(all.map((e) => [e.flowName, e.stepId, e.attemptNumber])).toEqual([
+      ['flaky', 'fetch', 2],
+      ['flaky', 'fetch', 1],
+      ['demo', 'middle', 1],
+    ]);
+    expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((a, b) => b - a));
+    expect((await search('flow=demo')).map((e) => e.flowId)).toEqual([failed]);
+    expect((await search('step=fetch&class=Transient')).map((e) => e.attemptNumber)).toEqual([2, 1]);
+    expect((await search('code=PERMANENT')).map((e) => e.stepId)).toEqual(['middle']);
+    expect(await search('code=NOPE')).toEqual([]);
+    const page = await search('limit=2');
+    expect(page).toHaveLength(2);
+    expect(await search(`limit=2&before=${page[1]?.id}`)).toEqual([all[2]]);
+    const first = all[2]?.timestamp ?? '';
+    expect((await search(`since=${encodeURIComponent(first)}&until=${encodeURIComponent(first)}`)).length).toBe(0);
+    expect((await search(`until=${encodeURIComponent(new Date(Date.parse(first) + 1).toISOString())}`)).map((e) => e.stepId)).toContain('middle');
+    expect(await search('since=2999-01-01')).toEqual([]);
+  });
+
   it('answers bad requests with the CLI error document and a status', async () => {
     const { base, failed } = await serve(create);
     expect(await getJson(`${base}/api/flows?status=bogus`)).toMatchObject({ status: 400, body: { error: { code: 'CLI_USAGE' } } });
