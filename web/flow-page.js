@@ -1,4 +1,4 @@
-import { ApiError, get, post } from './api.js';
+import { ApiError, get, post, token } from './api.js';
 import { badge, duration, fill, h, time } from './dom.js';
 import { errorCounts } from './flows-page.js';
 import { toast } from './toast.js';
@@ -273,7 +273,10 @@ function eventDetail(e) {
 function artifactPreview(a) {
   if (a === null) return h('p', {}, 'No such artifact.');
   const title = h('h3', {}, `${a.kind} `, h('span', { class: 'hash' }, a.hash));
-  if (a.form === 'file') return [title, h('p', {}, `File ${a.name}, ${a.size} bytes, sha256 ${a.hash}`)];
+  if (a.form === 'file') {
+    const href = `/api/artifacts/${a.hash}/download${token === null ? '' : `?token=${encodeURIComponent(token)}`}`;
+    return [title, h('p', {}, `File ${a.name}, ${a.size} bytes, sha256 ${a.hash} `, h('a', { href, download: a.name, class: 'download' }, 'Download'))];
+  }
   if (a.form === 'batch') return [title, h('p', {}, `Batch of ${a.rowCount} rows in ${a.chunks} chunk(s).`)];
   const rows = Array.isArray(a.payload) ? a.payload : null;
   if (rows !== null && rows.length > 0 && rows.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))) {

@@ -10,7 +10,7 @@ import { readStoredFlow } from '../../src/cli/flow-report.js';
 import { UiActions } from '../../src/cli/ui/actions.js';
 import { startUiServer, type UiServer } from '../../src/cli/ui/server.js';
 import { demoFlow, flakyStep, seedStep } from '../support/demo-flow.js';
-import { engineStores } from '../support/stores.js';
+import { engineStores, fileEngineStores } from '../support/stores.js';
 
 const TOKEN = 'test-token-0123456789';
 const XSS = '<img src=x onerror=alert(1)>';
@@ -196,6 +196,29 @@ describe.each(engineStores)('chemflow ui JSON API on $name', ({ create }) => {
     }
     controller.abort();
     expect(text).toContain(`event: change\ndata: ["${failed}"]`);
+  });
+});
+
+describe.each(fileEngineStores)('chemflow ui file artifacts on $name', ({ create }) => {
+  it('previews a file artifact and downloads its bytes as an attachment', async () => {
+    const { store, base } = await serve(create);
+    const engine = new FlowEngine({ store });
+    const bytes = new TextEncoder().encode('CCO\nc1ccccc1\n');
+    const writing = defineFlow('files', [
+      { id: 'write', kind: 'source', baseParams: {}, run: async (ctx) => ({ outputs: [await ctx.file('chem/smi', bytes, { name: 'mols "1".smi' })] }) },
+    ]);
+    const flowId = await engine.startFlow(writing);
+    await engine.runToEnd(flowId, writing);
+    const finished = (await store.list(flowId)).find((e) => e.type === 'StepFinished');
+    const hash = finished?.type === 'StepFinished' ? (finished.outputs[0] ?? '') : '';
+    expect((await getJson(`${base}/api/artifacts/${hash}`)).body).toMatchObject({ form: 'file', kind: 'chem/smi', name: 'mols "1".smi', size: bytes.byteLength });
+    const download = await fetch(`${base}/api/artifacts/${hash}/download`);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="mols _1_.smi"; filename*=UTF-8''${encodeURIComponent('mols "1".smi')}`);
+    expect(download.headers.get('content-type')).toBe('application/octet-stream');
+    expect(new Uint8Array(await download.arrayBuffer())).toEqual(bytes);
+    expect((await fetch(`${base}/api/artifacts/${'0'.repeat(64)}/download`)).status).toBe(404);
+    expect((await fetch(`${base}/api/artifacts/nothex/download`)).status).toBe(400);
   });
 });
 

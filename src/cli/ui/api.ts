@@ -105,6 +105,14 @@ export class UiReads {
   }
 }
 
+/** A file artifact's name and bytes (verified against its hash by the blob store), or null when the hash names no file artifact. */
+export async function fileDownload(store: FlowStore, hash: string): Promise<{ name: string; bytes: Uint8Array } | null> {
+  if (!/^[0-9a-f]{64}$/.test(hash)) throw new HttpError(400, 'CLI_USAGE', `"${hash}" is not an artifact hash`);
+  const [artifact] = await store.getArtifacts([hash]);
+  if (artifact === undefined || !isFileArtifact(artifact)) return null;
+  return { name: artifact.name, bytes: await store.blobs.get(artifact.hash) };
+}
+
 function preview(artifact: StoredArtifact): unknown {
   const base = { kind: artifact.kind, hash: artifact.hash, metadata: artifact.metadata ?? null };
   if (isFileArtifact(artifact)) return { ...base, form: 'file', name: artifact.name, size: artifact.size };

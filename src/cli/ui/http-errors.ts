@@ -1,4 +1,5 @@
 import {
+  ArtifactNotFoundError,
   DefinitionMismatchError,
   FlowLeasedError,
   FlowNotFoundError,
@@ -31,7 +32,7 @@ export function errorAnswer(error: unknown, env: NodeJS.ProcessEnv): { status: n
 }
 
 function statusOf(error: unknown): number {
-  if (error instanceof FlowNotFoundError) return 404;
+  if (error instanceof FlowNotFoundError || error instanceof ArtifactNotFoundError) return 404;
   if (
     error instanceof RetryRejectedError ||
     error instanceof FlowNotRunnableError ||

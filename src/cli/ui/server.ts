@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FlowStore } from '../../stores/flow-store.js';
 import { UsageError } from '../cli-error.js';
 import type { UiActions } from './actions.js';
-import { UiReads } from './api.js';
+import { UiReads, fileDownload } from './api.js';
 import { allowedHosts, isLoopback, originAllowed, requestToken, sameToken } from './auth.js';
 import { ChangeFeed } from './change-feed.js';
 import { HttpError, errorAnswer } from './http-errors.js';
@@ -111,6 +111,12 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (path === '/api/flows') return send(response, 200, await reads.flows(url.searchParams));
     if (path === '/api/errors') return send(response, 200, await reads.searchErrors(url.searchParams));
     if (path === '/api/live') return live(response);
+    const download = /^\/api\/artifacts\/([^/]+)\/download$/.exec(path);
+    if (download !== null) {
+      const file = await fileDownload(store, decodeURIComponent(download[1] ?? ''));
+      if (file === null) throw new HttpError(404, 'UI_NOT_FOUND', 'no file artifact with that hash');
+      return sendFile(response, file.name, file.bytes);
+    }
     if (path.startsWith('/api/artifacts/')) return send(response, 200, await reads.artifact(decodeURIComponent(path.slice('/api/artifacts/'.length))));
     const match = FLOW.exec(path);
     if (match === null) throw new HttpError(404, 'UI_NOT_FOUND', `no API at ${path}`);
@@ -186,6 +192,20 @@ function header(request: IncomingMessage, name: string): string | undefined {
 function send(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   response.end(`${JSON.stringify(body)}\n`);
+}
+
+/** A file artifact as an attachment: never shown inline, so its bytes cannot act as a page of this server. */
+function sendFile(response: ServerResponse, name: string, bytes: Uint8Array): void {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  response.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-security-policy': 'sandbox',
+    'content-type': 'application/octet-stream',
+    'content-disposition': `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+    'content-length': String(bytes.byteLength),
+    'cache-control': 'no-store',
+  });
+  response.end(bytes);
 }
 
 function sendAsset(response: ServerResponse, asset: WebAsset): void {
