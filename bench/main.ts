@@ -16,6 +16,7 @@ import { queueBench } from './queue.js';
 import { replayBench } from './replay.js';
 import { renderTable, resultsDocument, summarise, type BenchRun, type RunContext } from './report.js';
 import { throughputBench } from './throughput.js';
+import { uiBench } from './ui.js';
 
 /** Runs every benchmark; returns the exit code. `resultsFile` is bench/results.json in the work tree. */
 export async function runBench(argv: readonly string[], resultsFile: URL): Promise<number> {
@@ -102,6 +103,10 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<number> {
   if (options.sections.has('commands')) {
     log(`command steps: ${options.rounds} rounds of 20 \`true\` steps against 20 JavaScript steps, and 1,000 small files staged`);
     run.commands = await commandsBench({ rounds: options.rounds, steps: 20, files: 1000 }, log);
+  }
+  if (options.sections.has('ui')) {
+    log(`web dashboard: first flows page with ${options.historyFlows.toLocaleString('en-US')} flows, and a 10,000-event flow page`);
+    run.ui = await uiBench(options.historyFlows, options.quick ? 10 : 30, log);
   }
   const context: RunContext = {
     mode: options.quick ? 'quick' : 'full',

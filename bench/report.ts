@@ -1,6 +1,7 @@
 // The two outputs of a run: the JSON document (a contract, field for field, for scripts that read it) and the table.
 import type { CacheComparison, CacheLookupResult } from './cache-lookup.js';
 import type { ErrorTimelineResult } from './error-timeline.js';
+import type { UiBenchResult } from './ui.js';
 import type { Comparison, Latency, QueueResult } from './queue.js';
 import type { PrequeueResult, PrequeueRow } from './prequeue.js';
 import type { ReplayResult } from './replay.js';
@@ -24,6 +25,7 @@ export interface BenchSummary {
   shards?: ShardsSummary;
   native?: NativeSummary;
   commands?: CommandsSummary;
+  ui?: { flowsListMs: number; flowsPageMs: number; flowPageMs: number };
 }
 
 /** Command steps against JavaScript steps (ms per step, same run), and files staged per second. */
@@ -174,6 +176,7 @@ export interface BenchRun {
   shards?: ShardsResult;
   native?: NativeResult;
   commands?: CommandsResult;
+  ui?: UiBenchResult;
 }
 
 export interface RunContext {
@@ -186,8 +189,9 @@ export interface RunContext {
   server: Record<string, string>;
 }
 
-export function summarise({ throughput: t, replay, errorTimeline, queue, prequeue, cacheLookup: c, shards, native, commands }: BenchRun): BenchSummary {
+export function summarise({ throughput: t, replay, errorTimeline, queue, prequeue, cacheLookup: c, shards, native, commands, ui }: BenchRun): BenchSummary {
   return {
+    ...(ui === undefined ? {} : { ui: { flowsListMs: round(ui.flowsListMedianMs), flowsPageMs: round(ui.flowsPageMedianMs), flowPageMs: round(ui.flowPageMedianMs) } }),
     ...(t === undefined
       ? {}
       : {
@@ -373,7 +377,7 @@ export interface Target {
 /** Sequential chemflow / commit limit (1 connection) before the flow queue: the lower of the two full runs in BENCHMARKS.md. */
 export const SEQ_VS_COMMIT_BEFORE_QUEUE = 0.436;
 
-export function targets({ throughput: t, replay, errorTimeline, queue: q, prequeue: p, cacheLookup: c, shards, native }: BenchRun): Target[] {
+export function targets({ throughput: t, replay, errorTimeline, queue: q, prequeue: p, cacheLookup: c, shards, native, ui }: BenchRun): Target[] {
   const atLeast = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value >= goal });
   const atMost = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value <= goal });
   const one = q?.workers.rows.find((r) => r.workers === 1);
@@ -394,6 +398,7 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, preque
     ...(errorTimeline === undefined
       ? []
       : [atMost('error timeline < 2 ms median on 1,000,000 rows', errorTimeline.medianMs, 2, 'ms')]),
+    ...(ui === undefined ? [] : [atMost(`ui: first flows page (GET /api/flows) < 200 ms with ${number(ui.flows)} flows`, ui.flowsListMedianMs, 200, 'ms')]),
     ...(q === undefined
       ? []
       : [
@@ -492,6 +497,7 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     run.shards === undefined ? null : shardsTable(run.shards),
     run.native === undefined ? null : nativeTable(run.native),
     run.commands === undefined ? null : commandsTable(run.commands),
+    run.ui === undefined ? null : uiLine(run.ui),
   ];
   return [header, ...sections.filter((s) => s !== null), goals].join('\n\n') + '\n';
 }
@@ -533,6 +539,14 @@ function replayTable(replay: ReplayResult): string {
       ['the reducer alone (events already decoded)', number(replay.foldOnly.median), 'events/s', noise(replay.foldOnly)],
     ],
     [false, true, false, true],
+  );
+}
+
+function uiLine(u: UiBenchResult): string {
+  return (
+    `web dashboard (chemflow ui, HTTP on loopback, medians of ${u.requests}): flows list ${round(u.flowsListMedianMs)} ms (p95 ${round(u.flowsListP95Ms)}), ` +
+    `first flows page with its 50 status documents ${round(u.flowsPageMedianMs)} ms, with ${number(u.flows)} flows; ` +
+    `flow page of a 10,000-event flow (status, events, errors) ${round(u.flowPageMedianMs)} ms (p95 ${round(u.flowPageP95Ms)}); bulk load ${round(u.loadSeconds)} s`
   );
 }
 

@@ -22,6 +22,7 @@ import { runCommand, type RunOptions } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { submitCommand, type SubmitOptions } from './commands/submit.js';
 import { workerCommand, type WorkerCommandOptions } from './commands/worker.js';
+import { DEFAULT_UI_HOST, DEFAULT_UI_PORT, uiCommand, type UiCommandOptions } from './commands/ui.js';
 import { printable } from './render/printable.js';
 
 /** The parsed command line: the program, and the exit code its action left once `parseAsync` returns. */
@@ -157,6 +158,14 @@ export function buildProgram(io: CliIo): Program {
     .option('--all', 'every entry (needed when no other filter is given)')
     .option('--json', 'print one JSON document: {deleted, olderThan, stepType}')
     .action(act((ctx, opts: CachePruneCommandOptions) => cachePruneCommand(ctx, opts)));
+
+  program
+    .command('ui')
+    .description('serve the web dashboard over the database: flows, error timelines, retry and cancel (docs/ui.md)')
+    .option('--port <port>', `port to listen on (default ${DEFAULT_UI_PORT}; 0: any free port)`, tcpPort)
+    .option('--host <host>', `address to listen on (default ${DEFAULT_UI_HOST}); away from loopback every request needs the token`)
+    .option('--read-only', 'turn the actions (retry, cancel, resume) off')
+    .action(act((ctx, opts: UiCommandOptions) => uiCommand(ctx, opts)));
 
   program
     .command('gc')

@@ -1,6 +1,7 @@
 import type { StoredArtifact } from '../core/artifact.js';
 import type { FlowEvent, NewFlowEvent } from '../core/events.js';
 import type { QueueStatus } from '../core/queue-status.js';
+import type { ErrorClass } from '../core/error-class.js';
 import type { ErrorCounts, StepExecutionError } from '../core/step-execution-error.js';
 import type { BlobStore } from './blobs/blob-store.js';
 import type { ShardQueue } from './shard-queue.js';
@@ -133,8 +134,35 @@ export interface FlowQueue {
   subscribe(listener: () => void): Promise<() => Promise<void>>;
 }
 
+/** `searchErrors` filters over every flow's `step_execution_errors`; newest first. */
+export interface ErrorSearch {
+  errorClass?: ErrorClass;
+  /** `details.error_code`. */
+  code?: string;
+  stepId?: string;
+  /** The flow's name (from the flow queue). */
+  flowName?: string;
+  /** Rows at or after this time (ISO 8601). */
+  since?: string;
+  /** Rows before this time (ISO 8601). */
+  until?: string;
+  /** Default 100. */
+  limit?: number;
+  /** Keyset cursor: only rows older than this row id (the last `id` of the previous page). */
+  before?: number;
+}
+
+/** A row found by `searchErrors`: the row, its id (the cursor) and its flow's name. */
+export interface FoundError extends StepExecutionError {
+  id: number;
+  flowName: string;
+}
+
 /** The queries of `step_execution_errors` (`PgErrorStore`'s read side). */
 export interface ErrorStore {
+  /** Rows of every flow matching all the filters given, newest (by row id) first. */
+  searchErrors(search: ErrorSearch): Promise<FoundError[]>;
+
   /** Error rows of a flow (optionally one step), in insertion order. */
   listErrors(flowId: string, stepId?: string): Promise<StepExecutionError[]>;
 

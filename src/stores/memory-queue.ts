@@ -126,6 +126,11 @@ export class MemoryFlowQueue {
   }
 
   /** The queue status of a flow, for claiming its shards (only a running flow's run). */
+  /** The flow's name, as its queue row has it. */
+  nameOf(flowId: string): string | undefined {
+    return this.rows.get(flowId)?.name;
+  }
+
   statusOf(flowId: string): QueueStatus | undefined {
     return this.rows.get(flowId)?.status;
   }

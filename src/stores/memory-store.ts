@@ -18,7 +18,9 @@ import type {
   AppendResult,
   ClaimedFlow,
   ClaimFlowsOptions,
+  ErrorSearch,
   FlowQuery,
+  FoundError,
   FlowStore,
   FlowSummary,
   LeaseAcquisition,
@@ -158,6 +160,18 @@ export class MemoryFlowStore implements FlowStore {
     return rows.sort((a, b) => a.attemptNumber - b.attemptNumber);
   }
 
+  searchErrors(search: ErrorSearch): Promise<FoundError[]> {
+    const found: FoundError[] = [];
+    for (let id = this.errors.length; id >= 1 && found.length < (search.limit ?? 100); id -= 1) {
+      const row = this.errors[id - 1];
+      if (row === undefined || (search.before !== undefined && id >= search.before)) continue;
+      const flowName = this.queue.nameOf(row.flowId) ?? '';
+      if (!errorMatches(row, flowName, search)) continue;
+      found.push({ ...structuredClone(row), id, flowName });
+    }
+    return Promise.resolve(found);
+  }
+
   async countErrorsByFlow(flowId: string): Promise<ErrorCounts> {
     return countErrors(await this.listErrors(flowId));
   }
@@ -254,4 +268,17 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/** Does a row pass every filter of `search` (its id cursor and limit aside)? */
+function errorMatches(row: StepExecutionError, flowName: string, search: ErrorSearch): boolean {
+  const at = Date.parse(row.timestamp);
+  return (
+    (search.errorClass === undefined || row.errorClass === search.errorClass) &&
+    (search.code === undefined || row.details.error_code === search.code) &&
+    (search.stepId === undefined || row.stepId === search.stepId) &&
+    (search.flowName === undefined || flowName === search.flowName) &&
+    (search.since === undefined || at >= Date.parse(search.since)) &&
+    (search.until === undefined || at < Date.parse(search.until))
+  );
 }

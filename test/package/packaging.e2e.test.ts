@@ -58,6 +58,10 @@ describe('the published package', () => {
     expect(path, help.stdout).toBe(join(ROOT, 'docs', 'cli.md'));
   });
 
+  it('ships the web app that `chemflow ui` serves, and the screenshots of its page', () => {
+    for (const file of ['web/index.html', 'web/app.js', 'web/style.css', 'dist/cli/ui/server.js', 'docs/ui.md', 'docs/images/ui-flows.png']) expect(files).toContain(file);
+  });
+
   it('ships the examples without their generated out/ and dist/ without source maps', async () => {
     expect(files).toContain('examples/lipinski/flow.yaml');
     expect(files).toContain('dist/index.js');

@@ -26,19 +26,28 @@ export interface CancelReport {
  */
 export async function cancelCommand(ctx: CommandContext, flowId: string, options: CancelOptions): Promise<ExitCode> {
   return withStore(ctx, async (store) => {
-    const cancelled = await cancelFlowReading(store, flowId, options.reason ?? null);
-    const { event } = cancelled;
-    await recordOrphanedAttempts(ctx, store, cancelled);
-    const report: CancelReport = { flowId, status: 'cancelled', reason: event.reason, version: event.version };
+    const report = await cancelFlowRecording(ctx, store, flowId, options.reason ?? null);
+    const { reason: givenReason } = report;
     if (options.json === true) printJson(ctx, report);
     else
       writeLine(
         ctx.io.stdout,
-        `Cancelled flow ${flowId}${event.reason === null ? '' : ` (${event.reason})`}. No step starts again; ` +
+        `Cancelled flow ${flowId}${givenReason === null ? '' : ` (${givenReason})`}. No step starts again; ` +
           'an attempt in flight stops at its next heartbeat.',
       );
     return EXIT.ok;
   });
+}
+
+/**
+ * Cancels a flow as `chemflow cancel` does, recording the attempts whose worker is gone (notes on
+ * `ctx.io.stderr`); a completed or cancelled flow throws `FlowNotRunnableError` and nothing is appended.
+ */
+export async function cancelFlowRecording(ctx: CommandContext, store: FlowStore, flowId: string, reason: string | null): Promise<CancelReport> {
+  const cancelled = await cancelFlowReading(store, flowId, reason);
+  const { event } = cancelled;
+  await recordOrphanedAttempts(ctx, store, cancelled);
+  return { flowId, status: 'cancelled', reason: event.reason, version: event.version };
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { JsonObject } from '../../core/canonical-json.js';
 import type { ShardPosition } from '../../core/definition.js';
 import type { ErrorClass } from '../../core/error-class.js';
-import { countErrors } from '../../core/step-execution-error.js';
+import { countErrors, type StepExecutionError } from '../../core/step-execution-error.js';
+import type { FlowStore } from '../../stores/flow-store.js';
 import { EXIT, UsageError, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext, type OutputOptions } from '../context.js';
 import { readStoredFlow } from '../flow-report.js';
@@ -35,24 +36,7 @@ export interface ErrorsOptions extends OutputOptions {
  */
 export async function errorsCommand(ctx: CommandContext, flowId: string, options: ErrorsOptions): Promise<ExitCode> {
   return withStore(ctx, async (store) => {
-    const { shape } = await readStoredFlow(store, flowId);
-    const stepIds = shape.steps.map((s) => s.id);
-    if (options.step !== undefined && !stepIds.includes(options.step))
-      throw new UsageError(`Flow ${flowId} has no step "${options.step}"`, `its steps are: ${stepIds.join(', ')}`);
-    const entries: ErrorTimelineEntry[] = [];
-    for (const stepId of options.step === undefined ? stepIds : [options.step])
-      for (const row of await store.getErrorTimeline(flowId, stepId))
-        entries.push({
-          stepId: row.stepId,
-          attemptNumber: row.attemptNumber,
-          errorClass: row.errorClass,
-          errorMessage: row.errorMessage,
-          retryCount: row.retryCount,
-          maxRetries: row.maxRetries,
-          timestamp: row.timestamp,
-          details: row.details,
-          shard: shardOf(row.details),
-        });
+    const entries = await errorTimeline(store, flowId, options.step);
     if (options.json === true) {
       printJson(ctx, entries);
       return EXIT.ok;
@@ -82,6 +66,36 @@ export async function errorsCommand(ctx: CommandContext, flowId: string, options
     ctx.io.stdout.write(`\n${renderErrorCounts(countErrors(entries))}\n`);
     return EXIT.ok;
   });
+}
+
+/**
+ * A flow's error timeline as `errors --json` prints it: by step (definition order) then attempt. An
+ * unknown `step` is a `UsageError` naming the flow's steps.
+ */
+export async function errorTimeline(store: FlowStore, flowId: string, step?: string): Promise<ErrorTimelineEntry[]> {
+  const { shape } = await readStoredFlow(store, flowId);
+  const stepIds = shape.steps.map((s) => s.id);
+  if (step !== undefined && !stepIds.includes(step))
+    throw new UsageError(`Flow ${flowId} has no step "${step}"`, `its steps are: ${stepIds.join(', ')}`);
+  const entries: ErrorTimelineEntry[] = [];
+  for (const stepId of step === undefined ? stepIds : [step])
+    for (const row of await store.getErrorTimeline(flowId, stepId)) entries.push(timelineEntry(row));
+  return entries;
+}
+
+/** One `step_execution_errors` row as an `errors --json` entry. */
+export function timelineEntry(row: StepExecutionError): ErrorTimelineEntry {
+  return {
+    stepId: row.stepId,
+    attemptNumber: row.attemptNumber,
+    errorClass: row.errorClass,
+    errorMessage: row.errorMessage,
+    retryCount: row.retryCount,
+    maxRetries: row.maxRetries,
+    timestamp: row.timestamp,
+    details: row.details,
+    shard: shardOf(row.details),
+  };
 }
 
 /**

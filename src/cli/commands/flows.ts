@@ -1,5 +1,5 @@
 import type { QueueStatus } from '../../core/queue-status.js';
-import type { FlowQuery, FlowSummary } from '../../stores/flow-store.js';
+import type { FlowQuery, FlowStore, FlowSummary } from '../../stores/flow-store.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext } from '../context.js';
 import { table } from '../render/table.js';
@@ -31,7 +31,7 @@ export async function flowsCommand(ctx: CommandContext, options: FlowsCommandOpt
     ...(options.after === undefined ? {} : { after: options.after }),
   };
   return withStore(ctx, async (store) => {
-    const entries: FlowListEntry[] = (await store.listFlows(query)).map(entry);
+    const entries = await listFlowEntries(store, query);
     if (options.json === true) printJson(ctx, entries);
     else if (entries.length === 0)
       ctx.io.stdout.write(
@@ -52,6 +52,11 @@ export async function flowsCommand(ctx: CommandContext, options: FlowsCommandOpt
     }
     return EXIT.ok;
   });
+}
+
+/** One page of the flow queue as `flows --json` prints it. */
+export async function listFlowEntries(store: FlowStore, query: FlowQuery): Promise<FlowListEntry[]> {
+  return (await store.listFlows(query)).map(entry);
 }
 
 function entry(summary: FlowSummary): FlowListEntry {

@@ -23,6 +23,8 @@ export interface ResumeOptions extends DriveOptions {
   /** `--cpus` / `--memory-mb`, as for `run`. */
   cpus?: number;
   memoryMb?: number;
+  /** Called once the flow is open and found runnable, just before it runs (a program that starts a run and answers before its end). */
+  onRun?: () => void;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     const failed = failedStep(flow);
     if (failed !== undefined) throw new FlowNotRunnableError(flowId, 'failed', failed.stepId);
     // The operator resumes a flow whose process is gone: an interrupted attempt is taken over at once.
+    options.onRun?.();
     try {
       return await driveFlow(ctx, { store, engine, progress, handle }, options);
     } finally {

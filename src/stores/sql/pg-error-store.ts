@@ -1,10 +1,10 @@
 import { emptyErrorCounts, type ErrorCounts, type StepExecutionError } from '../../core/step-execution-error.js';
 import type { ErrorClass } from '../../core/error-class.js';
-import { countErrorsByClassQuery, errorTimelineQuery, insertErrorsQuery, listErrorsQuery } from './error-queries.js';
+import { countErrorsByClassQuery, errorTimelineQuery, insertErrorsQuery, listErrorsQuery, searchErrorsQuery } from './error-queries.js';
 import { run, type SqlExecutor, type SqlRunner } from './executor.js';
 import { errorFromRow, type ErrorRow } from './rows.js';
 import { withRetry } from './transient.js';
-import type { ErrorStore } from '../flow-store.js';
+import type { ErrorSearch, ErrorStore, FoundError } from '../flow-store.js';
 import { isUuid } from './uuid.js';
 
 /**
@@ -44,6 +44,14 @@ export class PgErrorStore implements ErrorStore {
       run<ErrorRow>(this.executor, errorTimelineQuery(flowId, stepId)),
     );
     return rows.map((row) => errorFromRow(flowId, row));
+  }
+
+  /** Rows of every flow matching `search`, newest first (see `searchErrorsQuery`). */
+  async searchErrors(search: ErrorSearch): Promise<FoundError[]> {
+    const rows = await withRetry('search the error rows', () =>
+      run<ErrorRow & { flow_id: string; flow_name: string }>(this.executor, searchErrorsQuery(search)),
+    );
+    return rows.map((row) => ({ ...errorFromRow(row.flow_id, row), id: row.id, flowName: row.flow_name }));
   }
 
   async countErrorsByFlow(flowId: string): Promise<ErrorCounts> {

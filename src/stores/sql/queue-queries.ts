@@ -33,10 +33,12 @@ export function listFlowsQuery(query: FlowQuery): SqlQuery {
     where.push(`(created_at, flow_id) < (SELECT created_at, flow_id FROM flow_queue WHERE flow_id = $${values.length}::uuid)`);
   }
   values.push(query.limit ?? DEFAULT_LIMIT);
+  // The sort names the table's columns: the bare names are the text columns of the SELECT list, by
+  // which PostgreSQL would sort every row instead of reading the first page of flow_queue_recent.
   return {
     text: `SELECT ${SUMMARY_COLUMNS} FROM flow_queue
 ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-ORDER BY created_at DESC, flow_id DESC LIMIT $${values.length}::int`,
+ORDER BY flow_queue.created_at DESC, flow_queue.flow_id DESC LIMIT $${values.length}::int`,
     values,
   };
 }

@@ -4,6 +4,8 @@ import type { NewFlowEvent, FlowEvent } from '../../core/events.js';
 import type { ErrorCounts, StepExecutionError } from '../../core/step-execution-error.js';
 import type { QueueStatus } from '../../core/queue-status.js';
 import type {
+  ErrorSearch,
+  FoundError,
   AppendOptions,
   AppendOutcome,
   AppendRequest,
@@ -116,6 +118,10 @@ export class SqlFlowStore implements FlowStore {
 
   getErrorTimeline(flowId: string, stepId: string): Promise<StepExecutionError[]> {
     return this.errors.getErrorTimeline(flowId, stepId);
+  }
+
+  searchErrors(search: ErrorSearch): Promise<FoundError[]> {
+    return this.errors.searchErrors(search);
   }
 
   countErrorsByFlow(flowId: string): Promise<ErrorCounts> {
