@@ -4,6 +4,7 @@ import { ValidationError } from '../../src/core/error-class.js';
 import type { SimilarityTable } from '../../src/steps/chem-artifacts.js';
 import { similarity } from '../../src/steps/similarity.js';
 import { describedMolecules, KNOWN } from './support/molecules.js';
+import { issuesOf } from './support/params-issues.js';
 import { hashesOf, outputOf, runStep, scratchDir } from './support/run-step.js';
 
 let dir: string;
@@ -86,16 +87,6 @@ describe('chem/similarity', () => {
 });
 
 /** Rounded to 3 decimals with `toFixed`, as the step rounds. */
-/** The zod issues a parse threw, as [path, message] pairs. */
-export function issuesOf(parse: () => unknown): [string, string][] {
-  try {
-    parse();
-  } catch (error) {
-    return (error as { issues: { path: PropertyKey[]; message: string }[] }).issues.map((i) => [i.path.join('.'), i.message]);
-  }
-  throw new Error('parsed without an issue');
-}
-
 const SIMILARITIES: Record<string, number>[] = [
   { aspirin: 1, ibuprofen: 0.195, 'salicylic acid': 0.448 },
   { aspirin: 0.195, ibuprofen: 1, 'salicylic acid': 0.194 },
