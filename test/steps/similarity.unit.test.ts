@@ -1,6 +1,10 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Artifact } from '../../src/core/artifact.js';
 import { ValidationError } from '../../src/core/error-class.js';
+import { FlowFileError, loadFlowFile } from '../../src/flowfile/index.js';
+import { BUILTIN_STEPS } from '../../src/steps/builtin.js';
 import type { SimilarityTable } from '../../src/steps/chem-artifacts.js';
 import { similarity } from '../../src/steps/similarity.js';
 import { describedMolecules, KNOWN } from './support/molecules.js';
@@ -72,6 +76,40 @@ describe('chem/similarity', () => {
     expect(issuesOf(() => parse({ references: [{ name: 'a', smiles: 'CCO', weight: 2 }] }))).toEqual([['references.0', expect.stringMatching(/weight/)]]);
     expect(() => parse({ references: REFERENCES, radius: -1 })).toThrow(/radius/);
     expect(parse({ references: REFERENCES })).toEqual({ references: REFERENCES, radius: 2, nBits: 2048, decimals: 3 });
+  });
+
+  it('a flow file with a reference SMILES or an alert SMARTS RDKit cannot read is refused when loaded, each at its line', async () => {
+    const flow = [
+      'name: screens',
+      'steps:',
+      '  - { id: read, uses: chem/read-smiles, params: { file: molecules.csv } }',
+      '  - id: similarity',
+      '    uses: chem/similarity',
+      '    params:',
+      '      references:',
+      '        - { name: ok, smiles: CCO }',
+      '        - { name: broken, smiles: "C1CC(" }',
+      '  - id: alerts',
+      '    uses: chem/alerts',
+      '    params: { alerts: [{ name: open, smarts: "C(=O" }] }',
+    ].join('\n');
+    await writeFile(join(dir, 'screens.yaml'), flow + '\n');
+    const error = await loadFlowFile(join(dir, 'screens.yaml'), { builtins: BUILTIN_STEPS, cwd: dir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FlowFileError);
+    expect((error as FlowFileError).issues).toEqual([
+      expect.objectContaining({
+        problem: 'invalid_params',
+        path: 'steps[1].params.references[1].smiles',
+        message: 'RDKit cannot read the SMILES "C1CC(": SMILES Parse Error: syntax error while parsing: C1CC(',
+        line: 9,
+      }),
+      expect.objectContaining({
+        problem: 'invalid_params',
+        path: 'steps[2].params.alerts[0].smarts',
+        message: 'RDKit cannot read the SMARTS "C(=O": SMARTS Parse Error: extra open parentheses while parsing: C(=O',
+        line: 12,
+      }),
+    ]);
   });
 
   it('fails Validation on a reference RDKit refuses at run time, and without chem/molecules', async () => {
