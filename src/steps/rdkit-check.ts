@@ -7,7 +7,7 @@ export interface Structure {
   readonly text: string;
 }
 
-/** Longest wait for the checking thread: loading RDKit takes about half a second on a quiet machine. */
+/** Longest wait for the checking thread, which loads its own RDKit first (about a second, more on a loaded machine). */
 const CHECK_TIMEOUT_MS = 60_000;
 
 /** Verdicts already known in this process, by language and text: `undefined` for a structure RDKit reads. */
