@@ -13,6 +13,8 @@ export const CHEM_KINDS = {
   providedProperties: 'chem/provided-properties',
   lipinski: 'chem/lipinski',
   report: 'chem/report',
+  similarity: 'chem/similarity',
+  alerts: 'chem/alerts',
 } as const;
 
 const inchiKey = z.string().regex(/^[A-Z]{14}-[A-Z]{10}-[A-Z]$/, 'expected an InChIKey');
@@ -111,6 +113,50 @@ export const lipinskiSchema = z.object({
 export type LipinskiResult = z.infer<typeof lipinskiSchema>;
 export type LipinskiVerdict = LipinskiResult['verdicts'][number];
 
+/**
+ * `chem/similarity`: the Tanimoto similarity of each molecule's Morgan fingerprint to each reference
+ * molecule, rounded (see `chem/similarity`' `decimals`). The references are an object name → SMILES
+ * (a header holds no list: a batch's only list is its rows); each row's `similarity` is keyed by the
+ * same names.
+ */
+export const similarityTableSchema = z.object({
+  radius: z.int().min(0),
+  nBits: z.int().min(1),
+  decimals: z.int().min(0),
+  references: z.record(z.string(), z.string()),
+  rows: z.array(
+    z.object({
+      inchikey: inchiKey,
+      /** The highest similarity to any reference. */
+      maxSimilarity: z.number().min(0).max(1),
+      /** The reference with that similarity; on a tie the first in the params' list. */
+      nearest: z.string(),
+      /** Similarity to each reference, by name. */
+      similarity: z.record(z.string(), z.number().min(0).max(1)),
+    }),
+  ),
+});
+export type SimilarityTable = z.infer<typeof similarityTableSchema>;
+export type SimilarityRow = SimilarityTable['rows'][number];
+
+/**
+ * `chem/alerts`: the structural alerts (substructure queries) each molecule matches. The alerts
+ * checked are an object name → SMARTS in the header; each row names the ones matched in list order.
+ */
+export const alertTableSchema = z.object({
+  alerts: z.record(z.string(), z.string()),
+  rows: z.array(
+    z.object({
+      inchikey: inchiKey,
+      /** Names of the alerts matched, in the order of the alert list. */
+      alerts: z.array(z.string()),
+      count: z.int().min(0),
+    }),
+  ),
+});
+export type AlertTable = z.infer<typeof alertTableSchema>;
+export type AlertRow = AlertTable['rows'][number];
+
 /** `chem/report`: where the report went (relative to the directory `outDir` is resolved against; absolute outside it) and what it holds. */
 export interface ReportSummary {
   csv: { path: string; sha256: string; rows: number };
@@ -128,5 +174,7 @@ export const ROWS = {
   descriptors: { rowsField: 'rows', header: descriptorTableSchema.omit({ rows: true }), row: descriptorTableSchema.shape.rows.element },
   providedProperties: { rowsField: 'rows', header: providedPropertiesSchema.omit({ rows: true }), row: providedPropertiesSchema.shape.rows.element },
   lipinski: { rowsField: 'verdicts', header: lipinskiSchema.omit({ verdicts: true }), row: lipinskiSchema.shape.verdicts.element },
+  similarity: { rowsField: 'rows', header: similarityTableSchema.omit({ rows: true }), row: similarityTableSchema.shape.rows.element },
+  alerts: { rowsField: 'rows', header: alertTableSchema.omit({ rows: true }), row: alertTableSchema.shape.rows.element },
 } as const;
 export type RejectedRow = RejectedRows['rows'][number];

@@ -10,9 +10,18 @@ import { FlowFileError, loadFlowFile } from '../../src/flowfile/index.js';
 import { BUILTIN_STEPS } from '../../src/steps/builtin.js';
 import { descriptors } from '../../src/steps/descriptors.js';
 import { lipinskiFilter } from '../../src/steps/lipinski-filter.js';
+import { alerts } from '../../src/steps/alerts.js';
 import { propertyProvider } from '../../src/steps/property-provider.js';
 import { readSmiles } from '../../src/steps/read-smiles.js';
+import { similarity } from '../../src/steps/similarity.js';
 import { artifactsOf, runStep, scratchDir } from './support/run-step.js';
+
+/** Three of the Lipinski example's drugs as references. */
+const REFERENCES = [
+  { name: 'aspirin', smiles: 'CC(=O)Oc1ccccc1C(=O)O' },
+  { name: 'ibuprofen', smiles: 'CC(C)Cc1ccc(cc1)C(C)C(=O)O' },
+  { name: 'caffeine', smiles: 'Cn1cnc2c1c(=O)n(C)c(=O)n2C' },
+];
 
 const EXAMPLES = join(import.meta.dirname, '..', '..', 'examples');
 const SHARD_SIZES = [1, 7, 1000] as const;
@@ -66,6 +75,31 @@ describe('mapped built-in steps give the unsharded artifacts', () => {
     it(`chem/property-provider, shards of ${shardSize}`, async () => {
       const [whole, merged] = await wholeAndSharded(propertyProvider, read, shardSize);
       expect(hashes(merged)).toEqual(hashes(whole));
+    });
+
+  for (const shardSize of SHARD_SIZES)
+    it(`chem/similarity, shards of ${shardSize}`, async () => {
+      const [whole, merged] = await wholeAndSharded(similarity, read, shardSize, { references: REFERENCES });
+      expect(hashes(merged)).toEqual(hashes(whole));
+      expect(whole.map((a) => a.kind)).toEqual(['chem/molecules', 'chem/rejected-rows', 'chem/similarity']);
+    });
+
+  for (const shardSize of SHARD_SIZES)
+    it(`chem/alerts, shards of ${shardSize}`, async () => {
+      const [whole, merged] = await wholeAndSharded(alerts, read, shardSize);
+      expect(hashes(merged)).toEqual(hashes(whole));
+      expect(whole.map((a) => a.kind)).toEqual(['chem/molecules', 'chem/rejected-rows', 'chem/alerts']);
+    });
+
+  const streamed: [string, StepModule, unknown][] = [
+    ['chem/similarity', similarity, { references: REFERENCES }],
+    ['chem/alerts', alerts, {}],
+  ];
+  for (const [name, module, params] of streamed)
+    it(`${name} gives the same hashes on its input whole and as a batch of 7-row chunks`, async () => {
+      const whole = await runStep(module, { input: read, params });
+      const batches = await runStep(module, { input: read, params, inputsAs: 'batches' });
+      expect(hashes(batches.stored)).toEqual(hashes(whole.stored));
     });
 
   it('chem/lipinski-filter is not mappable: its counts of the whole batch cannot be merged', async () => {

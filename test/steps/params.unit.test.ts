@@ -78,7 +78,7 @@ steps:
   it('name the built-in types when a flow file asks for an unknown one', async () => {
     const error = (await load(`name: typo\nsteps:\n  - { id: read, uses: chem/read-smile }\n`).catch((e: unknown) => e)) as FlowFileError;
     expect(error.issues[0]?.message).toBe(
-      'unknown step type "chem/read-smile"; expected one of chem/descriptors, chem/lipinski-filter, chem/property-provider, chem/read-smiles, chem/report, table/read-csv, or a module path starting with ./, ../ or /',
+      'unknown step type "chem/read-smile"; expected one of chem/alerts, chem/descriptors, chem/lipinski-filter, chem/property-provider, chem/read-smiles, chem/report, chem/similarity, table/read-csv, or a module path starting with ./, ../ or /',
     );
   });
 });

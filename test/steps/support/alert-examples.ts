@@ -1,0 +1,22 @@
+/** A small molecule with each default alert's group, and nothing else of the list. */
+export const ALERT_EXAMPLES: Readonly<Record<string, string>> = {
+  'acyl halide': 'CC(=O)Cl',
+  'sulfonyl halide': 'CS(=O)(=O)Cl',
+  anhydride: 'CC(=O)OC(C)=O',
+  aldehyde: 'CCC=O',
+  'alkyl halide': 'CCBr',
+  'epoxide, aziridine or thiirane': 'CC1CO1',
+  'isocyanate or isothiocyanate': 'CN=C=S',
+  'Michael acceptor (terminal vinyl carbonyl)': 'C=CC(N)=O',
+  azo: 'c1ccc(cc1)N=Nc1ccccc1',
+  peroxide: 'CC(C)(C)OO',
+  thiol: 'CCS',
+  'sulfonate ester': 'COS(C)(=O)=O',
+  nitro: 'O=[N+]([O-])c1ccccc1',
+  hydrazine: 'NNc1ccccc1',
+  'hydroxamic acid': 'CC(=O)NO',
+  quinone: 'O=C1C=CC(=O)C=C1',
+  catechol: 'Oc1ccccc1O',
+  rhodanine: 'O=C1CSC(=S)N1',
+  'heavy metal or metalloid': 'C[Se]C',
+};
