@@ -1,13 +1,13 @@
 import type { FlowDefinition } from '../core/definition.js';
 import { CorruptEventError, FlowLeasedError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
-import type { EventOf } from '../core/events.js';
+import type { EventOf, FlowEvent } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { RetryPolicyOptions } from '../core/retry-policy.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlowEngine, type FlowEngineOptions, type FlowHandle } from './engine.js';
 import { GroupCommitter } from './group-commit.js';
-import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
+import { LeaseKeeper, type ClaimedLease, type FlowLease } from './lease-keeper.js';
 import type { ShardRunEnd } from './shard-attempt.js';
 import { ShardInputCache } from './shard-input-cache.js';
 import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
@@ -188,19 +188,19 @@ export class FlowWorker {
     try {
       while (!signal.aborted) {
         wake.pending = false;
-        let claimed: FlowLease[] = [];
+        let claimed: ClaimedLease[] = [];
         let nextLook = this.pollMs;
         try {
           // A worker whose cores or memory are all taken claims nothing more: others may have room now.
           const spare = this.pool?.hasSpare() !== false;
           const free = spare ? this.concurrency - inFlight.size : 0;
           if (free > 0) claimed = await this.leases.claim(free, this.skippedFlows());
-          if (claimed.length > 0) this.options.onClaim?.(claimed.map((l) => l.flowId));
+          if (claimed.length > 0) this.options.onClaim?.(claimed.map((c) => c.lease.flowId));
           if (downSince !== null) this.options.onDatabase?.({ kind: 'reachable', downMs: this.clock.now() - downSince });
           downSince = null;
           failures = 0;
-          for (const lease of claimed) {
-            const visit = this.visit(lease, signal).then((outcome) => {
+          for (const { lease, events } of claimed) {
+            const visit = this.visit(lease, events, signal).then((outcome) => {
               inFlight.delete(lease.flowId);
               if (!this.alreadyReported(outcome)) {
                 outcomes.push(outcome);
@@ -333,12 +333,15 @@ export class FlowWorker {
     return false;
   }
 
-  /** Runs one claimed flow as far as it goes now, then gives it back (or lets the lease expire). */
-  private async visit(lease: FlowLease, signal: AbortSignal | undefined): Promise<WorkerOutcome> {
+  /**
+   * Runs one claimed flow as far as it goes now, then gives it back (or lets the lease expire); from
+   * the log the claim returned, or read here when it did not.
+   */
+  private async visit(lease: FlowLease, claimedEvents: readonly FlowEvent[] | undefined, signal: AbortSignal | undefined): Promise<WorkerOutcome> {
     const { flowId } = lease;
     let release = true;
     try {
-      const events = await this.options.store.list(flowId);
+      const events = claimedEvents ?? (await this.options.store.list(flowId));
       const initialized = events[0];
       if (initialized?.type !== 'FlowInitialized') {
         release = false;
