@@ -56,10 +56,18 @@ export class MemoryFlowQueue {
   claimFlows(owner: string, options: ClaimFlowsOptions): ClaimedFlow[] {
     const now = this.now();
     const skipped = new Set((options.skip ?? []).map((s) => `${s.flowId}:${s.version}`));
-    const claimable = [...this.open.values()]
-      .filter((r) => isClaimable(r, now) && !skipped.has(`${r.flowId}:${r.version}`))
-      .sort((a, b) => (a.nextDueAt ?? 0) - (b.nextDueAt ?? 0) || a.order - b.order)
-      .slice(0, options.limit);
+    // The first `limit` claimable rows in due order, kept sorted as they are found.
+    const claimable: Row[] = [];
+    for (const row of this.open.values()) {
+      if (!isClaimable(row, now) || (skipped.size > 0 && skipped.has(`${row.flowId}:${row.version}`))) continue;
+      const before = claimable.findIndex((other) => dueOrder(row, other) < 0);
+      if (before === -1) {
+        if (claimable.length < options.limit) claimable.push(row);
+      } else {
+        claimable.splice(before, 0, row);
+        if (claimable.length > options.limit) claimable.pop();
+      }
+    }
     for (const row of claimable) Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + options.leaseMs });
     return claimable.map((r) => ({ flowId: r.flowId, status: r.status, version: r.version }));
   }
@@ -143,6 +151,11 @@ export class MemoryFlowQueue {
   private notify(): void {
     for (const listener of this.listeners) queueMicrotask(listener);
   }
+}
+
+/** Claim order: due first, then the earlier inserted (as `ORDER BY next_due_at` over the SQL stores' index). */
+function dueOrder(a: Row, b: Row): number {
+  return (a.nextDueAt ?? 0) - (b.nextDueAt ?? 0) || a.order - b.order;
 }
 
 function newestFirst(a: Row, b: Row): number {
