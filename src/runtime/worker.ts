@@ -298,9 +298,17 @@ export class FlowWorker {
 
   /** Sleeps `ms`, or less when woken (`onWake` receives the function that wakes it) or aborted. */
   private async sleepUnlessWoken(ms: number, signal: AbortSignal | undefined, onWake: (resolve: () => void) => void): Promise<void> {
+    if (signal?.aborted === true) return;
+    // One controller per sleep, aborted with a plain reason: no combined signal, no AbortError built.
     const woken = new AbortController();
-    onWake(() => woken.abort());
-    await this.clock.sleep(ms, signal === undefined ? woken.signal : AbortSignal.any([signal, woken.signal]));
+    const wake = (): void => woken.abort(null);
+    onWake(wake);
+    signal?.addEventListener('abort', wake, { once: true });
+    try {
+      await this.clock.sleep(ms, woken.signal);
+    } finally {
+      signal?.removeEventListener('abort', wake);
+    }
   }
 
   /** Wakes the loop on NOTIFY; a store that cannot listen now is polled instead. */
