@@ -84,7 +84,13 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<number> {
     try {
       run.native = await nativeBench(
         // 2 rounds on the example's library (1 with --quick), 1 on a larger one; 2 cores for both sides
-        { root: new URL('../', resultsFile), libraries, rounds: (file) => (file === libraries[0] && !options.quick ? 2 : 1), cores: 2 },
+        {
+          root: new URL('../', resultsFile),
+          libraries,
+          rounds: (file) => (file === libraries[0] && !options.quick ? 2 : 1),
+          exampleFlow: (file) => file === libraries[0] || options.libraryExample,
+          cores: 2,
+        },
         log,
       );
     } catch (error) {

@@ -50,14 +50,15 @@ export interface NativeSummary {
   libraries: {
     molecules: number;
     nativeSeconds: { procs1: number; procsN: number };
-    chemflowSeconds: number;
-    ratio: number;
+    /** The example's WebAssembly flow; null when it did not run on this library (`--library-example`). */
+    chemflowSeconds: number | null;
+    ratio: number | null;
     /** bench/native/flow.yaml: screen.py as a mapped command step; ratio = its wall / native's (`cores` processes). */
     nativeStep: { seconds: number; ratio: number; cpuSeconds: number; cpuRatio: number; peakRssMb: number[]; differences: number };
-    cpuSeconds: { native1: number; native: number; chemflow: number };
-    cpuRatio: number;
-    peakRssMb: { native1: number[]; native: number[]; chemflow: number[] };
-    compared: number;
+    cpuSeconds: { native1: number; native: number; chemflow: number | null };
+    cpuRatio: number | null;
+    peakRssMb: { native1: number[]; native: number[]; chemflow: number[] | null };
+    compared: number | null;
     differences: number;
     /** The example flow's fingerprint in every round (one value when the rounds agree). */
     flowFingerprints: string[];
@@ -258,8 +259,8 @@ function summariseNative(r: NativeResult): NativeSummary {
     libraries: r.libraries.map((l) => ({
       molecules: l.molecules,
       nativeSeconds: { procs1: round(l.native1.median), procsN: round(l.native.median) },
-      chemflowSeconds: round(l.chemflow.median),
-      ratio: round(l.ratio),
+      chemflowSeconds: l.chemflow === null ? null : round(l.chemflow.median),
+      ratio: l.ratio === null ? null : round(l.ratio),
       nativeStep: {
         seconds: round(l.chemflowNative.median),
         ratio: round(l.nativeStepRatio),
@@ -268,9 +269,9 @@ function summariseNative(r: NativeResult): NativeSummary {
         peakRssMb: rssList(l.peakRss.chemflowNative),
         differences: l.nativeStepDifferences,
       },
-      cpuSeconds: { native1: round(l.cpu.native1.median), native: round(l.cpu.native.median), chemflow: round(l.cpu.chemflow.median) },
-      cpuRatio: round(l.cpuRatio),
-      peakRssMb: { native1: rssList(l.peakRss.native1), native: rssList(l.peakRss.native), chemflow: rssList(l.peakRss.chemflow) },
+      cpuSeconds: { native1: round(l.cpu.native1.median), native: round(l.cpu.native.median), chemflow: l.cpu.chemflow === null ? null : round(l.cpu.chemflow.median) },
+      cpuRatio: l.cpuRatio === null ? null : round(l.cpuRatio),
+      peakRssMb: { native1: rssList(l.peakRss.native1), native: rssList(l.peakRss.native), chemflow: l.peakRss.chemflow === null ? null : rssList(l.peakRss.chemflow) },
       compared: l.compared,
       differences: l.differences,
       flowFingerprints: l.flowFingerprints,
@@ -442,8 +443,8 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, preque
       ? []
       : [
           { name: 'chemflow and native RDKit: every SMILES and descriptor equal', value: native.ok ? 1 : 0, goal: 1, unit: 'yes/no' as const, met: native.ok },
-          ...native.libraries.map((l) =>
-            atMost(`chemflow ≤ 1.5 × native RDKit, ${number(l.molecules)} molecules, ${native.cores} cores`, l.ratio, 1.5, '×'),
+          ...native.libraries.flatMap((l) =>
+            l.ratio === null ? [] : [atMost(`the example's WebAssembly flow ≤ 1.5 × native RDKit, ${number(l.molecules)} molecules, ${native.cores} cores`, l.ratio, 1.5, '×')],
           ),
           // The same chemistry as the script, run by chemflow as a flow (native RDKit in command steps).
           ...native.libraries.map((l) =>
@@ -696,12 +697,16 @@ function nativeTable(r: NativeResult): string {
       ...r.libraries.flatMap((l) => [
         [`${number(l.molecules)} molecules: native, 1 process`, ...seconds(l.native1), `${round(l.cpu.native1.median)} s`, rss(l.peakRss.native1)],
         [`${number(l.molecules)} molecules: native, ${r.cores} processes`, ...seconds(l.native), `${round(l.cpu.native.median)} s`, rss(l.peakRss.native)],
-        [
-          `${number(l.molecules)} molecules: chemflow run, --concurrency ${r.cores} (wall ${round(l.ratio)} ×, CPU ${round(l.cpuRatio)} × native)`,
-          ...seconds(l.chemflow),
-          `${round(l.cpu.chemflow.median)} s`,
-          rss(l.peakRss.chemflow),
-        ],
+        ...(l.chemflow === null || l.cpu.chemflow === null || l.peakRss.chemflow === null
+          ? []
+          : [
+              [
+                `${number(l.molecules)} molecules: chemflow run, --concurrency ${r.cores} (wall ${round(l.ratio ?? 0)} ×, CPU ${round(l.cpuRatio ?? 0)} × native)`,
+                ...seconds(l.chemflow),
+                `${round(l.cpu.chemflow.median)} s`,
+                rss(l.peakRss.chemflow),
+              ],
+            ]),
         [
           `${number(l.molecules)} molecules: chemflow run, descriptors by screen.py in ${r.cores} command shards (wall ${round(l.nativeStepRatio)} ×, CPU ${round(l.nativeStepCpuRatio)} × native)`,
           ...seconds(l.chemflowNative),
@@ -722,9 +727,9 @@ function nativeTable(r: NativeResult): string {
     rows,
     ...r.libraries.map(
       (l) =>
-        `${number(l.molecules)} molecules: ${number(l.compared)} rows compared, ${l.differences === 0 ? 'every canonical SMILES and descriptor equal' : `${number(l.differences)} DIFFERENCE(S): ${l.firstDifferences.slice(0, 5).join('; ')}`}; ` +
+        `${number(l.molecules)} molecules: ${l.compared === null ? "the example's flow not run" : `${number(l.compared)} rows compared`}, ${l.differences === 0 ? 'every canonical SMILES and descriptor equal' : `${number(l.differences)} DIFFERENCE(S): ${l.firstDifferences.slice(0, 5).join('; ')}`}; ` +
         `native command step: ${l.nativeStepDifferences === 0 ? 'equal to the plain script' : `${number(l.nativeStepDifferences)} DIFFERENCE(S): ${l.firstNativeStepDifferences.slice(0, 5).join('; ')}`}; ` +
-        `flow fingerprint ${l.flowFingerprints.length === 1 ? l.flowFingerprints[0] : `DIFFERS BETWEEN ROUNDS: ${l.flowFingerprints.join(', ')}`}`,
+        (l.chemflow === null ? '' : `flow fingerprint ${l.flowFingerprints.length === 1 ? l.flowFingerprints[0] : `DIFFERS BETWEEN ROUNDS: ${l.flowFingerprints.join(', ')}`}`),
     ),
     `µs per molecule on ${number(r.ops.molecules)} molecules, native: ${nativeOps}`,
     `µs per molecule, WebAssembly (MinimalLib): ${ops}`,

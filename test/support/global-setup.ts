@@ -11,6 +11,9 @@ import type { PgliteTemplate } from './pglite-template.js';
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = await mkdtemp(join(tmpdir(), 'chemflow-test-template-'));
   const made: PgliteTemplate = { dataDir: join(dir, 'db'), dump: join(dir, 'db.tar') };
+  // New embedded databases (the CLI's included: child processes inherit it) copy a cluster template
+  // kept here for this run, never in the user's own cache.
+  process.env.CHEMFLOW_CACHE_DIR = join(dir, 'cache');
   // Created and migrated the product's way, then closed: what a fresh `--db` directory holds.
   await (await openPgliteStore(made.dataDir)).close();
   const db = new PGlite(made.dataDir);

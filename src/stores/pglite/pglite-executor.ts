@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
-import { createClusterInChild, needsCluster } from './create-cluster.js';
+import { createCluster } from './cluster-template.js';
+import { needsCluster } from './create-cluster.js';
 import type { SqlExecutor, SqlRunner } from '../sql/executor.js';
 
 /**
@@ -16,10 +17,10 @@ export class PgliteExecutor implements SqlExecutor {
   /**
    * A file-backed database in `dataDir`, or an in-memory one when `dataDir` is undefined; `from` (a
    * dump made by `PGlite.dumpDataDir`) starts a new database as a copy of that one instead of empty.
-   * A new file-backed database without `from` is created by a child process (`createClusterInChild`).
+   * A new file-backed database without `from` starts as a copy of the cached cluster template (`createCluster`).
    */
   static async open(dataDir?: string, from?: Blob): Promise<PgliteExecutor> {
-    if (from === undefined && dataDir !== undefined && needsCluster(dataDir)) await createClusterInChild(dataDir);
+    if (from === undefined && dataDir !== undefined && needsCluster(dataDir)) await createCluster(dataDir);
     const db = from === undefined ? (dataDir === undefined ? new PGlite() : new PGlite(dataDir)) : new PGlite({ ...(dataDir === undefined ? {} : { dataDir }), loadDataDir: from });
     await db.waitReady;
     return new PgliteExecutor(db);
