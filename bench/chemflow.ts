@@ -15,7 +15,7 @@ import { BENCH_PG_URL, createBenchSchema } from './pg-admin.js';
 async function runFlow(engine: FlowEngine, flow: FlowDefinition): Promise<number> {
   const handle = await engine.start(flow, { leased: true });
   const state = await engine.runToEnd(handle);
-  if (!state.completed) throw new Error(`bench flow ${handle.flowId} did not complete`);
+  if (state.status !== 'completed') throw new Error(`bench flow ${handle.flowId} did not complete`);
   return STEPS_PER_FLOW;
 }
 

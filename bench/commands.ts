@@ -83,7 +83,7 @@ export async function commandsBench(options: CommandsOptions, log: (line: string
     const perStep = async (flow: typeof jsFlow): Promise<number> => {
       const started = performance.now();
       const end = await engine().runToEnd(await engine().start(flow, { leased: true }));
-      if (!end.completed) throw new Error(`${flow.name} did not complete`);
+      if (end.status !== 'completed') throw new Error(`${flow.name} did not complete`);
       return (performance.now() - started) / options.steps;
     };
     await perStep(jsFlow); // warm-up: connections, prepared statements, the code paths
@@ -114,7 +114,7 @@ export async function commandsBench(options: CommandsOptions, log: (line: string
         if (event.type === 'StepFinished' && event.stepId === 'stage') seconds = (performance.now() - startedAt) / 1000;
       });
       const end = await e.runToEnd(await e.start(staging, { leased: true }));
-      if (!end.completed || seconds === 0) throw new Error(`the staging flow did not complete: ${JSON.stringify(end.steps.map((s) => s.errors.at(-1)?.message ?? s.status))}`);
+      if (end.status !== 'completed' || seconds === 0) throw new Error(`the staging flow did not complete: ${JSON.stringify(end.steps.map((s) => s.errors.at(-1)?.message ?? s.status))}`);
       stepSeconds.push(seconds);
       log(`  round ${round + 1}: ${options.files} files staged in one command step: ${seconds.toFixed(2)} s`);
     }

@@ -66,7 +66,7 @@ const flow = (append: Append) => async (): Promise<number> => {
 const engine = new FlowEngine({ store, retryPolicy: RETRY_AT_ONCE });
 const engineFlow = (e: FlowEngine) => async (): Promise<number> => {
   const flowId = await e.startFlow(noopFlow);
-  if (!(await e.runToEnd(flowId, noopFlow)).completed) throw new Error(`flow ${flowId} did not complete`);
+  if ((await e.runToEnd(flowId, noopFlow)).status !== 'completed') throw new Error(`flow ${flowId} did not complete`);
   return STEPS_PER_FLOW;
 };
 const meters: [string, () => Promise<number>][] = [

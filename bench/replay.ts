@@ -104,7 +104,7 @@ async function loadRate(engine: FlowEngine, flowId: string, flow: LongFlow, runs
     const start = process.hrtime.bigint();
     const state = (await engine.open(flowId, flow.definition)).flow;
     const seconds = elapsedSeconds(start);
-    if (!state.completed || state.version !== flow.events.length) throw new Error(`replay of ${flowId} is incomplete`);
+    if (state.status !== 'completed' || state.version !== flow.events.length) throw new Error(`replay of ${flowId} is incomplete`);
     if (run > 0) rates.push(flow.events.length / seconds); // run 0 warms up
   }
   return sample(rates);

@@ -2,7 +2,7 @@ import type { JsonObject } from '../core/canonical-json.js';
 import type { FlowShape } from '../core/definition.js';
 import { FlowNotFoundError } from '../core/errors.js';
 import type { CachedFrom, FlowEvent } from '../core/events.js';
-import { flowStatus, type FlowInstance, type FlowStatus, type StepSlot, type StepStatus } from '../core/flow-state.js';
+import type { FlowInstance, FlowStatus, StepSlot, StepStatus } from '../core/flow-state.js';
 import { replay, shapeFromEvents } from '../core/reducer.js';
 import type { ErrorCounts } from '../core/step-execution-error.js';
 import type { FlowStore } from '../stores/flow-store.js';
@@ -53,7 +53,7 @@ export function shardCounts(slot: StepSlot): ShardCounts | null {
 export function flowReport(flow: FlowInstance, errors: ErrorCounts): FlowReport {
   return {
     flowId: flow.id,
-    status: flowStatus(flow),
+    status: flow.status,
     flowFingerprint: flow.flowFingerprint,
     steps: flow.steps.map((s) => ({
       stepId: s.stepId,

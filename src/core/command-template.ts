@@ -8,7 +8,9 @@ export type Placeholder = { kind: 'in'; name: string } | { kind: 'out'; name: st
 export type TemplatePart = { text: string } | { placeholder: Placeholder };
 
 /** An argument that is not a valid template. */
-export class TemplateSyntaxError extends Error {}
+export class TemplateSyntaxError extends Error {
+  readonly code = 'TEMPLATE_SYNTAX';
+}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 

@@ -5,7 +5,7 @@ import { FlowNotRunnableError, type ArtifactIntegrityError } from './errors.js';
 import type { CachedFrom, FlowEvent, FlowEventBody, RetryScheduled, StepFailed, StepFinished, StepStarted } from './events.js';
 import { flowFingerprint, stepFingerprint } from './fingerprint.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
-import type { FlowInstance, StepSlot } from './flow-state.js';
+import { failedStep, isEnded, type EndedFlowStatus, type FlowInstance, type StepSlot } from './flow-state.js';
 import { hashCanonical } from './hash.js';
 import { evolve } from './reducer.js';
 import { decideRetry } from './retry-decision.js';
@@ -37,7 +37,7 @@ export type Decision =
   /** Every step finished: commit the FlowCompleted. */
   | { kind: 'complete'; events: FlowEventBody[] }
   /** Nothing will ever run again. */
-  | { kind: 'ended'; status: 'completed' | 'failed' | 'cancelled' };
+  | { kind: 'ended'; status: EndedFlowStatus };
 
 /** What the policy made of a failure: a retry scheduled, a retry refused (none left), or no retry for its class. */
 export type RetryVerdict = { outcome: 'scheduled'; event: RetryScheduled } | { outcome: 'rejected' } | null;
@@ -50,9 +50,7 @@ export interface DecideOptions {
 }
 
 export function decide(flow: FlowInstance, plan: FlowPlan, { now, startedHere }: DecideOptions): Decision {
-  if (flow.completed) return { kind: 'ended', status: 'completed' };
-  if (flow.cancelled) return { kind: 'ended', status: 'cancelled' };
-  if (flow.failed) return { kind: 'ended', status: 'failed' };
+  if (isEnded(flow.status)) return { kind: 'ended', status: flow.status };
   const running = flow.steps.findIndex((s) => s.status === 'Running');
   // A sharded step has no attempt of its own to lose: each shard is recovered on its own.
   if (running !== -1 && slotAt(flow, running).shards !== null) return { kind: 'shards', index: running };
@@ -85,7 +83,7 @@ export type ShardDecision =
 export function decideShard(flow: FlowInstance, plan: FlowPlan, index: number, shard: number, { now }: { now: number }): ShardDecision {
   const slot = flow.steps[index];
   const state = slot?.shards?.[shard];
-  if (slot === undefined || state === undefined || flow.completed || flow.cancelled) return { kind: 'closed' };
+  if (slot === undefined || state === undefined || flow.status === 'completed' || flow.status === 'cancelled') return { kind: 'closed' };
   if (state.status === 'Running') {
     const failure = classifyError(new WorkerLostError(state.attempts));
     const recorded = failedAttempt(flow, plan, index, { error: failure, signals: [] }, { now, chain: true }, shard);
@@ -111,7 +109,7 @@ export function lostAttemptsOfCancelled(
   plan: FlowPlan,
   { now, shardHeld = () => false }: { now: number; shardHeld?: (index: number, shard: number) => boolean },
 ): FlowEventBody[] {
-  if (!flow.cancelled) return [];
+  if (flow.status !== 'cancelled') return [];
   const events: FlowEventBody[] = [];
   let state = flow;
   const record = (recorded: readonly FlowEventBody[]): void => {
@@ -140,7 +138,7 @@ export function lostAttemptsOfCancelled(
  */
 export function closeCancelledStep(flow: FlowInstance, plan: FlowPlan, index: number, { now }: { now: number }): FlowEventBody[] {
   const slot = slotAt(flow, index);
-  if (!flow.cancelled || slot.status !== 'Running' || slot.shards === null || slot.shards.some((s) => s.status === 'Running')) return [];
+  if (flow.status !== 'cancelled' || slot.status !== 'Running' || slot.shards === null || slot.shards.some((s) => s.status === 'Running')) return [];
   return failedAttempt(flow, plan, index, { error: classifyError(new FlowCancelledError(null)), signals: [] }, { now, chain: false }).events;
 }
 
@@ -152,7 +150,7 @@ export function closeCancelledStep(flow: FlowInstance, plan: FlowPlan, index: nu
  * them may be appended, the conflict is the holder's.
  */
 export function afterConflict(flow: FlowInstance, events: readonly FlowEventBody[]): FlowEventBody[] | null {
-  if (!flow.cancelled) return null;
+  if (flow.status !== 'cancelled') return null;
   const outcome = events.filter((b) => b.type === 'StepSignal' || b.type === 'StepFinished' || b.type === 'StepFailed');
   const attempt = outcome[0];
   const inFlight = attempt === undefined ? undefined : flow.steps[attempt.stepIndex];
@@ -195,7 +193,7 @@ export function recordShardAttempt(
     shard: position,
   };
   // The last shard in flight of a cancelled flow ends its step: no other shard will start.
-  const closing = flow.cancelled ? closeCancelledStep(lookAhead(flow, [...signals, finished]), plan, index, { now: options.now }) : [];
+  const closing = flow.status === 'cancelled' ? closeCancelledStep(lookAhead(flow, [...signals, finished]), plan, index, { now: options.now }) : [];
   return { events: [...signals, finished, ...closing], retry: null, starts: null };
 }
 
@@ -414,9 +412,7 @@ function asStored(flow: FlowInstance, body: FlowEventBody): FlowEvent {
 
 /** Throws `FlowNotRunnableError` for a flow that will never run again (completed, cancelled, failed). */
 export function assertRunnable(flow: FlowInstance): void {
-  if (flow.completed) throw new FlowNotRunnableError(flow.id, 'completed');
-  if (flow.cancelled) throw new FlowNotRunnableError(flow.id, 'cancelled');
-  if (flow.failed) throw new FlowNotRunnableError(flow.id, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
+  if (isEnded(flow.status)) throw new FlowNotRunnableError(flow.id, flow.status, flow.status === 'failed' ? failedStep(flow)?.stepId : undefined);
 }
 
 export function slotAt(flow: FlowInstance, index: number): StepSlot {

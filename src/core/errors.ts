@@ -1,3 +1,5 @@
+import type { EndedFlowStatus } from './flow-state.js';
+
 /**
  * Typed errors of the engine itself (bad definitions, concurrency, corrupt logs, rejected commands).
  * Every error carries a stable string `code` so scripts and callers can branch without parsing text.
@@ -138,14 +140,12 @@ export class FlowNotFoundError extends ChemflowError {
   }
 }
 
-export type NotRunnableReason = 'completed' | 'failed' | 'cancelled';
-
 /** `next`/`runToEnd` on a flow that can make no progress: it completed, or a step failed for good. */
 export class FlowNotRunnableError extends ChemflowError {
   readonly code = 'FLOW_NOT_RUNNABLE';
   constructor(
     readonly flowId: string,
-    readonly reason: NotRunnableReason,
+    readonly reason: EndedFlowStatus,
     readonly failedStepId?: string,
   ) {
     super(

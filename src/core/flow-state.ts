@@ -3,8 +3,32 @@ import type { ErrorClass } from './error-class.js';
 import type { StepPolicyRecord } from './step-policy.js';
 import type { CachedFrom } from './events.js';
 
+/** A step's status, and a shard's (a shard is a step's attempt cut in parts, with the same life). */
 export type StepStatus = 'Pending' | 'Running' | 'FinishedOk' | 'Failed';
+
+/**
+ * A flow's status, the one the reducer keeps (`status --json`'s `status`):
+ * - `pending`: no attempt has started yet;
+ * - `running`: an attempt started, and no step is `Failed` (a flow interrupted, or with a retry
+ *   scheduled, is running);
+ * - `failed`: a step is `Failed` and no retry of it is scheduled (a retry makes the flow open again);
+ * - `completed`: `FlowCompleted` was recorded (final: nothing follows it);
+ * - `cancelled`: `FlowCancelled` was recorded (final: no step starts again; the outcome of the attempt
+ *   in flight may still be recorded, and a step may then be `Failed`).
+ */
 export type FlowStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** The statuses in which no step of a flow starts again without an operator (a retry of a failed flow). */
+export type EndedFlowStatus = Extract<FlowStatus, 'completed' | 'failed' | 'cancelled'>;
+
+export const ENDED_STATUSES: readonly EndedFlowStatus[] = ['completed', 'failed', 'cancelled'];
+
+const ENDED: ReadonlySet<string> = new Set(ENDED_STATUSES);
+
+/** Whether a flow's status, or its queue row's, is one in which it ended. */
+export function isEnded(status: string): status is EndedFlowStatus {
+  return ENDED.has(status);
+}
 
 /** One failed attempt, as the error history of a step keeps it. */
 export interface StepErrorEntry {
@@ -61,10 +85,7 @@ export interface FlowInstance {
   /** Index of the first step that has not finished successfully. */
   cursor: number;
   steps: StepSlot[];
-  completed: boolean;
-  failed: boolean;
-  /** A FlowCancelled was recorded: no step starts again. */
-  cancelled: boolean;
+  status: FlowStatus;
   flowFingerprint: string | null;
   /** The step policies recorded when the flow started; null for a log written before they were recorded. */
   policies: readonly StepPolicyRecord[] | null;
@@ -72,10 +93,17 @@ export interface FlowInstance {
   version: number;
 }
 
-export function flowStatus(flow: FlowInstance): FlowStatus {
-  if (flow.completed) return 'completed';
-  if (flow.cancelled) return 'cancelled';
-  if (flow.failed) return 'failed';
-  if (flow.version === 0) return 'pending';
-  return flow.steps.some((s) => s.status !== 'Pending') ? 'running' : 'pending';
+/** The step that is `Failed` (at most one: the flow's cursor), on a failed flow or a cancelled one. */
+export function failedStep(flow: FlowInstance): StepSlot | undefined {
+  return flow.steps.find((s) => s.status === 'Failed');
+}
+
+/** The status of a flow neither completed nor cancelled, from its steps' statuses. */
+export function openFlowStatus(steps: readonly StepSlot[]): 'pending' | 'running' | 'failed' {
+  let started = false;
+  for (const step of steps) {
+    if (step.status === 'Failed') return 'failed';
+    if (step.status !== 'Pending' || step.attempts > 0) started = true;
+  }
+  return started ? 'running' : 'pending';
 }

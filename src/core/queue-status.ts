@@ -1,12 +1,25 @@
 import type { FlowEvent } from './events.js';
+import { ENDED_STATUSES, type EndedFlowStatus } from './flow-state.js';
 
-/** A flow's row in the flow queue: what a worker or a listing needs without replaying its log. */
-export type QueueStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
+/**
+ * The status of a flow's row in the flow queue while a worker may claim it (a `running` one only when
+ * its lease is free or expired): `pending` (due now), `running` (its last event started or ran an
+ * attempt), `waiting` (a retry is due later).
+ */
+export type OpenQueueStatus = 'pending' | 'running' | 'waiting';
 
-export const QUEUE_STATUSES: readonly QueueStatus[] = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled'];
+/**
+ * A flow's row in the flow queue: what a worker or a listing needs without replaying its log. Once the
+ * flow ended, the row's status is the flow's own (`EndedFlowStatus`); while it is open, the row says
+ * whether it is due (`OpenQueueStatus`), which the flow's status (`pending` until its first attempt starts,
+ * then `running`) does not.
+ */
+export type QueueStatus = OpenQueueStatus | EndedFlowStatus;
 
-/** Statuses a worker may claim (a `running` one only when its lease is free or expired). */
-export const OPEN_STATUSES: readonly QueueStatus[] = ['pending', 'running', 'waiting'];
+/** Statuses a worker may claim. */
+export const OPEN_STATUSES: readonly OpenQueueStatus[] = ['pending', 'running', 'waiting'];
+
+export const QUEUE_STATUSES: readonly QueueStatus[] = [...OPEN_STATUSES, ...ENDED_STATUSES];
 
 /**
  * The status of a flow whose last event is `last`: the log's state machine makes it a function of that

@@ -1,7 +1,7 @@
 import type { FlowShape, ShardPosition } from './definition.js';
 import { CorruptEventError, DefinitionMismatchError } from './errors.js';
 import type { EventOf, FlowEvent } from './events.js';
-import type { FlowInstance, ShardSlot, StepErrorEntry, StepSlot } from './flow-state.js';
+import { openFlowStatus, type FlowInstance, type ShardSlot, type StepErrorEntry, type StepSlot } from './flow-state.js';
 
 /** The state of a flow before its first event. */
 export function initialFlowState(flowId: string, definition: FlowShape): FlowInstance {
@@ -24,9 +24,7 @@ export function initialFlowState(flowId: string, definition: FlowShape): FlowIns
       cachedFrom: null,
       shards: null,
     })),
-    completed: false,
-    failed: false,
-    cancelled: false,
+    status: 'pending',
     flowFingerprint: null,
     policies: null,
     version: 0,
@@ -60,7 +58,7 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
   };
   if (event.flowId !== state.id) corrupt(`belongs to flow ${event.flowId}`);
   if (event.version !== state.version + 1) corrupt(`expected version ${state.version + 1}`);
-  if (state.completed) corrupt(`${event.type} after FlowCompleted`);
+  if (state.status === 'completed') corrupt(`${event.type} after FlowCompleted`);
   if (event.type !== 'FlowInitialized' && state.version === 0) corrupt(`${event.type} before FlowInitialized`);
   state.version = event.version;
 
@@ -75,18 +73,28 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
     state.policies = event.policies ?? null;
     return state;
   }
-  if (state.cancelled && !AFTER_CANCEL.has(event.type)) corrupt(`${event.type} after FlowCancelled`);
+  if (state.status === 'cancelled' && !AFTER_CANCEL.has(event.type)) corrupt(`${event.type} after FlowCancelled`);
   if (event.type === 'FlowCancelled') {
-    state.cancelled = true;
+    state.status = 'cancelled';
     return state;
   }
   if (event.type === 'FlowCompleted') {
     if (state.steps.some((s) => s.status !== 'FinishedOk')) corrupt('FlowCompleted before every step finished');
-    state.completed = true;
+    state.status = 'completed';
     state.flowFingerprint = event.flowFingerprint;
     return state;
   }
 
+  const next = applyStep(state, event, corrupt);
+  // A cancelled flow stays cancelled; any other's status follows its steps'.
+  if (next.status !== 'cancelled') next.status = openFlowStatus(next.steps);
+  return next;
+}
+
+type StepEvent = Exclude<FlowEvent, { type: 'FlowInitialized' | 'FlowCompleted' | 'FlowCancelled' }>;
+
+/** Applies an event of one step (or one of its shards) to the step's slot. */
+function applyStep(state: FlowInstance, event: StepEvent, corrupt: (reason: string) => never): FlowInstance {
   const slot = state.steps[event.stepIndex];
   if (slot === undefined || slot.stepId !== event.stepId)
     return corrupt(`step ${event.stepId} is not at index ${event.stepIndex} of the definition`);
@@ -118,7 +126,7 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
       if (cachedFrom !== null && slot.status === 'Pending') {
         // A step satisfied from the cache need not start: its StepFinished may follow a Pending slot,
         // at the cursor, numbered as the attempt it replaces, and never after a cancellation.
-        if (state.cancelled) corrupt(`cached StepFinished for step ${slot.stepId} after FlowCancelled`);
+        if (state.status === 'cancelled') corrupt(`cached StepFinished for step ${slot.stepId} after FlowCancelled`);
         if (event.stepIndex !== state.cursor) corrupt(`step ${event.stepId} finished from the cache before step ${state.cursor}`);
         if (event.attempt !== slot.attempts + 1) corrupt(`cached attempt ${event.attempt} after ${slot.attempts}`);
       } else expect('Running');
@@ -145,7 +153,6 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
         finishedAt: event.ts,
         errors: [...slot.errors, errorEntry(event)],
       };
-      state.failed = true;
       return state;
     case 'RetryScheduled':
       expect('Failed');
@@ -158,12 +165,9 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
         // A retry of the whole step (its merge failed) splits its input again.
         shards: null,
       };
-      state.failed = state.steps.some((s) => s.status === 'Failed');
       return state;
   }
 }
-
-type ShardEvent = Exclude<FlowEvent, { type: 'FlowInitialized' | 'FlowCompleted' | 'FlowCancelled' }>;
 
 /**
  * An event of one shard of a sharded step. Shards run in parallel, so their events interleave; each
@@ -173,7 +177,7 @@ type ShardEvent = Exclude<FlowEvent, { type: 'FlowInitialized' | 'FlowCompleted'
  */
 function applyShard(
   state: FlowInstance,
-  event: ShardEvent,
+  event: StepEvent,
   { index, count }: ShardPosition,
   slot: StepSlot,
   corrupt: (reason: string) => never,
@@ -195,7 +199,7 @@ function applyShard(
   switch (event.type) {
     case 'StepStarted':
       if (slot.status !== 'Running') corrupt(`shard ${index} of step ${slot.stepId} started while the step is ${slot.status}`);
-      if (state.cancelled) corrupt(`shard ${index} of step ${slot.stepId} started after FlowCancelled`);
+      if (state.status === 'cancelled') corrupt(`shard ${index} of step ${slot.stepId} started after FlowCancelled`);
       expect('Pending');
       if (event.attempt !== shard.attempts + 1) corrupt(`shard ${index} attempt ${event.attempt} after ${shard.attempts}`);
       return set({ ...shard, status: 'Running', attempts: event.attempt, notBefore: null });
@@ -207,7 +211,6 @@ function applyShard(
       return set({ ...shard, status: 'FinishedOk', outputs: event.outputs });
     case 'StepFailed':
       expect('Running');
-      state.failed = true;
       state.steps[event.stepIndex] = {
         ...slot,
         status: 'Failed',
@@ -221,9 +224,7 @@ function applyShard(
       if (event.retryIndex !== shard.retryCount + 1) corrupt(`shard ${index} retry ${event.retryIndex} after ${shard.retryCount}`);
       const next = { ...shard, status: 'Pending' as const, retryCount: event.retryIndex, notBefore: event.notBefore };
       const stillFailed = shards.some((s, i) => i !== index && s.status === 'Failed');
-      set(next, stillFailed ? 'Failed' : 'Running');
-      state.failed = state.steps.some((s) => s.status === 'Failed');
-      return state;
+      return set(next, stillFailed ? 'Failed' : 'Running');
     }
   }
 }

@@ -27,8 +27,8 @@ export function decideRetry(flow: FlowInstance, request: RetryRequest): RetryDec
   const slot = flow.steps[stepIndex];
   if (slot === undefined)
     return { ok: false, reason: 'unknown_step', detail: `the flow has no step "${request.stepId}"` };
-  if (flow.completed) return { ok: false, reason: 'flow_completed', detail: 'the flow is already completed' };
-  if (flow.cancelled) return { ok: false, reason: 'flow_cancelled', detail: 'the flow was cancelled' };
+  if (flow.status === 'completed') return { ok: false, reason: 'flow_completed', detail: 'the flow is already completed' };
+  if (flow.status === 'cancelled') return { ok: false, reason: 'flow_cancelled', detail: 'the flow was cancelled' };
   if (request.shard !== undefined) return decideShardRetry(slot, stepIndex, request.shard, request);
   if (slot.status !== 'Failed')
     return { ok: false, reason: 'step_not_failed', detail: `the step is ${slot.status}, only a Failed step can be retried` };

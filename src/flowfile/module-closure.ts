@@ -16,7 +16,9 @@ const OPAQUE_FILES: Plugin = {
 };
 
 /** A module's local import closure could not be listed (a file esbuild cannot parse or resolve). */
-export class ModuleClosureError extends Error {}
+export class ModuleClosureError extends Error {
+  readonly code = 'MODULE_CLOSURE';
+}
 
 /**
  * The files of the project a step module loads: the module itself and, recursively, every file it

@@ -105,7 +105,6 @@ export const flowFileSchema = z.strictObject({
 
 export type RetryInput = z.infer<typeof retrySchema>;
 export type StepInput = z.infer<typeof stepSchema>;
-export type FlowFileInput = z.infer<typeof flowFileSchema>;
 
 /** The keys each kind of mapping accepts, for "unknown key" messages. */
 export const KNOWN_KEYS = {

@@ -50,8 +50,8 @@ export async function cancelFlowReading(store: FlowStore, flowId: string, reason
   });
   // A worker that records a step meanwhile makes the writer read again and cancel after it.
   await writer.update((flow) => {
-    if (flow.completed) throw new FlowNotRunnableError(flowId, 'completed');
-    if (flow.cancelled) throw new FlowNotRunnableError(flowId, 'cancelled');
+    if (flow.status === 'completed') throw new FlowNotRunnableError(flowId, 'completed');
+    if (flow.status === 'cancelled') throw new FlowNotRunnableError(flowId, 'cancelled');
     return { events: [{ type: 'FlowCancelled', reason }], result: undefined };
   });
   const event = stored[0] as EventOf<'FlowCancelled'>;

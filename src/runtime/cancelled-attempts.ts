@@ -15,7 +15,7 @@ import { isDeadLocalOwner } from './lease-keeper.js';
  * Decided on the latest log (another process may record a shard meanwhile). Returns what was appended.
  */
 export async function recordLostOfCancelled(session: Pick<FlowSession, 'flow' | 'update'>, plan: FlowPlan, store: FlowStore, clock: Clock): Promise<FlowEventBody[]> {
-  if (!session.flow.cancelled || !hasRunningAttempt(session.flow)) return [];
+  if (session.flow.status !== 'cancelled' || !hasRunningAttempt(session.flow)) return [];
   const rows = await store.listShards(session.flow.id);
   const held = new Set(rows.filter((r) => r.holder !== null && !isDeadLocalOwner(r.holder)).map((r) => `${r.stepIndex}/${r.shardIndex}`));
   return session.update((flow) => {

@@ -5,7 +5,7 @@ import { FlowLeasedError, RetryRejectedError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody, RetryScheduled } from '../core/events.js';
 import { ENGINE_VERSION } from '../core/fingerprint.js';
 import { planFlow, type FlowPlan } from '../core/flow-plan.js';
-import type { FlowInstance } from '../core/flow-state.js';
+import { isEnded, type FlowInstance } from '../core/flow-state.js';
 import { decideStepRetries, manualRetryLimit } from '../core/retry-decision.js';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../core/retry-policy.js';
 import type { ErrorStore, FlowStore } from '../stores/flow-store.js';
@@ -130,7 +130,7 @@ export class FlowEngine {
   runToEnd(flowId: string, definition: FlowDefinition, options?: RunOptions): Promise<FlowInstance>;
   async runToEnd(target: FlowHandle | string, second?: FlowDefinition | RunOptions, third?: RunOptions): Promise<FlowInstance> {
     const [session, options] = await this.sessions.of(target, second, third);
-    if (session.flow.completed) return session.flow;
+    if (session.flow.status === 'completed') return session.flow;
     assertRunnable(session.flow);
     return this.underLease(session, options, async (lease) => {
       const chain = (): boolean => options.signal?.aborted !== true && !lease.signal.aborted;
@@ -181,7 +181,7 @@ export class FlowEngine {
    */
   async recordLostAttempts(handle: FlowHandle): Promise<FlowEventBody[]> {
     const session = asSession(handle);
-    if (!session.flow.cancelled || !hasRunningAttempt(session.flow)) return [];
+    if (session.flow.status !== 'cancelled' || !hasRunningAttempt(session.flow)) return [];
     let lease: FlowLease;
     try {
       lease = await this.sessions.lease(session, {});
@@ -218,13 +218,13 @@ export class FlowEngine {
       }
       case 'start':
         await session.commit(decision.events);
-        if (session.flow.cancelled) return { kind: 'cancelled' };
+        if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
         return this.attempt(session, decision.index, chain);
       case 'run':
         return this.attempt(session, decision.index, chain);
       case 'split':
         if (!(await splitStep(session, this.planOf(session), decision.index, this.shardIo(session, decision.index)))) return this.attempt(session, decision.index, chain);
-        if (session.flow.cancelled) return { kind: 'cancelled' };
+        if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
         return this.sharded(session, decision.index, chain);
       case 'shards':
         return this.sharded(session, decision.index, chain);
@@ -256,7 +256,7 @@ export class FlowEngine {
     const session = asSession(handle);
     const index = session.flow.cursor;
     const step = session.definition.steps[index];
-    if (step === undefined || session.flow.completed || session.flow.failed || session.flow.cancelled) return undefined;
+    if (step === undefined || isEnded(session.flow.status)) return undefined;
     return this.fitsStep(session, index) ? undefined : { stepId: step.id, index };
   }
 
@@ -279,7 +279,7 @@ export class FlowEngine {
       chainNext: this.chainTo(session, index, chain),
     });
     if (end.kind === 'finished') return { kind: 'finished', stepId, attempt };
-    if (session.flow.cancelled) return { kind: 'cancelled' };
+    if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
     if (end.kind === 'stopped') return { kind: 'stopped', stepId };
     const failure = end.outcome !== null && !end.outcome.ok ? end.outcome.error : null;
     const errorClass = failure?.errorClass ?? slotAt(session.flow, index).errors.at(-1)?.errorClass ?? 'Runtime';

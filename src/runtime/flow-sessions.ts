@@ -68,7 +68,7 @@ export class FlowSessions {
    */
   async giveBack(session: { flow: FlowInstance; lease?: FlowLease | undefined }, lease: FlowLease): Promise<void> {
     session.lease = undefined;
-    if (session.flow.completed || (session.flow.failed && !session.flow.cancelled)) this.leases.forget(lease);
+    if (session.flow.status === 'completed' || session.flow.status === 'failed') this.leases.forget(lease);
     else await this.leases.release(lease);
   }
 

@@ -2,7 +2,7 @@ import type { StoredArtifact } from '../core/artifact.js';
 import { lookAhead } from '../core/decide.js';
 import { ConcurrencyError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody } from '../core/events.js';
-import type { FlowInstance } from '../core/flow-state.js';
+import { failedStep, type FlowInstance } from '../core/flow-state.js';
 import type { AppendOptions } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
 
@@ -102,7 +102,7 @@ export class FlowWriter {
       for (const [i, p] of pending.entries()) {
         // An update that fails the flow ends its append: the queue row's status is its last event's, so
         // the outcomes after it go in the next append (which leaves a failed flow failed).
-        if (state.failed && !this.flow.failed) {
+        if (failedStep(state) !== undefined && failedStep(this.flow) === undefined) {
           this.queue.unshift(...pending.slice(i));
           break;
         }

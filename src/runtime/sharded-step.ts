@@ -94,7 +94,7 @@ export async function runShardedStep(
     for (;;) {
       const flow = session.flow;
       const slot = slotAt(flow, index);
-      if (flow.cancelled || flow.completed || slot.status !== 'Running' || slot.shards === null) break;
+      if (flow.status === 'cancelled' || flow.status === 'completed' || slot.status !== 'Running' || slot.shards === null) break;
       if (allShardsFinished(flow, index)) return await merge(work, io, control.chainNext ?? control.chain);
       const free = stopped() ? 0 : io.concurrency - running.size;
       const claimed = free > 0 ? await io.leases.claim(free, session.flowId) : [];
@@ -117,9 +117,8 @@ export async function runShardedStep(
   }
   // Stopped with shards left (cancelled, lease lost, asked to stop): say how the flow stands now.
   await session.refresh().catch(() => undefined);
-  if (session.flow.cancelled && !(control.stop?.reason instanceof LeaseLostError)) await settleCancelled(work, io);
-  const slot = slotAt(session.flow, index);
-  if (session.flow.failed || slot.status === 'Failed') return { kind: 'failed', outcome: null };
+  if (session.flow.status === 'cancelled' && !(control.stop?.reason instanceof LeaseLostError)) await settleCancelled(work, io);
+  if (session.flow.status === 'failed' || slotAt(session.flow, index).status === 'Failed') return { kind: 'failed', outcome: null };
   return { kind: 'stopped' };
 }
 
@@ -210,7 +209,7 @@ async function merge(work: ShardWork, io: ShardedStepIo, chain: () => boolean): 
   const commit = (outcome: AttemptOutcome, artifacts: readonly StoredArtifact[]) =>
     session.update((flow): Update<Recorded | null> => {
       if (slotAt(flow, index).status !== 'Running' || !allShardsFinished(flow, index)) return { events: [], result: null };
-      const r = recordAttempt(flow, plan, index, outcome, { now: io.clock.now(), chain: chain() && !flow.cancelled });
+      const r = recordAttempt(flow, plan, index, outcome, { now: io.clock.now(), chain: chain() && flow.status !== 'cancelled' });
       return { events: r.events, result: r, ...(artifacts.length > 0 ? { artifacts } : {}), ...(cacheEntry === undefined || !outcome.ok ? {} : { cacheEntry }) };
     });
   let recorded: Recorded | null;

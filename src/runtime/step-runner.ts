@@ -44,8 +44,13 @@ export interface AttemptLimits {
  * module ran before `run`: the attempt fails with `failure`, it is not run.
  */
 export class AttemptEndedError extends Error {
+  /** The failure's own class and code, so that the attempt is recorded alike wherever it is caught. */
+  readonly errorClass: ClassifiedError['errorClass'];
+  readonly code: string;
   constructor(readonly failure: ClassifiedError) {
     super(failure.message);
+    this.errorClass = failure.errorClass;
+    this.code = failure.code;
   }
 }
 

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { ERROR_CLASSES } from '../core/error-class.js';
 import type { FlowEvent } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
+import { OPEN_STATUSES, type OpenQueueStatus } from '../core/queue-status.js';
 import type { FlowQueue } from '../stores/flow-store.js';
 import type { RetryDecisionNote } from './engine.js';
 import type { DatabaseState, FlowWorkerOptions, WorkerOutcome } from './worker.js';
@@ -23,8 +24,6 @@ export interface WorkerMetricsOptions {
 /** Step durations from a few milliseconds to hours (a docking or a conformer search can take long). */
 const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200];
 
-const OPEN_STATUSES = ['pending', 'running', 'waiting'] as const;
-type OpenStatus = (typeof OPEN_STATUSES)[number];
 
 /** The error code of an attempt recorded for a worker that disappeared (`WorkerLostError`). */
 const WORKER_LOST = 'WORKER_LOST';
@@ -56,7 +55,7 @@ export class WorkerMetrics {
   private readonly stepsCached: Counter;
   private readonly databaseUp: Gauge;
   /** The last queue depth read, reported again while the database does not answer. */
-  private lastDepth: Record<OpenStatus, number> | null = null;
+  private lastDepth: Record<OpenQueueStatus, number> | null = null;
 
   constructor(private readonly options: WorkerMetricsOptions) {
     const registers = [this.registry];
@@ -151,7 +150,7 @@ export class WorkerMetrics {
   }
 
   /** The queue depth now, or the last one read if the database does not answer in time (null if never). */
-  private async readDepth(): Promise<Record<OpenStatus, number> | null> {
+  private async readDepth(): Promise<Record<OpenQueueStatus, number> | null> {
     const timeoutMs = this.options.queueDepthTimeoutMs ?? 2_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<null>((resolve) => {

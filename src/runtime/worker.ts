@@ -1,7 +1,7 @@
 import type { FlowDefinition } from '../core/definition.js';
 import { CorruptEventError, FlowLeasedError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
 import type { EventOf, FlowEvent } from '../core/events.js';
-import type { FlowInstance } from '../core/flow-state.js';
+import { isEnded, type FlowInstance } from '../core/flow-state.js';
 import { RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
@@ -370,13 +370,12 @@ export class FlowWorker {
         return { kind: 'unresolvable', flowId, error: asError(error) };
       }
       // Claimed from a stale row: someone ended it since. Theirs to report, not ours.
-      if (handle.flow.completed || handle.flow.failed || handle.flow.cancelled) return { kind: 'busy', flowId };
+      if (isEnded(handle.flow.status)) return { kind: 'busy', flowId };
       const end = await engine.runToEnd(handle, { lease, waitForRetries: false, ...(signal === undefined ? {} : { signal }) });
-      release = !(end.completed || (end.failed && !end.cancelled)); // the ending append cleared the lease
-      if (end.completed) return { kind: 'completed', flowId, flow: end };
-      // Before `failed`: the attempt a cancel stopped is recorded as failed after the FlowCancelled.
-      if (end.cancelled) return { kind: 'cancelled', flowId, flow: end };
-      if (end.failed) return { kind: 'failed', flowId, flow: end };
+      release = end.status !== 'completed' && end.status !== 'failed'; // the ending append cleared the lease
+      if (end.status === 'completed') return { kind: 'completed', flowId, flow: end };
+      if (end.status === 'cancelled') return { kind: 'cancelled', flowId, flow: end };
+      if (end.status === 'failed') return { kind: 'failed', flowId, flow: end };
       if (lease.signal.aborted) {
         release = false;
         return { kind: 'lost', flowId };

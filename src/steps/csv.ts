@@ -115,7 +115,9 @@ export class CsvParser {
   }
 }
 
+/** A CSV text that cannot be parsed (a quoted field never closed), at `line`. */
 export class CsvSyntaxError extends Error {
+  readonly code = 'CSV_SYNTAX';
   constructor(
     message: string,
     readonly line: number,

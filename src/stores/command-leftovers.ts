@@ -2,10 +2,9 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COMMAND_LOGS_SIGNAL } from '../core/command-spec.js';
 import type { FlowEvent } from '../core/events.js';
+import { isEnded } from '../core/flow-state.js';
 import type { FlowStore, FlowSummary } from './flow-store.js';
 
-/** Statuses after which no attempt of a flow runs any more: its kept working directories may go. */
-const ENDED = new Set(['completed', 'failed', 'cancelled']);
 
 /**
  * The blobs of command logs the log names: the `command.logs` signals of every attempt and the
@@ -54,7 +53,8 @@ export async function endedWorkDirs(workRoot: string, flows: ReadonlyMap<string,
   const ended: string[] = [];
   for (const name of names.sort()) {
     const flow = flows.get(name);
-    if (flow === undefined || !ENDED.has(flow.status)) continue;
+    // Only an ended flow's kept working directories may go: no attempt of it runs any more.
+    if (flow === undefined || !isEnded(flow.status)) continue;
     const dir = join(workRoot, name);
     const info = await stat(dir).catch(() => null);
     if (info?.isDirectory() === true && info.mtimeMs < cutoff) ended.push(dir);

@@ -74,7 +74,7 @@ describe('loadFlowFile', () => {
     const engine = new FlowEngine({ store, retryPolicy: loaded.retryPolicy, baseDir: loaded.baseDir });
     const flowId = await engine.startFlow(loaded.definition);
     const flow = await engine.runToEnd(flowId, loaded.definition);
-    expect(flow.completed).toBe(true);
+    expect(flow.status).toBe('completed');
     const last = await store.getArtifacts(flow.steps[2]?.outputs ?? []);
     expect((last[0] as Artifact | undefined)?.payload).toEqual({ n: 6 });
   });

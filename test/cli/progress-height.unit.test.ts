@@ -24,8 +24,8 @@ function slot(stepId: string, status: StepStatus): StepSlot {
 /** A flow of `total` steps whose first `done` finished and whose next one is running. */
 function flowAt(total: number, done: number): FlowInstance {
   const steps = Array.from({ length: total }, (_, i) => slot(`step-${i + 1}`, i < done ? 'FinishedOk' : i === done ? 'Running' : 'Pending'));
-  return { id: 'f', name: 'tall', definitionHash: '0'.repeat(64), cursor: done, steps, completed: false, failed: false,
-    cancelled: false, flowFingerprint: null,
+  return { id: 'f', name: 'tall', definitionHash: '0'.repeat(64), cursor: done, steps, status: 'running',
+    flowFingerprint: null,
     policies: null, version: 1 + 2 * done };
 }
 

@@ -31,7 +31,7 @@ describe('replay reducer', () => {
       state = after;
     }
     expect(state).toEqual(FlowRepository.load(flowId, events, demoFlow()));
-    expect(state.completed).toBe(true);
+    expect(state.status).toBe('completed');
   });
 
   it('ignores signals when rebuilding state', async () => {

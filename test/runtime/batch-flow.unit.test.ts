@@ -103,7 +103,7 @@ async function run(options: RunOptions): Promise<{ flow: FlowInstance; store: Fl
 }
 
 const summary = (f: FlowInstance): unknown => ({
-  completed: f.completed,
+  completed: f.status === 'completed',
   flowFingerprint: f.flowFingerprint,
   steps: f.steps.map((s) => [s.stepId, s.status, s.fingerprint, s.outputs]),
 });
@@ -114,7 +114,7 @@ describe('a flow of batches', () => {
   it('streams, stores and hashes its batches as the payloads they stand for', async () => {
     const n = 25;
     const { flow, store } = await run({ n, chunkLimits: { maxRows: 3, maxBytes: DEFAULT_CHUNK_LIMITS.maxBytes } });
-    expect(flow.completed).toBe(true);
+    expect(flow.status).toBe('completed');
     const [molecules, , squares, even] = await store.getArtifacts(flow.steps[1]?.outputs ?? []);
     expect(molecules?.hash).toBe(hashCanonical({ source: 'inline', molecules: rowsOf(n) }));
     expect(molecules?.hash).toBe(flow.steps[0]?.outputs[0]);
@@ -235,7 +235,7 @@ describe('a batch input whose chunk was changed in the blob store', () => {
     ]);
     const flowId = await engine.startFlow(definition);
     const flow = await engine.runToEnd(flowId, definition);
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     expect(flow.steps[1]?.attempts).toBe(1);
     expect(await store.getErrorTimeline(flowId, 'square')).toMatchObject([{ errorClass: 'Permanent', details: { error_code: 'ARTIFACT_INTEGRITY' } }]);
   });
@@ -274,7 +274,7 @@ describe('batch and file outputs that cannot be kept', () => {
       await batch.push('y'.repeat(MAX_ROW_BYTES));
       return { outputs: [await batch.close()] };
     });
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', bytes: MAX_ROW_BYTES + 2, limit_bytes: MAX_ROW_BYTES } });
     expect(errors[0]?.errorMessage).toContain(`rows[0] of a batch output is ${MAX_ROW_BYTES + 2} bytes as canonical JSON, over the limit of ${MAX_ROW_BYTES} bytes`);
@@ -284,7 +284,7 @@ describe('batch and file outputs that cannot be kept', () => {
     const memory = new MemoryBlobStore();
     const chunksOnly: BlobStore = Object.assign(Object.create(memory) as MemoryBlobStore, { keepsFiles: false, location: 'database' });
     const { flow, errors } = await failureOf(async (ctx) => ({ outputs: [await ctx.file('test/sdf', new TextEncoder().encode('x'), { name: 'a.sdf' })] }), new MemoryFlowStore(chunksOnly));
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'BLOB_DIR_REQUIRED' } });
     expect(errors[0]?.errorMessage).toContain('--blob-dir');
@@ -309,7 +309,7 @@ describe('batch and file outputs that cannot be kept', () => {
       },
     ]);
     const flow = await engine.runToEnd(await engine.startFlow(definition), definition);
-    expect(flow.completed).toBe(true);
+    expect(flow.status).toBe('completed');
     expect(seen).toEqual(['CCO\n']);
     expect(flow.steps[1]?.outputs).toEqual(flow.steps[0]?.outputs);
     const [file] = await store.getArtifacts(flow.steps[0]?.outputs ?? []);

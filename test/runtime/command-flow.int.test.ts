@@ -69,7 +69,7 @@ describe('command steps on every store that keeps files', () => {
     for (const factory of fileEngineStores) {
       await storeRunner(factory.create)(async (store) => {
         const first = await runFlow(store);
-        expect(first.completed, factory.name).toBe(true);
+        expect(first.status, factory.name).toBe('completed');
         const again = await runFlow(store);
         expect(fingerprints(again)).toEqual(fingerprints(first));
         seen.set(factory.name, fingerprints(first));
@@ -94,7 +94,7 @@ describe('command steps on every store that keeps files', () => {
     await writeFile(script, 'echo two\n');
     const store = new MemoryFlowStore();
     const flow = await runFlow(store, definition);
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     const [error] = await store.listErrors(flow.id);
     expect(error).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'COMMAND_SCRIPT_CHANGED' } });
     expect(error?.errorMessage).toContain('submit the flow again');
@@ -103,7 +103,7 @@ describe('command steps on every store that keeps files', () => {
   it('says a missing program is Permanent COMMAND_NOT_FOUND, with no retry', async () => {
     const store = new MemoryFlowStore();
     const flow = await runFlow(store, defineFlow('missing', [commandStep({ id: 'run', command: ['no-such-program-chemflow'] })]));
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     const errors = await store.listErrors(flow.id);
     expect(errors).toMatchObject([{ errorClass: 'Permanent', details: { error_code: 'COMMAND_NOT_FOUND', spawnError: 'ENOENT' } }]);
   });
@@ -143,7 +143,7 @@ describe('command steps on every store that keeps files', () => {
             }),
           ]),
         );
-        expect(flow.completed).toBe(true);
+        expect(flow.status).toBe('completed');
         const errors = await store.listErrors(flow.id);
         expect(errors).toHaveLength(1);
         const [error] = errors;
@@ -178,7 +178,7 @@ describe('command steps on every store that keeps files', () => {
             }),
           ]),
         );
-        expect(flow.failed).toBe(true);
+        expect(flow.status).toBe('failed');
         const [error] = await store.listErrors(flow.id);
         expect(error).toMatchObject({ errorClass: 'Transient', details: { error_code: 'TIMEOUT', stdoutTail: 'waiting\n' } });
         const pids = (await readFile(join(error?.details.workDir as string, 'pids'), 'utf8')).trim().split(' ').map(Number);
@@ -208,7 +208,7 @@ describe('command steps on every store that keeps files', () => {
         expect(processAlive(pid)).toBe(true);
         await cancelFlow(store, handle.flowId, 'no longer needed');
         const flow = await running;
-        expect(flow.cancelled).toBe(true);
+        expect(flow.status).toBe('cancelled');
         expect(processAlive(pid)).toBe(false);
         const [error] = await store.listErrors(flow.id);
         expect(error).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'FLOW_CANCELLED', signal: 'SIGTERM' } });
@@ -224,7 +224,7 @@ describe('command steps on every store that keeps files', () => {
         if (hash === undefined) throw new Error('the first step has no output');
         await tamperBlob(store, hash, new TextEncoder().encode('C1=CC=CC=C1 tampered\n'));
         const flow = await engine.runToEnd(handle);
-        expect(flow.failed).toBe(true);
+        expect(flow.status).toBe('failed');
         const [error] = await store.listErrors(flow.id);
         expect(error).toMatchObject({ stepId: 'upper', details: { error_code: 'ARTIFACT_INTEGRITY' } });
       });
@@ -281,7 +281,7 @@ describe('command steps on every store that keeps files', () => {
           ]);
         const whole = await runFlow(store, flowWith(false));
         const mapped = await runFlow(store, flowWith(true));
-        expect(whole.completed && mapped.completed).toBe(true);
+        expect([whole.status, mapped.status]).toEqual(['completed', 'completed']);
         expect(mapped.steps[1]?.shards).toHaveLength(3);
         expect(mapped.steps[1]?.outputs).toEqual(whole.steps[1]?.outputs);
         const [rows] = await store.getArtifacts(whole.steps[1]?.outputs ?? []);

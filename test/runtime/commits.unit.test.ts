@@ -45,7 +45,7 @@ describe('commits per run', () => {
     const engine = new FlowEngine({ store, retryPolicy: atOnce });
     const flowId = await engine.startFlow(flow);
     const state = await engine.runToEnd(flowId, flow);
-    expect(state.completed).toBe(true);
+    expect(state.status).toBe('completed');
     expect(store.commits).toEqual([
       ['FlowInitialized'],
       ['StepStarted'],
@@ -63,7 +63,7 @@ describe('commits per run', () => {
     const flow = failOnceFlow(store, []);
     const engine = new FlowEngine({ store, retryPolicy: later });
     const state = await engine.runToEnd(await engine.startFlow(flow), flow);
-    expect(state.completed).toBe(true);
+    expect(state.status).toBe('completed');
     expect(store.commits.slice(3)).toEqual([['StepFailed', 'RetryScheduled'], ['StepStarted'], ['StepFinished', 'FlowCompleted']]);
   });
 

@@ -23,14 +23,14 @@ describe.each(engineStores)('a corrupt input artifact on $name', ({ create }) =>
       const def = defineFlow('tampered', [seedStep(1), flakyStep('a', ['Permanent']), spy]);
       const engine = new FlowEngine({ store, clock: new ManualClock() });
       const flowId = await engine.startFlow(def);
-      expect((await engine.runToEnd(flowId, def)).failed).toBe(true);
+      expect((await engine.runToEnd(flowId, def)).status).toBe('failed');
       const seedOutput = ((await engine.open(flowId, def)).flow).steps[0]?.outputs[0] as string;
 
       await tamperArtifact(store, seedOutput, { n: 1000 });
       await engine.scheduleRetry(flowId, 'a', { reason: 'operator: try again' });
       const flow = await engine.runToEnd(flowId, def);
 
-      expect(flow.failed).toBe(true);
+      expect(flow.status).toBe('failed');
       expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
       expect(seen).toEqual([]);
       const [, second] = await store.getErrorTimeline(flowId, 'a');

@@ -44,7 +44,7 @@ describe.each(engineStores)('error persistence on $name', ({ create }) => {
       const def = defineFlow('seed-names', [seedStep(), flakyStep('a', ['Permanent'], { retry: policy }), sinkStep()]);
       const engine = new FlowEngine({ store, clock: new ManualClock() });
       const flowId = await engine.startFlow(def);
-      expect((await engine.runToEnd(flowId, def)).failed).toBe(true);
+      expect((await engine.runToEnd(flowId, def)).status).toBe('failed');
       expect((await engine.errorStore.getErrorTimeline(flowId, 'a')).map((e) => [e.attemptNumber, e.errorClass])).toEqual([[1, 'Permanent']]);
       expect(await engine.errorStore.countErrorsByFlow(flowId)).toEqual({
         total: 1,
@@ -53,7 +53,7 @@ describe.each(engineStores)('error persistence on $name', ({ create }) => {
       const scheduled = await retry(engine, flowId, 'a', 'fixed by hand');
       expect(scheduled).toMatchObject({ type: 'RetryScheduled', stepId: 'a', retryIndex: 1, reason: 'fixed by hand', delayMs: 0 });
       expect(engine.retriesScheduled(flowId)).toBe(1);
-      expect((await engine.runToEnd(flowId, def)).completed).toBe(true);
+      expect((await engine.runToEnd(flowId, def)).status).toBe('completed');
     });
   });
 
@@ -61,8 +61,8 @@ describe.each(engineStores)('error persistence on $name', ({ create }) => {
     await withStore(async (store) => {
       const flowId = crypto.randomUUID();
       const { stopped, done, def } = await runTimeline(store, flowId);
-      expect(stopped.failed).toBe(true);
-      expect(done.completed).toBe(true);
+      expect(stopped.status).toBe('failed');
+      expect(done.status).toBe('completed');
 
       const timelineA = await store.getErrorTimeline(flowId, 'a');
       const timelineB = await store.getErrorTimeline(flowId, 'b');
@@ -116,7 +116,7 @@ describe.each(engineStores)('error persistence on $name', ({ create }) => {
 
       const transient = defineFlow('t', [seedStep(), flakyStep('x', ['Transient', 'Transient', 'Transient', 'Transient']), sinkStep()]);
       const t = await engine.runToEnd(await engine.startFlow(transient), transient);
-      expect(t.failed).toBe(true);
+      expect(t.status).toBe('failed');
       expect(t.steps[1]).toMatchObject({ status: 'Failed', attempts: 3, retryCount: 2 });
       const rows = await store.listErrors(t.id, 'x');
       expect(rows.map((r) => [r.attemptNumber, r.retryCount, r.maxRetries, r.errorClass])).toEqual([
@@ -169,7 +169,7 @@ describe.each(engineStores)('error persistence on $name', ({ create }) => {
       await untilLeaseExpired(store, flowId);
       const restarted = new FlowEngine({ store, clock: new ManualClock() });
       const flow = await restarted.runToEnd(flowId, def);
-      expect(flow.completed).toBe(true);
+      expect(flow.status).toBe('completed');
       expect(flow.steps[1]).toMatchObject({ attempts: 2, retryCount: 1 });
       expect(await store.listErrors(flowId)).toMatchObject([{ stepId: 'x', attemptNumber: 1, errorClass: 'Transient', details: { error_code: 'WORKER_LOST' } }]);
     });

@@ -107,7 +107,7 @@ describe('writes that race', () => {
     const definition = demoFlow(['Permanent']);
     const engine = new FlowEngine({ store });
     const failed = await engine.runToEnd(await engine.startFlow(definition), definition);
-    expect(failed.failed).toBe(true);
+    expect(failed.status).toBe('failed');
     const handle = await engine.open(failed.id, definition);
     await cancelFlow(store, failed.id);
     await expect(engine.scheduleRetry(handle, 'middle')).rejects.toMatchObject({ code: 'RETRY_REJECTED', reason: 'flow_cancelled' });

@@ -59,14 +59,14 @@ const summary = (f: FlowInstance): unknown => ({
 describe('a mapped step in a flow', () => {
   it('gives the fingerprints and output hashes of the unmapped flow, for any shard size', async () => {
     const unmapped = await run(undefined);
-    expect(unmapped.completed).toBe(true);
+    expect(unmapped.status).toBe('completed');
     expect(unmapped.steps[1]?.outputs).toHaveLength(3);
     for (const shardSize of [1, 2, 7, 23, 1000]) expect(summary(await run({ over: 'items', shardSize })), `shardSize ${shardSize}`).toEqual(summary(unmapped));
   });
 
   it('fails Validation, and is not retried, when no input artifact has the array field', async () => {
     const failed = await run({ over: 'molecules', shardSize: 5 });
-    expect(failed.failed).toBe(true);
+    expect(failed.status).toBe('failed');
     const square = failed.steps[1];
     expect(square?.status).toBe('Failed');
     expect(square?.attempts).toBe(1);

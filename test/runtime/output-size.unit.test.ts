@@ -50,7 +50,7 @@ describe.each(engineStores)('an output over the limit every store shares, on $na
 
   it('fails its attempt once, Permanent OUTPUT_TOO_LARGE naming the size and the limit; the flow stops cleanly', async () => {
     const { flow, errors, events } = await runFlow(store, defineFlow('too-large', [seedStep(), bigStep(MAX_OUTPUT_BYTES), sinkStep()]));
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({
@@ -83,7 +83,7 @@ describe('the merged outputs of a mapped step', () => {
     };
     const store = new MemoryFlowStore();
     const { flow, errors } = await runFlow(store, defineFlow('merged-too-large', [items, big, sinkStep()]));
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
     expect(errors.at(-1)).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', limit_bytes: MAX_OUTPUT_BYTES } });
   }, 120_000);
@@ -114,7 +114,7 @@ describe.each(engineStores.filter((s) => s.name !== 'memory'))('outputs the data
 
   it('fail their attempt (Permanent OUTPUT_TOO_LARGE, with the error row) instead of leaving it Running', async () => {
     const { flow, errors, events } = await runFlow(store, defineFlow('refused', [seedStep(), bigStep(20_000), sinkStep()]));
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', sqlstate: '54000' } });
@@ -139,7 +139,7 @@ describe.each(engineStores.filter((s) => s.name !== 'memory'))('outputs the data
       run: (ctx) => ({ outputs: [{ kind: 'test/items', payload: { items: [String(ctx.shard?.index ?? 0).repeat(6_000)] } }] }),
     };
     const { flow, errors } = await runFlow(store, defineFlow('refused-merged', [items, mapped, sinkStep()]));
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', sqlstate: '54000' } });
@@ -161,7 +161,7 @@ describe.each(engineStores.filter((s) => s.name !== 'memory'))('outputs the data
       run: (ctx) => ({ outputs: [{ kind: 'test/items', payload: { items: [String(ctx.shard?.index ?? 0).repeat(ctx.shard?.index === 1 ? 20_000 : 10)] } }] }),
     };
     const { flow, errors } = await runFlow(store, defineFlow('refused-shard', [items, mapped, sinkStep()]));
-    expect(flow.failed).toBe(true);
+    expect(flow.status).toBe('failed');
     expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending']);
     expect(flow.steps[1]?.shards?.map((s) => s.status)).toEqual(['FinishedOk', 'Failed']);
     expect(errors.at(-1)).toMatchObject({ errorClass: 'Permanent', details: { error_code: 'OUTPUT_TOO_LARGE', sqlstate: '54000' } });

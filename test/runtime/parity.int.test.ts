@@ -32,7 +32,7 @@ describe('parity across stores', () => {
       }
     }
     const [reference, ...others] = rebuilt;
-    expect(reference?.live.completed).toBe(true);
+    expect(reference?.live.status).toBe('completed');
     expect(reference?.live.steps[2]).toMatchObject({ attempts: 3, retryCount: 2 });
     for (const other of others) {
       expect(stripVolatile(other.replayed), other.name).toEqual(stripVolatile(reference?.replayed));

@@ -34,7 +34,7 @@ describe.each(engineStores)('recorded step policies on $name', ({ create }) => {
       const { policies: _policies, flowId: _id, version: _v, seq: _s, schemaVersion: _sv, ...old } = first;
       await store.append(other, 0, [old]);
       const flow = await new FlowEngine({ store, retryPolicy: LENIENT }).runToEnd(other, definition);
-      expect(flow.completed).toBe(true);
+      expect(flow.status).toBe('completed');
       expect((await store.listErrors(other)).map((e) => [e.stepId, e.maxRetries])).toEqual([['middle', 3]]);
     });
   });

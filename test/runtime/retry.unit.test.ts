@@ -84,14 +84,14 @@ describe.each(engineStores)('manual and automatic retry on $name', ({ create }) 
       const def = demoFlow(['Permanent'], { retry: manualOnly });
       const engine = new FlowEngine({ store });
       const flowId = await engine.startFlow(def);
-      expect((await engine.runToEnd(flowId, def)).failed).toBe(true);
+      expect((await engine.runToEnd(flowId, def)).status).toBe('failed');
       const retry = await engine.scheduleRetry(flowId, 'middle', { reason: 'fixed upstream' });
       expect(retry).toMatchObject({ type: 'RetryScheduled', stepId: 'middle', retryIndex: 1, reason: 'fixed upstream', delayMs: 0 });
       const pending = (await engine.open(flowId, def)).flow;
       expect(pending.steps[2]).toMatchObject({ status: 'Pending', retryCount: 1, attempts: 1 });
-      expect(pending.failed).toBe(false);
+      expect(pending.status).not.toBe('failed');
       const done = await engine.runToEnd(flowId, def);
-      expect(done.completed).toBe(true);
+      expect(done.status).toBe('completed');
       expect(done.steps[2]).toMatchObject({ status: 'FinishedOk', retryCount: 1, attempts: 2 });
       expect(engine.retriesScheduled()).toBe(1);
       expect(engine.retriesScheduled(flowId)).toBe(1);
@@ -143,7 +143,7 @@ describe.each(engineStores)('manual and automatic retry on $name', ({ create }) 
       const engine = new FlowEngine({ store, clock });
       const a = await engine.runToEnd(await engine.startFlow(clean), clean);
       const b = await engine.runToEnd(await engine.startFlow(flaky), flaky);
-      expect(b.completed).toBe(true);
+      expect(b.status).toBe('completed');
       expect(b.steps[2]).toMatchObject({ attempts: 3, retryCount: 2 });
       expect(b.steps.map((s) => s.fingerprint)).toEqual(a.steps.map((s) => s.fingerprint));
       expect(b.flowFingerprint).toBe(a.flowFingerprint);

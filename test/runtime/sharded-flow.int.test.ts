@@ -95,7 +95,7 @@ describe.each(engineStores)('sharded map steps on $name', { timeout: 180_000 }, 
   it('gives every hash of the unmapped flow for any shard size, each shard run once with its slice and ctx.shard', async () => {
     await withStore(async (store) => {
       const unmapped = await run(store, flow(undefined, []));
-      expect(unmapped.completed).toBe(true);
+      expect(unmapped.status).toBe('completed');
       for (const shardSize of [1, 7, 23, 1000]) {
         const runs: Run[] = [];
         const sharded = await run(store, flow({ over: 'items', shardSize }, runs));
@@ -122,7 +122,7 @@ describe.each(engineStores)('sharded map steps on $name', { timeout: 180_000 }, 
         if (r.shard?.index === 2 && r.attempt === 1) throw new TransientError('the cluster node went away');
       });
       const done = await run(store, definition);
-      expect(done.completed).toBe(true);
+      expect(done.status).toBe('completed');
       expect(summary(done)).toEqual(summary(unmapped));
       expect([...runsPerShard(runs).entries()].sort()).toEqual([
         [0, 1],
@@ -148,7 +148,7 @@ describe.each(engineStores)('sharded map steps on $name', { timeout: 180_000 }, 
       });
       const engine = engineOn(store);
       const failed = await engine.runToEnd(await engine.startFlow(definition), definition);
-      expect(failed.failed).toBe(true);
+      expect(failed.status).toBe('failed');
       expect(failed.steps[1]?.status).toBe('Failed');
       // Shards in flight when shard 1 failed recorded their outcome; none started after it.
       const statuses = failed.steps[1]?.shards?.map((s) => s.status) ?? [];
@@ -160,7 +160,7 @@ describe.each(engineStores)('sharded map steps on $name', { timeout: 180_000 }, 
       const retry = await engine.scheduleRetry(failed.id, 'square', { reason: 'fixed the record' });
       expect(retry).toMatchObject({ stepId: 'square', retryIndex: 1, shard: { index: 1, count: 4 } });
       const done = await engine.runToEnd(failed.id, definition);
-      expect(done.completed).toBe(true);
+      expect(done.status).toBe('completed');
       expect(summary(done)).toEqual(summary(unmapped));
       expect([...runsPerShard(runs).entries()].sort()).toEqual([
         [0, 1],

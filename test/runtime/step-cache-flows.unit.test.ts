@@ -22,7 +22,7 @@ describe.each(engineStores)('step cache flows on $name', ({ create }) => {
       expect(counts(runs)).toEqual([1, 1, 1, 1, 1]);
       expect(cachedOf(second)).toEqual([true, true, true, true, true]);
       expect(second.steps[2]?.cachedFrom).toEqual({ flowId: first.id, stepId: 's3' });
-      expect(second.completed).toBe(true);
+      expect(second.status).toBe('completed');
       expect(fingerprints(second)).toEqual(fingerprints(first));
       // Without the cache, a full run gives the same again.
       const uncached = await runWithCache(store, countingFlow(runs, { cache: false }));

@@ -53,7 +53,7 @@ describe.each(engineStores)('values the database cannot store, on $name', ({ cre
         }),
       );
       const { flow, errors, events } = await run(store, def);
-      expect(flow.failed).toBe(true);
+      expect(flow.status).toBe('failed');
       expect(flow.steps[1]).toMatchObject({ status: 'Failed', attempts: 1 });
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatchObject({
@@ -85,7 +85,7 @@ describe.each(engineStores)('values the database cannot store, on $name', ({ cre
         }),
       );
       const { flow, errors } = await run(store, def);
-      expect(flow.completed).toBe(true);
+      expect(flow.status).toBe('completed');
       expect(errors.map((e) => [e.errorClass, e.errorMessage, e.details.error_code])).toEqual([['Transient', 'provider said \ufffd', 'E\ufffd']]);
     });
   });
@@ -95,7 +95,7 @@ describe.each(engineStores)('values the database cannot store, on $name', ({ cre
       const { flow, errors } = await run(store, flowWith(step('bad', () => {
         throw new Error('\u0000');
       })));
-      expect(flow.failed).toBe(true);
+      expect(flow.status).toBe('failed');
       expect(errors.map((e) => [e.errorClass, e.errorMessage])).toEqual([['Runtime', '\ufffd']]);
     });
   });
@@ -108,7 +108,7 @@ describe.each(engineStores)('values the database cannot store, on $name', ({ cre
   ])('an output with %s fails the attempt: Runtime INVALID_OUTPUT, nothing stored', async (_name, output, message) => {
     await withStore(async (store) => {
       const { flow, errors, events } = await run(store, flowWith(step('bad', () => ({ outputs: [output] }))));
-      expect(flow.failed).toBe(true);
+      expect(flow.status).toBe('failed');
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatchObject({ errorClass: 'Runtime', details: { error_code: 'INVALID_OUTPUT' } });
       expect(errors[0]?.errorMessage).toMatch(message);
@@ -130,7 +130,7 @@ describe.each(engineStores)('values the database cannot store, on $name', ({ cre
         }),
       );
       const { flow, errors, events } = await run(store, def);
-      expect(flow.failed).toBe(true);
+      expect(flow.status).toBe('failed');
       expect(errors.map((e) => [e.errorClass, e.details.error_code])).toEqual([['Runtime', 'INVALID_SIGNAL']]);
       expect(errors[0]?.errorMessage).toMatch(message);
       expect(events.filter((e) => e.type === 'StepSignal' && e.stepId === 'bad').map((e) => e.type === 'StepSignal' && e.data)).toEqual([{ done: 0 }]);

@@ -33,7 +33,7 @@ async function run(): Promise<FlowInstance> {
   const engine = new FlowEngine({ store, retryPolicy: loaded.retryPolicy, baseDir: loaded.baseDir });
   const flowId = await engine.startFlow(loaded.definition);
   const flow = await engine.runToEnd(flowId, loaded.definition);
-  expect(flow.completed).toBe(true);
+  expect(flow.status).toBe('completed');
   expect(flow.steps.map((s) => [s.stepId, s.status, s.attempts, s.retryCount])).toEqual([
     ['read', 'FinishedOk', 1, 0],
     ['descriptors', 'FinishedOk', 1, 0],

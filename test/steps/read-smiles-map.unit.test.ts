@@ -155,7 +155,7 @@ describe('a flow whose chem/read-smiles is mapped', () => {
       ]);
       const engine = new FlowEngine({ store: new MemoryFlowStore(), baseDir: dir, concurrency, chunkLimits: { maxRows: 50, maxBytes: DEFAULT_CHUNK_LIMITS.maxBytes } });
       const flow = await engine.runToEnd(await engine.startFlow(definition), definition);
-      return { completed: flow.completed, fingerprint: flow.flowFingerprint, steps: flow.steps.map((s) => [s.stepId, s.fingerprint, s.outputs, s.shards?.length ?? null]) };
+      return { completed: flow.status === 'completed', fingerprint: flow.flowFingerprint, steps: flow.steps.map((s) => [s.stepId, s.fingerprint, s.outputs, s.shards?.length ?? null]) };
     };
     const unmapped = await run(undefined, 1);
     expect(unmapped.completed).toBe(true);

@@ -149,7 +149,7 @@ describe.runIf(pgAvailable)('least privilege: an owner role migrates, the applic
     for (const _run of [1, 2]) {
       const flowId = await engine.startFlow(def);
       const flow = await engine.runToEnd(flowId, def);
-      expect(flow.completed).toBe(true);
+      expect(flow.status).toBe('completed');
       expect(await app.countErrorsByFlow(flowId)).toMatchObject({ total: 1, byClass: { Transient: 1 } });
       expect(((await engine.open(flowId, def)).flow).steps.every((s) => s.status === 'FinishedOk')).toBe(true);
     }

@@ -42,8 +42,8 @@ export async function driveFlow(
     ctx.io.stdout.write(`\n${renderSummary(report, flow.name, styleFor(ctx.io.stdout, ctx.io.env))}`);
     if (progress.notes.length > 0) ctx.io.stdout.write(`\nNotes:\n${progress.notes.map((n) => `  ${printable(n)}\n`).join('')}`);
   }
-  if (flow.completed) return EXIT.ok;
-  ctx.io.stderr.write(flow.cancelled ? `${printable(`Flow ${flow.id} was cancelled: no step starts again.`)}\n` : failureHint(flow));
+  if (flow.status === 'completed') return EXIT.ok;
+  ctx.io.stderr.write(flow.status === 'cancelled' ? `${printable(`Flow ${flow.id} was cancelled: no step starts again.`)}\n` : failureHint(flow));
   return EXIT.flowFailed;
 }
 

@@ -1,5 +1,6 @@
 import { withRecordedCache } from '../../core/definition.js';
 import { FlowNotRunnableError } from '../../core/errors.js';
+import { failedStep } from '../../core/flow-state.js';
 import { isFlowFileError } from '../../flowfile/index.js';
 import { FlowEngine } from '../../runtime/engine.js';
 import { EXIT, UsageError, type ExitCode } from '../cli-error.js';
@@ -60,15 +61,16 @@ export async function resumeCommand(ctx: CommandContext, flowId: string, options
     // The log read once above, replayed against the flow file's definition: no second read.
     const handle = await engine.open(flowId, definition, { events: stored.events });
     const { flow } = handle;
-    if (flow.completed) {
+    if (flow.status === 'completed') {
       const report = flowReport(flow, await store.countErrorsByFlow(flowId));
       if (options.json === true) printJson(ctx, report);
       else ctx.io.stdout.write(renderSummary(report, flow.name, styleFor(ctx.io.stdout, ctx.io.env)));
       writeLine(ctx.io.stderr, `Flow ${flowId} is already completed: nothing to resume.`);
       return EXIT.ok;
     }
-    if (flow.failed)
-      throw new FlowNotRunnableError(flowId, 'failed', flow.steps.find((s) => s.status === 'Failed')?.stepId);
+    // A failed flow, or a cancelled one whose attempt in flight failed: a retry comes first.
+    const failed = failedStep(flow);
+    if (failed !== undefined) throw new FlowNotRunnableError(flowId, 'failed', failed.stepId);
     // The operator resumes a flow whose process is gone: an interrupted attempt is taken over at once.
     try {
       return await driveFlow(ctx, { store, engine, progress, handle }, options);

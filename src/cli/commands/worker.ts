@@ -1,4 +1,4 @@
-import { flowStatus } from '../../core/flow-state.js';
+import type { EndedFlowStatus, FlowStatus } from '../../core/flow-state.js';
 import type { WorkerMetrics } from '../../runtime/worker-metrics.js';
 import { stepThreadsFor } from '../step-threads.js';
 import { workRootOf } from '../work-root.js';
@@ -35,8 +35,9 @@ export interface WorkerCommandOptions {
 /** One line of `chemflow worker --json` (JSON Lines): what became of one flow. */
 export interface WorkerOutcomeLine {
   flowId: string;
-  outcome: 'completed' | 'failed' | 'cancelled' | 'stopped' | 'lost' | 'unfit' | 'unresolvable' | 'error';
-  status: string | null;
+  outcome: EndedFlowStatus | 'stopped' | 'lost' | 'unfit' | 'unresolvable' | 'error';
+  /** The flow's status after the visit (`FlowStatus`), null when the worker could not read it. */
+  status: FlowStatus | null;
   flowFingerprint: string | null;
   failedStep: string | null;
   error: string | null;
@@ -179,7 +180,7 @@ function report(ctx: CommandContext, outcome: WorkerOutcome, json: boolean): voi
     const line: WorkerOutcomeLine = {
       flowId: outcome.flowId,
       outcome: outcome.kind,
-      status: flow ? flowStatus(flow) : null,
+      status: flow ? flow.status : null,
       flowFingerprint: flow?.flowFingerprint ?? null,
       failedStep: failedStep?.stepId ?? null,
       error,

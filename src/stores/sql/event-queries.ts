@@ -172,11 +172,6 @@ export function listEventsQuery(flowId: string): SqlQuery {
   return { text: `${SELECT_EVENT} WHERE flow_id = $1::uuid ORDER BY version`, values: [flowId] };
 }
 
-/** A flow's current version (0 for a flow without events). */
-export function headVersionQuery(flowId: string): SqlQuery {
-  return { text: `SELECT coalesce(max(version), 0)::int AS version FROM event_log WHERE flow_id = $1::uuid`, values: [flowId] };
-}
-
 /** The events of a flow at versions `from..to` inclusive. */
 export function eventsInRangeQuery(flowId: string, from: number, to: number): SqlQuery {
   return {
