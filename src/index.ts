@@ -2,7 +2,7 @@ export * from './core/index.js';
 export * from './stores/index.js';
 export * from './seeds.js';
 export { FlowEngine } from './runtime/engine.js';
-export type { FlowEngineOptions, FlowHandle, NextResult, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './runtime/engine.js';
+export type { FlowEngineOptions, FlowHandle, NextResult, OpenOptions, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './runtime/engine.js';
 export { systemClock, type Clock } from './runtime/clock.js';
 export { FlowWorker } from './runtime/worker.js';
 export type { DatabaseState, FlowResolver, FlowWorkerOptions, WorkerFlowSetup, WorkerOutcome, WorkerRunOptions } from './runtime/worker.js';

@@ -84,6 +84,19 @@ export interface RetryDecisionNote {
   outcome: 'scheduled' | 'rejected';
 }
 
+/** `FlowEngine.open`'s options. */
+export interface OpenOptions {
+  /** The flow's log, when the caller just read it: no read of its own. */
+  events?: readonly FlowEvent[];
+  /**
+   * This flow's default retry policy, in place of the engine's `retryPolicy`: what a step without a
+   * policy of its own, in a log that recorded none, runs under. A `RetryPolicy` is used as it is.
+   */
+  retryPolicy?: RetryPolicyOptions;
+  /** The directory this flow's relative step params refer to, in place of the engine's `baseDir`. */
+  baseDir?: string;
+}
+
 export interface RunOptions {
   /** The flow's lease, when the caller already holds it (a worker's claim); else the engine acquires it. */
   lease?: FlowLease;

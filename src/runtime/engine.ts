@@ -12,8 +12,8 @@ import { decideStepRetries, manualRetryLimit } from '../core/retry-decision.js';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../core/retry-policy.js';
 import type { ErrorStore, FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
-import type { FlowEngineOptions, NextResult, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
-import type { AppendFn, FlowSession, FlowHandle } from './flow-session.js';
+import type { FlowEngineOptions, NextResult, OpenOptions, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
+import type { AppendFn, FlowSession, FlowHandle, FlowSetup } from './flow-session.js';
 import { asSession, FlowSessions } from './flow-sessions.js';
 import { recordLostOfCancelled } from './cancelled-attempts.js';
 import { GroupCommitter } from './group-commit.js';
@@ -29,7 +29,7 @@ import type { StepThreads } from './step-threads.js';
 import type { ChunkLimits } from '../core/chunk.js';
 import type { ResourcePool } from './resource-pool.js';
 
-export type { FlowEngineOptions, NextResult, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
+export type { FlowEngineOptions, NextResult, OpenOptions, RetryDecisionNote, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
 export type { FlowHandle } from './flow-session.js';
 
 /**
@@ -95,9 +95,15 @@ export class FlowEngine {
     return (await this.sessions.start(definition, { ...options, leased: false })).flowId;
   }
 
-  /** Reads a flow's log once (or takes `events` the caller just read) and returns its handle. */
-  open<D extends FlowShape = FlowDefinition>(flowId: string, definition: D, options: { events?: readonly FlowEvent[] } = {}): Promise<FlowHandle<D>> {
-    return this.sessions.open(flowId, definition, options.events);
+  /**
+   * Reads a flow's log once (or takes `events` the caller just read) and returns its handle. `setup`
+   * gives this flow a default retry policy and a base directory other than the engine's own (a worker
+   * running flows of several flow files with one engine).
+   */
+  async open<D extends FlowShape = FlowDefinition>(flowId: string, definition: D, options: OpenOptions = {}): Promise<FlowHandle<D>> {
+    const session = await this.sessions.open(flowId, definition, options.events);
+    session.setup = setupOf(options);
+    return session;
   }
 
   /** Runs one step attempt (creating the flow if it has no events yet). */
@@ -238,9 +244,10 @@ export class FlowEngine {
     lease: ShardLease,
     definition: FlowDefinition,
     events: readonly FlowEvent[],
-    options: { inputs?: ShardInputCache } = {},
+    options: { inputs?: ShardInputCache } & Pick<OpenOptions, 'retryPolicy' | 'baseDir'> = {},
   ): Promise<ShardRunEnd> {
     const session = await this.sessions.open(lease.flowId, definition, events);
+    session.setup = setupOf(options);
     const work = shardWorkOf(session, this.planOf(session), lease.stepIndex, this.shardIo(session, lease.stepIndex));
     const cached = options.inputs?.get(work, lease);
     return runShard(cached === undefined ? work : { ...work, input: cached }, lease);
@@ -318,7 +325,7 @@ export class FlowEngine {
     return {
       store: this.store,
       clock: this.clock,
-      baseDir: this.baseDir,
+      baseDir: session.setup.baseDir ?? this.baseDir,
       leases: this.shardLeases,
       concurrency: this.concurrency,
       pollMs: this.shardPollMs,
@@ -335,7 +342,7 @@ export class FlowEngine {
     session.beginAttempt();
     const plan = this.planOf(session);
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
-    const io = { store: this.store, baseDir: this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, resources: this.resources, workRoot: this.workRoot };
+    const io = { store: this.store, baseDir: session.setup.baseDir ?? this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, resources: this.resources, workRoot: this.workRoot };
     const run = await runStepAttempt(session, plan, index, io);
     chain = this.chainTo(session, index, chain);
     let outcome = run.outcome;
@@ -363,7 +370,7 @@ export class FlowEngine {
   }
 
   private planOf(session: FlowSession): FlowPlan {
-    return (session.plan ??= planFlow(session.definition, session.flow, this.policy, this.engineVersion));
+    return (session.plan ??= planFlow(session.definition, session.flow, session.setup.policy ?? this.policy, this.engineVersion));
   }
 
   /** Runs `work` under the session's lease, and gives the lease back after unless it was the caller's. */
@@ -375,6 +382,14 @@ export class FlowEngine {
       if (options.lease === undefined) await this.sessions.giveBack(session, lease);
     }
   }
+}
+
+/** The flow's own settings among `open`'s options, the retry policy compiled (once, when it is one already). */
+function setupOf(options: Pick<OpenOptions, 'retryPolicy' | 'baseDir'>): FlowSetup {
+  return {
+    ...(options.retryPolicy === undefined ? {} : { policy: RetryPolicy.from(options.retryPolicy) }),
+    ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
+  };
 }
 
 function committerAppend(committer: GroupCommitter): AppendFn {

@@ -3,6 +3,7 @@ import type { FlowDefinition, FlowShape } from '../core/definition.js';
 import { afterConflict, startedBy } from '../core/decide.js';
 import type { FlowEvent, FlowEventBody, NewFlowEvent } from '../core/events.js';
 import type { FlowPlan } from '../core/flow-plan.js';
+import type { RetryPolicy } from '../core/retry-policy.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import { evolve, replay } from '../core/reducer.js';
 import type { AppendOptions, AppendResult, FlowStore } from '../stores/flow-store.js';
@@ -35,10 +36,18 @@ export interface SessionIo {
   onEvent: ((event: FlowEvent, flow: FlowInstance) => void) | undefined;
 }
 
+/** Settings of one flow that override its engine's (see `OpenOptions`). */
+export interface FlowSetup {
+  readonly policy?: RetryPolicy;
+  readonly baseDir?: string;
+}
+
 /** A handle plus what only the process driving it knows. */
 export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHandle<D> {
   /** The lease this session runs under, once it holds one. */
   lease: FlowLease | undefined;
+  /** This flow's own default retry policy and base directory, if the engine's are not its. */
+  setup: FlowSetup = {};
   /** What `decide` needs of the definition and the recorded policies, computed once. */
   plan: FlowPlan | undefined;
   /** Outputs of finished steps already in memory, by hash: saves a read per step. */

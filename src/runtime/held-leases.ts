@@ -78,9 +78,12 @@ export class HeldLeases<L> {
     if (this.beating || this.held.size === 0) return;
     this.beating = true;
     const leases = [...this.held.values()].map((h) => h.lease);
+    // The database extends the leases from the moment it runs the renewal, after this one: counting
+    // from here, this process gives them up no later than the database lets them expire.
+    const sent = this.renewal.clock.now();
     try {
       const statuses = await this.renewal.renew(leases);
-      this.lastRenewal = this.renewal.clock.now();
+      this.lastRenewal = sent;
       let lost = 0;
       for (const lease of leases) {
         const key = this.renewal.keyOf(lease);

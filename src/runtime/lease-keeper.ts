@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { FlowLeasedError, FlowNotFoundError } from '../core/errors.js';
+import type { FlowEvent } from '../core/events.js';
 import type { ClaimFlowsOptions, FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { HeldLeases } from './held-leases.js';
@@ -13,6 +14,12 @@ export interface FlowLease {
   readonly flowId: string;
   readonly owner: string;
   readonly signal: AbortSignal;
+}
+
+/** A claimed flow's lease, with its log as the claim read it (absent when the claimer must read it). */
+export interface ClaimedLease {
+  readonly lease: FlowLease;
+  readonly events: readonly FlowEvent[] | undefined;
 }
 
 export interface LeaseKeeperOptions {
@@ -77,10 +84,14 @@ export class LeaseKeeper {
     });
   }
 
-  /** Leases of runnable flows claimed for this owner (at most `limit`), passing over `skip` (see `ClaimFlowsOptions`). */
-  async claim(limit: number, skip?: ClaimFlowsOptions['skip']): Promise<FlowLease[]> {
-    const claimed = await this.store.claimFlows(this.owner, { limit, leaseMs: this.leaseMs, ...(skip === undefined || skip.length === 0 ? {} : { skip }) });
-    return claimed.map((c) => this.hold(c.flowId));
+  /**
+   * Leases of runnable flows claimed for this owner (at most `limit`), passing over `skip` (see
+   * `ClaimFlowsOptions`), each with the flow's log when the claim returned all of it (up to the
+   * claimed row's version), so that running it needs no read of its own.
+   */
+  async claim(limit: number, skip?: ClaimFlowsOptions['skip']): Promise<ClaimedLease[]> {
+    const claimed = await this.store.claimFlows(this.owner, { limit, leaseMs: this.leaseMs, events: true, ...(skip === undefined || skip.length === 0 ? {} : { skip }) });
+    return claimed.map((c) => ({ lease: this.hold(c.flowId), events: c.events !== undefined && c.events.at(-1)?.version === c.version ? c.events : undefined }));
   }
 
   /** The lease of one flow; `FlowLeasedError` if a live process holds it. */

@@ -1,13 +1,13 @@
 import type { FlowDefinition } from '../core/definition.js';
 import { CorruptEventError, FlowLeasedError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
-import type { EventOf } from '../core/events.js';
+import type { EventOf, FlowEvent } from '../core/events.js';
 import { isEnded, type FlowInstance } from '../core/flow-state.js';
-import type { RetryPolicyOptions } from '../core/retry-policy.js';
+import { RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlowEngine, type FlowEngineOptions, type FlowHandle } from './engine.js';
 import { GroupCommitter } from './group-commit.js';
-import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
+import { LeaseKeeper, type ClaimedLease, type FlowLease } from './lease-keeper.js';
 import type { ShardRunEnd } from './shard-attempt.js';
 import { ShardInputCache } from './shard-input-cache.js';
 import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
@@ -102,8 +102,6 @@ export interface WorkerRunOptions {
 const MAX_OUTAGE_BACKOFF_MS = 30_000;
 /** Flows remembered as too big for this worker; forgetting one costs one more claim and log read. */
 const MAX_UNFIT = 1_000;
-/** Engines kept, one per flow setup; forgetting one costs building it again. */
-const MAX_ENGINES = 64;
 
 /**
  * Runs the flows of the flow queue, in as many processes and machines as share the database. It
@@ -127,8 +125,13 @@ export class FlowWorker {
   private readonly shardInputs = new ShardInputCache();
   /** One for every flow this worker drives: their appends ready at the same moment share a commit. */
   private readonly committer: GroupCommitter;
-  /** The engine of each flow setup (retry policy, base directory) this worker met, built once. */
-  private readonly engines = new Map<string, FlowEngine>();
+  /**
+   * The one engine of this worker: every flow runs under its leases (one heartbeat renews them all),
+   * its committer and its resource pool, with its flow file's retry policy and base directory.
+   */
+  private readonly engine: FlowEngine;
+  /** Each flow setup's retry policy, compiled once. */
+  private readonly policies = new WeakMap<RetryPolicyOptions, RetryPolicy>();
   /** Flows already reported unresolvable, with the reason: said once, not on every claim. */
   private readonly unresolvable = new Map<string, string>();
   private readonly pool: ResourcePool | undefined;
@@ -153,6 +156,7 @@ export class FlowWorker {
       clock: this.clock,
     });
     this.shardLeases = new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, options.onHeartbeat, this.clock);
+    this.engine = this.buildEngine();
   }
 
   /** The name this worker's leases carry. */
@@ -188,19 +192,19 @@ export class FlowWorker {
     try {
       while (!signal.aborted) {
         wake.pending = false;
-        let claimed: FlowLease[] = [];
+        let claimed: ClaimedLease[] = [];
         let nextLook = this.pollMs;
         try {
           // A worker whose cores or memory are all taken claims nothing more: others may have room now.
           const spare = this.pool?.hasSpare() !== false;
           const free = spare ? this.concurrency - inFlight.size : 0;
           if (free > 0) claimed = await this.leases.claim(free, this.skippedFlows());
-          if (claimed.length > 0) this.options.onClaim?.(claimed.map((l) => l.flowId));
+          if (claimed.length > 0) this.options.onClaim?.(claimed.map((c) => c.lease.flowId));
           if (downSince !== null) this.options.onDatabase?.({ kind: 'reachable', downMs: this.clock.now() - downSince });
           downSince = null;
           failures = 0;
-          for (const lease of claimed) {
-            const visit = this.visit(lease, signal).then((outcome) => {
+          for (const { lease, events } of claimed) {
+            const visit = this.visit(lease, events, signal).then((outcome) => {
               inFlight.delete(lease.flowId);
               if (!this.alreadyReported(outcome)) {
                 outcomes.push(outcome);
@@ -285,7 +289,7 @@ export class FlowWorker {
       return { ...where, end: 'unfit' };
     }
     try {
-      return { ...where, end: await this.engineFor(setup).runShard(lease, setup.definition, events, { inputs: this.shardInputs }) };
+      return { ...where, end: await this.engine.runShard(lease, setup.definition, events, { inputs: this.shardInputs, ...this.settingsOf(setup) }) };
     } catch (error) {
       this.shardLeases.forget(lease);
       return { ...where, end: 'error', error: asError(error) };
@@ -294,9 +298,17 @@ export class FlowWorker {
 
   /** Sleeps `ms`, or less when woken (`onWake` receives the function that wakes it) or aborted. */
   private async sleepUnlessWoken(ms: number, signal: AbortSignal | undefined, onWake: (resolve: () => void) => void): Promise<void> {
+    if (signal?.aborted === true) return;
+    // One controller per sleep, aborted with a plain reason: no combined signal, no AbortError built.
     const woken = new AbortController();
-    onWake(() => woken.abort());
-    await this.clock.sleep(ms, signal === undefined ? woken.signal : AbortSignal.any([signal, woken.signal]));
+    const wake = (): void => woken.abort(null);
+    onWake(wake);
+    signal?.addEventListener('abort', wake, { once: true });
+    try {
+      await this.clock.sleep(ms, woken.signal);
+    } finally {
+      signal?.removeEventListener('abort', wake);
+    }
   }
 
   /** Wakes the loop on NOTIFY; a store that cannot listen now is polled instead. */
@@ -333,24 +345,26 @@ export class FlowWorker {
     return false;
   }
 
-  /** Runs one claimed flow as far as it goes now, then gives it back (or lets the lease expire). */
-  private async visit(lease: FlowLease, signal: AbortSignal | undefined): Promise<WorkerOutcome> {
+  /**
+   * Runs one claimed flow as far as it goes now, then gives it back (or lets the lease expire); from
+   * the log the claim returned, or read here when it did not.
+   */
+  private async visit(lease: FlowLease, claimedEvents: readonly FlowEvent[] | undefined, signal: AbortSignal | undefined): Promise<WorkerOutcome> {
     const { flowId } = lease;
     let release = true;
     try {
-      const events = await this.options.store.list(flowId);
+      const events = claimedEvents ?? (await this.options.store.list(flowId));
       const initialized = events[0];
       if (initialized?.type !== 'FlowInitialized') {
         release = false;
         return { kind: 'unresolvable', flowId, error: new CorruptEventError(flowId, 1, 'the log does not start with FlowInitialized') };
       }
+      const engine = this.engine;
       let setup: WorkerFlowSetup;
-      let engine: FlowEngine;
       let handle: FlowHandle;
       try {
         setup = await this.options.resolve(flowId, initialized);
-        engine = this.engineFor(setup);
-        handle = await engine.open(flowId, setup.definition, { events });
+        handle = await engine.open(flowId, setup.definition, { events, ...this.settingsOf(setup) });
       } catch (error) {
         release = false; // not runnable here: let the lease expire rather than claim it again at once
         return { kind: 'unresolvable', flowId, error: asError(error) };
@@ -390,23 +404,20 @@ export class FlowWorker {
     }
   }
 
-  /**
-   * The engine that runs flows of this setup, built on first use and kept: every engine of the worker
-   * runs under its leases (one heartbeat renews them all), its committer and its resource pool.
-   */
-  private engineFor(setup: WorkerFlowSetup): FlowEngine {
-    const key = JSON.stringify([setup.retryPolicy ?? null, setup.baseDir ?? null]);
-    let engine = this.engines.get(key);
-    if (engine === undefined) {
-      engine = this.buildEngine(setup);
-      this.engines.set(key, engine);
-      // Bounded: a worker meets few setups (one per flow file); the oldest goes first.
-      if (this.engines.size > MAX_ENGINES) this.engines.delete(this.engines.keys().next().value as string);
+  /** A flow setup's retry policy (compiled once per policy object) and base directory, for the engine's `open`. */
+  private settingsOf(setup: WorkerFlowSetup): { retryPolicy?: RetryPolicy; baseDir?: string } {
+    let policy: RetryPolicy | undefined;
+    if (setup.retryPolicy !== undefined) {
+      policy = this.policies.get(setup.retryPolicy);
+      if (policy === undefined) {
+        policy = RetryPolicy.from(setup.retryPolicy);
+        this.policies.set(setup.retryPolicy, policy);
+      }
     }
-    return engine;
+    return { ...(policy === undefined ? {} : { retryPolicy: policy }), ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }) };
   }
 
-  private buildEngine(setup: WorkerFlowSetup): FlowEngine {
+  private buildEngine(): FlowEngine {
     return new FlowEngine({
       store: this.options.store,
       clock: this.clock,
@@ -418,8 +429,6 @@ export class FlowWorker {
       ...(this.options.chunkLimits === undefined ? {} : { chunkLimits: this.options.chunkLimits }),
       ...(this.options.workRoot === undefined ? {} : { workRoot: this.options.workRoot }),
       append: (...args) => this.committer.append(...args),
-      ...(setup.retryPolicy === undefined ? {} : { retryPolicy: setup.retryPolicy }),
-      ...(setup.baseDir === undefined ? {} : { baseDir: setup.baseDir }),
       ...(this.options.onEvent === undefined ? {} : { onEvent: this.options.onEvent }),
       ...(this.options.onRetryDecision === undefined ? {} : { onRetryDecision: this.options.onRetryDecision }),
     });

@@ -75,6 +75,12 @@ export interface ClaimedFlow {
   flowId: string;
   status: QueueStatus;
   version: number;
+  /**
+   * With `ClaimFlowsOptions.events`: the flow's log as the claim read it, ordered by version. It may
+   * end before `version` (an append committed while the claim ran) and is absent when a stored event
+   * does not decode: the claimer then reads the log itself.
+   */
+  events?: FlowEvent[];
 }
 
 export type LeaseAcquisition =
@@ -90,6 +96,8 @@ export interface ClaimFlowsOptions {
    * has), each at the version it saw: passed over until their log moves on.
    */
   skip?: readonly { flowId: string; version: number }[];
+  /** Also return each claimed flow's events (`ClaimedFlow.events`), in the claim's round trip. */
+  events?: boolean;
 }
 
 /**

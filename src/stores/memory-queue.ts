@@ -18,6 +18,8 @@ interface Row extends QueueRow {
  */
 export class MemoryFlowQueue {
   private readonly rows = new Map<string, Row>();
+  /** The rows of open flows, the same objects: what claims and wake-ups look at, as the SQL stores' partial index. */
+  private readonly open = new Map<string, Row>();
   private readonly listeners = new Set<() => void>();
   private inserted = 0;
 
@@ -32,7 +34,10 @@ export class MemoryFlowQueue {
   }
 
   private put(flowId: string, row: QueueRow, order: number = this.inserted++): void {
-    this.rows.set(flowId, { ...row, flowId, order });
+    const stored = { ...row, flowId, order };
+    this.rows.set(flowId, stored);
+    if (OPEN.has(row.status)) this.open.set(flowId, stored);
+    else this.open.delete(flowId);
     if (row.leaseOwner === null && OPEN.has(row.status)) this.notify();
   }
 
@@ -51,10 +56,18 @@ export class MemoryFlowQueue {
   claimFlows(owner: string, options: ClaimFlowsOptions): ClaimedFlow[] {
     const now = this.now();
     const skipped = new Set((options.skip ?? []).map((s) => `${s.flowId}:${s.version}`));
-    const claimable = [...this.rows.values()]
-      .filter((r) => isClaimable(r, now) && !skipped.has(`${r.flowId}:${r.version}`))
-      .sort((a, b) => (a.nextDueAt ?? 0) - (b.nextDueAt ?? 0) || a.order - b.order)
-      .slice(0, options.limit);
+    // The first `limit` claimable rows in due order, kept sorted as they are found.
+    const claimable: Row[] = [];
+    for (const row of this.open.values()) {
+      if (!isClaimable(row, now) || (skipped.size > 0 && skipped.has(`${row.flowId}:${row.version}`))) continue;
+      const before = claimable.findIndex((other) => dueOrder(row, other) < 0);
+      if (before === -1) {
+        if (claimable.length < options.limit) claimable.push(row);
+      } else {
+        claimable.splice(before, 0, row);
+        if (claimable.length > options.limit) claimable.pop();
+      }
+    }
     for (const row of claimable) Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + options.leaseMs });
     return claimable.map((r) => ({ flowId: r.flowId, status: r.status, version: r.version }));
   }
@@ -90,8 +103,8 @@ export class MemoryFlowQueue {
 
   nextWakeAt(): number | null {
     let earliest: number | null = null;
-    for (const row of this.rows.values()) {
-      if (!OPEN.has(row.status) || row.nextDueAt === null) continue;
+    for (const row of this.open.values()) {
+      if (row.nextDueAt === null) continue;
       const at = Math.max(row.nextDueAt, row.leaseExpiresAt ?? row.nextDueAt);
       earliest = earliest === null ? at : Math.min(earliest, at);
     }
@@ -100,7 +113,7 @@ export class MemoryFlowQueue {
 
   queueDepth(): Record<'pending' | 'running' | 'waiting', number> {
     const depth = { pending: 0, running: 0, waiting: 0 };
-    for (const row of this.rows.values()) if (row.status === 'pending' || row.status === 'running' || row.status === 'waiting') depth[row.status] += 1;
+    for (const row of this.open.values()) if (row.status === 'pending' || row.status === 'running' || row.status === 'waiting') depth[row.status] += 1;
     return depth;
   }
 
@@ -143,6 +156,11 @@ export class MemoryFlowQueue {
   private notify(): void {
     for (const listener of this.listeners) queueMicrotask(listener);
   }
+}
+
+/** Claim order: due first, then the earlier inserted (as `ORDER BY next_due_at` over the SQL stores' index). */
+function dueOrder(a: Row, b: Row): number {
+  return (a.nextDueAt ?? 0) - (b.nextDueAt ?? 0) || a.order - b.order;
 }
 
 function newestFirst(a: Row, b: Row): number {

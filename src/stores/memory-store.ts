@@ -181,7 +181,9 @@ export class MemoryFlowStore implements FlowStore {
   }
 
   claimFlows(owner: string, options: ClaimFlowsOptions): Promise<ClaimedFlow[]> {
-    return Promise.resolve(this.queue.claimFlows(owner, options));
+    const claimed = this.queue.claimFlows(owner, options);
+    if (options.events !== true) return Promise.resolve(claimed);
+    return Promise.resolve(claimed.map((c) => ({ ...c, events: [...(this.logs.get(c.flowId) ?? [])] })));
   }
 
   acquireLease(flowId: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<LeaseAcquisition> {

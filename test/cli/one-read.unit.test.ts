@@ -88,13 +88,13 @@ describe('every command reads the flow log once', () => {
     expect(reads()).toBe(1);
   });
 
-  it('a worker reads a flow once per visit', async () => {
+  it('a worker reads no log of its own: its claim returns the flow\'s events', async () => {
     const { store, reads } = countingReads(new MemoryFlowStore());
     await writeFile(join(ws.dir, 'open.marker'), '');
     const loaded = await loadFlowFile(join(ws.dir, 'gated.yaml'), { cwd: ws.dir });
     await new FlowEngine({ store }).startFlow(loaded.definition);
     const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition: loaded.definition, baseDir: ws.dir }) });
     expect(await worker.run({ untilIdle: true })).toMatchObject([{ kind: 'completed' }]);
-    expect(reads()).toBe(1);
+    expect(reads()).toBe(0);
   });
 });

@@ -62,6 +62,23 @@ describe.each(engineStores)('FlowWorker on $name', ({ create }) => {
     });
   });
 
+  it('runs each flow with its own setup\'s base directory, flows of different setups side by side', async () => {
+    await withStore(async (store) => {
+      const seen = new Map<string, string>();
+      const noting = (name: string): FlowDefinition =>
+        defineFlow(name, [{ id: 'note', kind: 'source', baseParams: {}, run: (ctx) => (seen.set(ctx.flowId, ctx.baseDir), { outputs: [] }) }]);
+      const first = noting('first');
+      const second = noting('second');
+      const engine = new FlowEngine({ store });
+      const ids = { first: await engine.startFlow(first), second: await engine.startFlow(second) };
+      const resolve: FlowResolver = (_flowId, initialized) =>
+        Promise.resolve(initialized.flowName === 'first' ? { definition: first, baseDir: '/flows/first' } : { definition: second, baseDir: '/flows/second', retryPolicy: { maxRetries: 0, backoff: { kind: 'none' } } });
+      const worker = new FlowWorker({ store, resolve, concurrency: 2 });
+      expect(kinds(await worker.run({ untilIdle: true }))).toEqual(['completed', 'completed']);
+      expect(seen).toEqual(new Map([[ids.first, '/flows/first'], [ids.second, '/flows/second']]));
+    });
+  });
+
   it('leaves a retry that is not due in the queue, then runs it when it is', async () => {
     await withStore(async (store) => {
       const def = defineFlow('later', [seedStep(), flakyStep('flaky', ['Transient'], { retry: { maxRetries: 2, backoff: { kind: 'exponential', baseMs: 300 } } })]);

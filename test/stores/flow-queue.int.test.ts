@@ -57,6 +57,22 @@ describe.each(engineStores)('flow queue on $name', { timeout: 120_000 }, ({ crea
     });
   });
 
+  it('a claim asked for events returns each claimed flow with its whole log, as list reads it', async () => {
+    await withStore(async (store) => {
+      const short = await newFlow(store);
+      const longer = await newFlow(store, [stepStarted(0), stepFinished(0, []), stepStarted(1)]);
+      const claimed = await store.claimFlows('w', { limit: 10, leaseMs: 60_000, events: true });
+      expect(claimed.map((c) => c.flowId).sort()).toEqual([short, longer].sort());
+      for (const c of claimed) {
+        expect(c.events).toEqual(await store.list(c.flowId));
+        expect(c.events?.at(-1)?.version).toBe(c.version);
+      }
+      expect(claimed.find((c) => c.flowId === longer)).toMatchObject({ status: 'running', version: 4 });
+      const other = await newFlow(store);
+      expect(await store.claimFlows('w', { limit: 10, leaseMs: 60_000 })).toEqual([{ flowId: other, status: 'pending', version: 1 }]);
+    });
+  });
+
   it('claims only open, due flows whose lease is free or expired', async () => {
     await withStore(async (store) => {
       const due = await newFlow(store);

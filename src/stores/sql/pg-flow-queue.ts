@@ -12,7 +12,8 @@ import {
   releaseLeaseQuery,
   renewLeasesQuery,
 } from './queue-queries.js';
-import { summaryFromRow, type FlowSummaryRow } from './rows.js';
+import { eventFromRow, summaryFromRow, type EventRow, type FlowSummaryRow } from './rows.js';
+import type { FlowEvent } from '../../core/events.js';
 import { withRetry } from './transient.js';
 import { isUuid } from './uuid.js';
 
@@ -29,12 +30,10 @@ export class PgFlowQueue implements FlowQueue {
   /** A claim whose reply was lost and was retried only delays those flows until their lease expires. */
   async claimFlows(owner: string, options: ClaimFlowsOptions): Promise<ClaimedFlow[]> {
     const rows = await withRetry('claim flows', () =>
-      run<{ flow_id: string; status: QueueStatus; version: number }>(
-        this.executor,
-        claimFlowsQuery(owner, options.limit, options.leaseMs, options.skip ?? []),
-      ),
+      run<ClaimRow>(this.executor, claimFlowsQuery(owner, options.limit, options.leaseMs, options.skip ?? [], options.events === true)),
     );
-    return rows.map((r) => ({ flowId: r.flow_id, status: r.status, version: r.version }));
+    if (options.events !== true) return rows.map((r) => ({ flowId: r.flow_id, status: r.status, version: r.version }));
+    return claimedWithEvents(rows);
   }
 
   async acquireLease(flowId: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<LeaseAcquisition> {
@@ -86,4 +85,47 @@ export class PgFlowQueue implements FlowQueue {
     const rows = await withRetry('find the queue channel', () => run<{ channel: string }>(this.executor, QUEUE_CHANNEL_QUERY));
     return this.executor.listen(rows[0]?.channel ?? 'chemflow_queue_public', listener);
   }
+}
+
+/** A row of the claim: the claimed flow's columns, with one of its events when the claim returns them. */
+interface ClaimRow {
+  flow_id: string;
+  status: QueueStatus;
+  version: number;
+  seq?: EventRow['seq'] | null;
+  event_version?: number | null;
+  ts?: string | null;
+  event_type?: string | null;
+  schema_version?: number | null;
+  payload?: unknown;
+}
+
+/** The claimed flows with their logs; a flow with an event that does not decode is returned without. */
+function claimedWithEvents(rows: readonly ClaimRow[]): ClaimedFlow[] {
+  const flows = new Map<string, { claimed: ClaimedFlow; rows: EventRow[] }>();
+  for (const row of rows) {
+    let entry = flows.get(row.flow_id);
+    if (entry === undefined) {
+      entry = { claimed: { flowId: row.flow_id, status: row.status, version: row.version }, rows: [] };
+      flows.set(row.flow_id, entry);
+    }
+    if (row.event_version === null || row.event_version === undefined) continue;
+    entry.rows.push({
+      seq: row.seq ?? 0,
+      version: row.event_version,
+      ts: row.ts ?? '',
+      event_type: row.event_type ?? '',
+      schema_version: row.schema_version ?? 0,
+      payload: row.payload,
+    });
+  }
+  return [...flows.values()].map(({ claimed, rows: eventRows }) => {
+    let events: FlowEvent[];
+    try {
+      events = eventRows.map((row) => eventFromRow(claimed.flowId, row));
+    } catch {
+      return claimed; // read again by the claimer, whose read reports the corrupt event
+    }
+    return { ...claimed, events };
+  });
 }

@@ -46,10 +46,19 @@ ORDER BY flow_queue.created_at DESC, flow_queue.flow_id DESC LIMIT $${values.len
 /**
  * Claims runnable flows in due order. SKIP LOCKED lets concurrent claimers pass over each other's rows
  * instead of waiting on them, so two workers never claim the same flow and never block each other.
+ * With `events`, the same statement returns each claimed flow's log too (one row per event, the flow's
+ * columns repeated; a flow without events still has its row): the claimer needs no read of its own.
+ * The log is read with the statement's snapshot, so it may end before the row's `version` when an
+ * append committed while the claim waited for the row.
  */
-export function claimFlowsQuery(owner: string, limit: number, leaseMs: number, skip: readonly { flowId: string; version: number }[] = []): SqlQuery {
-  return {
-    text: `WITH claimable AS (
+export function claimFlowsQuery(
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  skip: readonly { flowId: string; version: number }[] = [],
+  events = false,
+): SqlQuery {
+  const claim = `WITH claimable AS (
   SELECT flow_id FROM flow_queue
   WHERE ${OPEN} AND next_due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
     AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::int[]) AS k (flow_id, version)
@@ -57,11 +66,21 @@ export function claimFlowsQuery(owner: string, limit: number, leaseMs: number, s
   ORDER BY next_due_at
   LIMIT $2::int
   FOR UPDATE SKIP LOCKED
+)`;
+  const take = `UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
+FROM claimable WHERE q.flow_id = claimable.flow_id`;
+  const values = [owner, limit, leaseMs, skip.map((s) => s.flowId), skip.map((s) => s.version)];
+  if (!events) return { text: `${claim}\n${take}\nRETURNING q.flow_id::text AS flow_id, q.status, q.version`, values };
+  return {
+    text: `${claim}, claimed AS (
+${take}
+RETURNING q.flow_id, q.status, q.version
 )
-UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
-FROM claimable WHERE q.flow_id = claimable.flow_id
-RETURNING q.flow_id::text AS flow_id, q.status, q.version`,
-    values: [owner, limit, leaseMs, skip.map((s) => s.flowId), skip.map((s) => s.version)],
+SELECT c.flow_id::text AS flow_id, c.status, c.version, e.seq, e.version AS event_version, ${isoTimestamp('e.ts')} AS ts,
+  e.event_type, e.schema_version, e.payload
+FROM claimed c LEFT JOIN event_log e ON e.flow_id = c.flow_id
+ORDER BY c.flow_id, e.version`,
+    values,
   };
 }
 
