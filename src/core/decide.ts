@@ -5,7 +5,7 @@ import { FlowNotRunnableError, type ArtifactIntegrityError } from './errors.js';
 import type { CachedFrom, FlowEvent, FlowEventBody, RetryScheduled, StepFailed, StepFinished, StepSkipped, StepStarted } from './events.js';
 import { flowFingerprint, stepFingerprint } from './fingerprint.js';
 import type { FlowPlan, StepPlan } from './flow-plan.js';
-import { failedStep, isEnded, type EndedFlowStatus, type FlowInstance, type StepSlot } from './flow-state.js';
+import { failedStep, isEnded, needsDone, type EndedFlowStatus, type FlowInstance, type StepSlot } from './flow-state.js';
 import { hashCanonical } from './hash.js';
 import { evolve } from './reducer.js';
 import { decideRetry } from './retry-decision.js';
@@ -41,6 +41,8 @@ export type Decision =
   | { kind: 'recover'; index: number; events: FlowEventBody[]; retry: RetryVerdict }
   /** Every step finished: commit the FlowCompleted. */
   | { kind: 'complete'; events: FlowEventBody[] }
+  /** Every step that could start is in flight in this process (`inFlight`): wait for one to end. */
+  | { kind: 'busy' }
   /** Nothing will ever run again. */
   | { kind: 'ended'; status: EndedFlowStatus };
 
@@ -52,11 +54,18 @@ export interface DecideOptions {
   now: number;
   /** Index of a step whose StepStarted this caller committed and has not run yet. */
   startedHere: number | null;
+  /**
+   * Steps this caller is starting or running at the same time (branches of a graph): not lost when
+   * Running, not to start again when Pending.
+   */
+  inFlight?: ReadonlySet<number>;
 }
 
-export function decide(flow: FlowInstance, plan: FlowPlan, { now, startedHere }: DecideOptions): Decision {
+const NONE: ReadonlySet<number> = new Set();
+
+export function decide(flow: FlowInstance, plan: FlowPlan, { now, startedHere, inFlight = NONE }: DecideOptions): Decision {
   if (isEnded(flow.status)) return { kind: 'ended', status: flow.status };
-  const running = flow.steps.findIndex((s) => s.status === 'Running');
+  const running = flow.steps.findIndex((s, i) => s.status === 'Running' && !inFlight.has(i));
   // A sharded step has no attempt of its own to lose: each shard is recovered on its own.
   if (running !== -1 && slotAt(flow, running).shards !== null) return { kind: 'shards', index: running };
   if (running !== -1 && running === startedHere) return { kind: 'run', index: running };
@@ -66,15 +75,25 @@ export function decide(flow: FlowInstance, plan: FlowPlan, { now, startedHere }:
     return { kind: 'recover', index: running, events, retry };
   }
   if (flow.cursor >= flow.steps.length) return { kind: 'complete', events: [completedEvent(flow)] };
-  const index = flow.cursor;
-  if (needsOnlySkipped(flow, index)) return { kind: 'skip', index, events: [skippedEvent(flow, plan, index, 'needs-skipped')] };
-  const notBefore = slotAt(flow, index).notBefore;
-  const until = notBefore === null ? 0 : Date.parse(notBefore);
-  if (until > now) return { kind: 'wait', index, until };
-  if (stepAt(plan, index).when !== null) return { kind: 'evaluate', index };
-  if (stepAt(plan, index).map !== undefined) return { kind: 'split', index };
-  return { kind: 'start', index, events: [startedEvent(flow, index)] };
+  // The first step in the flow's order that may start now; else the one whose retry is due soonest.
+  let waiting: { index: number; until: number } | null = null;
+  for (const index of flow.order) {
+    if (slotAt(flow, index).status !== 'Pending' || inFlight.has(index) || !needsDone(flow, index)) continue;
+    if (needsOnlySkipped(flow, index)) return { kind: 'skip', index, events: [skippedEvent(flow, plan, index, 'needs-skipped')] };
+    const notBefore = slotAt(flow, index).notBefore;
+    const until = notBefore === null ? 0 : Date.parse(notBefore);
+    if (until > now) {
+      if (waiting === null || until < waiting.until) waiting = { index, until };
+      continue;
+    }
+    if (stepAt(plan, index).when !== null) return { kind: 'evaluate', index };
+    if (stepAt(plan, index).map !== undefined) return { kind: 'split', index };
+    return { kind: 'start', index, events: [startedEvent(flow, index)] };
+  }
+  if (waiting !== null) return { kind: 'wait', index: waiting.index, until: waiting.until };
+  return { kind: 'busy' };
 }
+
 
 /** Whether step `index` needs steps and every one of them was skipped: then it is skipped too. */
 function needsOnlySkipped(flow: FlowInstance, index: number): boolean {

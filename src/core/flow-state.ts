@@ -103,9 +103,14 @@ export interface FlowInstance {
   version: number;
 }
 
-/** The step that is `Failed` (at most one: the flow's cursor), on a failed flow or a cancelled one. */
+/** The first step that is `Failed` (in a list, the only one; branches of a graph may each fail), on a failed flow or a cancelled one. */
 export function failedStep(flow: FlowInstance): StepSlot | undefined {
   return flow.steps.find((s) => s.status === 'Failed');
+}
+
+/** Whether every step that step `index` needs finished or was skipped: it may start. */
+export function needsDone(flow: Pick<FlowInstance, 'needs' | 'steps'>, index: number): boolean {
+  return (flow.needs[index] ?? []).every((i) => flow.steps[i]?.status === 'FinishedOk' || flow.steps[i]?.status === 'Skipped');
 }
 
 /** The status of a flow neither completed nor cancelled, from its steps' statuses. */

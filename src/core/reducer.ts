@@ -1,7 +1,7 @@
 import type { FlowShape, ShardPosition } from './definition.js';
 import { CorruptEventError, DefinitionMismatchError } from './errors.js';
 import type { EventOf, FlowEvent } from './events.js';
-import { openFlowStatus, type FlowInstance, type ShardSlot, type StepErrorEntry, type StepSlot } from './flow-state.js';
+import { needsDone, openFlowStatus, type FlowInstance, type ShardSlot, type StepErrorEntry, type StepSlot } from './flow-state.js';
 import { chainNeeds, topologicalOrder } from './step-graph.js';
 
 /** The state of a flow before its first event. */
@@ -121,7 +121,7 @@ function applyStep(state: FlowInstance, event: StepEvent, corrupt: (reason: stri
   };
   if (event.type === 'StepSkipped') {
     expect('Pending');
-    if (event.stepIndex !== state.cursor) corrupt(`step ${event.stepId} skipped before step ${state.cursor}`);
+    if (!needsDone(state, event.stepIndex)) corrupt(`step ${event.stepId} skipped before the steps it needs finished`);
     state.steps[event.stepIndex] = { ...slot, status: 'Skipped', fingerprint: event.fingerprint, outputs: [], notBefore: null };
     state.cursor = nextCursor(state);
     return state;
@@ -131,7 +131,7 @@ function applyStep(state: FlowInstance, event: StepEvent, corrupt: (reason: stri
   switch (event.type) {
     case 'StepStarted':
       expect('Pending');
-      if (event.stepIndex !== state.cursor) corrupt(`step ${event.stepId} started before step ${state.cursor}`);
+      if (!needsDone(state, event.stepIndex)) corrupt(`step ${event.stepId} started before the steps it needs finished`);
       if (event.attempt !== slot.attempts + 1) corrupt(`attempt ${event.attempt} after ${slot.attempts}`);
       state.steps[event.stepIndex] = {
         ...slot,
@@ -152,7 +152,7 @@ function applyStep(state: FlowInstance, event: StepEvent, corrupt: (reason: stri
         // A step satisfied from the cache need not start: its StepFinished may follow a Pending slot,
         // at the cursor, numbered as the attempt it replaces, and never after a cancellation.
         if (state.status === 'cancelled') corrupt(`cached StepFinished for step ${slot.stepId} after FlowCancelled`);
-        if (event.stepIndex !== state.cursor) corrupt(`step ${event.stepId} finished from the cache before step ${state.cursor}`);
+        if (!needsDone(state, event.stepIndex)) corrupt(`step ${event.stepId} finished from the cache before the steps it needs finished`);
         if (event.attempt !== slot.attempts + 1) corrupt(`cached attempt ${event.attempt} after ${slot.attempts}`);
       } else expect('Running');
       const unfinished = slot.shards?.findIndex((s) => s.status !== 'FinishedOk') ?? -1;

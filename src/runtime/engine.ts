@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { assertRunnable, decide, hasRunningAttempt, recordAttempt, skippedEvent, slotAt, startedEvent, type Decision } from '../core/decide.js';
 import { classifyError } from '../core/error-class.js';
 import { checkCondition } from './condition-check.js';
+import { isChain } from '../core/step-graph.js';
 import type { FlowDefinition, FlowShape } from '../core/definition.js';
 import { FlowLeasedError, RetryRejectedError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody, RetryScheduled } from '../core/events.js';
@@ -116,7 +117,7 @@ export class FlowEngine {
       if (first.kind === 'wait') await this.clock.sleep(first.until - this.clock.now());
       const decision = first.kind === 'wait' ? this.decide(session) : first;
       assertRunnable(session.flow);
-      if (decision.kind === 'ended' || decision.kind === 'wait') throw new Error(`Flow ${session.flowId} has nothing to run now`);
+      if (decision.kind === 'ended' || decision.kind === 'wait' || decision.kind === 'busy') throw new Error(`Flow ${session.flowId} has nothing to run now`);
       const outcome = await this.act(session, decision, () => false);
       return { flow: session.flow, outcome };
     });
@@ -136,11 +137,13 @@ export class FlowEngine {
     assertRunnable(session.flow);
     return this.underLease(session, options, async (lease) => {
       const chain = (): boolean => options.signal?.aborted !== true && !lease.signal.aborted;
+      if (!isChain(session.flow.needs)) return this.runBranches(session, options, chain);
       // A step whose StepStarted was committed (chained to the previous result) runs even when a stop
       // arrived during that commit: leaving it would make the next claimer record a false WORKER_LOST.
       while (session.startedHere !== null || chain()) {
         const decision = this.decide(session);
-        if (decision.kind === 'ended' || (decision.kind === 'wait' && options.waitForRetries === false)) break;
+        // `busy` needs steps in flight, which a list never has here: nothing left to do.
+        if (decision.kind === 'ended' || decision.kind === 'busy' || (decision.kind === 'wait' && options.waitForRetries === false)) break;
         if ((decision.kind === 'start' || decision.kind === 'split' || decision.kind === 'shards' || decision.kind === 'evaluate') && !this.fitsStep(session, decision.index)) break;
         if (decision.kind === 'wait') await this.clock.sleep(decision.until - this.clock.now());
         else await this.act(session, decision, chain);
@@ -207,8 +210,55 @@ export class FlowEngine {
     return this.metrics.rejected(flowId);
   }
 
+  /**
+   * `runToEnd` of a graph: every step whose needs are done starts at once, up to `concurrency` steps
+   * in flight, each committing its own start and outcome (nothing chained: the next decision is taken
+   * on the log as it then stands). When a step fails for good, or a stop comes, nothing new starts;
+   * the steps in flight finish and record their outcome first.
+   */
+  private async runBranches(session: FlowSession, options: RunOptions, chain: () => boolean): Promise<FlowInstance> {
+    const inFlight = new Map<number, Promise<void>>();
+    let thrown: { error: unknown } | undefined;
+    const settle = async (): Promise<void> => {
+      await Promise.race(inFlight.values());
+    };
+    for (;;) {
+      if (thrown !== undefined) break;
+      const decision = decide(session.flow, this.planOf(session), { now: this.clock.now(), startedHere: session.startedHere, inFlight: new Set(inFlight.keys()) });
+      if (decision.kind === 'ended') break;
+      if (decision.kind === 'busy' || (decision.kind === 'wait' && options.waitForRetries === false)) {
+        if (inFlight.size === 0) break;
+        await settle();
+        continue;
+      }
+      if (decision.kind === 'wait') {
+        await Promise.race([...inFlight.values(), this.clock.sleep(decision.until - this.clock.now())]);
+        continue;
+      }
+      if (decision.kind === 'complete' || decision.kind === 'skip' || decision.kind === 'recover') {
+        await this.act(session, decision, () => false);
+        continue;
+      }
+      const full = inFlight.size >= this.concurrency;
+      if (!chain() || full || !this.fitsStep(session, decision.index)) {
+        if (inFlight.size === 0) break;
+        await settle();
+        continue;
+      }
+      const index = decision.index;
+      const work = this.act(session, decision, () => false).then(
+        () => undefined,
+        (error: unknown) => void (thrown ??= { error }),
+      );
+      inFlight.set(index, work.finally(() => inFlight.delete(index)));
+    }
+    await Promise.all(inFlight.values());
+    if (thrown !== undefined) throw thrown.error;
+    return session.flow;
+  }
+
   /** Carries out one decision: its commit, and for a step the attempt and the commit of its outcome. */
-  private async act(session: FlowSession, decision: Exclude<Decision, { kind: 'wait' | 'ended' }>, chain: () => boolean): Promise<StepOutcome> {
+  private async act(session: FlowSession, decision: Exclude<Decision, { kind: 'wait' | 'ended' | 'busy' }>, chain: () => boolean): Promise<StepOutcome> {
     switch (decision.kind) {
       case 'complete':
         await session.commit(decision.events);

@@ -159,6 +159,7 @@ describe('decide and recordAttempt driven to the end (property)', () => {
           const decision = decide(flow, plan, { now: NOW, startedHere });
           if (decision.kind === 'ended') break;
           if (decision.kind === 'wait') throw new Error('no backoff: nothing waits');
+          if (decision.kind === 'busy') throw new Error('nothing is in flight: nothing is busy');
           if (decision.kind === 'complete' || decision.kind === 'recover') {
             flow = lookAhead(flow, decision.events); // the reducer throws on any event out of place
             startedHere = null;

@@ -85,6 +85,40 @@ for (const factory of engineStores)
       expect((await run(gated(5))).flowFingerprint).toBe(skipped.flowFingerprint);
     });
 
+    it('runs independent branches at the same time, up to --concurrency, with the hashes of one at a time', async () => {
+      const spans = new Map<string, [number, number]>();
+      const slow = (n: number): StepModule => ({
+        kind: 'transform',
+        version: '1',
+        run: async (ctx) => {
+          const start = Date.now();
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          spans.set(ctx.stepId, [start, Date.now()]);
+          return { outputs: [{ kind: 'number', payload: { n: n + ctx.input.length } }] };
+        },
+      });
+      const fanOut = defineFlow('fan-out', [
+        defineStep('root', number(1)),
+        ...[1, 2, 3, 4].map((k) => defineStep(`branch${k}`, slow(k), {}, { needs: ['root'] })),
+        defineStep('join', sum, {}, { needs: ['branch1', 'branch2', 'branch3', 'branch4'] }),
+      ]);
+      const runWith = async (concurrency: number) => {
+        spans.clear();
+        const engine = new FlowEngine({ store, concurrency });
+        const flowId = await engine.startFlow(fanOut);
+        const flow = await engine.runToEnd(flowId, fanOut);
+        const overlapping = [...spans.values()].filter(([start, end], i, all) => all.some(([s, e], j) => j !== i && s < end && start < e)).length;
+        return { flow, overlapping };
+      };
+      const one = await runWith(1);
+      const four = await runWith(4);
+      expect(one.flow.status).toBe('completed');
+      expect(one.overlapping).toBe(0);
+      expect(four.overlapping).toBeGreaterThan(0);
+      expect(four.flow.flowFingerprint).toBe(one.flow.flowFingerprint);
+      expect(four.flow.steps.map((s) => [s.fingerprint, s.outputs])).toEqual(one.flow.steps.map((s) => [s.fingerprint, s.outputs]));
+    });
+
     it('fails the step, Validation, when its condition names an output that is not there', async () => {
       const flow = await run(
         defineFlow('missing', [defineStep('count', number(3)), defineStep('gated', sum, {}, { when: { step: 'count', output: 'nope', path: '$.n', op: 'exists' } })]),
