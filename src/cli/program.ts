@@ -86,7 +86,7 @@ export function buildProgram(io: CliIo): Program {
     .option('-q, --quiet', 'no progress display')
     .option('--cache', 'satisfy every step from the step cache when it can (except steps declared cacheable: false)')
     .option('--no-cache', 'run every step, whatever the flow file says about cache')
-    .option('--concurrency <n>', 'shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
+    .option('--concurrency <n>', 'steps of a graph and shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
     .option('--cpus <n>', 'cores shared by the steps that declare resources (default: this machine\'s)', positiveInteger)
     .option('--memory-mb <m>', 'MiB shared by the steps that declare resources (default: this machine\'s memory)', positiveInteger)
     .action(act((ctx, file: string, opts: RunOptions) => runCommand(ctx, file, opts)));
@@ -98,7 +98,7 @@ export function buildProgram(io: CliIo): Program {
     .option('--flow <file>', 'the flow file, when not the one recorded by `run`')
     .option('--json', 'print one JSON document, as `run --json`')
     .option('-q, --quiet', 'no progress display')
-    .option('--concurrency <n>', 'shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
+    .option('--concurrency <n>', 'steps of a graph and shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
     .option('--cpus <n>', 'cores shared by the steps that declare resources (default: this machine\'s)', positiveInteger)
     .option('--memory-mb <m>', 'MiB shared by the steps that declare resources (default: this machine\'s memory)', positiveInteger)
     .action(act((ctx, flowId: string, opts: ResumeOptions) => resumeCommand(ctx, flowId, opts)));
