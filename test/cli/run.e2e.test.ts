@@ -20,7 +20,7 @@ steps:
 `;
 
 const FLOW_KEYS = ['errors', 'flowFingerprint', 'flowId', 'status', 'steps'];
-const STEP_KEYS = ['attempts', 'cached', 'cachedFrom', 'fingerprint', 'retryCount', 'shards', 'status', 'stepId'];
+const STEP_KEYS = ['attempts', 'cached', 'cachedFrom', 'fingerprint', 'needs', 'retryCount', 'shards', 'status', 'stepId'];
 const ERROR_KEYS = ['attemptNumber', 'details', 'errorClass', 'errorMessage', 'maxRetries', 'retryCount', 'shard', 'stepId', 'timestamp'];
 
 interface FlowJson {
@@ -73,8 +73,9 @@ describe('chemflow run, status, events, errors', { timeout: E2E_TIMEOUT_MS }, ()
       ['flaky', 'FinishedOk', 2, 1],
       ['double', 'FinishedOk', 1, 0],
     ]);
-    // No step is mapped: none has shards.
+    // No step is mapped: none has shards. A list: each step needs the one before it.
     expect(status.steps.map((s) => s.shards)).toEqual([null, null, null]);
+    expect(status.steps.map((s) => (s as unknown as { needs: string[] }).needs)).toEqual([[], ['seed'], ['flaky']]);
   });
 
   it('run --json prints the same document, and the same flow fingerprint on a second run', async () => {
