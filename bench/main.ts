@@ -7,6 +7,7 @@ import { cacheLookupBench } from './cache-lookup.js';
 import { errorTimelineBench } from './error-timeline.js';
 import { NativeUnavailableError, nativeBench } from './native.js';
 import { commandsBench } from './commands.js';
+import { graphsBench } from './graphs.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { serverFacts } from './pg-admin.js';
 import { shardsBench } from './shards.js';
@@ -103,6 +104,10 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<number> {
   if (options.sections.has('commands')) {
     log(`command steps: ${options.rounds} rounds of 20 \`true\` steps against 20 JavaScript steps, and 1,000 small files staged`);
     run.commands = await commandsBench({ rounds: options.rounds, steps: 20, files: 1000 }, log);
+  }
+  if (options.sections.has('graphs')) {
+    log(`graphs: a fan-out of 8 branches of 500 ms at --concurrency 1, 2, 4, and 100 steps as a graph against a list, ${options.rounds} rounds`);
+    run.graphs = await graphsBench({ rounds: options.rounds }, log);
   }
   if (options.sections.has('ui')) {
     log(`web dashboard: first flows page with ${options.historyFlows.toLocaleString('en-US')} flows, and a 10,000-event flow page`);

@@ -1,4 +1,4 @@
-export const SECTIONS = ['throughput', 'replay', 'errors', 'queue', 'prequeue', 'cache', 'shards', 'native', 'commands', 'ui'] as const;
+export const SECTIONS = ['throughput', 'replay', 'errors', 'queue', 'prequeue', 'cache', 'shards', 'native', 'commands', 'graphs', 'ui'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {

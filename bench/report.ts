@@ -8,6 +8,7 @@ import type { ReplayResult } from './replay.js';
 import type { ShardsResult, ShardTimes } from './shards.js';
 import type { NativeResult, PeakRss } from './native.js';
 import type { CommandsResult } from './commands.js';
+import type { GraphsResult } from './graphs.js';
 import { round, type Sample } from './stats.js';
 import type { ThroughputResult } from './throughput.js';
 
@@ -26,6 +27,7 @@ export interface BenchSummary {
   native?: NativeSummary;
   commands?: CommandsSummary;
   ui?: { flowsListMs: number; flowsPageMs: number; flowPageMs: number };
+  graphs?: { fanOut: { concurrency: number; seconds: number; bound: number; ratio: number }[]; listStepMs: number; graphStepMs: number; overheadRatio: number };
 }
 
 /** Command steps against JavaScript steps (ms per step, same run), and files staged per second. */
@@ -176,6 +178,7 @@ export interface BenchRun {
   shards?: ShardsResult;
   native?: NativeResult;
   commands?: CommandsResult;
+  graphs?: GraphsResult;
   ui?: UiBenchResult;
 }
 
@@ -189,8 +192,18 @@ export interface RunContext {
   server: Record<string, string>;
 }
 
-export function summarise({ throughput: t, replay, errorTimeline, queue, prequeue, cacheLookup: c, shards, native, commands, ui }: BenchRun): BenchSummary {
+export function summarise({ throughput: t, replay, errorTimeline, queue, prequeue, cacheLookup: c, shards, native, commands, ui, graphs }: BenchRun): BenchSummary {
   return {
+    ...(graphs === undefined
+      ? {}
+      : {
+          graphs: {
+            fanOut: graphs.fanOut.map((r) => ({ concurrency: r.concurrency, seconds: round(r.seconds.median), bound: r.bound, ratio: round(r.ratio) })),
+            listStepMs: round(graphs.listStepMs.median),
+            graphStepMs: round(graphs.graphStepMs.median),
+            overheadRatio: round(graphs.overheadRatio),
+          },
+        }),
     ...(ui === undefined ? {} : { ui: { flowsListMs: round(ui.flowsListMedianMs), flowsPageMs: round(ui.flowsPageMedianMs), flowPageMs: round(ui.flowPageMedianMs) } }),
     ...(t === undefined
       ? {}
@@ -377,7 +390,7 @@ export interface Target {
 /** Sequential chemflow / commit limit (1 connection) before the flow queue: the lower of the two full runs in BENCHMARKS.md. */
 export const SEQ_VS_COMMIT_BEFORE_QUEUE = 0.436;
 
-export function targets({ throughput: t, replay, errorTimeline, queue: q, prequeue: p, cacheLookup: c, shards, native, ui }: BenchRun): Target[] {
+export function targets({ throughput: t, replay, errorTimeline, queue: q, prequeue: p, cacheLookup: c, shards, native, ui, graphs }: BenchRun): Target[] {
   const atLeast = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value >= goal });
   const atMost = (name: string, value: number, goal: number, unit: Target['unit']): Target => ({ name, value, goal, unit, met: value <= goal });
   const one = q?.workers.rows.find((r) => r.workers === 1);
@@ -398,6 +411,7 @@ export function targets({ throughput: t, replay, errorTimeline, queue: q, preque
     ...(errorTimeline === undefined
       ? []
       : [atMost('error timeline < 2 ms median on 1,000,000 rows', errorTimeline.medianMs, 2, 'ms')]),
+    ...(graphs === undefined ? [] : [atMost(`graphs: per step, ${graphs.nodes} steps as a graph ≤ 1.2 × as a list`, graphs.overheadRatio, 1.2, '×')]),
     ...(ui === undefined ? [] : [atMost(`ui: first flows page (GET /api/flows) < 200 ms with ${number(ui.flows)} flows`, ui.flowsListMedianMs, 200, 'ms')]),
     ...(q === undefined
       ? []
@@ -497,6 +511,7 @@ export function renderTable(run: BenchRun, context: RunContext): string {
     run.shards === undefined ? null : shardsTable(run.shards),
     run.native === undefined ? null : nativeTable(run.native),
     run.commands === undefined ? null : commandsTable(run.commands),
+    run.graphs === undefined ? null : graphsLine(run.graphs),
     run.ui === undefined ? null : uiLine(run.ui),
   ];
   return [header, ...sections.filter((s) => s !== null), goals].join('\n\n') + '\n';
@@ -539,6 +554,14 @@ function replayTable(replay: ReplayResult): string {
       ['the reducer alone (events already decoded)', number(replay.foldOnly.median), 'events/s', noise(replay.foldOnly)],
     ],
     [false, true, false, true],
+  );
+}
+
+function graphsLine(g: GraphsResult): string {
+  const fan = g.fanOut.map((r) => `--concurrency ${r.concurrency} ${round(r.seconds.median)} s (bound ${r.bound} s, ${round(r.ratio)} ×)`).join(', ');
+  return (
+    `graphs (one process, PGlite in memory): a fan-out of ${g.branches} branches of ${g.branchMs} ms: ${fan}; ` +
+    `${g.nodes} steps, per step: as a list ${round(g.listStepMs.median)} ms, as a graph ${round(g.graphStepMs.median)} ms (${round(g.overheadRatio)} ×, median of ${g.rounds} paired rounds)`
   );
 }
 
