@@ -106,10 +106,13 @@ export function skippedEvent(flow: FlowInstance, plan: FlowPlan, index: number, 
   return { type: 'StepSkipped', stepIndex: index, stepId: slotAt(flow, index).stepId, reason, fingerprint: hashCanonical({ skipped: fingerprintOf(flow, plan, index) }) };
 }
 
-/** Whether step `index` is started by a chained commit: not when its start needs a read first (a split, a condition) or it is skipped. */
+/**
+ * Whether step `index` is started by a chained commit: in a list only (a graph's steps start by
+ * decision, several at a time), and not when its start needs a read first (a split, a condition).
+ */
 function chainable(flow: FlowInstance, plan: FlowPlan, index: number): boolean {
   const step = stepAt(plan, index);
-  return step.map === undefined && step.when === null && !needsOnlySkipped(flow, index);
+  return isChain(flow.needs) && step.map === undefined && step.when === null && !needsOnlySkipped(flow, index);
 }
 
 /**
@@ -361,7 +364,8 @@ function failedAttempt(
   if (!chain || Date.parse(retry.event.notBefore) > now) return { events, retry, starts: null };
   const after = lookAhead(flow, [failed, retry.event]);
   if (shard !== undefined) return { events: [...events, shardStartedEvent(after, index, shard)], retry, starts: index };
-  if (step.map !== undefined) return { events, retry, starts: null };
+  // A graph's steps start by decision (see `chainable`); a mapped step's start counts its shards.
+  if (step.map !== undefined || !isChain(flow.needs)) return { events, retry, starts: null };
   return { events: [...events, startedEvent(after, index)], retry, starts: index };
 }
 

@@ -212,8 +212,8 @@ export class FlowEngine {
 
   /**
    * `runToEnd` of a graph: every step whose needs are done starts at once, up to `concurrency` steps
-   * in flight, each committing its own start and outcome (nothing chained: the next decision is taken
-   * on the log as it then stands). When a step fails for good, or a stop comes, nothing new starts;
+   * in flight, each committing its own start and outcome (a graph chains nothing: the next decision is
+   * taken on the log as it then stands). When a step fails for good, or a stop comes, nothing new starts;
    * the steps in flight finish and record their outcome first.
    */
   private async runBranches(session: FlowSession, options: RunOptions, chain: () => boolean): Promise<FlowInstance> {
@@ -236,7 +236,7 @@ export class FlowEngine {
         continue;
       }
       if (decision.kind === 'complete' || decision.kind === 'skip' || decision.kind === 'recover') {
-        await this.act(session, decision, () => false);
+        await this.act(session, decision, chain);
         continue;
       }
       const full = inFlight.size >= this.concurrency;
@@ -246,7 +246,8 @@ export class FlowEngine {
         continue;
       }
       const index = decision.index;
-      const work = this.act(session, decision, () => false).then(
+      // Nothing is chained in a graph (core's `recordAttempt`): `chain` only says whether to go on.
+      const work = this.act(session, decision, chain).then(
         () => undefined,
         (error: unknown) => void (thrown ??= { error }),
       );
