@@ -87,7 +87,7 @@ const short = (text: string): string => (text.length > 70 ? `${text.slice(0, 69)
 let ws: Workspace;
 let pgSchema: TestSchema | undefined;
 let shims: string;
-/** The last flow id each database printed: what `<flowId>` and `3c1e…` in a command stand for. */
+/** The last flow id each database printed (by `--db`, DATABASE_URL or the default): what `<flowId>` and `3c1e…` in a command stand for. */
 const lastFlowId = new Map<string, string>();
 
 beforeAll(async () => {
@@ -189,7 +189,8 @@ async function runCommand(block: FencedBlock, c: DocCommand, blockEnv: Record<st
     blockEnv[name] = name === 'DATABASE_URL' && /^postgres(ql)?:\/\//.test(value) && pgSchema ? pgSchema.url : value;
     return;
   }
-  const database = blockEnv.DATABASE_URL ?? 'embedded';
+  // `--db` names the database on the command line itself; else DATABASE_URL; else the default embedded one.
+  const database = /--db[ =](\S+)/.exec(c.command)?.[1] ?? blockEnv.DATABASE_URL ?? 'embedded';
   const command = c.command.replace(/<flowId>|(?<!\w)[0-9a-f]{4}…/g, () => {
     const id = lastFlowId.get(database);
     if (id === undefined) throw new Error(`${where(block, c.line)}: \`${c.command}\` names a flow, but no command before it printed one`);
