@@ -8,7 +8,7 @@ import type { CachedFrom } from './events.js';
 import { resourcesProblems, type StepResources } from './resources.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
 import type { StepDataWriters, StepInput, StepOutput } from './step-data.js';
-import { declaredNeeds, flowGraph, type FlowGraph, type InputRef } from './step-graph.js';
+import { declaredNeeds, flowGraph, listNeeds, type FlowGraph, type InputRef } from './step-graph.js';
 import { storableJsonProblem, unstorableReason } from './storable.js';
 
 export type StepKind = 'source' | 'transform' | 'sink' | 'check';
@@ -258,7 +258,7 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
  */
 function definitionHashOf(steps: readonly StepDefinition[]): string {
   const needs = steps.map((_, index) => declaredNeeds(steps, index));
-  const chained = steps.map((s, index) => declaredNeeds([...steps.slice(0, index), { id: s.id, kind: s.kind }], index));
+  const chained = steps.map((_, index) => listNeeds(steps, index));
   return hashCanonical(
     steps.map((s, index) => ({
       id: s.id,

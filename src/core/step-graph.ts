@@ -60,7 +60,13 @@ export function declaredNeeds(steps: readonly StepLinks[], index: number): reado
   if (step === undefined) throw new RangeError(`no step at index ${index}`);
   if (step.needs !== undefined) return step.needs;
   if (step.inputs !== undefined) return [...new Set(Object.values(step.inputs).map((ref) => ref.step))];
-  if (step.kind === 'source' || index === 0) return [];
+  return listNeeds(steps, index);
+}
+
+/** What step `index` needs when it declares nothing: nothing for a source or the first step, else the step before it. */
+export function listNeeds(steps: readonly StepLinks[], index: number): readonly string[] {
+  const step = steps[index];
+  if (step === undefined || step.kind === 'source' || index === 0) return [];
   return [(steps[index - 1] as StepLinks).id];
 }
 

@@ -7,6 +7,7 @@ import type { FlowDefinition } from '../core/definition.js';
 import { ValidationError } from '../core/error-class.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { FlowSession } from './flow-session.js';
+import { sessionArtifacts } from './step-attempt.js';
 
 /** What a condition found: whether it holds, or the output it names is not there (the step's attempt fails, Validation). */
 export type ConditionCheck = { ok: true; holds: boolean } | { ok: false; error: ValidationError };
@@ -24,13 +25,9 @@ export async function checkCondition(session: FlowSession<FlowDefinition>, index
   const slot = session.flow.steps[target];
   if (slot === undefined) return { ok: false, error: missing(step.id, condition, 'it is not a step of this flow') };
   if (slot.status === 'Skipped') return { ok: true, holds: false };
-  const hashes = slot.outputs;
-  const known = hashes.filter((h) => session.artifacts.has(h));
-  const read = known.length === hashes.length ? [] : await store.getArtifacts(hashes.filter((h) => !session.artifacts.has(h)));
-  const byHash = new Map<string, StoredArtifact>([...read.map((a) => [a.hash, a] as const), ...known.map((h) => [h, session.artifacts.get(h) as StoredArtifact] as const)]);
-  const outputs = hashes.flatMap((h) => byHash.get(h) ?? []);
-  const chosen = condition.output === null ? (outputs.length === 1 ? outputs[0] : undefined) : outputs.filter((o) => outputNameOf(o) === condition.output);
-  const artifact = Array.isArray(chosen) ? (chosen.length === 1 ? chosen[0] : undefined) : chosen;
+  const outputs = await sessionArtifacts(session, slot.outputs, store);
+  const candidates = condition.output === null ? outputs : outputs.filter((o) => outputNameOf(o) === condition.output);
+  const artifact = candidates.length === 1 ? candidates[0] : undefined;
   if (artifact === undefined) {
     const names = outputs.map((o) => outputNameOf(o)).join(', ') || 'none';
     const why =

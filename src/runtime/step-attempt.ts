@@ -95,14 +95,18 @@ export async function runStepAttempt(
  * bytes stay in the blob store).
  */
 export async function inputOf(session: FlowSession<FlowDefinition>, index: number, store: FlowStore): Promise<StoredArtifact[]> {
-  const hashes = inputHashesOf(session.flow, index);
-  const missing = hashes.filter((h) => !session.artifacts.has(h));
-  if (missing.length > 0) for (const a of await store.getArtifacts(missing)) session.artifacts.set(a.hash, a);
-  const input = hashes.flatMap((h) => session.artifacts.get(h) ?? []);
+  const input = await sessionArtifacts(session, inputHashesOf(session.flow, index), store);
   // In a list only the latest step's outputs are needed again: keep memory flat on long flows. A graph
   // keeps what it read (manifests and small payloads): a later branch may need it.
   if (isChain(session.flow.needs)) session.artifacts = new Map(input.map((a) => [a.hash, a]));
   return input;
+}
+
+/** The artifacts of `hashes`, in order: from the session's memory, else read from the store (and kept there). */
+export async function sessionArtifacts(session: FlowSession<FlowDefinition>, hashes: readonly string[], store: FlowStore): Promise<StoredArtifact[]> {
+  const missing = hashes.filter((h) => !session.artifacts.has(h));
+  if (missing.length > 0) for (const a of await store.getArtifacts(missing)) session.artifacts.set(a.hash, a);
+  return hashes.flatMap((h) => session.artifacts.get(h) ?? []);
 }
 
 /**
