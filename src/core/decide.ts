@@ -107,12 +107,19 @@ export function skippedEvent(flow: FlowInstance, plan: FlowPlan, index: number, 
 }
 
 /**
- * Whether step `index` is started by a chained commit: in a list only (a graph's steps start by
- * decision, several at a time), and not when its start needs a read first (a split, a condition).
+ * The step a chained commit starts after `after` (the flow once the outcome is recorded), if any: in a
+ * list the next step; in a graph the one `decide` would start next (`chain` is only asked for when no
+ * other step is in flight). Never a step whose start needs a read first (a split, a condition) or one
+ * that is skipped.
  */
-function chainable(flow: FlowInstance, plan: FlowPlan, index: number): boolean {
-  const step = stepAt(plan, index);
-  return isChain(flow.needs) && step.map === undefined && step.when === null && !needsOnlySkipped(flow, index);
+function chainedStart(after: FlowInstance, plan: FlowPlan, now: number): number | null {
+  if (isChain(after.needs)) {
+    const next = after.cursor;
+    const step = stepAt(plan, next);
+    return step.map === undefined && step.when === null && !needsOnlySkipped(after, next) ? next : null;
+  }
+  const next = decide(after, plan, { now, startedHere: null });
+  return next.kind === 'start' ? next.index : null;
 }
 
 /**
@@ -282,7 +289,9 @@ export interface RecordOptions {
   now: number;
   /**
    * Start what comes next in the same commit: the next step after a success, or the retry of a failure
-   * when it is due at once. Its StepStarted is still durable before it runs, with one commit fewer.
+   * when it is due at once (in a graph, the step `decide` would start next). Its StepStarted is still
+   * durable before it runs, with one commit fewer. A caller running other steps of the same flow at
+   * the same time passes false: a chained start is the one step it runs next.
    */
   chain: boolean;
 }
@@ -311,9 +320,9 @@ export function recordAttempt(flow: FlowInstance, plan: FlowPlan, index: number,
   const events: FlowEventBody[] = [...signalEvents(slot, index, outcome.signals), finished];
   const after = lookAhead(flow, [finished]);
   if (after.cursor >= after.steps.length) return { events: [...events, completedEvent(after)], retry: null, starts: null };
-  const next = after.cursor;
   // A mapped step is not chained: its StepStarted counts its shards, known once its input is read.
-  if (!options.chain || !chainable(after, plan, next)) return { events, retry: null, starts: null };
+  const next = options.chain ? chainedStart(after, plan, options.now) : null;
+  if (next === null) return { events, retry: null, starts: null };
   return { events: [...events, startedEvent(after, next)], retry: null, starts: next };
 }
 
@@ -364,9 +373,11 @@ function failedAttempt(
   if (!chain || Date.parse(retry.event.notBefore) > now) return { events, retry, starts: null };
   const after = lookAhead(flow, [failed, retry.event]);
   if (shard !== undefined) return { events: [...events, shardStartedEvent(after, index, shard)], retry, starts: index };
-  // A graph's steps start by decision (see `chainable`); a mapped step's start counts its shards.
-  if (step.map !== undefined || !isChain(flow.needs)) return { events, retry, starts: null };
-  return { events: [...events, startedEvent(after, index)], retry, starts: index };
+  // A mapped step's start counts its shards; in a graph, the step `decide` would start next.
+  if (step.map !== undefined) return { events, retry, starts: null };
+  const next = isChain(flow.needs) ? index : chainedStart(after, plan, now);
+  if (next === null) return { events, retry, starts: null };
+  return { events: [...events, startedEvent(after, next)], retry, starts: next };
 }
 
 /** Asks the step's policy whether this failure is retried by itself (the same gate as a manual retry). */

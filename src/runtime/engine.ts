@@ -39,6 +39,15 @@ export type { FlowHandle } from './flow-session.js';
  * of those events. A step's StepStarted is committed before its work begins, and its result (with the
  * next step's StepStarted, so a step costs one commit) before the next step runs.
  */
+/**
+ * Whether a run goes on after the step at hand (`goOn`: no stop was asked for, the lease is held) and
+ * whether that step's outcome may start the next step in the same commit (`chain`).
+ */
+interface Pace {
+  goOn: () => boolean;
+  chain: () => boolean;
+}
+
 export class FlowEngine {
   private readonly store: FlowStore;
   private readonly policy: RetryPolicy;
@@ -118,7 +127,7 @@ export class FlowEngine {
       const decision = first.kind === 'wait' ? this.decide(session) : first;
       assertRunnable(session.flow);
       if (decision.kind === 'ended' || decision.kind === 'wait' || decision.kind === 'busy') throw new Error(`Flow ${session.flowId} has nothing to run now`);
-      const outcome = await this.act(session, decision, () => false);
+      const outcome = await this.act(session, decision, { goOn: () => false, chain: () => false });
       return { flow: session.flow, outcome };
     });
   }
@@ -146,7 +155,7 @@ export class FlowEngine {
         if (decision.kind === 'ended' || decision.kind === 'busy' || (decision.kind === 'wait' && options.waitForRetries === false)) break;
         if ((decision.kind === 'start' || decision.kind === 'split' || decision.kind === 'shards' || decision.kind === 'evaluate') && !this.fitsStep(session, decision.index)) break;
         if (decision.kind === 'wait') await this.clock.sleep(decision.until - this.clock.now());
-        else await this.act(session, decision, chain);
+        else await this.act(session, decision, { goOn: chain, chain });
       }
       return session.flow;
     });
@@ -212,9 +221,9 @@ export class FlowEngine {
 
   /**
    * `runToEnd` of a graph: every step whose needs are done starts at once, up to `concurrency` steps
-   * in flight, each committing its own start and outcome (a graph chains nothing: the next decision is
-   * taken on the log as it then stands). When a step fails for good, or a stop comes, nothing new starts;
-   * the steps in flight finish and record their outcome first.
+   * in flight, each committing its own start and outcome; a step that was alone in flight chains the
+   * next step's start to its outcome, as a list does. When a step fails for good, or a stop comes,
+   * nothing new starts; the steps in flight finish and record their outcome first.
    */
   private async runBranches(session: FlowSession, options: RunOptions, chain: () => boolean): Promise<FlowInstance> {
     const inFlight = new Map<number, Promise<void>>();
@@ -236,18 +245,21 @@ export class FlowEngine {
         continue;
       }
       if (decision.kind === 'complete' || decision.kind === 'skip' || decision.kind === 'recover') {
-        await this.act(session, decision, chain);
+        await this.act(session, decision, { goOn: chain, chain });
         continue;
       }
       const full = inFlight.size >= this.concurrency;
-      if (!chain() || full || !this.fitsStep(session, decision.index)) {
+      // A step whose StepStarted was chained to the last outcome runs even when a stop came meanwhile.
+      if (decision.kind !== 'run' && (!chain() || full || !this.fitsStep(session, decision.index))) {
         if (inFlight.size === 0) break;
         await settle();
         continue;
       }
       const index = decision.index;
-      // Nothing is chained in a graph (core's `recordAttempt`): `chain` only says whether to go on.
-      const work = this.act(session, decision, chain).then(
+      // A step's outcome starts the next one in the same commit only while it is the one step in flight:
+      // then the loop waits for it, and runs the chained step (`run`) as soon as it returns.
+      const alone = (): boolean => chain() && inFlight.size === 1 && inFlight.has(index);
+      const work = this.act(session, decision, { goOn: chain, chain: alone }).then(
         () => undefined,
         (error: unknown) => void (thrown ??= { error }),
       );
@@ -259,7 +271,7 @@ export class FlowEngine {
   }
 
   /** Carries out one decision: its commit, and for a step the attempt and the commit of its outcome. */
-  private async act(session: FlowSession, decision: Exclude<Decision, { kind: 'wait' | 'ended' | 'busy' }>, chain: () => boolean): Promise<StepOutcome> {
+  private async act(session: FlowSession, decision: Exclude<Decision, { kind: 'wait' | 'ended' | 'busy' }>, pace: Pace): Promise<StepOutcome> {
     switch (decision.kind) {
       case 'complete':
         await session.commit(decision.events);
@@ -272,18 +284,18 @@ export class FlowEngine {
       case 'start':
         await session.commit(decision.events);
         if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
-        return this.attempt(session, decision.index, chain);
+        return this.attempt(session, decision.index, pace);
       case 'run':
-        return this.attempt(session, decision.index, chain);
+        return this.attempt(session, decision.index, pace);
       case 'split':
-        return this.split(session, decision.index, chain);
+        return this.split(session, decision.index, pace);
       case 'skip':
         await session.commit(decision.events);
         return { kind: 'skipped', stepId: slotAt(session.flow, decision.index).stepId };
       case 'evaluate':
-        return this.evaluate(session, decision.index, chain);
+        return this.evaluate(session, decision.index, pace);
       case 'shards':
-        return this.sharded(session, decision.index, chain);
+        return this.sharded(session, decision.index, pace);
     }
   }
 
@@ -321,23 +333,29 @@ export class FlowEngine {
     return this.resources === undefined || this.resources.fits(session.definition.steps[index]?.resources);
   }
 
-  /** `chain`, and the step after `index` fits here: a step no attempt of this process could run is never started by it. */
+  /**
+   * `chain`, and the step a chained commit may start fits here: a step no attempt of this process could
+   * run is never started by it. In a list that is the step after `index`; in a graph any step may come
+   * next, so a graph chains only when every step fits.
+   */
   private chainTo(session: FlowSession, index: number, chain: () => boolean): () => boolean {
-    return () => chain() && (index + 1 >= session.definition.steps.length || this.fitsStep(session, index + 1));
+    const steps = session.definition.steps;
+    if (!isChain(session.flow.needs)) return () => chain() && steps.every((_, i) => this.fitsStep(session, i));
+    return () => chain() && (index + 1 >= steps.length || this.fitsStep(session, index + 1));
   }
 
   /** Starts the mapped step `index` sharded (or whole, when its input does not split) and runs it. */
-  private async split(session: FlowSession, index: number, chain: () => boolean): Promise<StepOutcome> {
-    if (!(await splitStep(session, this.planOf(session), index, this.shardIo(session, index)))) return this.attempt(session, index, chain);
+  private async split(session: FlowSession, index: number, pace: Pace): Promise<StepOutcome> {
+    if (!(await splitStep(session, this.planOf(session), index, this.shardIo(session, index)))) return this.attempt(session, index, pace);
     if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
-    return this.sharded(session, index, chain);
+    return this.sharded(session, index, pace);
   }
 
   /**
    * Step `index` has a condition: skipped when it is false, run when it holds. When the output it
    * names is not there, the step's attempt fails (Validation), with its error row, like any attempt.
    */
-  private async evaluate(session: FlowSession, index: number, chain: () => boolean): Promise<StepOutcome> {
+  private async evaluate(session: FlowSession, index: number, pace: Pace): Promise<StepOutcome> {
     const plan = this.planOf(session);
     const check = await checkCondition(session, index, this.store);
     const { stepId } = slotAt(session.flow, index);
@@ -345,10 +363,10 @@ export class FlowEngine {
       await session.commit([skippedEvent(session.flow, plan, index, 'condition')]);
       return { kind: 'skipped', stepId };
     }
-    if (check.ok && plan.steps[index]?.map !== undefined) return this.split(session, index, chain);
+    if (check.ok && plan.steps[index]?.map !== undefined) return this.split(session, index, pace);
     await session.commit([startedEvent(session.flow, index)]);
     if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
-    if (check.ok) return this.attempt(session, index, chain);
+    if (check.ok) return this.attempt(session, index, pace);
     const attempt = slotAt(session.flow, index).attempts;
     const recorded = recordAttempt(session.flow, plan, index, { ok: false, error: classifyError(check.error), signals: [] }, { now: this.clock.now(), chain: false });
     await session.commit(recorded.events);
@@ -356,12 +374,12 @@ export class FlowEngine {
   }
 
   /** Coordinates the Running sharded step `index` to its end (or until stopped). */
-  private async sharded(session: FlowSession, index: number, chain: () => boolean): Promise<StepOutcome> {
+  private async sharded(session: FlowSession, index: number, pace: Pace): Promise<StepOutcome> {
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
     const end = await runShardedStep(session, this.planOf(session), index, this.shardIo(session, index), {
       stop: session.stop,
-      chain,
-      chainNext: this.chainTo(session, index, chain),
+      chain: pace.goOn,
+      chainNext: this.chainTo(session, index, pace.chain),
     });
     if (end.kind === 'finished') return { kind: 'finished', stepId, attempt };
     if (session.flow.status === 'cancelled') return { kind: 'cancelled' };
@@ -389,13 +407,13 @@ export class FlowEngine {
   }
 
   /** Runs the Running attempt of step `index` and commits its outcome (chaining what comes next). */
-  private async attempt(session: FlowSession, index: number, chain: () => boolean): Promise<StepOutcome> {
+  private async attempt(session: FlowSession, index: number, pace: Pace): Promise<StepOutcome> {
     session.beginAttempt();
     const plan = this.planOf(session);
     const { stepId, attempts: attempt } = slotAt(session.flow, index);
     const io = { store: this.store, baseDir: session.setup.baseDir ?? this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, resources: this.resources, workRoot: this.workRoot };
     const run = await runStepAttempt(session, plan, index, io);
-    chain = this.chainTo(session, index, chain);
+    const chain = this.chainTo(session, index, pace.chain);
     let outcome = run.outcome;
     let recorded = recordAttempt(session.flow, plan, index, outcome, { now: this.clock.now(), chain: !run.corruptInput && chain() });
     try {
