@@ -77,4 +77,61 @@ describe('commits per run', () => {
     expect(outcome).toMatchObject({ kind: 'failed', stepId: 'b' });
     expect(store.commits.at(-1)).toEqual(['StepFailed', 'RetryScheduled']);
   });
+
+  it('a graph run one step at a time chains each start into the outcome before it, as a list does', async () => {
+    const store = new RecordingStore();
+    const seen: FlowEvent[][] = [];
+    const step = (id: string, needs?: string[]): StepDefinition => ({
+      id,
+      kind: needs === undefined ? 'source' : 'transform',
+      baseParams: {},
+      ...(needs === undefined ? {} : { needs }),
+      run: async (ctx) => {
+        seen.push(await store.list(ctx.flowId));
+        return { outputs: [{ kind: 'id', payload: { id } }] };
+      },
+    });
+    // Each step needs the source and the step before it: a graph (not the list default) with one order.
+    const flow = defineFlow('line-graph', [step('s'), step('a', ['s']), step('b', ['s', 'a']), step('c', ['s', 'b'])]);
+    const engine = new FlowEngine({ store, concurrency: 1 });
+    const state = await engine.runToEnd(await engine.startFlow(flow), flow);
+    expect(state.status).toBe('completed');
+    expect(store.commits).toEqual([
+      ['FlowInitialized'],
+      ['StepStarted'],
+      ['StepFinished', 'StepStarted'],
+      ['StepFinished', 'StepStarted'],
+      ['StepFinished', 'StepStarted'],
+      ['StepFinished', 'FlowCompleted'],
+    ]);
+    const started = (events: FlowEvent[]) => events.filter((e) => e.type === 'StepStarted').length;
+    expect(seen.map(started)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a graph with two branches in flight starts each step once, whichever outcome chains the next start', async () => {
+    const store = new RecordingStore();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const step = (id: string, needs: string[] | undefined, wait: boolean): StepDefinition => ({
+      id,
+      kind: needs === undefined ? 'source' : 'transform',
+      baseParams: {},
+      ...(needs === undefined ? {} : { needs }),
+      run: async () => {
+        if (wait) await gate;
+        else release();
+        return { outputs: [{ kind: 'id', payload: { id } }] };
+      },
+    });
+    // b waits until c runs: both are in flight together.
+    const flow = defineFlow('fork', [step('a', undefined, false), step('b', ['a'], true), step('c', ['a'], false), step('d', ['b', 'c'], false)]);
+    const engine = new FlowEngine({ store, concurrency: 2 });
+    const state = await engine.runToEnd(await engine.startFlow(flow), flow);
+    expect(state.status).toBe('completed');
+    expect(state.steps.map((s) => s.attempts)).toEqual([1, 1, 1, 1]);
+    expect(store.commits.flat().filter((t) => t === 'StepStarted')).toHaveLength(4);
+    expect(store.commits.flat()).not.toContain('StepFailed');
+    // a finished alone: its outcome started b in the same commit.
+    expect(store.commits[2]).toEqual(['StepFinished', 'StepStarted']);
+  });
 });
