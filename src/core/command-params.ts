@@ -32,9 +32,9 @@ export interface CommandProblem {
 }
 
 export interface CommandParamsContext {
-  /** The id of the step before it; null for the first step. */
+  /** The id of the one step it reads (the step before it, or the one its `needs` names); null for a source. */
   previousStep: string | null;
-  /** The output names of the previous step when known (a command step's `outputs` keys); null when not. */
+  /** The output names of that step when known (a command step's `outputs` keys); null when not. */
   previousOutputs: readonly string[] | null;
   /** The script's name and content hash, when it has one. */
   script: { name: string; sha256: string } | null;
@@ -138,7 +138,7 @@ function inputsOf(
     }
     const ref = parseInputRef(from, context.previousStep);
     if (ref === undefined) {
-      add(at, `${JSON.stringify(from)}: a command step reads the previous step's outputs (until flows are graphs): write ${context.previousStep} or ${context.previousStep}.OUTPUT`);
+      add(at, `${JSON.stringify(from)}: a command step reads the outputs of the one step it needs (${context.previousStep}): write ${context.previousStep} or ${context.previousStep}.OUTPUT, or name another step in needs`);
       continue;
     }
     if (ref.output !== null && context.previousOutputs !== null && !context.previousOutputs.includes(ref.output))

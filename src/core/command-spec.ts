@@ -28,7 +28,7 @@ export const OUTPUT_FORMATS = ['csv', 'jsonl', 'json'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface CommandInputSpec extends JsonObject {
-  /** The step it comes from (until flows are graphs: the previous step). */
+  /** The step it comes from: the one step the command step needs. */
   step: string;
   /** The output of that step, by name; null: the step's only output. */
   output: string | null;

@@ -10,7 +10,7 @@ import type { StepInput } from './schema.js';
 
 /**
  * A `command:` step of a flow file → a command step definition, or `undefined` with its problems
- * recorded at their lines: placeholders, inputs (only the previous step, until flows are graphs),
+ * recorded at their lines: placeholders, inputs (outputs of the one step it needs),
  * output paths, exit codes, env, and the script (read now: its content hash enters the definition).
  */
 export async function bindCommandStep(

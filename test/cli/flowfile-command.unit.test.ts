@@ -121,8 +121,8 @@ steps:
         expect.stringMatching(/^10 invalid_command steps\[1\]\.exitCodes: transient: expected exit codes from 1 to 255/),
         expect.stringMatching(/^10 invalid_command steps\[1\]\.exitCodes: exit code 2 is listed both as permanent and as validation/),
         expect.stringMatching(/^13 invalid_command steps\[2\]\.script: script not found: .*missing\.py/),
-        expect.stringMatching(/^16 invalid_command steps\[3\]\.inputs\.m: step script has no output named "molecules"|^16 invalid_command steps\[3\]\.inputs\.m: .*previous step/),
-        expect.stringMatching(/^19 invalid_command steps\[4\]\.inputs\.m: "paths": a command step reads the previous step's outputs/),
+        expect.stringMatching(/^16 invalid_command steps\[3\]\.inputs\.m: step script has no output named "molecules"|^16 invalid_command steps\[3\]\.inputs\.m: .*the one step it needs/),
+        expect.stringMatching(/^19 invalid_command steps\[4\]\.inputs\.m: "paths": a command step reads the outputs of the one step it needs/),
       ]),
     );
   });

@@ -145,7 +145,7 @@ describe('commandParamsOf', () => {
     const text = problems.map((p) => `${p.path.join('.')}: ${p.message}`);
     expect(text).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^inputs\.y: .*previous step/),
+        expect.stringMatching(/^inputs\.y: .*the one step it needs \(read\)/),
         expect.stringMatching(/^outputs\.a\.path: .*leaves the working directory/),
         expect.stringMatching(/^outputs\.b\.path: .*absolute/),
         expect.stringMatching(/^outputs\.c\.path: .*reserved/),

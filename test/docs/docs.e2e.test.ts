@@ -33,6 +33,7 @@ import { cliShape, shownCommandProblems, type ShownContext } from './shown-comma
 const DOC_FILES = [
   'README.md',
   ...(await readdir(join(ROOT, 'docs'))).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`),
+  ...(await readdir(join(ROOT, 'docs', 'recipes'))).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/recipes/${f}`),
   ...(await readdir(join(ROOT, 'examples'), { withFileTypes: true }))
     .filter((e) => e.isDirectory())
     .map((e) => `examples/${e.name}/README.md`)
@@ -242,7 +243,20 @@ describe('the documentation, run as printed', () => {
     });
   }
 
-  for (const block of BLOCKS.filter((b) => b.lang === 'yaml')) {
+  // A block marked `<!-- a step of FILE -->` shows steps of a flow file of the checkout: they are that file's, which loads.
+  for (const block of BLOCKS.filter((b) => b.lang === 'yaml' && stepsOfFile(b) !== null)) {
+    const file = stepsOfFile(block) as string;
+    it(`${where(block, block.line)}: the steps shown are ${file}'s, which loads`, async () => {
+      const shown = parse(block.text) as unknown;
+      const steps = (Array.isArray(shown) ? shown : [shown]) as { id?: unknown }[];
+      const original = parse(await readFile(join(ROOT, file), 'utf8')) as { steps: { id: unknown }[] };
+      for (const step of steps) expect(step, `${where(block, block.line)}: step ${String(step.id)} of ${file}`).toEqual(original.steps.find((s) => s.id === step.id));
+      const loaded = await loadFlowFile(join(ROOT, file), { builtins: BUILTIN_STEPS, cwd: ROOT });
+      expect(loaded.definition.steps.map((s) => s.id)).toEqual(expect.arrayContaining(steps.map((s) => s.id)));
+    });
+  }
+
+  for (const block of BLOCKS.filter((b) => b.lang === 'yaml' && stepsOfFile(b) === null)) {
     it(`${where(block, block.line)}: the flow file${isFragment(block) ? ' (completed into a flow file)' : ''} loads`, async () => {
       // Beside the workspace's steps/, which the examples' module paths name.
       const file = await ws.write(`doc-flow-${block.file.replace(/\W/g, '_')}-${block.line}.yaml`, flowFileOf(block));
@@ -293,6 +307,15 @@ function sqlStatements(block: FencedBlock): string[] {
 }
 
 /** A block that shows part of a flow file: a list of steps, or a file without its `name`. */
+/** The flow file of the checkout a block's steps are taken from (`<!-- a step of FILE -->`), or null. */
+function stepsOfFile(block: FencedBlock): string | null {
+  for (const marker of block.markers) {
+    const match = /^a step of (\S+)$/.exec(marker);
+    if (match) return match[1] ?? null;
+  }
+  return null;
+}
+
 function isFragment(block: FencedBlock): boolean {
   const document: unknown = parse(block.text);
   return Array.isArray(document) || (typeof document === 'object' && document !== null && !('name' in document));
