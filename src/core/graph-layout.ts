@@ -97,19 +97,46 @@ export function layoutGraph(needs: readonly (readonly number[])[], options: Grap
       else passes.set(`${slot.edge}:${layer}`, { x, y: y + nodeHeight / 2 });
     }),
   );
-  const edges: LaidEdge[] = edgeList.map((edge, e) => {
-    const from = nodes[edge.from] as LaidNode;
-    const to = nodes[edge.to] as LaidNode;
-    const points: Point[] = [{ x: from.x + nodeWidth, y: from.y + nodeHeight / 2 }];
-    for (let layer = from.layer + 1; layer < to.layer; layer++) {
+  // The middle of each arrow: its passages through the columns between its ends.
+  const middles = edgeList.map((edge, e) => {
+    const points: Point[] = [];
+    for (let layer = (layerOf[edge.from] as number) + 1; layer < (layerOf[edge.to] as number); layer++) {
       const pass = passes.get(`${e}:${layer}`) as Point;
       // Straight across the column it passes: where a box would be, the arrow runs level.
       points.push(pass, { x: pass.x + nodeWidth, y: pass.y });
     }
-    points.push({ x: to.x, y: to.y + nodeHeight / 2 });
+    return points;
+  });
+  const centreY = (index: number): number => (nodes[index] as LaidNode).y + nodeHeight / 2;
+  // Several arrows leaving (or entering) one box leave from points spread down its side, in the order
+  // of where they go (come from), so their heads do not pile up on one point.
+  const exits = ports(edgeList.map((edge, e) => ({ node: edge.from, toward: middles[e]?.[0]?.y ?? centreY(edge.to), tie: edge.to })), nodes);
+  const entries = ports(edgeList.map((edge, e) => ({ node: edge.to, toward: middles[e]?.at(-1)?.y ?? centreY(edge.from), tie: edge.from })), nodes);
+  const edges: LaidEdge[] = edgeList.map((edge, e) => {
+    const from = nodes[edge.from] as LaidNode;
+    const to = nodes[edge.to] as LaidNode;
+    const points: Point[] = [{ x: from.x + nodeWidth, y: exits[e] as number }, ...(middles[e] ?? []), { x: to.x, y: entries[e] as number }];
     return { from: edge.from, to: edge.to, points };
   });
   return { width, height, nodes, edges, layers };
+}
+
+/**
+ * Where each arrow meets its box's side (a y): the arrows at one box sorted by where they head
+ * (`toward`, then `tie`) and spread evenly down the side; one arrow alone meets the middle.
+ */
+function ports(ends: readonly { node: number; toward: number; tie: number }[], nodes: readonly LaidNode[]): number[] {
+  const byNode = new Map<number, number[]>();
+  ends.forEach((end, e) => byNode.set(end.node, [...(byNode.get(end.node) ?? []), e]));
+  const result: number[] = new Array<number>(ends.length).fill(0);
+  for (const [node, list] of byNode) {
+    const box = nodes[node] as LaidNode;
+    const sorted = [...list].sort((a, b) => (ends[a] as { toward: number }).toward - (ends[b] as { toward: number }).toward || (ends[a] as { tie: number }).tie - (ends[b] as { tie: number }).tie);
+    sorted.forEach((e, k) => {
+      result[e] = box.y + (box.height * (k + 1)) / (sorted.length + 1);
+    });
+  }
+  return result;
 }
 
 /** Each step's column: 0 for a step that needs nothing, else one more than the highest of its needs. */

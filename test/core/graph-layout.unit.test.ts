@@ -36,8 +36,15 @@ function checkDrawing(needs: readonly (readonly number[])[], layout: GraphLayout
     const from = layout.nodes[edge.from] as LaidNode;
     const to = layout.nodes[edge.to] as LaidNode;
     expect(from.layer).toBeLessThan(to.layer);
-    expect(edge.points[0]).toEqual({ x: from.x + from.width, y: from.y + from.height / 2 });
-    expect(edge.points[edge.points.length - 1]).toEqual({ x: to.x, y: to.y + to.height / 2 });
+    // From the right side of the box needed to the left side of the box that needs it.
+    const first = edge.points[0] as { x: number; y: number };
+    const last = edge.points[edge.points.length - 1] as { x: number; y: number };
+    expect(first.x).toBe(from.x + from.width);
+    expect(first.y).toBeGreaterThan(from.y);
+    expect(first.y).toBeLessThan(from.y + from.height);
+    expect(last.x).toBe(to.x);
+    expect(last.y).toBeGreaterThan(to.y);
+    expect(last.y).toBeLessThan(to.y + to.height);
     for (let i = 1; i < edge.points.length; i++) {
       const p = edge.points[i - 1] as { x: number; y: number };
       const q = edge.points[i] as { x: number; y: number };
@@ -69,7 +76,11 @@ describe('the layered drawing of a flow graph', () => {
     checkDrawing(chainNeeds(5), layout);
     expect(new Set(layout.nodes.map((n) => n.y)).size).toBe(1);
     expect(layout.nodes.map((n) => n.layer)).toEqual([0, 1, 2, 3, 4]);
-    for (const edge of layout.edges) expect(edge.points).toHaveLength(2);
+    for (const edge of layout.edges) {
+      expect(edge.points).toHaveLength(2);
+      expect(edge.points[0]?.y).toBe(layout.nodes[0]!.y + DEFAULT_GRAPH_LAYOUT.nodeHeight / 2);
+      expect(edge.points[1]?.y).toBe(edge.points[0]?.y);
+    }
     const { nodeWidth, nodeHeight, layerGap, margin } = DEFAULT_GRAPH_LAYOUT;
     expect(layout.width).toBe(2 * margin + 5 * nodeWidth + 4 * layerGap);
     expect(layout.height).toBe(2 * margin + nodeHeight);
@@ -82,6 +93,9 @@ describe('the layered drawing of a flow graph', () => {
     expect([b?.slot, c?.slot]).toEqual([0, 1]);
     expect(a?.y).toBe(((b?.y ?? 0) + (c?.y ?? 0)) / 2);
     expect(d?.y).toBe(a?.y);
+    // The two arrows into the join meet its side at two points, the upper branch's above.
+    const into = layout.edges.filter((e) => e.to === 3).map((e) => e.points.at(-1)?.y ?? 0);
+    expect(into[0]).toBeLessThan(into[1] ?? 0);
   });
 
   it('draws a fan-out of 8 as one column of 8 between its source and its join', () => {
