@@ -61,14 +61,18 @@ describe.skipIf(skip)(`the Lipinski HTML report in headless Chromium${skip ? ` (
       // painted, not only as written), the retried step with its attempts and retries on it.
       const graph = page.locator('svg#flow-graph');
       const nodes = await graph.locator('g.graph-node').evaluateAll((groups) =>
-        groups.map((g) => ({
-          step: g.getAttribute('data-step'),
-          fill: getComputedStyle(g.querySelector('rect') as Element).fill,
-          status: (g.querySelector('text.step-status') as Element).textContent,
-          statusColour: getComputedStyle(g.querySelector('text.step-status') as Element).fill,
-          attempts: (g.querySelector('text.step-attempts') as Element).textContent,
-          top: g.getBoundingClientRect().top,
-        })),
+        groups.map((g) => {
+          // Without the DOM types in the tests' compiler settings: the painted colour, as the browser computes it.
+          const paint = (selector: string): string => (g.ownerDocument.defaultView as unknown as { getComputedStyle(e: unknown): { fill: string } }).getComputedStyle(g.querySelector(selector)).fill;
+          return {
+            step: g.getAttribute('data-step'),
+            fill: paint('rect'),
+            status: g.querySelector('text.step-status')?.textContent,
+            statusColour: paint('text.step-status'),
+            attempts: g.querySelector('text.step-attempts')?.textContent,
+            top: g.getBoundingClientRect().top,
+          };
+        }),
       );
       const green = 'rgb(211, 249, 216)';
       const blue = 'rgb(208, 235, 255)';
