@@ -254,7 +254,10 @@ function retriesLedTo(log) {
 function eventDetail(e) {
   switch (e.type) {
     case 'FlowInitialized':
-      return `${e.flowName}: ${e.stepIds.join(' → ')}`;
+      // A list as its chain, a graph as each step with what it needs, as `chemflow events` prints it.
+      return `${e.flowName}: ${e.needs === undefined ? e.stepIds.join(' → ') : e.stepIds.map((id, i) => ((e.needs[i] ?? []).length === 0 ? id : `${id} ← ${e.needs[i].map((n) => e.stepIds[n]).join(', ')}`)).join('; ')}`;
+    case 'StepSkipped':
+      return e.reason === 'condition' ? 'its condition is false' : 'every step it needs was skipped';
     case 'StepStarted':
       return e.shardCount !== undefined && e.shard === undefined ? `split into ${e.shardCount} shard(s)` : e.shard ? `shard ${e.shard.index}/${e.shard.count}` : '';
     case 'StepSignal':

@@ -26,7 +26,7 @@ function branches(): { flowId: string; written: NewFlowEvent[]; events: FlowEven
 }
 
 function stored(flowId: string, written: readonly NewFlowEvent[]): FlowEvent[] {
-  return written.map((e, i) => ({ ...e, flowId, version: i + 1, seq: i + 1, schemaVersion: 1 })) as FlowEvent[];
+  return written.map((e, i) => ({ ...e, flowId, version: i + 1, seq: i + 1, schemaVersion: 1 }));
 }
 
 function feed(display: ProgressDisplay, flowId: string, events: readonly FlowEvent[], upTo = events.length): void {
@@ -68,7 +68,8 @@ describe('the branches of a graph in the progress display and the event log', ()
     view.begin(skipped);
     view.end();
     const drawn = lines.at(-1)?.split('\n') ?? [];
-    const icon = (id: string): string => drawn.find((l) => l.includes(` ${id} `))?.replace(/^(\x1b\[2K)/, '').slice(0, 1) ?? '';
+    // Each line starts with the escape that clears it (4 characters), then the step's mark.
+    const icon = (id: string): string => drawn.find((l) => l.includes(` ${id} `))?.slice(4, 5) ?? '';
     expect(skipped.steps[1]?.status).toBe('Skipped');
     expect(icon('score')).toBe('–');
     expect(icon('report')).toBe('·');
