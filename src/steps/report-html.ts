@@ -209,7 +209,9 @@ svg:not(.flow-graph) text { fill: #495057; pointer-events: none; } /* hovering a
 .no-errors { color: #2b8a3e; }
 /* The graph and the error timeline side by side when the screen holds both, else one above the other. */
 .flow-state { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0 40px; }
-.flow-state > section { flex: 0 1 auto; min-width: 0; max-width: 100%; }
+/* The graph takes what the timeline leaves, down to 720 px (drawn smaller if need be); below that it goes above, at full size. */
+.flow-state > #graph { flex: 1 1 720px; min-width: 0; }
+.flow-state > #errors { flex: 0 1 auto; min-width: 0; max-width: 100%; }
 .graph-note { color: #868e96; font-size: 12px; margin: 4px 0 0; max-width: 760px; }
 table { border-collapse: collapse; width: 100%; margin-top: 8px; }
 th, td { border-bottom: 1px solid #e9ecef; padding: 4px 8px; text-align: left; vertical-align: top; }
