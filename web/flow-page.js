@@ -1,6 +1,7 @@
 import { ApiError, get, post, token } from './api.js';
 import { badge, duration, fill, h, time } from './dom.js';
 import { errorCounts } from './flows-page.js';
+import { flowGraph } from './flow-graph.js';
 import { toast } from './toast.js';
 
 /** Events shown at first on a long log; the rest on demand. */
@@ -20,6 +21,7 @@ export async function flowPage(main, flowId, config) {
   const more = h('div', { class: 'pager' });
   const artifacts = h('div', { id: 'artifacts' });
   const preview = h('div', { id: 'artifact-preview' });
+  const graph = flowGraph(flowId);
   let showAll = false;
   fill(
     main,
@@ -27,6 +29,8 @@ export async function flowPage(main, flowId, config) {
     actions,
     h('h2', {}, 'Steps'),
     h('table', { class: 'grid', id: 'steps' }, h('thead', {}, h('tr', {}, ...['Step', 'Status', 'Attempts', 'Retries', 'Duration', 'Cache', 'Shards', 'Errors', ''].map((t) => h('th', {}, t)))), steps),
+    h('h2', {}, 'Graph'),
+    graph.element,
     h('h2', {}, 'Error timeline'),
     h(
       'table',
@@ -141,6 +145,7 @@ export async function flowPage(main, flowId, config) {
             );
           }),
     );
+    graph.show(log.length, report);
     renderArtifacts(log);
     renderEvents(log);
   };
@@ -249,7 +254,10 @@ function retriesLedTo(log) {
 function eventDetail(e) {
   switch (e.type) {
     case 'FlowInitialized':
-      return `${e.flowName}: ${e.stepIds.join(' → ')}`;
+      // A list as its chain, a graph as each step with what it needs, as `chemflow events` prints it.
+      return `${e.flowName}: ${e.needs === undefined ? e.stepIds.join(' → ') : e.stepIds.map((id, i) => ((e.needs[i] ?? []).length === 0 ? id : `${id} ← ${e.needs[i].map((n) => e.stepIds[n]).join(', ')}`)).join('; ')}`;
+    case 'StepSkipped':
+      return e.reason === 'condition' ? 'its condition is false' : 'every step it needs was skipped';
     case 'StepStarted':
       return e.shardCount !== undefined && e.shard === undefined ? `split into ${e.shardCount} shard(s)` : e.shard ? `shard ${e.shard.index}/${e.shard.count}` : '';
     case 'StepSignal':

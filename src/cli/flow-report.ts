@@ -1,6 +1,7 @@
 import type { JsonObject } from '../core/canonical-json.js';
 import type { FlowShape } from '../core/definition.js';
 import { FlowNotFoundError } from '../core/errors.js';
+import { needIds } from '../core/flow-steps.js';
 import type { CachedFrom, FlowEvent } from '../core/events.js';
 import type { FlowInstance, FlowStatus, StepSlot, StepStatus } from '../core/flow-state.js';
 import { replay, shapeFromEvents } from '../core/reducer.js';
@@ -59,7 +60,7 @@ export function flowReport(flow: FlowInstance, errors: ErrorCounts): FlowReport 
     flowFingerprint: flow.flowFingerprint,
     steps: flow.steps.map((s, i) => ({
       stepId: s.stepId,
-      needs: (flow.needs[i] ?? []).map((n) => flow.steps[n]?.stepId ?? String(n)),
+      needs: needIds(flow, i),
       status: s.status,
       fingerprint: s.fingerprint,
       attempts: s.attempts,

@@ -5,6 +5,7 @@ import { hashCanonical } from './hash.js';
 import type { ErrorClass } from './error-class.js';
 import { mapSpecProblems, type MapSpec } from './map-spec.js';
 import type { CachedFrom } from './events.js';
+import type { StepStatus } from './flow-state.js';
 import { resourcesProblems, type StepResources } from './resources.js';
 import { retryPolicyProblems, type RetryPolicyOptions } from './retry-policy.js';
 import type { StepDataWriters, StepInput, StepOutput } from './step-data.js';
@@ -46,6 +47,11 @@ export interface StepContext<P extends JsonObject = JsonObject> extends StepData
    * `errorHistory`. Absent when the engine does not provide it.
    */
   readonly cachedSteps?: readonly CachedStepEntry[];
+  /**
+   * Every step of this flow as it stands when this attempt starts (this one `Running`), in the flow's
+   * order, for reports only, like `errorHistory`. Absent when the engine does not provide it.
+   */
+  readonly flowSteps?: readonly FlowStepEntry[];
   /** Records a `StepSignal` event (progress, warnings); signals never change the flow's state. */
   emit(name: string, data?: JsonValue): void;
   /**
@@ -69,6 +75,23 @@ export interface CachedStepEntry {
   stepId: string;
   /** The step of another (or the same) flow whose outputs it took. */
   cachedFrom: CachedFrom;
+}
+
+/**
+ * A step of the flow as a report draws it (`StepContext.flowSteps`): the fields `status --json` gives
+ * each step under the same names.
+ */
+export interface FlowStepEntry {
+  stepId: string;
+  /** The steps whose outputs are its input, by id. */
+  needs: string[];
+  status: StepStatus;
+  /** Attempts started so far. */
+  attempts: number;
+  /** Retries scheduled so far. */
+  retryCount: number;
+  /** Satisfied from the step cache rather than run. */
+  cached: boolean;
 }
 
 export interface ErrorHistoryEntry {

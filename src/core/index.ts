@@ -30,3 +30,5 @@ export * from './command-inputs.js';
 export * from './command-params.js';
 export * from './command-spec.js';
 export * from './command-template.js';
+export * from './flow-steps.js';
+export * from './graph-layout.js';

@@ -4,6 +4,7 @@ import { decideShard, recordShardAttempt, type AttemptOutcome, type Recorded, ty
 import type { FlowDefinition } from '../core/definition.js';
 import { classifyError, LeaseLostError } from '../core/error-class.js';
 import { errorHistory } from '../core/error-history.js';
+import { flowStepEntries } from '../core/flow-steps.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { BlobStore } from '../stores/blobs/blob-store.js';
@@ -153,6 +154,7 @@ async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: numb
       baseDir: work.baseDir,
       errorHistory: errorHistory(session.flow),
       cachedSteps: cachedStepsOf(session.flow),
+      flowSteps: flowStepEntries(session.flow),
       shard: { index: slice.index, count: slice.count },
       ...(work.workRoot === undefined ? {} : { workRoot: work.workRoot }),
     },

@@ -2,6 +2,7 @@ import type { StoredArtifact } from '../core/artifact.js';
 import type { AttemptOutcome } from '../core/decide.js';
 import type { StepDefinition } from '../core/definition.js';
 import { errorHistory } from '../core/error-history.js';
+import { flowStepEntries } from '../core/flow-steps.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { ShardInput } from '../core/shards.js';
 import { cachedStepsOf } from './step-cache.js';
@@ -46,6 +47,7 @@ export async function combineSourceShards(
     baseDir: where.baseDir,
     errorHistory: errorHistory(flow),
     cachedSteps: cachedStepsOf(flow),
+    flowSteps: flowStepEntries(flow),
   };
   const result = await runAttempt(combining, context, limits, io);
   if (!result.ok) return { outcome: result, outputs: [] };

@@ -6,6 +6,7 @@ import { isChain } from '../core/step-graph.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowDefinition } from '../core/definition.js';
 import { errorHistory } from '../core/error-history.js';
+import { flowStepEntries } from '../core/flow-steps.js';
 import { ArtifactIntegrityError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
@@ -74,6 +75,7 @@ export async function runStepAttempt(
     baseDir: io.baseDir,
     errorHistory: errorHistory(session.flow),
     cachedSteps: cachedStepsOf(session.flow),
+    flowSteps: flowStepEntries(session.flow),
     ...(io.workRoot === undefined ? {} : { workRoot: io.workRoot }),
   };
   // In a thread when it can: a long synchronous step (RDKit) then never stalls the heartbeat that keeps

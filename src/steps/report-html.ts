@@ -1,6 +1,7 @@
 import type { CachedStepEntry, ErrorHistoryEntry } from '../core/definition.js';
 import type { LipinskiResult } from './chem-artifacts.js';
 import { errorClassesIn, errorTimelineSvg } from './error-timeline.js';
+import { flowGraphSvg, type FlowGraphStep } from './flow-graph-svg.js';
 import type { ReportSelection, ShownRows } from './report-selection.js';
 import type { ReportRow } from './report-table.js';
 import type { PlotData } from './plot-points.js';
@@ -19,6 +20,8 @@ export interface ReportPage {
   /** The verdicts' rule and counts. */
   lipinski: Omit<LipinskiResult, 'verdicts'>;
   errorHistory: readonly ErrorHistoryEntry[];
+  /** The flow's steps as they stood when the page was written (the report's own step running); empty: no picture. */
+  flowSteps: readonly FlowGraphStep[];
   /** Steps of the flow taken from the step cache rather than run. */
   cachedSteps: readonly CachedStepEntry[];
   /** The molecules the tables show (all rows are in the plot and the CSV). */
@@ -60,12 +63,14 @@ ${cachedNote(page.cachedSteps)}
 <h2>Molecular weight against cLogP</h2>
 ${scatterPlotSvg(page.plot, limits)}
 </section>
-<section id="errors">
+<div class="flow-state">
+${graphSection(page.flowSteps)}<section id="errors">
 <h2>Error timeline</h2>
 ${errorTimelineSvg(page.errorHistory)}
 ${errorLegend(page.errorHistory)}
-${errorTable(page.errorHistory)}
 </section>
+</div>
+${errorTable(page.errorHistory)}
 ${rejected.total > 0 ? rejectedSection(rejected, page.csvName) : ''}
 ${moleculesSection('failed', 'Molecules that fail the rule', page.selection.failed, page)}
 ${moleculesSection('passed', 'Molecules that pass the rule', page.selection.passed, page)}
@@ -139,6 +144,21 @@ ${rows.map((r) => `<tr><td class="num">${r.line}</td><td>${escapeXml(r.name)}</t
 </section>`;
 }
 
+/**
+ * The flow's steps as a graph beside the error timeline: which steps failed and how often they were
+ * retried, at a glance. A flow written as a list is drawn too, as the straight line it is: the same
+ * boxes say the same things, and a reader need not know which kind of flow made the page.
+ */
+function graphSection(steps: readonly FlowGraphStep[]): string {
+  if (steps.length === 0) return '';
+  return `<section id="graph">
+<h2>Flow graph</h2>
+${flowGraphSvg(steps)}
+<p class="graph-note">Each step as it stood when this page was written (this report's own step was running), with its attempts and retries; an arrow goes from a step to each step that needs it.</p>
+</section>
+`;
+}
+
 function errorLegend(history: readonly ErrorHistoryEntry[]): string {
   const classes = errorClassesIn(history);
   if (classes.length === 0) return '';
@@ -164,7 +184,7 @@ h1 { font-size: 24px; margin: 0 0 8px; } h2 { font-size: 18px; margin: 28px 0 10
 .cached { color: #5c7cfa; font-size: 12px; margin: 4px 0 0; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }
 svg { display: block; max-width: 100%; height: auto; font-size: 12px; }
-svg text { fill: #495057; pointer-events: none; } /* hovering a point under a label still shows its title */
+svg:not(.flow-graph) text { fill: #495057; pointer-events: none; } /* hovering a point under a label still shows its title */
 .plot .ro5-region { fill: #ebfbee; }
 .plot .grid { stroke: #e9ecef; }
 .plot .limit { stroke: #868e96; stroke-dasharray: 6 4; stroke-width: 1.2; }
@@ -187,6 +207,12 @@ svg text { fill: #495057; pointer-events: none; } /* hovering a point under a la
 .error-marker.runtime circle, .swatch.runtime { fill: #495057; background: #495057; }
 .legend .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin: 0 4px 0 12px; }
 .no-errors { color: #2b8a3e; }
+/* The graph and the error timeline side by side when the screen holds both, else one above the other. */
+.flow-state { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0 40px; }
+/* The graph takes what the timeline leaves, down to 720 px (drawn smaller if need be); below that it goes above, at full size. */
+.flow-state > #graph { flex: 1 1 720px; min-width: 0; }
+.flow-state > #errors { flex: 0 1 auto; min-width: 0; max-width: 100%; }
+.graph-note { color: #868e96; font-size: 12px; margin: 4px 0 0; max-width: 760px; }
 table { border-collapse: collapse; width: 100%; margin-top: 8px; }
 th, td { border-bottom: 1px solid #e9ecef; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f8f9fa; position: sticky; top: 0; }

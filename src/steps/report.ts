@@ -113,6 +113,7 @@ export const report: StepModule<ReportParams> = {
       rejected,
       lipinski: lipinski.header,
       errorHistory: ctx.errorHistory,
+      flowSteps: ctx.flowSteps ?? [],
       cachedSteps: ctx.cachedSteps ?? [],
       selection,
       depictions: await depictionsOf(selection),

@@ -57,6 +57,38 @@ describe.skipIf(skip)(`the Lipinski HTML report in headless Chromium${skip ? ` (
       await expect(plot.locator('circle.point').count()).resolves.toBe(molecules);
       await expect(plot.locator('circle.point.fail').count()).resolves.toBe(6);
       await expect(page.locator('svg#error-timeline .error-marker.transient').count()).resolves.toBe(2);
+      // The flow graph beside the timeline: a list drawn as a line, each box coloured by status (as
+      // painted, not only as written), the retried step with its attempts and retries on it.
+      const graph = page.locator('svg#flow-graph');
+      const nodes = await graph.locator('g.graph-node').evaluateAll((groups) =>
+        groups.map((g) => {
+          // Without the DOM types in the tests' compiler settings: the painted colour, as the browser computes it.
+          const paint = (selector: string): string => (g.ownerDocument.defaultView as unknown as { getComputedStyle(e: unknown): { fill: string } }).getComputedStyle(g.querySelector(selector)).fill;
+          return {
+            step: g.getAttribute('data-step'),
+            fill: paint('rect'),
+            status: g.querySelector('text.step-status')?.textContent,
+            statusColour: paint('text.step-status'),
+            attempts: g.querySelector('text.step-attempts')?.textContent,
+            top: g.getBoundingClientRect().top,
+          };
+        }),
+      );
+      const green = 'rgb(211, 249, 216)';
+      const blue = 'rgb(208, 235, 255)';
+      expect(nodes.map(({ step, fill, status, attempts }) => ({ step, fill, status, attempts }))).toEqual([
+        { step: 'read', fill: green, status: 'finished', attempts: 'attempts 1 · retries 0' },
+        { step: 'descriptors', fill: green, status: 'finished', attempts: 'attempts 1 · retries 0' },
+        { step: 'properties', fill: green, status: 'finished', attempts: 'attempts 3 · retries 2' },
+        { step: 'lipinski', fill: green, status: 'finished', attempts: 'attempts 1 · retries 0' },
+        { step: 'report', fill: blue, status: 'running', attempts: 'attempts 1 · retries 0' },
+      ]);
+      expect(nodes[0]?.statusColour).toBe('rgb(43, 138, 62)'); // the page's own `svg text` rule leaves the graph's colours alone
+      expect(new Set(nodes.map((n) => n.top)).size).toBe(1);
+      await expect(graph.locator('path.graph-edge').count()).resolves.toBe(4);
+      await expect(graph.locator('title').first().textContent()).resolves.toBe("The flow's 5 step(s) as a graph: 1 running, 4 finished");
+      const graphBox = await graph.boundingBox();
+      expect((graphBox?.x ?? 0) + (graphBox?.width ?? Infinity)).toBeLessThanOrEqual(1280);
       const box = await plot.boundingBox();
       expect(box?.width).toBeGreaterThan(500);
       expect(box?.height).toBeGreaterThan(300);

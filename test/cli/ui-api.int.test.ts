@@ -104,6 +104,24 @@ describe.each(engineStores)('chemflow ui JSON API on $name', ({ create }) => {
     expect((await getJson(`${base}/api/errors?class=Transient`)).body).toEqual([]);
   });
 
+  it('draws a flow graph as an SVG image from the status document, an unknown flow 404', async () => {
+    const { store, base, failed } = await serve(create);
+    const response = await fetch(`${base}/api/flows/${failed}/graph.svg`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/svg+xml; charset=utf-8');
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const svg = await response.text();
+    const steps = (await statusReport(store, failed)).report.steps;
+    expect([...svg.matchAll(/<g class="graph-node [^"]*" data-step="([^"]*)" data-status="([^"]*)" data-attempts="(\d+)"/g)].map((m) => [m[1], m[2], Number(m[3])])).toEqual(
+      steps.map((s) => [s.stepId, s.status, s.attempts]),
+    );
+    expect(steps.map((s) => s.status)).toContain('Failed');
+    const missing = await fetch(`${base}/api/flows/no-such-flow/graph.svg`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('FLOW_NOT_FOUND');
+    expect((await post(`${base}/api/flows/${failed}/graph.svg`, {})).status).toBe(405);
+  });
+
   it('searches the error rows of every flow by code, step, flow name and time, newest first, a page at a time', async () => {
     const { store, base, failed } = await serve(create);
     const engine = new FlowEngine({ store });
@@ -230,6 +248,10 @@ describe('chemflow ui away from loopback', () => {
     expect((await fetch(`${base}/api/flows`)).status).toBe(401);
     expect((await fetch(`${base}/api/flows`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
     expect((await fetch(`${base}/api/flows?token=${TOKEN}`)).status).toBe(200);
+    // The graph is an image: a page shows it with the token in its address, as it reads the event stream.
+    const flowId = ((await (await fetch(`${base}/api/flows?token=${TOKEN}`)).json()) as { flowId: string }[])[0]?.flowId ?? '';
+    expect((await fetch(`${base}/api/flows/${flowId}/graph.svg`)).status).toBe(401);
+    expect((await fetch(`${base}/api/flows/${flowId}/graph.svg?token=${TOKEN}`)).status).toBe(200);
     // The page itself holds no data: it loads, and asks for the token it carries.
     expect((await fetch(`${base}/`)).status).toBe(200);
   });

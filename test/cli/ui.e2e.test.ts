@@ -113,6 +113,13 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
           await expect(page.locator('#error-timeline tr.error-row').count()).resolves.toBe(1);
           await expect(page.locator('#error-timeline tr.error-row').textContent()).resolves.toContain('the gate is closed: open.marker is missing');
           await expect(page.locator('#flow-head .badge').textContent()).resolves.toBe('failed');
+          // The flow graph: the server's picture, loaded as an image, the failed step drawn failed.
+          expect(await graphNodes(page)).toEqual([
+            ['seed', 'FinishedOk'],
+            ['gate', 'Failed'],
+            ['double', 'Pending'],
+          ]);
+          await expect(page.locator('img#flow-graph').getAttribute('alt')).resolves.toContain('gate: failed, 1 attempt(s), 0 retry(ies), needs seed.');
           if (setup.screenshots) await shot(page, 'ui-flow.png');
 
           // An action without the token is refused and changes nothing.
@@ -131,6 +138,12 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
           await page.locator('#flow-head .badge', { hasText: 'completed' }).waitFor({ timeout: 90_000 });
           await expect(page.locator('#steps tr[data-step="gate"]').getAttribute('data-status')).resolves.toBe('FinishedOk');
           await expect(page.locator('#error-timeline tr.error-row').textContent()).resolves.toContain('retry 1');
+          // The graph followed, without a reload.
+          expect(await graphNodes(page)).toEqual([
+            ['seed', 'FinishedOk'],
+            ['gate', 'FinishedOk'],
+            ['double', 'FinishedOk'],
+          ]);
           await expect(page.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument)).resolves.toBe(true);
 
           // Cancel a running flow.
@@ -165,6 +178,14 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
     );
   }
 });
+
+/** The steps the flow page's graph image draws, with their statuses, once the image has loaded. */
+async function graphNodes(page: Page): Promise<string[][]> {
+  const image = page.locator('img#flow-graph');
+  await waitUntil(async () => (await image.evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0)) || undefined, 'the graph image to load');
+  const svg = await image.evaluate(async (img: { src: string }) => (await fetch(img.src)).text());
+  return [...svg.matchAll(/<g class="graph-node [^"]*" data-step="([^"]*)" data-status="([^"]*)"/g)].map((m) => [m[1] ?? '', m[2] ?? '']);
+}
 
 async function shot(page: Page, name: string): Promise<void> {
   await mkdir(IMAGES, { recursive: true });

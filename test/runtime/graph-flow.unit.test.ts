@@ -64,6 +64,23 @@ for (const factory of engineStores)
       expect(again.steps.map((s) => s.fingerprint)).toEqual(flow.steps.map((s) => s.fingerprint));
     });
 
+    it('gives a step the flow as it stands (ctx.flowSteps): its own step running, the skipped ones skipped', async () => {
+      const seen: unknown[] = [];
+      const looking: StepModule = { kind: 'transform', version: '1', run: (ctx) => (seen.push(ctx.flowSteps), { outputs: [] }) };
+      const base = gated(5);
+      const definition = defineFlow('gated', [...base.steps.slice(0, 4), defineStep('report', looking, {}, { needs: ['after', 'other'] })]);
+      expect((await run(definition)).status).toBe('completed');
+      expect(seen).toEqual([
+        [
+          { stepId: 'count', needs: [], status: 'FinishedOk', attempts: 1, retryCount: 0, cached: false },
+          { stepId: 'expensive', needs: ['count'], status: 'Skipped', attempts: 0, retryCount: 0, cached: false },
+          { stepId: 'after', needs: ['expensive'], status: 'Skipped', attempts: 0, retryCount: 0, cached: false },
+          { stepId: 'other', needs: [], status: 'FinishedOk', attempts: 1, retryCount: 0, cached: false },
+          { stepId: 'report', needs: ['after', 'other'], status: 'Running', attempts: 1, retryCount: 0, cached: false },
+        ],
+      ]);
+    });
+
     it('skips a step whose condition is false, and the steps that need only it; the flow completes', async () => {
       const skipped = await run(gated(5));
       expect(skipped.status).toBe('completed');

@@ -3,10 +3,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlowEngine, MemoryFlowStore, type FlowInstance } from '../../src/index.js';
 import { loadFlowFile } from '../../src/flowfile/index.js';
+import { flowStepEntries } from '../../src/core/flow-steps.js';
 import { BUILTIN_STEPS } from '../../src/steps/builtin.js';
+import { flowGraphSvg } from '../../src/steps/flow-graph-svg.js';
 import { scratchDir } from './support/run-step.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', 'examples', 'graph-screen');
+/** The picture of docs/graphs.md: rewritten with CHEMFLOW_UPDATE_SCREENSHOTS=1, else compared with what the example draws. */
+const PICTURE = join(import.meta.dirname, '..', '..', 'docs', 'images', 'graph-screen.svg');
 
 let dir: string;
 let remove: () => Promise<void>;
@@ -52,5 +56,13 @@ describe('examples/graph-screen: a screen as a graph', () => {
     expect(flow.status).toBe('completed');
     expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'FinishedOk', 'FinishedOk', 'FinishedOk', 'FinishedOk', 'FinishedOk', 'Skipped']);
     await expect(readFile(join(at, 'out', 'shortlist.csv'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('draws the picture of docs/graphs.md: the example run to its end', { timeout: 120_000 }, async () => {
+    const { flow } = await run('picture');
+    const svg = `${flowGraphSvg(flowStepEntries(flow))}\n`;
+    expect(svg.match(/<g class="graph-node status-finishedok"/g)).toHaveLength(7);
+    if (process.env.CHEMFLOW_UPDATE_SCREENSHOTS === '1') await writeFile(PICTURE, svg);
+    expect(await readFile(PICTURE, 'utf8'), 'docs/images/graph-screen.svg is not what the example draws: run this test with CHEMFLOW_UPDATE_SCREENSHOTS=1').toBe(svg);
   });
 });

@@ -220,6 +220,26 @@ describe('chem/report', () => {
     expect(await readFile(join(dir, 'out', 'r3.html'), 'utf8')).toContain('No failed attempts');
   });
 
+  it("draws the flow's steps as a graph beside the error timeline, from ctx.flowSteps, every id escaped", async () => {
+    await runStep(report, { input, params: { name: 'r6' }, baseDir: dir });
+    expect(await readFile(join(dir, 'out', 'r6.html'), 'utf8')).not.toContain('id="graph"');
+    const flowSteps = [
+      { stepId: 'read <x>', needs: [], status: 'FinishedOk' as const, attempts: 1, retryCount: 0, cached: true },
+      { stepId: 'props', needs: ['read <x>'], status: 'FinishedOk' as const, attempts: 3, retryCount: 2, cached: false },
+      { stepId: 'report', needs: ['props'], status: 'Running' as const, attempts: 1, retryCount: 0, cached: false },
+    ];
+    await runStep(report, { input, params: { name: 'r6' }, baseDir: dir, flowSteps, errorHistory: history('2026-01-01T00:00:00.000Z') });
+    const html = await readFile(join(dir, 'out', 'r6.html'), 'utf8');
+    const state = /<div class="flow-state">\n<section id="graph">.*?<\/section>\n<section id="errors">.*?<\/section>\n<\/div>/s.exec(html)?.[0] ?? '';
+    expect(state.match(/<g class="graph-node /g)).toHaveLength(3);
+    expect(state).toContain('data-step="read &#60;x&#62;" data-status="FinishedOk"');
+    expect(state).toContain('>finished (cache hit)</text>');
+    expect(state).toContain('>attempts 3 · retries 2</text>');
+    expect(state).toContain('data-step="report" data-status="Running"');
+    expect(state).toContain('<svg id="error-timeline"');
+    expect(html).not.toContain('read <x>');
+  });
+
   it('notes the steps taken from the step cache, and leaves its artifact as it is', async () => {
     const plain = await runStep(report, { input, params: { name: 'r4' }, baseDir: dir });
     expect(await readFile(join(dir, 'out', 'r4.html'), 'utf8')).not.toContain('step cache');

@@ -1,5 +1,5 @@
 import type { ShardPosition } from '../../core/definition.js';
-import type { FlowEvent } from '../../core/events.js';
+import type { FlowEvent, FlowInitialized } from '../../core/events.js';
 import { EXIT, type ExitCode } from '../cli-error.js';
 import { printJson, type CommandContext, type OutputOptions } from '../context.js';
 import { readStoredFlow } from '../flow-report.js';
@@ -44,10 +44,25 @@ function shardCell(shard: ShardPosition | undefined): string {
   return shard === undefined ? '' : shardLabel(shard);
 }
 
+/**
+ * The flow's steps as its first event records them: a list as the chain it is (`read → score`), a graph
+ * as each step with the steps it needs (`read; score ← read; report ← read, score`).
+ */
+function stepsText(event: FlowInitialized): string {
+  const needs = event.needs;
+  if (needs === undefined) return event.stepIds.join(' → ');
+  return event.stepIds
+    .map((id, i) => {
+      const list = needs[i] ?? [];
+      return list.length === 0 ? id : `${id} ← ${list.map((n) => event.stepIds[n] ?? String(n)).join(', ')}`;
+    })
+    .join('; ');
+}
+
 function detail(event: FlowEvent): string {
   switch (event.type) {
     case 'FlowInitialized':
-      return `${event.flowName}: ${event.stepIds.join(' → ')}`;
+      return `${event.flowName}: ${stepsText(event)}`;
     case 'StepStarted':
       // The start of a sharded step (not of one of its shards) says how many shards its input split into.
       return event.shardCount === undefined || event.shard !== undefined ? '' : `split into ${event.shardCount} shard(s)`;

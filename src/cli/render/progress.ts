@@ -87,6 +87,7 @@ export class ProgressDisplay {
     if (slot.status === 'FinishedOk') return s.green('✔');
     if (slot.status === 'Failed') return s.red('✖');
     if (slot.status === 'Running') return s.yellow(SPINNER[this.frame % SPINNER.length] ?? '*');
+    if (slot.status === 'Skipped') return s.dim('–');
     return slot.notBefore !== null ? s.yellow('↻') : s.dim('·');
   }
 
@@ -123,9 +124,12 @@ export class ProgressDisplay {
     const took = this.tookMs.get(event.stepId);
     let text: string;
     switch (event.type) {
-      case 'StepStarted':
-        text = `attempt ${event.attempt} started${event.shardCount === undefined ? '' : ` in ${event.shardCount} shard(s)`}`;
+      case 'StepStarted': {
+        // Branches of a graph run at the same time: a start says which steps run now (a list runs one).
+        const running = flow.steps.filter((s) => s.status === 'Running').map((s) => s.stepId);
+        text = `attempt ${event.attempt} started${event.shardCount === undefined ? '' : ` in ${event.shardCount} shard(s)`}${running.length > 1 ? ` (running now: ${running.join(', ')})` : ''}`;
         break;
+      }
       case 'StepFinished': {
         const slot = flow.steps[index];
         const counts = shard === undefined || slot === undefined ? null : shardCounts(slot);
@@ -154,13 +158,16 @@ export class ProgressDisplay {
   }
 }
 
-/** One line for the steps outside the window: how many above and below, and how many finished. */
+/** One line for the steps outside the window: how many above and below, how many finished, which run. */
 function hiddenSteps(steps: readonly StepSlot[], start: number, end: number): string {
   const hidden = [...steps.slice(0, start), ...steps.slice(end)];
   const finished = hidden.filter((s) => s.status === 'FinishedOk').length;
   const failed = hidden.filter((s) => s.status === 'Failed').length;
   const parts = [`… ${hidden.length} more step(s): ${start} above, ${steps.length - end} below; ${finished} finished`];
   if (failed > 0) parts.push(`${failed} failed`);
+  // Branches of a graph run side by side: one running out of view is still named.
+  const running = hidden.filter((s) => s.status === 'Running').map((s) => s.stepId);
+  if (running.length > 0) parts.push(`running: ${running.join(', ')}`);
   return parts.join(', ');
 }
 

@@ -6,6 +6,7 @@ import type { UiActions } from './actions.js';
 import { UiReads, fileDownload } from './api.js';
 import { allowedHosts, isLoopback, originAllowed, requestToken, sameToken } from './auth.js';
 import { ChangeFeed } from './change-feed.js';
+import { flowGraphPicture } from './graph.js';
 import { HttpError, errorAnswer } from './http-errors.js';
 import { loadWebAssets, type WebAsset } from './web-assets.js';
 
@@ -43,7 +44,7 @@ const SECURITY_HEADERS = {
 
 const MAX_BODY = 64 * 1024;
 const PAGE = /^\/(?:flows\/[^/]+|errors)?$/;
-const FLOW = /^\/api\/flows\/([^/]+)(?:\/(errors|events|retry|cancel|resume))?$/;
+const FLOW = /^\/api\/flows\/([^/]+)(?:\/(errors|events|graph\.svg|retry|cancel|resume))?$/;
 
 /**
  * The web dashboard's server: the pages, the JSON API and the live feed over one store. Actions are
@@ -128,6 +129,8 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
         return send(response, 200, await reads.errors(flowId, url.searchParams));
       case 'events':
         return send(response, 200, await reads.events(flowId));
+      case 'graph.svg':
+        return sendSvg(response, await flowGraphPicture(store, flowId));
       default:
         throw new HttpError(405, 'UI_METHOD', 'actions are POST');
     }
@@ -206,6 +209,12 @@ function sendFile(response: ServerResponse, name: string, bytes: Uint8Array): vo
     'cache-control': 'no-store',
   });
   response.end(bytes);
+}
+
+/** A picture drawn from the database: an image, never a page (its own policy forbids scripts as every answer's does). */
+function sendSvg(response: ServerResponse, svg: string): void {
+  response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'image/svg+xml; charset=utf-8', 'cache-control': 'no-store' });
+  response.end(svg);
 }
 
 function sendAsset(response: ServerResponse, asset: WebAsset): void {

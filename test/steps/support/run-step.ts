@@ -13,7 +13,7 @@ import {
 } from '../../../src/core/artifact.js';
 import { batchShapeOf } from '../../../src/core/batch.js';
 import type { JsonObject, JsonValue } from '../../../src/core/canonical-json.js';
-import type { CachedStepEntry, ErrorHistoryEntry, ShardPosition, StepModule, StepResult } from '../../../src/core/definition.js';
+import type { CachedStepEntry, ErrorHistoryEntry, FlowStepEntry, ShardPosition, StepModule, StepResult } from '../../../src/core/definition.js';
 import type { StepOutput } from '../../../src/core/step-data.js';
 import { batchInputOf, openBatchOutput, storeFileOutput, streamingInputs, wholeInputs } from '../../../src/runtime/step-data-io.js';
 import { MemoryBlobStore } from '../../../src/stores/blobs/memory-blob-store.js';
@@ -33,6 +33,7 @@ export interface RunOptions {
   /** Runs the attempt as this shard of a mapped step (`ctx.shard`). */
   shard?: ShardPosition;
   cachedSteps?: readonly CachedStepEntry[];
+  flowSteps?: readonly FlowStepEntry[];
   /** Where batches and files are kept; default one store shared by every run of the test file. */
   blobs?: MemoryBlobStore;
 }
@@ -69,6 +70,7 @@ export async function runStep<P extends JsonObject>(module: StepModule<P>, optio
     baseDir,
     errorHistory: options.errorHistory ?? [],
     ...(options.cachedSteps === undefined ? {} : { cachedSteps: options.cachedSteps }),
+    ...(options.flowSteps === undefined ? {} : { flowSteps: options.flowSteps }),
     emit: (name, data = null) => signals.push({ name, data }),
     ...(options.shard === undefined ? {} : { shard: options.shard }),
     batch: (kind, batchOptions) => openBatchOutput(kind, batchOptions, blobs),
