@@ -11,6 +11,7 @@ import { ALLOW_OUTSIDE, outDirLeavesBase, outputBaseDir, resolveOutDir } from '.
 import { paramsParser } from './params.js';
 import { depictionSvg } from './depiction.js';
 import { reportHtml } from './report-html.js';
+import { reportWrittenSignal } from './report-written.js';
 import { ShownSelector, type ReportSelection, type ShownBounds, type ShownRows } from './report-selection.js';
 import { reportCsvHeader, reportCsvLine, reportRows, reportRowStream, RowsOutOfOrder, type ReportRow, type ReportStreams } from './report-table.js';
 import { PlotPoints, type PlotData } from './plot-points.js';
@@ -119,6 +120,8 @@ export const report: StepModule<ReportParams> = {
       csvName: `${ctx.params.name}.csv`,
     });
     await unwritable(dir, ctx.params.outDir, () => writeAtomically(htmlFile, html));
+    const page = reportWrittenSignal(htmlFile, createHash('sha256').update(html, 'utf8').digest('hex'));
+    ctx.emit(page.name, page.data);
     const summary: ReportSummary = {
       csv: { path: portable(base, csvFile), sha256: written.sha256, rows: written.rows },
       html: { path: portable(base, htmlFile) },

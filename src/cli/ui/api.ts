@@ -1,17 +1,16 @@
 import { ERROR_CLASSES, type ErrorClass } from '../../core/error-class.js';
-import { isBatchArtifact, isFileArtifact, type StoredArtifact } from '../../core/artifact.js';
+import { isFileArtifact } from '../../core/artifact.js';
 import { QUEUE_STATUSES, type QueueStatus } from '../../core/queue-status.js';
 import type { ErrorSearch, FlowQuery, FlowStore } from '../../stores/flow-store.js';
 import { errorTimeline } from '../commands/errors.js';
 import { listFlowEntries } from '../commands/flows.js';
 import { statusReport } from '../commands/status.js';
 import { readStoredFlow } from '../flow-report.js';
+import { artifactPreview } from './artifact-preview.js';
 import { HttpError } from './http-errors.js';
 
 /** The largest page `GET /api/flows` and `GET /api/errors` serve. */
 export const MAX_PAGE = 1000;
-/** The most rows of an artifact's payload a preview shows. */
-const PREVIEW_ROWS = 200;
 
 /** `GET /api/flows`: the `flows --json` document, filtered by `status` (repeatable or comma-separated), `name`, `limit`, `after`. */
 export function flowsQuery(params: URLSearchParams): FlowQuery {
@@ -97,11 +96,11 @@ export class UiReads {
     return this.store.searchErrors(errorSearch(params));
   }
 
-  /** One artifact for a preview: a whole one's payload (its first rows when it is an array), a batch's or a file's description. */
+  /** One artifact for a preview (see `artifactPreview`). */
   async artifact(hash: string): Promise<unknown> {
     if (!/^[0-9a-f]{64}$/.test(hash)) throw new HttpError(400, 'CLI_USAGE', `"${hash}" is not an artifact hash`);
     const [artifact] = await this.store.getArtifacts([hash]);
-    return artifact === undefined ? null : preview(artifact);
+    return artifact === undefined ? null : artifactPreview(artifact, this.store.blobs);
   }
 }
 
@@ -111,13 +110,4 @@ export async function fileDownload(store: FlowStore, hash: string): Promise<{ na
   const [artifact] = await store.getArtifacts([hash]);
   if (artifact === undefined || !isFileArtifact(artifact)) return null;
   return { name: artifact.name, bytes: await store.blobs.get(artifact.hash) };
-}
-
-function preview(artifact: StoredArtifact): unknown {
-  const base = { kind: artifact.kind, hash: artifact.hash, metadata: artifact.metadata ?? null };
-  if (isFileArtifact(artifact)) return { ...base, form: 'file', name: artifact.name, size: artifact.size };
-  if (isBatchArtifact(artifact)) return { ...base, form: 'batch', rowCount: artifact.manifest.rowCount, chunks: artifact.manifest.chunks.length };
-  const { payload } = artifact;
-  if (Array.isArray(payload)) return { ...base, form: 'whole', rows: payload.length, payload: payload.slice(0, PREVIEW_ROWS) };
-  return { ...base, form: 'whole', payload };
 }

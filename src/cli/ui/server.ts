@@ -8,6 +8,7 @@ import { allowedHosts, isLoopback, originAllowed, requestToken, sameToken } from
 import { ChangeFeed } from './change-feed.js';
 import { HttpError, errorAnswer } from './http-errors.js';
 import { loadWebAssets, type WebAsset } from './web-assets.js';
+import { writtenReport } from './written-report.js';
 
 export interface UiServerOptions {
   store: FlowStore;
@@ -43,7 +44,7 @@ const SECURITY_HEADERS = {
 
 const MAX_BODY = 64 * 1024;
 const PAGE = /^\/(?:flows\/[^/]+|errors)?$/;
-const FLOW = /^\/api\/flows\/([^/]+)(?:\/(errors|events|retry|cancel|resume))?$/;
+const FLOW = /^\/api\/flows\/([^/]+)(?:\/(errors|events|report|retry|cancel|resume))?$/;
 
 /**
  * The web dashboard's server: the pages, the JSON API and the live feed over one store. Actions are
@@ -128,6 +129,10 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
         return send(response, 200, await reads.errors(flowId, url.searchParams));
       case 'events':
         return send(response, 200, await reads.events(flowId));
+      case 'report':
+        // A file from this machine's disk, not a document of the store: the token is asked for on loopback too.
+        if (!sameToken(requestToken(request, url, true), token)) throw new HttpError(401, 'UI_TOKEN', 'the report needs the token the server printed at start');
+        return sendReport(response, await writtenReport(store, flowId));
       default:
         throw new HttpError(405, 'UI_METHOD', 'actions are POST');
     }
@@ -202,6 +207,21 @@ function sendFile(response: ServerResponse, name: string, bytes: Uint8Array): vo
     'content-security-policy': 'sandbox',
     'content-type': 'application/octet-stream',
     'content-disposition': `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+    'content-length': String(bytes.byteLength),
+    'cache-control': 'no-store',
+  });
+  response.end(bytes);
+}
+
+/**
+ * A flow's HTML report as a page of its own: sandboxed (an opaque origin that runs no script and cannot
+ * read this server's pages or token), with the inline styles and data images the report is made of.
+ */
+function sendReport(response: ServerResponse, bytes: Buffer): void {
+  response.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-security-policy': "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    'content-type': 'text/html; charset=utf-8',
     'content-length': String(bytes.byteLength),
     'cache-control': 'no-store',
   });
