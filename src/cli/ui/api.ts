@@ -1,7 +1,7 @@
 import { ERROR_CLASSES, type ErrorClass } from '../../core/error-class.js';
 import { isFileArtifact } from '../../core/artifact.js';
 import { QUEUE_STATUSES, type QueueStatus } from '../../core/queue-status.js';
-import type { ErrorSearch, FlowQuery, FlowStore } from '../../stores/flow-store.js';
+import { FLOW_SORTS, type ErrorSearch, type FlowQuery, type FlowSort, type FlowStore } from '../../stores/flow-store.js';
 import { errorTimeline } from '../commands/errors.js';
 import { listFlowEntries } from '../commands/flows.js';
 import { statusReport } from '../commands/status.js';
@@ -12,48 +12,55 @@ import { HttpError } from './http-errors.js';
 /** The largest page `GET /api/flows` and `GET /api/errors` serve. */
 export const MAX_PAGE = 1000;
 
-/** `GET /api/flows`: the `flows --json` document, filtered by `status` (repeatable or comma-separated), `name`, `limit`, `after`. */
+/**
+ * `GET /api/flows`: the `flows --json` document, filtered by `status` (repeatable or comma-separated),
+ * `name`, `since`/`until` (creation time), `class` (has a failed attempt of that error class), sorted by
+ * `sort` (`newest`, `oldest`, `name`), paged by `limit` and `after`.
+ */
 export function flowsQuery(params: URLSearchParams): FlowQuery {
+  const text = textParam(params);
   const status = params.getAll('status').flatMap((s) => s.split(',')).filter((s) => s !== '');
   for (const s of status)
     if (!(QUEUE_STATUSES as readonly string[]).includes(s))
       throw new HttpError(400, 'CLI_USAGE', `status: "${s}" is not a flow status`, `give one of ${QUEUE_STATUSES.join(', ')}`);
-  const name = params.get('name');
-  const after = params.get('after');
-  const limit = pageSize(params.get('limit'));
-  return {
-    ...(status.length === 0 ? {} : { status: status as QueueStatus[] }),
-    ...(name === null || name === '' ? {} : { name }),
-    ...(limit === undefined ? {} : { limit }),
-    ...(after === null || after === '' ? {} : { after }),
-  };
+  const sort = text('sort');
+  if (sort !== undefined && !(FLOW_SORTS as readonly string[]).includes(sort))
+    throw new HttpError(400, 'CLI_USAGE', `sort: "${sort}" is not an order of flows`, `give one of ${FLOW_SORTS.join(', ')}`);
+  const query: FlowQuery = {};
+  if (status.length > 0) query.status = status as QueueStatus[];
+  const name = text('name');
+  const errorClass = errorClassParam(params);
+  const since = timeParam(params, 'since');
+  const until = timeParam(params, 'until');
+  const limit = pageSize(text('limit') ?? null);
+  const after = text('after');
+  if (name !== undefined) query.name = name;
+  if (errorClass !== undefined) query.errorClass = errorClass;
+  if (since !== undefined) query.since = since;
+  if (until !== undefined) query.until = until;
+  if (sort !== undefined) query.sort = sort as FlowSort;
+  if (limit !== undefined) query.limit = limit;
+  if (after !== undefined) {
+    if (!UUID.test(after)) throw new HttpError(400, 'CLI_USAGE', `after: "${after}" is not a flow id`, 'give the last flowId of the previous page');
+    query.after = after;
+  }
+  return query;
 }
 
 /** `GET /api/errors`: error rows of every flow, by `class`, `code`, `step`, `flow` (name), `since`, `until`, `limit`, `before`. */
 export function errorSearch(params: URLSearchParams): ErrorSearch {
-  const text = (key: string): string | undefined => {
-    const value = params.get(key);
-    return value === null || value === '' ? undefined : value;
-  };
-  const errorClass = text('class');
-  if (errorClass !== undefined && !(ERROR_CLASSES as readonly string[]).includes(errorClass))
-    throw new HttpError(400, 'CLI_USAGE', `class: "${errorClass}" is not an error class`, `give one of ${ERROR_CLASSES.join(', ')}`);
-  const time = (key: string): string | undefined => {
-    const value = text(key);
-    if (value !== undefined && Number.isNaN(Date.parse(value)))
-      throw new HttpError(400, 'CLI_USAGE', `${key}: "${value}" is not a date or time`, 'give an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T12:00:00Z');
-    return value === undefined ? undefined : new Date(value).toISOString();
-  };
+  const text = textParam(params);
+  const errorClass = errorClassParam(params);
   const before = text('before');
   if (before !== undefined && !/^[1-9][0-9]{0,15}$/.test(before)) throw new HttpError(400, 'CLI_USAGE', `before: "${before}" is not a row id`);
   const search: ErrorSearch = {};
   const code = text('code');
   const stepId = text('step');
   const flowName = text('flow');
-  const since = time('since');
-  const until = time('until');
+  const since = timeParam(params, 'since');
+  const until = timeParam(params, 'until');
   const limit = pageSize(text('limit') ?? null);
-  if (errorClass !== undefined) search.errorClass = errorClass as ErrorClass;
+  if (errorClass !== undefined) search.errorClass = errorClass;
   if (code !== undefined) search.code = code;
   if (stepId !== undefined) search.stepId = stepId;
   if (flowName !== undefined) search.flowName = flowName;
@@ -62,6 +69,31 @@ export function errorSearch(params: URLSearchParams): ErrorSearch {
   if (limit !== undefined) search.limit = limit;
   if (before !== undefined) search.before = Number(before);
   return search;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A query parameter's text; absent and empty are the same. */
+function textParam(params: URLSearchParams): (key: string) => string | undefined {
+  return (key) => {
+    const value = params.get(key);
+    return value === null || value === '' ? undefined : value;
+  };
+}
+
+function errorClassParam(params: URLSearchParams): ErrorClass | undefined {
+  const value = textParam(params)('class');
+  if (value !== undefined && !(ERROR_CLASSES as readonly string[]).includes(value))
+    throw new HttpError(400, 'CLI_USAGE', `class: "${value}" is not an error class`, `give one of ${ERROR_CLASSES.join(', ')}`);
+  return value as ErrorClass | undefined;
+}
+
+/** A date or time parameter as an ISO 8601 instant (a date alone is its midnight UTC). */
+function timeParam(params: URLSearchParams, key: string): string | undefined {
+  const value = textParam(params)(key);
+  if (value !== undefined && Number.isNaN(Date.parse(value)))
+    throw new HttpError(400, 'CLI_USAGE', `${key}: "${value}" is not a date or time`, 'give an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T12:00:00Z');
+  return value === undefined ? undefined : new Date(value).toISOString();
 }
 
 function pageSize(value: string | null): number | undefined {
