@@ -301,9 +301,13 @@ function artifactPreview(a) {
       h('p', {}, h('a', { href, download: a.name, class: 'download' }, `Download ${a.name}`)),
     ];
   }
+  if (a.payload === undefined) return [title, header];
   const { rowsField, rows } = rowsOf(a.payload);
   const total = typeof a.rows === 'number' ? a.rows : rows?.length;
-  const header = a.form === 'batch' ? h('p', { class: 'muted' }, `Batch of ${a.rowCount} row(s) in ${a.chunks} chunk(s).`) : null;
+  const header =
+    a.form === 'batch'
+      ? [h('p', { class: 'muted' }, `Batch of ${a.rowCount} row(s) in ${a.chunks} chunk(s).`), a.problem ? h('p', { class: 'error-text' }, `Its rows cannot be shown: ${a.problem}`) : null]
+      : null;
   const molecules = molecularDrawings(a.depictions ?? [], rows ?? [], total);
   if (rows !== null && rows.length > 0 && rows.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))) {
     const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];

@@ -31,16 +31,15 @@ export async function artifactPreview(artifact: StoredArtifact, blobs: BlobStore
   if (isFileArtifact(artifact)) return { ...base, form: 'file', name: artifact.name, size: artifact.size };
   if (isBatchArtifact(artifact)) {
     const { manifest } = artifact;
-    const rows = await firstBatchRows(artifact, blobs, PREVIEW_ROWS);
-    return {
-      ...base,
-      form: 'batch',
-      rowCount: manifest.rowCount,
-      chunks: manifest.chunks.length,
-      rows: manifest.rowCount,
-      payload: batchPayload(manifest, rows),
-      depictions: await depictionsOf(rows),
-    };
+    const described = { ...base, form: 'batch', rowCount: manifest.rowCount, chunks: manifest.chunks.length };
+    let rows: JsonValue[];
+    try {
+      rows = await firstBatchRows(artifact, blobs, PREVIEW_ROWS);
+    } catch (error) {
+      // A chunk missing or not matching its hash: the batch is described, and why its rows are not shown.
+      return { ...described, problem: error instanceof Error ? error.message : String(error) };
+    }
+    return { ...described, rows: manifest.rowCount, payload: batchPayload(manifest, rows), depictions: await depictionsOf(rows) };
   }
   const { payload } = artifact;
   const shaped = batchShapeOf(payload);
