@@ -2,7 +2,8 @@
 // inert XML document and copied element by element through a list of drawing elements and attributes:
 // whatever else it holds (a script, an event handler, a link, a style sheet) never reaches the page.
 // `style` declarations become the SVG presentation attributes they stand for, since the page's
-// Content-Security-Policy refuses inline styles.
+// Content-Security-Policy refuses inline styles (even in a parsed document never shown: the attributes
+// are renamed in the text first, so parsing applies no style and reports no violation).
 
 import { h } from './dom.js';
 
@@ -14,12 +15,15 @@ const PRESENTATION = new Set([
   'dominant-baseline',
 ]);
 const GEOMETRY = new Set(['viewBox', 'width', 'height', 'd', 'x', 'y', 'dx', 'dy', 'x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'r', 'rx', 'ry', 'points', 'transform', 'role', 'aria-label']);
+/** What a `style` attribute is called while parsed. */
+const STYLE = 'data-chemflow-style';
 /** Colours, lengths, numbers, font names: never `url(…)` or anything else that loads or runs. */
 const SAFE_VALUE = /^[#\w\s.,%-]*$/;
 
 /** An `<svg class="depiction">` element from SVG text, or a note when the text is not a drawing. */
 export function drawing(text) {
-  const document_ = new DOMParser().parseFromString(String(text), 'image/svg+xml');
+  const renamed = String(text).replace(/<[^>]*>/g, (tag) => tag.replace(/\sstyle=/g, ` ${STYLE}=`));
+  const document_ = new DOMParser().parseFromString(renamed, 'image/svg+xml');
   const root = document_.documentElement;
   if (root.localName !== 'svg' || root.namespaceURI !== SVG || document_.getElementsByTagName('parsererror').length > 0)
     return h('span', { class: 'no-depiction' }, root.textContent?.trim() || 'no depiction');
@@ -33,7 +37,7 @@ function copy(source) {
   for (const attribute of source.attributes) {
     const name = attribute.localName;
     if (attribute.namespaceURI !== null) continue;
-    if (name === 'style') for (const [property, value] of declarations(attribute.value)) target.setAttribute(property, value);
+    if (name === STYLE) for (const [property, value] of declarations(attribute.value)) target.setAttribute(property, value);
     else if ((GEOMETRY.has(name) || PRESENTATION.has(name)) && SAFE_VALUE.test(attribute.value)) target.setAttribute(name, attribute.value);
   }
   for (const child of source.childNodes) {
