@@ -40,10 +40,7 @@ export function flowsQuery(params: URLSearchParams): FlowQuery {
   if (until !== undefined) query.until = until;
   if (sort !== undefined) query.sort = sort as FlowSort;
   if (limit !== undefined) query.limit = limit;
-  if (after !== undefined) {
-    if (!UUID.test(after)) throw new HttpError(400, 'CLI_USAGE', `after: "${after}" is not a flow id`, 'give the last flowId of the previous page');
-    query.after = after;
-  }
+  if (after !== undefined) query.after = after;
   return query;
 }
 
@@ -70,8 +67,6 @@ export function errorSearch(params: URLSearchParams): ErrorSearch {
   if (before !== undefined) search.before = Number(before);
   return search;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A query parameter's text; absent and empty are the same. */
 function textParam(params: URLSearchParams): (key: string) => string | undefined {
