@@ -6,6 +6,7 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import type { StepModule } from '../core/definition.js';
 import { PermanentError } from '../core/error-class.js';
+import { sha256Hex } from '../core/hash.js';
 import { CHEM_KINDS, ROWS, type ReportSummary } from './chem-artifacts.js';
 import { ALLOW_OUTSIDE, outDirLeavesBase, outputBaseDir, resolveOutDir } from './output-dir.js';
 import { paramsParser } from './params.js';
@@ -120,7 +121,7 @@ export const report: StepModule<ReportParams> = {
       csvName: `${ctx.params.name}.csv`,
     });
     await unwritable(dir, ctx.params.outDir, () => writeAtomically(htmlFile, html));
-    const page = reportWrittenSignal(htmlFile, createHash('sha256').update(html, 'utf8').digest('hex'));
+    const page = reportWrittenSignal(htmlFile, sha256Hex(html));
     ctx.emit(page.name, page.data);
     const summary: ReportSummary = {
       csv: { path: portable(base, csvFile), sha256: written.sha256, rows: written.rows },

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { sha256OfBytes } from '../../core/chunk.js';
 import type { FlowStore } from '../../stores/flow-store.js';
 import { reportWrittenOf } from '../../steps/report-written.js';
 import { readStoredFlow } from '../flow-report.js';
@@ -28,7 +28,7 @@ export async function writtenReport(store: FlowStore, flowId: string): Promise<B
       'it was written on the machine that ran the step; it may have been moved or deleted since',
     );
   }
-  const actual = createHash('sha256').update(bytes).digest('hex');
+  const actual = sha256OfBytes(bytes);
   if (actual !== page.sha256)
     throw new HttpError(
       409,
