@@ -66,7 +66,7 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
   for (const store of stores) {
     const pgMissing = store.name === 'postgres' && !pgAvailable;
     it.skipIf(pgMissing)(
-      `on ${store.name}: filter, open a failed flow, retry it to completion live, cancel a running flow, refuse an action without the token${pgMissing ? ` — SKIPPED: ${pgSkipReason}` : ''}`,
+      `on ${store.name}: filter by status, error class and start date, draw a flow's molecules and open its report, open a failed flow, retry it to completion live, cancel a running flow, refuse an action without the token${pgMissing ? ` — SKIPPED: ${pgSkipReason}` : ''}`,
       { timeout: E2E_TIMEOUT_MS },
       async () => {
         const { setup, drop } = await store.setup();
