@@ -32,7 +32,7 @@ export default tseslint.config(
     files: ['web/**/*.js'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['document', 'window', 'location', 'history', 'sessionStorage', 'fetch', 'EventSource', 'URL', 'URLSearchParams', 'FormData', 'Node', 'setTimeout', 'clearTimeout', 'console'].map((name) => [name, 'readonly']),
+        ['document', 'window', 'location', 'history', 'sessionStorage', 'fetch', 'EventSource', 'URL', 'URLSearchParams', 'FormData', 'Node', 'DOMParser', 'setTimeout', 'clearTimeout', 'console'].map((name) => [name, 'readonly']),
       ),
     },
   },

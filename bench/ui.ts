@@ -26,7 +26,37 @@ export interface UiBenchResult {
   /** The flow page as it loads: status, events and errors of the 10,000-event flow at once. */
   flowPageMedianMs: number;
   flowPageP95Ms: number;
+  /** The first page of each filter of the flows page (`GET /api/flows?limit=50&…`), median ms. */
+  filteredMedianMs: Record<FilterName, number>;
   loadSeconds: number;
+}
+
+/**
+ * The flows page's filters, each as its first page: a time window, an error class most flows with errors
+ * have (one flow in 10), a rare one (one in 10,000), one no flow has, a class with a status, and the
+ * other orders.
+ */
+const FILTERS = {
+  timeWindow: 'since=2025-01-01T01:00:00Z&until=2025-01-01T02:00:00Z',
+  commonClass: 'class=Transient',
+  rareClass: 'class=Validation',
+  absentClass: 'class=Runtime',
+  classAndStatus: 'class=Validation&status=completed',
+  oldest: 'sort=oldest',
+  byName: 'sort=name',
+} as const;
+type FilterName = keyof typeof FILTERS;
+
+/** Failed attempts of some of the loaded flows (flow g is md5('history-' || g), as bench/queue-history.ts names it). */
+async function loadErrors(store: SqlFlowStore, flows: number): Promise<void> {
+  await store.executor.query(
+    `INSERT INTO step_execution_errors (flow_id, step_id, attempt_number, error_class, error_message, details, timestamp, retry_count, max_retries)
+     SELECT md5('history-' || g)::uuid, 'step-0', 1, CASE WHEN g % 10000 = 7 THEN 'Validation' ELSE 'Transient' END, 'bench failure',
+       '{"error_code": "BENCH"}'::jsonb, timestamptz '2025-01-01 00:00:00+00' + g * interval '10 milliseconds', 0, 3
+     FROM generate_series(0, $1::int - 1) AS g WHERE g % 10 = 0 OR g % 10000 = 7`,
+    [flows],
+  );
+  await store.executor.exec('ANALYZE step_execution_errors');
 }
 
 /** One flow of one step that signals `LONG_FLOW_EVENTS - 4` times, in the codec's shapes. */
@@ -78,6 +108,7 @@ export async function uiBench(flows: number, requests: number, log: (line: strin
       const loadStart = performance.now();
       await loadLongFlow(store);
       await loadFinishedFlows(store, flows);
+      await loadErrors(store, flows);
       const loadSeconds = (performance.now() - loadStart) / 1000;
       log(`ui: ${flows.toLocaleString('en-US')} flows loaded in ${loadSeconds.toFixed(1)} s`);
       const server = await startUiServer({ store, actions: new UiActions(store, io, { db: BENCH_PG_URL }), host: '127.0.0.1', port: 0, token: 'bench', readOnly: true, webDir: join(process.cwd(), 'web') });
@@ -86,6 +117,7 @@ export async function uiBench(flows: number, requests: number, log: (line: strin
         const list: number[] = [];
         const page: number[] = [];
         const flow: number[] = [];
+        const filtered = Object.fromEntries(Object.keys(FILTERS).map((name) => [name, [] as number[]])) as Record<FilterName, number[]>;
         for (let i = 0; i <= requests; i++) {
           const listMs = await timed(() => getOk(`${base}/api/flows?limit=50`));
           const pageMs = await timed(async () => {
@@ -97,10 +129,17 @@ export async function uiBench(flows: number, requests: number, log: (line: strin
             const [, events] = await Promise.all(['', '/events', '/errors'].map((path) => getOk(`${base}/api/flows/${LONG_FLOW_ID}${path}`)));
             if ((events as unknown[]).length !== LONG_FLOW_EVENTS) throw new Error(`the long flow has ${(events as unknown[]).length} events`);
           });
+          const filterMs = {} as Record<FilterName, number>;
+          for (const [name, query] of Object.entries(FILTERS) as [FilterName, string][])
+            filterMs[name] = await timed(async () => {
+              const entries = (await getOk(`${base}/api/flows?limit=50&${query}`)) as unknown[];
+              if (name !== 'absentClass' && entries.length === 0) throw new Error(`the filter ${query} found no flow`);
+            });
           if (i === 0) {
             log(`ui: first round (warm-up) list ${listMs.toFixed(1)} ms, page ${pageMs.toFixed(1)} ms, flow page ${flowMs.toFixed(1)} ms`);
             continue; // the first round warms the connections and the statements
           }
+          for (const name of Object.keys(FILTERS) as FilterName[]) filtered[name].push(filterMs[name]);
           list.push(listMs);
           page.push(pageMs);
           flow.push(flowMs);
@@ -114,6 +153,7 @@ export async function uiBench(flows: number, requests: number, log: (line: strin
           flowsPageMedianMs: median(page),
           flowPageMedianMs: median(flow),
           flowPageP95Ms: p95(flow),
+          filteredMedianMs: Object.fromEntries(Object.entries(filtered).map(([name, values]) => [name, median(values)])) as Record<FilterName, number>,
           loadSeconds,
         };
       } finally {

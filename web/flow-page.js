@@ -2,6 +2,7 @@ import { ApiError, get, post, token } from './api.js';
 import { badge, duration, fill, h, time } from './dom.js';
 import { errorCounts } from './flows-page.js';
 import { flowGraph } from './flow-graph.js';
+import { drawing } from './svg.js';
 import { toast } from './toast.js';
 
 /** Events shown at first on a long log; the rest on demand. */
@@ -20,6 +21,7 @@ export async function flowPage(main, flowId, config) {
   const events = h('tbody');
   const more = h('div', { class: 'pager' });
   const artifacts = h('div', { id: 'artifacts' });
+  const reportLink = h('p', { id: 'report-link' });
   const preview = h('div', { id: 'artifact-preview' });
   const graph = flowGraph(flowId);
   let showAll = false;
@@ -39,6 +41,7 @@ export async function flowPage(main, flowId, config) {
       timeline,
     ),
     h('h2', {}, 'Artifacts'),
+    reportLink,
     artifacts,
     preview,
     h('h2', {}, 'Event log'),
@@ -146,8 +149,22 @@ export async function flowPage(main, flowId, config) {
           }),
     );
     graph.show(log.length, report);
+    renderReportLink(log);
     renderArtifacts(log);
     renderEvents(log);
+  };
+
+  // The report step records where it wrote its HTML page (a `report-written` signal); the server
+  // serves that page after checking it is still the one written.
+  const renderReportLink = (log) => {
+    const written = log.filter((e) => e.type === 'StepSignal' && e.name === 'report-written' && typeof e.data?.html === 'string').pop();
+    const href = `/api/flows/${id}/report${token === null ? '' : `?token=${encodeURIComponent(token)}`}`;
+    fill(
+      reportLink,
+      written === undefined
+        ? null
+        : [h('a', { href, target: '_blank', rel: 'noopener', class: 'report' }, 'Open the HTML report'), ' ', h('span', { class: 'muted' }, `written by step ${written.stepId} to ${written.data.html}`)],
+    );
   };
 
   const renderEvents = (log) => {
@@ -277,21 +294,38 @@ function eventDetail(e) {
   }
 }
 
-/** An artifact's preview: rows of objects as a table, any other JSON as text; batches and files described. */
+/**
+ * An artifact's preview: its molecules drawn (the server's RDKit drawings), rows of objects as a
+ * table, any other JSON as text; a file's name, size and hash with a link that downloads it.
+ */
 function artifactPreview(a) {
   if (a === null) return h('p', {}, 'No such artifact.');
   const title = h('h3', {}, `${a.kind} `, h('span', { class: 'hash' }, a.hash));
   if (a.form === 'file') {
     const href = `/api/artifacts/${a.hash}/download${token === null ? '' : `?token=${encodeURIComponent(token)}`}`;
-    return [title, h('p', {}, `File ${a.name}, ${a.size} bytes, sha256 ${a.hash} `, h('a', { href, download: a.name, class: 'download' }, 'Download'))];
-  }
-  if (a.form === 'batch') return [title, h('p', {}, `Batch of ${a.rowCount} rows in ${a.chunks} chunk(s).`)];
-  const rows = Array.isArray(a.payload) ? a.payload : null;
-  if (rows !== null && rows.length > 0 && rows.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))) {
-    const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
     return [
       title,
-      h('p', { class: 'muted' }, `${rows.length}${a.rows > rows.length ? ` of ${a.rows}` : ''} row(s)`),
+      h('dl', { class: 'facts file-facts' }, fact('File', a.name), fact('Size', `${bytes(a.size)} (${a.size} bytes)`), fact('SHA-256', a.hash)),
+      h('p', {}, h('a', { href, download: a.name, class: 'download' }, `Download ${a.name}`)),
+    ];
+  }
+  if (a.payload === undefined) return [title, header];
+  const { rowsField, rows } = rowsOf(a.payload);
+  const total = typeof a.rows === 'number' ? a.rows : rows?.length;
+  const header =
+    a.form === 'batch'
+      ? [h('p', { class: 'muted' }, `Batch of ${a.rowCount} row(s) in ${a.chunks} chunk(s).`), a.problem ? h('p', { class: 'error-text' }, `Its rows cannot be shown: ${a.problem}`) : null]
+      : null;
+  const molecules = molecularDrawings(a.depictions ?? [], rows ?? [], total);
+  if (rows !== null && rows.length > 0 && rows.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))) {
+    const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+    const fields = rowsField === null ? null : Object.entries(a.payload).filter(([key]) => key !== rowsField);
+    return [
+      title,
+      header,
+      fields === null || fields.length === 0 ? null : h('dl', { class: 'facts' }, fields.map(([key, value]) => fact(key, cell(value)))),
+      molecules,
+      h('p', { class: 'muted' }, `${rows.length}${total > rows.length ? ` of ${total}` : ''} row(s)${rowsField === null ? '' : ` of ${rowsField}`}`),
       h(
         'table',
         { class: 'grid compact' },
@@ -300,7 +334,42 @@ function artifactPreview(a) {
       ),
     ];
   }
-  return [title, h('pre', { class: 'json' }, JSON.stringify(a.payload, null, 2))];
+  return [title, header, molecules, h('pre', { class: 'json' }, JSON.stringify(a.payload, null, 2))];
+}
+
+/** The list of rows of a payload: the payload itself, or its one array-valued field. */
+function rowsOf(payload) {
+  if (Array.isArray(payload)) return { rowsField: null, rows: payload };
+  if (payload === null || typeof payload !== 'object') return { rowsField: null, rows: null };
+  const lists = Object.keys(payload).filter((key) => Array.isArray(payload[key]));
+  return lists.length === 1 ? { rowsField: lists[0], rows: payload[lists[0]] } : { rowsField: null, rows: null };
+}
+
+function molecularDrawings(depictions, rows, total) {
+  if (depictions.length === 0) return null;
+  return h(
+    'div',
+    { class: 'molecules' },
+    h('p', { class: 'muted' }, `Structures of the first ${depictions.length} molecule(s)${total > depictions.length ? ` of ${total}` : ''}, drawn by RDKit`),
+    h(
+      'div',
+      { class: 'molecule-grid' },
+      depictions.map((d) => {
+        const row = rows[d.row];
+        const name = row !== null && typeof row === 'object' && typeof row.name === 'string' ? row.name : '';
+        return h('figure', { class: 'molecule' }, drawing(d.svg), h('figcaption', {}, name === '' ? null : h('div', { class: 'molecule-name' }, name), h('div', { class: 'smiles' }, d.smiles)));
+      }),
+    ),
+  );
+}
+
+/** A byte count as `512 B`, `12.3 kB`, `4.5 MB`. */
+function bytes(n) {
+  if (typeof n !== 'number') return '';
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} kB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(1)} GB`;
 }
 
 function cell(value) {

@@ -7,9 +7,9 @@ const OPEN = new Set(['pending', 'running', 'waiting']);
 const PAGE = 50;
 
 /**
- * The flows page: one page of `GET /api/flows` (status, name, paging by `after` on the server),
- * each row completed by `GET /api/flows/<id>` (steps done/total, errors by class). Time range,
- * error class and sort apply to the page shown.
+ * The flows page: one page of `GET /api/flows`, filtered, sorted and paged by the server (status, name,
+ * start date range, error class; newest, oldest or by name; `after` the last flow shown), each row
+ * completed by `GET /api/flows/<id>` (steps done/total, errors by class).
  */
 export async function flowsPage(main) {
   const params = new URLSearchParams(location.search);
@@ -33,9 +33,9 @@ export async function flowsPage(main) {
     h('label', {}, 'Status ', select('status', state.status, [['', 'any'], ...STATUSES.map((s) => [s, s])])),
     h('label', {}, 'Name ', h('input', { name: 'name', id: 'filter-name', value: state.name, placeholder: 'exact name' })),
     h('label', {}, 'Errors of class ', select('class', state.errorClass, [['', 'any'], ...CLASSES.map((c) => [c, c])])),
-    h('label', {}, 'Created from ', h('input', { name: 'since', type: 'date', value: state.since })),
-    h('label', {}, 'to ', h('input', { name: 'until', type: 'date', value: state.until })),
-    h('label', {}, 'Sort ', select('sort', state.sort, [['newest', 'newest first'], ['oldest', 'oldest first'], ['name', 'name'], ['duration', 'longest first']])),
+    h('label', {}, 'Started from ', h('input', { name: 'since', id: 'filter-since', type: 'date', value: state.since })),
+    h('label', {}, 'to ', h('input', { name: 'until', id: 'filter-until', type: 'date', value: state.until })),
+    h('label', {}, 'Sort ', select('sort', state.sort, [['newest', 'newest first'], ['oldest', 'oldest first'], ['name', 'by name']])),
     h('button', { type: 'submit' }, 'Apply'),
   );
   form.addEventListener('submit', (event) => {
@@ -67,10 +67,20 @@ export async function flowsPage(main) {
 
   const load = async () => {
     const query = new URLSearchParams({ limit: String(PAGE) });
-    if (state.status !== '') query.set('status', state.status);
-    if (state.name !== '') query.set('name', state.name);
-    if (state.after !== '') query.set('after', state.after);
-    flows = await get(`/api/flows?${query}`);
+    for (const [key, value] of [['status', state.status], ['name', state.name], ['class', state.errorClass], ['after', state.after]])
+      if (value !== '') query.set(key, value);
+    if (state.since !== '') query.set('since', state.since);
+    // The end date is included: the range stops at the next midnight.
+    if (state.until !== '') query.set('until', new Date(Date.parse(state.until) + 86_400_000).toISOString());
+    if (state.sort !== 'newest') query.set('sort', state.sort);
+    try {
+      flows = await get(`/api/flows?${query}`);
+    } catch (error) {
+      flows = [];
+      fill(count, h('span', { class: 'error-text' }, error.message));
+      fill(body);
+      return;
+    }
     await Promise.all(flows.map((f) => detail(f.flowId, f.version)));
     render();
   };
@@ -83,27 +93,11 @@ export async function flowsPage(main) {
       details.set(flowId, { version, report: null });
     }
   };
-  const shown = () => {
-    const since = state.since === '' ? -Infinity : Date.parse(state.since);
-    const until = state.until === '' ? Infinity : Date.parse(state.until) + 86_400_000;
-    const rows = flows.filter((f) => {
-      const created = Date.parse(f.createdAt);
-      if (created < since || created >= until) return false;
-      if (state.errorClass === '') return true;
-      return (details.get(f.flowId)?.report?.errors.byClass[state.errorClass] ?? 0) > 0;
-    });
-    const span = (f) => (OPEN.has(f.status) ? Date.now() : Date.parse(f.updatedAt)) - Date.parse(f.createdAt);
-    if (state.sort === 'oldest') rows.reverse();
-    else if (state.sort === 'name') rows.sort((a, b) => a.name.localeCompare(b.name));
-    else if (state.sort === 'duration') rows.sort((a, b) => span(b) - span(a));
-    return rows;
-  };
   const render = () => {
-    const rows = shown();
-    fill(count, flows.length === 0 ? 'No flows match.' : `${rows.length} of the ${flows.length} flows of this page`);
+    fill(count, flows.length === 0 ? 'No flows match.' : `${flows.length} flow(s) on this page${flows.length === PAGE ? ', more on the next' : ''}`);
     fill(
       body,
-      rows.map((f) => {
+      flows.map((f) => {
         const report = details.get(f.flowId)?.report;
         const done = report ? report.steps.filter((s) => s.status === 'FinishedOk').length : null;
         const ended = !OPEN.has(f.status);

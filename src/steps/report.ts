@@ -6,11 +6,13 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import type { StepModule } from '../core/definition.js';
 import { PermanentError } from '../core/error-class.js';
+import { sha256Hex } from '../core/hash.js';
 import { CHEM_KINDS, ROWS, type ReportSummary } from './chem-artifacts.js';
 import { ALLOW_OUTSIDE, outDirLeavesBase, outputBaseDir, resolveOutDir } from './output-dir.js';
 import { paramsParser } from './params.js';
 import { depictionSvg } from './depiction.js';
 import { reportHtml } from './report-html.js';
+import { reportWrittenSignal } from './report-written.js';
 import { ShownSelector, type ReportSelection, type ShownBounds, type ShownRows } from './report-selection.js';
 import { reportCsvHeader, reportCsvLine, reportRows, reportRowStream, RowsOutOfOrder, type ReportRow, type ReportStreams } from './report-table.js';
 import { PlotPoints, type PlotData } from './plot-points.js';
@@ -120,6 +122,8 @@ export const report: StepModule<ReportParams> = {
       csvName: `${ctx.params.name}.csv`,
     });
     await unwritable(dir, ctx.params.outDir, () => writeAtomically(htmlFile, html));
+    const page = reportWrittenSignal(htmlFile, sha256Hex(html));
+    ctx.emit(page.name, page.data);
     const summary: ReportSummary = {
       csv: { path: portable(base, csvFile), sha256: written.sha256, rows: written.rows },
       html: { path: portable(base, htmlFile) },

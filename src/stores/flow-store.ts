@@ -68,7 +68,18 @@ export interface FlowQuery {
   limit?: number;
   /** Keyset cursor: only flows listed after this one (the last id of the previous page). */
   after?: string;
+  /** Flows created at or after this time (ISO 8601). */
+  since?: string;
+  /** Flows created before this time (ISO 8601). */
+  until?: string;
+  /** Only flows with at least one failed attempt of this class. */
+  errorClass?: ErrorClass;
+  /** Default `newest`: by creation time, newest first; `oldest`: oldest first; `name`: by name, then newest first. */
+  sort?: FlowSort;
 }
+
+export const FLOW_SORTS = ['newest', 'oldest', 'name'] as const;
+export type FlowSort = (typeof FLOW_SORTS)[number];
 
 /** A flow a worker claimed: it holds the lease until it releases it or stops renewing it. */
 export interface ClaimedFlow {

@@ -1,7 +1,7 @@
 import { appendedQueueRow, isClaimable, mayTakeLease, rebuiltQueueRow, type QueueLease, type QueueRow } from '../core/queue-row.js';
 import { OPEN_STATUSES, type QueueStatus } from '../core/queue-status.js';
 import type { FlowEvent } from '../core/events.js';
-import type { ClaimedFlow, ClaimFlowsOptions, FlowQuery, FlowSummary, LeaseAcquisition } from './flow-store.js';
+import type { ClaimedFlow, ClaimFlowsOptions, FlowQuery, FlowSort, FlowSummary, LeaseAcquisition } from './flow-store.js';
 
 const DEFAULT_LIMIT = 50;
 const OPEN: ReadonlySet<QueueStatus> = new Set(OPEN_STATUSES);
@@ -41,14 +41,23 @@ export class MemoryFlowQueue {
     if (row.leaseOwner === null && OPEN.has(row.status)) this.notify();
   }
 
-  listFlows(query: FlowQuery = {}): FlowSummary[] {
+  /** `FlowStore.listFlows`; `withErrors`: the flows that have failed attempts of `query.errorClass`. */
+  listFlows(query: FlowQuery = {}, withErrors?: ReadonlySet<string>): FlowSummary[] {
     const statuses = query.status !== undefined && query.status.length > 0 ? new Set(query.status) : undefined;
+    const order = ORDERS[query.sort ?? 'newest'];
     let rows = [...this.rows.values()]
-      .filter((r) => (statuses === undefined || statuses.has(r.status)) && (query.name === undefined || r.name === query.name))
-      .sort(newestFirst);
+      .filter(
+        (r) =>
+          (statuses === undefined || statuses.has(r.status)) &&
+          (query.name === undefined || r.name === query.name) &&
+          (query.since === undefined || Date.parse(r.createdAt) >= Date.parse(query.since)) &&
+          (query.until === undefined || Date.parse(r.createdAt) < Date.parse(query.until)) &&
+          (query.errorClass === undefined || withErrors?.has(r.flowId) === true),
+      )
+      .sort(order);
     if (query.after !== undefined) {
       const cursor = this.rows.get(query.after);
-      rows = cursor === undefined ? [] : rows.filter((r) => newestFirst(cursor, r) < 0);
+      rows = cursor === undefined ? [] : rows.filter((r) => order(cursor, r) < 0);
     }
     return rows.slice(0, query.limit ?? DEFAULT_LIMIT).map(summary);
   }
@@ -166,6 +175,12 @@ function dueOrder(a: Row, b: Row): number {
 function newestFirst(a: Row, b: Row): number {
   return b.createdAt.localeCompare(a.createdAt) || b.order - a.order;
 }
+
+const ORDERS: Record<FlowSort, (a: Row, b: Row) => number> = {
+  newest: newestFirst,
+  oldest: (a, b) => newestFirst(b, a),
+  name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : newestFirst(a, b)),
+};
 
 function summary(row: Row): FlowSummary {
   return queueRowSummary(row.flowId, row);

@@ -177,7 +177,9 @@ export class MemoryFlowStore implements FlowStore {
   }
 
   listFlows(query?: FlowQuery): Promise<FlowSummary[]> {
-    return Promise.resolve(this.queue.listFlows(query));
+    const errorClass = query?.errorClass;
+    const withErrors = errorClass === undefined ? undefined : new Set(this.errors.filter((e) => e.errorClass === errorClass).map((e) => e.flowId));
+    return Promise.resolve(this.queue.listFlows(query, withErrors));
   }
 
   claimFlows(owner: string, options: ClaimFlowsOptions): Promise<ClaimedFlow[]> {

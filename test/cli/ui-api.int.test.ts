@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FlowEngine } from '../../src/runtime/engine.js';
 import { defineFlow } from '../../src/core/definition.js';
@@ -8,6 +12,7 @@ import { listFlowEntries } from '../../src/cli/commands/flows.js';
 import { statusReport } from '../../src/cli/commands/status.js';
 import { readStoredFlow } from '../../src/cli/flow-report.js';
 import { UiActions } from '../../src/cli/ui/actions.js';
+import { reportWrittenSignal } from '../../src/steps/report-written.js';
 import { startUiServer, type UiServer } from '../../src/cli/ui/server.js';
 import { demoFlow, flakyStep, seedStep } from '../support/demo-flow.js';
 import { engineStores, fileEngineStores } from '../support/stores.js';
@@ -148,6 +153,111 @@ describe.each(engineStores)('chemflow ui JSON API on $name', ({ create }) => {
     expect((await search(`since=${encodeURIComponent(first)}&until=${encodeURIComponent(first)}`)).length).toBe(0);
     expect((await search(`until=${encodeURIComponent(new Date(Date.parse(first) + 1).toISOString())}`)).map((e) => e.stepId)).toContain('middle');
     expect(await search('since=2999-01-01')).toEqual([]);
+  });
+
+  it('lists flows by start time and error class, oldest first or by name, a page at a time', async () => {
+    const { base, failed, completed } = await serve(create);
+    type Entry = { flowId: string; createdAt: string };
+    const list = async (query: string): Promise<string[]> => ((await getJson(`${base}/api/flows?${query}`)).body as Entry[]).map((f) => f.flowId);
+    const newest = (await getJson(`${base}/api/flows`)).body as Entry[];
+    expect(newest.map((f) => f.flowId)).toEqual([completed, failed]);
+    expect(await list('class=Permanent')).toEqual([failed]);
+    expect(await list('class=Transient')).toEqual([]);
+    expect(await list('class=Permanent&status=completed')).toEqual([]);
+    expect(await list(`class=Permanent&after=${failed}`)).toEqual([]);
+    const startedFailed = newest[1]?.createdAt ?? '';
+    const startedCompleted = newest[0]?.createdAt ?? '';
+    // `since` included, `until` excluded.
+    expect(await list(`since=${encodeURIComponent(startedFailed)}&until=${encodeURIComponent(new Date(Date.parse(startedCompleted) + 1).toISOString())}`)).toEqual([completed, failed]);
+    expect(await list(`since=${encodeURIComponent(startedFailed)}&until=${encodeURIComponent(startedFailed)}`)).toEqual([]);
+    expect(await list(`until=${encodeURIComponent(new Date(Date.parse(startedFailed) + 1).toISOString())}`)).toContain(failed);
+    expect(await list('since=2999-01-01')).toEqual([]);
+    expect(await list('until=2000-01-01')).toEqual([]);
+    expect(await list('sort=oldest')).toEqual([failed, completed]);
+    expect(await list('sort=oldest&limit=1')).toEqual([failed]);
+    expect(await list(`sort=oldest&limit=1&after=${failed}`)).toEqual([completed]);
+    const byName = await list('sort=name');
+    expect([...byName].sort()).toEqual([completed, failed].sort());
+    expect(await list(`sort=name&limit=1&after=${byName[0]}`)).toEqual([byName[1]]);
+    expect(await list(`sort=name&after=${byName[1]}`)).toEqual([]);
+    for (const bad of ['class=Bogus', 'since=yesterday', 'sort=duration'])
+      expect(await getJson(`${base}/api/flows?${bad}`)).toMatchObject({ status: 400, body: { error: { code: 'CLI_USAGE' } } });
+  });
+
+  it('previews an artifact: its rows, and the first 24 molecules among them drawn as SVG', async () => {
+    const { store, base } = await serve(create);
+    const engine = new FlowEngine({ store });
+    const molecules = defineFlow('molecules', [
+      {
+        id: 'read',
+        kind: 'source',
+        baseParams: {},
+        run: () => ({
+          outputs: [
+            {
+              kind: 'test/molecules',
+              payload: { source: 'inline', molecules: [{ name: XSS, smiles: 'c1ccccc1O' }, { name: 'broken', smiles: 'C1CC' }, ...Array.from({ length: 30 }, (_, i) => ({ name: `m${i}`, smiles: 'C'.repeat(i + 1) }))] },
+            },
+          ],
+        }),
+      },
+    ]);
+    const flowId = await engine.startFlow(molecules);
+    await engine.runToEnd(flowId, molecules);
+    const finished = ((await getJson(`${base}/api/flows/${flowId}/events`)).body as { type: string; outputs?: string[] }[]).find((e) => e.type === 'StepFinished');
+    const hash = finished?.outputs?.[0] ?? '';
+    const { status, body } = await getJson(`${base}/api/artifacts/${hash}`);
+    expect(status).toBe(200);
+    const preview = body as { form: string; rows: number; payload: { source: string; molecules: unknown[] }; depictions: { row: number; smiles: string; svg: string }[] };
+    expect(preview).toMatchObject({ form: 'whole', rows: 32, payload: { source: 'inline' } });
+    expect(preview.payload.molecules).toHaveLength(32);
+    // At most 24 drawings, the first rows' own, an unreadable SMILES said as such.
+    expect(preview.depictions).toHaveLength(24);
+    expect(preview.depictions.map((d) => d.row)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    expect(preview.depictions[0]?.svg).toMatch(/^<svg class="depiction"[^>]*aria-label="Structure of &#60;img src=x onerror=alert\(1\)&#62;"/);
+    expect(preview.depictions[0]?.svg).not.toContain('<img');
+    expect(preview.depictions[1]?.svg).toMatch(/^<span class="no-depiction">no depiction: /);
+  });
+
+  it('serves the HTML report a flow wrote, with the token, sandboxed, only while the file is the one written', async () => {
+    const { store, base, failed } = await serve(create);
+    const dir = await mkdtemp(join(tmpdir(), 'chemflow-ui-report-'));
+    try {
+      const page = join(dir, 'report.html');
+      const html = `<!doctype html><title>${XSS}</title><p>report</p>`;
+      const engine = new FlowEngine({ store });
+      const reporting = defineFlow('reporting', [
+        {
+          id: 'report',
+          kind: 'source',
+          baseParams: {},
+          run: async (ctx) => {
+            await writeFile(page, html);
+            const signal = reportWrittenSignal(page, createHash('sha256').update(html).digest('hex'));
+            ctx.emit(signal.name, signal.data);
+            return { outputs: [] };
+          },
+        },
+      ]);
+      const flowId = await engine.startFlow(reporting);
+      await engine.runToEnd(flowId, reporting);
+      const url = `${base}/api/flows/${flowId}/report`;
+      // A file of this machine's disk: the token is needed on loopback too.
+      expect((await fetch(url)).status).toBe(401);
+      const served = await fetch(`${url}?token=${TOKEN}`);
+      expect(served.status).toBe(200);
+      expect(served.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(served.headers.get('content-security-policy')).toMatch(/^sandbox; default-src 'none'/);
+      expect(await served.text()).toBe(html);
+      expect((await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      await writeFile(page, `${html}<p>edited</p>`);
+      expect(await getJson(`${url}?token=${TOKEN}`)).toMatchObject({ status: 409, body: { error: { code: 'REPORT_CHANGED' } } });
+      await rm(page);
+      expect(await getJson(`${url}?token=${TOKEN}`)).toMatchObject({ status: 404, body: { error: { code: 'REPORT_MISSING' } } });
+      expect(await getJson(`${base}/api/flows/${failed}/report?token=${TOKEN}`)).toMatchObject({ status: 404, body: { error: { code: 'UI_NOT_FOUND' } } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers bad requests with the CLI error document and a status', async () => {

@@ -39,7 +39,15 @@ describe('chemflow ui query parameters', () => {
       after: 'abc',
     });
     expect(flowsQuery(new URLSearchParams(''))).toEqual({});
-    for (const bad of ['status=done', 'limit=0', 'limit=1001', 'limit=2.5']) expect(() => flowsQuery(new URLSearchParams(bad)), bad).toThrow(HttpError);
+    expect(flowsQuery(new URLSearchParams('since=2026-01-31&until=2026-02-01T12:00:00%2B01:00&class=Runtime&sort=oldest'))).toEqual({
+      since: '2026-01-31T00:00:00.000Z',
+      until: '2026-02-01T11:00:00.000Z',
+      errorClass: 'Runtime',
+      sort: 'oldest',
+    });
+    expect(flowsQuery(new URLSearchParams('since=&class=&sort='))).toEqual({});
+    for (const bad of ['status=done', 'limit=0', 'limit=1001', 'limit=2.5', 'class=runtime', 'since=soon', 'until=2026-13-45', 'sort=duration'])
+      expect(() => flowsQuery(new URLSearchParams(bad)), bad).toThrow(HttpError);
   });
 
   it('reads the error filters, times as ISO 8601', () => {

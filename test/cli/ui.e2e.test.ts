@@ -24,6 +24,15 @@ if (skip) console.warn(`test/cli/ui.e2e.test.ts: ${SKIP_MESSAGE}`);
 
 const GATED = 'name: gated\nretry: { backoff: { kind: none } }\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs, params: { n: 4 } }\n  - { id: gate, uses: ./steps/gate.mjs }\n  - { id: double, uses: ./steps/double.mjs }\n';
 const NAMED = `name: ${JSON.stringify(XSS)}\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n`;
+/** Molecules through RDKit into the HTML report; one of them named to be markup. */
+const MOLECULES_CSV = `name,smiles\naspirin,CC(=O)Oc1ccccc1C(=O)O\n"${XSS}",c1ccccc1O\ncaffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C\n`;
+const MOLECULES = `name: molecules
+steps:
+  - { id: read, uses: chem/read-smiles, params: { file: molecules.csv, smilesColumn: smiles, nameColumn: name } }
+  - { id: descriptors, uses: chem/descriptors }
+  - { id: lipinski, uses: chem/lipinski-filter }
+  - { id: report, uses: chem/report, params: { outDir: out, name: molecules, title: Three molecules } }
+`;
 
 interface Setup {
   /** `--db` of the store. */
@@ -57,7 +66,7 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
   for (const store of stores) {
     const pgMissing = store.name === 'postgres' && !pgAvailable;
     it.skipIf(pgMissing)(
-      `on ${store.name}: filter, open a failed flow, retry it to completion live, cancel a running flow, refuse an action without the token${pgMissing ? ` — SKIPPED: ${pgSkipReason}` : ''}`,
+      `on ${store.name}: filter by status, error class and start date, draw a flow's molecules and open its report, open a failed flow, retry it to completion live, cancel a running flow, refuse an action without the token${pgMissing ? ` — SKIPPED: ${pgSkipReason}` : ''}`,
       { timeout: E2E_TIMEOUT_MS },
       async () => {
         const { setup, drop } = await store.setup();
@@ -69,6 +78,10 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
           await ws.write('gated.yaml', GATED);
           await ws.write('named.yaml', NAMED);
           await ws.write('slow.yaml', SLOW_FLOW);
+          await ws.write('molecules.csv', MOLECULES_CSV);
+          await ws.write('molecules.yaml', MOLECULES);
+          const molecules = JSON.parse((await cli('run', 'molecules.yaml', '--json', '-q')).stdout) as { flowId: string; status: string };
+          expect(molecules.status).toBe('completed');
           const gated = JSON.parse((await cli('run', 'gated.yaml', '--json', '-q')).stdout) as { flowId: string; status: string };
           expect(gated.status).toBe('failed');
           expect((await cli('run', 'named.yaml', '--json', '-q')).code).toBe(0);
@@ -93,7 +106,7 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
 
           // The flows page: every flow, the hostile name as text.
           await page.goto(url);
-          await page.locator('#flows tbody tr').nth(2).waitFor();
+          await page.locator('#flows tbody tr').nth(3).waitFor();
           expect(new URL(page.url()).search).toBe(''); // the token left the address bar
           await expect(page.locator('#flows a.flow-name', { hasText: XSS }).textContent()).resolves.toBe(XSS);
           await expect(page.locator('#flows img').count()).resolves.toBe(0);
@@ -106,7 +119,51 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
           await page.locator('#flows tbody tr').first().waitFor();
           await expect(page.locator('#flows tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-flow-id')))).resolves.toEqual([gated.flowId]);
 
+          // Filter by error class and by start date, on the server.
+          await page.selectOption('#filter-status', '');
+          await page.waitForURL((u) => !u.search.includes('status='));
+          await page.locator('#flows tbody tr').nth(3).waitFor();
+          await page.selectOption('#filter-class', 'Permanent');
+          await page.waitForURL(/class=Permanent/);
+          await page.locator('#flows tbody tr').first().waitFor();
+          await expect(page.locator('#flows tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-flow-id')))).resolves.toEqual([gated.flowId]);
+          await page.selectOption('#filter-class', '');
+          await page.waitForURL((u) => !u.search.includes('class='));
+          const day = (offset: number): string => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+          await page.fill('#filter-since', day(1));
+          await page.click('#flow-filters button[type=submit]');
+          await page.waitForURL(/since=/);
+          await page.locator('#flows-count', { hasText: 'No flows match.' }).waitFor();
+          await expect(page.locator('#flows tbody tr').count()).resolves.toBe(0);
+          await page.fill('#filter-since', day(-1));
+          await page.fill('#filter-until', day(0));
+          await page.click('#flow-filters button[type=submit]');
+          await page.waitForURL(/until=/);
+          await page.locator('#flows tbody tr').nth(3).waitFor();
+          await page.selectOption('#filter-status', 'failed');
+          await page.waitForURL(/status=failed/);
+          await page.locator(`#flows tr[data-flow-id="${gated.flowId}"]`).waitFor();
+          await expect(page.locator('#flows tbody tr').count()).resolves.toBe(1);
+
+          // The molecules flow: its molecules drawn, its HTML report opened.
+          await page.goto(`${base}/flows/${molecules.flowId}`);
+          await page.locator('#artifacts tbody tr').first().waitFor();
+          await page.locator('#artifacts tbody tr', { hasText: 'read' }).first().locator('button.preview').click();
+          await page.locator('#artifact-preview svg.depiction').nth(2).waitFor();
+          await expect(page.locator('#artifact-preview svg.depiction').count()).resolves.toBe(3);
+          expect(await page.locator('#artifact-preview svg.depiction path').count()).toBeGreaterThan(10);
+          await expect(page.locator('#artifact-preview .molecule-name', { hasText: XSS }).textContent()).resolves.toBe(XSS);
+          await expect(page.locator('#artifact-preview img, #artifact-preview script').count()).resolves.toBe(0);
+          if (setup.screenshots) await shot(page, 'ui-molecules.png');
+          const [report] = await Promise.all([page.waitForEvent('popup'), page.click('#report-link a.report')]);
+          await report.waitForLoadState();
+          await expect(report.title()).resolves.toBe('Three molecules');
+          await expect(report.locator('body').textContent()).resolves.toContain('caffeine');
+          await expect(report.locator('img').count()).resolves.toBe(0);
+          await report.close();
+
           // The failed flow: its error timeline.
+          await page.goto(`${base}/?status=failed`);
           await page.click(`#flows a[href="/flows/${gated.flowId}"]`);
           await page.waitForURL(`**/flows/${gated.flowId}`);
           await page.locator('#error-timeline tr.error-row').first().waitFor();

@@ -65,8 +65,11 @@ describe('chem/report', () => {
       html: { path: 'out/nested/r1.html' },
       counts: { molecules: 3, passed: 2, failed: 1, rejected: 1 },
     });
-    // The note names the files where they are, whatever the reader's working directory.
+    // The page's path and hash are recorded for whoever serves it later; the note names the files
+    // where they are, whatever the reader's working directory.
+    const html = await readFile(join(dir, 'out', 'nested', 'r1.html'), 'utf8');
     expect(run.signals).toEqual([
+      { name: 'report-written', data: { html: join(dir, 'out', 'nested', 'r1.html'), sha256: sha256Hex(html) } },
       {
         name: 'note',
         data: `3 molecules: 2 pass the rule of five, 1 fail; 1 input row(s) rejected. Wrote ${join(dir, 'out', 'nested', 'r1.csv')} and ${join(dir, 'out', 'nested', 'r1.html')}`,
@@ -283,7 +286,7 @@ describe('chem/report', () => {
         csv: { path: join(elsewhere, 'reports', 'abs.csv') },
         html: { path: join(elsewhere, 'reports', 'abs.html') },
       });
-      expect(run.signals[0]?.data).toMatch(new RegExp(`Wrote ${join(elsewhere, 'reports', 'abs.csv')} and ${join(elsewhere, 'reports', 'abs.html')}$`));
+      expect(run.signals.find((signal) => signal.name === 'note')?.data).toMatch(new RegExp(`Wrote ${join(elsewhere, 'reports', 'abs.csv')} and ${join(elsewhere, 'reports', 'abs.html')}$`));
 
       // A link inside the flow's directory to another tree is outside it too.
       await mkdir(join(elsewhere, 'target'));

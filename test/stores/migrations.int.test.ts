@@ -185,7 +185,8 @@ describeWithPg('migrations on the PostgreSQL server', () => {
     await db.query('SELECT chemflow_rebuild_flow_queue($1::uuid)', [flowId]);
     expect(await db.query(`SELECT status, last_event_type FROM flow_queue WHERE flow_id = $1`, [flowId])).toEqual([{ status: 'pending', last_event_type: 'StepSkipped' }]);
     await expect(migrate(db, 'down', { to: '0010_batch_artifacts' })).rejects.toThrow(/cannot revert migration 0011_step_skipped: 1 StepSkipped event\(s\) are stored/);
-    expect((await schemaSnapshot(db)).migrations).toEqual(ALL);
+    // Each migration reverts in its own transaction: the later ones went, 0011 and those before it stay.
+    expect((await schemaSnapshot(db)).migrations).toEqual(ALL.filter((id) => id <= '0011_step_skipped'));
   });
 
   it('artifact_chunks: bytes never change, and only a chunk no stored batch names can be deleted', async () => {

@@ -119,6 +119,7 @@ describe('migration files and locations', () => {
       '0009_queue_due_inline',
       '0010_batch_artifacts',
       '0011_step_skipped',
+      '0012_errors_by_class',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE/);

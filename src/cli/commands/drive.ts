@@ -14,6 +14,12 @@ import { stopAllCommandGroups } from '../../runtime/command/process-group.js';
 export interface DriveOptions {
   json?: boolean;
   quiet?: boolean;
+  /**
+   * For a program that runs flows and handles its own signals (`chemflow ui`): once aborted, the flow
+   * stops after the attempt in flight has recorded its result, and the lease is given back. Without
+   * it, Ctrl-C leaves at once and the interrupted attempt is recovered as lost.
+   */
+  stop?: AbortSignal;
 }
 
 /**
@@ -27,11 +33,11 @@ export async function driveFlow(
 ): Promise<ExitCode> {
   const { store, engine, progress, handle } = setup;
   const { flowId } = handle;
-  const stopOnInterrupt = interruptHint(ctx, flowId, progress, () => store.releaseLease(flowId, engine.leaseOwner));
+  const stopOnInterrupt = options.stop === undefined ? interruptHint(ctx, flowId, progress, () => store.releaseLease(flowId, engine.leaseOwner)) : () => undefined;
   let flow: FlowInstance;
   progress.begin(handle.flow);
   try {
-    flow = await engine.runToEnd(handle);
+    flow = await engine.runToEnd(handle, options.stop === undefined ? {} : { signal: options.stop });
   } finally {
     progress.end();
     stopOnInterrupt();

@@ -1,60 +1,63 @@
 import { ERROR_CLASSES, type ErrorClass } from '../../core/error-class.js';
-import { isBatchArtifact, isFileArtifact, type StoredArtifact } from '../../core/artifact.js';
+import { isFileArtifact } from '../../core/artifact.js';
 import { QUEUE_STATUSES, type QueueStatus } from '../../core/queue-status.js';
-import type { ErrorSearch, FlowQuery, FlowStore } from '../../stores/flow-store.js';
+import { FLOW_SORTS, type ErrorSearch, type FlowQuery, type FlowSort, type FlowStore } from '../../stores/flow-store.js';
 import { errorTimeline } from '../commands/errors.js';
 import { listFlowEntries } from '../commands/flows.js';
 import { statusReport } from '../commands/status.js';
 import { readStoredFlow } from '../flow-report.js';
+import { artifactPreview } from './artifact-preview.js';
 import { HttpError } from './http-errors.js';
 
 /** The largest page `GET /api/flows` and `GET /api/errors` serve. */
 export const MAX_PAGE = 1000;
-/** The most rows of an artifact's payload a preview shows. */
-const PREVIEW_ROWS = 200;
 
-/** `GET /api/flows`: the `flows --json` document, filtered by `status` (repeatable or comma-separated), `name`, `limit`, `after`. */
+/**
+ * `GET /api/flows`: the `flows --json` document, filtered by `status` (repeatable or comma-separated),
+ * `name`, `since`/`until` (creation time), `class` (has a failed attempt of that error class), sorted by
+ * `sort` (`newest`, `oldest`, `name`), paged by `limit` and `after`.
+ */
 export function flowsQuery(params: URLSearchParams): FlowQuery {
+  const text = textParam(params);
   const status = params.getAll('status').flatMap((s) => s.split(',')).filter((s) => s !== '');
   for (const s of status)
     if (!(QUEUE_STATUSES as readonly string[]).includes(s))
       throw new HttpError(400, 'CLI_USAGE', `status: "${s}" is not a flow status`, `give one of ${QUEUE_STATUSES.join(', ')}`);
-  const name = params.get('name');
-  const after = params.get('after');
-  const limit = pageSize(params.get('limit'));
-  return {
-    ...(status.length === 0 ? {} : { status: status as QueueStatus[] }),
-    ...(name === null || name === '' ? {} : { name }),
-    ...(limit === undefined ? {} : { limit }),
-    ...(after === null || after === '' ? {} : { after }),
-  };
+  const sort = text('sort');
+  if (sort !== undefined && !(FLOW_SORTS as readonly string[]).includes(sort))
+    throw new HttpError(400, 'CLI_USAGE', `sort: "${sort}" is not an order of flows`, `give one of ${FLOW_SORTS.join(', ')}`);
+  const query: FlowQuery = {};
+  if (status.length > 0) query.status = status as QueueStatus[];
+  const name = text('name');
+  const errorClass = errorClassParam(params);
+  const since = timeParam(params, 'since');
+  const until = timeParam(params, 'until');
+  const limit = pageSize(text('limit') ?? null);
+  const after = text('after');
+  if (name !== undefined) query.name = name;
+  if (errorClass !== undefined) query.errorClass = errorClass;
+  if (since !== undefined) query.since = since;
+  if (until !== undefined) query.until = until;
+  if (sort !== undefined) query.sort = sort as FlowSort;
+  if (limit !== undefined) query.limit = limit;
+  if (after !== undefined) query.after = after;
+  return query;
 }
 
 /** `GET /api/errors`: error rows of every flow, by `class`, `code`, `step`, `flow` (name), `since`, `until`, `limit`, `before`. */
 export function errorSearch(params: URLSearchParams): ErrorSearch {
-  const text = (key: string): string | undefined => {
-    const value = params.get(key);
-    return value === null || value === '' ? undefined : value;
-  };
-  const errorClass = text('class');
-  if (errorClass !== undefined && !(ERROR_CLASSES as readonly string[]).includes(errorClass))
-    throw new HttpError(400, 'CLI_USAGE', `class: "${errorClass}" is not an error class`, `give one of ${ERROR_CLASSES.join(', ')}`);
-  const time = (key: string): string | undefined => {
-    const value = text(key);
-    if (value !== undefined && Number.isNaN(Date.parse(value)))
-      throw new HttpError(400, 'CLI_USAGE', `${key}: "${value}" is not a date or time`, 'give an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T12:00:00Z');
-    return value === undefined ? undefined : new Date(value).toISOString();
-  };
+  const text = textParam(params);
+  const errorClass = errorClassParam(params);
   const before = text('before');
   if (before !== undefined && !/^[1-9][0-9]{0,15}$/.test(before)) throw new HttpError(400, 'CLI_USAGE', `before: "${before}" is not a row id`);
   const search: ErrorSearch = {};
   const code = text('code');
   const stepId = text('step');
   const flowName = text('flow');
-  const since = time('since');
-  const until = time('until');
+  const since = timeParam(params, 'since');
+  const until = timeParam(params, 'until');
   const limit = pageSize(text('limit') ?? null);
-  if (errorClass !== undefined) search.errorClass = errorClass as ErrorClass;
+  if (errorClass !== undefined) search.errorClass = errorClass;
   if (code !== undefined) search.code = code;
   if (stepId !== undefined) search.stepId = stepId;
   if (flowName !== undefined) search.flowName = flowName;
@@ -63,6 +66,29 @@ export function errorSearch(params: URLSearchParams): ErrorSearch {
   if (limit !== undefined) search.limit = limit;
   if (before !== undefined) search.before = Number(before);
   return search;
+}
+
+/** A query parameter's text; absent and empty are the same. */
+function textParam(params: URLSearchParams): (key: string) => string | undefined {
+  return (key) => {
+    const value = params.get(key);
+    return value === null || value === '' ? undefined : value;
+  };
+}
+
+function errorClassParam(params: URLSearchParams): ErrorClass | undefined {
+  const value = textParam(params)('class');
+  if (value !== undefined && !(ERROR_CLASSES as readonly string[]).includes(value))
+    throw new HttpError(400, 'CLI_USAGE', `class: "${value}" is not an error class`, `give one of ${ERROR_CLASSES.join(', ')}`);
+  return value as ErrorClass | undefined;
+}
+
+/** A date or time parameter as an ISO 8601 instant (a date alone is its midnight UTC). */
+function timeParam(params: URLSearchParams, key: string): string | undefined {
+  const value = textParam(params)(key);
+  if (value !== undefined && Number.isNaN(Date.parse(value)))
+    throw new HttpError(400, 'CLI_USAGE', `${key}: "${value}" is not a date or time`, 'give an ISO 8601 date or time, e.g. 2026-01-31 or 2026-01-31T12:00:00Z');
+  return value === undefined ? undefined : new Date(value).toISOString();
 }
 
 function pageSize(value: string | null): number | undefined {
@@ -97,11 +123,11 @@ export class UiReads {
     return this.store.searchErrors(errorSearch(params));
   }
 
-  /** One artifact for a preview: a whole one's payload (its first rows when it is an array), a batch's or a file's description. */
+  /** One artifact for a preview (see `artifactPreview`). */
   async artifact(hash: string): Promise<unknown> {
     if (!/^[0-9a-f]{64}$/.test(hash)) throw new HttpError(400, 'CLI_USAGE', `"${hash}" is not an artifact hash`);
     const [artifact] = await this.store.getArtifacts([hash]);
-    return artifact === undefined ? null : preview(artifact);
+    return artifact === undefined ? null : artifactPreview(artifact, this.store.blobs);
   }
 }
 
@@ -111,13 +137,4 @@ export async function fileDownload(store: FlowStore, hash: string): Promise<{ na
   const [artifact] = await store.getArtifacts([hash]);
   if (artifact === undefined || !isFileArtifact(artifact)) return null;
   return { name: artifact.name, bytes: await store.blobs.get(artifact.hash) };
-}
-
-function preview(artifact: StoredArtifact): unknown {
-  const base = { kind: artifact.kind, hash: artifact.hash, metadata: artifact.metadata ?? null };
-  if (isFileArtifact(artifact)) return { ...base, form: 'file', name: artifact.name, size: artifact.size };
-  if (isBatchArtifact(artifact)) return { ...base, form: 'batch', rowCount: artifact.manifest.rowCount, chunks: artifact.manifest.chunks.length };
-  const { payload } = artifact;
-  if (Array.isArray(payload)) return { ...base, form: 'whole', rows: payload.length, payload: payload.slice(0, PREVIEW_ROWS) };
-  return { ...base, form: 'whole', payload };
 }

@@ -9,6 +9,7 @@ import { ChangeFeed } from './change-feed.js';
 import { flowGraphPicture } from './graph.js';
 import { HttpError, errorAnswer } from './http-errors.js';
 import { loadWebAssets, type WebAsset } from './web-assets.js';
+import { writtenReport } from './written-report.js';
 
 export interface UiServerOptions {
   store: FlowStore;
@@ -44,7 +45,7 @@ const SECURITY_HEADERS = {
 
 const MAX_BODY = 64 * 1024;
 const PAGE = /^\/(?:flows\/[^/]+|errors)?$/;
-const FLOW = /^\/api\/flows\/([^/]+)(?:\/(errors|events|graph\.svg|retry|cancel|resume))?$/;
+const FLOW = /^\/api\/flows\/([^/]+)(?:\/(errors|events|graph\.svg|report|retry|cancel|resume))?$/;
 
 /**
  * The web dashboard's server: the pages, the JSON API and the live feed over one store. Actions are
@@ -131,6 +132,10 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
         return send(response, 200, await reads.events(flowId));
       case 'graph.svg':
         return sendSvg(response, await flowGraphPicture(store, flowId));
+      case 'report':
+        // A file from this machine's disk, not a document of the store: the token is asked for on loopback too.
+        if (!sameToken(requestToken(request, url, true), token)) throw new HttpError(401, 'UI_TOKEN', 'the report needs the token the server printed at start');
+        return sendReport(response, await writtenReport(store, flowId));
       default:
         throw new HttpError(405, 'UI_METHOD', 'actions are POST');
     }
@@ -215,6 +220,21 @@ function sendFile(response: ServerResponse, name: string, bytes: Uint8Array): vo
 function sendSvg(response: ServerResponse, svg: string): void {
   response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'image/svg+xml; charset=utf-8', 'cache-control': 'no-store' });
   response.end(svg);
+}
+
+/**
+ * A flow's HTML report as a page of its own: sandboxed (an opaque origin that runs no script and cannot
+ * read this server's pages or token), with the inline styles and data images the report is made of.
+ */
+function sendReport(response: ServerResponse, bytes: Buffer): void {
+  response.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-security-policy': "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': String(bytes.byteLength),
+    'cache-control': 'no-store',
+  });
+  response.end(bytes);
 }
 
 function sendAsset(response: ServerResponse, asset: WebAsset): void {

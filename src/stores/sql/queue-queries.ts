@@ -16,29 +16,47 @@ const SUMMARY_COLUMNS = `flow_id::text AS flow_id, name, status, version, last_e
   ${isoTimestamp('created_at')} AS created_at, ${isoTimestamp('updated_at')} AS updated_at,
   ${isoTimestamp('next_due_at')} AS next_due_at, lease_owner, ${isoTimestamp('lease_expires_at')} AS lease_expires_at`;
 
-/** Newest first, optionally by status and name, continuing after a flow (keyset on created_at, flow_id). */
+/**
+ * One page of flows, newest first (or oldest first, or by name), filtered by status, name, creation
+ * time and error class, continuing after a flow (keyset on the sort's columns). Each order is one of
+ * the flow queue's indexes read from its start: flow_queue_recent, flow_queue_status_recent or
+ * flow_queue_name_recent, forwards or backwards; an error class is looked up per flow by the errors'
+ * flow index, or the other way round from the class's own index when the planner finds it rare.
+ */
 export function listFlowsQuery(query: FlowQuery): SqlQuery {
   const values: unknown[] = [];
   const where: string[] = [];
-  if (query.status !== undefined && query.status.length > 0) {
-    values.push([...query.status]);
-    where.push(`status = ANY($${values.length}::text[])`);
-  }
-  if (query.name !== undefined) {
-    values.push(query.name);
-    where.push(`name = $${values.length}::text`);
-  }
+  const param = (value: unknown): string => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  if (query.status !== undefined && query.status.length > 0) where.push(`status = ANY(${param([...query.status])}::text[])`);
+  if (query.name !== undefined) where.push(`name = ${param(query.name)}::text`);
+  if (query.since !== undefined) where.push(`created_at >= ${param(query.since)}::timestamptz`);
+  if (query.until !== undefined) where.push(`created_at < ${param(query.until)}::timestamptz`);
+  if (query.errorClass !== undefined)
+    where.push(`EXISTS (SELECT 1 FROM step_execution_errors e WHERE e.flow_id = flow_queue.flow_id AND e.error_class = ${param(query.errorClass)}::text)`);
+  const sort = query.sort ?? 'newest';
   if (query.after !== undefined) {
-    values.push(query.after);
-    where.push(`(created_at, flow_id) < (SELECT created_at, flow_id FROM flow_queue WHERE flow_id = $${values.length}::uuid)`);
+    const id = param(query.after);
+    const cursor = (columns: string): string => `(SELECT ${columns} FROM flow_queue c WHERE c.flow_id = ${id}::uuid)`;
+    if (sort === 'newest') where.push(`(created_at, flow_id) < ${cursor('c.created_at, c.flow_id')}`);
+    else if (sort === 'oldest') where.push(`(created_at, flow_id) > ${cursor('c.created_at, c.flow_id')}`);
+    // Names ascending, then newest first: the first condition starts the index range at the cursor's name.
+    else where.push(`name >= ${cursor('c.name')} AND (name > ${cursor('c.name')} OR (created_at, flow_id) < ${cursor('c.created_at, c.flow_id')})`);
   }
-  values.push(query.limit ?? DEFAULT_LIMIT);
   // The sort names the table's columns: the bare names are the text columns of the SELECT list, by
-  // which PostgreSQL would sort every row instead of reading the first page of flow_queue_recent.
+  // which PostgreSQL would sort every row instead of reading the first page of an index.
+  const order = {
+    newest: 'flow_queue.created_at DESC, flow_queue.flow_id DESC',
+    oldest: 'flow_queue.created_at ASC, flow_queue.flow_id ASC',
+    name: 'flow_queue.name ASC, flow_queue.created_at DESC, flow_queue.flow_id DESC',
+  }[sort];
+  const limit = param(query.limit ?? DEFAULT_LIMIT);
   return {
     text: `SELECT ${SUMMARY_COLUMNS} FROM flow_queue
 ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-ORDER BY flow_queue.created_at DESC, flow_queue.flow_id DESC LIMIT $${values.length}::int`,
+ORDER BY ${order} LIMIT ${limit}::int`,
     values,
   };
 }
