@@ -8,6 +8,7 @@
 import { defineFlow, defineStep, type FlowDefinition, type StepModule } from '../src/core/definition.js';
 import { FlowEngine } from '../src/runtime/engine.js';
 import { openPgliteStore } from '../src/stores/open-store.js';
+import type { GraphWorkersRow } from './graph-workers.js';
 import { median, sample, type Sample } from './stats.js';
 
 export interface GraphsResult {
@@ -21,6 +22,8 @@ export interface GraphsResult {
   graphStepMs: Sample;
   /** graphStepMs / listStepMs, median of per-round ratios. */
   overheadRatio: number;
+  /** The fan-out on PostgreSQL with 1, 2 and 4 worker processes (absent when no PostgreSQL or CLI build). */
+  workers?: GraphWorkersRow[];
 }
 
 const source: StepModule = { kind: 'source', version: '1', run: () => ({ outputs: [{ kind: 'n', payload: { n: 1 } }] }) };

@@ -8,6 +8,7 @@ import { errorTimelineBench } from './error-timeline.js';
 import { NativeUnavailableError, nativeBench } from './native.js';
 import { commandsBench } from './commands.js';
 import { graphsBench } from './graphs.js';
+import { graphWorkersBench } from './graph-workers.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { serverFacts } from './pg-admin.js';
 import { shardsBench } from './shards.js';
@@ -106,8 +107,9 @@ async function run(options: BenchOptions, resultsFile: URL): Promise<number> {
     run.commands = await commandsBench({ rounds: options.rounds, steps: 20, files: 1000 }, log);
   }
   if (options.sections.has('graphs')) {
-    log(`graphs: a fan-out of 8 branches of 500 ms at --concurrency 1, 2, 4, and 100 steps as a graph against a list, ${options.rounds} rounds`);
+    log(`graphs: a fan-out of 8 branches of 500 ms at --concurrency 1, 2, 4, 100 steps as a graph against a list (${options.rounds} rounds), and the fan-out on 1, 2, 4 worker processes`);
     run.graphs = await graphsBench({ rounds: options.rounds }, log);
+    run.graphs.workers = await graphWorkersBench({ rounds: Math.min(options.rounds, 3), root: new URL('../', resultsFile) }, log);
   }
   if (options.sections.has('ui')) {
     log(`web dashboard: first flows page with ${options.historyFlows.toLocaleString('en-US')} flows, and a 10,000-event flow page`);

@@ -27,7 +27,13 @@ export interface BenchSummary {
   native?: NativeSummary;
   commands?: CommandsSummary;
   ui?: { flowsListMs: number; flowsPageMs: number; flowPageMs: number };
-  graphs?: { fanOut: { concurrency: number; seconds: number; bound: number; ratio: number }[]; listStepMs: number; graphStepMs: number; overheadRatio: number };
+  graphs?: {
+    fanOut: { concurrency: number; seconds: number; bound: number; ratio: number }[];
+    fanOutWorkers?: { workers: number; seconds: number; bound: number; ratio: number }[];
+    listStepMs: number;
+    graphStepMs: number;
+    overheadRatio: number;
+  };
 }
 
 /** Command steps against JavaScript steps (ms per step, same run), and files staged per second. */
@@ -199,6 +205,9 @@ export function summarise({ throughput: t, replay, errorTimeline, queue, prequeu
       : {
           graphs: {
             fanOut: graphs.fanOut.map((r) => ({ concurrency: r.concurrency, seconds: round(r.seconds.median), bound: r.bound, ratio: round(r.ratio) })),
+            ...(graphs.workers === undefined
+              ? {}
+              : { fanOutWorkers: graphs.workers.map((r) => ({ workers: r.workers, seconds: round(r.seconds.median), bound: r.bound, ratio: round(r.ratio) })) }),
             listStepMs: round(graphs.listStepMs.median),
             graphStepMs: round(graphs.graphStepMs.median),
             overheadRatio: round(graphs.overheadRatio),
@@ -569,8 +578,12 @@ function replayTable(replay: ReplayResult): string {
 
 function graphsLine(g: GraphsResult): string {
   const fan = g.fanOut.map((r) => `--concurrency ${r.concurrency} ${round(r.seconds.median)} s (bound ${r.bound} s, ${round(r.ratio)} ×)`).join(', ');
+  const workers =
+    g.workers === undefined
+      ? ''
+      : `; on PostgreSQL with worker processes: ${g.workers.map((r) => `${r.workers} worker(s) ${round(r.seconds.median)} s (bound ${r.bound} s, ${round(r.ratio)} ×)`).join(', ')}`;
   return (
-    `graphs (one process, PGlite in memory): a fan-out of ${g.branches} branches of ${g.branchMs} ms: ${fan}; ` +
+    `graphs (one process, PGlite in memory): a fan-out of ${g.branches} branches of ${g.branchMs} ms: ${fan}${workers}; ` +
     `${g.nodes} steps, per step: as a list ${round(g.listStepMs.median)} ms, as a graph ${round(g.graphStepMs.median)} ms (${round(g.overheadRatio)} ×, median of ${g.rounds} paired rounds)`
   );
 }
