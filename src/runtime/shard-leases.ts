@@ -1,5 +1,5 @@
 import type { FlowStore } from '../stores/flow-store.js';
-import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue } from '../stores/shard-queue.js';
+import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue, type WorkItemKind } from '../stores/shard-queue.js';
 import { systemClock, type Clock } from './clock.js';
 import { HeldLeases } from './held-leases.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS } from './lease-keeper.js';
@@ -36,13 +36,14 @@ export class ShardLeaseKeeper {
     });
   }
 
-  /** Leases of due shards (of one flow with `flowId`), at most `limit`, never of the steps in `skipSteps`. */
-  async claim(limit: number, flowId?: string, skipSteps?: ClaimShardsOptions['skipSteps']): Promise<ShardLease[]> {
+  /** Leases of due work items (of one flow with `flowId`, of one `kind`), at most `limit`, never of the steps in `skipSteps`. */
+  async claim(limit: number, flowId?: string, skipSteps?: ClaimShardsOptions['skipSteps'], kind?: WorkItemKind): Promise<ShardLease[]> {
     if (limit <= 0) return [];
     const claimed = await this.store.claimShards(this.owner, {
       limit,
       leaseMs: this.leaseMs,
       ...(flowId === undefined ? {} : { flowId }),
+      ...(kind === undefined ? {} : { kind }),
       ...(skipSteps === undefined || skipSteps.length === 0 ? {} : { skipSteps }),
     });
     return claimed.map((c) => this.held.hold(shardKeyText(c), (signal) => ({ ...c, owner: this.owner, signal })));

@@ -47,6 +47,7 @@ export class MemoryShardQueue {
           r.dueAt <= now &&
           (r.leaseOwner === null || (r.leaseExpiresAt ?? 0) < now) &&
           (options.flowId === undefined || r.flowId === options.flowId) &&
+          (options.kind === undefined || r.kind === options.kind) &&
           !skipped.has(`${r.flowId}:${r.stepIndex}`) &&
           this.isOpen(r.flowId),
       )

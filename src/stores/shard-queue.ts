@@ -36,6 +36,8 @@ export interface ClaimShardsOptions {
   leaseMs: number;
   /** Only the shards of this flow. */
   flowId?: string;
+  /** Only items of this kind. */
+  kind?: WorkItemKind;
   /** Steps whose shards the claimer cannot run (they need more cores or memory than it has): never claimed. */
   skipSteps?: readonly { flowId: string; stepIndex: number }[];
 }

@@ -26,7 +26,7 @@ export class PgShardQueue implements ShardQueue {
     const rows = await withRetry('claim shards', () =>
       run<{ flow_id: string; step_index: number; shard_index: number; shard_count: number; kind: WorkItemKind }>(
         this.executor,
-        claimShardsQuery(owner, options.limit, options.leaseMs, options.flowId, options.skipSteps ?? []),
+        claimShardsQuery(owner, options.limit, options.leaseMs, options.flowId, options.skipSteps ?? [], options.kind),
       ),
     );
     return rows.map((r) => ({ flowId: r.flow_id, stepIndex: r.step_index, shardIndex: r.shard_index, shardCount: r.shard_count, kind: r.kind }));

@@ -1,5 +1,5 @@
 import { OPEN_STATUSES } from '../../core/queue-status.js';
-import type { ShardDue, ShardKey } from '../shard-queue.js';
+import type { ShardDue, ShardKey, WorkItemKind } from '../shard-queue.js';
 import type { SqlQuery } from './executor.js';
 
 /**
@@ -79,13 +79,14 @@ export function claimShardsQuery(
   leaseMs: number,
   flowId: string | undefined,
   skipSteps: readonly { flowId: string; stepIndex: number }[] = [],
+  kind: WorkItemKind | undefined = undefined,
 ): SqlQuery {
   return {
     text: `WITH claimable AS (
   SELECT s.flow_id, s.step_index, s.shard_index FROM flow_shards s
   JOIN flow_queue q ON q.flow_id = s.flow_id AND ${FLOW_OPEN}
   WHERE s.due_at IS NOT NULL AND s.due_at <= now() AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
-    AND ($4::uuid IS NULL OR s.flow_id = $4::uuid)
+    AND ($4::uuid IS NULL OR s.flow_id = $4::uuid) AND ($7::text IS NULL OR s.kind = $7::text)
     AND NOT EXISTS (SELECT 1 FROM unnest($5::uuid[], $6::int[]) AS k (flow_id, step_index)
       WHERE k.flow_id = s.flow_id AND k.step_index = s.step_index)
   ORDER BY s.due_at, s.shard_index
@@ -96,7 +97,7 @@ UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = now() + $3::
 FROM claimable
 WHERE (s.flow_id, s.step_index, s.shard_index) = (claimable.flow_id, claimable.step_index, claimable.shard_index)
 RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, s.shard_count, s.kind`,
-    values: [owner, limit, leaseMs, flowId ?? null, skipSteps.map((s) => s.flowId), skipSteps.map((s) => s.stepIndex)],
+    values: [owner, limit, leaseMs, flowId ?? null, skipSteps.map((s) => s.flowId), skipSteps.map((s) => s.stepIndex), kind ?? null],
   };
 }
 
