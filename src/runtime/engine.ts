@@ -80,7 +80,8 @@ export class FlowEngine {
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
     this.leases = options.leases ?? new LeaseKeeper({ store: options.store, clock: this.clock });
     this.shardLeases =
-      options.shardLeases ?? new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, undefined, this.leases.clock);
+      options.shardLeases ??
+      new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, undefined, this.leases.clock, this.leases.beat);
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? availableParallelism()));
     this.shardPollMs = Math.max(1, options.shardPollMs ?? 500);
     this.shareBranches = options.shareBranches === true;

@@ -158,7 +158,8 @@ export class FlowWorker {
       ...(options.onHeartbeat === undefined ? {} : { onHeartbeat: options.onHeartbeat }),
       clock: this.clock,
     });
-    this.shardLeases = new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, options.onHeartbeat, this.clock);
+    // One heartbeat for the process: the flow leases' timer renews the work items' too.
+    this.shardLeases = new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, options.onHeartbeat, this.clock, this.leases.beat);
     this.engine = this.buildEngine();
   }
 
