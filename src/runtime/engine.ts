@@ -151,7 +151,7 @@ export class FlowEngine {
     assertRunnable(session.flow);
     return this.underLease(session, options, async (lease) => {
       const chain = (): boolean => options.signal?.aborted !== true && !lease.signal.aborted;
-      if (!isChain(session.flow.needs)) return this.shareBranches ? this.coordinateBranches(session, options, chain) : this.runBranches(session, options, chain);
+      if (!isChain(session.flow.needs)) return (await this.sharesBranches(session)) ? this.coordinateBranches(session, options, chain) : this.runBranches(session, options, chain);
       // A step whose StepStarted was committed (chained to the previous result) runs even when a stop
       // arrived during that commit: leaving it would make the next claimer record a false WORKER_LOST.
       while (session.startedHere !== null || chain()) {
@@ -346,6 +346,18 @@ export class FlowEngine {
     await Promise.all(local.values());
     if (thrown !== undefined) throw thrown.error;
     return session.flow;
+  }
+
+  /**
+   * Whether this graph flow's branches go through the work-item queue: always for a worker's engine;
+   * for another (`chemflow resume` of a flow a worker coordinated) when a step Running elsewhere has an
+   * open item, so that a live holder's branch is never recorded lost. Only then is the queue read.
+   */
+  private async sharesBranches(session: FlowSession): Promise<boolean> {
+    if (this.shareBranches) return true;
+    const foreign = session.flow.steps.some((s, i) => s.status === 'Running' && s.shards === null && i !== session.startedHere);
+    if (!foreign) return false;
+    return (await this.store.listShards(session.flowId)).some((r) => r.kind === 'step' && r.open);
   }
 
   /** What this process needs to run graph step `index` of a session as a claimed work item. */
