@@ -2,7 +2,7 @@
 // branch whose holder is gone is recorded lost once (by the claimer of its item) and retried, and a
 // branch whose item a live holder keeps is never taken over by a coordinator, old or new.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defineFlow, defineStep, FlowEngine, FlowWorker, type FlowDefinition, type FlowStore, type StepModule, type WorkerOutcome } from '../../src/index.js';
+import { cancelFlow, defineFlow, defineStep, FlowEngine, FlowWorker, type FlowDefinition, type FlowStore, type StepModule, type WorkerOutcome } from '../../src/index.js';
 import { engineStores } from '../support/stores.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -122,6 +122,39 @@ for (const factory of engineStores)
       const lefts = events.filter((e) => 'stepId' in e && e.stepId === 'left').map((e) => e.type);
       expect(lefts).toEqual(['StepStarted', 'StepFailed', 'RetryScheduled', 'StepStarted', 'StepFinished']);
       expect(done.flowFingerprint).toBe(await cleanFingerprint());
+      expect((await store.listShards(flowId)).some((r) => r.open)).toBe(false);
+    });
+  
+    it('a cancel stops branches running in two workers: each holder records its own attempt (FLOW_CANCELLED), none is recorded lost', async () => {
+      const both = rendezvous(2);
+      // Each branch, once both run, waits until its attempt is stopped.
+      const blocking: StepModule = {
+        kind: 'source',
+        version: '1',
+        async run(ctx) {
+          await both();
+          await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }));
+          return { outputs: [] };
+        },
+      };
+      const definition = defineFlow('blocked', [defineStep('left', blocking), defineStep('right', blocking, {}, { needs: [] }), defineStep('join', sum, {}, { needs: ['left', 'right'] })]);
+      const flowId = await new FlowEngine({ store, retryPolicy: RETRY }).startFlow(definition);
+      const stop = new AbortController();
+      const options = { store, resolve: () => Promise.resolve({ definition, retryPolicy: RETRY }), pollMs: 20, heartbeatMs: 50 };
+      const running = [0, 1].map((i) => new FlowWorker({ ...options, owner: `w${i}` }).run({ signal: stop.signal }));
+      const startedBoth = async () => (await store.list(flowId)).filter((e) => e.type === 'StepStarted').length === 2;
+      await waitUntil(startedBoth, 'both branches to start');
+      await cancelFlow(store, flowId, 'enough');
+      const failedBoth = async () => (await store.list(flowId)).filter((e) => e.type === 'StepFailed').length === 2;
+      await waitUntil(failedBoth, 'both branches to record their attempt');
+      stop.abort();
+      await Promise.all(running);
+      const errors = await store.listErrors(flowId);
+      expect(errors.map((e) => [e.stepId, e.errorClass, e.details.error_code]).sort()).toEqual([
+        ['left', 'Permanent', 'FLOW_CANCELLED'],
+        ['right', 'Permanent', 'FLOW_CANCELLED'],
+      ]);
+      expect((await store.list(flowId)).map((e) => e.type).slice(-3).sort()).toEqual(['FlowCancelled', 'StepFailed', 'StepFailed']);
       expect((await store.listShards(flowId)).some((r) => r.open)).toBe(false);
     });
   });
