@@ -317,14 +317,16 @@ export class FlowEngine {
         for (const index of publish) items.add(index);
         continue;
       }
+      // The coordinator chains nothing: the next start is a decision (an item for a plain step).
+      const pace = { goOn: chain, chain: () => false };
       if (decision.kind === 'complete' || decision.kind === 'skip' || decision.kind === 'recover') {
-        await this.act(session, decision, chain);
+        await this.act(session, decision, pace);
         continue;
       }
       const free = this.concurrency - [...local.keys()].length;
       if (decision.kind !== 'busy' && decision.kind !== 'wait' && decision.kind !== 'start' && free > 0 && chain() && this.fitsStep(session, decision.index)) {
         // What only the coordinator does (a condition, a split, a sharded step's shards) runs here.
-        track(`step:${decision.index}`, this.act(session, decision, chain));
+        track(`step:${decision.index}`, this.act(session, decision, pace));
         continue;
       }
       // The items of this flow: claimed into this process's free slots, run with this session.
