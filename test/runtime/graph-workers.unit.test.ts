@@ -133,7 +133,7 @@ for (const factory of engineStores)
         version: '1',
         async run(ctx) {
           await both();
-          await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }));
+          await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('stopped')), { once: true }));
           return { outputs: [] };
         },
       };
