@@ -160,7 +160,11 @@ export function decideShard(flow: FlowInstance, plan: FlowPlan, index: number, s
 export function lostAttemptsOfCancelled(
   flow: FlowInstance,
   plan: FlowPlan,
-  { now, shardHeld = () => false }: { now: number; shardHeld?: (index: number, shard: number) => boolean },
+  {
+    now,
+    shardHeld = () => false,
+    stepHeld = () => false,
+  }: { now: number; shardHeld?: (index: number, shard: number) => boolean; stepHeld?: (index: number) => boolean },
 ): FlowEventBody[] {
   if (flow.status !== 'cancelled') return [];
   const events: FlowEventBody[] = [];
@@ -174,7 +178,8 @@ export function lostAttemptsOfCancelled(
     record(failedAttempt(state, plan, index, lost, { now, chain: false }, shard).events);
   };
   flow.steps.forEach((slot, index) => {
-    if (slot.status === 'Running' && slot.shards === null) lose(index, slot.attempts);
+    // A graph step run as a work item by a live worker is that worker's to record (at its next heartbeat).
+    if (slot.status === 'Running' && slot.shards === null && !stepHeld(index)) lose(index, slot.attempts);
     slot.shards?.forEach((s, shard) => {
       if (s.status === 'Running' && !shardHeld(index, shard)) lose(index, s.attempts, shard);
     });

@@ -68,6 +68,12 @@ export interface FlowEngineOptions {
   workRoot?: string;
   /** How often a coordinator reads the log while other processes hold the rest of its shards; default 500 ms. */
   shardPollMs?: number;
+  /**
+   * A graph's runnable steps become work items any worker on the store may claim (docs/graphs.md):
+   * the holder of the flow's lease publishes them, runs those it claims itself and waits for the
+   * others. Default false: every branch runs in this process (`chemflow run`). A worker sets it.
+   */
+  shareBranches?: boolean;
   /** Called with every committed event and the flow state after it (progress displays, logs). */
   onEvent?: (event: FlowEvent, flow: FlowInstance) => void;
   /**

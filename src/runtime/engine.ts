@@ -23,6 +23,8 @@ import { RetryMetrics } from './retry-metrics.js';
 import { refusedOutputsFailure } from './refused-outputs.js';
 import { runStepAttempt } from './step-attempt.js';
 import { runShard, type ShardRunEnd } from './shard-attempt.js';
+import { runBranch, type BranchRunEnd, type BranchWork } from './branch-attempt.js';
+import { isBranchItem } from '../core/decide-branch.js';
 import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
 import { runShardedStep, shardWorkOf, splitStep, type ShardedStepIo } from './sharded-step.js';
 import type { ShardInputCache } from './shard-input-cache.js';
@@ -60,6 +62,7 @@ export class FlowEngine {
   private readonly shardLeases: ShardLeaseKeeper;
   private readonly concurrency: number;
   private readonly shardPollMs: number;
+  private readonly shareBranches: boolean;
   private readonly threads: StepThreads | undefined;
   private readonly chunkLimits: ChunkLimits | undefined;
   private readonly resources: ResourcePool | undefined;
@@ -77,9 +80,11 @@ export class FlowEngine {
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
     this.leases = options.leases ?? new LeaseKeeper({ store: options.store, clock: this.clock });
     this.shardLeases =
-      options.shardLeases ?? new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, undefined, this.leases.clock);
+      options.shardLeases ??
+      new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, undefined, this.leases.clock, this.leases.beat);
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? availableParallelism()));
     this.shardPollMs = Math.max(1, options.shardPollMs ?? 500);
+    this.shareBranches = options.shareBranches === true;
     this.threads = options.threads;
     this.chunkLimits = options.chunkLimits;
     this.resources = options.resources;
@@ -146,7 +151,7 @@ export class FlowEngine {
     assertRunnable(session.flow);
     return this.underLease(session, options, async (lease) => {
       const chain = (): boolean => options.signal?.aborted !== true && !lease.signal.aborted;
-      if (!isChain(session.flow.needs)) return this.runBranches(session, options, chain);
+      if (!isChain(session.flow.needs)) return (await this.sharesBranches(session)) ? this.coordinateBranches(session, options, chain) : this.runBranches(session, options, chain);
       // A step whose StepStarted was committed (chained to the previous result) runs even when a stop
       // arrived during that commit: leaving it would make the next claimer record a false WORKER_LOST.
       while (session.startedHere !== null || chain()) {
@@ -268,6 +273,118 @@ export class FlowEngine {
     await Promise.all(inFlight.values());
     if (thrown !== undefined) throw thrown.error;
     return session.flow;
+  }
+
+  /**
+   * `runToEnd` of a graph by a worker: the flow's coordinator publishes each runnable plain step as a
+   * work item (`openSteps`), runs those it claims itself within `concurrency` and leaves the others to
+   * whichever worker claims them; it reads the log while they run, and goes on with what only it does:
+   * conditions, mapped steps, skips, recoveries of steps no item holds, completion. A step whose item is
+   * open is never recovered here, even Running: its item's lease says whether its holder lives, and the
+   * claimer of an expired item records the lost attempt (`decideBranch`). A coordinator that takes over
+   * from a dead one learns which steps are items from the queue's rows.
+   */
+  private async coordinateBranches(session: FlowSession, options: RunOptions, chain: () => boolean): Promise<FlowInstance> {
+    const plan = this.planOf(session);
+    const items = new Set((await this.store.listShards(session.flowId)).filter((r) => r.kind === 'step' && r.open).map((r) => r.stepIndex));
+    const local = new Map<string, Promise<void>>();
+    let thrown: { error: unknown } | undefined;
+    const track = (key: string, work: Promise<unknown>): void => {
+      const done = work.then(
+        () => undefined,
+        (error: unknown) => void (thrown ??= { error }),
+      );
+      local.set(key, done.finally(() => local.delete(key)));
+    };
+    const inFlight = (): Set<number> => {
+      // An item stays the item queue's until its step finished, was skipped or failed with no retry.
+      for (const index of items) if (!['Running', 'Pending'].includes(slotAt(session.flow, index).status)) items.delete(index);
+      return new Set([...items, ...[...local.keys()].filter((k) => k.startsWith('step:')).map((k) => Number(k.slice(5)))]);
+    };
+    for (;;) {
+      if (thrown !== undefined) break;
+      const decision = decide(session.flow, plan, { now: this.clock.now(), startedHere: session.startedHere, inFlight: inFlight() });
+      if (decision.kind === 'ended') break;
+      if (decision.kind === 'start' && isBranchItem(plan, decision.index) && chain()) {
+        // Every plain step free to start now is published in one statement.
+        const publish = [decision.index];
+        for (;;) {
+          const more = decide(session.flow, plan, { now: this.clock.now(), startedHere: null, inFlight: new Set([...inFlight(), ...publish]) });
+          if (more.kind !== 'start' || !isBranchItem(plan, more.index)) break;
+          publish.push(more.index);
+        }
+        await this.store.openSteps(session.flowId, publish.map((index) => ({ index, due: 'now' as const })));
+        for (const index of publish) items.add(index);
+        continue;
+      }
+      // The coordinator chains nothing: the next start is a decision (an item for a plain step).
+      const pace = { goOn: chain, chain: () => false };
+      if (decision.kind === 'complete' || decision.kind === 'skip' || decision.kind === 'recover') {
+        await this.act(session, decision, pace);
+        continue;
+      }
+      const free = this.concurrency - [...local.keys()].length;
+      if (decision.kind !== 'busy' && decision.kind !== 'wait' && decision.kind !== 'start' && free > 0 && chain() && this.fitsStep(session, decision.index)) {
+        // What only the coordinator does (a condition, a split, a sharded step's shards) runs here.
+        track(`step:${decision.index}`, this.act(session, decision, pace));
+        continue;
+      }
+      // The items of this flow: claimed into this process's free slots, run with this session.
+      const claimed = free > 0 && chain() && items.size > 0 ? await this.shardLeases.claim(free, session.flowId, undefined, 'step') : [];
+      for (const lease of claimed) track(`item:${lease.stepIndex}`, runBranch(this.branchWork(session, lease.stepIndex), lease));
+      if (claimed.length > 0) continue;
+      const othersRun = [...items].some((index) => slotAt(session.flow, index).status === 'Running' || (slotAt(session.flow, index).notBefore ?? '') <= new Date(this.clock.now()).toISOString());
+      if (local.size === 0 && (!chain() || !othersRun)) {
+        if (decision.kind !== 'wait' || options.waitForRetries === false || !chain()) break;
+        await this.clock.sleep(Math.min(this.shardPollMs, decision.until - this.clock.now()));
+        await session.refresh();
+        continue;
+      }
+      // Others run the rest: look at the log again shortly (or when a step of this process ends).
+      const before = local.size;
+      await Promise.race([...local.values(), this.clock.sleep(this.shardPollMs)]);
+      if (local.size === before) await session.refresh();
+    }
+    await Promise.all(local.values());
+    if (thrown !== undefined) throw thrown.error;
+    return session.flow;
+  }
+
+  /**
+   * Whether this graph flow's branches go through the work-item queue: always for a worker's engine;
+   * for another (`chemflow resume` of a flow a worker coordinated) when a step Running elsewhere has an
+   * open item, so that a live holder's branch is never recorded lost. Only then is the queue read.
+   */
+  private async sharesBranches(session: FlowSession): Promise<boolean> {
+    if (this.shareBranches) return true;
+    const foreign = session.flow.steps.some((s, i) => s.status === 'Running' && s.shards === null && i !== session.startedHere);
+    if (!foreign) return false;
+    return (await this.store.listShards(session.flowId)).some((r) => r.kind === 'step' && r.open);
+  }
+
+  /** What this process needs to run graph step `index` of a session as a claimed work item. */
+  private branchWork(session: FlowSession, index: number): BranchWork {
+    const { stepId } = slotAt(session.flow, index);
+    return {
+      session,
+      plan: this.planOf(session),
+      index,
+      clock: this.clock,
+      leases: this.shardLeases,
+      io: { store: this.store, baseDir: session.setup.baseDir ?? this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, resources: this.resources, workRoot: this.workRoot },
+      onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
+    };
+  }
+
+  /**
+   * Runs one graph step a worker claimed as a work item, of a flow another process (or this one)
+   * coordinates, from the flow's log the caller just read; the item is given back (or let expire) when
+   * it returns.
+   */
+  async runBranch(lease: ShardLease, definition: FlowDefinition, events: readonly FlowEvent[], options: Pick<OpenOptions, 'retryPolicy' | 'baseDir'> = {}): Promise<BranchRunEnd> {
+    const session = await this.sessions.open(lease.flowId, definition, events);
+    session.setup = setupOf(options);
+    return runBranch(this.branchWork(session, lease.stepIndex), lease);
   }
 
   /** Carries out one decision: its commit, and for a step the attempt and the commit of its outcome. */

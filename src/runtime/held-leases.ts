@@ -1,6 +1,7 @@
 import { FlowCancelledError, LeaseLostError } from '../core/error-class.js';
 import type { QueueStatus } from '../core/queue-status.js';
 import type { Clock } from './clock.js';
+import { Heartbeat } from './heartbeat.js';
 
 /** What `HeldLeases` needs to renew a kind of lease (flows, shards). */
 export interface LeaseRenewal<L> {
@@ -15,6 +16,8 @@ export interface LeaseRenewal<L> {
   onHeartbeat?: ((renewed: number, lost: number) => void) | undefined;
   /** The heartbeat's timer and the time a lease is measured by. */
   clock: Clock;
+  /** The process's one heartbeat, shared with its other kinds of lease; default one of these leases' own. */
+  beat?: Heartbeat | undefined;
 }
 
 interface Held<L> {
@@ -23,21 +26,23 @@ interface Held<L> {
 }
 
 /**
- * The leases of one kind this process holds, renewed all at once every heartbeat: the part flow leases
- * (`LeaseKeeper`) and shard leases (`ShardLeaseKeeper`) share. A lease that could not be renewed before
+ * The leases of one kind this process holds, renewed all at once every heartbeat (the process's one
+ * `Heartbeat`, which renews its other kind at the same tick): the part flow leases (`LeaseKeeper`) and
+ * work-item leases (`ShardLeaseKeeper`) share. A lease that could not be renewed before
  * it would have expired is given up (its signal aborts with `LeaseLostError`: another process may take
  * the work over now), and one whose flow was found cancelled aborts with `FlowCancelledError`, so an
  * attempt in flight stops at the next heartbeat after `chemflow cancel`.
  */
 export class HeldLeases<L> {
   private readonly held = new Map<string, Held<L>>();
-  /** Stops the heartbeat's timer while one runs. */
-  private stopBeating: (() => void) | null = null;
+  /** The heartbeat these leases are renewed on (the process's one, when shared). */
+  private readonly beat: Heartbeat;
   private lastRenewal: number;
   private beating = false;
 
   constructor(private readonly renewal: LeaseRenewal<L>) {
     this.lastRenewal = renewal.clock.now();
+    this.beat = renewal.beat ?? new Heartbeat(renewal.clock, renewal.heartbeatMs);
   }
 
   /** Holds a new lease made with its signal, and starts the heartbeat if it is the first. */
@@ -45,8 +50,10 @@ export class HeldLeases<L> {
     const controller = new AbortController();
     const lease = make(controller.signal);
     this.held.set(key, { lease, controller });
-    if (this.held.size === 1) this.lastRenewal = this.renewal.clock.now();
-    this.stopBeating ??= this.renewal.clock.every(this.renewal.heartbeatMs, () => void this.heartbeat());
+    if (this.held.size === 1) {
+      this.lastRenewal = this.renewal.clock.now();
+      this.beat.join(this);
+    }
     return lease;
   }
 
@@ -116,7 +123,6 @@ export class HeldLeases<L> {
   }
 
   private stopTimer(): void {
-    this.stopBeating?.();
-    this.stopBeating = null;
+    this.beat.leave(this);
   }
 }

@@ -5,6 +5,7 @@ import type { FlowEvent } from '../core/events.js';
 import type { ClaimFlowsOptions, FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { HeldLeases } from './held-leases.js';
+import { Heartbeat } from './heartbeat.js';
 
 export const DEFAULT_LEASE_MS = 30_000;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
@@ -57,13 +58,16 @@ export function isDeadLocalOwner(owner: string): boolean {
 
 /**
  * Holds this process's flow leases and renews them all with one statement per heartbeat (`HeldLeases`:
- * a lease not renewed in time is given up, a cancelled flow's attempt is stopped).
+ * a lease not renewed in time is given up, a cancelled flow's attempt is stopped). Its `beat` is the
+ * process's one heartbeat timer: the work-item keeper of the same process renews on it too.
  */
 export class LeaseKeeper {
   readonly owner: string;
   readonly leaseMs: number;
   readonly heartbeatMs: number;
   readonly clock: Clock;
+  /** The process's one heartbeat: this keeper's flow leases and the work-item leases of a `ShardLeaseKeeper` built with it. */
+  readonly beat: Heartbeat;
   private readonly store: FlowStore;
   private readonly held: HeldLeases<FlowLease>;
 
@@ -73,6 +77,7 @@ export class LeaseKeeper {
     this.leaseMs = Math.max(1, options.leaseMs ?? DEFAULT_LEASE_MS);
     this.heartbeatMs = Math.max(1, Math.min(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, this.leaseMs));
     this.clock = options.clock ?? systemClock;
+    this.beat = new Heartbeat(this.clock, this.heartbeatMs);
     this.held = new HeldLeases<FlowLease>({
       owner: this.owner,
       leaseMs: this.leaseMs,
@@ -81,6 +86,7 @@ export class LeaseKeeper {
       renew: (leases) => this.store.renewLeases(this.owner, leases.map((l) => l.flowId), this.leaseMs),
       onHeartbeat: options.onHeartbeat,
       clock: this.clock,
+      beat: this.beat,
     });
   }
 
@@ -138,9 +144,9 @@ export class LeaseKeeper {
     this.held.close();
   }
 
-  /** One heartbeat now (the timer calls it every `heartbeatMs`). */
+  /** One heartbeat now (the timer calls it every `heartbeatMs`): flow leases and the work items sharing it. */
   heartbeat(): Promise<void> {
-    return this.held.heartbeat();
+    return this.beat.beat();
   }
 
   private hold(flowId: string): FlowLease {

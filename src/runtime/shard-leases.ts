@@ -1,7 +1,8 @@
 import type { FlowStore } from '../stores/flow-store.js';
-import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue } from '../stores/shard-queue.js';
+import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue, type WorkItemKind } from '../stores/shard-queue.js';
 import { systemClock, type Clock } from './clock.js';
 import { HeldLeases } from './held-leases.js';
+import type { Heartbeat } from './heartbeat.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS } from './lease-keeper.js';
 
 /** This process's hold on one shard. `signal` aborts when the lease is lost or the flow is cancelled. */
@@ -11,8 +12,9 @@ export interface ShardLease extends ClaimedShard {
 }
 
 /**
- * Holds this process's shard leases, as `LeaseKeeper` holds its flow leases (same owner name, lease and
- * heartbeat; `HeldLeases` renews them all with one statement per heartbeat).
+ * Holds this process's work-item leases (shards and graph steps), as `LeaseKeeper` holds its flow
+ * leases: same owner name, lease, and heartbeat (given its `beat`, the one timer renews both kinds at
+ * each tick; `HeldLeases` renews each kind with one statement).
  */
 export class ShardLeaseKeeper {
   private readonly held: HeldLeases<ShardLease>;
@@ -24,6 +26,7 @@ export class ShardLeaseKeeper {
     heartbeatMs: number = DEFAULT_HEARTBEAT_MS,
     onHeartbeat?: (renewed: number, lost: number) => void,
     clock: Clock = systemClock,
+    beat?: Heartbeat,
   ) {
     this.held = new HeldLeases<ShardLease>({
       owner,
@@ -33,16 +36,18 @@ export class ShardLeaseKeeper {
       renew: (leases) => store.renewShardLeases(owner, leases, leaseMs),
       onHeartbeat,
       clock,
+      beat,
     });
   }
 
-  /** Leases of due shards (of one flow with `flowId`), at most `limit`, never of the steps in `skipSteps`. */
-  async claim(limit: number, flowId?: string, skipSteps?: ClaimShardsOptions['skipSteps']): Promise<ShardLease[]> {
+  /** Leases of due work items (of one flow with `flowId`, of one `kind`), at most `limit`, never of the steps in `skipSteps`. */
+  async claim(limit: number, flowId?: string, skipSteps?: ClaimShardsOptions['skipSteps'], kind?: WorkItemKind): Promise<ShardLease[]> {
     if (limit <= 0) return [];
     const claimed = await this.store.claimShards(this.owner, {
       limit,
       leaseMs: this.leaseMs,
       ...(flowId === undefined ? {} : { flowId }),
+      ...(kind === undefined ? {} : { kind }),
       ...(skipSteps === undefined || skipSteps.length === 0 ? {} : { skipSteps }),
     });
     return claimed.map((c) => this.held.hold(shardKeyText(c), (signal) => ({ ...c, owner: this.owner, signal })));

@@ -97,7 +97,7 @@ export async function runShardedStep(
       if (flow.status === 'cancelled' || flow.status === 'completed' || slot.status !== 'Running' || slot.shards === null) break;
       if (allShardsFinished(flow, index)) return await merge(work, io, control.chainNext ?? control.chain);
       const free = stopped() ? 0 : io.concurrency - running.size;
-      const claimed = free > 0 ? await io.leases.claim(free, session.flowId) : [];
+      const claimed = free > 0 ? await io.leases.claim(free, session.flowId, undefined, 'shard') : [];
       for (const lease of claimed) {
         const run: Promise<ShardRunEnd> = runShard(work, lease).finally(() => running.delete(run));
         running.add(run);

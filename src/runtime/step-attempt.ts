@@ -27,6 +27,18 @@ export interface AttemptRun {
   corruptInput: boolean;
 }
 
+/** Where an attempt reads and writes, and what stops it. */
+export interface StepAttemptIo {
+  store: FlowStore;
+  baseDir: string;
+  threads?: StepThreads | undefined;
+  chunkLimits?: ChunkLimits | undefined;
+  resources?: ResourcePool | undefined;
+  workRoot?: string | undefined;
+  /** Aborts the attempt; default the session's (its flow lease's signal). */
+  stop?: AbortSignal | undefined;
+}
+
 /**
  * Runs the Running attempt of step `index` of a session: takes it from the step cache when the step
  * has the cache on and a verified entry exists (docs/cache.md), else reads its input and runs its code.
@@ -35,8 +47,10 @@ export async function runStepAttempt(
   session: FlowSession<FlowDefinition>,
   plan: FlowPlan,
   index: number,
-  io: { store: FlowStore; baseDir: string; threads?: StepThreads | undefined; chunkLimits?: ChunkLimits | undefined; resources?: ResourcePool | undefined; workRoot?: string | undefined },
+  io: StepAttemptIo,
 ): Promise<AttemptRun> {
+  // What stops the attempt: the flow's lease (its coordinator), or the work item's lease (a graph step run by any worker).
+  const stop = io.stop ?? session.stop;
   const step = session.definition.steps[index];
   if (step === undefined) throw new RangeError(`Flow ${session.flowId} has no step at index ${index}`);
   const attempt = slotAt(session.flow, index).attempts;
@@ -45,7 +59,7 @@ export async function runStepAttempt(
   const hookStarted = Date.now();
   let cache: StepCachePlan;
   try {
-    const callHook = boundedHook(io.threads, { stop: session.stop, timeoutMs }, { flowId: session.flowId, attempt });
+    const callHook = boundedHook(io.threads, { stop, timeoutMs }, { flowId: session.flowId, attempt });
     cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion, callHook });
   } catch (error) {
     if (!(error instanceof AttemptEndedError)) throw error;
@@ -81,9 +95,9 @@ export async function runStepAttempt(
   // In a thread when it can: a long synchronous step (RDKit) then never stalls the heartbeat that keeps
   // its lease, so no other worker takes a live attempt for a lost one.
   const run = io.threads?.canRun(step) === true ? io.threads.run.bind(io.threads) : runAttempt;
-  const limits = { stop: session.stop, timeoutMs: timeoutMs === null ? null : Math.max(1, timeoutMs - hookMs) };
+  const limits = { stop, timeoutMs: timeoutMs === null ? null : Math.max(1, timeoutMs - hookMs) };
   // Taken from the cache, an attempt needs no cores; one that runs waits for them, outside its timeout.
-  const release = io.resources === undefined ? () => undefined : await io.resources.acquire(step.resources, session.stop);
+  const release = io.resources === undefined ? () => undefined : await io.resources.acquire(step.resources, stop);
   const result = await run(step, context, limits, { blobs: io.store.blobs, chunkLimits: io.chunkLimits }).finally(release);
   if (!result.ok) return { outcome: result, outputs: [], cacheEntry: undefined, corruptInput: false };
   for (const artifact of result.outputs) session.artifacts.set(artifact.hash, artifact);

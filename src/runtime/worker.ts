@@ -50,8 +50,11 @@ export type WorkerOutcome =
   | { kind: 'unresolvable'; flowId: string; error: Error }
   /** The database failed (after the store's own bounded retries); the flow is claimable again once its lease expires. */
   | { kind: 'error'; flowId: string; error: Error }
-  /** One shard of a sharded step this worker claimed (the flow's coordinator, maybe another worker, merges it). */
-  | { kind: 'shard'; flowId: string; stepIndex: number; shardIndex: number; end: ShardRunEnd | 'unresolvable' | 'unfit' | 'error'; error?: Error };
+  /**
+   * One work item this worker claimed: a shard of a sharded step (`shardIndex`; the flow's coordinator,
+   * maybe another worker, merges it), or a graph's step (`item: 'step'`, `shardIndex` 0).
+   */
+  | { kind: 'shard'; item?: 'step'; flowId: string; stepIndex: number; shardIndex: number; end: ShardRunEnd | 'unresolvable' | 'unfit' | 'error'; error?: Error };
 
 /** Told when the database becomes unreachable and when it is back (said once each, not per attempt). */
 export type DatabaseState = { kind: 'unreachable'; error: Error } | { kind: 'reachable'; downMs: number };
@@ -155,7 +158,8 @@ export class FlowWorker {
       ...(options.onHeartbeat === undefined ? {} : { onHeartbeat: options.onHeartbeat }),
       clock: this.clock,
     });
-    this.shardLeases = new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, options.onHeartbeat, this.clock);
+    // One heartbeat for the process: the flow leases' timer renews the work items' too.
+    this.shardLeases = new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, options.onHeartbeat, this.clock, this.leases.beat);
     this.engine = this.buildEngine();
   }
 
@@ -269,7 +273,7 @@ export class FlowWorker {
 
   /** Runs one claimed shard of a flow another visit (here or in another worker) coordinates. */
   private async visitShard(lease: ShardLease): Promise<WorkerOutcome> {
-    const where = { kind: 'shard' as const, flowId: lease.flowId, stepIndex: lease.stepIndex, shardIndex: lease.shardIndex };
+    const where = { kind: 'shard' as const, ...(lease.kind === 'step' ? { item: 'step' as const } : {}), flowId: lease.flowId, stepIndex: lease.stepIndex, shardIndex: lease.shardIndex };
     let events: Awaited<ReturnType<FlowStore['list']>>;
     let setup: WorkerFlowSetup;
     try {
@@ -289,6 +293,7 @@ export class FlowWorker {
       return { ...where, end: 'unfit' };
     }
     try {
+      if (lease.kind === 'step') return { ...where, end: await this.engine.runBranch(lease, setup.definition, events, this.settingsOf(setup)) };
       return { ...where, end: await this.engine.runShard(lease, setup.definition, events, { inputs: this.shardInputs, ...this.settingsOf(setup) }) };
     } catch (error) {
       this.shardLeases.forget(lease);
@@ -425,6 +430,7 @@ export class FlowWorker {
       shardLeases: this.shardLeases,
       ...(this.pool === undefined ? {} : { resources: this.pool }),
       concurrency: this.concurrency,
+      shareBranches: true,
       ...(this.options.threads === undefined ? {} : { threads: this.options.threads }),
       ...(this.options.chunkLimits === undefined ? {} : { chunkLimits: this.options.chunkLimits }),
       ...(this.options.workRoot === undefined ? {} : { workRoot: this.options.workRoot }),

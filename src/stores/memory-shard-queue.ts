@@ -1,5 +1,5 @@
-import type { QueueStatus } from '../core/queue-status.js';
-import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue, type ShardKey, type ShardRow } from './shard-queue.js';
+import { OPEN_STATUSES, type QueueStatus } from '../core/queue-status.js';
+import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue, type ShardKey, type ShardRow, type WorkItemKind } from './shard-queue.js';
 
 interface Row extends ClaimedShard {
   dueAt: number | null;
@@ -7,7 +7,7 @@ interface Row extends ClaimedShard {
   leaseExpiresAt: number | null;
 }
 
-/** The shard queue of the memory store: the `flow_shards` table of migration 0007 in a Map. */
+/** The work-item queue of the memory store: the `flow_shards` table (migrations 0007, 0013) in a Map. */
 export class MemoryShardQueue {
   private readonly rows = new Map<string, Row>();
 
@@ -19,13 +19,22 @@ export class MemoryShardQueue {
 
   openShards(flowId: string, stepIndex: number, shardCount: number, shards: readonly { index: number; due: ShardDue }[]): void {
     const now = this.now();
-    for (const { index, due } of shards) {
-      const key = shardKeyText({ flowId, stepIndex, shardIndex: index });
-      const row = this.rows.get(key) ?? { flowId, stepIndex, shardIndex: index, shardCount, dueAt: null, leaseOwner: null, leaseExpiresAt: null };
-      Object.assign(row, { shardCount, dueAt: this.dueTime(flowId, due, now) });
-      this.rows.set(key, row);
-    }
+    for (const { index, due } of shards) this.open('shard', { flowId, stepIndex, shardIndex: index }, shardCount, this.dueTime(flowId, due, now));
     this.notify();
+  }
+
+  openSteps(flowId: string, steps: readonly { index: number; due: ShardDue }[]): void {
+    const now = this.now();
+    for (const { index, due } of steps) this.open('step', { flowId, stepIndex: index, shardIndex: 0 }, 1, this.dueTime(flowId, due, now));
+    this.notify();
+  }
+
+  /** Creates or reopens a row; a lease someone holds is kept. */
+  private open(kind: WorkItemKind, key: ShardKey, shardCount: number, dueAt: number | null): void {
+    const text = shardKeyText(key);
+    const row = this.rows.get(text) ?? { ...key, kind, shardCount, dueAt: null, leaseOwner: null, leaseExpiresAt: null };
+    Object.assign(row, { kind, shardCount, dueAt });
+    this.rows.set(text, row);
   }
 
   claimShards(owner: string, options: ClaimShardsOptions): ClaimedShard[] {
@@ -38,13 +47,14 @@ export class MemoryShardQueue {
           r.dueAt <= now &&
           (r.leaseOwner === null || (r.leaseExpiresAt ?? 0) < now) &&
           (options.flowId === undefined || r.flowId === options.flowId) &&
+          (options.kind === undefined || r.kind === options.kind) &&
           !skipped.has(`${r.flowId}:${r.stepIndex}`) &&
-          this.flowStatus(r.flowId) === 'running',
+          this.isOpen(r.flowId),
       )
       .sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0) || a.shardIndex - b.shardIndex)
       .slice(0, options.limit);
     for (const row of claimable) Object.assign(row, { leaseOwner: owner, leaseExpiresAt: now + options.leaseMs });
-    return claimable.map(({ flowId, stepIndex, shardIndex, shardCount }) => ({ flowId, stepIndex, shardIndex, shardCount }));
+    return claimable.map(({ flowId, stepIndex, shardIndex, shardCount, kind }) => ({ flowId, stepIndex, shardIndex, shardCount, kind }));
   }
 
   renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Map<string, QueueStatus> {
@@ -81,13 +91,14 @@ export class MemoryShardQueue {
         flowId,
         stepIndex: r.stepIndex,
         shardIndex: r.shardIndex,
+        kind: r.kind,
         open: r.dueAt !== null,
         holder: r.leaseOwner !== null && (r.leaseExpiresAt ?? 0) >= now ? r.leaseOwner : null,
       }));
   }
 
   hasOpenShards(): boolean {
-    for (const row of this.rows.values()) if (row.dueAt !== null && this.flowStatus(row.flowId) === 'running') return true;
+    for (const row of this.rows.values()) if (row.dueAt !== null && this.isOpen(row.flowId)) return true;
     return false;
   }
 
@@ -95,11 +106,17 @@ export class MemoryShardQueue {
   nextWakeAt(): number | null {
     let earliest: number | null = null;
     for (const row of this.rows.values()) {
-      if (row.dueAt === null || this.flowStatus(row.flowId) !== 'running') continue;
+      if (row.dueAt === null || !this.isOpen(row.flowId)) continue;
       const at = Math.max(row.dueAt, row.leaseExpiresAt ?? row.dueAt);
       earliest = earliest === null ? at : Math.min(earliest, at);
     }
     return earliest;
+  }
+
+  /** Whether the flow's items may be claimed: its queue row is open (a graph's flow is `pending` between steps). */
+  private isOpen(flowId: string): boolean {
+    const status = this.flowStatus(flowId);
+    return status !== undefined && (OPEN_STATUSES as readonly QueueStatus[]).includes(status);
   }
 
   /** A shard's due time as given, except that a cancelled flow's shards are never due. */

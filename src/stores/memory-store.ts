@@ -212,6 +212,11 @@ export class MemoryFlowStore implements FlowStore {
     return Promise.resolve();
   }
 
+  openSteps(flowId: string, steps: readonly { index: number; due: ShardDue }[]): Promise<void> {
+    this.shards.openSteps(flowId, steps);
+    return Promise.resolve();
+  }
+
   claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]> {
     return Promise.resolve(this.shards.claimShards(owner, options));
   }

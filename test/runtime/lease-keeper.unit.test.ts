@@ -6,6 +6,7 @@ import { LeaseLostError } from '../../src/core/error-class.js';
 import { FlowLeasedError } from '../../src/core/errors.js';
 import { MemoryFlowStore } from '../../src/index.js';
 import { isDeadLocalOwner, LeaseKeeper } from '../../src/runtime/lease-keeper.js';
+import { ShardLeaseKeeper } from '../../src/runtime/shard-leases.js';
 import { flowInitialized } from '../helpers/events.js';
 import { ManualClock } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
@@ -109,6 +110,41 @@ describe('LeaseKeeper on a test clock', () => {
       [0, 1],
     ]);
     expect(keeper.size).toBe(0);
+    expect(clock.timerCount).toBe(0);
+  });
+
+  it("renews the flow leases and the work-item leases of a process on one timer, one statement per kind and tick", async () => {
+    const store = new MemoryFlowStore();
+    const clock = new ManualClock();
+    const flows = new LeaseKeeper({ store, clock, leaseMs: 30_000, heartbeatMs: 10_000 });
+    const items = new ShardLeaseKeeper(store, flows.owner, flows.leaseMs, flows.heartbeatMs, undefined, clock, flows.beat);
+    const [coordinated, other] = [randomUUID(), randomUUID()];
+    for (const flowId of [coordinated, other]) await store.append(flowId, 0, [flowInitialized()]);
+    const statements: string[] = [];
+    const renewFlows = store.renewLeases.bind(store);
+    const renewItems = store.renewShardLeases.bind(store);
+    store.renewLeases = (...args) => (statements.push(`flows ${args[1].length}`), renewFlows(...args));
+    store.renewShardLeases = (...args) => (statements.push(`items ${args[1].length}`), renewItems(...args));
+
+    const lease = await flows.acquire(coordinated);
+    await store.openSteps(other, [
+      { index: 0, due: 'now' },
+      { index: 1, due: 'now' },
+    ]);
+    const claimed = await items.claim(2);
+    expect(claimed.map((c) => c.kind)).toEqual(['step', 'step']);
+    expect(clock.timerCount).toBe(1); // one heartbeat for both kinds
+    clock.advance(10_000);
+    await settle();
+    expect(statements.sort()).toEqual(['flows 1', 'items 2']);
+    expect((await store.listShards(other)).map((r) => r.holder)).toEqual([flows.owner, flows.owner]);
+
+    await flows.release(lease);
+    expect(clock.timerCount).toBe(1); // the items still beat
+    clock.advance(10_000);
+    await settle();
+    expect(statements.sort()).toEqual(['flows 1', 'items 2', 'items 2']);
+    for (const item of claimed) await items.release(item, 'closed');
     expect(clock.timerCount).toBe(0);
   });
 });

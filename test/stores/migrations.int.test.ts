@@ -189,6 +189,27 @@ describeWithPg('migrations on the PostgreSQL server', () => {
     expect((await schemaSnapshot(db)).migrations).toEqual(ALL.filter((id) => id <= '0011_step_skipped'));
   });
 
+  it("0013 makes flow_shards the work-item queue (a step is shard 0 of 1), and its down removes the step items only", async () => {
+    await migrate(db, 'up');
+    const flowId = '6c1f0d2a-3b4e-4f5a-9b8c-7d6e5f4a3b2c';
+    await db.query(`INSERT INTO flow_shards (flow_id, step_index, shard_index, shard_count, due_at) VALUES ($1, 1, 0, 2, now()), ($1, 1, 1, 2, now())`, [flowId]);
+    await db.query(`INSERT INTO flow_shards (flow_id, step_index, shard_index, shard_count, kind, due_at) VALUES ($1, 2, 0, 1, 'step', now())`, [flowId]);
+    await expect(db.query(`INSERT INTO flow_shards (flow_id, step_index, shard_index, shard_count, kind) VALUES ($1, 3, 1, 2, 'step')`, [flowId])).rejects.toThrow(/flow_shards_step_whole/);
+    expect(await db.query(`SELECT step_index, shard_index, kind FROM flow_shards ORDER BY step_index, shard_index`)).toEqual([
+      { step_index: 1, shard_index: 0, kind: 'shard' },
+      { step_index: 1, shard_index: 1, kind: 'shard' },
+      { step_index: 2, shard_index: 0, kind: 'step' },
+    ]);
+    await migrate(db, 'down', { to: '0012_errors_by_class' });
+    expect(await db.query(`SELECT step_index, shard_index FROM flow_shards ORDER BY step_index, shard_index`)).toEqual([
+      { step_index: 1, shard_index: 0 },
+      { step_index: 1, shard_index: 1 },
+    ]);
+    await migrate(db, 'up');
+    expect(await db.query(`SELECT DISTINCT kind FROM flow_shards`)).toEqual([{ kind: 'shard' }]);
+    expect((await schemaSnapshot(db)).migrations).toEqual(ALL);
+  });
+
   it('artifact_chunks: bytes never change, and only a chunk no stored batch names can be deleted', async () => {
     await migrate(db, 'up');
     const [named, unnamed] = ['1'.repeat(64), '2'.repeat(64)];

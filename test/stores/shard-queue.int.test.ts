@@ -1,6 +1,7 @@
-// The shard queue contract (migration 0007), on every store: shard claims never overlap, only a running
-// flow's shards are claimed, leases are exclusive until they expire, and a shard's events keep its flow
-// running unless one fails for good.
+// The work-item queue contract (migrations 0007, 0012), on every store: claims never overlap, only an
+// open flow's items are claimed, leases are exclusive until they expire, a shard's events keep its flow
+// running unless one fails for good, and a graph's whole steps are items of the same table, claimed,
+// renewed, released and expired as shards are.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { NewFlowEvent } from '../../src/core/events.js';
@@ -154,6 +155,86 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       expect((await store.claimShards('w', { limit: 10, leaseMs: 60_000 })).map((c) => c.shardIndex)).toEqual([3]);
       expect(await store.hasOpenShards()).toBe(true); // claimed, not finished
       await store.releaseShard({ flowId, stepIndex: 1, shardIndex: 3 }, 'w', 'closed');
+      expect(await store.hasOpenShards()).toBe(false);
+    });
+  });
+
+  it("publishes a graph's whole steps as items: claimable while the flow is pending between steps, by kind, renewed, released, taken over once expired, closed by a cancel", async () => {
+    await withStore(async (store) => {
+      const flowId = randomUUID();
+      await store.append(flowId, 0, [flowInitialized()]); // pending: no step started yet
+      const other = await shardedFlow(store);
+      await store.openShards(other, 1, SHARDS, [{ index: 0, due: 'now' }]);
+      await store.openSteps(flowId, [
+        { index: 0, due: 'now' },
+        { index: 2, due: 'now' },
+        { index: 1, due: { at: Date.now() + 3_600_000 } },
+      ]);
+      expect((await store.listShards(flowId)).map((r) => [r.kind, r.stepIndex, r.shardIndex, r.open, r.holder])).toEqual([
+        ['step', 0, 0, true, null],
+        ['step', 1, 0, true, null],
+        ['step', 2, 0, true, null],
+      ]);
+      expect(await store.hasOpenShards()).toBe(true);
+
+      // By kind: a coordinator's claim of its flow's steps takes no shard, and the other way round.
+      expect(await store.claimShards('c', { limit: 10, leaseMs: 60_000, flowId: other, kind: 'step' })).toEqual([]);
+      const concurrent = await Promise.all(['a', 'b', 'c'].map((w) => store.claimShards(w, { limit: 1, leaseMs: 60_000, kind: 'step' })));
+      const steps = concurrent.flat();
+      expect(steps.map((c) => [c.kind, c.flowId, c.stepIndex, c.shardIndex, c.shardCount]).sort()).toEqual([
+        ['step', flowId, 0, 0, 1],
+        ['step', flowId, 2, 0, 1],
+      ]);
+      const byStep = new Map(concurrent.flatMap((claimed, i) => claimed.map((c) => [c.stepIndex, { claim: c, owner: ['a', 'b', 'c'][i] as string }])));
+      expect((await store.claimShards('late', { limit: 10, leaseMs: 60_000 })).map((c) => [c.kind, c.flowId])).toEqual([['shard', other]]);
+
+      // Renewed by the same heartbeat statement as shards, with the flow's status; not by someone else.
+      const first = byStep.get(0);
+      const second = byStep.get(2);
+      if (first === undefined || second === undefined) throw new Error('both steps claimed');
+      expect([...(await store.renewShardLeases(first.owner, [first.claim], 60_000)).values()]).toEqual(['pending']);
+      expect(await store.renewShardLeases('intruder', [first.claim], 60_000)).toEqual(new Map());
+
+      // A holder that stops renewing: its item is claimable once the lease expires, never before.
+      await store.releaseShard(second.claim, second.owner, 'now');
+      const brief = await store.claimShards('brief', { limit: 1, leaseMs: 150, flowId, kind: 'step' });
+      expect(brief.map((c) => c.stepIndex)).toEqual([2]);
+      expect(await store.claimShards('heir', { limit: 10, leaseMs: 60_000, flowId })).toEqual([]);
+      await waitUntil(async () => (await store.listShards(flowId)).every((r) => r.holder !== 'brief'), 'the brief lease to expire');
+      expect((await store.claimShards('heir', { limit: 10, leaseMs: 60_000, flowId })).map((c) => [c.kind, c.stepIndex])).toEqual([['step', 2]]);
+      expect(await store.renewShardLeases('brief', brief, 60_000)).toEqual(new Map());
+
+      // Released closed: done. Published again (a retried step): open again, the same row.
+      await store.releaseShard(first.claim, first.owner, 'closed');
+      expect((await store.listShards(flowId)).find((r) => r.stepIndex === 0)?.open).toBe(false);
+      await store.openSteps(flowId, [{ index: 0, due: 'now' }]);
+      expect((await store.listShards(flowId)).filter((r) => r.stepIndex === 0).map((r) => [r.kind, r.open])).toEqual([['step', true]]);
+
+      // A cancel closes the flow's step items with its FlowCancelled; a holder stays visible.
+      await store.append(flowId, 1, [{ type: 'FlowCancelled', reason: null, ts: nextTs() }]);
+      expect((await store.listShards(flowId)).map((r) => [r.stepIndex, r.open, r.holder])).toEqual([
+        [0, false, null],
+        [1, false, null],
+        [2, false, 'heir'],
+      ]);
+      await store.openSteps(flowId, [{ index: 1, due: 'now' }]);
+      expect((await store.listShards(flowId)).some((r) => r.open)).toBe(false);
+      expect(await store.claimShards('w', { limit: 10, leaseMs: 60_000, flowId })).toEqual([]);
+      expect([...(await store.renewShardLeases('heir', [{ flowId, stepIndex: 2, shardIndex: 0 }], 60_000)).values()]).toEqual(['cancelled']);
+    });
+  });
+
+  it('claims the items of a flow that is pending, running or waiting, and of no ended flow', async () => {
+    await withStore(async (store) => {
+      const flowId = randomUUID();
+      await store.append(flowId, 0, [flowInitialized(), stepStarted(0), stepFinished(0, [])]); // pending
+      await store.openSteps(flowId, [{ index: 1, due: 'now' }]);
+      expect(await store.nextWakeAt()).not.toBeNull();
+      const [claimed] = await store.claimShards('w', { limit: 1, leaseMs: 60_000 });
+      expect(claimed?.kind).toBe('step');
+      await store.releaseShard({ flowId, stepIndex: 1, shardIndex: 0 }, 'w', 'now');
+      await store.append(flowId, 3, [stepStarted(1), stepFailed(1, { errorClass: 'Permanent', retryCount: 0 })]); // failed
+      expect(await store.claimShards('w', { limit: 1, leaseMs: 60_000 })).toEqual([]);
       expect(await store.hasOpenShards()).toBe(false);
     });
   });

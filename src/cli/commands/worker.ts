@@ -165,7 +165,10 @@ function report(ctx: CommandContext, outcome: WorkerOutcome, json: boolean): voi
         `Not running shards of step ${outcome.stepIndex} of flow ${outcome.flowId}: they need more than this worker has; left to a worker with enough.`,
       );
     else if (outcome.error !== undefined)
-      writeLine(ctx.io.stderr, `Cannot run shard ${outcome.shardIndex} of step ${outcome.stepIndex} of flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}`);
+      writeLine(
+        ctx.io.stderr,
+        `Cannot run ${outcome.item === 'step' ? 'step' : `shard ${outcome.shardIndex} of step`} ${outcome.stepIndex} of flow ${outcome.flowId}: ${oneLine(outcome.error.message, 300)}`,
+      );
     return;
   }
   const flow = 'flow' in outcome ? outcome.flow : undefined;

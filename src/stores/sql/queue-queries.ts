@@ -145,7 +145,7 @@ export function nextWakeQuery(): SqlQuery {
     text: `SELECT (extract(epoch FROM least(
   (SELECT min(greatest(next_due_at, coalesce(lease_expires_at, next_due_at))) FROM flow_queue WHERE ${OPEN}),
   (SELECT min(greatest(s.due_at, coalesce(s.lease_expires_at, s.due_at))) FROM flow_shards s
-   JOIN flow_queue q ON q.flow_id = s.flow_id AND q.status = 'running' WHERE s.due_at IS NOT NULL)
+   JOIN flow_queue q ON q.flow_id = s.flow_id AND q.${OPEN} WHERE s.due_at IS NOT NULL)
 )) * 1000)::float8 AS wake_at`,
     values: [],
   };

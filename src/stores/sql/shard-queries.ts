@@ -1,10 +1,15 @@
-import type { ShardDue, ShardKey } from '../shard-queue.js';
+import { OPEN_STATUSES } from '../../core/queue-status.js';
+import type { ShardDue, ShardKey, WorkItemKind } from '../shard-queue.js';
 import type { SqlQuery } from './executor.js';
 
 /**
- * The shard queue's statements (migrations/0007_flow_shards), served by the primary key or by the
- * partial index over open shards. Times are the database's `now()`, as for the flow queue.
+ * The work-item queue's statements (migrations/0007_flow_shards, 0013_work_items: shards and whole
+ * steps in one table), served by the primary key or by the partial index over open items. Times are
+ * the database's `now()`, as for the flow queue.
  */
+
+/** A work item's flow may run it: its queue row is open (a graph's flow is `pending` between two steps' outcomes). */
+const FLOW_OPEN = `q.status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 
 /** `due` as the statements take it: milliseconds from now, or NULL for closed. */
 function dueParam(due: ShardDue): number | null {
@@ -52,20 +57,36 @@ SELECT count(*)::int AS opened, pg_notify('chemflow_queue_' || current_schema(),
   };
 }
 
-/** Claims due shards of running flows in due order; SKIP LOCKED as for flows. */
+/** Creates or reopens whole-step items of a graph flow (shard 0 of 1, leases kept) and wakes idle workers at commit. */
+export function openStepsQuery(flowId: string, steps: readonly { index: number; due: ShardDue }[]): SqlQuery {
+  return {
+    text: `WITH opened AS (
+  INSERT INTO flow_shards (flow_id, step_index, shard_index, shard_count, kind, due_at)
+  SELECT $1::uuid, s.step_index, 0, 1, 'step', ${DUE('$1::uuid', 's.due_ms')}
+  FROM unnest($2::int[], $3::float8[]) AS s (step_index, due_ms)
+  ON CONFLICT (flow_id, step_index, shard_index) DO UPDATE SET kind = 'step', shard_count = 1, due_at = EXCLUDED.due_at
+  RETURNING 1
+)
+SELECT count(*)::int AS opened, pg_notify('chemflow_queue_' || current_schema(), $1::text) IS NULL AS notified FROM opened`,
+    values: [flowId, steps.map((s) => s.index), steps.map((s) => dueParam(s.due))],
+  };
+}
+
+/** Claims due work items (shards and steps) of open flows in due order; SKIP LOCKED as for flows. */
 export function claimShardsQuery(
   owner: string,
   limit: number,
   leaseMs: number,
   flowId: string | undefined,
   skipSteps: readonly { flowId: string; stepIndex: number }[] = [],
+  kind: WorkItemKind | undefined = undefined,
 ): SqlQuery {
   return {
     text: `WITH claimable AS (
   SELECT s.flow_id, s.step_index, s.shard_index FROM flow_shards s
-  JOIN flow_queue q ON q.flow_id = s.flow_id AND q.status = 'running'
+  JOIN flow_queue q ON q.flow_id = s.flow_id AND ${FLOW_OPEN}
   WHERE s.due_at IS NOT NULL AND s.due_at <= now() AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
-    AND ($4::uuid IS NULL OR s.flow_id = $4::uuid)
+    AND ($4::uuid IS NULL OR s.flow_id = $4::uuid) AND ($7::text IS NULL OR s.kind = $7::text)
     AND NOT EXISTS (SELECT 1 FROM unnest($5::uuid[], $6::int[]) AS k (flow_id, step_index)
       WHERE k.flow_id = s.flow_id AND k.step_index = s.step_index)
   ORDER BY s.due_at, s.shard_index
@@ -75,8 +96,8 @@ export function claimShardsQuery(
 UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
 FROM claimable
 WHERE (s.flow_id, s.step_index, s.shard_index) = (claimable.flow_id, claimable.step_index, claimable.shard_index)
-RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, s.shard_count`,
-    values: [owner, limit, leaseMs, flowId ?? null, skipSteps.map((s) => s.flowId), skipSteps.map((s) => s.stepIndex)],
+RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, s.shard_count, s.kind`,
+    values: [owner, limit, leaseMs, flowId ?? null, skipSteps.map((s) => s.flowId), skipSteps.map((s) => s.stepIndex), kind ?? null],
   };
 }
 
@@ -108,17 +129,17 @@ SELECT pg_notify('chemflow_queue_' || current_schema(), $1::text) FROM released 
 /** A flow's shard rows (by the primary key): open or closed, and the holder of a lease not yet expired. */
 export function listShardsQuery(flowId: string): SqlQuery {
   return {
-    text: `SELECT step_index, shard_index, due_at IS NOT NULL AS open,
+    text: `SELECT step_index, shard_index, kind, due_at IS NOT NULL AS open,
   CASE WHEN lease_expires_at >= now() THEN lease_owner END AS holder
 FROM flow_shards WHERE flow_id = $1::uuid ORDER BY step_index, shard_index`,
     values: [flowId],
   };
 }
 
-/** Whether a running flow has an open shard (the partial index over open shards, joined by key). */
+/** Whether an open flow has an open work item (the partial index over open items, joined by key). */
 export const HAS_OPEN_SHARDS_QUERY: SqlQuery = {
   text: `SELECT EXISTS (
-  SELECT 1 FROM flow_shards s JOIN flow_queue q ON q.flow_id = s.flow_id AND q.status = 'running' WHERE s.due_at IS NOT NULL
+  SELECT 1 FROM flow_shards s JOIN flow_queue q ON q.flow_id = s.flow_id AND ${FLOW_OPEN} WHERE s.due_at IS NOT NULL
 ) AS open`,
   values: [],
 };

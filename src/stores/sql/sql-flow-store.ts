@@ -160,6 +160,10 @@ export class SqlFlowStore implements FlowStore {
     return this.shards.openShards(flowId, stepIndex, shardCount, shards);
   }
 
+  openSteps(flowId: string, steps: readonly { index: number; due: ShardDue }[]): Promise<void> {
+    return this.shards.openSteps(flowId, steps);
+  }
+
   claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]> {
     return this.shards.claimShards(owner, options);
   }
