@@ -1,6 +1,6 @@
 // A graph's branches spread over worker processes: a source, 8 branches of a 500 ms step and a join,
 // submitted to a fresh PostgreSQL schema with 1, 2 and 4 `chemflow worker` processes (each
-// `--concurrency 1`) already listening. Timed from the flow's own events (FlowInitialized →
+// `--concurrency 1`) already listening, after a first flow that warmed them up. Timed from the flow's own events (FlowInitialized →
 // FlowCompleted); bound = ceil(8 / workers) × 500 ms, the branches' sleep alone, so the ratio says what
 // claiming, leases and commits add. Every run must end with the same flow fingerprint.
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -70,6 +70,10 @@ async function oneRun(cli: string, dir: string, workers: number): Promise<{ seco
     await chemflowCommand(cli, db, ['migrate'], dir);
     for (let i = 0; i < workers; i++) started.push(startCliWorker(cli, db, dir));
     await Promise.all(started.map((w) => w.ready));
+    // A first flow warms the workers up (the flow file read, the step modules imported, step threads
+    // started: about a second per process on a busy machine); the second one is timed.
+    const warmUp = (await chemflowCommand(cli, db, ['submit', 'flow.yaml'], dir)).trim();
+    await waitForCompletion(started, warmUp, 120_000);
     const flowId = (await chemflowCommand(cli, db, ['submit', 'flow.yaml'], dir)).trim();
     const fingerprint = await waitForCompletion(started, flowId, 120_000);
     const [row] = await adminQuery<{ s: number }>(

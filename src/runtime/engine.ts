@@ -63,6 +63,8 @@ export class FlowEngine {
   private readonly concurrency: number;
   private readonly shardPollMs: number;
   private readonly shareBranches: boolean;
+  /** Coordinators waiting for the items others run: woken early by `nudge`. */
+  private readonly nudges = new Set<() => void>();
   private readonly threads: StepThreads | undefined;
   private readonly chunkLimits: ChunkLimits | undefined;
   private readonly resources: ResourcePool | undefined;
@@ -276,6 +278,25 @@ export class FlowEngine {
   }
 
   /**
+   * Tells the coordinators of this engine that a work item may have been given back (a NOTIFY of the
+   * queue, from any process): each reads its flow's log now instead of at its next poll.
+   */
+  nudge(): void {
+    for (const wake of [...this.nudges]) wake();
+  }
+
+  private async sleepUnlessNudged(ms: number): Promise<void> {
+    const stop = new AbortController();
+    const wake = (): void => stop.abort();
+    this.nudges.add(wake);
+    try {
+      await this.clock.sleep(ms, stop.signal).catch(() => undefined);
+    } finally {
+      this.nudges.delete(wake);
+    }
+  }
+
+  /**
    * `runToEnd` of a graph by a worker: the flow's coordinator publishes each runnable plain step as a
    * work item (`openSteps`), runs those it claims itself within `concurrency` and leaves the others to
    * whichever worker claims them; it reads the log while they run, and goes on with what only it does:
@@ -340,9 +361,10 @@ export class FlowEngine {
         await session.refresh();
         continue;
       }
-      // Others run the rest: look at the log again shortly (or when a step of this process ends).
+      // Others run the rest: look at the log again when a worker gives an item back (`nudge`), when a
+      // step of this process ends, or after `shardPollMs` at the latest.
       const before = local.size;
-      await Promise.race([...local.values(), this.clock.sleep(this.shardPollMs)]);
+      await Promise.race([...local.values(), this.sleepUnlessNudged(this.shardPollMs)]);
       if (local.size === before) await session.refresh();
     }
     await Promise.all(local.values());

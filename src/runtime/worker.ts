@@ -320,7 +320,10 @@ export class FlowWorker {
   private async subscribe(signal: AbortSignal | undefined): Promise<() => Promise<void>> {
     if (signal?.aborted === true) return () => Promise.resolve();
     try {
-      return await this.options.store.subscribe(() => this.wake());
+      return await this.options.store.subscribe(() => {
+        this.wake();
+        this.engine.nudge();
+      });
     } catch {
       return () => Promise.resolve();
     }

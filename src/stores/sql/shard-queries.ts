@@ -113,7 +113,10 @@ RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, q.status`,
   };
 }
 
-/** Gives a shard back: due again (NOTIFY wakes idle workers) or closed. */
+/**
+ * Gives a shard or step item back, due again or closed. Either way a NOTIFY wakes idle workers (one due
+ * again may be claimed) and the flow's coordinator (an outcome was recorded: it reads the log now).
+ */
 export function releaseShardQuery(shard: ShardKey, owner: string, due: ShardDue): SqlQuery {
   return {
     text: `WITH released AS (
@@ -121,7 +124,7 @@ export function releaseShardQuery(shard: ShardKey, owner: string, due: ShardDue)
   WHERE flow_id = $1::uuid AND step_index = $2::int AND shard_index = $3::int AND lease_owner = $5::text
   RETURNING due_at
 )
-SELECT pg_notify('chemflow_queue_' || current_schema(), $1::text) FROM released WHERE due_at IS NOT NULL`,
+SELECT pg_notify('chemflow_queue_' || current_schema(), $1::text) FROM released`,
     values: [shard.flowId, shard.stepIndex, shard.shardIndex, dueParam(due), owner],
   };
 }
