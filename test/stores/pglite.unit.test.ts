@@ -51,6 +51,17 @@ describe('embedded PGlite store', () => {
     }
   });
 
+  it('runs with 16 MB of shared buffers, in a directory and in memory (the memory of the process that opens it)', async () => {
+    for (const open of [() => PgliteExecutor.open(join(tempDir(), 'db')), () => PgliteExecutor.open()]) {
+      const executor = await open();
+      try {
+        expect(await executor.query<{ shared_buffers: string }>('SHOW shared_buffers')).toEqual([{ shared_buffers: '16MB' }]);
+      } finally {
+        await executor.close();
+      }
+    }
+  });
+
   describe('schema', () => {
     let executor: PgliteExecutor;
     beforeAll(async () => {

@@ -6,7 +6,7 @@ import { StoreError } from '../../core/errors.js';
 
 // Run by a separate Node process: PGlite's initdb grows its WebAssembly memory to about 0.9 GB, and a
 // WebAssembly memory never shrinks, so a cluster created in the process that then runs the flow would
-// carry that peak for the whole run (an existing cluster opens at about 0.4 GB).
+// carry that peak for the whole run (an existing cluster opens at about 0.2 GB).
 const CREATE_SCRIPT = `
 const [dataDir] = process.argv.slice(1);
 const { PGlite } = await import('@electric-sql/pglite');
