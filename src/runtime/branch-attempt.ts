@@ -4,9 +4,9 @@ import { recordAttempt, slotAt, type AttemptOutcome, type Recorded, type RetryVe
 import type { FlowDefinition } from '../core/definition.js';
 import { LeaseLostError } from '../core/error-class.js';
 import type { FlowPlan } from '../core/flow-plan.js';
-import type { ShardDue } from '../stores/shard-queue.js';
 import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
+import { afterItemDecision, type ItemRunEnd } from './item-decision.js';
 import { refusedOutputsFailure } from './refused-outputs.js';
 import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
 import { runStepAttempt, type StepAttemptIo } from './step-attempt.js';
@@ -25,7 +25,7 @@ export interface BranchWork {
 }
 
 /** How a step item's run by this process ended. */
-export type BranchRunEnd = 'finished' | 'failed' | 'waiting' | 'closed' | 'lost';
+export type BranchRunEnd = ItemRunEnd;
 
 /**
  * Runs one claimed graph step as far as it goes now: records a lost attempt of it (`WORKER_LOST`, with
@@ -44,7 +44,7 @@ export async function runBranch(work: BranchWork, lease: ShardLease): Promise<Br
   let decision = await decideHere();
   for (;;) {
     if (decision.kind === 'recover') work.onRetry?.(decision.retry);
-    const opening = await afterDecision(work, lease, decision);
+    const opening = await afterItemDecision(work.leases, lease, decision);
     if (opening !== 'run') return opening;
     const attempt = slotAt(session.flow, index).attempts;
     const run = await runStepAttempt(session, plan, index, { ...work.io, stop: lease.signal });
@@ -93,24 +93,5 @@ export async function runBranch(work: BranchWork, lease: ShardLease): Promise<Br
     }
     // Its retry is due at once: started here, on the log as it then stands.
     decision = await decideHere();
-  }
-}
-
-async function afterDecision(work: BranchWork, lease: ShardLease, decision: BranchDecision): Promise<BranchRunEnd | 'run'> {
-  switch (decision.kind) {
-    case 'start':
-      return 'run';
-    case 'recover': {
-      if (decision.starts) return 'run';
-      const retry = decision.retry?.outcome === 'scheduled' ? decision.retry.event : null;
-      await work.leases.release(lease, retry === null ? 'closed' : ({ at: Date.parse(retry.notBefore) } satisfies ShardDue));
-      return 'failed';
-    }
-    case 'wait':
-      await work.leases.release(lease, { at: decision.until });
-      return 'waiting';
-    case 'closed':
-      await work.leases.release(lease, 'closed');
-      return 'closed';
   }
 }

@@ -1,6 +1,6 @@
 import type { StoredArtifact } from '../core/artifact.js';
 import type { ChunkLimits } from '../core/chunk.js';
-import { decideShard, recordShardAttempt, type AttemptOutcome, type Recorded, type RetryVerdict, type ShardDecision } from '../core/decide.js';
+import { decideShard, recordShardAttempt, type AttemptOutcome, type Recorded, type RetryVerdict } from '../core/decide.js';
 import type { FlowDefinition } from '../core/definition.js';
 import { classifyError, LeaseLostError } from '../core/error-class.js';
 import { errorHistory } from '../core/error-history.js';
@@ -8,9 +8,9 @@ import { flowStepEntries } from '../core/flow-steps.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { BlobStore } from '../stores/blobs/blob-store.js';
-import type { ShardDue } from '../stores/shard-queue.js';
 import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
+import { afterItemDecision, type ItemRunEnd } from './item-decision.js';
 import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
 import { shardInputAt } from './batch-shards.js';
 import { sourceShardAt } from './source-split.js';
@@ -46,7 +46,7 @@ export interface ShardWork {
 }
 
 /** How a shard's run by this process ended. */
-export type ShardRunEnd = 'finished' | 'failed' | 'waiting' | 'closed' | 'lost';
+export type ShardRunEnd = ItemRunEnd;
 
 /**
  * Runs one claimed shard as far as it goes now: records a lost attempt of it (`WORKER_LOST`) if its
@@ -62,7 +62,7 @@ export async function runShard(work: ShardWork, lease: ShardLease): Promise<Shar
     return { events: decision.kind === 'start' || decision.kind === 'recover' ? decision.events : [], result: decision };
   });
   if (first.kind === 'recover') work.onRetry?.(first.retry);
-  const opening = await afterDecision(work, lease, first);
+  const opening = await afterItemDecision(work.leases, lease, first);
   if (opening !== 'run') return opening;
   for (;;) {
     const attempt = shardAttempts(session.flow, index, shard);
@@ -103,25 +103,6 @@ export async function runShard(work: ShardWork, lease: ShardLease): Promise<Shar
     const retry = recorded.retry?.outcome === 'scheduled' ? recorded.retry.event : null;
     await work.leases.release(lease, retry === null ? 'closed' : { at: Date.parse(retry.notBefore) });
     return 'failed';
-  }
-}
-
-async function afterDecision(work: ShardWork, lease: ShardLease, decision: ShardDecision): Promise<ShardRunEnd | 'run'> {
-  switch (decision.kind) {
-    case 'start':
-      return 'run';
-    case 'recover': {
-      if (decision.starts) return 'run';
-      const retry = decision.retry?.outcome === 'scheduled' ? decision.retry.event : null;
-      await work.leases.release(lease, retry === null ? 'closed' : ({ at: Date.parse(retry.notBefore) } satisfies ShardDue));
-      return 'failed';
-    }
-    case 'wait':
-      await work.leases.release(lease, { at: decision.until });
-      return 'waiting';
-    case 'closed':
-      await work.leases.release(lease, 'closed');
-      return 'closed';
   }
 }
 
