@@ -36,16 +36,26 @@ export interface UiBenchResult {
  * have (one flow in 10), a rare one (one in 10,000), one no flow has, a class with a status, and the
  * other orders.
  */
-const FILTERS = {
-  timeWindow: 'since=2025-01-01T01:00:00Z&until=2025-01-01T02:00:00Z',
+const filters = (flows: number) => ({
+  timeWindow: timeWindow(flows),
   commonClass: 'class=Transient',
   rareClass: 'class=Validation',
   absentClass: 'class=Runtime',
   classAndStatus: 'class=Validation&status=completed',
   oldest: 'sort=oldest',
   byName: 'sort=name',
-} as const;
-type FilterName = keyof typeof FILTERS;
+});
+type FilterName = keyof ReturnType<typeof filters>;
+
+/**
+ * A window over the second quarter of the loaded flows' creation times (flow g is created 10 ms after
+ * flow g - 1, from 2025-01-01 00:00 UTC): a quarter of them, whatever their number.
+ */
+function timeWindow(flows: number): string {
+  const start = Date.parse('2025-01-01T00:00:00Z');
+  const at = (fraction: number): string => new Date(start + Math.floor(flows * fraction) * 10).toISOString();
+  return `since=${at(0.25)}&until=${at(0.5)}`;
+}
 
 /** Failed attempts of some of the loaded flows (flow g is md5('history-' || g), as bench/queue-history.ts names it). */
 async function loadErrors(store: SqlFlowStore, flows: number): Promise<void> {
@@ -117,7 +127,7 @@ export async function uiBench(flows: number, requests: number, log: (line: strin
         const list: number[] = [];
         const page: number[] = [];
         const flow: number[] = [];
-        const filtered = Object.fromEntries(Object.keys(FILTERS).map((name) => [name, [] as number[]])) as Record<FilterName, number[]>;
+        const filtered = Object.fromEntries(Object.keys(filters(flows)).map((name) => [name, [] as number[]])) as Record<FilterName, number[]>;
         for (let i = 0; i <= requests; i++) {
           const listMs = await timed(() => getOk(`${base}/api/flows?limit=50`));
           const pageMs = await timed(async () => {
@@ -130,7 +140,7 @@ export async function uiBench(flows: number, requests: number, log: (line: strin
             if ((events as unknown[]).length !== LONG_FLOW_EVENTS) throw new Error(`the long flow has ${(events as unknown[]).length} events`);
           });
           const filterMs = {} as Record<FilterName, number>;
-          for (const [name, query] of Object.entries(FILTERS) as [FilterName, string][])
+          for (const [name, query] of Object.entries(filters(flows)) as [FilterName, string][])
             filterMs[name] = await timed(async () => {
               const entries = (await getOk(`${base}/api/flows?limit=50&${query}`)) as unknown[];
               if (name !== 'absentClass' && entries.length === 0) throw new Error(`the filter ${query} found no flow`);
@@ -139,7 +149,7 @@ export async function uiBench(flows: number, requests: number, log: (line: strin
             log(`ui: first round (warm-up) list ${listMs.toFixed(1)} ms, page ${pageMs.toFixed(1)} ms, flow page ${flowMs.toFixed(1)} ms`);
             continue; // the first round warms the connections and the statements
           }
-          for (const name of Object.keys(FILTERS) as FilterName[]) filtered[name].push(filterMs[name]);
+          for (const name of Object.keys(filters(flows)) as FilterName[]) filtered[name].push(filterMs[name]);
           list.push(listMs);
           page.push(pageMs);
           flow.push(flowMs);
