@@ -63,7 +63,7 @@ export class FlowEngine {
   private readonly concurrency: number;
   private readonly shardPollMs: number;
   private readonly shareBranches: boolean;
-  /** Coordinators waiting for the items others run: woken early by `nudge`. */
+  /** Coordinators (of graphs and of mapped steps) waiting for the items others run: woken early by `nudge`. */
   private readonly nudges = new Set<() => void>();
   private readonly threads: StepThreads | undefined;
   private readonly chunkLimits: ChunkLimits | undefined;
@@ -537,6 +537,7 @@ export class FlowEngine {
       leases: this.shardLeases,
       concurrency: this.concurrency,
       pollMs: this.shardPollMs,
+      wait: (ms) => this.sleepUnlessNudged(ms),
       onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
       threads: this.threads,
       chunkLimits: this.chunkLimits,

@@ -32,6 +32,8 @@ export interface ShardedStepIo {
   concurrency: number;
   /** How often the coordinator reads the log while other processes hold the remaining shards. */
   pollMs: number;
+  /** Waits up to `ms`, or less when a worker gives a work item back (the engine's `nudge`); default: the full `ms`. */
+  wait?: (ms: number) => Promise<void>;
   onRetry?: ShardWork['onRetry'];
   threads?: ShardWork['threads'];
   /** Where batch outputs are cut into chunks; default `DEFAULT_CHUNK_LIMITS`. */
@@ -106,8 +108,9 @@ export async function runShardedStep(
       if (running.size > 0) await Promise.race([...running, delay(io.pollMs)]);
       else if (stopped()) break;
       else {
-        // Every shard left is held by another process (or due later): look at the log again shortly.
-        await delay(io.pollMs);
+        // Every shard left is held by another process (or due later): look at the log again when one
+        // is given back, or shortly.
+        await (io.wait ?? delay)(io.pollMs);
         await session.refresh();
       }
     }
