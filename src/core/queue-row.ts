@@ -37,8 +37,9 @@ const OPEN: ReadonlySet<QueueStatus> = new Set(OPEN_STATUSES);
  *   and a failed one failed when every event of the batch is a sibling shard's outcome or a signal
  *   (`mergedQueueStatus`), so that the row is the rebuild's however the log was batched;
  * - the due time: a flow that stays pending, or stays running, keeps its due time (so the indexed
- *   column does not change while it runs); otherwise it is the merged status's (`queueDueAt`): a
- *   retry's notBefore, the append's `now` if open, else null;
+ *   column does not change while it runs) unless it is later than `now` (a coordinator gave the flow
+ *   back not due before a retry: `deferredQueueRow`), then it is due now; otherwise it is the merged
+ *   status's (`queueDueAt`): a retry's notBefore, the append's `now` if open, else null;
  * - the lease: a new row takes `lease` (the creating process's); an append whose batch ends the flow
  *   (its own status completed or failed) clears it, on a cancelled flow too (the attempt in flight has
  *   recorded its outcome); any other append keeps it, so a cancelled flow's holder sees `cancelled`
@@ -67,7 +68,7 @@ export function appendedQueueRow(previous: QueueRow | undefined, batch: readonly
     ...previous,
     status,
     ...head,
-    nextDueAt: keepsDue ? previous.nextDueAt : queueDueAt(status, last, now),
+    nextDueAt: keepsDue && previous.nextDueAt !== null ? Math.min(previous.nextDueAt, now) : queueDueAt(status, last, now),
     ...(ends ? { leaseOwner: null, leaseExpiresAt: null } : {}),
   };
 }
@@ -103,6 +104,43 @@ export function leaseIsFree(row: Pick<QueueRow, 'leaseOwner' | 'leaseExpiresAt'>
 /** Whether a worker may claim the row at `now`: open, due, its lease free. */
 export function isClaimable(row: QueueRow, now: number): boolean {
   return OPEN.has(row.status) && row.nextDueAt !== null && row.nextDueAt <= now && leaseIsFree(row, now);
+}
+
+/**
+ * The row of a flow its holder gives back not due before `until.at` (its coordinator found nothing to
+ * do before a retry's time), when its log is still at `until.version`: an append since then (an
+ * item's outcome) may have made something runnable, so the row is left due as it is. The appends that
+ * follow make it due at once again (`appendedQueueRow`).
+ */
+export function deferredQueueRow(row: QueueRow, until: { at: number; version: number }): QueueRow {
+  if (row.version !== until.version || !OPEN.has(row.status) || row.nextDueAt === null) return row;
+  return { ...row, nextDueAt: Math.max(row.nextDueAt, until.at) };
+}
+
+/** A work item's row (the `flow_shards` table), times in epoch ms. */
+export interface WorkItemRow {
+  kind: 'shard' | 'step';
+  /** When it may be claimed; null once closed. */
+  dueAt: number | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+}
+
+/**
+ * Whether a work item's flow still lets it be claimed (once due and its lease free): the flow is open
+ * (a graph's flow is `pending` between steps), or the item is a graph step of a failed flow that
+ * someone held, so that whoever claims it once its holder's lease expired records the attempt that
+ * holder left Running as lost (the flow being failed, no retry of it starts). An item of a failed flow
+ * given back or never claimed (no owner) is not.
+ */
+export function itemFlowLets(item: Pick<WorkItemRow, 'kind' | 'leaseOwner'>, flowStatus: QueueStatus | undefined): boolean {
+  if (flowStatus === undefined) return false;
+  return OPEN.has(flowStatus) || (flowStatus === 'failed' && item.kind === 'step' && item.leaseOwner !== null);
+}
+
+/** Whether a worker may claim a work item at `now`: due, its lease free, its flow letting it (`itemFlowLets`). */
+export function isItemClaimable(item: WorkItemRow, flowStatus: QueueStatus | undefined, now: number): boolean {
+  return item.dueAt !== null && item.dueAt <= now && leaseIsFree(item, now) && itemFlowLets(item, flowStatus);
 }
 
 /** Whether `owner` may take the row's lease: free, already its own, or held by `takeOverFrom` (a holder known dead). */

@@ -6,6 +6,7 @@ import type { ErrorCounts, StepExecutionError } from '../core/step-execution-err
 import type { BlobStore } from './blobs/blob-store.js';
 import type { ShardQueue } from './shard-queue.js';
 import type { CacheEntryInput, StepCacheIndex } from './step-cache-index.js';
+import type { WorkQueue } from './work-queue.js';
 
 export interface AppendOptions {
   /**
@@ -134,8 +135,12 @@ export interface FlowQueue {
   /** The heartbeat: extends `owner`'s leases; returns the status of each flow still held (lost ones are absent). */
   renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>>;
 
-  /** Gives the flow back: anyone may claim it as soon as it is due. */
-  releaseLease(flowId: string, owner: string): Promise<void>;
+  /**
+   * Gives the flow back: anyone may claim it as soon as it is due. With `until`: not due before
+   * `until.at` if its log is still at `until.version` (its coordinator has nothing to do before a
+   * retry's time; any append since, or after, makes it due at once).
+   */
+  releaseLease(flowId: string, owner: string, until?: { at: number; version: number }): Promise<void>;
 
   /** When an idle worker should look again (epoch ms): the earliest due time or lease expiry of an open flow or shard. */
   nextWakeAt(): Promise<number | null>;
@@ -197,7 +202,7 @@ export interface ErrorStore {
  * artifact store and the `step_execution_errors` audit table, all written in one atomic `append`.
  * Memory, PGlite and PostgreSQL implement it and pass the same contract suite.
  */
-export interface FlowStore extends ErrorStore, FlowQueue, ShardQueue, StepCacheIndex {
+export interface FlowStore extends ErrorStore, FlowQueue, ShardQueue, WorkQueue, StepCacheIndex {
   readonly kind: 'memory' | 'pglite' | 'postgres';
 
   /**

@@ -1,4 +1,4 @@
-import { appendedQueueRow, isClaimable, mayTakeLease, rebuiltQueueRow, type QueueLease, type QueueRow } from '../core/queue-row.js';
+import { appendedQueueRow, deferredQueueRow, isClaimable, mayTakeLease, rebuiltQueueRow, type QueueLease, type QueueRow } from '../core/queue-row.js';
 import { OPEN_STATUSES, type QueueStatus } from '../core/queue-status.js';
 import type { FlowEvent } from '../core/events.js';
 import type { ClaimedFlow, ClaimFlowsOptions, FlowQuery, FlowSort, FlowSummary, LeaseAcquisition } from './flow-store.js';
@@ -103,10 +103,10 @@ export class MemoryFlowQueue {
     return held;
   }
 
-  releaseLease(flowId: string, owner: string): void {
+  releaseLease(flowId: string, owner: string, until?: { at: number; version: number }): void {
     const row = this.rows.get(flowId);
     if (row?.leaseOwner !== owner) return;
-    Object.assign(row, { leaseOwner: null, leaseExpiresAt: null });
+    Object.assign(row, { leaseOwner: null, leaseExpiresAt: null, ...(until === undefined ? {} : { nextDueAt: deferredQueueRow(row, until).nextDueAt }) });
     if (OPEN.has(row.status)) this.notify();
   }
 

@@ -1,4 +1,5 @@
-import { OPEN_STATUSES, type QueueStatus } from '../core/queue-status.js';
+import { isItemClaimable, itemFlowLets } from '../core/queue-row.js';
+import type { QueueStatus } from '../core/queue-status.js';
 import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue, type ShardKey, type ShardRow, type WorkItemKind } from './shard-queue.js';
 
 interface Row extends ClaimedShard {
@@ -43,13 +44,10 @@ export class MemoryShardQueue {
     const claimable = [...this.rows.values()]
       .filter(
         (r) =>
-          r.dueAt !== null &&
-          r.dueAt <= now &&
-          (r.leaseOwner === null || (r.leaseExpiresAt ?? 0) < now) &&
           (options.flowId === undefined || r.flowId === options.flowId) &&
           (options.kind === undefined || r.kind === options.kind) &&
           !skipped.has(`${r.flowId}:${r.stepIndex}`) &&
-          this.isOpen(r.flowId),
+          isItemClaimable(r, this.flowStatus(r.flowId), now),
       )
       .sort((a, b) => (a.dueAt ?? 0) - (b.dueAt ?? 0) || a.shardIndex - b.shardIndex)
       .slice(0, options.limit);
@@ -98,7 +96,7 @@ export class MemoryShardQueue {
   }
 
   hasOpenShards(): boolean {
-    for (const row of this.rows.values()) if (row.dueAt !== null && this.isOpen(row.flowId)) return true;
+    for (const row of this.rows.values()) if (row.dueAt !== null && this.isOpen(row)) return true;
     return false;
   }
 
@@ -106,17 +104,16 @@ export class MemoryShardQueue {
   nextWakeAt(): number | null {
     let earliest: number | null = null;
     for (const row of this.rows.values()) {
-      if (row.dueAt === null || !this.isOpen(row.flowId)) continue;
+      if (row.dueAt === null || !this.isOpen(row)) continue;
       const at = Math.max(row.dueAt, row.leaseExpiresAt ?? row.dueAt);
       earliest = earliest === null ? at : Math.min(earliest, at);
     }
     return earliest;
   }
 
-  /** Whether the flow's items may be claimed: its queue row is open (a graph's flow is `pending` between steps). */
-  private isOpen(flowId: string): boolean {
-    const status = this.flowStatus(flowId);
-    return status !== undefined && (OPEN_STATUSES as readonly QueueStatus[]).includes(status);
+  /** Whether an open item may still be claimed (now or once due and its lease expired): `itemFlowLets`. */
+  private isOpen(row: Row): boolean {
+    return itemFlowLets(row, this.flowStatus(row.flowId));
   }
 
   /** A shard's due time as given, except that a cancelled flow's shards are never due. */

@@ -27,6 +27,7 @@ import type {
 } from './flow-store.js';
 import { MemoryFlowQueue } from './memory-queue.js';
 import { MemoryShardQueue } from './memory-shard-queue.js';
+import type { ClaimedWork, ClaimWorkOptions, HeldWork, RenewedWork } from './work-queue.js';
 import type { ClaimedShard, ClaimShardsOptions, ShardDue, ShardKey, ShardRow } from './shard-queue.js';
 import { MemoryStepCache } from './memory-step-cache.js';
 import { cacheEntryProblem, cancelsFlow, type CacheEntry, type CachePruneOptions, type CacheStats } from './step-cache-index.js';
@@ -196,9 +197,23 @@ export class MemoryFlowStore implements FlowStore {
     return Promise.resolve(this.queue.renewLeases(owner, flowIds, leaseMs));
   }
 
-  releaseLease(flowId: string, owner: string): Promise<void> {
-    this.queue.releaseLease(flowId, owner);
+  releaseLease(flowId: string, owner: string, until?: { at: number; version: number }): Promise<void> {
+    this.queue.releaseLease(flowId, owner, until);
     return Promise.resolve();
+  }
+
+  /** Flows first (`claimFlows`), then work items (`claimShards`) up to what is left of the limit. */
+  claimWork(owner: string, options: ClaimWorkOptions): Promise<ClaimedWork> {
+    if (options.limit <= 0) return Promise.resolve({ flows: [], items: [] });
+    const claimed = this.queue.claimFlows(owner, { limit: options.limit, leaseMs: options.leaseMs, ...(options.skipFlows === undefined ? {} : { skip: options.skipFlows }) });
+    const flows = options.events === true ? claimed.map((c) => ({ ...c, events: [...(this.logs.get(c.flowId) ?? [])] })) : claimed;
+    const left = options.limit - flows.length;
+    const items = left <= 0 ? [] : this.shards.claimShards(owner, { limit: left, leaseMs: options.leaseMs, ...(options.skipSteps === undefined ? {} : { skipSteps: options.skipSteps }) });
+    return Promise.resolve({ flows, items });
+  }
+
+  renewWork(owner: string, held: HeldWork, leaseMs: number): Promise<RenewedWork> {
+    return Promise.resolve({ flows: this.queue.renewLeases(owner, held.flowIds, leaseMs), items: this.shards.renewShardLeases(owner, held.items, leaseMs) });
   }
 
   nextWakeAt(): Promise<number | null> {

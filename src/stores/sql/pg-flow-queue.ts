@@ -58,8 +58,8 @@ export class PgFlowQueue implements FlowQueue {
     return new Map(rows.map((r) => [r.flow_id, r.status]));
   }
 
-  async releaseLease(flowId: string, owner: string): Promise<void> {
-    await withRetry(`release flow ${flowId}`, () => run(this.executor, releaseLeaseQuery(flowId, owner)));
+  async releaseLease(flowId: string, owner: string, until?: { at: number; version: number }): Promise<void> {
+    await withRetry(`release flow ${flowId}`, () => run(this.executor, releaseLeaseQuery(flowId, owner, until)));
   }
 
   async nextWakeAt(): Promise<number | null> {
@@ -88,7 +88,7 @@ export class PgFlowQueue implements FlowQueue {
 }
 
 /** A row of the claim: the claimed flow's columns, with one of its events when the claim returns them. */
-interface ClaimRow {
+export interface ClaimRow {
   flow_id: string;
   status: QueueStatus;
   version: number;
@@ -101,7 +101,7 @@ interface ClaimRow {
 }
 
 /** The claimed flows with their logs; a flow with an event that does not decode is returned without. */
-function claimedWithEvents(rows: readonly ClaimRow[]): ClaimedFlow[] {
+export function claimedWithEvents(rows: readonly ClaimRow[]): ClaimedFlow[] {
   const flows = new Map<string, { claimed: ClaimedFlow; rows: EventRow[] }>();
   for (const row of rows) {
     let entry = flows.get(row.flow_id);

@@ -1,6 +1,7 @@
 import { OPEN_STATUSES } from '../../core/queue-status.js';
 import type { FlowQuery } from '../flow-store.js';
 import type { SqlQuery } from './executor.js';
+import { ITEM_FLOW_LETS } from './shard-queries.js';
 import { isoTimestamp } from './sql-fragments.js';
 
 /**
@@ -132,10 +133,20 @@ RETURNING flow_id::text AS flow_id, status`,
   };
 }
 
-export function releaseLeaseQuery(flowId: string, owner: string): SqlQuery {
+/**
+ * Gives a flow back; with `until`, not due before `until.at` while its log is still at `until.version`
+ * (`deferredQueueRow` in src/core/queue-row.ts; the next append makes it due at once again).
+ */
+export function releaseLeaseQuery(flowId: string, owner: string, until?: { at: number; version: number }): SqlQuery {
   return {
-    text: `UPDATE flow_queue SET lease_owner = NULL, lease_expires_at = NULL WHERE flow_id = $1::uuid AND lease_owner = $2::text`,
-    values: [flowId, owner],
+    text: `UPDATE flow_queue SET lease_owner = NULL, lease_expires_at = NULL,
+  next_due_at = CASE
+    WHEN $3::float8 IS NOT NULL AND version = $4::int AND ${OPEN} AND next_due_at IS NOT NULL
+    THEN greatest(next_due_at, now() + $3::float8 * interval '1 millisecond')
+    ELSE next_due_at
+  END
+WHERE flow_id = $1::uuid AND lease_owner = $2::text`,
+    values: [flowId, owner, until === undefined ? null : Math.max(0, until.at - Date.now()), until?.version ?? null],
   };
 }
 
@@ -145,7 +156,7 @@ export function nextWakeQuery(): SqlQuery {
     text: `SELECT (extract(epoch FROM least(
   (SELECT min(greatest(next_due_at, coalesce(lease_expires_at, next_due_at))) FROM flow_queue WHERE ${OPEN}),
   (SELECT min(greatest(s.due_at, coalesce(s.lease_expires_at, s.due_at))) FROM flow_shards s
-   JOIN flow_queue q ON q.flow_id = s.flow_id AND q.${OPEN} WHERE s.due_at IS NOT NULL)
+   JOIN flow_queue q ON q.flow_id = s.flow_id AND ${ITEM_FLOW_LETS} WHERE s.due_at IS NOT NULL)
 )) * 1000)::float8 AS wake_at`,
     values: [],
   };

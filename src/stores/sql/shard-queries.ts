@@ -8,8 +8,16 @@ import type { SqlQuery } from './executor.js';
  * the database's `now()`, as for the flow queue.
  */
 
-/** A work item's flow may run it: its queue row is open (a graph's flow is `pending` between two steps' outcomes). */
-const FLOW_OPEN = `q.status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`;
+/**
+ * A work item `s`'s flow `q` lets it be claimed (once due, its lease free): its queue row is open (a
+ * graph's flow is `pending` between two steps' outcomes), or it is a graph step of a failed flow that
+ * someone held, whose lost attempt its claimer records (`itemFlowLets` in src/core/queue-row.ts).
+ */
+export const ITEM_FLOW_LETS = `(q.status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})
+    OR (q.status = 'failed' AND s.kind = 'step' AND s.lease_owner IS NOT NULL))`;
+
+/** The columns of a claimable item's row, beyond its flow (`ITEM_FLOW_LETS`): due, lease free or expired. */
+export const ITEM_DUE = `s.due_at IS NOT NULL AND s.due_at <= now() AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())`;
 
 /** `due` as the statements take it: milliseconds from now, or NULL for closed. */
 function dueParam(due: ShardDue): number | null {
@@ -84,8 +92,8 @@ export function claimShardsQuery(
   return {
     text: `WITH claimable AS (
   SELECT s.flow_id, s.step_index, s.shard_index FROM flow_shards s
-  JOIN flow_queue q ON q.flow_id = s.flow_id AND ${FLOW_OPEN}
-  WHERE s.due_at IS NOT NULL AND s.due_at <= now() AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())
+  JOIN flow_queue q ON q.flow_id = s.flow_id AND ${ITEM_FLOW_LETS}
+  WHERE ${ITEM_DUE}
     AND ($4::uuid IS NULL OR s.flow_id = $4::uuid) AND ($7::text IS NULL OR s.kind = $7::text)
     AND NOT EXISTS (SELECT 1 FROM unnest($5::uuid[], $6::int[]) AS k (flow_id, step_index)
       WHERE k.flow_id = s.flow_id AND k.step_index = s.step_index)
@@ -142,7 +150,7 @@ FROM flow_shards WHERE flow_id = $1::uuid ORDER BY step_index, shard_index`,
 /** Whether an open flow has an open work item (the partial index over open items, joined by key). */
 export const HAS_OPEN_SHARDS_QUERY: SqlQuery = {
   text: `SELECT EXISTS (
-  SELECT 1 FROM flow_shards s JOIN flow_queue q ON q.flow_id = s.flow_id AND ${FLOW_OPEN} WHERE s.due_at IS NOT NULL
+  SELECT 1 FROM flow_shards s JOIN flow_queue q ON q.flow_id = s.flow_id AND ${ITEM_FLOW_LETS} WHERE s.due_at IS NOT NULL
 ) AS open`,
   values: [],
 };

@@ -27,6 +27,8 @@ import { PgEventStore } from './pg-event-store.js';
 import { PgFlowQueue } from './pg-flow-queue.js';
 import { PgFlowRepository } from './pg-flow-repository.js';
 import { PgShardQueue } from './pg-shard-queue.js';
+import { PgWorkQueue } from './pg-work-queue.js';
+import type { ClaimedWork, ClaimWorkOptions, HeldWork, RenewedWork } from '../work-queue.js';
 import { PgStepCache } from './pg-step-cache.js';
 import { SqlBlobStore } from './sql-blob-store.js';
 import type { ClaimedShard, ClaimShardsOptions, ShardDue, ShardKey, ShardRow } from '../shard-queue.js';
@@ -46,6 +48,7 @@ export class SqlFlowStore implements FlowStore {
   readonly queue: PgFlowQueue;
   readonly cache: PgStepCache;
   readonly shards: PgShardQueue;
+  readonly work: PgWorkQueue;
 
   private constructor(
     readonly executor: SqlExecutor,
@@ -59,6 +62,7 @@ export class SqlFlowStore implements FlowStore {
     this.queue = new PgFlowQueue(executor);
     this.cache = new PgStepCache(executor);
     this.shards = new PgShardQueue(executor);
+    this.work = new PgWorkQueue(executor);
   }
 
   /**
@@ -144,8 +148,16 @@ export class SqlFlowStore implements FlowStore {
     return this.queue.renewLeases(owner, flowIds, leaseMs);
   }
 
-  releaseLease(flowId: string, owner: string): Promise<void> {
-    return this.queue.releaseLease(flowId, owner);
+  releaseLease(flowId: string, owner: string, until?: { at: number; version: number }): Promise<void> {
+    return this.queue.releaseLease(flowId, owner, until);
+  }
+
+  claimWork(owner: string, options: ClaimWorkOptions): Promise<ClaimedWork> {
+    return this.work.claimWork(owner, options);
+  }
+
+  renewWork(owner: string, held: HeldWork, leaseMs: number): Promise<RenewedWork> {
+    return this.work.renewWork(owner, held, leaseMs);
   }
 
   nextWakeAt(): Promise<number | null> {

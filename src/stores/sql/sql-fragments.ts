@@ -40,7 +40,7 @@ export function queueRowValues(q: string): string {
  * `appendedQueueRow` (src/core/queue-row.ts), which the memory store runs; the queue-rules contract
  * test compares the two on random histories. A cancelled flow stays cancelled; a failed flow stays
  * failed when every event of the batch keeps it failed; a flow still pending or running keeps its due
- * time, so that the indexed columns do not change and the update stays HOT (no index entry written per
+ * time (unless it is later than the append's: then it is due now), so that the indexed columns do not change and the update stays HOT (no index entry written per
  * step); a flow that stays cancelled or failed has none; the append whose batch ends the flow clears its
  * lease, a cancellation keeps it (the holder's heartbeat then sees `cancelled`).
  *
@@ -63,7 +63,8 @@ export function queueMerge(keepsFailed: string): string {
     next_due_at = CASE
       WHEN q.status = 'cancelled' THEN NULL
       WHEN ${staysFailed} THEN NULL
-      WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN q.next_due_at
+      -- Kept unless later than now (a flow given back until a retry's time): due now then.
+      WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN least(q.next_due_at, EXCLUDED.next_due_at)
       ELSE EXCLUDED.next_due_at
     END,
     lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
