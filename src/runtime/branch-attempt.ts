@@ -8,7 +8,7 @@ import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
 import { afterItemDecision, type ItemRunEnd } from './item-decision.js';
 import { refusedOutputsFailure } from './refused-outputs.js';
-import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
+import type { LeaseKeeper, WorkItemLease } from './lease-keeper.js';
 import { runStepAttempt, type StepAttemptIo } from './step-attempt.js';
 
 /** What a process needs to run one graph step claimed as a work item. */
@@ -18,7 +18,7 @@ export interface BranchWork {
   plan: FlowPlan;
   index: number;
   clock: Clock;
-  leases: ShardLeaseKeeper;
+  leases: LeaseKeeper;
   io: Omit<StepAttemptIo, 'stop'>;
   /** Told every retry decision of the step's failures (the engine's retry counters). */
   onRetry?: (verdict: RetryVerdict) => void;
@@ -34,7 +34,7 @@ export type BranchRunEnd = ItemRunEnd;
  * due at once runs here too), and gives the item back: closed when done, due again at a retry's time.
  * Nothing is chained: the flow's coordinator decides what comes next.
  */
-export async function runBranch(work: BranchWork, lease: ShardLease): Promise<BranchRunEnd> {
+export async function runBranch(work: BranchWork, lease: WorkItemLease): Promise<BranchRunEnd> {
   const { session, plan, index, clock } = work;
   const decideHere = (): Promise<BranchDecision> =>
     session.update((flow) => {
@@ -78,17 +78,17 @@ export async function runBranch(work: BranchWork, lease: ShardLease): Promise<Br
       recorded = await record(outcome, [], false);
     }
     if (recorded === null) {
-      await work.leases.release(lease, 'closed');
+      await work.leases.releaseItem(lease, 'closed');
       return 'closed';
     }
     if (recorded.retry !== null) work.onRetry?.(recorded.retry);
     if (outcome.ok) {
-      await work.leases.release(lease, 'closed');
+      await work.leases.releaseItem(lease, 'closed');
       return 'finished';
     }
     const retry = recorded.retry?.outcome === 'scheduled' ? recorded.retry.event : null;
     if (retry === null || run.corruptInput || lease.signal.aborted || Date.parse(retry.notBefore) > clock.now()) {
-      await work.leases.release(lease, retry === null ? 'closed' : { at: Date.parse(retry.notBefore) });
+      await work.leases.releaseItem(lease, retry === null ? 'closed' : { at: Date.parse(retry.notBefore) });
       return 'failed';
     }
     // Its retry is due at once: started here, on the log as it then stands.

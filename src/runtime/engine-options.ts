@@ -7,7 +7,6 @@ import type { FlowStore } from '../stores/flow-store.js';
 import type { Clock } from './clock.js';
 import type { AppendFn } from './flow-session.js';
 import type { FlowLease, LeaseKeeper } from './lease-keeper.js';
-import type { ShardLeaseKeeper } from './shard-leases.js';
 import type { StepThreads } from './step-threads.js';
 import type { ChunkLimits } from '../core/chunk.js';
 import type { ResourcePool } from './resource-pool.js';
@@ -25,9 +24,9 @@ export interface FlowEngineOptions {
   baseDir?: string;
   engineVersion?: string;
   /**
-   * The leases this engine runs flows under (one per flow, renewed by a heartbeat; see
-   * docs/architecture.md). Default: a keeper of its own with a 30 s lease and a 10 s heartbeat. A
-   * worker passes its keeper so that one heartbeat renews every flow it runs.
+   * The leases this engine runs flows and work items under (one per flow, shard or graph step, all
+   * renewed by one heartbeat; see docs/architecture.md). Default: a keeper of its own with a 30 s lease
+   * and a 10 s heartbeat. A worker passes its keeper so that one heartbeat renews everything it runs.
    */
   leases?: LeaseKeeper;
   /**
@@ -41,8 +40,6 @@ export interface FlowEngineOptions {
    * processes (workers on the same database) run the shards they claim on top of these.
    */
   concurrency?: number;
-  /** The shard leases this engine runs shards under; a worker passes its keeper. Default: one of its own. */
-  shardLeases?: ShardLeaseKeeper;
   /**
    * Worker threads to run step attempts in (steps loaded from a flow file only): a long synchronous
    * step then never blocks the heartbeat that keeps its lease, and one process uses up to

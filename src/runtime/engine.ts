@@ -18,14 +18,13 @@ import type { AppendFn, FlowSession, FlowHandle, FlowSetup } from './flow-sessio
 import { asSession, FlowSessions } from './flow-sessions.js';
 import { recordLostOfCancelled } from './cancelled-attempts.js';
 import { GroupCommitter } from './group-commit.js';
-import { LeaseKeeper, type FlowLease } from './lease-keeper.js';
+import { LeaseKeeper, type FlowLease, type WorkItemLease } from './lease-keeper.js';
 import { RetryMetrics } from './retry-metrics.js';
 import { refusedOutputsFailure } from './refused-outputs.js';
 import { runStepAttempt } from './step-attempt.js';
 import { runShard, type ShardRunEnd } from './shard-attempt.js';
 import { runBranch, type BranchRunEnd, type BranchWork } from './branch-attempt.js';
 import { isBranchItem } from '../core/decide-branch.js';
-import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
 import { runShardedStep, shardWorkOf, splitStep, type ShardedStepIo } from './sharded-step.js';
 import type { ShardInputCache } from './shard-input-cache.js';
 import type { StepThreads } from './step-threads.js';
@@ -59,7 +58,6 @@ export class FlowEngine {
   private readonly leases: LeaseKeeper;
   private readonly sessions: FlowSessions;
   private readonly metrics: RetryMetrics;
-  private readonly shardLeases: ShardLeaseKeeper;
   private readonly concurrency: number;
   private readonly shardPollMs: number;
   private readonly shareBranches: boolean;
@@ -81,9 +79,6 @@ export class FlowEngine {
     this.baseDir = options.baseDir ?? process.cwd();
     this.engineVersion = options.engineVersion ?? ENGINE_VERSION;
     this.leases = options.leases ?? new LeaseKeeper({ store: options.store, clock: this.clock });
-    this.shardLeases =
-      options.shardLeases ??
-      new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, undefined, this.leases.clock, this.leases.beat);
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? availableParallelism()));
     this.shardPollMs = Math.max(1, options.shardPollMs ?? 500);
     this.shareBranches = options.shareBranches === true;
@@ -351,7 +346,7 @@ export class FlowEngine {
         continue;
       }
       // The items of this flow: claimed into this process's free slots, run with this session.
-      const claimed = free > 0 && chain() && items.size > 0 ? await this.shardLeases.claim(free, session.flowId, undefined, 'step') : [];
+      const claimed = free > 0 && chain() && items.size > 0 ? await this.leases.claimItems(free, { flowId: session.flowId, kind: 'step' }) : [];
       for (const lease of claimed) track(`item:${lease.stepIndex}`, runBranch(this.branchWork(session, lease.stepIndex), lease));
       if (claimed.length > 0) continue;
       const othersRun = [...items].some((index) => slotAt(session.flow, index).status === 'Running' || (slotAt(session.flow, index).notBefore ?? '') <= new Date(this.clock.now()).toISOString());
@@ -392,7 +387,7 @@ export class FlowEngine {
       plan: this.planOf(session),
       index,
       clock: this.clock,
-      leases: this.shardLeases,
+      leases: this.leases,
       io: { store: this.store, baseDir: session.setup.baseDir ?? this.baseDir, threads: this.threads, chunkLimits: this.chunkLimits, resources: this.resources, workRoot: this.workRoot },
       onRetry: (verdict) => this.metrics.note(session.flowId, stepId, verdict),
     };
@@ -403,7 +398,7 @@ export class FlowEngine {
    * coordinates, from the flow's log the caller just read; the item is given back (or let expire) when
    * it returns.
    */
-  async runBranch(lease: ShardLease, definition: FlowDefinition, events: readonly FlowEvent[], options: Pick<OpenOptions, 'retryPolicy' | 'baseDir'> = {}): Promise<BranchRunEnd> {
+  async runBranch(lease: WorkItemLease, definition: FlowDefinition, events: readonly FlowEvent[], options: Pick<OpenOptions, 'retryPolicy' | 'baseDir'> = {}): Promise<BranchRunEnd> {
     const session = await this.sessions.open(lease.flowId, definition, events);
     session.setup = setupOf(options);
     return runBranch(this.branchWork(session, lease.stepIndex), lease);
@@ -443,7 +438,7 @@ export class FlowEngine {
    * flow's log the caller just read; the lease is given back (or let expire) when it returns.
    */
   async runShard(
-    lease: ShardLease,
+    lease: WorkItemLease,
     definition: FlowDefinition,
     events: readonly FlowEvent[],
     options: { inputs?: ShardInputCache } & Pick<OpenOptions, 'retryPolicy' | 'baseDir'> = {},
@@ -534,7 +529,7 @@ export class FlowEngine {
       store: this.store,
       clock: this.clock,
       baseDir: session.setup.baseDir ?? this.baseDir,
-      leases: this.shardLeases,
+      leases: this.leases,
       concurrency: this.concurrency,
       pollMs: this.shardPollMs,
       wait: (ms) => this.sleepUnlessNudged(ms),

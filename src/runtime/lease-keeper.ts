@@ -2,7 +2,10 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { FlowLeasedError, FlowNotFoundError } from '../core/errors.js';
 import type { FlowEvent } from '../core/events.js';
+import type { QueueStatus } from '../core/queue-status.js';
 import type { ClaimFlowsOptions, FlowStore } from '../stores/flow-store.js';
+import { shardKeyText, type ClaimedShard, type ShardDue, type WorkItemKind } from '../stores/shard-queue.js';
+import type { ClaimWorkOptions } from '../stores/work-queue.js';
 import { systemClock, type Clock } from './clock.js';
 import { HeldLeases } from './held-leases.js';
 import { Heartbeat } from './heartbeat.js';
@@ -17,10 +20,25 @@ export interface FlowLease {
   readonly signal: AbortSignal;
 }
 
+/**
+ * This process's hold on one work item: a shard of a mapped step, or a graph step (`kind`). `signal`
+ * aborts when the lease is lost or the flow is cancelled.
+ */
+export interface WorkItemLease extends ClaimedShard {
+  readonly owner: string;
+  readonly signal: AbortSignal;
+}
+
 /** A claimed flow's lease, with its log as the claim read it (absent when the claimer must read it). */
 export interface ClaimedLease {
   readonly lease: FlowLease;
   readonly events: readonly FlowEvent[] | undefined;
+}
+
+/** What one claim of a worker's turn got: flows to coordinate, work items to run. */
+export interface ClaimedWorkLeases {
+  flows: ClaimedLease[];
+  items: WorkItemLease[];
 }
 
 export interface LeaseKeeperOptions {
@@ -56,20 +74,30 @@ export function isDeadLocalOwner(owner: string): boolean {
   }
 }
 
+/** A lease this process holds, of either kind. */
+type HeldLease = FlowLease | WorkItemLease;
+
+const isItem = (lease: HeldLease): lease is WorkItemLease => 'stepIndex' in lease;
+const flowKey = (flowId: string): string => `flow:${flowId}`;
+const itemKey = (item: ClaimedShard | WorkItemLease): string => `item:${shardKeyText(item)}`;
+const keyOf = (lease: HeldLease): string => (isItem(lease) ? itemKey(lease) : flowKey(lease.flowId));
+
 /**
- * Holds this process's flow leases and renews them all with one statement per heartbeat (`HeldLeases`:
- * a lease not renewed in time is given up, a cancelled flow's attempt is stopped). Its `beat` is the
- * process's one heartbeat timer: the work-item keeper of the same process renews on it too.
+ * Holds every lease of this process: its flows' (the coordinator's hold: what is runnable, conditions,
+ * merges, completion) and its work items' (shards of mapped steps and graph steps, which any worker
+ * may run), in one `HeldLeases` renewed by one statement per heartbeat (`renewWork`): a lease not
+ * renewed in time is given up, a cancelled flow's attempt is stopped. A worker's turn claims both kinds
+ * with one statement (`claimWork`); a coordinator claims its own flow's items with `claimItems`.
  */
 export class LeaseKeeper {
   readonly owner: string;
   readonly leaseMs: number;
   readonly heartbeatMs: number;
   readonly clock: Clock;
-  /** The process's one heartbeat: this keeper's flow leases and the work-item leases of a `ShardLeaseKeeper` built with it. */
+  /** The process's one heartbeat timer, which renews every lease this keeper holds. */
   readonly beat: Heartbeat;
   private readonly store: FlowStore;
-  private readonly held: HeldLeases<FlowLease>;
+  private readonly held: HeldLeases<HeldLease>;
 
   constructor(options: LeaseKeeperOptions) {
     this.store = options.store;
@@ -78,12 +106,12 @@ export class LeaseKeeper {
     this.heartbeatMs = Math.max(1, Math.min(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, this.leaseMs));
     this.clock = options.clock ?? systemClock;
     this.beat = new Heartbeat(this.clock, this.heartbeatMs);
-    this.held = new HeldLeases<FlowLease>({
+    this.held = new HeldLeases<HeldLease>({
       owner: this.owner,
       leaseMs: this.leaseMs,
       heartbeatMs: this.heartbeatMs,
-      keyOf: (lease) => lease.flowId,
-      renew: (leases) => this.store.renewLeases(this.owner, leases.map((l) => l.flowId), this.leaseMs),
+      keyOf,
+      renew: (leases) => this.renew(leases),
       onHeartbeat: options.onHeartbeat,
       clock: this.clock,
       beat: this.beat,
@@ -91,19 +119,52 @@ export class LeaseKeeper {
   }
 
   /**
-   * Leases of runnable flows claimed for this owner (at most `limit`), passing over `skip` (see
-   * `ClaimFlowsOptions`), each with the flow's log when the claim returned all of it (up to the
-   * claimed row's version), so that running it needs no read of its own.
+   * A worker's turn: up to `limit` leases in one claim, runnable flows first (each with its log when
+   * the claim returned all of it, up to the claimed row's version, so that running it needs no read of
+   * its own), then due work items of any flow with what is left; passing over `skipFlows` and the
+   * items of `skipSteps` (see `ClaimWorkOptions`).
    */
+  async claimWork(limit: number, skip: Pick<ClaimWorkOptions, 'skipFlows' | 'skipSteps'> = {}): Promise<ClaimedWorkLeases> {
+    if (limit <= 0) return { flows: [], items: [] };
+    const claimed = await this.store.claimWork(this.owner, {
+      limit,
+      leaseMs: this.leaseMs,
+      events: true,
+      ...(skip.skipFlows === undefined || skip.skipFlows.length === 0 ? {} : { skipFlows: skip.skipFlows }),
+      ...(skip.skipSteps === undefined || skip.skipSteps.length === 0 ? {} : { skipSteps: skip.skipSteps }),
+    });
+    return {
+      flows: claimed.flows.map((c) => ({ lease: this.hold(c.flowId), events: c.events !== undefined && c.events.at(-1)?.version === c.version ? c.events : undefined })),
+      items: claimed.items.map((c) => this.holdItem(c)),
+    };
+  }
+
+  /** Leases of runnable flows only (at most `limit`), passing over `skip`, each with its log as `claimWork` gives it. */
   async claim(limit: number, skip?: ClaimFlowsOptions['skip']): Promise<ClaimedLease[]> {
     const claimed = await this.store.claimFlows(this.owner, { limit, leaseMs: this.leaseMs, events: true, ...(skip === undefined || skip.length === 0 ? {} : { skip }) });
     return claimed.map((c) => ({ lease: this.hold(c.flowId), events: c.events !== undefined && c.events.at(-1)?.version === c.version ? c.events : undefined }));
   }
 
+  /**
+   * Leases of due work items only (of one flow with `flowId`, of one `kind`), at most `limit`, never of
+   * the steps in `skipSteps`: what a coordinator claims of its own flow's items.
+   */
+  async claimItems(limit: number, where: { flowId?: string; kind?: WorkItemKind; skipSteps?: readonly { flowId: string; stepIndex: number }[] } = {}): Promise<WorkItemLease[]> {
+    if (limit <= 0) return [];
+    const claimed = await this.store.claimShards(this.owner, {
+      limit,
+      leaseMs: this.leaseMs,
+      ...(where.flowId === undefined ? {} : { flowId: where.flowId }),
+      ...(where.kind === undefined ? {} : { kind: where.kind }),
+      ...(where.skipSteps === undefined || where.skipSteps.length === 0 ? {} : { skipSteps: where.skipSteps }),
+    });
+    return claimed.map((c) => this.holdItem(c));
+  }
+
   /** The lease of one flow; `FlowLeasedError` if a live process holds it. */
   async acquire(flowId: string): Promise<FlowLease> {
-    const existing = this.held.get(flowId);
-    if (existing !== undefined) return existing;
+    const existing = this.held.get(flowKey(flowId));
+    if (existing !== undefined && !isItem(existing)) return existing;
     const result = await this.store.acquireLease(flowId, this.owner, this.leaseMs);
     if (result.acquired) return this.hold(flowId);
     if (result.reason === 'not_found') throw new FlowNotFoundError(flowId);
@@ -118,23 +179,35 @@ export class LeaseKeeper {
 
   /** A lease the store granted with the flow's creation (`AppendOptions.lease`). */
   adopt(flowId: string): FlowLease {
-    return this.held.get(flowId) ?? this.hold(flowId);
-  }
-
-  /** Gives the flow back for anyone to claim when due. A failure to say so only delays it until expiry. */
-  async release(lease: FlowLease): Promise<void> {
-    if (!this.forget(lease)) return;
-    await this.store.releaseLease(lease.flowId, this.owner).catch(() => undefined);
+    const existing = this.held.get(flowKey(flowId));
+    return existing !== undefined && !isItem(existing) ? existing : this.hold(flowId);
   }
 
   /**
-   * Stops renewing without releasing: the flow becomes claimable when the lease expires (for flows
-   * this process cannot run now, so that it is not handed straight back to it).
+   * Gives the flow back for anyone to claim when due; with `until`, not due before `until.at` while its
+   * log is still at `until.version` (nothing to do before a retry's time). A failure to say so only
+   * delays it until expiry.
    */
-  forget(lease: FlowLease): boolean {
+  async release(lease: FlowLease, until?: { at: number; version: number }): Promise<void> {
+    if (!this.forget(lease)) return;
+    await this.store.releaseLease(lease.flowId, this.owner, until).catch(() => undefined);
+  }
+
+  /** Gives a work item back, due again as told or closed. A failure to say so only delays it until expiry. */
+  async releaseItem(lease: WorkItemLease, due: ShardDue): Promise<void> {
+    if (!this.forget(lease)) return;
+    await this.store.releaseShard(lease, this.owner, due).catch(() => undefined);
+  }
+
+  /**
+   * Stops renewing without releasing: the flow or item becomes claimable when the lease expires (for
+   * work this process cannot run now, so that it is not handed straight back to it).
+   */
+  forget(lease: FlowLease | WorkItemLease): boolean {
     return this.held.forget(lease);
   }
 
+  /** How many leases, of both kinds, are held. */
   get size(): number {
     return this.held.size;
   }
@@ -144,12 +217,32 @@ export class LeaseKeeper {
     this.held.close();
   }
 
-  /** One heartbeat now (the timer calls it every `heartbeatMs`): flow leases and the work items sharing it. */
+  /** One heartbeat now (the timer calls it every `heartbeatMs`): every lease, one statement. */
   heartbeat(): Promise<void> {
     return this.beat.beat();
   }
 
   private hold(flowId: string): FlowLease {
-    return this.held.hold(flowId, (signal) => ({ flowId, owner: this.owner, signal }));
+    return this.held.hold(flowKey(flowId), (signal) => ({ flowId, owner: this.owner, signal })) as FlowLease;
+  }
+
+  private holdItem(item: ClaimedShard): WorkItemLease {
+    const { flowId, stepIndex, shardIndex, shardCount, kind } = item;
+    return this.held.hold(itemKey(item), (signal) => ({ flowId, stepIndex, shardIndex, shardCount, kind, owner: this.owner, signal })) as WorkItemLease;
+  }
+
+  /** One statement for every lease held: the status of each one's flow, by the leases' keys. */
+  private async renew(leases: readonly HeldLease[]): Promise<Map<string, QueueStatus>> {
+    const flowIds: string[] = [];
+    const items: WorkItemLease[] = [];
+    for (const lease of leases) {
+      if (isItem(lease)) items.push(lease);
+      else flowIds.push(lease.flowId);
+    }
+    const renewed = await this.store.renewWork(this.owner, { flowIds, items }, this.leaseMs);
+    const statuses = new Map<string, QueueStatus>();
+    for (const [flowId, status] of renewed.flows) statuses.set(flowKey(flowId), status);
+    for (const [key, status] of renewed.items) statuses.set(`item:${key}`, status);
+    return statuses;
   }
 }

@@ -11,7 +11,7 @@ import type { BlobStore } from '../stores/blobs/blob-store.js';
 import type { Clock } from './clock.js';
 import type { FlowSession } from './flow-session.js';
 import { afterItemDecision, type ItemRunEnd } from './item-decision.js';
-import type { ShardLease, ShardLeaseKeeper } from './shard-leases.js';
+import type { LeaseKeeper, WorkItemLease } from './lease-keeper.js';
 import { shardInputAt } from './batch-shards.js';
 import { sourceShardAt } from './source-split.js';
 import { refusedOutputsFailure } from './refused-outputs.js';
@@ -30,7 +30,7 @@ export interface ShardWork {
   input: () => Promise<readonly StoredArtifact[]>;
   clock: Clock;
   baseDir: string;
-  leases: ShardLeaseKeeper;
+  leases: LeaseKeeper;
   /** Threads to run shard attempts in, for steps whose code a thread can load (`StepThreads.canRun`). */
   threads?: StepThreads | undefined;
   /** Where batch inputs are read and outputs written. */
@@ -54,7 +54,7 @@ export type ShardRunEnd = ItemRunEnd;
  * with `ctx.shard`, records the outcome (a due retry of it chained), and gives the shard back: closed
  * when done, due again at a retry's time.
  */
-export async function runShard(work: ShardWork, lease: ShardLease): Promise<ShardRunEnd> {
+export async function runShard(work: ShardWork, lease: WorkItemLease): Promise<ShardRunEnd> {
   const { session, plan, index, clock } = work;
   const shard = lease.shardIndex;
   const first = await session.update((flow) => {
@@ -91,23 +91,23 @@ export async function runShard(work: ShardWork, lease: ShardLease): Promise<Shar
       recorded = await record(run.outcome, []);
     }
     if (recorded === null) {
-      await work.leases.release(lease, 'closed');
+      await work.leases.releaseItem(lease, 'closed');
       return 'closed';
     }
     if (recorded.retry !== null) work.onRetry?.(recorded.retry);
     if (run.outcome.ok) {
-      await work.leases.release(lease, 'closed');
+      await work.leases.releaseItem(lease, 'closed');
       return 'finished';
     }
     if (recorded.starts !== null) continue; // its retry was due at once and is started: run it
     const retry = recorded.retry?.outcome === 'scheduled' ? recorded.retry.event : null;
-    await work.leases.release(lease, retry === null ? 'closed' : { at: Date.parse(retry.notBefore) });
+    await work.leases.releaseItem(lease, retry === null ? 'closed' : { at: Date.parse(retry.notBefore) });
     return 'failed';
   }
 }
 
 /** One attempt of the shard: the step's code on the shard's input, never throwing. */
-async function runShardAttempt(work: ShardWork, lease: ShardLease, attempt: number): Promise<{ outcome: AttemptOutcome; outputs: StoredArtifact[] }> {
+async function runShardAttempt(work: ShardWork, lease: WorkItemLease, attempt: number): Promise<{ outcome: AttemptOutcome; outputs: StoredArtifact[] }> {
   const { session, index } = work;
   const step = session.definition.steps[index];
   const map = step?.map;

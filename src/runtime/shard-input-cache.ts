@@ -1,7 +1,7 @@
 import type { StoredArtifact } from '../core/artifact.js';
 import { inputHashesOf } from '../core/decide.js';
 import type { ShardWork } from './shard-attempt.js';
-import type { ShardLease } from './shard-leases.js';
+import type { WorkItemLease } from './lease-keeper.js';
 
 /**
  * The whole inputs of the mapped steps a worker helps with, kept across its shard visits: each visit
@@ -15,7 +15,7 @@ export class ShardInputCache {
   constructor(private readonly capacity = 4) {}
 
   /** The input loader for this shard's step, shared with the other shards of the step seen recently. */
-  get(work: ShardWork, lease: ShardLease): () => Promise<readonly StoredArtifact[]> {
+  get(work: ShardWork, lease: WorkItemLease): () => Promise<readonly StoredArtifact[]> {
     const key = `${lease.flowId}/${lease.stepIndex}/${inputHashesOf(work.session.flow, lease.stepIndex).join(',')}`;
     return () => {
       let entry = this.entries.get(key);

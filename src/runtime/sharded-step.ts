@@ -18,7 +18,7 @@ import type { FlowSession } from './flow-session.js';
 import type { Update } from './flow-writer.js';
 import { refusedOutputsFailure } from './refused-outputs.js';
 import { runShard, type ShardRunEnd, type ShardWork } from './shard-attempt.js';
-import type { ShardLeaseKeeper } from './shard-leases.js';
+import type { LeaseKeeper } from './lease-keeper.js';
 import { inputOf } from './step-attempt.js';
 import { boundedHook, cacheEntryFor, planStepCache, type StepCachePlan } from './step-cache.js';
 import { AttemptEndedError } from './step-runner.js';
@@ -27,7 +27,7 @@ export interface ShardedStepIo {
   store: FlowStore;
   clock: Clock;
   baseDir: string;
-  leases: ShardLeaseKeeper;
+  leases: LeaseKeeper;
   /** Shards this process runs at once. */
   concurrency: number;
   /** How often the coordinator reads the log while other processes hold the remaining shards. */
@@ -99,7 +99,7 @@ export async function runShardedStep(
       if (flow.status === 'cancelled' || flow.status === 'completed' || slot.status !== 'Running' || slot.shards === null) break;
       if (allShardsFinished(flow, index)) return await merge(work, io, control.chainNext ?? control.chain);
       const free = stopped() ? 0 : io.concurrency - running.size;
-      const claimed = free > 0 ? await io.leases.claim(free, session.flowId, undefined, 'shard') : [];
+      const claimed = free > 0 ? await io.leases.claimItems(free, { flowId: session.flowId, kind: 'shard' }) : [];
       for (const lease of claimed) {
         const run: Promise<ShardRunEnd> = runShard(work, lease).finally(() => running.delete(run));
         running.add(run);

@@ -1,16 +1,15 @@
 import type { FlowDefinition } from '../core/definition.js';
 import { CorruptEventError, FlowLeasedError, isConcurrencyError, isStoreOutage, StoreError } from '../core/errors.js';
 import type { EventOf, FlowEvent } from '../core/events.js';
-import { isEnded, type FlowInstance } from '../core/flow-state.js';
+import { isEnded, needsDone, type FlowInstance } from '../core/flow-state.js';
 import { RetryPolicy, type RetryPolicyOptions } from '../core/retry-policy.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlowEngine, type FlowEngineOptions, type FlowHandle } from './engine.js';
 import { GroupCommitter } from './group-commit.js';
-import { LeaseKeeper, type ClaimedLease, type FlowLease } from './lease-keeper.js';
+import { LeaseKeeper, type ClaimedWorkLeases, type FlowLease, type WorkItemLease } from './lease-keeper.js';
 import type { ShardRunEnd } from './shard-attempt.js';
 import { ShardInputCache } from './shard-input-cache.js';
-import { ShardLeaseKeeper, type ShardLease } from './shard-leases.js';
 import { shardKeyText } from '../stores/shard-queue.js';
 import type { ResourceCapacity, StepResources } from '../core/resources.js';
 import { ResourcePool } from './resource-pool.js';
@@ -121,9 +120,8 @@ export class FlowWorker {
   private readonly concurrency: number;
   private readonly pollMs: number;
   private readonly clock: Clock;
+  /** Every lease of this worker, flows and work items (shards and graph steps of any flow), on one heartbeat. */
   private readonly leases: LeaseKeeper;
-  /** The shards of sharded steps (of any flow) this worker runs, under the same owner, lease and heartbeat. */
-  private readonly shardLeases: ShardLeaseKeeper;
   /** The whole inputs of the mapped steps whose shards this worker ran lately: read once, not per shard. */
   private readonly shardInputs = new ShardInputCache();
   /** One for every flow this worker drives: their appends ready at the same moment share a commit. */
@@ -158,8 +156,6 @@ export class FlowWorker {
       ...(options.onHeartbeat === undefined ? {} : { onHeartbeat: options.onHeartbeat }),
       clock: this.clock,
     });
-    // One heartbeat for the process: the flow leases' timer renews the work items' too.
-    this.shardLeases = new ShardLeaseKeeper(options.store, this.leases.owner, this.leases.leaseMs, this.leases.heartbeatMs, options.onHeartbeat, this.clock, this.leases.beat);
     this.engine = this.buildEngine();
   }
 
@@ -196,18 +192,19 @@ export class FlowWorker {
     try {
       while (!signal.aborted) {
         wake.pending = false;
-        let claimed: ClaimedLease[] = [];
+        let claimed: ClaimedWorkLeases = { flows: [], items: [] };
         let nextLook = this.pollMs;
         try {
           // A worker whose cores or memory are all taken claims nothing more: others may have room now.
           const spare = this.pool?.hasSpare() !== false;
           const free = spare ? this.concurrency - inFlight.size : 0;
-          if (free > 0) claimed = await this.leases.claim(free, this.skippedFlows());
-          if (claimed.length > 0) this.options.onClaim?.(claimed.map((c) => c.lease.flowId));
+          // One claim per turn: flows to coordinate first, then work items of any flow (shards, graph steps).
+          if (free > 0) claimed = await this.leases.claimWork(free, { skipFlows: this.skippedFlows(), skipSteps: [...this.unfitSteps.values()] });
+          if (claimed.flows.length > 0) this.options.onClaim?.(claimed.flows.map((c) => c.lease.flowId));
           if (downSince !== null) this.options.onDatabase?.({ kind: 'reachable', downMs: this.clock.now() - downSince });
           downSince = null;
           failures = 0;
-          for (const { lease, events } of claimed) {
+          for (const { lease, events } of claimed.flows) {
             const visit = this.visit(lease, events, signal).then((outcome) => {
               inFlight.delete(lease.flowId);
               if (!this.alreadyReported(outcome)) {
@@ -219,10 +216,7 @@ export class FlowWorker {
             });
             inFlight.set(lease.flowId, visit);
           }
-          // Free slots help with the shards of sharded steps, whoever coordinates them.
-          const shardSlots = this.pool?.hasSpare() === false ? 0 : this.concurrency - inFlight.size;
-          const shards = shardSlots > 0 ? await this.shardLeases.claim(shardSlots, undefined, [...this.unfitSteps.values()]) : [];
-          for (const lease of shards) {
+          for (const lease of claimed.items) {
             const key = `shard:${shardKeyText(lease)}`;
             const visit = this.visitShard(lease).then((outcome) => {
               inFlight.delete(key);
@@ -233,8 +227,9 @@ export class FlowWorker {
             });
             inFlight.set(key, visit);
           }
-          if ((claimed.length > 0 || shards.length > 0) && inFlight.size < this.concurrency) continue; // there may be more
-          if (inFlight.size === 0 && claimed.length === 0 && shards.length === 0) {
+          const got = claimed.flows.length + claimed.items.length;
+          if (got > 0 && inFlight.size < this.concurrency) continue; // there may be more
+          if (inFlight.size === 0 && got === 0) {
             const wakeAt = await this.options.store.nextWakeAt();
             // Shards held by others may fail and come back, and their flow's next step may follow.
             if (options.untilIdle === true && (wakeAt === null || !(await this.anyUnleasedOpen())) && !(await this.options.store.hasOpenShards())) break;
@@ -265,14 +260,13 @@ export class FlowWorker {
       this.wake = () => undefined;
       await unsubscribe().catch(() => undefined);
       this.leases.close();
-      this.shardLeases.close();
     }
     if (fatal !== undefined) throw fatal;
     return outcomes;
   }
 
   /** Runs one claimed shard of a flow another visit (here or in another worker) coordinates. */
-  private async visitShard(lease: ShardLease): Promise<WorkerOutcome> {
+  private async visitShard(lease: WorkItemLease): Promise<WorkerOutcome> {
     const where = { kind: 'shard' as const, ...(lease.kind === 'step' ? { item: 'step' as const } : {}), flowId: lease.flowId, stepIndex: lease.stepIndex, shardIndex: lease.shardIndex };
     let events: Awaited<ReturnType<FlowStore['list']>>;
     let setup: WorkerFlowSetup;
@@ -282,21 +276,21 @@ export class FlowWorker {
       if (initialized?.type !== 'FlowInitialized') throw new CorruptEventError(lease.flowId, 1, 'the log does not start with FlowInitialized');
       setup = await this.options.resolve(lease.flowId, initialized);
     } catch (error) {
-      this.shardLeases.forget(lease); // not runnable here: let the lease expire for another worker
+      this.leases.forget(lease); // not runnable here: let the lease expire for another worker
       return { ...where, end: 'unresolvable', error: asError(error) };
     }
     const step = setup.definition.steps[lease.stepIndex];
     if (this.pool !== undefined && step !== undefined && !this.pool.fits(step.resources)) {
       // Given back due at once, for a worker with enough; this one never claims this step's shards again.
       this.unfitSteps.set(`${lease.flowId}:${lease.stepIndex}`, { flowId: lease.flowId, stepIndex: lease.stepIndex });
-      await this.shardLeases.release(lease, { at: this.clock.now() });
+      await this.leases.releaseItem(lease, { at: this.clock.now() });
       return { ...where, end: 'unfit' };
     }
     try {
       if (lease.kind === 'step') return { ...where, end: await this.engine.runBranch(lease, setup.definition, events, this.settingsOf(setup)) };
       return { ...where, end: await this.engine.runShard(lease, setup.definition, events, { inputs: this.shardInputs, ...this.settingsOf(setup) }) };
     } catch (error) {
-      this.shardLeases.forget(lease);
+      this.leases.forget(lease);
       return { ...where, end: 'error', error: asError(error) };
     }
   }
@@ -360,6 +354,8 @@ export class FlowWorker {
   private async visit(lease: FlowLease, claimedEvents: readonly FlowEvent[] | undefined, signal: AbortSignal | undefined): Promise<WorkerOutcome> {
     const { flowId } = lease;
     let release = true;
+    /** Given back not due before this (nothing to do before a retry's time), while its log stays at that version. */
+    let until: { at: number; version: number } | undefined;
     try {
       const events = claimedEvents ?? (await this.options.store.list(flowId));
       const initialized = events[0];
@@ -399,6 +395,8 @@ export class FlowWorker {
         return { kind: 'unfit', flowId, stepId: unfit.stepId, need, capacity: this.pool.capacity };
       }
       this.unfitFlows.delete(flowId);
+      const idleUntil = signal?.aborted === true ? null : nothingDueBefore(end, this.clock.now());
+      if (idleUntil !== null) until = { at: idleUntil, version: handle.version };
       const notBefore = dueTime(end);
       if (notBefore !== null && notBefore > this.clock.now()) return { kind: 'waiting', flowId, notBefore };
       return { kind: 'stopped', flowId, flow: end };
@@ -407,7 +405,7 @@ export class FlowWorker {
       release = false;
       return { kind: 'error', flowId, error: asError(error) };
     } finally {
-      if (release) await this.leases.release(lease);
+      if (release) await this.leases.release(lease, until);
       else this.leases.forget(lease);
     }
   }
@@ -430,7 +428,6 @@ export class FlowWorker {
       store: this.options.store,
       clock: this.clock,
       leases: this.leases,
-      shardLeases: this.shardLeases,
       ...(this.pool === undefined ? {} : { resources: this.pool }),
       concurrency: this.concurrency,
       shareBranches: true,
@@ -449,6 +446,24 @@ function dueTime(flow: FlowInstance): number | null {
   const slot = flow.steps[flow.cursor];
   if (slot?.status !== 'Pending' || slot.notBefore === null) return null;
   return Date.parse(slot.notBefore);
+}
+
+/**
+ * The earliest retry time of a flow none of whose steps can start before it (epoch ms), or null when
+ * one can start now, or some step is Running (its outcome, or its loss, is appended first and makes
+ * the flow due again), or no retry waits. A coordinator that gives such a flow back makes it due at
+ * that time only, so that no worker claims it again and again to find nothing to do.
+ */
+function nothingDueBefore(flow: FlowInstance, now: number): number | null {
+  let earliest: number | null = null;
+  for (const [index, slot] of flow.steps.entries()) {
+    if (slot.status === 'Running') return null;
+    if (slot.status !== 'Pending' || !needsDone(flow, index)) continue;
+    const at = slot.notBefore === null ? now : Date.parse(slot.notBefore);
+    if (at <= now) return null;
+    earliest = earliest === null ? at : Math.min(earliest, at);
+  }
+  return earliest;
 }
 
 /**

@@ -6,7 +6,6 @@ import { LeaseLostError } from '../../src/core/error-class.js';
 import { FlowLeasedError } from '../../src/core/errors.js';
 import { MemoryFlowStore } from '../../src/index.js';
 import { isDeadLocalOwner, LeaseKeeper } from '../../src/runtime/lease-keeper.js';
-import { ShardLeaseKeeper } from '../../src/runtime/shard-leases.js';
 import { flowInitialized } from '../helpers/events.js';
 import { ManualClock } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
@@ -90,8 +89,8 @@ describe('LeaseKeeper on a test clock', () => {
     await store.append(flowId, 0, [flowInitialized()]);
     const lease = await keeper.acquire(flowId);
     let away = false;
-    const renew = store.renewLeases.bind(store);
-    store.renewLeases = (...args) => (away ? Promise.reject(new Error('connection refused')) : renew(...args));
+    const renew = store.renewWork.bind(store);
+    store.renewWork = (...args) => (away ? Promise.reject(new Error('connection refused')) : renew(...args));
 
     clock.advance(10_000); // renewed at 10 s
     await settle();
@@ -113,38 +112,83 @@ describe('LeaseKeeper on a test clock', () => {
     expect(clock.timerCount).toBe(0);
   });
 
-  it("renews the flow leases and the work-item leases of a process on one timer, one statement per kind and tick", async () => {
+  it('holds flow leases and work-item leases in one keeper, renewed on one timer by one statement per tick', async () => {
     const store = new MemoryFlowStore();
     const clock = new ManualClock();
-    const flows = new LeaseKeeper({ store, clock, leaseMs: 30_000, heartbeatMs: 10_000 });
-    const items = new ShardLeaseKeeper(store, flows.owner, flows.leaseMs, flows.heartbeatMs, undefined, clock, flows.beat);
+    const beats: [number, number][] = [];
+    const keeper = new LeaseKeeper({ store, clock, leaseMs: 30_000, heartbeatMs: 10_000, onHeartbeat: (renewed, lost) => beats.push([renewed, lost]) });
     const [coordinated, other] = [randomUUID(), randomUUID()];
     for (const flowId of [coordinated, other]) await store.append(flowId, 0, [flowInitialized()]);
     const statements: string[] = [];
-    const renewFlows = store.renewLeases.bind(store);
-    const renewItems = store.renewShardLeases.bind(store);
-    store.renewLeases = (...args) => (statements.push(`flows ${args[1].length}`), renewFlows(...args));
-    store.renewShardLeases = (...args) => (statements.push(`items ${args[1].length}`), renewItems(...args));
+    const renewWork = store.renewWork.bind(store);
+    store.renewWork = (...args) => (statements.push(`flows ${args[1].flowIds.length} items ${args[1].items.length}`), renewWork(...args));
+    store.renewLeases = () => Promise.reject(new Error('the keeper renews with renewWork only'));
+    store.renewShardLeases = () => Promise.reject(new Error('the keeper renews with renewWork only'));
 
-    const lease = await flows.acquire(coordinated);
+    const lease = await keeper.acquire(coordinated);
     await store.openSteps(other, [
       { index: 0, due: 'now' },
       { index: 1, due: 'now' },
     ]);
-    const claimed = await items.claim(2);
+    const claimed = await keeper.claimItems(2);
     expect(claimed.map((c) => c.kind)).toEqual(['step', 'step']);
+    expect(keeper.size).toBe(3);
     expect(clock.timerCount).toBe(1); // one heartbeat for both kinds
     clock.advance(10_000);
     await settle();
-    expect(statements.sort()).toEqual(['flows 1', 'items 2']);
-    expect((await store.listShards(other)).map((r) => r.holder)).toEqual([flows.owner, flows.owner]);
+    expect(statements).toEqual(['flows 1 items 2']);
+    expect(beats).toEqual([[3, 0]]);
+    expect((await store.listShards(other)).map((r) => r.holder)).toEqual([keeper.owner, keeper.owner]);
 
-    await flows.release(lease);
+    await keeper.release(lease);
     expect(clock.timerCount).toBe(1); // the items still beat
     clock.advance(10_000);
     await settle();
-    expect(statements.sort()).toEqual(['flows 1', 'items 2', 'items 2']);
-    for (const item of claimed) await items.release(item, 'closed');
+    expect(statements).toEqual(['flows 1 items 2', 'flows 0 items 2']);
+    for (const item of claimed) await keeper.releaseItem(item, 'closed');
+    expect(keeper.size).toBe(0);
     expect(clock.timerCount).toBe(0);
+  });
+
+  it('claims flows and work items in one claim per turn, flows first, sharing the limit', async () => {
+    const store = new MemoryFlowStore();
+    const clock = new ManualClock();
+    const keeper = new LeaseKeeper({ store, clock, leaseMs: 30_000, heartbeatMs: 10_000 });
+    const claims: string[] = [];
+    const claimWork = store.claimWork.bind(store);
+    store.claimWork = (...args) => (claims.push(`work ${args[1].limit}`), claimWork(...args));
+    const claimShards = store.claimShards.bind(store);
+    store.claimFlows = () => Promise.reject(new Error('one claim: claimWork'));
+    store.claimShards = () => Promise.reject(new Error('one claim: claimWork'));
+    const [due, graph] = [randomUUID(), randomUUID()];
+    for (const flowId of [due, graph]) await store.append(flowId, 0, [flowInitialized()]);
+    await store.acquireLease(graph, 'coordinator', 60_000);
+    await store.openSteps(graph, [0, 1, 2].map((index) => ({ index, due: 'now' as const })));
+
+    const first = await keeper.claimWork(3);
+    expect(first.flows.map((c) => c.lease.flowId)).toEqual([due]);
+    expect(first.flows[0]?.events?.map((e) => e.type)).toEqual(['FlowInitialized']);
+    expect(first.items.map((c) => [c.flowId, c.stepIndex])).toEqual([
+      [graph, 0],
+      [graph, 1],
+    ]);
+    const second = await keeper.claimWork(3, { skipSteps: [{ flowId: graph, stepIndex: 2 }] });
+    expect([second.flows.length, second.items.length]).toEqual([0, 0]);
+    const third = await keeper.claimWork(3);
+    expect(third.items.map((c) => c.stepIndex)).toEqual([2]);
+    expect(claims).toEqual(['work 3', 'work 3', 'work 3']);
+    expect(keeper.size).toBe(4);
+
+    // A lost item lease aborts its signal; the flow lease beside it is kept.
+    const lost = third.items[0];
+    if (lost === undefined) throw new Error('no item claimed');
+    await store.releaseShard(lost, keeper.owner, 'now');
+    await claimShards('thief', { limit: 1, leaseMs: 60_000 });
+    clock.advance(10_000);
+    await settle();
+    expect(third.items[0]?.signal.aborted).toBe(true);
+    expect(first.flows[0]?.lease.signal.aborted).toBe(false);
+    expect(keeper.size).toBe(3);
+    keeper.close();
   });
 });
