@@ -6,7 +6,8 @@ import { lookAhead, recordAttempt, startedEvent, type RetryVerdict } from './dec
 
 /**
  * How a graph step published as a work item goes on, for a caller that holds that item's lease (so a
- * Running attempt of it is one nobody runs any more: its holder's lease expired). `closed`: nothing to
+ * Running attempt of it is one nobody runs any more: its holder's lease expired; recorded lost with no
+ * retry when another step failed the flow for good). `closed`: nothing to
  * run here (finished, skipped, failed until a retry, the flow ended, or a step its coordinator starts
  * itself: a mapped step, a step with a condition, a step whose needs were all skipped).
  */
@@ -24,6 +25,9 @@ export function decideBranch(flow: FlowInstance, plan: FlowPlan, index: number, 
   if (slot.status === 'Running') {
     const lost = { ok: false as const, error: classifyError(new WorkerLostError(slot.attempts)), signals: [] };
     const recorded = recordAttempt(flow, plan, index, lost, { now, chain: false });
+    // Another step failed the flow for good: no step starts again, so the lost attempt has no retry
+    // (its item was claimable for this record only: `itemFlowLets`).
+    if (flow.status === 'failed') return { kind: 'recover', events: recorded.events.filter((e) => e.type !== 'RetryScheduled'), retry: null, starts: false };
     const after = lookAhead(flow, recorded.events);
     // The retry starts in the same commit when it is due at once and the flow may still start steps.
     const retrySlot = after.steps[index];

@@ -2,6 +2,7 @@
 // branch whose holder is gone is recorded lost once (by the claimer of its item) and retried, and a
 // branch whose item a live holder keeps is never taken over by a coordinator, old or new.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PermanentError } from '../../src/core/error-class.js';
 import { cancelFlow, defineFlow, defineStep, FlowEngine, FlowWorker, type FlowDefinition, type FlowStore, type StepModule, type WorkerOutcome } from '../../src/index.js';
 import { engineStores } from '../support/stores.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -111,7 +112,7 @@ for (const factory of engineStores)
 
       // The holder is gone: its lease runs out. A new coordinator learns from the item rows that `left`
       // is an item, claims it once expired, records the lost attempt and runs its retry.
-      await store.renewShardLeases('ghost', [ghost], 1);
+      await store.renewWork('ghost', { flowIds: [], items: [ghost] }, 1);
       await waitUntil(async () => (await store.listShards(flowId)).every((r) => r.holder === null), 'the holder lease to expire');
       const second = new FlowEngine({ store, concurrency: 2, shareBranches: true, retryPolicy: RETRY, shardPollMs: 10 });
       const done = await second.runToEnd(flowId, definition, { waitForRetries: false });
@@ -125,6 +126,38 @@ for (const factory of engineStores)
       expect((await store.listShards(flowId)).some((r) => r.open)).toBe(false);
     });
   
+    it("records a branch lost once, with no retry, when its holder dies after another branch failed the flow for good", async () => {
+      const broken: StepModule = {
+        kind: 'source',
+        version: '1',
+        run: () => {
+          throw new PermanentError('broken');
+        },
+      };
+      const definition = defineFlow('failing', [defineStep('left', source(2)), defineStep('right', broken, {}, { needs: [] }), defineStep('join', sum, {}, { needs: ['left', 'right'] })]);
+      const flowId = await new FlowEngine({ store, retryPolicy: RETRY }).startFlow(definition);
+      // A worker claimed `left` as an item, started it, and dies: its lease runs out.
+      await store.openSteps(flowId, [{ index: 0, due: 'now' }]);
+      const [ghost] = await store.claimShards('ghost', { limit: 1, leaseMs: 1_000, kind: 'step' });
+      if (ghost === undefined) throw new Error('the item was claimed');
+      await store.append(flowId, 1, [{ type: 'StepStarted', stepIndex: 0, stepId: 'left', attempt: 1, ts: new Date().toISOString() }]);
+
+      // A worker coordinates: `right` fails for good, the flow fails; then it records `left` lost once its lease expired.
+      const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition, retryPolicy: RETRY }), owner: 'w', pollMs: 20, concurrency: 2 });
+      await worker.run({ untilIdle: true });
+      const events = await store.list(flowId);
+      const lefts = events.filter((e) => 'stepId' in e && e.stepId === 'left').map((e) => e.type);
+      expect(lefts).toEqual(['StepStarted', 'StepFailed']);
+      expect(events.some((e) => e.type === 'RetryScheduled' || (e.type === 'StepStarted' && e.stepId === 'join'))).toBe(false);
+      const errors = await store.listErrors(flowId);
+      expect(errors.map((e) => [e.stepId, e.errorClass, e.details.error_code ?? null]).sort()).toEqual([
+        ['left', 'Transient', 'WORKER_LOST'],
+        ['right', 'Permanent', expect.anything()],
+      ]);
+      expect((await store.listFlows()).find((f) => f.flowId === flowId)?.status).toBe('failed');
+      expect((await store.listShards(flowId)).some((r) => r.open)).toBe(false);
+    });
+
     it('a cancel stops branches running in two workers: each holder records its own attempt (FLOW_CANCELLED), none is recorded lost', async () => {
       const both = rendezvous(2);
       // Each branch, once both run, waits until its attempt is stopped.

@@ -27,7 +27,7 @@ describe.each(engineStores)('work queue on $name', { timeout: 120_000 }, ({ crea
 
   it('claims due flows first, with their events, then work items up to what is left of the limit', async () => {
     await withStore(async (store) => {
-      const due = [randomUUID(), randomUUID()];
+      const due: string[] = [randomUUID(), randomUUID()];
       for (const flowId of due) await store.append(flowId, 0, [flowInitialized(), stepStarted(0), stepFinished(0, [])]);
       const graph = await graphFlow(store, 3);
 
