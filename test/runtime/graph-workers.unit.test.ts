@@ -2,7 +2,7 @@
 // branch whose holder is gone is recorded lost once (by the claimer of its item) and retried, and a
 // branch whose item a live holder keeps is never taken over by a coordinator, old or new.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PermanentError } from '../../src/core/error-class.js';
+import { PermanentError, TransientError } from '../../src/core/error-class.js';
 import { cancelFlow, defineFlow, defineStep, FlowEngine, FlowWorker, type FlowDefinition, type FlowStore, type StepModule, type WorkerOutcome } from '../../src/index.js';
 import { engineStores } from '../support/stores.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -156,6 +156,48 @@ for (const factory of engineStores)
       ]);
       expect((await store.listFlows()).find((f) => f.flowId === flowId)?.status).toBe('failed');
       expect((await store.listShards(flowId)).some((r) => r.open)).toBe(false);
+    });
+
+    it('a flow whose only runnable step waits for a retry is not claimed again and again before it is due', async () => {
+      const DELAY_MS = 1_500;
+      const slowRetry = { maxRetries: 2, backoff: { kind: 'exponential' as const, baseMs: DELAY_MS, factor: 1 } };
+      let failedOnce: () => void = () => undefined;
+      const leftFailed = new Promise<void>((resolve) => (failedOnce = resolve));
+      let attempts = 0;
+      const flaky: StepModule = {
+        kind: 'source',
+        version: '1',
+        run: () => {
+          attempts += 1;
+          if (attempts === 1) {
+            failedOnce();
+            throw new TransientError('not yet');
+          }
+          return { outputs: [{ kind: 'number', payload: { n: 2 } }] };
+        },
+      };
+      // `right` finishes after `left` failed: the flow's row is pending then, with nothing to run before the retry.
+      const definition = defineFlow('retrying', [
+        defineStep('left', flaky),
+        defineStep('right', source(3, () => leftFailed.then(() => new Promise((resolve) => setTimeout(resolve, 50)))), {}, { needs: [] }),
+        defineStep('join', sum, {}, { needs: ['left', 'right'] }),
+      ]);
+      const flowId = await new FlowEngine({ store, retryPolicy: slowRetry }).startFlow(definition);
+      let flowClaims = 0;
+      const claimWork = store.claimWork.bind(store);
+      store.claimWork = async (...args) => {
+        const claimed = await claimWork(...args);
+        flowClaims += claimed.flows.length;
+        return claimed;
+      };
+      const started = Date.now();
+      const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition, retryPolicy: slowRetry }), owner: 'w', pollMs: 20, concurrency: 2 });
+      await worker.run({ untilIdle: true });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(DELAY_MS - 100);
+      expect((await store.list(flowId)).at(-1)?.type).toBe('FlowCompleted');
+      // Claimed to start, after `right` finished (then given back until the retry), at the retry, after `left`
+      // and at the end; never every 20 ms while it waited.
+      expect(flowClaims).toBeLessThanOrEqual(8);
     });
 
     it('a cancel stops branches running in two workers: each holder records its own attempt (FLOW_CANCELLED), none is recorded lost', async () => {
