@@ -1,14 +1,14 @@
 import type { Clock } from './clock.js';
 
-/** Something renewed on each heartbeat: a process's flow leases, its work-item leases. */
+/** Something renewed on each heartbeat: the leases a process's `LeaseKeeper` holds. */
 export interface Beating {
   heartbeat(): Promise<void>;
 }
 
 /**
- * A process's one heartbeat: one timer, every `periodMs` of its clock, that renews every kind of lease
- * the process holds (flows, and the work items of any flow: shards and graph steps), each kind with one
- * statement. It runs while anything is held and stops when nothing is.
+ * A process's one heartbeat: one timer, every `periodMs` of its clock, that renews every lease the
+ * process holds (flows, and the work items of any flow: shards and graph steps) with one statement
+ * (`LeaseKeeper`). It runs while anything is held and stops when nothing is.
  */
 export class Heartbeat {
   private readonly members = new Set<Beating>();

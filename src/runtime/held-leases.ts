@@ -3,7 +3,7 @@ import type { QueueStatus } from '../core/queue-status.js';
 import type { Clock } from './clock.js';
 import { Heartbeat } from './heartbeat.js';
 
-/** What `HeldLeases` needs to renew a kind of lease (flows, shards). */
+/** What `HeldLeases` needs to renew its leases. */
 export interface LeaseRenewal<L> {
   owner: string;
   leaseMs: number;
@@ -26,12 +26,11 @@ interface Held<L> {
 }
 
 /**
- * The leases of one kind this process holds, renewed all at once every heartbeat (the process's one
- * `Heartbeat`, which renews its other kind at the same tick): the part flow leases (`LeaseKeeper`) and
- * work-item leases (`ShardLeaseKeeper`) share. A lease that could not be renewed before
- * it would have expired is given up (its signal aborts with `LeaseLostError`: another process may take
- * the work over now), and one whose flow was found cancelled aborts with `FlowCancelledError`, so an
- * attempt in flight stops at the next heartbeat after `chemflow cancel`.
+ * The leases this process holds (`LeaseKeeper`'s: flows and work items alike), renewed all at once
+ * every heartbeat by one statement (the process's one `Heartbeat`). A lease that could not be renewed
+ * before it would have expired is given up (its signal aborts with `LeaseLostError`: another process
+ * may take the work over now), and one whose flow was found cancelled aborts with
+ * `FlowCancelledError`, so an attempt in flight stops at the next heartbeat after `chemflow cancel`.
  */
 export class HeldLeases<L> {
   private readonly held = new Map<string, Held<L>>();

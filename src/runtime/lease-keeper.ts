@@ -223,7 +223,7 @@ export class LeaseKeeper {
   }
 
   private hold(flowId: string): FlowLease {
-    return this.held.hold(flowKey(flowId), (signal) => ({ flowId, owner: this.owner, signal })) as FlowLease;
+    return this.held.hold(flowKey(flowId), (signal) => ({ flowId, owner: this.owner, signal }));
   }
 
   private holdItem(item: ClaimedShard): WorkItemLease {

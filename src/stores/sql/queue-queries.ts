@@ -63,6 +63,22 @@ ORDER BY ${order} LIMIT ${limit}::int`,
 }
 
 /**
+ * The flows a claim takes (`isClaimable` in src/core/queue-row.ts): open, due, lease free or expired,
+ * not passed over at their version (`skipIds`, `skipVersions`: parallel arrays), in due order, at most
+ * `limit`, locked, passing over the rows other claimers hold locked. `claimFlowsQuery` and the
+ * worker's `claimWorkQuery` (work-queries.ts) select with it.
+ */
+export function claimableFlows(limit: string, skipIds: string, skipVersions: string): string {
+  return `  SELECT flow_id FROM flow_queue
+  WHERE ${OPEN} AND next_due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
+    AND NOT EXISTS (SELECT 1 FROM unnest(${skipIds}::uuid[], ${skipVersions}::int[]) AS k (flow_id, version)
+      WHERE k.flow_id = flow_queue.flow_id AND k.version = flow_queue.version)
+  ORDER BY next_due_at
+  LIMIT ${limit}::int
+  FOR UPDATE SKIP LOCKED`;
+}
+
+/**
  * Claims runnable flows in due order. SKIP LOCKED lets concurrent claimers pass over each other's rows
  * instead of waiting on them, so two workers never claim the same flow and never block each other.
  * With `events`, the same statement returns each claimed flow's log too (one row per event, the flow's
@@ -78,13 +94,7 @@ export function claimFlowsQuery(
   events = false,
 ): SqlQuery {
   const claim = `WITH claimable AS (
-  SELECT flow_id FROM flow_queue
-  WHERE ${OPEN} AND next_due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
-    AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::int[]) AS k (flow_id, version)
-      WHERE k.flow_id = flow_queue.flow_id AND k.version = flow_queue.version)
-  ORDER BY next_due_at
-  LIMIT $2::int
-  FOR UPDATE SKIP LOCKED
+${claimableFlows('$2', '$4', '$5')}
 )`;
   const take = `UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
 FROM claimable WHERE q.flow_id = claimable.flow_id`;

@@ -1,6 +1,6 @@
-import { OPEN_STATUSES } from '../../core/queue-status.js';
 import type { ClaimWorkOptions, HeldWork } from '../work-queue.js';
 import type { SqlQuery } from './executor.js';
+import { claimableFlows } from './queue-queries.js';
 import { ITEM_DUE, ITEM_FLOW_LETS } from './shard-queries.js';
 import { isoTimestamp } from './sql-fragments.js';
 
@@ -10,7 +10,6 @@ import { isoTimestamp } from './sql-fragments.js';
  * those of `claimFlowsQuery` and `claimShardsQuery`, `renewLeasesQuery` and `renewShardLeasesQuery`.
  */
 
-const OPEN = `status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 const LEASE = `now() + $3::int * interval '1 millisecond'`;
 
 /**
@@ -24,13 +23,7 @@ export function claimWorkQuery(owner: string, options: ClaimWorkOptions): SqlQue
   const skipSteps = options.skipSteps ?? [];
   return {
     text: `WITH flows_claimable AS (
-  SELECT flow_id FROM flow_queue
-  WHERE ${OPEN} AND next_due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
-    AND NOT EXISTS (SELECT 1 FROM unnest($4::uuid[], $5::int[]) AS k (flow_id, version)
-      WHERE k.flow_id = flow_queue.flow_id AND k.version = flow_queue.version)
-  ORDER BY next_due_at
-  LIMIT $2::int
-  FOR UPDATE SKIP LOCKED
+${claimableFlows('$2', '$4', '$5')}
 ), flows AS (
   UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = ${LEASE}
   FROM flows_claimable WHERE q.flow_id = flows_claimable.flow_id
