@@ -6,7 +6,7 @@ export type { FlowEngineOptions, FlowHandle, NextResult, OpenOptions, RetryDecis
 export { systemClock, type Clock } from './runtime/clock.js';
 export { FlowWorker } from './runtime/worker.js';
 export type { DatabaseState, FlowResolver, FlowWorkerOptions, WorkerFlowSetup, WorkerOutcome, WorkerRunOptions } from './runtime/worker.js';
-export { LeaseKeeper, DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, type FlowLease, type LeaseKeeperOptions } from './runtime/lease-keeper.js';
+export { LeaseKeeper, DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, type FlowLease, type LeaseKeeperOptions, type WorkItemLease } from './runtime/lease-keeper.js';
 export { cancelFlow } from './runtime/cancel.js';
 export {
   cacheEntryFor,

@@ -1,4 +1,5 @@
 export type * from './flow-store.js';
+export type * from './work-queue.js';
 export type * from './step-cache-index.js';
 export { MemoryFlowStore } from './memory-store.js';
 export type { BlobStore } from './blobs/blob-store.js';
