@@ -106,10 +106,11 @@ const MAX_OUTAGE_BACKOFF_MS = 30_000;
 const MAX_UNFIT = 1_000;
 
 /**
- * Runs the flows of the flow queue, in as many processes and machines as share the database. It
- * claims runnable flows (`FOR UPDATE SKIP LOCKED`: never the same flow as another worker), runs each
- * under a lease that one heartbeat renews for all of them, and gives each back when it ends, stops or
- * waits for a retry. An idle worker sleeps until notified (LISTEN/NOTIFY on PostgreSQL), until the
+ * Runs the flows of the flow queue, in as many processes and machines as share the database. Each
+ * turn is one claim (`FOR UPDATE SKIP LOCKED`: never what another worker holds) of runnable flows to
+ * coordinate and, in the slots left, of due work items of any flow (shards of mapped steps, graph
+ * steps); everything runs under leases that one heartbeat renews with one statement. A flow is given
+ * back when it ends, stops or waits for a retry (then not due before that retry). An idle worker sleeps until notified (LISTEN/NOTIFY on PostgreSQL), until the
  * earliest due time, or `pollMs`. A worker that dies leaves its leases to expire; whoever claims such
  * a flow next records its Running attempt as a lost Transient attempt and retries it under the policy.
  * An unreachable database is waited out with bounded, jittered backoff, however long it lasts; a
