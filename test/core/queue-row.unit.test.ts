@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowEvent, NewFlowEvent } from '../../src/core/events.js';
 import { EVENT_SCHEMA_VERSION } from '../../src/core/events.js';
-import { appendedQueueRow, isClaimable, mayTakeLease, rebuiltQueueRow, type QueueRow } from '../../src/core/queue-row.js';
+import { appendedQueueRow, deferredQueueRow, isClaimable, isItemClaimable, mayTakeLease, rebuiltQueueRow, type QueueRow } from '../../src/core/queue-row.js';
 import { flowInitialized, retryScheduled, shardFailed, shardFinished, shardRetryScheduled, shardStarted, stepFailed, stepFinished, stepStarted } from '../helpers/events.js';
 
 const FLOW = '00000000-0000-4000-a000-000000000001';
@@ -113,5 +113,45 @@ describe('claims and leases', () => {
       true,
       true,
     ]);
+  });
+});
+
+describe('a flow given back until a time', () => {
+  it('is not due before it while its log stays at the version given; the next append makes it due at once', () => {
+    const { rows, log } = rowsAfter([[flowInitialized()], [stepStarted(0), stepFinished(0, [])]]);
+    const row = rows.at(-1) as QueueRow;
+    expect([row.status, row.nextDueAt]).toEqual(['pending', 1000]); // it stayed pending
+    const deferred = deferredQueueRow(row, { at: 60_000, version: row.version });
+    expect(deferred.nextDueAt).toBe(60_000);
+    expect(isClaimable(deferred, 59_999)).toBe(false);
+    expect(isClaimable(deferred, 60_000)).toBe(true);
+    expect(deferredQueueRow(row, { at: 60_000, version: row.version - 1 })).toBe(row); // the log moved on meanwhile
+    expect(deferredQueueRow(deferred, { at: 30_000, version: row.version }).nextDueAt).toBe(60_000); // never earlier
+    const next: FlowEvent = { ...stepStarted(1), flowId: FLOW, version: log.length + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION } as FlowEvent;
+    const after = appendedQueueRow(deferred, [next], 3000);
+    expect([after?.status, after?.nextDueAt]).toEqual(['running', 3000]);
+    const finished: FlowEvent = { ...stepFinished(1, []), flowId: FLOW, version: log.length + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION } as FlowEvent;
+    expect(appendedQueueRow(deferred, [finished], 3000)?.nextDueAt).toBe(3000); // pending stays pending: due now, not at 60 s
+  });
+});
+
+describe('a work item', () => {
+  const item = { kind: 'step' as const, dueAt: 1000, leaseOwner: null, leaseExpiresAt: null };
+  it('is claimable when due, its lease free, its flow open', () => {
+    expect(isItemClaimable(item, 'pending', 1000)).toBe(true);
+    expect(isItemClaimable(item, 'pending', 999)).toBe(false);
+    expect(isItemClaimable({ ...item, dueAt: null }, 'running', 1000)).toBe(false);
+    expect(isItemClaimable({ ...item, leaseOwner: 'w', leaseExpiresAt: 1000 }, 'running', 1000)).toBe(false);
+    expect(isItemClaimable({ ...item, leaseOwner: 'w', leaseExpiresAt: 999 }, 'running', 1000)).toBe(true);
+    for (const status of ['completed', 'cancelled', 'failed'] as const) expect(isItemClaimable(item, status, 1000)).toBe(false);
+    expect(isItemClaimable(item, undefined, 1000)).toBe(false);
+  });
+
+  it("of a failed flow, only a graph step whose holder's lease expired", () => {
+    const held = { ...item, leaseOwner: 'gone', leaseExpiresAt: 999 };
+    expect(isItemClaimable(held, 'failed', 1000)).toBe(true);
+    expect(isItemClaimable({ ...held, leaseExpiresAt: 1000 }, 'failed', 1000)).toBe(false);
+    expect(isItemClaimable({ ...held, kind: 'shard' }, 'failed', 1000)).toBe(false);
+    expect(isItemClaimable(held, 'cancelled', 1000)).toBe(false);
   });
 });
