@@ -127,10 +127,10 @@ describe('a flow given back until a time', () => {
     expect(isClaimable(deferred, 60_000)).toBe(true);
     expect(deferredQueueRow(row, { at: 60_000, version: row.version - 1 })).toBe(row); // the log moved on meanwhile
     expect(deferredQueueRow(deferred, { at: 30_000, version: row.version }).nextDueAt).toBe(60_000); // never earlier
-    const next: FlowEvent = { ...stepStarted(1), flowId: FLOW, version: log.length + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION } as FlowEvent;
+    const next: FlowEvent = { ...stepStarted(1), flowId: FLOW, version: log.length + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION };
     const after = appendedQueueRow(deferred, [next], 3000);
     expect([after?.status, after?.nextDueAt]).toEqual(['running', 3000]);
-    const finished: FlowEvent = { ...stepFinished(1, []), flowId: FLOW, version: log.length + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION } as FlowEvent;
+    const finished: FlowEvent = { ...stepFinished(1, []), flowId: FLOW, version: log.length + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION };
     expect(appendedQueueRow(deferred, [finished], 3000)?.nextDueAt).toBe(3000); // pending stays pending: due now, not at 60 s
   });
 });
