@@ -4,7 +4,8 @@
 // store (its own pool and LISTEN connection), woken by NOTIFY.
 import { defineFlow, FlowEngine, FlowWorker, type FlowDefinition } from '../src/index.js';
 import { openPostgresStore } from '../src/stores/open-store.js';
-import { claimFlowsQuery, listFlowsQuery, nextWakeQuery } from '../src/stores/sql/queue-queries.js';
+import { listFlowsQuery, nextWakeQuery } from '../src/stores/sql/queue-queries.js';
+import { claimWorkQuery } from '../src/stores/sql/work-queries.js';
 import { claimShardsQuery } from '../src/stores/sql/shard-queries.js';
 import type { SqlFlowStore } from '../src/stores/sql/sql-flow-store.js';
 import { BENCH_PG_URL, createBenchSchema, type BenchSchema } from './pg-admin.js';
@@ -33,7 +34,7 @@ export interface QueuePlans {
 
 export interface IdleProbe {
   readonly history: HistoryLoad | null;
-  /** Milliseconds of `n` idle looks (claimFlows and claimShards finding nothing + nextWakeAt), each timed alone. */
+  /** Milliseconds of `n` idle looks (a worker's one claim, claimWork, finding nothing + nextWakeAt), each timed alone. */
   idleLooks(n: number): Promise<number[]>;
   /**
    * The server's own time for `n` idle looks: planning + execution of the claim and of the next-wake
@@ -172,22 +173,20 @@ export async function openIdleProbe(label: string, historyFlows: number): Promis
       const ms: number[] = [];
       for (let i = 0; i < n; i++) {
         const start = performance.now();
-        const claimed = await prober.claimFlows(owner, { limit: 1, leaseMs: LEASE_MS });
-        const shards = await prober.claimShards(owner, { limit: 1, leaseMs: LEASE_MS });
+        const claimed = await prober.claimWork(owner, { limit: 1, leaseMs: LEASE_MS, events: true });
         await prober.nextWakeAt();
         ms.push(performance.now() - start);
-        if (claimed.length + shards.length > 0) throw new Error(`the idle probe claimed ${claimed.length} flow(s), ${shards.length} shard(s): the queue is not idle`);
+        if (claimed.flows.length + claimed.items.length > 0)
+          throw new Error(`the idle probe claimed ${claimed.flows.length} flow(s), ${claimed.items.length} item(s): the queue is not idle`);
       }
       return ms;
     };
     const serverLooks = async (n: number): Promise<number[]> => {
       const ms: number[] = [];
       for (let i = 0; i < n; i++) {
-        const claim = await serverTime(prober, claimFlowsQuery(owner, 1, LEASE_MS));
-        if (claim.rows > 0) throw new Error(`the idle probe claimed ${claim.rows} flow(s): the queue is not idle`);
-        const shards = await serverTime(prober, claimShardsQuery(owner, 1, LEASE_MS, undefined));
-        if (shards.rows > 0) throw new Error(`the idle probe claimed ${shards.rows} shard(s): the queue is not idle`);
-        ms.push(claim.ms + shards.ms + (await serverTime(prober, nextWakeQuery())).ms);
+        const claim = await serverTime(prober, claimWorkQuery(owner, { limit: 1, leaseMs: LEASE_MS, events: true }));
+        if (claim.rows > 0) throw new Error(`the idle probe claimed ${claim.rows} flow(s) or item(s): the queue is not idle`);
+        ms.push(claim.ms + (await serverTime(prober, nextWakeQuery())).ms);
       }
       return ms;
     };
@@ -223,7 +222,7 @@ export async function openIdleProbe(label: string, historyFlows: number): Promis
       openListings,
       submitToStart,
       plans: async () => {
-        const claim = await explain(prober, claimFlowsQuery(owner, 1, LEASE_MS));
+        const claim = await explain(prober, claimWorkQuery(owner, { limit: 1, leaseMs: LEASE_MS, events: true }));
         const claimShards = await explain(prober, claimShardsQuery(owner, 1, LEASE_MS, undefined));
         const nextWake = await explain(prober, nextWakeQuery());
         const listOpen = await explain(prober, listFlowsQuery(OPEN_LISTING));

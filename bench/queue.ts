@@ -35,7 +35,7 @@ export interface Comparison {
 
 export interface QueueResult {
   history: HistoryLoad;
-  /** One idle look: claimFlows finding nothing + nextWakeAt, timed by the client. */
+  /** One idle look: claimWork finding nothing + nextWakeAt, timed by the client. */
   idleLook: Comparison;
   /** The same two statements' planning + execution time on the server (EXPLAIN ANALYZE). */
   idleLookServer: Comparison;

@@ -145,7 +145,7 @@ export interface QueueSummary {
   historyFlows: number;
   /** Bulk load of the history: events (INSERT ... SELECT), queue rebuild, ANALYZE. */
   loadSeconds: { events: number; rebuild: number; analyze: number };
-  /** One idle look (claimFlows finding nothing + nextWakeAt); ratio = history / empty, median of per-round ratios. */
+  /** One idle look (claimWork finding nothing + nextWakeAt); ratio = history / empty, median of per-round ratios. */
   idleLookMs: ComparisonSummary;
   /** The same statements' planning + execution time on the server (EXPLAIN ANALYZE), without round trips. */
   idleLookServerMs: ComparisonSummary;
@@ -610,7 +610,7 @@ function queueTables(q: QueueResult): string {
   const idle = table(
     [
       [`flow queue, PostgreSQL server: no flows vs ${number(h.flows)} finished`, 'median', 'p95', `median, ${number(h.flows)}`, 'p95', 'ratio'],
-      ['idle look (claimFlows finding nothing + nextWakeAt)', ...ms(q.idleLook.empty), ...ms(q.idleLook.history), `${round(q.idleLook.ratio)} ×`],
+      ['idle look (claimWork finding nothing + nextWakeAt)', ...ms(q.idleLook.empty), ...ms(q.idleLook.history), `${round(q.idleLook.ratio)} ×`],
       ['  the same, server time (EXPLAIN ANALYZE planning + execution)', ...ms(q.idleLookServer.empty), ...ms(q.idleLookServer.history), `${round(q.idleLookServer.ratio)} ×`],
       ['submit-to-start (startFlow → first step runs in an idle worker)', ...ms(q.submitToStart.empty), ...ms(q.submitToStart.history), `${round(q.submitToStart.ratio)} ×`],
       ['listing of open flows (listFlows, as worker --once when idle)', ...ms(q.openListing.empty), ...ms(q.openListing.history), `${round(q.openListing.ratio)} ×`],
