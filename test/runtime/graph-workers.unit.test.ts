@@ -126,6 +126,39 @@ for (const factory of engineStores)
       expect((await store.listShards(flowId)).some((r) => r.open)).toBe(false);
     });
   
+    it('an engine that does not share branches (as `chemflow resume` runs) leaves a live holder its branch and takes the item over once its lease expired', async () => {
+      const definition = branches();
+      const flowId = await new FlowEngine({ store, retryPolicy: RETRY }).startFlow(definition);
+      await store.openSteps(flowId, [{ index: 0, due: 'now' }]);
+      const [ghost] = await store.claimShards('ghost', { limit: 1, leaseMs: 600_000, kind: 'step' });
+      if (ghost === undefined) throw new Error('the item was claimed');
+      await store.append(flowId, 1, [{ type: 'StepStarted', stepIndex: 0, stepId: 'left', attempt: 1, ts: new Date().toISOString() }]);
+
+      const stop = new AbortController();
+      const resumer = (signal?: AbortSignal) =>
+        new FlowEngine({
+          store,
+          concurrency: 2,
+          retryPolicy: RETRY,
+          shardPollMs: 10,
+          onEvent: (event) => {
+            if (event.type === 'StepFinished' && event.stepId === 'right') stop.abort();
+          },
+        }).runToEnd(flowId, definition, { waitForRetries: false, ...(signal === undefined ? {} : { signal }) });
+      const stopped = await resumer(stop.signal);
+      expect(stopped.steps.map((s) => s.status)).toEqual(['Running', 'FinishedOk', 'Pending']);
+      expect(await store.listErrors(flowId)).toEqual([]);
+
+      await store.renewWork('ghost', { flowIds: [], items: [ghost] }, 1);
+      await waitUntil(async () => (await store.listShards(flowId)).every((r) => r.holder === null), 'the holder lease to expire');
+      const done = await resumer();
+      expect(done.status).toBe('completed');
+      const errors = await store.listErrors(flowId);
+      expect(errors.map((e) => [e.stepId, e.attemptNumber, e.details.error_code])).toEqual([['left', 1, 'WORKER_LOST']]);
+      expect(done.flowFingerprint).toBe(await cleanFingerprint());
+      expect((await store.listShards(flowId)).some((r) => r.open)).toBe(false);
+    });
+
     it("records a branch lost once, with no retry, when its holder dies after another branch failed the flow for good", async () => {
       const broken: StepModule = {
         kind: 'source',
