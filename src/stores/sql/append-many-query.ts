@@ -33,20 +33,26 @@ export function appendManyQuery(batches: readonly AppendBatch[], schemaVersion: 
     queue: b.queue,
   }));
   const values: unknown[] = [JSON.stringify(requests), schemaVersion];
-  const parts = [APPEND_EVENTS, PROJECT_QUEUE];
   const errors = batches.flatMap((b) => b.errors);
-  if (errors.length > 0) {
-    values.push(JSON.stringify(errors));
-    parts.push(appendErrors(values.length));
-  }
+  if (errors.length > 0) values.push(JSON.stringify(errors));
   const artifacts = batches.flatMap((b) => b.artifacts.map((a) => ({ ...a, flowId: b.flowId })));
-  if (artifacts.length > 0) {
-    values.push(JSON.stringify(artifacts));
-    parts.push(appendArtifacts(values.length));
+  if (artifacts.length > 0) values.push(JSON.stringify(artifacts));
+  const cancels = batches.some((b) => b.events.some((e) => e.type === 'FlowCancelled'));
+  const shape = `${errors.length > 0 ? 1 : 0}${artifacts.length > 0 ? 1 : 0}${cancels ? 1 : 0}`;
+  let text = APPEND_MANY_TEXTS.get(shape);
+  if (text === undefined) {
+    const parts = [APPEND_EVENTS, PROJECT_QUEUE];
+    if (errors.length > 0) parts.push(appendErrors(3));
+    if (artifacts.length > 0) parts.push(appendArtifacts(errors.length > 0 ? 4 : 3));
+    if (cancels) parts.push(CLOSE_SHARDS);
+    text = `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`;
+    APPEND_MANY_TEXTS.set(shape, text);
   }
-  if (batches.some((b) => b.events.some((e) => e.type === 'FlowCancelled'))) parts.push(CLOSE_SHARDS);
-  return { text: `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`, values };
+  return { text, values };
 }
+
+/** The text of each combination of parts, built once (see `appendEventsQuery`'s). */
+const APPEND_MANY_TEXTS = new Map<string, string>();
 
 const APPEND_EVENTS = `request AS (
   SELECT r.ord::int AS ord, (r.e->>'flowId')::uuid AS flow_id, (r.e->>'expectedVersion')::int AS expected,

@@ -73,22 +73,32 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
   // Artifacts and cache entries read the inserted events' types and payloads; the common batch does not
   // need its payloads copied back out of the insert.
   const readsPayloads = batch.artifacts.length > 0 || batch.cacheEntry !== undefined;
-  const parts = [readsPayloads ? APPEND_EVENTS_WITH_PAYLOADS : APPEND_EVENTS, PROJECT_QUEUE];
-  if (batch.errors.length > 0) {
-    values.push(JSON.stringify(batch.errors));
-    parts.push(appendErrors(values.length));
+  const hasErrors = batch.errors.length > 0;
+  const hasArtifacts = batch.artifacts.length > 0;
+  const cancels = batch.events.some((e) => e.type === 'FlowCancelled');
+  if (hasErrors) values.push(JSON.stringify(batch.errors));
+  if (hasArtifacts) values.push(JSON.stringify(batch.artifacts));
+  if (batch.cacheEntry !== undefined) values.push(batch.cacheEntry.key, batch.cacheEntry.stepIndex, batch.cacheEntry.stepType);
+  const shape = `${readsPayloads ? 1 : 0}${hasErrors ? 1 : 0}${hasArtifacts ? 1 : 0}${batch.cacheEntry !== undefined ? 1 : 0}${cancels ? 1 : 0}`;
+  let text = APPEND_TEXTS.get(shape);
+  if (text === undefined) {
+    const parts = [readsPayloads ? APPEND_EVENTS_WITH_PAYLOADS : APPEND_EVENTS, PROJECT_QUEUE];
+    let param = 8;
+    if (hasErrors) parts.push(appendErrors(++param));
+    if (hasArtifacts) parts.push(appendArtifacts(++param));
+    if (batch.cacheEntry !== undefined) parts.push(appendCacheEntry(param + 1, param + 2, param + 3));
+    if (cancels) parts.push(CLOSE_SHARDS);
+    text = `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`;
+    APPEND_TEXTS.set(shape, text);
   }
-  if (batch.artifacts.length > 0) {
-    values.push(JSON.stringify(batch.artifacts));
-    parts.push(appendArtifacts(values.length));
-  }
-  if (batch.cacheEntry !== undefined) {
-    values.push(batch.cacheEntry.key, batch.cacheEntry.stepIndex, batch.cacheEntry.stepType);
-    parts.push(appendCacheEntry(values.length - 2, values.length - 1, values.length));
-  }
-  if (batch.events.some((e) => e.type === 'FlowCancelled')) parts.push(CLOSE_SHARDS);
-  return { text: `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`, values };
+  return { text, values };
 }
+
+/**
+ * The statement's text for each combination of parts, built once: the same string object every time,
+ * so the executor's lookup of its prepared name hashes no fresh 2 kB string per append.
+ */
+const APPEND_TEXTS = new Map<string, string>();
 
 const appendEvents = (returning: string): string => `batch AS (
   SELECT source.ord::int AS ord, source.e->>'type' AS event_type,

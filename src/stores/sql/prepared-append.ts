@@ -1,7 +1,7 @@
 import { isBatchArtifact, isWholeArtifact, type StoredArtifact } from '../../core/artifact.js';
 import { ConcurrencyError, StoreError } from '../../core/errors.js';
 import { eventPayload } from '../../core/event-codec.js';
-import { EVENT_SCHEMA_VERSION, type FlowEvent, type NewFlowEvent } from '../../core/events.js';
+import { EVENT_SCHEMA_VERSION, type FlowEvent } from '../../core/events.js';
 import { batchProjection } from '../../core/queue-status.js';
 import { errorRecordFromEvent } from '../../core/step-execution-error.js';
 import { unstorableInBatch } from '../../core/storable.js';
@@ -70,7 +70,7 @@ export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
   if (unstorable !== undefined) return unstorable;
   const stored = events.map(
     (event, i): FlowEvent => ({
-      ...structuredClone<NewFlowEvent>(event),
+      ...copyOf(event),
       flowId,
       version: expectedVersion + i + 1,
       seq: 0, // assigned by the database
@@ -105,6 +105,27 @@ export function isVersionConflict(error: unknown): boolean {
 export function bodyPayload(event: FlowEvent): Record<string, unknown> {
   const { flowId: _flowId, version: _version, seq: _seq, schemaVersion: _schemaVersion, ...body } = event;
   return eventPayload(body);
+}
+
+/**
+ * A deep copy of an event, so that the caller may reuse its objects: plain objects and arrays are
+ * copied member by member (what `structuredClone` does with them, several times faster on an event's
+ * few fields); anything else (a Date, a typed array) goes through `structuredClone`. The events reached
+ * here passed `unstorableInBatch`, which walks them whole, so they hold no cycle.
+ */
+function copyOf<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyOf) as T;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const member = copyOf((value as Record<string, unknown>)[key]);
+    // An own `__proto__` key (JSON.parse makes one) stays a key: assigning it would set the prototype.
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: member, enumerable: true, writable: true, configurable: true });
+    else copy[key] = member;
+  }
+  return copy as T;
 }
 
 /** Duplicates within one batch are the same content; keep the first, as the memory store does. */
