@@ -432,7 +432,38 @@ export function initializedEvent(definition: FlowDefinition, metadata: JsonObjec
     metadata,
     policies: [...policies],
     ...(isChain(definition.graph.needs) ? {} : { needs: definition.graph.needs.map((list) => [...list]) }),
+    ...(definition.onFailure === 'continue' ? { onFailure: 'continue' as const } : {}),
   };
+}
+
+/**
+ * `events`, decided on `flow`, as they are appended: in a flow whose `onFailure` is `continue`, each
+ * step's outcome says whether it leaves the flow failed (`flowFailed`), since the queue's status
+ * follows the log without the definition: a StepFailed after which other steps still run or may start
+ * is marked `false` (the flow goes on), and the StepFinished or StepSkipped that ends the last step
+ * that could run while a step is Failed is marked `true`. A shard's StepFinished is never marked: it
+ * does not change what can run. Other flows' events are returned as they are.
+ */
+export function withFlowOutcomes(flow: FlowInstance, events: readonly FlowEventBody[]): FlowEventBody[] {
+  let state = flow;
+  return events.map((body) => {
+    const unmarked = state.onFailure === 'continue' ? withoutMark(body) : body;
+    const after = lookAhead(state, [unmarked]);
+    let marked = unmarked;
+    if (state.onFailure === 'continue' && after.status !== 'cancelled') {
+      if (unmarked.type === 'StepFailed' && after.status !== 'failed') marked = { ...unmarked, flowFailed: false };
+      const ends = (unmarked.type === 'StepFinished' && unmarked.shard === undefined) || unmarked.type === 'StepSkipped';
+      if (ends && after.status === 'failed') marked = { ...unmarked, flowFailed: true };
+    }
+    state = after;
+    return marked;
+  });
+}
+
+function withoutMark(body: FlowEventBody): FlowEventBody {
+  if (!('flowFailed' in body)) return body;
+  const { flowFailed: _mark, ...rest } = body;
+  return rest as FlowEventBody;
 }
 
 export function startedEvent(flow: FlowInstance, index: number): StepStarted {

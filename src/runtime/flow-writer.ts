@@ -1,5 +1,5 @@
 import type { StoredArtifact } from '../core/artifact.js';
-import { lookAhead } from '../core/decide.js';
+import { lookAhead, withFlowOutcomes } from '../core/decide.js';
 import { ConcurrencyError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody } from '../core/events.js';
 import { failedStep, type FlowInstance } from '../core/flow-state.js';
@@ -102,14 +102,16 @@ export class FlowWriter {
       for (const [i, p] of pending.entries()) {
         // An update that fails the flow ends its append: the queue row's status is its last event's, so
         // the outcomes after it go in the next append (which leaves a failed flow failed).
-        if (failedStep(state) !== undefined && failedStep(this.flow) === undefined) {
+        if (failing(state) && !failing(this.flow)) {
           this.queue.unshift(...pending.slice(i));
           break;
         }
         try {
           const update = p.decide(state, conflict);
-          state = lookAhead(state, update.events);
-          events.push(...update.events);
+          // Each outcome of a flow that goes on after a failure says whether it leaves the flow failed.
+          const decidedEvents = withFlowOutcomes(state, update.events);
+          state = lookAhead(state, decidedEvents);
+          events.push(...decidedEvents);
           artifacts.push(...(update.artifacts ?? []));
           cacheEntry = update.cacheEntry ?? cacheEntry;
           lease = update.lease ?? lease;
@@ -150,4 +152,12 @@ export class FlowWriter {
       return false;
     }
   }
+}
+
+/**
+ * Whether an update left the flow failing: a step Failed (in a flow that goes on after a failure, only
+ * once the flow itself is failed: until then its other steps' outcomes may share the append).
+ */
+function failing(flow: FlowInstance): boolean {
+  return flow.onFailure === 'continue' ? flow.status === 'failed' : failedStep(flow) !== undefined;
 }
