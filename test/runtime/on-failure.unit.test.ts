@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defineFlow, defineStep, FlowEngine, PermanentError, type FlowDefinition, type FlowStore, type OnFailure, type StepModule } from '../../src/index.js';
+import { defineFlow, defineStep, FlowEngine, FlowWorker, PermanentError, type FlowDefinition, type FlowStore, type OnFailure, type StepModule, type WorkerOutcome } from '../../src/index.js';
 import { statusReport } from '../../src/cli/commands/status.js';
 import { engineStores } from '../support/stores.js';
 
@@ -47,7 +47,7 @@ function fanOut(onFailure: OnFailure, failing: { on: boolean }, seen: { statuses
 }
 
 for (const factory of engineStores)
-  describe(`onFailure (${factory.name})`, () => {
+  describe(`onFailure (${factory.name})`, { timeout: 120_000 }, () => {
     let store: FlowStore;
     beforeEach(async () => {
       store = await factory.create();
@@ -145,6 +145,48 @@ for (const factory of engineStores)
       expect(await statusOf(flow.id)).toBe('failed');
       await store.rebuildQueue(flow.id);
       expect(await statusOf(flow.id)).toBe('failed');
+    });
+
+    it('continue, run by two workers (branches as work items): the independent branch completes, the flow fails; after a retry the workers complete it', async () => {
+      const seen = { statuses: [] as string[], store };
+      const failing = { on: true };
+      const definition = fanOut('continue', failing, seen);
+      const flowId = await new FlowEngine({ store }).startFlow(definition);
+      const runWorkers = async (until: WorkerOutcome['kind']) => {
+        const stop = new AbortController();
+        const workers = [0, 1].map(
+          (i) =>
+            new FlowWorker({
+              store,
+              resolve: () => Promise.resolve({ definition }),
+              owner: `w${i}`,
+              pollMs: 20,
+              onOutcome: (outcome) => {
+                if (outcome.kind === until) stop.abort();
+              },
+            }),
+        );
+        await Promise.all(workers.map((w) => w.run({ signal: stop.signal })));
+      };
+      await runWorkers('failed');
+      const failed = await new FlowEngine({ store }).open(flowId, definition);
+      expect(failed.flow.status).toBe('failed');
+      expect(failed.flow.steps.map((s) => [s.stepId, s.status, s.attempts])).toEqual([
+        ['root', 'FinishedOk', 1],
+        ['bad', 'Failed', 1],
+        ['afterBad', 'Pending', 0],
+        ['good', 'FinishedOk', 1],
+        ['afterGood', 'FinishedOk', 1],
+        ['join', 'Pending', 0],
+      ]);
+      expect(await statusOf(flowId)).toBe('failed');
+      failing.on = false;
+      await new FlowEngine({ store }).scheduleRetry(flowId, 'bad', { maxRetries: 1 });
+      await runWorkers('completed');
+      const done = await new FlowEngine({ store }).open(flowId, definition);
+      expect(done.flow.status).toBe('completed');
+      expect(done.flow.steps.map((s) => s.attempts)).toEqual([1, 2, 1, 1, 1, 1]);
+      expect(await statusOf(flowId)).toBe('completed');
     });
 
     it('continue: a flow written as a list fails at its first failure, as with stop', async () => {
