@@ -463,7 +463,7 @@ export function withFlowOutcomes(flow: FlowInstance, events: readonly FlowEventB
 function withoutMark(body: FlowEventBody): FlowEventBody {
   if (!('flowFailed' in body)) return body;
   const { flowFailed: _mark, ...rest } = body;
-  return rest as FlowEventBody;
+  return rest;
 }
 
 export function startedEvent(flow: FlowInstance, index: number): StepStarted {

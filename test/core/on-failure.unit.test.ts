@@ -137,7 +137,7 @@ describe('onFailure: continue: the queue rules and the reducer agree', () => {
   it('after every event of random histories, the queue status the log gives is the one the reducer keeps', () => {
     const rng = new Rng(20261205);
     for (let n = 0; n < 300; n++) {
-      const events: FlowEvent[] = continueFlowEvents(rng, 'going').map((e, i) => ({ ...e, flowId: 'f', version: i + 1, seq: i + 1, schemaVersion: 1 }) as FlowEvent);
+      const events: FlowEvent[] = continueFlowEvents(rng, 'going').map((e, i) => ({ ...e, flowId: 'f', version: i + 1, seq: i + 1, schemaVersion: 1 }));
       // A cancel's rules are every flow's (and the generator's outcomes after one are not all a reducer's).
       if (events.some((e) => e.type === 'FlowCancelled')) continue;
       const shape = shapeFromEvents(events);
