@@ -1,10 +1,12 @@
 -- A flow whose onFailure is continue goes on after a step failed for good: its steps that do not need
 -- the failed one still start, and it fails only once nothing else can run. The queue's rules read the
--- log, not the definition, so such a flow's outcomes say how they leave it (`flowFailed`, set on no
--- other flow's events): a StepFailed marked false leaves the flow due, as a StepFinished does (its
--- other steps go on); a StepFinished or StepSkipped marked true, the end of the last step that could
--- run while a step is Failed, fails it. Every other event keeps the status it had (0011). The memory
--- store applies the same rule (queueStatusAfter in src/core/queue-status.ts).
+-- log, not the definition, so outcomes say how they leave their flow where their type does not
+-- (`flowFailed`): a StepFailed marked false (such a flow, its other steps going on) leaves the flow due,
+-- as a StepFinished does; a StepFinished or StepSkipped marked true fails it: the end of the last step
+-- that could run while a step is Failed, or in any graph a branch in flight that finished after a
+-- failure (which 0011 made due again, a failed flow a worker would claim for nothing). Every other
+-- event keeps the status it had (0011). The memory store applies the same rule (queueStatusAfter in
+-- src/core/queue-status.ts).
 CREATE OR REPLACE FUNCTION chemflow_queue_status(event_type TEXT, payload JSONB, ts TIMESTAMPTZ, was_cancelled BOOLEAN)
 RETURNS TEXT LANGUAGE sql STABLE AS $$
   SELECT CASE

@@ -437,20 +437,22 @@ export function initializedEvent(definition: FlowDefinition, metadata: JsonObjec
 }
 
 /**
- * `events`, decided on `flow`, as they are appended: in a flow whose `onFailure` is `continue`, each
- * step's outcome says whether it leaves the flow failed (`flowFailed`), since the queue's status
- * follows the log without the definition: a StepFailed after which other steps still run or may start
- * is marked `false` (the flow goes on), and the StepFinished or StepSkipped that ends the last step
- * that could run while a step is Failed is marked `true`. A shard's StepFinished is never marked: it
- * does not change what can run. Other flows' events are returned as they are.
+ * `events`, decided on `flow`, as they are appended, each step's outcome saying whether it leaves the
+ * flow failed (`flowFailed`) when its last event alone would not say it, since the queue's status
+ * follows the log without the definition: the StepFinished or StepSkipped after which the flow is
+ * failed (the last step that could run ended while a step is Failed, in a flow whose `onFailure` is
+ * `continue`; a branch in flight ended after a failure, in any other graph) is marked `true`, and in a
+ * flow whose `onFailure` is `continue` a StepFailed after which a step still runs or may start is
+ * marked `false` (the flow goes on). A shard's StepFinished is never marked: it does not change what
+ * can run, and the queue keeps a failed flow failed after it.
  */
 export function withFlowOutcomes(flow: FlowInstance, events: readonly FlowEventBody[]): FlowEventBody[] {
   let state = flow;
   return events.map((body) => {
-    const unmarked = state.onFailure === 'continue' ? withoutMark(body) : body;
+    const unmarked = withoutMark(body);
     const after = lookAhead(state, [unmarked]);
     let marked = unmarked;
-    if (state.onFailure === 'continue' && after.status !== 'cancelled') {
+    if (after.status !== 'cancelled') {
       if (unmarked.type === 'StepFailed' && after.status !== 'failed') marked = { ...unmarked, flowFailed: false };
       const ends = (unmarked.type === 'StepFinished' && unmarked.shard === undefined) || unmarked.type === 'StepSkipped';
       if (ends && after.status === 'failed') marked = { ...unmarked, flowFailed: true };

@@ -34,9 +34,11 @@ export interface FlowInitialized {
 }
 
 /**
- * Whether the flow is failed once this outcome is recorded, set only on a flow whose `onFailure` is
- * `continue` (the queue reads it: its rules see the log, not the definition). Absent, a StepFailed
- * with no retry fails its flow and any other outcome leaves it open, as in every other flow.
+ * Whether the flow is failed once this outcome is recorded, where the event's type alone does not say
+ * it (the queue reads it: its rules see the log, not the definition; `withFlowOutcomes`): `false` on
+ * the StepFailed of a flow whose `onFailure` is `continue` while its other steps go on, `true` on the
+ * StepFinished or StepSkipped after which a flow is failed (a branch that ended after a failure).
+ * Absent, a StepFailed fails its flow and any other outcome leaves it open. Outside every hash.
  */
 export interface FlowOutcomeMark {
   flowFailed?: boolean;

@@ -31,8 +31,9 @@ export const QUEUE_STATUSES: readonly QueueStatus[] = [...OPEN_STATUSES, ...ENDE
  */
 export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueStatus {
   if (wasCancelled) return 'cancelled';
-  // An outcome of a flow that goes on after a failure (onFailure: continue) says whether it leaves the
-  // flow failed: the last step that could run ended while a step is Failed, or a step failed while
+  // An outcome says whether it leaves the flow failed where its type does not (`withFlowOutcomes`): a
+  // step ended after which nothing can run while a step is Failed (a branch in flight after a failure;
+  // the last branch of a flow whose onFailure is continue), or, in such a flow, a step failed while
   // others still run or may start, which leaves the flow due as a StepFinished does (migration 0015).
   if ('flowFailed' in last && last.flowFailed === true) return 'failed';
   if (last.type === 'StepFailed' && last.flowFailed === false) return 'pending';

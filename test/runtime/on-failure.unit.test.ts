@@ -73,6 +73,21 @@ for (const factory of engineStores)
       expect(await statusOf(flow.id)).toBe('failed');
     });
 
+    it('stop: a branch in flight when another fails for good finishes, and the queue keeps the flow failed', async () => {
+      const seen = { statuses: [] as string[], store };
+      const definition = fanOut('stop', { on: true }, seen);
+      const engine = new FlowEngine({ store, concurrency: 4 });
+      const flow = await engine.runToEnd(await engine.startFlow(definition), definition);
+      expect(flow.status).toBe('failed');
+      expect(flow.steps.map((s) => s.status)).toEqual(['FinishedOk', 'Failed', 'Pending', 'FinishedOk', 'Pending', 'Pending']);
+      const events = await store.list(flow.id);
+      // The branch's outcome came after the failure: it says the flow stays failed.
+      expect(events.filter((e) => 'flowFailed' in e).map((e) => [e.type, 'stepId' in e ? e.stepId : ''])).toEqual([['StepFinished', 'good']]);
+      expect(await statusOf(flow.id)).toBe('failed');
+      await store.rebuildQueue(flow.id);
+      expect(await statusOf(flow.id)).toBe('failed');
+    });
+
     it('continue: the independent branch runs to its end, the flow then fails; a retry of the failed step completes it as a fault-free run', async () => {
       const seen = { statuses: [] as string[], store };
       const failing = { on: true };
