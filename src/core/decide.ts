@@ -447,19 +447,23 @@ export function initializedEvent(definition: FlowDefinition, metadata: JsonObjec
  * can run, and the queue keeps a failed flow failed after it.
  */
 export function withFlowOutcomes(flow: FlowInstance, events: readonly FlowEventBody[]): FlowEventBody[] {
+  return markedOutcomes(flow, events).events;
+}
+
+/** `withFlowOutcomes`, and the state after the marked events (looked ahead once). */
+export function markedOutcomes(flow: FlowInstance, events: readonly FlowEventBody[]): { events: FlowEventBody[]; after: FlowInstance } {
   let state = flow;
-  return events.map((body) => {
+  const marked = events.map((body) => {
     const unmarked = withoutMark(body);
+    // The mark changes no state: the state after the unmarked event is the one after the marked one.
     const after = lookAhead(state, [unmarked]);
-    let marked = unmarked;
-    if (after.status !== 'cancelled') {
-      if (unmarked.type === 'StepFailed' && after.status !== 'failed') marked = { ...unmarked, flowFailed: false };
-      const ends = (unmarked.type === 'StepFinished' && unmarked.shard === undefined) || unmarked.type === 'StepSkipped';
-      if (ends && after.status === 'failed') marked = { ...unmarked, flowFailed: true };
-    }
     state = after;
-    return marked;
+    if (after.status === 'cancelled') return unmarked;
+    if (unmarked.type === 'StepFailed' && after.status !== 'failed') return { ...unmarked, flowFailed: false };
+    const ends = (unmarked.type === 'StepFinished' && unmarked.shard === undefined) || unmarked.type === 'StepSkipped';
+    return ends && after.status === 'failed' ? { ...unmarked, flowFailed: true } : unmarked;
   });
+  return { events: marked, after: state };
 }
 
 function withoutMark(body: FlowEventBody): FlowEventBody {

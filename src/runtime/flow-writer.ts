@@ -1,5 +1,5 @@
 import type { StoredArtifact } from '../core/artifact.js';
-import { lookAhead, withFlowOutcomes } from '../core/decide.js';
+import { markedOutcomes } from '../core/decide.js';
 import { ConcurrencyError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody } from '../core/events.js';
 import { failedStep, type FlowInstance } from '../core/flow-state.js';
@@ -108,10 +108,10 @@ export class FlowWriter {
         }
         try {
           const update = p.decide(state, conflict);
-          // Each outcome of a flow that goes on after a failure says whether it leaves the flow failed.
-          const decidedEvents = withFlowOutcomes(state, update.events);
-          state = lookAhead(state, decidedEvents);
-          events.push(...decidedEvents);
+          // Each outcome says whether it leaves the flow failed where its type does not (the queue reads it).
+          const marked = markedOutcomes(state, update.events);
+          state = marked.after;
+          events.push(...marked.events);
           artifacts.push(...(update.artifacts ?? []));
           cacheEntry = update.cacheEntry ?? cacheEntry;
           lease = update.lease ?? lease;
