@@ -3,7 +3,7 @@ import type { FlowShape } from '../core/definition.js';
 import { FlowNotFoundError } from '../core/errors.js';
 import { needIds } from '../core/flow-steps.js';
 import type { CachedFrom, FlowEvent } from '../core/events.js';
-import type { FlowInstance, FlowStatus, StepSlot, StepStatus } from '../core/flow-state.js';
+import { blockedBy, type FlowInstance, type FlowStatus, type StepSlot, type StepStatus } from '../core/flow-state.js';
 import { replay, shapeFromEvents } from '../core/reducer.js';
 import type { ErrorCounts } from '../core/step-execution-error.js';
 import type { FlowStore } from '../stores/flow-store.js';
@@ -31,6 +31,11 @@ export interface StepReport {
   cachedFrom: CachedFrom | null;
   /** How far the shards of a mapped step's current attempt got; null for a step that runs whole. */
   shards: ShardCounts | null;
+  /**
+   * Set on a Pending step that needs a Failed step, directly or indirectly: their ids. It cannot start
+   * until each is retried (`chemflow retry`); absent on every other step.
+   */
+  blockedBy?: string[];
 }
 
 /** `status --json` `steps[].shards`: counts over the shards of a sharded step (docs/map.md). */
@@ -68,9 +73,16 @@ export function flowReport(flow: FlowInstance, errors: ErrorCounts): FlowReport 
       cached: s.cachedFrom !== null,
       cachedFrom: s.cachedFrom === null ? null : { ...s.cachedFrom },
       shards: shardCounts(s),
+      ...blockedField(flow, i),
     })),
     errors: { total: errors.total, byClass: { ...errors.byClass } },
   };
+}
+
+function blockedField(flow: FlowInstance, index: number): { blockedBy?: string[] } {
+  if (flow.steps[index]?.status !== 'Pending') return {};
+  const blocking = blockedBy(flow, index);
+  return blocking.length === 0 ? {} : { blockedBy: blocking.map((i) => flow.steps[i]?.stepId ?? String(i)) };
 }
 
 /** A stored flow read without its step code: events, the shape they record, and the replayed state. */

@@ -432,7 +432,44 @@ export function initializedEvent(definition: FlowDefinition, metadata: JsonObjec
     metadata,
     policies: [...policies],
     ...(isChain(definition.graph.needs) ? {} : { needs: definition.graph.needs.map((list) => [...list]) }),
+    ...(definition.onFailure === 'continue' ? { onFailure: 'continue' as const } : {}),
   };
+}
+
+/**
+ * `events`, decided on `flow`, as they are appended, each step's outcome saying whether it leaves the
+ * flow failed (`flowFailed`) when its last event alone would not say it, since the queue's status
+ * follows the log without the definition: the StepFinished or StepSkipped after which the flow is
+ * failed (the last step that could run ended while a step is Failed, in a flow whose `onFailure` is
+ * `continue`; a branch in flight ended after a failure, in any other graph) is marked `true`, and in a
+ * flow whose `onFailure` is `continue` a StepFailed after which a step still runs or may start is
+ * marked `false` (the flow goes on). A shard's StepFinished is never marked: it does not change what
+ * can run, and the queue keeps a failed flow failed after it.
+ */
+export function withFlowOutcomes(flow: FlowInstance, events: readonly FlowEventBody[]): FlowEventBody[] {
+  return markedOutcomes(flow, events).events;
+}
+
+/** `withFlowOutcomes`, and the state after the marked events (looked ahead once). */
+export function markedOutcomes(flow: FlowInstance, events: readonly FlowEventBody[]): { events: FlowEventBody[]; after: FlowInstance } {
+  let state = flow;
+  const marked = events.map((body) => {
+    const unmarked = withoutMark(body);
+    // The mark changes no state: the state after the unmarked event is the one after the marked one.
+    const after = lookAhead(state, [unmarked]);
+    state = after;
+    if (after.status === 'cancelled') return unmarked;
+    if (unmarked.type === 'StepFailed' && after.status !== 'failed') return { ...unmarked, flowFailed: false };
+    const ends = (unmarked.type === 'StepFinished' && unmarked.shard === undefined) || unmarked.type === 'StepSkipped';
+    return ends && after.status === 'failed' ? { ...unmarked, flowFailed: true } : unmarked;
+  });
+  return { events: marked, after: state };
+}
+
+function withoutMark(body: FlowEventBody): FlowEventBody {
+  if (!('flowFailed' in body)) return body;
+  const { flowFailed: _mark, ...rest } = body;
+  return rest;
 }
 
 export function startedEvent(flow: FlowInstance, index: number): StepStarted {

@@ -232,12 +232,31 @@ export interface FlowDefinition {
   readonly definitionHash: string;
   /** The steps as a graph: what each needs, in what order they may run. */
   readonly graph: FlowGraph;
+  /**
+   * What a step failed for good does to the rest of the flow: `stop` (no new step starts) or
+   * `continue` (only the steps that depend on it never start; docs/graphs.md). Part of the definition
+   * hash only when `continue`, so a flow without the option hashes as it always did.
+   */
+  readonly onFailure: OnFailure;
+}
+
+/** What a step failed for good does to the rest of its flow. */
+export type OnFailure = 'stop' | 'continue';
+export const ON_FAILURE: readonly OnFailure[] = ['stop', 'continue'];
+
+/** Settings of a whole flow. */
+export interface FlowOptions {
+  /** Default `stop`. */
+  readonly onFailure?: OnFailure;
 }
 
 const STEP_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Builds an immutable flow definition, rejecting duplicate ids and a first step that is not a source. */
-export function defineFlow(name: string, steps: readonly StepDefinition[]): FlowDefinition {
+export function defineFlow(name: string, steps: readonly StepDefinition[], options: FlowOptions = {}): FlowDefinition {
+  const onFailure = options.onFailure ?? 'stop';
+  if (!ON_FAILURE.includes(onFailure))
+    throw new InvalidDefinitionError(`Flow "${name}" has an invalid onFailure ${JSON.stringify(onFailure)}: use ${ON_FAILURE.join(' or ')}`);
   const nameProblem = unstorableReason(name);
   if (nameProblem !== undefined)
     throw new InvalidDefinitionError(`Flow name ${JSON.stringify(name)} cannot be stored: it ${nameProblem}`);
@@ -269,8 +288,9 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
   return Object.freeze({
     name,
     steps: Object.freeze([...steps]),
-    definitionHash: definitionHashOf(steps),
+    definitionHash: definitionHashOf(steps, onFailure),
     graph: flowGraph(steps),
+    onFailure,
   });
 }
 
@@ -279,18 +299,18 @@ export function defineFlow(name: string, steps: readonly StepDefinition[]): Flow
  * needs other than the step before it (a source: none), named inputs, a condition. A flow written as a
  * list hashes exactly as it did before flows had links, and so does one that spells out those defaults.
  */
-function definitionHashOf(steps: readonly StepDefinition[]): string {
+function definitionHashOf(steps: readonly StepDefinition[], onFailure: OnFailure): string {
   const needs = steps.map((_, index) => declaredNeeds(steps, index));
   const chained = steps.map((_, index) => listNeeds(steps, index));
-  return hashCanonical(
-    steps.map((s, index) => ({
+  const stepsPart = steps.map((s, index) => ({
       id: s.id,
       version: s.version ?? null,
       ...(s.inputs === undefined && canonicalJson(needs[index]) === canonicalJson(chained[index]) ? {} : { needs: [...(needs[index] ?? [])] }),
       ...(s.inputs === undefined ? {} : { inputs: Object.fromEntries(Object.entries(s.inputs).map(([name, ref]) => [name, { step: ref.step, output: ref.output }])) }),
       ...(s.when === undefined ? {} : { when: conditionForHash(s.when) }),
-    })),
-  );
+    }));
+  // `stop` is every flow's rule unless it says otherwise: only `continue` enters the hash.
+  return hashCanonical(onFailure === 'continue' ? { steps: stepsPart, onFailure } : stepsPart);
 }
 
 /**

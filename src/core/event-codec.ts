@@ -8,6 +8,8 @@ const index = z.number().int().nonnegative();
 const positive = z.number().int().positive();
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'a 64-digit hex hash');
 // Optional everywhere: logs written before sharded map steps have no such field.
+// Set only on the outcomes of a flow whose onFailure is continue.
+const flowFailed = z.boolean().optional();
 const shard = z
   .object({ index, count: positive })
   .refine((s) => s.index < s.count, 'a shard index below its count')
@@ -41,6 +43,7 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     metadata: z.record(z.string(), json),
     policies: z.array(stepPolicy).optional(),
     needs: z.array(z.array(index)).optional(),
+    onFailure: z.literal('continue').optional(),
   }) as z.ZodType<Omit<Extract<FlowEventBody, { type: 'FlowInitialized' }>, 'type'>>,
   StepStarted: z.object({ stepIndex: index, stepId: z.string(), attempt: positive, shardCount: positive.optional(), shard }),
   StepSignal: z.object({
@@ -60,6 +63,7 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     // Optional: logs written before the step cache have no such field.
     cachedFrom: z.object({ flowId: z.string(), stepId: z.string() }).nullable().optional(),
     shard,
+    flowFailed,
   }),
   StepFailed: z.object({
     stepIndex: index,
@@ -72,6 +76,7 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     retryCount: index,
     maxRetries: index,
     shard,
+    flowFailed,
   }) as z.ZodType<Omit<Extract<FlowEventBody, { type: 'StepFailed' }>, 'type'>>,
   RetryScheduled: z.object({
     stepIndex: index,
@@ -82,7 +87,7 @@ const bodySchemas: { [T in FlowEventType]: z.ZodType<Omit<Extract<FlowEventBody,
     notBefore: z.string(),
     shard,
   }),
-  StepSkipped: z.object({ stepIndex: index, stepId: z.string(), reason: z.enum(['condition', 'needs-skipped']), fingerprint: hash }),
+  StepSkipped: z.object({ stepIndex: index, stepId: z.string(), reason: z.enum(['condition', 'needs-skipped']), fingerprint: hash, flowFailed }),
   FlowCompleted: z.object({ flowFingerprint: hash }),
   FlowCancelled: z.object({ reason: z.string().nullable() }),
 };

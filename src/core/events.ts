@@ -25,6 +25,23 @@ export interface FlowInitialized {
    * step needs the one before it (a flow written as a list, and every log written before graphs).
    */
   needs?: number[][];
+  /**
+   * `continue`: a step failed for good stops only the steps that depend on it, and the flow fails once
+   * nothing else can run (docs/graphs.md). Absent: `stop`, the rule of every flow that does not say
+   * otherwise and of every log written before the option.
+   */
+  onFailure?: 'continue';
+}
+
+/**
+ * Whether the flow is failed once this outcome is recorded, where the event's type alone does not say
+ * it (the queue reads it: its rules see the log, not the definition; `withFlowOutcomes`): `false` on
+ * the StepFailed of a flow whose `onFailure` is `continue` while its other steps go on, `true` on the
+ * StepFinished or StepSkipped after which a flow is failed (a branch that ended after a failure).
+ * Absent, a StepFailed fails its flow and any other outcome leaves it open. Outside every hash.
+ */
+export interface FlowOutcomeMark {
+  flowFailed?: boolean;
 }
 
 export interface StepStarted {
@@ -54,7 +71,7 @@ export interface StepSignal {
   shard?: ShardPosition;
 }
 
-export interface StepFinished {
+export interface StepFinished extends FlowOutcomeMark {
   type: 'StepFinished';
   stepIndex: number;
   stepId: string;
@@ -77,7 +94,7 @@ export interface CachedFrom {
   stepId: string;
 }
 
-export interface StepFailed {
+export interface StepFailed extends FlowOutcomeMark {
   type: 'StepFailed';
   stepIndex: number;
   stepId: string;
@@ -113,7 +130,7 @@ export interface RetryScheduled {
  * A step that will not run: its condition (`when`) was false, or every step it needs was skipped. It
  * has no outputs; its `fingerprint` stands for it in the flow fingerprint.
  */
-export interface StepSkipped {
+export interface StepSkipped extends FlowOutcomeMark {
   type: 'StepSkipped';
   stepIndex: number;
   stepId: string;

@@ -2,6 +2,8 @@ import type { JsonObject } from './canonical-json.js';
 import type { ErrorClass } from './error-class.js';
 import type { StepPolicyRecord } from './step-policy.js';
 import type { CachedFrom } from './events.js';
+import type { OnFailure } from './definition.js';
+import { upstreamIndexes } from './step-graph.js';
 
 /**
  * A step's status, and a shard's (a shard is a step's attempt cut in parts, with the same life; it is
@@ -15,6 +17,8 @@ export type StepStatus = 'Pending' | 'Running' | 'FinishedOk' | 'Failed' | 'Skip
  * - `running`: an attempt started, and no step is `Failed` (a flow interrupted, or with a retry
  *   scheduled, is running);
  * - `failed`: a step is `Failed` and no retry of it is scheduled (a retry makes the flow open again);
+ *   in a flow whose `onFailure` is `continue`, only once nothing else can run: no step is Running and
+ *   every Pending step needs a Failed one, directly or indirectly (`blockedBy`);
  * - `completed`: `FlowCompleted` was recorded (final: nothing follows it);
  * - `cancelled`: `FlowCancelled` was recorded (final: no step starts again; the outcome of the attempt
  *   in flight may still be recorded, and a step may then be `Failed`).
@@ -97,6 +101,8 @@ export interface FlowInstance {
   order: readonly number[];
   status: FlowStatus;
   flowFingerprint: string | null;
+  /** What a step failed for good does to the rest of the flow (recorded in its FlowInitialized; `stop` when absent). */
+  onFailure: OnFailure;
   /** The step policies recorded when the flow started; null for a log written before they were recorded. */
   policies: readonly StepPolicyRecord[] | null;
   /** Version of the last applied event; the `expectedVersion` of the next append. */
@@ -113,12 +119,35 @@ export function needsDone(flow: Pick<FlowInstance, 'needs' | 'steps'>, index: nu
   return (flow.needs[index] ?? []).every((i) => flow.steps[i]?.status === 'FinishedOk' || flow.steps[i]?.status === 'Skipped');
 }
 
-/** The status of a flow neither completed nor cancelled, from its steps' statuses. */
-export function openFlowStatus(steps: readonly StepSlot[]): 'pending' | 'running' | 'failed' {
+/**
+ * The status of a flow neither completed nor cancelled, from its steps' statuses: failed when a step
+ * is Failed, except in a flow whose `onFailure` is `continue` while a step still runs or may start
+ * (`canStillRun`).
+ */
+export function openFlowStatus(flow: Pick<FlowInstance, 'needs' | 'steps' | 'onFailure'>): 'pending' | 'running' | 'failed' {
   let started = false;
-  for (const step of steps) {
-    if (step.status === 'Failed') return 'failed';
+  let failed = false;
+  for (const step of flow.steps) {
+    if (step.status === 'Failed') failed = true;
     if (step.status !== 'Pending' || step.attempts > 0) started = true;
   }
+  if (failed && (flow.onFailure !== 'continue' || !canStillRun(flow))) return 'failed';
   return started ? 'running' : 'pending';
+}
+
+/**
+ * Whether a step of the flow runs or may still start: one Running (a mapped step until its shards are
+ * merged), or one Pending that needs no Failed step, directly or indirectly. A Failed step's own shards
+ * still in flight do not count: they only record their outcome.
+ */
+export function canStillRun(flow: Pick<FlowInstance, 'needs' | 'steps'>): boolean {
+  return flow.steps.some((step, index) => step.status === 'Running' || (step.status === 'Pending' && blockedBy(flow, index).length === 0));
+}
+
+/**
+ * The Failed steps step `index` needs, directly or indirectly, in definition order: while there is
+ * one, the step cannot start (a `chemflow retry` of each puts it back on its way).
+ */
+export function blockedBy(flow: Pick<FlowInstance, 'needs' | 'steps'>, index: number): number[] {
+  return [...upstreamIndexes(flow.needs, index)].filter((i) => flow.steps[i]?.status === 'Failed').sort((a, b) => a - b);
 }

@@ -26,11 +26,17 @@ export const QUEUE_STATUSES: readonly QueueStatus[] = [...OPEN_STATUSES, ...ENDE
  * event alone (a retry is always appended with its failure, a last step's StepFinished with
  * FlowCompleted), plus whether the flow was ever cancelled, which is final. Every store's appends use
  * it (`batchProjection`); the SQL rebuild applies the same rule as `chemflow_queue_status` (its current
- * definition: migrations/0007_flow_shards); test/stores/queue-rules.int.test.ts checks that they agree.
+ * definition: migrations/0014_on_failure); test/stores/queue-rules.int.test.ts checks that they agree.
  * One exception, kept by the append's merge and the rebuild: `mergedQueueStatus`, `rebuiltQueueStatus`.
  */
 export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueStatus {
   if (wasCancelled) return 'cancelled';
+  // An outcome says whether it leaves the flow failed where its type does not (`withFlowOutcomes`): a
+  // step ended after which nothing can run while a step is Failed (a branch in flight after a failure;
+  // the last branch of a flow whose onFailure is continue), or, in such a flow, a step failed while
+  // others still run or may start, which leaves the flow due as a StepFinished does (migration 0014).
+  if ('flowFailed' in last && last.flowFailed === true) return 'failed';
+  if (last.type === 'StepFailed' && last.flowFailed === false) return 'pending';
   // A shard's event leaves its flow running (the step runs until its shards are merged); only a
   // shard's failure with no retry after it fails the flow, as a step's does (migration 0007).
   if ('shard' in last && last.shard !== undefined)
@@ -76,8 +82,9 @@ function keepsFailed(next: QueueStatus, event: FlowEvent): boolean {
 /**
  * The status the appends of `log` left on its flow's row, from the log alone (the queue's rebuild): the
  * status after its last event, except that after outcomes that keep a failed flow failed (a sibling
- * shard's, recorded after a shard failed for good) the flow is failed if the latest other event is a
- * StepFailed. `chemflow_rebuild_flow_queue` applies the same rule (migrations/0008_queue_rebuild_shards).
+ * shard's, recorded after a shard failed for good) the flow is failed if the latest other event left
+ * it failed (a StepFailed, or an outcome marked `flowFailed`). `chemflow_rebuild_flow_queue` applies
+ * the same rule (migrations/0014_on_failure).
  */
 export function rebuiltQueueStatus(log: readonly FlowEvent[], wasCancelled: boolean): QueueStatus | undefined {
   const last = log[log.length - 1];
@@ -89,7 +96,8 @@ function statusLookingBack(log: readonly FlowEvent[], last: FlowEvent, wasCancel
   if (!keepsFailed(status, last)) return status;
   for (let i = log.length - 2; i >= 0; i--) {
     const event = log[i] as FlowEvent;
-    if (!keepsFailed(queueStatusAfter(event, false), event)) return event.type === 'StepFailed' ? 'failed' : status;
+    const before = queueStatusAfter(event, false);
+    if (!keepsFailed(before, event)) return before === 'failed' ? 'failed' : status;
   }
   return status;
 }

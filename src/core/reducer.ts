@@ -30,6 +30,7 @@ export function initialFlowState(flowId: string, definition: FlowShape): FlowIns
     order: definition.steps.map((_, i) => i),
     status: 'pending',
     flowFingerprint: null,
+    onFailure: 'stop',
     policies: null,
     version: 0,
   };
@@ -81,6 +82,7 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
       corrupt(`${event.policies.length} step policies for ${event.stepCount} steps`);
     state.name = event.flowName;
     state.policies = event.policies ?? null;
+    state.onFailure = event.onFailure ?? 'stop';
     if (event.needs !== undefined) {
       if (event.needs.length !== event.stepCount) corrupt(`needs for ${event.needs.length} steps of ${event.stepCount}`);
       const order = topologicalOrder(event.needs);
@@ -105,7 +107,7 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
 
   const next = applyStep(state, event, corrupt);
   // A cancelled flow stays cancelled; any other's status follows its steps'.
-  if (next.status !== 'cancelled') next.status = openFlowStatus(next.steps);
+  if (next.status !== 'cancelled') next.status = openFlowStatus(next);
   return next;
 }
 

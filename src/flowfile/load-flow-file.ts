@@ -81,7 +81,7 @@ export async function loadFlowFile(path: string, options: LoadFlowFileOptions = 
   if (issues.items.length > 0) throw new FlowFileError(shownAs, issues.items);
 
   try {
-    return { file, baseDir, definition: defineFlow(input.name, steps), retryPolicy };
+    return { file, baseDir, definition: defineFlow(input.name, steps, input.onFailure === undefined ? {} : { onFailure: input.onFailure }), retryPolicy };
   } catch (error) {
     if (!isChemflowError(error)) throw error;
     issues.add('invalid_definition', ['steps'], error.message);

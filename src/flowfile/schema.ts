@@ -120,6 +120,8 @@ export const flowFileSchema = z.strictObject({
   retry: retrySchema.optional(),
   /** The default `cache` of every step; default false. */
   cache: z.boolean().optional(),
+  /** What a step failed for good does to the rest of the flow: `stop` (default) or `continue` (docs/graphs.md). */
+  onFailure: z.enum(['stop', 'continue']).optional(),
   steps: z.array(stepSchema).min(1),
 });
 
@@ -128,7 +130,7 @@ export type StepInput = z.infer<typeof stepSchema>;
 
 /** The keys each kind of mapping accepts, for "unknown key" messages. */
 export const KNOWN_KEYS = {
-  flow: ['name', 'retry', 'cache', 'steps'],
+  flow: ['name', 'retry', 'cache', 'onFailure', 'steps'],
   step: ['id', 'uses', 'command', 'needs', 'inputs', 'when', 'outputs', 'exitCodes', 'script', 'env', 'params', 'retry', 'timeoutMs', 'map', 'resources', 'cache'],
   when: ['step', 'path', 'op', 'value'],
   retry: ['maxRetries', 'backoff', 'retryOn'],

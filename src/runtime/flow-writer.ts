@@ -1,5 +1,5 @@
 import type { StoredArtifact } from '../core/artifact.js';
-import { lookAhead } from '../core/decide.js';
+import { markedOutcomes } from '../core/decide.js';
 import { ConcurrencyError } from '../core/errors.js';
 import type { FlowEvent, FlowEventBody } from '../core/events.js';
 import { failedStep, type FlowInstance } from '../core/flow-state.js';
@@ -102,14 +102,16 @@ export class FlowWriter {
       for (const [i, p] of pending.entries()) {
         // An update that fails the flow ends its append: the queue row's status is its last event's, so
         // the outcomes after it go in the next append (which leaves a failed flow failed).
-        if (failedStep(state) !== undefined && failedStep(this.flow) === undefined) {
+        if (failing(state) && !failing(this.flow)) {
           this.queue.unshift(...pending.slice(i));
           break;
         }
         try {
           const update = p.decide(state, conflict);
-          state = lookAhead(state, update.events);
-          events.push(...update.events);
+          // Each outcome says whether it leaves the flow failed where its type does not (the queue reads it).
+          const marked = markedOutcomes(state, update.events);
+          state = marked.after;
+          events.push(...marked.events);
           artifacts.push(...(update.artifacts ?? []));
           cacheEntry = update.cacheEntry ?? cacheEntry;
           lease = update.lease ?? lease;
@@ -150,4 +152,12 @@ export class FlowWriter {
       return false;
     }
   }
+}
+
+/**
+ * Whether an update left the flow failing: a step Failed (in a flow that goes on after a failure, only
+ * once the flow itself is failed: until then its other steps' outcomes may share the append).
+ */
+function failing(flow: FlowInstance): boolean {
+  return flow.onFailure === 'continue' ? flow.status === 'failed' : failedStep(flow) !== undefined;
 }

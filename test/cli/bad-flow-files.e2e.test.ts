@@ -39,6 +39,12 @@ const CASES: { name: string; file: string; text: string | Buffer; message: strin
     message: 'retry.yaml:5:26: steps[0].retry.maxRetries: expected a number >= 0, got -2',
   },
   {
+    name: 'bad onFailure',
+    file: 'on-failure.yaml',
+    text: 'name: x\nonFailure: skip\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n',
+    message: 'on-failure.yaml:2:12: onFailure: expected one of "stop", "continue", got "skip"',
+  },
+  {
     name: 'duplicate ids',
     file: 'dup.yaml',
     text: 'name: x\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n  - { id: seed, uses: ./steps/double.mjs }\n',

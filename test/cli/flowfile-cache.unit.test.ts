@@ -54,7 +54,7 @@ describe('cache in a flow file', () => {
     expect(error).toBeInstanceOf(FlowFileError);
     expect((error as FlowFileError).message).toMatch(/"cacheable" to be true or false/);
     const unknown = await load(`name: f\ncaching: true\nsteps:\n  - { id: a, uses: ./steps.mjs#seed }\n`).catch((e: unknown) => e);
-    expect((unknown as FlowFileError).message).toMatch(/expected only name, retry, cache, steps/);
+    expect((unknown as FlowFileError).message).toMatch(/expected only name, retry, cache, onFailure, steps/);
   });
 
   it('a module-path step`s key changes with its source file', async () => {

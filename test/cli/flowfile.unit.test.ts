@@ -122,6 +122,19 @@ steps:
     expect(error.message).toContain('flow.yaml:2:22: retry.maxRetries: expected a number >= 0, got -1');
   });
 
+  it('reads onFailure (stop or continue) and names the field when its value is neither', async () => {
+    const body = (value: string) => `name: demo\nonFailure: ${value}\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n`;
+    const error = await problemsOf(await flowFile('bad-on-failure.yaml', body('skip')));
+    expect(error.problem).toBe('schema');
+    expect(error.message).toBe('bad-on-failure.yaml:2:12: onFailure: expected one of "stop", "continue", got "skip"');
+    const plain = await loadFlowFile(await flowFile('plain.yaml', 'name: demo\nsteps:\n  - { id: seed, uses: ./steps/seed.mjs }\n'));
+    const stop = await loadFlowFile(await flowFile('stop.yaml', body('stop')));
+    const going = await loadFlowFile(await flowFile('continue.yaml', body('continue')));
+    expect([plain.definition.onFailure, stop.definition.onFailure, going.definition.onFailure]).toEqual(['stop', 'stop', 'continue']);
+    expect(stop.definition.definitionHash).toBe(plain.definition.definitionHash);
+    expect(going.definition.definitionHash).not.toBe(plain.definition.definitionHash);
+  });
+
   it('rejects a document that is not a mapping, and a flow without steps', async () => {
     expect((await problemsOf(await flowFile('a.yaml', '- 1\n'))).message).toBe('a.yaml:1:1: expected a mapping, got a list');
     expect((await problemsOf(await flowFile('b.yaml', 'name: x\nsteps: []\n'))).message).toBe(

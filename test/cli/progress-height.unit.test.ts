@@ -26,7 +26,7 @@ function slot(stepId: string, status: StepStatus): StepSlot {
 function flowAt(total: number, done: number): FlowInstance {
   const steps = Array.from({ length: total }, (_, i) => slot(`step-${i + 1}`, i < done ? 'FinishedOk' : i === done ? 'Running' : 'Pending'));
   return { id: 'f', name: 'tall', definitionHash: '0'.repeat(64), cursor: done, steps, status: 'running', needs: chainNeeds(total), order: steps.map((_, i) => i),
-    flowFingerprint: null,
+    flowFingerprint: null, onFailure: 'stop',
     policies: null, version: 1 + 2 * done };
 }
 

@@ -27,7 +27,7 @@ interface FlowJson {
   flowId: string;
   status: string;
   flowFingerprint: string | null;
-  steps: { stepId: string; status: string; fingerprint: string | null; attempts: number; retryCount: number; shards: unknown }[];
+  steps: { stepId: string; status: string; fingerprint: string | null; attempts: number; retryCount: number; shards: unknown; blockedBy?: string[] }[];
   errors: { total: number; byClass: Record<string, number> };
 }
 type ErrorJson = Record<string, unknown> & { stepId: string; attemptNumber: number; details: Record<string, unknown> };
@@ -168,6 +168,55 @@ describe('chemflow run, status, events, errors', { timeout: E2E_TIMEOUT_MS }, ()
     const version = await ws.cli('--version');
     expect(version.code).toBe(0);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+/** seed → gate (fails until open.marker exists) → afterGate, and beside them seed → double. */
+const GOING_FLOW = `name: going
+onFailure: continue
+retry: { maxRetries: 2, backoff: { kind: none } }
+steps:
+  - { id: seed, uses: ./steps/seed.mjs, params: { n: 7 } }
+  - { id: gate, uses: ./steps/gate.mjs, needs: [seed] }
+  - { id: afterGate, uses: ./steps/double.mjs, needs: [gate] }
+  - { id: double, uses: ./steps/double.mjs, needs: [seed] }
+`;
+
+describe('onFailure: continue: the independent branch finishes, the flow fails; retry and resume complete it', { timeout: E2E_TIMEOUT_MS }, () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    ws = await workspace();
+    await ws.write('going.yaml', GOING_FLOW);
+  });
+  afterAll(() => ws.remove());
+
+  it('runs, fails, shows what is blocked, then completes with the fingerprint of a clean run', async () => {
+    const result = await ws.cli('run', 'going.yaml', '--json');
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as FlowJson;
+    expect(report.status).toBe('failed');
+    const status = await ws.json<FlowJson>('status', report.flowId);
+    expect(status.steps.map((s) => [s.stepId, s.status, s.attempts, s.blockedBy])).toEqual([
+      ['seed', 'FinishedOk', 1, undefined],
+      ['gate', 'Failed', 1, undefined],
+      ['afterGate', 'Pending', 0, ['gate']],
+      ['double', 'FinishedOk', 1, undefined],
+    ]);
+    expect((await ws.cli('status', report.flowId)).stdout).toContain('Blocked: afterGate needs failed step(s) gate');
+    await writeFile(join(ws.dir, 'open.marker'), '');
+    expect((await ws.cli('retry', report.flowId, 'gate')).code).toBe(0);
+    const resumed = await ws.cli('resume', report.flowId, '--json');
+    expect(resumed.code).toBe(0);
+    const done = JSON.parse(resumed.stdout) as FlowJson;
+    expect(done.steps.map((s) => [s.stepId, s.status, s.attempts])).toEqual([
+      ['seed', 'FinishedOk', 1],
+      ['gate', 'FinishedOk', 2],
+      ['afterGate', 'FinishedOk', 1],
+      ['double', 'FinishedOk', 1],
+    ]);
+    const clean = await ws.cli('run', 'going.yaml', '--json');
+    expect(clean.code).toBe(0);
+    expect((JSON.parse(clean.stdout) as FlowJson).flowFingerprint).toBe(done.flowFingerprint);
   });
 });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defineFlow, defineStep, FlowEngine, MemoryFlowStore, type FlowDefinition, type StepModule } from '../../src/index.js';
+import { blockedBy, defineFlow, defineStep, FlowEngine, MemoryFlowStore, type FlowDefinition, type OnFailure, type StepModule } from '../../src/index.js';
 import type { Condition } from '../../src/core/condition.js';
 import type { ErrorClass } from '../../src/core/error-class.js';
 
@@ -31,7 +31,7 @@ const dag = fc.integer({ min: 1, max: 12 }).chain((n) =>
  * The flow of `nodes`: each step's output is a digest of its id and its inputs' values, so any input
  * read wrong shows in the hashes. With `faults`, each step fails its first attempts as its node says.
  */
-function flowOf(nodes: readonly Node[], faults: boolean): FlowDefinition {
+function flowOf(nodes: readonly Node[], faults: boolean, onFailure: OnFailure = 'stop'): FlowDefinition {
   const attempts = new Map<string, number>();
   return defineFlow(
     'random-dag',
@@ -56,6 +56,7 @@ function flowOf(nodes: readonly Node[], faults: boolean): FlowDefinition {
       const when: Condition | undefined = need === undefined || node.when === null ? undefined : { step: `s${need}`, output: null, path: '$.odd', op: '==', value: node.when.odd };
       return defineStep(id, module, {}, { needs: node.needs.map((k) => `s${k}`), ...(when === undefined ? {} : { when }) });
     }),
+    { onFailure },
   );
 }
 
@@ -76,7 +77,7 @@ function expectedValues(nodes: readonly Node[]): (number | null)[] {
 async function runToTheEnd(
   definition: FlowDefinition,
   concurrency = 1,
-): Promise<{ fingerprint: string | null; steps: [string, string, string | null, string[]][]; retries: number; values: (number | null)[] }> {
+): Promise<{ fingerprint: string | null; steps: [string, string, string | null, string[]][]; retries: number; values: (number | null)[]; attempts: number[] }> {
   const store = new MemoryFlowStore();
   const engine = new FlowEngine({ store, concurrency, retryPolicy: { maxRetries: 2, backoff: { kind: 'none' }, retryOn: ['Transient'] } });
   const flowId = await engine.startFlow(definition);
@@ -85,6 +86,9 @@ async function runToTheEnd(
   // A step failed for good (Permanent) is retried by hand, as an operator would: the one retry path.
   // Branches run at the same time may each fail for good before the flow stops: each is retried.
   while (flow.status === 'failed' && retries < 50) {
+    // A flow that goes on after a failure fails only once every step that needs no Failed step ended.
+    if (definition.onFailure === 'continue')
+      expect(flow.steps.flatMap((s, i) => (s.status === 'Running' || (s.status === 'Pending' && blockedBy(flow, i).length === 0) ? [s.stepId] : []))).toEqual([]);
     for (const failed of flow.steps.filter((s) => s.status === 'Failed')) {
       await engine.scheduleRetry(flowId, failed.stepId, { maxRetries: 99 });
       retries += 1;
@@ -94,22 +98,24 @@ async function runToTheEnd(
   const values = await Promise.all(
     flow.steps.map(async (s) => (s.status === 'Skipped' ? null : ((await store.getArtifacts(s.outputs))[0] as unknown as { payload: { value: number } }).payload.value)),
   );
-  return { fingerprint: flow.flowFingerprint, steps: flow.steps.map((s) => [s.stepId, s.status, s.fingerprint, s.outputs]), retries, values };
+  return { fingerprint: flow.flowFingerprint, steps: flow.steps.map((s) => [s.stepId, s.status, s.fingerprint, s.outputs]), retries, values, attempts: flow.steps.map((s) => s.attempts) };
 }
 
 describe('random graphs', () => {
-  it('end, whatever fails along the way, with the hashes of the run in which nothing failed', async () => {
+  it('end, whatever fails along the way and whatever their onFailure, with the hashes of the run in which nothing failed', async () => {
     await fc.assert(
-      fc.asyncProperty(dag, fc.integer({ min: 1, max: 4 }), async (nodes, concurrency) => {
-        const clean = await runToTheEnd(flowOf(nodes, false));
+      fc.asyncProperty(dag, fc.integer({ min: 1, max: 4 }), fc.constantFrom<OnFailure>('stop', 'continue'), async (nodes, concurrency, onFailure) => {
+        const clean = await runToTheEnd(flowOf(nodes, false, onFailure));
         expect(clean.fingerprint).toMatch(/^[0-9a-f]{64}$/);
         expect(clean.retries).toBe(0);
         expect(clean.values).toEqual(expectedValues(nodes));
         expect(clean.steps.map((step) => step[1])).toEqual(expectedValues(nodes).map((v) => (v === null ? 'Skipped' : 'FinishedOk')));
         // Faults, and any number of branches in flight: the same hashes.
-        const faulty = await runToTheEnd(flowOf(nodes, true), concurrency);
+        const faulty = await runToTheEnd(flowOf(nodes, true, onFailure), concurrency);
         expect(faulty.steps).toEqual(clean.steps);
         expect(faulty.fingerprint).toBe(clean.fingerprint);
+        // A step that finished never ran again: one attempt per failure, then the one that finished.
+        expect(faulty.attempts).toEqual(nodes.map((n, i) => (clean.steps[i]?.[1] === 'Skipped' ? 0 : n.failures.length + 1)));
         // Each Permanent failure is one manual retry; Transient ones retry themselves.
         const permanent = nodes.reduce((sum, n, i) => sum + (clean.steps[i]?.[1] === 'Skipped' ? 0 : n.failures.filter((f) => f === 'Permanent').length), 0);
         expect(faulty.retries).toBeLessThanOrEqual(permanent);

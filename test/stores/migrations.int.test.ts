@@ -126,6 +126,35 @@ describeWithPg('migrations on the PostgreSQL server', () => {
     expect(await row()).toEqual({ status: 'running', due: true });
   });
 
+  it('0014 reads the flowFailed mark of a flow that goes on after a failure, in the status and the rebuild, and its down restores the older rules', async () => {
+    await migrate(db, 'up');
+    const flowId = '00000000-0000-4000-8000-000000000015';
+    const shard = { index: 1, count: 2 };
+    const events: [string, Record<string, unknown>][] = [
+      ['FlowInitialized', { flowName: 'going', onFailure: 'continue' }],
+      ['StepStarted', { stepIndex: 1 }],
+      ['StepStarted', { stepIndex: 2, shardCount: 2 }],
+      ['StepStarted', { stepIndex: 2, shard }],
+      ['StepFailed', { stepIndex: 1, flowFailed: false }],
+      ['StepFinished', { stepIndex: 3, flowFailed: true }],
+      ['StepFinished', { stepIndex: 2, shard }],
+    ];
+    const row = async () => (await db.query<{ status: string }>(`SELECT status FROM flow_queue WHERE flow_id = $1`, [flowId]))[0]?.status;
+    const statuses: (string | undefined)[] = [];
+    for (const [i, [type, payload]] of events.entries()) {
+      await db.query(`INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload) VALUES ($1, $2, now(), $3, 1, $4::jsonb)`, [flowId, i + 1, type, JSON.stringify(payload)]);
+      if (i >= 4) {
+        await db.query('SELECT chemflow_rebuild_flow_queue($1::uuid)', [flowId]);
+        statuses.push(await row());
+      }
+    }
+    // The failure leaves the flow due; the end of its last branch fails it; a sibling shard's outcome after it keeps it failed.
+    expect(statuses).toEqual(['pending', 'failed', 'failed']);
+    await migrate(db, 'down', { to: ALL.filter((id) => id < '0014_on_failure').at(-1) as string });
+    await db.query('SELECT chemflow_rebuild_flow_queue($1::uuid)', [flowId]);
+    expect(await row()).toBe('running'); // the older look-back stops at a StepFinished, whatever its mark
+  });
+
   it('two pools migrating at once both succeed', async () => {
     const other = schema.executor();
     try {

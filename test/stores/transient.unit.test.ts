@@ -121,6 +121,7 @@ describe('migration files and locations', () => {
       '0011_step_skipped',
       '0012_errors_by_class',
       '0013_work_items',
+      '0014_on_failure',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE|ALTER TABLE/);

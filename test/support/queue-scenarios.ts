@@ -275,7 +275,67 @@ export function scenario(seed: number, flowCount: number): Scenario {
   const roundCount = Math.max(...flows.map((f) => f.batches.length));
   const rounds = Array.from({ length: roundCount }, () => ({ together: rng.chance(0.3), claim: rng.chance(0.4) }));
   sharded.flowId = rng.uuid();
+  // Flows that go on after a failure (onFailure: continue), from a generator of their own: the
+  // histories and rounds above stay the seed's.
+  const going = new Rng(seed ^ 0x0c0ffee);
+  for (let i = 0; i < Math.ceil(flowCount / 4); i++) flows.push(planOf(going, continueFlowEvents(going, `going-${i % 3}`)));
+  while (rounds.length < Math.max(...flows.map((f) => f.batches.length))) rounds.push({ together: going.chance(0.3), claim: going.chance(0.4) });
   return { flows, rounds };
+}
+
+/**
+ * A flow whose onFailure is continue, as the engine writes it: `load`, then `score` and `report` (both
+ * need only `load`) at once; `score` fails for good (whole, or one of its two shards) while `report`
+ * runs, so its StepFailed is marked `flowFailed: false`; `report` then finishes (marked `true`: the
+ * flow fails with it), fails for good, or fails and is retried. Then maybe `chemflow retry` of what
+ * failed and the flow completes; maybe a cancel anywhere; maybe cut anywhere.
+ */
+export function continueFlowEvents(rng: Rng, name: string): NewFlowEvent[] {
+  const events: Draft[] = [
+    {
+      type: 'FlowInitialized',
+      ts: '',
+      definitionHash: 'd'.repeat(64),
+      stepCount: STEP_IDS.length,
+      flowName: name,
+      stepIds: [...STEP_IDS],
+      metadata: {},
+      needs: [[], [0], [0]],
+      onFailure: 'continue',
+    },
+    started(0, 1),
+    finished(0, 1),
+  ];
+  const sharded = rng.chance(0.4);
+  const first = { index: 0, count: 2 };
+  const second = { index: 1, count: 2 };
+  if (sharded) events.push({ ...started(1, 1), shardCount: 2 }, { ...started(1, 1), shard: first }, { ...started(1, 1), shard: second });
+  else events.push(started(1, 1));
+  events.push(started(2, 1));
+  if (rng.chance(0.3)) events.push(signal(2, 1));
+  events.push({ ...failed(1, 1, 'Permanent'), ...(sharded ? { shard: first } : {}), flowFailed: false });
+  // The sibling shard of the failed one records its outcome before or after `report` ends.
+  const siblingFirst = sharded && rng.chance(0.5);
+  if (siblingFirst) events.push({ ...finished(1, 1), shard: second });
+  if (rng.chance(0.3)) events.push(signal(2, 1));
+  const reportEnd = rng.pick(['finished', 'failed', 'retried'] as const);
+  if (reportEnd === 'finished') events.push({ ...finished(2, 1), flowFailed: true });
+  // Nothing else can run when `report` fails: the StepFailed fails the flow, as in any flow (no mark).
+  else if (reportEnd === 'failed') events.push(failed(2, 1, 'Permanent'));
+  else events.push(failed(2, 1, 'Transient'), retry(rng, 2, 1), started(2, 2), { ...finished(2, 2), flowFailed: true });
+  if (sharded && !siblingFirst) events.push({ ...finished(1, 1), shard: second });
+  if (rng.chance(0.5)) {
+    // `chemflow retry score` (and `report`): the flow goes on and completes.
+    // `report` alone done again while `score` is Failed: the flow fails again with it.
+    if (reportEnd === 'failed') events.push(retry(rng, 2, 1), started(2, 2), { ...finished(2, 2), flowFailed: true });
+    events.push(sharded ? { ...retry(rng, 1, 1), shard: first } : retry(rng, 1, 1));
+    if (sharded) events.push({ ...started(1, 2), shard: first }, { ...finished(1, 2), shard: first }, finished(1, 1));
+    else events.push(started(1, 2), finished(1, 2));
+    events.push({ type: 'FlowCompleted', ts: '', flowFingerprint: 'b'.repeat(64) });
+  }
+  const kept = rng.chance(0.2) ? cancelledAt(rng, events) : events;
+  // Some logs stop anywhere (a flow still on its way), so the rebuild reads every kind of last event.
+  return stamp(rng.chance(0.4) ? kept.slice(0, 1 + rng.int(kept.length)) : kept);
 }
 
 /** A queue row with its times as the round whose operation set them (`r3`), or their ISO string when no round did (an event's own time). */

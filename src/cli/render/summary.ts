@@ -27,7 +27,7 @@ export function renderSummary(report: FlowReport, name: string, style: Style): s
     s.fingerprint === null ? '-' : s.fingerprint.slice(0, 16),
   ]);
   const headers = ['STEP', 'STATUS', 'ATTEMPTS', 'RETRIES', ...(sharded ? ['SHARDS'] : []), 'FINGERPRINT'];
-  return `${head}\n${table(headers, rows)}\n${cachedLine(report)}${renderErrorCounts(report.errors)}\n`;
+  return `${head}\n${table(headers, rows)}\n${cachedLine(report)}${blockedLines(report)}${renderErrorCounts(report.errors)}\n`;
 }
 
 /** `Errors: 3 (Transient 2, Permanent 1, Validation 0, Runtime 0)`: error counts after a run. */
@@ -39,6 +39,14 @@ export function renderErrorCounts(counts: ErrorCounts): string {
 function cachedLine(report: FlowReport): string {
   const cached = report.steps.filter((s) => s.cached).map((s) => s.stepId);
   return cached.length === 0 ? '' : `${printable(`Cached: ${cached.length} step(s) taken from the step cache, not run (${cached.join(', ')})`)}\n`;
+}
+
+/** `Blocked: report needs failed step(s) score`: a line per Pending step that needs a Failed one. */
+function blockedLines(report: FlowReport): string {
+  return report.steps
+    .filter((s) => s.blockedBy !== undefined)
+    .map((s) => `${printable(`Blocked: ${s.stepId} needs failed step(s) ${(s.blockedBy ?? []).join(', ')}`)}\n`)
+    .join('');
 }
 
 function stepStatus(status: string, style: Style): string {
