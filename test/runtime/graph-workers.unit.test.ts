@@ -48,6 +48,15 @@ for (const factory of engineStores)
     });
     afterEach(() => store.close());
 
+    /** A worker ("ghost") claims `left` as an item, under a lease of `leaseMs`, and starts it. */
+    const ghostStartsLeft = async (flowId: string, leaseMs: number) => {
+      await store.openSteps(flowId, [{ index: 0, due: 'now' }]);
+      const [ghost] = await store.claimShards('ghost', { limit: 1, leaseMs, kind: 'step' });
+      if (ghost === undefined) throw new Error('the item was claimed');
+      await store.append(flowId, 1, [{ type: 'StepStarted', stepIndex: 0, stepId: 'left', attempt: 1, ts: new Date().toISOString() }]);
+      return ghost;
+    };
+
     const cleanFingerprint = async (): Promise<string | null> => {
       const engine = new FlowEngine({ store, concurrency: 1, retryPolicy: RETRY });
       const definition = branches();
@@ -89,10 +98,7 @@ for (const factory of engineStores)
       const definition = branches();
       const flowId = await new FlowEngine({ store, retryPolicy: RETRY }).startFlow(definition);
       // A worker claimed `left` as an item and started it, and then stops renewing its lease.
-      await store.openSteps(flowId, [{ index: 0, due: 'now' }]);
-      const [ghost] = await store.claimShards('ghost', { limit: 1, leaseMs: 600_000, kind: 'step' });
-      if (ghost === undefined) throw new Error('the item was claimed');
-      await store.append(flowId, 1, [{ type: 'StepStarted', stepIndex: 0, stepId: 'left', attempt: 1, ts: new Date().toISOString() }]);
+      const ghost = await ghostStartsLeft(flowId, 600_000);
 
       // A coordinator while the holder's lease is live: runs `right`, never records `left` lost.
       const stop = new AbortController();
@@ -129,10 +135,7 @@ for (const factory of engineStores)
     it('an engine that does not share branches (as `chemflow resume` runs) leaves a live holder its branch and takes the item over once its lease expired', async () => {
       const definition = branches();
       const flowId = await new FlowEngine({ store, retryPolicy: RETRY }).startFlow(definition);
-      await store.openSteps(flowId, [{ index: 0, due: 'now' }]);
-      const [ghost] = await store.claimShards('ghost', { limit: 1, leaseMs: 600_000, kind: 'step' });
-      if (ghost === undefined) throw new Error('the item was claimed');
-      await store.append(flowId, 1, [{ type: 'StepStarted', stepIndex: 0, stepId: 'left', attempt: 1, ts: new Date().toISOString() }]);
+      const ghost = await ghostStartsLeft(flowId, 600_000);
 
       const stop = new AbortController();
       const resumer = (signal?: AbortSignal) =>
@@ -170,10 +173,7 @@ for (const factory of engineStores)
       const definition = defineFlow('failing', [defineStep('left', source(2)), defineStep('right', broken, {}, { needs: [] }), defineStep('join', sum, {}, { needs: ['left', 'right'] })]);
       const flowId = await new FlowEngine({ store, retryPolicy: RETRY }).startFlow(definition);
       // A worker claimed `left` as an item, started it, and dies: its lease runs out.
-      await store.openSteps(flowId, [{ index: 0, due: 'now' }]);
-      const [ghost] = await store.claimShards('ghost', { limit: 1, leaseMs: 1_000, kind: 'step' });
-      if (ghost === undefined) throw new Error('the item was claimed');
-      await store.append(flowId, 1, [{ type: 'StepStarted', stepIndex: 0, stepId: 'left', attempt: 1, ts: new Date().toISOString() }]);
+      const ghost = await ghostStartsLeft(flowId, 1_000);
 
       // A worker coordinates: `right` fails for good, the flow fails; then it records `left` lost once its lease expired.
       const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition, retryPolicy: RETRY }), owner: 'w', pollMs: 20, concurrency: 2 });
