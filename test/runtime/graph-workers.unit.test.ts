@@ -173,7 +173,7 @@ for (const factory of engineStores)
       const definition = defineFlow('failing', [defineStep('left', source(2)), defineStep('right', broken, {}, { needs: [] }), defineStep('join', sum, {}, { needs: ['left', 'right'] })]);
       const flowId = await new FlowEngine({ store, retryPolicy: RETRY }).startFlow(definition);
       // A worker claimed `left` as an item, started it, and dies: its lease runs out.
-      const ghost = await ghostStartsLeft(flowId, 1_000);
+      await ghostStartsLeft(flowId, 1_000);
 
       // A worker coordinates: `right` fails for good, the flow fails; then it records `left` lost once its lease expired.
       const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition, retryPolicy: RETRY }), owner: 'w', pollMs: 20, concurrency: 2 });
