@@ -132,9 +132,6 @@ export interface FlowQueue {
    */
   acquireLease(flowId: string, owner: string, leaseMs: number, takeOverFrom?: string): Promise<LeaseAcquisition>;
 
-  /** The heartbeat: extends `owner`'s leases; returns the status of each flow still held (lost ones are absent). */
-  renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>>;
-
   /**
    * Gives the flow back: anyone may claim it as soon as it is due. With `until`: not due before
    * `until.at` if its log is still at `until.version` (its coordinator has nothing to do before a

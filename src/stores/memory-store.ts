@@ -10,7 +10,6 @@ import {
   type ErrorCounts,
   type StepExecutionError,
 } from '../core/step-execution-error.js';
-import type { QueueStatus } from '../core/queue-status.js';
 import type {
   AppendOptions,
   AppendOutcome,
@@ -193,10 +192,6 @@ export class MemoryFlowStore implements FlowStore {
     return Promise.resolve(this.queue.acquireLease(flowId, owner, leaseMs, takeOverFrom));
   }
 
-  renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {
-    return Promise.resolve(this.queue.renewLeases(owner, flowIds, leaseMs));
-  }
-
   releaseLease(flowId: string, owner: string, until?: { at: number; version: number }): Promise<void> {
     this.queue.releaseLease(flowId, owner, until);
     return Promise.resolve();
@@ -234,10 +229,6 @@ export class MemoryFlowStore implements FlowStore {
 
   claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]> {
     return Promise.resolve(this.shards.claimShards(owner, options));
-  }
-
-  renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>> {
-    return Promise.resolve(this.shards.renewShardLeases(owner, shards, leaseMs));
   }
 
   hasOpenShards(): Promise<boolean> {

@@ -1,4 +1,3 @@
-import type { QueueStatus } from '../core/queue-status.js';
 
 /**
  * What a work item is: a shard of a mapped step, or a graph's runnable step as a whole (its row is
@@ -68,9 +67,6 @@ export interface ShardQueue {
    * flows only (of one flow with `flowId`), skipping rows another claimer holds locked.
    */
   claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]>;
-
-  /** The heartbeat of shard leases: the status of the flow of each shard still held (lost ones are absent). */
-  renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>>;
 
   /** Whether an open flow has a work item still to finish (claimable now or later, or held by someone). */
   hasOpenShards(): Promise<boolean>;

@@ -122,8 +122,6 @@ describe('LeaseKeeper on a test clock', () => {
     const statements: string[] = [];
     const renewWork = store.renewWork.bind(store);
     store.renewWork = (...args) => (statements.push(`flows ${args[1].flowIds.length} items ${args[1].items.length}`), renewWork(...args));
-    store.renewLeases = () => Promise.reject(new Error('the keeper renews with renewWork only'));
-    store.renewShardLeases = () => Promise.reject(new Error('the keeper renews with renewWork only'));
 
     const lease = await keeper.acquire(coordinated);
     await store.openSteps(other, [

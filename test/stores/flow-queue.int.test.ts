@@ -96,17 +96,17 @@ describe.each(engineStores)('flow queue on $name', { timeout: 120_000 }, ({ crea
       expect(await store.acquireLease(flowId, 'a', 300)).toEqual({ acquired: true });
       expect(await store.acquireLease(flowId, 'a', 300)).toEqual({ acquired: true }); // its own
       expect(await store.acquireLease(flowId, 'b', 300)).toMatchObject({ acquired: false, reason: 'leased', owner: 'a' });
-      expect(await store.renewLeases('a', [flowId], 300)).toEqual(new Map([[flowId, 'pending']]));
-      expect(await store.renewLeases('b', [flowId], 300)).toEqual(new Map());
+      expect((await store.renewWork('a', { flowIds: [flowId], items: [] }, 300)).flows).toEqual(new Map([[flowId, 'pending']]));
+      expect((await store.renewWork('b', { flowIds: [flowId], items: [] }, 300)).flows).toEqual(new Map());
       await store.releaseLease(flowId, 'b'); // not b's: nothing happens
       expect(await store.acquireLease(flowId, 'b', 300)).toMatchObject({ acquired: false, owner: 'a' });
       await store.releaseLease(flowId, 'a');
       expect(await store.acquireLease(flowId, 'b', 300)).toEqual({ acquired: true });
       await untilLeaseExpired(store, flowId);
-      expect(await store.renewLeases('b', [flowId], 300)).toEqual(new Map([[flowId, 'pending']])); // expired but not taken: still b's
+      expect((await store.renewWork('b', { flowIds: [flowId], items: [] }, 300)).flows).toEqual(new Map([[flowId, 'pending']])); // expired but not taken: still b's
       await untilLeaseExpired(store, flowId);
       expect(await store.acquireLease(flowId, 'c', 300)).toEqual({ acquired: true });
-      expect(await store.renewLeases('b', [flowId], 300)).toEqual(new Map()); // lost
+      expect((await store.renewWork('b', { flowIds: [flowId], items: [] }, 300)).flows).toEqual(new Map()); // lost
     });
   });
 

@@ -77,8 +77,8 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       expect(wake).not.toBeNull();
       await waitUntil(async () => (await store.listShards(a)).every((r) => r.holder !== 'coordinator'), "the coordinator's leases to expire"); // it is gone
       expect((await store.claimShards('heir', { limit: 10, leaseMs: 60_000 })).map((c) => c.shardIndex).sort()).toEqual([0, 3]);
-      expect(await store.renewShardLeases('coordinator', mine, 60_000)).toEqual(new Map());
-      const renewed = await store.renewShardLeases('heir', mine, 60_000);
+      expect((await store.renewWork('coordinator', { flowIds: [], items: mine }, 60_000)).items).toEqual(new Map());
+      const renewed = (await store.renewWork('heir', { flowIds: [], items: mine }, 60_000)).items;
       expect([...renewed.values()]).toEqual(['running', 'running']);
       await store.releaseShard({ flowId: a, stepIndex: 1, shardIndex: 0 }, 'heir', 'now');
       await store.releaseShard({ flowId: a, stepIndex: 1, shardIndex: 3 }, 'heir', 'closed');
@@ -192,8 +192,8 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       const first = byStep.get(0);
       const second = byStep.get(2);
       if (first === undefined || second === undefined) throw new Error('both steps claimed');
-      expect([...(await store.renewShardLeases(first.owner, [first.claim], 60_000)).values()]).toEqual(['pending']);
-      expect(await store.renewShardLeases('intruder', [first.claim], 60_000)).toEqual(new Map());
+      expect([...(await store.renewWork(first.owner, { flowIds: [], items: [first.claim] }, 60_000)).items.values()]).toEqual(['pending']);
+      expect((await store.renewWork('intruder', { flowIds: [], items: [first.claim] }, 60_000)).items).toEqual(new Map());
 
       // A holder that stops renewing: its item is claimable once the lease expires, never before.
       await store.releaseShard(second.claim, second.owner, 'now');
@@ -202,7 +202,7 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       expect(await store.claimShards('heir', { limit: 10, leaseMs: 60_000, flowId })).toEqual([]);
       await waitUntil(async () => (await store.listShards(flowId)).every((r) => r.holder !== 'brief'), 'the brief lease to expire');
       expect((await store.claimShards('heir', { limit: 10, leaseMs: 60_000, flowId })).map((c) => [c.kind, c.stepIndex])).toEqual([['step', 2]]);
-      expect(await store.renewShardLeases('brief', brief, 60_000)).toEqual(new Map());
+      expect((await store.renewWork('brief', { flowIds: [], items: brief }, 60_000)).items).toEqual(new Map());
 
       // Released closed: done. Published again (a retried step): open again, the same row.
       await store.releaseShard(first.claim, first.owner, 'closed');
@@ -220,7 +220,7 @@ describe.each(engineStores)('shard queue on $name', { timeout: 120_000 }, ({ cre
       await store.openSteps(flowId, [{ index: 1, due: 'now' }]);
       expect((await store.listShards(flowId)).some((r) => r.open)).toBe(false);
       expect(await store.claimShards('w', { limit: 10, leaseMs: 60_000, flowId })).toEqual([]);
-      expect([...(await store.renewShardLeases('heir', [{ flowId, stepIndex: 2, shardIndex: 0 }], 60_000)).values()]).toEqual(['cancelled']);
+      expect([...(await store.renewWork('heir', { flowIds: [], items: [{ flowId, stepIndex: 2, shardIndex: 0 }] }, 60_000)).items.values()]).toEqual(['cancelled']);
     });
   });
 

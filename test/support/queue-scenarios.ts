@@ -10,6 +10,7 @@ import { appendedQueueRow, isClaimable, mayTakeLease, rebuiltQueueRow, type Queu
 import type { QueueStatus } from '../../src/core/queue-status.js';
 import type { AppendRequest, ClaimedFlow, FlowStore, FlowSummary, LeaseAcquisition } from '../../src/stores/flow-store.js';
 import { queueRowSummary } from '../../src/stores/memory-queue.js';
+import type { HeldWork, RenewedWork } from '../../src/stores/work-queue.js';
 
 export const LEASE_MS = 600_000;
 const OWNERS = ['w1', 'w2'] as const;
@@ -67,7 +68,7 @@ export interface Scenario {
 /** The operations a scenario uses: the flow store's, or the rules' own (`RuleQueue`). */
 export type QueueSubject = Pick<
   FlowStore,
-  'append' | 'appendBatch' | 'claimFlows' | 'acquireLease' | 'releaseLease' | 'renewLeases' | 'listFlows' | 'rebuildQueue'
+  'append' | 'appendBatch' | 'claimFlows' | 'acquireLease' | 'releaseLease' | 'renewWork' | 'listFlows' | 'rebuildQueue'
 >;
 
 type Draft = NewFlowEvent & { due?: 'now' | 'soon' | 'later' };
@@ -437,7 +438,7 @@ async function leaseAnswer(subject: QueueSubject, flowId: string, op: LeaseOp, a
       await subject.releaseLease(flowId, op.owner);
       return { released: op.owner };
     case 'renew':
-      return { renewed: (await subject.renewLeases(op.owner, [flowId], LEASE_MS)).get(flowId) ?? null };
+      return { renewed: (await subject.renewWork(op.owner, { flowIds: [flowId], items: [] }, LEASE_MS)).flows.get(flowId) ?? null };
   }
 }
 
@@ -490,15 +491,16 @@ export class RuleQueue implements QueueSubject {
     return Promise.resolve();
   }
 
-  renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {
+  /** The flows' part of the heartbeat (a scenario holds no work items). */
+  renewWork(owner: string, leases: HeldWork, leaseMs: number): Promise<RenewedWork> {
     const held = new Map<string, QueueStatus>();
-    for (const flowId of flowIds) {
+    for (const flowId of leases.flowIds) {
       const row = this.rows.get(flowId);
       if (row?.leaseOwner !== owner) continue;
       row.leaseExpiresAt = Date.now() + leaseMs;
       held.set(flowId, row.status);
     }
-    return Promise.resolve(held);
+    return Promise.resolve({ flows: held, items: new Map() });
   }
 
   listFlows(): Promise<FlowSummary[]> {

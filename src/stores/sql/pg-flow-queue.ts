@@ -10,7 +10,6 @@ import {
   queueDepthQuery,
   rebuildQueueQuery,
   releaseLeaseQuery,
-  renewLeasesQuery,
 } from './queue-queries.js';
 import { eventFromRow, summaryFromRow, type EventRow, type FlowSummaryRow } from './rows.js';
 import type { FlowEvent } from '../../core/events.js';
@@ -48,14 +47,6 @@ export class PgFlowQueue implements FlowQueue {
     if (row === undefined) return { acquired: false, reason: 'not_found' };
     if (row.acquired) return { acquired: true };
     return { acquired: false, reason: 'leased', owner: row.lease_owner ?? '?', expiresAt: row.lease_expires_at ?? '?' };
-  }
-
-  async renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {
-    if (flowIds.length === 0) return new Map();
-    const rows = await withRetry('renew leases', () =>
-      run<{ flow_id: string; status: QueueStatus }>(this.executor, renewLeasesQuery(owner, flowIds, leaseMs)),
-    );
-    return new Map(rows.map((r) => [r.flow_id, r.status]));
   }
 
   async releaseLease(flowId: string, owner: string, until?: { at: number; version: number }): Promise<void> {

@@ -1,7 +1,6 @@
-import type { QueueStatus } from '../../core/queue-status.js';
-import { shardKeyText, type ClaimedShard, type ClaimShardsOptions, type ShardDue, type ShardKey, type ShardQueue, type ShardRow, type WorkItemKind } from '../shard-queue.js';
+import { type ClaimedShard, type ClaimShardsOptions, type ShardDue, type ShardKey, type ShardQueue, type ShardRow, type WorkItemKind } from '../shard-queue.js';
 import { run, type SqlExecutor } from './executor.js';
-import { claimShardsQuery, HAS_OPEN_SHARDS_QUERY, listShardsQuery, openShardsQuery, openStepsQuery, releaseShardQuery, renewShardLeasesQuery } from './shard-queries.js';
+import { claimShardsQuery, HAS_OPEN_SHARDS_QUERY, listShardsQuery, openShardsQuery, openStepsQuery, releaseShardQuery } from './shard-queries.js';
 import { withRetry } from './transient.js';
 
 /** The work-item queue table (migrations/0007_flow_shards, 0013_work_items), PGlite and the PostgreSQL server alike. */
@@ -30,17 +29,6 @@ export class PgShardQueue implements ShardQueue {
       ),
     );
     return rows.map((r) => ({ flowId: r.flow_id, stepIndex: r.step_index, shardIndex: r.shard_index, shardCount: r.shard_count, kind: r.kind }));
-  }
-
-  async renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>> {
-    if (shards.length === 0) return new Map();
-    const rows = await withRetry('renew shard leases', () =>
-      run<{ flow_id: string; step_index: number; shard_index: number; status: QueueStatus }>(
-        this.executor,
-        renewShardLeasesQuery(owner, shards, leaseMs),
-      ),
-    );
-    return new Map(rows.map((r) => [shardKeyText({ flowId: r.flow_id, stepIndex: r.step_index, shardIndex: r.shard_index }), r.status]));
   }
 
   async hasOpenShards(): Promise<boolean> {

@@ -133,16 +133,6 @@ FROM target`,
   };
 }
 
-/** The heartbeat: one statement for every flow a worker holds. */
-export function renewLeasesQuery(owner: string, flowIds: readonly string[], leaseMs: number): SqlQuery {
-  return {
-    text: `UPDATE flow_queue SET lease_expires_at = now() + $3::int * interval '1 millisecond'
-WHERE flow_id = ANY($2::uuid[]) AND lease_owner = $1::text
-RETURNING flow_id::text AS flow_id, status`,
-    values: [owner, [...flowIds], leaseMs],
-  };
-}
-
 /**
  * Gives a flow back; with `until`, not due before `until.at` while its log is still at `until.version`
  * (`deferredQueueRow` in src/core/queue-row.ts; the next append makes it due at once again).

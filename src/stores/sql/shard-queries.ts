@@ -109,18 +109,6 @@ RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, s.shard_count
   };
 }
 
-/** The heartbeat of a process's shard leases, with each shard's flow status (to see a cancellation). */
-export function renewShardLeasesQuery(owner: string, shards: readonly ShardKey[], leaseMs: number): SqlQuery {
-  return {
-    text: `UPDATE flow_shards s SET lease_expires_at = now() + $5::int * interval '1 millisecond'
-FROM unnest($2::uuid[], $3::int[], $4::int[]) AS k (flow_id, step_index, shard_index), flow_queue q
-WHERE (s.flow_id, s.step_index, s.shard_index) = (k.flow_id, k.step_index, k.shard_index)
-  AND s.lease_owner = $1::text AND q.flow_id = s.flow_id
-RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, q.status`,
-    values: [owner, shards.map((s) => s.flowId), shards.map((s) => s.stepIndex), shards.map((s) => s.shardIndex), leaseMs],
-  };
-}
-
 /**
  * Gives a shard or step item back, due again or closed. Either way a NOTIFY wakes idle workers (one due
  * again may be claimed) and the flow's coordinator (an outcome was recorded: it reads the log now).

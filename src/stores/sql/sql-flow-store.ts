@@ -2,7 +2,6 @@ import { isFileArtifact, type StoredArtifact } from '../../core/artifact.js';
 import { BlobDirRequiredError } from '../../core/errors.js';
 import type { NewFlowEvent, FlowEvent } from '../../core/events.js';
 import type { ErrorCounts, StepExecutionError } from '../../core/step-execution-error.js';
-import type { QueueStatus } from '../../core/queue-status.js';
 import type {
   ErrorSearch,
   FoundError,
@@ -144,10 +143,6 @@ export class SqlFlowStore implements FlowStore {
     return this.queue.acquireLease(flowId, owner, leaseMs, takeOverFrom);
   }
 
-  renewLeases(owner: string, flowIds: readonly string[], leaseMs: number): Promise<Map<string, QueueStatus>> {
-    return this.queue.renewLeases(owner, flowIds, leaseMs);
-  }
-
   releaseLease(flowId: string, owner: string, until?: { at: number; version: number }): Promise<void> {
     return this.queue.releaseLease(flowId, owner, until);
   }
@@ -178,10 +173,6 @@ export class SqlFlowStore implements FlowStore {
 
   claimShards(owner: string, options: ClaimShardsOptions): Promise<ClaimedShard[]> {
     return this.shards.claimShards(owner, options);
-  }
-
-  renewShardLeases(owner: string, shards: readonly ShardKey[], leaseMs: number): Promise<Map<string, QueueStatus>> {
-    return this.shards.renewShardLeases(owner, shards, leaseMs);
   }
 
   hasOpenShards(): Promise<boolean> {

@@ -7,7 +7,7 @@ import { isoTimestamp } from './sql-fragments.js';
 /**
  * The worker's one claim and one heartbeat over both queues (the flow queue, migrations/0004, and the
  * work-item queue, migrations/0007 and 0013), each one statement of data-modifying CTEs. The rules are
- * those of `claimFlowsQuery` and `claimShardsQuery`, `renewLeasesQuery` and `renewShardLeasesQuery`.
+ * those of `claimFlowsQuery` and `claimShardsQuery`.
  */
 
 const LEASE = `now() + $3::int * interval '1 millisecond'`;
@@ -67,7 +67,7 @@ ORDER BY what, flow_id, event_version, step_index, shard_index`,
 
 /**
  * The heartbeat of every lease a worker holds, flows and work items, in one statement: the flows'
- * leases extended (as `renewLeasesQuery`), the items' (as `renewShardLeasesQuery`, with each item's
+ * leases extended (each with its status), the items' (each with its
  * flow status, to see a cancellation). One row per lease still held; `what` tells them apart.
  */
 export function renewWorkQuery(owner: string, held: HeldWork, leaseMs: number): SqlQuery {
