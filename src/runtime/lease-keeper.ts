@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { FlowLeasedError, FlowNotFoundError } from '../core/errors.js';
 import type { FlowEvent } from '../core/events.js';
 import type { QueueStatus } from '../core/queue-status.js';
-import type { ClaimFlowsOptions, FlowStore } from '../stores/flow-store.js';
+import type { FlowStore } from '../stores/flow-store.js';
 import { shardKeyText, type ClaimedShard, type ShardDue, type WorkItemKind } from '../stores/shard-queue.js';
 import type { ClaimWorkOptions } from '../stores/work-queue.js';
 import { systemClock, type Clock } from './clock.js';
@@ -139,11 +139,6 @@ export class LeaseKeeper {
     };
   }
 
-  /** Leases of runnable flows only (at most `limit`), passing over `skip`, each with its log as `claimWork` gives it. */
-  async claim(limit: number, skip?: ClaimFlowsOptions['skip']): Promise<ClaimedLease[]> {
-    const claimed = await this.store.claimFlows(this.owner, { limit, leaseMs: this.leaseMs, events: true, ...(skip === undefined || skip.length === 0 ? {} : { skip }) });
-    return claimed.map((c) => ({ lease: this.hold(c.flowId), events: c.events !== undefined && c.events.at(-1)?.version === c.version ? c.events : undefined }));
-  }
 
   /**
    * Leases of due work items only (of one flow with `flowId`, of one `kind`), at most `limit`, never of
