@@ -1,7 +1,6 @@
 import { FlowCancelledError, LeaseLostError } from '../core/error-class.js';
 import type { QueueStatus } from '../core/queue-status.js';
 import type { Clock } from './clock.js';
-import { Heartbeat } from './heartbeat.js';
 
 /** What `HeldLeases` needs to renew its leases. */
 export interface LeaseRenewal<L> {
@@ -16,8 +15,6 @@ export interface LeaseRenewal<L> {
   onHeartbeat?: ((renewed: number, lost: number) => void) | undefined;
   /** The heartbeat's timer and the time a lease is measured by. */
   clock: Clock;
-  /** The process's one heartbeat, shared with its other kinds of lease; default one of these leases' own. */
-  beat?: Heartbeat | undefined;
 }
 
 interface Held<L> {
@@ -27,21 +24,20 @@ interface Held<L> {
 
 /**
  * The leases this process holds (`LeaseKeeper`'s: flows and work items alike), renewed all at once
- * every heartbeat by one statement (the process's one `Heartbeat`). A lease that could not be renewed
+ * every heartbeat by one statement, on one timer that runs while anything is held. A lease that could not be renewed
  * before it would have expired is given up (its signal aborts with `LeaseLostError`: another process
  * may take the work over now), and one whose flow was found cancelled aborts with
  * `FlowCancelledError`, so an attempt in flight stops at the next heartbeat after `chemflow cancel`.
  */
 export class HeldLeases<L> {
   private readonly held = new Map<string, Held<L>>();
-  /** The heartbeat these leases are renewed on (the process's one, when shared). */
-  private readonly beat: Heartbeat;
+  /** Stops the heartbeat's timer; null while nothing is held. */
+  private stopBeating: (() => void) | null = null;
   private lastRenewal: number;
   private beating = false;
 
   constructor(private readonly renewal: LeaseRenewal<L>) {
     this.lastRenewal = renewal.clock.now();
-    this.beat = renewal.beat ?? new Heartbeat(renewal.clock, renewal.heartbeatMs);
   }
 
   /** Holds a new lease made with its signal, and starts the heartbeat if it is the first. */
@@ -51,7 +47,7 @@ export class HeldLeases<L> {
     this.held.set(key, { lease, controller });
     if (this.held.size === 1) {
       this.lastRenewal = this.renewal.clock.now();
-      this.beat.join(this);
+      this.stopBeating ??= this.renewal.clock.every(this.renewal.heartbeatMs, () => void this.heartbeat());
     }
     return lease;
   }
@@ -122,6 +118,7 @@ export class HeldLeases<L> {
   }
 
   private stopTimer(): void {
-    this.beat.leave(this);
+    this.stopBeating?.();
+    this.stopBeating = null;
   }
 }

@@ -8,7 +8,6 @@ import { shardKeyText, type ClaimedShard, type ShardDue, type WorkItemKind } fro
 import type { ClaimWorkOptions } from '../stores/work-queue.js';
 import { systemClock, type Clock } from './clock.js';
 import { HeldLeases } from './held-leases.js';
-import { Heartbeat } from './heartbeat.js';
 
 export const DEFAULT_LEASE_MS = 30_000;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
@@ -94,8 +93,6 @@ export class LeaseKeeper {
   readonly leaseMs: number;
   readonly heartbeatMs: number;
   readonly clock: Clock;
-  /** The process's one heartbeat timer, which renews every lease this keeper holds. */
-  readonly beat: Heartbeat;
   private readonly store: FlowStore;
   private readonly held: HeldLeases<HeldLease>;
 
@@ -105,7 +102,6 @@ export class LeaseKeeper {
     this.leaseMs = Math.max(1, options.leaseMs ?? DEFAULT_LEASE_MS);
     this.heartbeatMs = Math.max(1, Math.min(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, this.leaseMs));
     this.clock = options.clock ?? systemClock;
-    this.beat = new Heartbeat(this.clock, this.heartbeatMs);
     this.held = new HeldLeases<HeldLease>({
       owner: this.owner,
       leaseMs: this.leaseMs,
@@ -114,7 +110,6 @@ export class LeaseKeeper {
       renew: (leases) => this.renew(leases),
       onHeartbeat: options.onHeartbeat,
       clock: this.clock,
-      beat: this.beat,
     });
   }
 
@@ -138,7 +133,6 @@ export class LeaseKeeper {
       items: claimed.items.map((c) => this.holdItem(c)),
     };
   }
-
 
   /**
    * Leases of due work items only (of one flow with `flowId`, of one `kind`), at most `limit`, never of
@@ -214,7 +208,7 @@ export class LeaseKeeper {
 
   /** One heartbeat now (the timer calls it every `heartbeatMs`): every lease, one statement. */
   heartbeat(): Promise<void> {
-    return this.beat.beat();
+    return this.held.heartbeat();
   }
 
   private hold(flowId: string): FlowLease {
