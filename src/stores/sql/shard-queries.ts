@@ -81,6 +81,23 @@ SELECT count(*)::int AS opened, pg_notify('chemflow_queue_' || current_schema(),
 }
 
 /** Claims due work items (shards and steps) of open flows in due order; SKIP LOCKED as for flows. */
+/**
+ * The work items a claim may take, locked (`FOR UPDATE SKIP LOCKED`): due, lease free or expired,
+ * their flow letting them (`ITEM_FLOW_LETS`), not of the steps listed in `skipFlowIds`/`skipStepIndexes`
+ * (two array parameters), matching `where` (more conditions on `s`), earliest due first, at most `limit`.
+ * Shared by a coordinator's claim (`claimShardsQuery`) and a worker's turn (`claimWorkQuery`).
+ */
+export function claimableItems(limit: string, skipFlowIds: string, skipStepIndexes: string, where = ''): string {
+  return `  SELECT s.flow_id, s.step_index, s.shard_index FROM flow_shards s
+  JOIN flow_queue q ON q.flow_id = s.flow_id AND ${ITEM_FLOW_LETS}
+  WHERE ${ITEM_DUE}${where}
+    AND NOT EXISTS (SELECT 1 FROM unnest(${skipFlowIds}::uuid[], ${skipStepIndexes}::int[]) AS k (flow_id, step_index)
+      WHERE k.flow_id = s.flow_id AND k.step_index = s.step_index)
+  ORDER BY s.due_at, s.shard_index
+  LIMIT ${limit}
+  FOR UPDATE OF s SKIP LOCKED`;
+}
+
 export function claimShardsQuery(
   owner: string,
   limit: number,
@@ -91,15 +108,8 @@ export function claimShardsQuery(
 ): SqlQuery {
   return {
     text: `WITH claimable AS (
-  SELECT s.flow_id, s.step_index, s.shard_index FROM flow_shards s
-  JOIN flow_queue q ON q.flow_id = s.flow_id AND ${ITEM_FLOW_LETS}
-  WHERE ${ITEM_DUE}
-    AND ($4::uuid IS NULL OR s.flow_id = $4::uuid) AND ($7::text IS NULL OR s.kind = $7::text)
-    AND NOT EXISTS (SELECT 1 FROM unnest($5::uuid[], $6::int[]) AS k (flow_id, step_index)
-      WHERE k.flow_id = s.flow_id AND k.step_index = s.step_index)
-  ORDER BY s.due_at, s.shard_index
-  LIMIT $2::int
-  FOR UPDATE OF s SKIP LOCKED
+${claimableItems('$2::int', '$5', '$6', `
+    AND ($4::uuid IS NULL OR s.flow_id = $4::uuid) AND ($7::text IS NULL OR s.kind = $7::text)`)}
 )
 UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
 FROM claimable

@@ -1,7 +1,7 @@
 import type { ClaimWorkOptions, HeldWork } from '../work-queue.js';
 import type { SqlQuery } from './executor.js';
 import { claimableFlows } from './queue-queries.js';
-import { ITEM_DUE, ITEM_FLOW_LETS } from './shard-queries.js';
+import { claimableItems } from './shard-queries.js';
 import { isoTimestamp } from './sql-fragments.js';
 
 /**
@@ -29,14 +29,7 @@ ${claimableFlows('$2', '$4', '$5')}
   FROM flows_claimable WHERE q.flow_id = flows_claimable.flow_id
   RETURNING q.flow_id, q.status, q.version
 ), items_claimable AS (
-  SELECT s.flow_id, s.step_index, s.shard_index FROM flow_shards s
-  JOIN flow_queue q ON q.flow_id = s.flow_id AND ${ITEM_FLOW_LETS}
-  WHERE ${ITEM_DUE}
-    AND NOT EXISTS (SELECT 1 FROM unnest($6::uuid[], $7::int[]) AS k (flow_id, step_index)
-      WHERE k.flow_id = s.flow_id AND k.step_index = s.step_index)
-  ORDER BY s.due_at, s.shard_index
-  LIMIT greatest(0, $2::int - (SELECT count(*) FROM flows))
-  FOR UPDATE OF s SKIP LOCKED
+${claimableItems('greatest(0, $2::int - (SELECT count(*) FROM flows))', '$6', '$7')}
 ), items AS (
   UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = ${LEASE}
   FROM items_claimable
