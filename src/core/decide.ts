@@ -450,20 +450,26 @@ export function withFlowOutcomes(flow: FlowInstance, events: readonly FlowEventB
   return markedOutcomes(flow, events).events;
 }
 
-/** `withFlowOutcomes`, and the state after the marked events (looked ahead once). */
-export function markedOutcomes(flow: FlowInstance, events: readonly FlowEventBody[]): { events: FlowEventBody[]; after: FlowInstance } {
+/**
+ * `withFlowOutcomes`, and the state after each marked event (looked ahead once): with the `ts` the
+ * events are stored with, those states are the ones the stored events replay to, so the appender need
+ * not fold them in again.
+ */
+export function markedOutcomes(flow: FlowInstance, events: readonly FlowEventBody[], ts = ''): { events: FlowEventBody[]; states: FlowInstance[]; after: FlowInstance } {
   let state = flow;
+  const states: FlowInstance[] = [];
   const marked = events.map((body) => {
     const unmarked = withoutMark(body);
     // The mark changes no state: the state after the unmarked event is the one after the marked one.
-    const after = lookAhead(state, [unmarked]);
+    const after = evolve(state, asStored(state, unmarked, ts));
     state = after;
+    states.push(after);
     if (after.status === 'cancelled') return unmarked;
     if (unmarked.type === 'StepFailed' && after.status !== 'failed') return { ...unmarked, flowFailed: false };
     const ends = (unmarked.type === 'StepFinished' && unmarked.shard === undefined) || unmarked.type === 'StepSkipped';
     return ends && after.status === 'failed' ? { ...unmarked, flowFailed: true } : unmarked;
   });
-  return { events: marked, after: state };
+  return { events: marked, states, after: state };
 }
 
 function withoutMark(body: FlowEventBody): FlowEventBody {
@@ -509,8 +515,8 @@ export function lookAhead(flow: FlowInstance, bodies: readonly FlowEventBody[]):
 }
 
 /** An event as the reducer will see it once stored. */
-function asStored(flow: FlowInstance, body: FlowEventBody): FlowEvent {
-  return { ...body, flowId: flow.id, version: flow.version + 1, seq: 0, ts: '', schemaVersion: 1 };
+function asStored(flow: FlowInstance, body: FlowEventBody, ts = ''): FlowEvent {
+  return { ...body, flowId: flow.id, version: flow.version + 1, seq: 0, ts, schemaVersion: 1 };
 }
 
 /** Throws `FlowNotRunnableError` for a flow that will never run again (completed, cancelled, failed). */

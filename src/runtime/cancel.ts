@@ -1,7 +1,7 @@
 import { CorruptEventError, FlowNotFoundError, FlowNotRunnableError } from '../core/errors.js';
 import type { EventOf, FlowEvent } from '../core/events.js';
 import type { FlowInstance } from '../core/flow-state.js';
-import { evolve, replay, shapeFromEvents } from '../core/reducer.js';
+import { replay, shapeFromEvents } from '../core/reducer.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import { FlowWriter } from './flow-writer.js';
@@ -42,11 +42,8 @@ export async function cancelFlowReading(store: FlowStore, flowId: string, reason
   let stored: FlowEvent[] = [];
   const writer = new FlowWriter(await load(), {
     load,
-    append: async (expectedVersion, bodies) => {
-      const ts = new Date(clock.now()).toISOString();
-      return (stored = (await store.append(flowId, expectedVersion, bodies.map((body) => ({ ...body, ts })))).events);
-    },
-    evolve,
+    now: () => new Date(clock.now()).toISOString(),
+    append: async (expectedVersion, events) => (stored = (await store.append(flowId, expectedVersion, events)).events),
   });
   // A worker that records a step meanwhile makes the writer read again and cancel after it.
   await writer.update((flow) => {

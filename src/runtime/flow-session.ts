@@ -5,7 +5,7 @@ import type { FlowEvent, FlowEventBody, NewFlowEvent } from '../core/events.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { RetryPolicy } from '../core/retry-policy.js';
 import type { FlowInstance } from '../core/flow-state.js';
-import { evolve, replay } from '../core/reducer.js';
+import { replay } from '../core/reducer.js';
 import type { AppendOptions, AppendResult, FlowStore } from '../stores/flow-store.js';
 import { FlowWriter, type Decide, type Update } from './flow-writer.js';
 import type { Clock } from './clock.js';
@@ -64,16 +64,9 @@ export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHa
     const flowId = flow.id;
     this.writer = new FlowWriter(flow, {
       load: async () => replay(flowId, await io.store.list(flowId), definition),
-      append: async (expectedVersion, bodies, options) => {
-        const ts = new Date(io.clock.now()).toISOString();
-        const events: NewFlowEvent[] = bodies.map((body) => ({ ...body, ts }));
-        return (await io.append(flowId, expectedVersion, events, options)).events;
-      },
-      evolve: (state, event) => {
-        const next = evolve(state, event);
-        io.onEvent?.(event, next);
-        return next;
-      },
+      now: () => new Date(io.clock.now()).toISOString(),
+      append: async (expectedVersion, events, options) => (await io.append(flowId, expectedVersion, events, options)).events,
+      ...(io.onEvent === undefined ? {} : { observe: io.onEvent }),
       committed: (events) => (this.started = startedBy(events)),
     });
   }

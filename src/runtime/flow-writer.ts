@@ -1,7 +1,7 @@
 import type { StoredArtifact } from '../core/artifact.js';
 import { markedOutcomes } from '../core/decide.js';
 import { ConcurrencyError } from '../core/errors.js';
-import type { FlowEvent, FlowEventBody } from '../core/events.js';
+import type { FlowEvent, FlowEventBody, NewFlowEvent } from '../core/events.js';
 import { failedStep, type FlowInstance } from '../core/flow-state.js';
 import type { AppendOptions } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
@@ -27,10 +27,12 @@ export type Decide<T> = (flow: FlowInstance, conflict: ConcurrencyError | null) 
 export interface WriterIo {
   /** Reads the log and replays it. */
   load(): Promise<FlowInstance>;
+  /** The timestamp of the events appended next (one per append). */
+  now(): string;
   /** Appends at `expectedVersion`; returns the stored events. */
-  append(expectedVersion: number, events: readonly FlowEventBody[], options: AppendOptions): Promise<readonly FlowEvent[]>;
-  /** Folds one stored event into the state. */
-  evolve(flow: FlowInstance, event: FlowEvent): FlowInstance;
+  append(expectedVersion: number, events: readonly NewFlowEvent[], options: AppendOptions): Promise<readonly FlowEvent[]>;
+  /** Told each committed event with the state after it. */
+  observe?(event: FlowEvent, flow: FlowInstance): void;
   /** Told every append that committed, with its events (the writer's state already follows them). */
   committed?(events: readonly FlowEvent[]): void;
 }
@@ -94,7 +96,8 @@ export class FlowWriter {
     if (pending.some((p) => p.reload) && !(await this.reloadFor(pending))) return;
     for (let conflicts = 0; pending.length > 0; conflicts++) {
       let state = this.flow;
-      const events: FlowEventBody[] = [];
+      const events: NewFlowEvent[] = [];
+      const states: FlowInstance[] = [];
       const artifacts: StoredArtifact[] = [];
       let cacheEntry: CacheEntryInput | undefined;
       let lease: AppendOptions['lease'];
@@ -108,10 +111,15 @@ export class FlowWriter {
         }
         try {
           const update = p.decide(state, conflict);
+          // Stamped after the decision (a retry decided due now is not due after its own timestamp) and
+          // before the look-ahead, so the states looked ahead are the ones the stored events replay to:
+          // the committed append needs no second fold.
+          const ts = this.io.now();
           // Each outcome says whether it leaves the flow failed where its type does not (the queue reads it).
-          const marked = markedOutcomes(state, update.events);
+          const marked = markedOutcomes(state, update.events, ts);
           state = marked.after;
-          events.push(...marked.events);
+          for (const body of marked.events) events.push({ ...body, ts });
+          states.push(...marked.states);
           artifacts.push(...(update.artifacts ?? []));
           cacheEntry = update.cacheEntry ?? cacheEntry;
           lease = update.lease ?? lease;
@@ -121,7 +129,7 @@ export class FlowWriter {
         }
       }
       try {
-        if (events.length > 0) await this.append(events, { ...(artifacts.length > 0 ? { artifacts } : {}), ...(cacheEntry === undefined ? {} : { cacheEntry }), ...(lease === undefined ? {} : { lease }) });
+        if (events.length > 0) await this.append(events, states, { ...(artifacts.length > 0 ? { artifacts } : {}), ...(cacheEntry === undefined ? {} : { cacheEntry }), ...(lease === undefined ? {} : { lease }) });
         for (const d of decided) d.pending.resolve(d.result);
         return;
       } catch (error) {
@@ -136,9 +144,11 @@ export class FlowWriter {
     }
   }
 
-  private async append(bodies: readonly FlowEventBody[], options: AppendOptions): Promise<void> {
-    const stored = await this.io.append(this.flow.version, bodies, options);
-    for (const event of stored) this.flow = this.io.evolve(this.flow, event);
+  /** Appends `events` at the state's version; `states` are the states after each of them. */
+  private async append(events: readonly NewFlowEvent[], states: readonly FlowInstance[], options: AppendOptions): Promise<void> {
+    const stored = await this.io.append(this.flow.version, events, options);
+    this.flow = states[states.length - 1] ?? this.flow;
+    if (this.io.observe !== undefined) stored.forEach((event, i) => this.io.observe?.(event, states[i] ?? this.flow));
     this.io.committed?.(stored);
   }
 

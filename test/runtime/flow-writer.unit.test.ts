@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConcurrencyError } from '../../src/core/errors.js';
 import type { FlowEventBody } from '../../src/core/events.js';
 import type { FlowInstance } from '../../src/core/flow-state.js';
-import { evolve, replay } from '../../src/core/reducer.js';
+import { replay } from '../../src/core/reducer.js';
 import { cancelFlowReading } from '../../src/runtime/cancel.js';
 import { cancelFlow, FlowEngine } from '../../src/index.js';
 import { demoFlow } from '../support/demo-flow.js';
@@ -18,8 +18,8 @@ const shape = shapeOf();
 function writerOn(store: MemoryFlowStore, flowId: string, flow: FlowInstance): FlowWriter {
   return new FlowWriter(flow, {
     load: async () => replay(flowId, await store.list(flowId), shape),
-    append: async (version, bodies) => (await store.append(flowId, version, bodies.map((b) => ({ ...b, ts: new Date().toISOString() })))).events,
-    evolve,
+    now: () => new Date().toISOString(),
+    append: async (version, events) => (await store.append(flowId, version, events)).events,
   });
 }
 
@@ -67,8 +67,8 @@ describe('FlowWriter', () => {
     // A writer whose reads never catch up: every append is refused.
     const writer = new FlowWriter(replay(flowId, await store.list(flowId), shape), {
       load: async () => replay(flowId, (await store.list(flowId)).slice(0, 1), shape),
+      now: () => new Date().toISOString(),
       append: (version) => Promise.reject(new ConcurrencyError(flowId, version, version + 1)),
-      evolve,
     });
     const update = writer.update(() => {
       calls++;
