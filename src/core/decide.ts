@@ -516,7 +516,7 @@ export function lookAhead(flow: FlowInstance, bodies: readonly FlowEventBody[]):
 
 /** An event as the reducer will see it once stored. */
 function asStored(flow: FlowInstance, body: FlowEventBody, ts = ''): FlowEvent {
-  return { ...body, flowId: flow.id, version: flow.version + 1, seq: 0, ts, schemaVersion: 1 };
+  return Object.assign({}, body, { flowId: flow.id, version: flow.version + 1, seq: 0, ts, schemaVersion: 1 });
 }
 
 /** Throws `FlowNotRunnableError` for a flow that will never run again (completed, cancelled, failed). */

@@ -121,7 +121,7 @@ export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHa
    */
   commit(events: readonly FlowEventBody[], options: Omit<Update<void>, 'events' | 'result'> = {}): Promise<void> {
     return this.update((flow, conflict) => {
-      if (conflict === null) return { ...options, events, result: undefined };
+      if (conflict === null) return Object.assign({}, options, { events, result: undefined });
       const left = afterConflict(flow, events);
       if (left === null) throw conflict;
       return { events: left, ...(options.artifacts === undefined ? {} : { artifacts: options.artifacts }), result: undefined };

@@ -118,7 +118,7 @@ export class FlowWriter {
           // Each outcome says whether it leaves the flow failed where its type does not (the queue reads it).
           const marked = markedOutcomes(state, update.events, ts);
           state = marked.after;
-          for (const body of marked.events) events.push({ ...body, ts });
+          for (const body of marked.events) events.push(Object.assign({}, body, { ts }));
           states.push(...marked.states);
           artifacts.push(...(update.artifacts ?? []));
           cacheEntry = update.cacheEntry ?? cacheEntry;

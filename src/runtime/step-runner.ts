@@ -105,8 +105,8 @@ export async function runAttempt(
   let workDir: Promise<string> | undefined;
   const attemptDir = (): Promise<string> => (workDir ??= mkdtemp(join(tmpdir(), 'chemflow-attempt-')));
   const { inputNames, ...given } = context;
-  const ctx: StepContext = {
-    ...given,
+  // Object.assign, not a spread followed by more properties: V8 clones through its slow path then.
+  const ctx: StepContext = Object.assign({}, given, {
     input: [],
     inputs: {},
     batch: (kind, options) => {
@@ -144,7 +144,8 @@ export async function runAttempt(
       badSignal ??= error;
       throw error;
     },
-  };
+  } satisfies Pick<StepContext, 'input' | 'inputs' | 'batch' | 'file' | 'params' | 'signal' | 'emit'>);
+
   let timer: NodeJS.Timeout | undefined;
   let onStop: (() => void) | undefined;
   try {

@@ -86,20 +86,21 @@ export class MemoryFlowStore implements FlowStore {
     if (log.length !== expectedVersion) throw new ConcurrencyError(flowId, expectedVersion, log.length);
     const unstorable = unstorableInBatch(events, options.artifacts);
     if (unstorable !== undefined) throw unstorable;
-    const placed = events.map((e, i) => ({ ...e, flowId, version: expectedVersion + i + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION }));
+    const placed = events.map((e, i) => Object.assign({}, e, { flowId, version: expectedVersion + i + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION }));
     const badEntry = cacheEntryProblem(flowId, placed, options.cacheEntry);
     if (badEntry !== undefined) throw badEntry;
     // Copied once and deep-frozen, like a row in an append-only table: callers can never alias or
     // change stored state, so reads need not copy it again (replay reads the whole log).
     const stored = events.map(
       (event, i): FlowEvent =>
-        deepFreeze({
-          ...structuredClone<NewFlowEvent>(event),
-          flowId,
-          version: expectedVersion + i + 1,
-          seq: ++this.seq,
-          schemaVersion: EVENT_SCHEMA_VERSION,
-        }),
+        deepFreeze(
+          Object.assign(structuredClone<NewFlowEvent>(event), {
+            flowId,
+            version: expectedVersion + i + 1,
+            seq: ++this.seq,
+            schemaVersion: EVENT_SCHEMA_VERSION,
+          }),
+        ),
     );
     log.push(...stored);
     this.logs.set(flowId, log);

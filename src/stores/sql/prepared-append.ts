@@ -52,7 +52,7 @@ export class PreparedAppend {
     if (head !== this.expectedVersion || inserted.length !== this.stored.length) throw this.conflict(head);
     const seqs = new Map(inserted.map((row) => [row.version, Number(row.seq)]));
     return {
-      events: this.stored.map((event) => ({ ...event, seq: seqs.get(event.version) ?? 0 })),
+      events: this.stored.map((event) => Object.assign({}, event, { seq: seqs.get(event.version) ?? 0 })),
       version: this.expectedVersion + this.stored.length,
     };
   }
@@ -69,13 +69,15 @@ export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
   const unstorable = unstorableInBatch(events, options.artifacts);
   if (unstorable !== undefined) return unstorable;
   const stored = events.map(
-    (event, i): FlowEvent => ({
-      ...copyOf(event),
-      flowId,
-      version: expectedVersion + i + 1,
-      seq: 0, // assigned by the database
-      schemaVersion: EVENT_SCHEMA_VERSION,
-    }),
+    // Object.assign onto the fresh copy, not a spread into a literal: V8 clones these varied event
+    // shapes through its slow path when a spread is followed by more properties (µs per event).
+    (event, i): FlowEvent =>
+      Object.assign(copyOf(event), {
+        flowId,
+        version: expectedVersion + i + 1,
+        seq: 0, // assigned by the database
+        schemaVersion: EVENT_SCHEMA_VERSION,
+      }),
   );
   const badEntry = cacheEntryProblem(flowId, stored, options.cacheEntry);
   if (badEntry !== undefined) return badEntry;
