@@ -98,7 +98,9 @@ export async function runAttempt(
 ): Promise<AttemptResult> {
   const signals: Signal[] = [];
   let badSignal: InvalidStepSignalError | undefined;
-  const controller = new AbortController();
+  // `ctx.signal`'s controller, made when the step first reads it: most steps never do.
+  let controller: AbortController | undefined;
+  let endedBy: { reason: Error } | undefined;
   const known = new KnownOutputs();
   const { blobs } = io;
   // Where file inputs are copied for the step to read (`FileInput.path()`): made on first use only.
@@ -106,7 +108,7 @@ export async function runAttempt(
   const attemptDir = (): Promise<string> => (workDir ??= mkdtemp(join(tmpdir(), 'chemflow-attempt-')));
   const { inputNames, ...given } = context;
   // Object.assign, not a spread followed by more properties: V8 clones through its slow path then.
-  const ctx: StepContext = Object.assign({}, given, {
+  const ctx: StepContext = withLazySignal(Object.assign({}, given, {
     input: [],
     inputs: {},
     batch: (kind, options) => {
@@ -130,7 +132,6 @@ export async function runAttempt(
       return artifact;
     },
     params: step.baseParams,
-    signal: controller.signal,
     emit: (name, data = null) => {
       const problem = signalProblem(name, data);
       if (problem === undefined) {
@@ -144,7 +145,13 @@ export async function runAttempt(
       badSignal ??= error;
       throw error;
     },
-  } satisfies Pick<StepContext, 'input' | 'inputs' | 'batch' | 'file' | 'params' | 'signal' | 'emit'>);
+  } satisfies Pick<StepContext, 'input' | 'inputs' | 'batch' | 'file' | 'params' | 'emit'>), () => {
+    if (controller === undefined) {
+      controller = new AbortController();
+      if (endedBy !== undefined) controller.abort(endedBy.reason);
+    }
+    return controller.signal;
+  });
 
   let timer: NodeJS.Timeout | undefined;
   let onStop: (() => void) | undefined;
@@ -153,7 +160,8 @@ export async function runAttempt(
     // or this process lost its lease). Either way `ctx.signal` tells the step to give up its work.
     const ended = new Promise<never>((_, reject) => {
       const end = (reason: Error): void => {
-        controller.abort(reason);
+        endedBy ??= { reason };
+        controller?.abort(reason);
         reject(reason);
       };
       if (timeoutMs !== null) timer = setTimeout(() => end(new StepTimeoutError(timeoutMs)), timeoutMs);
@@ -165,7 +173,7 @@ export async function runAttempt(
     });
     ended.catch(() => undefined);
     const work = Promise.resolve().then(async () => {
-      if (controller.signal.aborted) throw controller.signal.reason; // ended before it began: never started
+      if (endedBy !== undefined) throw endedBy.reason; // ended before it began: never started
       // A mapped step runs whole when its input does not fit its map (or its cache entry satisfies
       // it): a wrong `over` then fails here, Validation, naming what the input has.
       if (step.map !== undefined && step.split === undefined) checkMapInput(context.input, step.map);
@@ -192,6 +200,11 @@ export async function runAttempt(
     if (onStop !== undefined) stop?.removeEventListener('abort', onStop);
     if (workDir !== undefined) await workDir.then((dir) => rm(dir, { recursive: true, force: true })).catch(() => undefined);
   }
+}
+
+/** `target` with a `signal` property made by `signal()` when first read (an AbortController per attempt costs, and few steps read it). */
+function withLazySignal<T extends object>(target: T, signal: () => AbortSignal): T & { readonly signal: AbortSignal } {
+  return Object.defineProperty(target, 'signal', { enumerable: true, get: signal }) as T & { readonly signal: AbortSignal };
 }
 
 /** A step emitted a signal no store can keep: a bug in the step (class Runtime). */
