@@ -43,6 +43,20 @@ function child(path: string, key: string | number): string {
  * accepts. Only strings are looked at: call `canonicalJson` for everything else JSON cannot carry.
  */
 export function assertStorable(value: unknown, path = '$'): void {
+  // The common value is storable: checked without building a path per member; the path is named
+  // only for a value that fails.
+  if (!isStorableValue(value)) findUnstorable(value, path);
+}
+
+function isStorableValue(value: unknown): boolean {
+  if (typeof value === 'string') return isStorableText(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) return value.every(isStorableValue);
+  for (const key of Object.keys(value)) if (!isStorableText(key) || !isStorableValue((value as Record<string, unknown>)[key])) return false;
+  return true;
+}
+
+function findUnstorable(value: unknown, path: string): void {
   if (typeof value === 'string') {
     const reason = unstorableReason(value);
     if (reason !== undefined) throw new UnstorableValueError(path, `it ${reason}`);
@@ -50,13 +64,13 @@ export function assertStorable(value: unknown, path = '$'): void {
   }
   if (typeof value !== 'object' || value === null) return;
   if (Array.isArray(value)) {
-    value.forEach((item: unknown, i) => assertStorable(item, child(path, i)));
+    value.forEach((item: unknown, i) => findUnstorable(item, child(path, i)));
     return;
   }
   for (const [key, item] of Object.entries(value)) {
     const reason = unstorableReason(key);
     if (reason !== undefined) throw new UnstorableValueError(child(path, storableText(key)), `its key ${reason}`);
-    assertStorable(item, child(path, key));
+    findUnstorable(item, child(path, key));
   }
 }
 

@@ -12,7 +12,7 @@ import type { FlowStore } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
 import type { FlowSession } from './flow-session.js';
 import { boundedHook, cacheEntryFor, cachedStepsOf, planStepCache, type StepCachePlan } from './step-cache.js';
-import { AttemptEndedError, runAttempt } from './step-runner.js';
+import { AttemptEndedError, runAttempt, type AttemptContext } from './step-runner.js';
 import type { StepThreads } from './step-threads.js';
 import type { ResourcePool } from './resource-pool.js';
 
@@ -80,9 +80,9 @@ export async function runStepAttempt(
     return { outcome: { ok: false, error: corruptInputFailure(error), signals: [] }, outputs: [], cacheEntry: undefined, corruptInput: true };
   }
   const inputNames = namedInputsOf(session, index, input);
-  const context = {
+  // Optional members set after, not spread in: a literal with spreads in it is built on V8's slow path.
+  const context: { -readonly [K in keyof AttemptContext]: AttemptContext[K] } = {
     input,
-    ...(Object.keys(inputNames).length === 0 ? {} : { inputNames }),
     attempt,
     flowId: session.flowId,
     stepId: step.id,
@@ -90,8 +90,9 @@ export async function runStepAttempt(
     errorHistory: errorHistory(session.flow),
     cachedSteps: cachedStepsOf(session.flow),
     flowSteps: flowStepEntries(session.flow),
-    ...(io.workRoot === undefined ? {} : { workRoot: io.workRoot }),
   };
+  if (Object.keys(inputNames).length > 0) context.inputNames = inputNames;
+  if (io.workRoot !== undefined) context.workRoot = io.workRoot;
   // In a thread when it can: a long synchronous step (RDKit) then never stalls the heartbeat that keeps
   // its lease, so no other worker takes a live attempt for a lost one.
   const run = io.threads?.canRun(step) === true ? io.threads.run.bind(io.threads) : runAttempt;

@@ -17,34 +17,34 @@ export interface OutputIo {
  * hash), and the batches and files it wrote with `ctx.batch` / `ctx.file`.
  */
 export class KnownOutputs {
-  private readonly byObject = new Map<object, StoredArtifact>();
-  private readonly byHash = new Map<string, StoredArtifact>();
+  // Made on first use: most attempts of small steps have no input and write nothing.
+  private byObject: Map<object, StoredArtifact> | undefined;
+  private byHash: Map<string, StoredArtifact> | undefined;
+  private written: Set<string> | undefined;
 
   /** An input as stored, and the object the step got for it. */
   addInput(given: object, stored: StoredArtifact): void {
-    this.byObject.set(given, stored);
-    this.byHash.set(stored.hash, stored);
+    (this.byObject ??= new Map()).set(given, stored);
+    (this.byHash ??= new Map()).set(stored.hash, stored);
   }
-
-  private readonly written = new Set<string>();
 
   /** A batch or file the step wrote. */
   addWritten(artifact: BatchArtifact | FileArtifact): void {
-    this.byHash.set(artifact.hash, artifact);
-    this.written.add(artifact.hash);
+    (this.byHash ??= new Map()).set(artifact.hash, artifact);
+    (this.written ??= new Set()).add(artifact.hash);
   }
 
   /** Whether the step wrote this batch or file itself (not one of its inputs). */
   wasWritten(hash: string): boolean {
-    return this.written.has(hash);
+    return this.written?.has(hash) ?? false;
   }
 
   given(output: object): StoredArtifact | undefined {
-    return this.byObject.get(output);
+    return this.byObject?.get(output);
   }
 
   stored(hash: unknown, form: 'batch' | 'file' | 'whole'): StoredArtifact | undefined {
-    const found = typeof hash === 'string' ? this.byHash.get(hash) : undefined;
+    const found = typeof hash === 'string' ? this.byHash?.get(hash) : undefined;
     if (found === undefined) return undefined;
     return formOf(found) === form ? found : undefined;
   }
