@@ -313,15 +313,16 @@ export interface Recorded {
 export function recordAttempt(flow: FlowInstance, plan: FlowPlan, index: number, outcome: AttemptOutcome, options: RecordOptions): Recorded {
   if (!outcome.ok) return failedAttempt(flow, plan, index, outcome, options);
   const slot = slotAt(flow, index);
-  const finished: StepFinished = {
+  const finished: { -readonly [K in keyof StepFinished]: StepFinished[K] } = {
     type: 'StepFinished',
     stepIndex: index,
     stepId: slot.stepId,
     attempt: slot.attempts,
     outputs: [...outcome.outputs],
     fingerprint: fingerprintOf(flow, plan, index),
-    ...(outcome.cachedFrom === undefined ? {} : { cachedFrom: { ...outcome.cachedFrom } }),
   };
+  // Set, not spread into the literal: each step's event then has one shape, cheap to copy later.
+  if (outcome.cachedFrom !== undefined) finished.cachedFrom = { ...outcome.cachedFrom };
   const events: FlowEventBody[] = [...signalEvents(slot, index, outcome.signals), finished];
   const after = lookAhead(flow, [finished]);
   if (after.cursor >= after.steps.length) return { events: [...events, completedEvent(after)], retry: null, starts: null };

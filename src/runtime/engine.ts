@@ -11,7 +11,7 @@ import { planFlow, type FlowPlan } from '../core/flow-plan.js';
 import { isEnded, type FlowInstance } from '../core/flow-state.js';
 import { decideStepRetries, manualRetryLimit } from '../core/retry-decision.js';
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from '../core/retry-policy.js';
-import type { ErrorStore, FlowStore } from '../stores/flow-store.js';
+import type { AppendOptions, ErrorStore, FlowStore } from '../stores/flow-store.js';
 import { systemClock, type Clock } from './clock.js';
 import type { FlowEngineOptions, NextResult, OpenOptions, RetryOptions, RunOptions, StartOptions, StepOutcome } from './engine-options.js';
 import type { AppendFn, FlowSession, FlowHandle, FlowSetup } from './flow-session.js';
@@ -552,10 +552,10 @@ export class FlowEngine {
     let outcome = run.outcome;
     let recorded = recordAttempt(session.flow, plan, index, outcome, { now: this.clock.now(), chain: !run.corruptInput && chain() });
     try {
-      await session.commit(recorded.events, {
-        ...(run.outputs.length > 0 ? { artifacts: run.outputs } : {}),
-        ...(run.cacheEntry === undefined ? {} : { cacheEntry: run.cacheEntry }),
-      });
+      const stored: Pick<AppendOptions, 'artifacts' | 'cacheEntry'> = {};
+      if (run.outputs.length > 0) stored.artifacts = run.outputs;
+      if (run.cacheEntry !== undefined) stored.cacheEntry = run.cacheEntry;
+      await session.commit(recorded.events, stored);
     } catch (error) {
       // Outputs the database refuses for their size or content fail the attempt; anything else is the caller's.
       const refused = run.outputs.length > 0 ? refusedOutputsFailure(error) : undefined;

@@ -129,7 +129,13 @@ export class FlowWriter {
         }
       }
       try {
-        if (events.length > 0) await this.append(events, states, { ...(artifacts.length > 0 ? { artifacts } : {}), ...(cacheEntry === undefined ? {} : { cacheEntry }), ...(lease === undefined ? {} : { lease }) });
+        if (events.length > 0) {
+          const options: AppendOptions = {};
+          if (artifacts.length > 0) options.artifacts = artifacts;
+          if (cacheEntry !== undefined) options.cacheEntry = cacheEntry;
+          if (lease !== undefined) options.lease = lease;
+          await this.append(events, states, options);
+        }
         for (const d of decided) d.pending.resolve(d.result);
         return;
       } catch (error) {
