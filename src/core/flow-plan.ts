@@ -49,12 +49,12 @@ export function planFlow(
 /** The latest plan of each definition, with what it was made from. */
 const lastPlans = new WeakMap<
   FlowDefinition,
-  { recorded: readonly StepPolicyRecord[] | null | undefined; defaultPolicy: RetryPolicyOptions; engineVersion: string; plan: FlowPlan }
+  { recorded: readonly StepPolicyRecord[] | null; defaultPolicy: RetryPolicyOptions; engineVersion: string; plan: FlowPlan }
 >();
 
-function samePolicies(a: readonly StepPolicyRecord[] | null | undefined, b: readonly StepPolicyRecord[] | null | undefined): boolean {
+function samePolicies(a: readonly StepPolicyRecord[] | null, b: readonly StepPolicyRecord[] | null): boolean {
   if (a === b) return true;
-  if (a === undefined || b === undefined || a === null || b === null || a.length !== b.length) return false;
+  if (a === null || b === null || a.length !== b.length) return false;
   return a.every((record, i) => sameJson(record, b[i]));
 }
 
