@@ -37,6 +37,37 @@ export function planFlow(
   defaultPolicy: RetryPolicyOptions,
   engineVersion: string = ENGINE_VERSION,
 ): FlowPlan {
+  // The flows of one definition mostly record the same policies (a worker runs many): their plan is
+  // made once, not with a policy object per step for every flow.
+  const last = lastPlans.get(definition);
+  if (last !== undefined && last.defaultPolicy === defaultPolicy && last.engineVersion === engineVersion && samePolicies(last.recorded, flow.policies)) return last.plan;
+  const plan = makePlan(definition, flow, defaultPolicy, engineVersion);
+  lastPlans.set(definition, { recorded: flow.policies, defaultPolicy, engineVersion, plan });
+  return plan;
+}
+
+/** The latest plan of each definition, with what it was made from. */
+const lastPlans = new WeakMap<
+  FlowDefinition,
+  { recorded: readonly StepPolicyRecord[] | null; defaultPolicy: RetryPolicyOptions; engineVersion: string; plan: FlowPlan }
+>();
+
+function samePolicies(a: readonly StepPolicyRecord[] | null, b: readonly StepPolicyRecord[] | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a.length !== b.length) return false;
+  return a.every((record, i) => sameJson(record, b[i]));
+}
+
+/** Deep equality of JSON values (what a log records). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) return false;
+  const aKeys = Object.keys(a);
+  if (aKeys.length !== Object.keys(b).length) return false;
+  return aKeys.every((key) => Object.hasOwn(b, key) && sameJson((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
+}
+
+function makePlan(definition: FlowDefinition, flow: Pick<FlowInstance, 'policies'>, defaultPolicy: RetryPolicyOptions, engineVersion: string): FlowPlan {
   const policies: readonly StepPolicyRecord[] = flow.policies ?? resolveStepPolicies(definition, defaultPolicy);
   return {
     definitionHash: definition.definitionHash,

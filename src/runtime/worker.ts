@@ -172,12 +172,14 @@ export class FlowWorker {
     const signal = options.signal === undefined ? stopping.signal : AbortSignal.any([options.signal, stopping.signal]);
     const outcomes: WorkerOutcome[] = [];
     const inFlight = new Map<string, Promise<void>>();
-    // Set by a NOTIFY or a finished visit while the loop was busy, so that it looks again at once.
+    // Set by a NOTIFY, a finished visit or the stop while the loop was busy, so that it looks again at once.
     const wake = { pending: false, now: (): void => undefined };
-    this.wake = () => {
+    const wakeUp = (): void => {
       wake.pending = true;
       wake.now();
     };
+    this.wake = wakeUp;
+    signal.addEventListener('abort', wakeUp, { once: true });
     const unsubscribe = await this.subscribe(signal);
     let downSince: number | null = null;
     let failures = 0;
@@ -195,6 +197,8 @@ export class FlowWorker {
         wake.pending = false;
         let claimed: ClaimedWorkLeases = { flows: [], items: [] };
         let nextLook = this.pollMs;
+        // Every slot taken: only a visit's end (or the stop) gives the loop something to do.
+        let full = false;
         try {
           // A worker whose cores or memory are all taken claims nothing more: others may have room now.
           const spare = this.pool?.hasSpare() !== false;
@@ -230,6 +234,7 @@ export class FlowWorker {
           }
           const got = claimed.flows.length + claimed.items.length;
           if (got > 0 && inFlight.size < this.concurrency) continue; // there may be more
+          full = inFlight.size >= this.concurrency;
           if (inFlight.size === 0 && got === 0) {
             const wakeAt = await this.options.store.nextWakeAt();
             // Shards held by others may fail and come back, and their flow's next step may follow.
@@ -253,12 +258,14 @@ export class FlowWorker {
           const ceiling = Math.min(MAX_OUTAGE_BACKOFF_MS, 250 * 2 ** Math.min(failures, 10));
           nextLook = ceiling / 2 + Math.random() * (ceiling / 2);
         }
-        if (!wake.pending) await this.sleepUnlessWoken(nextLook, signal, (resolve) => (wake.now = resolve));
+        // Without a timer when every slot is taken: there is nothing to look for until one frees.
+        if (!wake.pending) await (full ? new Promise<void>((resolve) => (wake.now = resolve)) : this.sleepUnlessWoken(nextLook, signal, (resolve) => (wake.now = resolve)));
         wake.now = () => undefined;
       }
       await Promise.all(inFlight.values());
     } finally {
       this.wake = () => undefined;
+      signal.removeEventListener('abort', wakeUp);
       await unsubscribe().catch(() => undefined);
       this.leases.close();
     }
@@ -296,19 +303,13 @@ export class FlowWorker {
     }
   }
 
-  /** Sleeps `ms`, or less when woken (`onWake` receives the function that wakes it) or aborted. */
-  private async sleepUnlessWoken(ms: number, signal: AbortSignal | undefined, onWake: (resolve: () => void) => void): Promise<void> {
-    if (signal?.aborted === true) return;
+  /** Sleeps `ms`, or less when woken (`onWake` receives the function that wakes it; the run's stop calls it too). */
+  private async sleepUnlessWoken(ms: number, signal: AbortSignal, onWake: (resolve: () => void) => void): Promise<void> {
+    if (signal.aborted) return;
     // One controller per sleep, aborted with a plain reason: no combined signal, no AbortError built.
     const woken = new AbortController();
-    const wake = (): void => woken.abort(null);
-    onWake(wake);
-    signal?.addEventListener('abort', wake, { once: true });
-    try {
-      await this.clock.sleep(ms, woken.signal);
-    } finally {
-      signal?.removeEventListener('abort', wake);
-    }
+    onWake(() => woken.abort(null));
+    await this.clock.sleep(ms, woken.signal);
   }
 
   /** Wakes the loop on NOTIFY; a store that cannot listen now is polled instead. */
