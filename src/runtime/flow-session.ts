@@ -67,7 +67,9 @@ export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHa
       append: async (expectedVersion, bodies, options) => {
         const ts = new Date(io.clock.now()).toISOString();
         const events: NewFlowEvent[] = bodies.map((body) => ({ ...body, ts }));
-        return (await io.append(flowId, expectedVersion, events, options)).events;
+        // Under its lease, the session's appends that change nothing a claimer reads leave the queue row unwritten.
+        const held = this.lease === undefined ? options : { ...options, holder: this.lease.owner };
+        return (await io.append(flowId, expectedVersion, events, held)).events;
       },
       evolve: (state, event) => {
         const next = evolve(state, event);
