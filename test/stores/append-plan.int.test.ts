@@ -3,11 +3,13 @@
 // a SQL function PostgreSQL does not inline runs through the SQL-function executor at every append
 // (0004's due time did, about half of the statement's execution time until migration 0009). EXPLAIN
 // VERBOSE names a function call it kept; an inlined one shows only as its body.
+import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 import { appendManyQuery } from '../../src/stores/sql/append-many-query.js';
 import { appendEventsQuery, type AppendBatch } from '../../src/stores/sql/event-queries.js';
 import { migrate } from '../../src/stores/sql/migrate.js';
+import { releaseLeaseQuery } from '../../src/stores/sql/queue-queries.js';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 
 const batch = (flowId: string, expectedVersion: number): AppendBatch => ({
@@ -123,5 +125,38 @@ describeWithPg('the append statement plan', () => {
       { flow_id: failed, version: 4, event_type: 'StepFinished' },
       { flow_id: running, version: 9, event_type: 'StepFinished' },
     ]);
+  });
+
+  // A coordinator gives its flow back not due before a retry's time while the log stays at the version
+  // it saw. A work item's outcome appended meanwhile by another process must not be left behind it: the
+  // append (no holder) writes the row, so the release waits for it and then reads its events.
+  it('a release that defers the flow waits for an append by another process and then leaves the flow due', async () => {
+    const flowId = '3c2b1a09-8f7e-4d6c-9b5a-4e3f2d1c0b9a';
+    const ts = '2026-11-26T00:00:00.000Z';
+    const init = { type: 'FlowInitialized', ts, payload: { flowName: 'plan' } };
+    const started = { type: 'StepStarted', ts, payload: { stepIndex: 0, stepId: 's0', attempt: 1 } };
+    const create = appendEventsQuery({ ...batchOf(flowId, 0, [init, started], { name: 'plan' }), lease: { owner: 'coordinator', leaseMs: 60_000 } });
+    await db.query(create.text, create.values);
+    const appender = new pg.Client({ connectionString: schema.url });
+    await appender.connect();
+    try {
+      await appender.query('BEGIN');
+      const outcome = { type: 'StepSignal', ts, payload: { stepIndex: 0, stepId: 's0', attempt: 1, signal: {} } };
+      const append = appendEventsQuery(batchOf(flowId, 2, [outcome], {}));
+      await appender.query(append.text, [...append.values]);
+      // The coordinator saw version 2: its release waits for the appender's lock on the row.
+      const release = releaseLeaseQuery(flowId, 'coordinator', { at: Date.now() + 3_600_000, version: 2 });
+      const released = db.query(release.text, release.values);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await appender.query('COMMIT');
+      await released;
+    } finally {
+      await appender.end();
+    }
+    const [row] = await db.query<{ due_now: boolean; lease_owner: string | null }>(
+      'SELECT next_due_at <= now() AS due_now, lease_owner FROM flow_queue WHERE flow_id = $1',
+      [flowId],
+    );
+    expect(row).toEqual({ due_now: true, lease_owner: null });
   });
 });
