@@ -62,14 +62,21 @@ export async function openSqlFloor(): Promise<SqlFloor> {
     await schema.drop();
     throw error;
   }
-  const query = (name: string, q: { text: string; values: readonly unknown[] }) => client.query({ name, text: q.text, values: [...q.values] });
+  // One prepared statement per text (the flow's creation inserts its queue row, later appends update it).
+  const names = new Map<string, string>();
+  const query = (q: { text: string; values: readonly unknown[] }) => {
+    let name = names.get(q.text);
+    if (name === undefined) names.set(q.text, (name = `floor_append_${names.size}`));
+    return client.query({ name, text: q.text, values: [...q.values] });
+  };
   const flow = async (): Promise<number> => {
     const flowId = randomUUID();
     let version = 0;
     for (const events of flowBatches(new Date().toISOString())) {
+      // The engine's coordinator appends as the lease's holder: its steps leave the queue row unwritten.
       const lease = version === 0 ? { owner: 'floor', leaseMs: 30_000 } : undefined;
-      const q = appendEventsQuery({ flowId, expectedVersion: version, schemaVersion: 1, events, queue: projection(events), errors: [], artifacts: [], lease });
-      await query('floor_append', q);
+      const q = appendEventsQuery({ flowId, expectedVersion: version, schemaVersion: 1, events, queue: projection(events), errors: [], artifacts: [], lease, holder: 'floor' });
+      await query(q);
       version += events.length;
     }
     return STEPS_PER_FLOW;

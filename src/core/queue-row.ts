@@ -11,7 +11,11 @@ import { batchProjection, mergedQueueStatus, OPEN_STATUSES, queueDueAt, rebuiltQ
 export interface QueueRow {
   name: string;
   status: QueueStatus;
-  /** The log's head: the version of the flow's last event. */
+  /**
+   * The log's head: the version of the flow's last event, its type, and its time (`updatedAt`). The
+   * memory store keeps them on the row, set by the append of the events; the SQL stores read them from
+   * the log (`chemflow_flow_head`), their row holding only what the log cannot give.
+   */
   version: number;
   lastEventType: FlowEvent['type'];
   /** When the flow may run next; null once it ended (or failed until a retry). */
@@ -32,7 +36,7 @@ const OPEN: ReadonlySet<QueueStatus> = new Set(OPEN_STATUSES);
 
 /**
  * The row after an append of `batch` (events as stored, versions placed) at `now`, merged with the
- * row the append finds (`queueMerge` in SQL):
+ * row the append finds (`queueUpdate` in SQL):
  * - the status is the batch's own (`batchProjection`), except that a cancelled flow stays cancelled
  *   and a failed one failed when every event of the batch is a sibling shard's outcome or a signal
  *   (`mergedQueueStatus`), so that the row is the rebuild's however the log was batched;

@@ -66,7 +66,7 @@ export function queueStatusAfter(last: FlowEvent, wasCancelled: boolean): QueueS
  * when every event of the batch keeps it failed (a sibling shard's outcome recorded after a shard failed
  * for good, a signal). One other event in the batch (a retry, a shard's StepStarted) makes the batch's
  * own status the row's, wherever it stands in the batch: so the row does not depend on how the log was
- * batched, and is the one `rebuiltQueueStatus` derives from the log (`queueMerge` does the same in SQL).
+ * batched, and is the one `rebuiltQueueStatus` derives from the log (`queueUpdate` does the same in SQL).
  */
 export function mergedQueueStatus(previous: QueueStatus | undefined, next: Pick<QueueProjection, 'status' | 'keepsFailed'>): QueueStatus {
   if (previous === 'cancelled') return 'cancelled';
@@ -84,7 +84,7 @@ function keepsFailed(next: QueueStatus, event: FlowEvent): boolean {
  * status after its last event, except that after outcomes that keep a failed flow failed (a sibling
  * shard's, recorded after a shard failed for good) the flow is failed if the latest other event left
  * it failed (a StepFailed, or an outcome marked `flowFailed`). `chemflow_rebuild_flow_queue` applies
- * the same rule (migrations/0014_on_failure).
+ * the same rule (its current definition: migrations/0015_queue_row_on_change).
  */
 export function rebuiltQueueStatus(log: readonly FlowEvent[], wasCancelled: boolean): QueueStatus | undefined {
   const last = log[log.length - 1];
@@ -113,7 +113,7 @@ export function queueDueAt(status: QueueStatus, last: FlowEvent, since: number):
 
 /**
  * What an appended batch writes on its flow's queue row, before the merge with the row it finds (a
- * cancelled flow stays cancelled, a failed one failed: `mergedQueueStatus`, `queueMerge` in SQL). Every
+ * cancelled flow stays cancelled, a failed one failed: `mergedQueueStatus`, `queueUpdate` in SQL). Every
  * store computes it here, from the batch, so the three apply one rule and the SQL append statement only
  * writes values; the rebuild derives the same from the log (`rebuiltQueueStatus`, and in SQL
  * `chemflow_rebuild_flow_queue`).
@@ -126,7 +126,7 @@ export interface QueueProjection {
   notBefore: string | null;
   /**
    * Whether every event of the batch keeps a failed flow failed (a sibling shard's outcome, a signal):
-   * the merge keeps a failed row failed only then (`mergedQueueStatus`; `queueMerge` in SQL).
+   * the merge keeps a failed row failed only then (`mergedQueueStatus`; `queueUpdate` in SQL).
    */
   keepsFailed: boolean;
   /** The flow's name when the batch creates it (its FlowInitialized), else null. */

@@ -65,7 +65,9 @@ export class FlowSession<D extends FlowShape = FlowDefinition> implements FlowHa
     this.writer = new FlowWriter(flow, {
       load: async () => replay(flowId, await io.store.list(flowId), definition),
       now: () => new Date(io.clock.now()).toISOString(),
-      append: async (expectedVersion, events, options) => (await io.append(flowId, expectedVersion, events, options)).events,
+      // Under its lease, the session's appends that change nothing a claimer reads leave the queue row unwritten.
+      append: async (expectedVersion, events, options) =>
+        (await io.append(flowId, expectedVersion, events, this.lease === undefined ? options : Object.assign({}, options, { holder: this.lease.owner }))).events,
       ...(io.onEvent === undefined ? {} : { observe: io.onEvent }),
       committed: (events) => (this.started = startedBy(events)),
     });

@@ -21,6 +21,13 @@ export interface AppendOptions {
    */
   lease?: { owner: string; leaseMs: number };
   /**
+   * The lease owner under which the appending process holds the flow (its coordinator's lease), if it
+   * does. The SQL stores then write the flow's queue row only when the append changes what a claimer
+   * reads (status, due time, lease); an append without it (a work item's outcome, a cancellation)
+   * writes the row, which keeps a claim or a release from overtaking it (docs/architecture.md).
+   */
+  holder?: string;
+  /**
    * The step cache entry of a StepFinished in this batch (a step run with the cache on), written in
    * the same transaction; skipped when the flow is cancelled (docs/cache.md).
    */

@@ -3,11 +3,13 @@
 // a SQL function PostgreSQL does not inline runs through the SQL-function executor at every append
 // (0004's due time did, about half of the statement's execution time until migration 0009). EXPLAIN
 // VERBOSE names a function call it kept; an inlined one shows only as its body.
+import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 import { appendManyQuery } from '../../src/stores/sql/append-many-query.js';
 import { appendEventsQuery, type AppendBatch } from '../../src/stores/sql/event-queries.js';
 import { migrate } from '../../src/stores/sql/migrate.js';
+import { releaseLeaseQuery } from '../../src/stores/sql/queue-queries.js';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 
 const batch = (flowId: string, expectedVersion: number): AppendBatch => ({
@@ -71,58 +73,90 @@ describeWithPg('the append statement plan', () => {
     const artifacts = await plan(appendEventsQuery(withArtifacts));
     expect(artifacts).toMatch(/Insert on \S*workflow_step_artifacts/);
     for (const text of [one, many, artifacts]) {
-      expect(text).toMatch(/Insert on \S*flow_queue/); // the plan is the append's, queue row included
+      expect(text).toMatch(/Update on \S*flow_queue/); // the plan is the append's, queue row included
       expect(text).not.toMatch(/chemflow_[a-z_]+\(/);
     }
   });
 
-  // The merge keeps a failed row failed only when every event of the batch keeps it so, which only the
-  // projection says (`keepsFailed`, no column): a sub-select, which must run only for a row found failed.
-  it("reads the projection's keepsFailed only for a row found failed, for one flow and for many", async () => {
+  // An append writes the queue row only when it changes what a claimer reads, or when its appender does
+  // not hold the flow's lease (whose write keeps a claim or a release from overtaking it).
+  it("writes the queue row only when the merge changes it or the appender does not hold the lease, for one flow and for many", async () => {
     const [running, failed] = ['6f1c1a52-3d7e-4c1e-9a53-0a8f2b7c9d10', '0b9e4c55-8d2a-4f7b-b0f4-7d3c2e1a9f88'];
     const ts = '2026-11-26T00:00:00.000Z';
-    const started = { type: 'StepStarted', ts, payload: { stepIndex: 0, stepId: 'a', attempt: 1 } };
-    const shardFinished = { type: 'StepFinished', ts, payload: { stepIndex: 0, stepId: 'a', attempt: 1, outputs: [], shard: { index: 1, count: 2 } } };
+    const started = (i: number) => ({ type: 'StepStarted', ts, payload: { stepIndex: i, stepId: `s${i}`, attempt: 1 } });
+    const finished = (i: number) => ({ type: 'StepFinished', ts, payload: { stepIndex: i, stepId: `s${i}`, attempt: 1, outputs: [] } });
+    const shardFinished = { type: 'StepFinished', ts, payload: { stepIndex: 0, stepId: 's0', attempt: 1, outputs: [], shard: { index: 1, count: 2 } } };
+    const run = async (query: { text: string; values: readonly unknown[] }) => db.query(query.text, query.values);
     for (const flowId of [running, failed]) {
       const init = { type: 'FlowInitialized', ts, payload: { flowName: 'plan' } };
-      const { text, values } = appendEventsQuery(batchOf(flowId, 0, [init, started], { name: 'plan' }));
-      await db.query(text, values);
+      await run(appendEventsQuery({ ...batchOf(flowId, 0, [init, started(0)], { name: 'plan' }), lease: { owner: 'w', leaseMs: 60_000 } }));
     }
-    const failure = { type: 'StepFailed', ts, payload: { stepIndex: 0, stepId: 'a', attempt: 1, shard: { index: 0, count: 2 } } };
-    const fail = appendEventsQuery(batchOf(failed, 2, [failure], { status: 'failed', lastEventType: 'StepFailed' }));
-    await db.query(fail.text, fail.values);
-    const analyzed = async (query: { text: string; values: readonly unknown[] }): Promise<string> => {
-      await db.query('BEGIN', []);
-      try {
-        const rows = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ${query.text}`, query.values);
-        return rows.map((r) => r['QUERY PLAN']).join('\n');
-      } finally {
-        await db.query('ROLLBACK', []);
-      }
-    };
-    /** The queue upsert's sub-selects of the projection: the scans its init plans and sub-plans run. */
-    const subSelects = (plan: string): string[] =>
-      plan
-        .slice(plan.indexOf('Conflict Resolution'))
-        .split('\n')
-        .filter((line, i, lines) => /(InitPlan|SubPlan) \d+/.test(lines[i - 1] ?? '') && /CTE Scan on (projection|head own)/.test(line));
-    const onRunning = batchOf(running, 2, [started], {});
+    /** The row's tuple (ctid, xmin: a new one at every write) and the columns a claimer reads. */
+    const row = async (flowId: string) =>
+      (await db.query<{ tuple: string; status: string; lease_owner: string | null }>(
+        `SELECT ctid::text || xmin::text AS tuple, status, lease_owner FROM flow_queue WHERE flow_id = $1`,
+        [flowId],
+      ))[0];
+    const before = await row(running);
+    await run(appendEventsQuery({ ...batchOf(running, 2, [finished(0), started(1)], {}), holder: 'w' }));
+    expect(await row(running)).toEqual(before); // running, still due, still leased: nothing written
+    await run(appendEventsQuery(batchOf(running, 4, [finished(1), started(2)], {})));
+    const touched = await row(running);
+    expect(touched).toMatchObject({ status: 'running', lease_owner: 'w' }); // the same values...
+    expect(touched?.tuple).not.toBe(before?.tuple); // ...written by an appender that does not hold the lease
+    await run(appendEventsQuery({ ...batchOf(running, 6, [finished(2), started(3)], {}), holder: 'someone else' }));
+    expect((await row(running))?.tuple).not.toBe(touched?.tuple);
+
+    // A failed row stays failed when every event keeps it so, and is not written then; many flows at once.
+    const failure = { type: 'StepFailed', ts, payload: { stepIndex: 0, stepId: 's0', attempt: 1, shard: { index: 0, count: 2 } } };
+    await run(appendEventsQuery({ ...batchOf(failed, 2, [failure], { status: 'failed', lastEventType: 'StepFailed' }), holder: 'w' }));
+    const failedRow = await row(failed);
+    expect(failedRow).toMatchObject({ status: 'failed', lease_owner: null }); // the failure ended the flow: lease cleared
+    const onRunning = { ...batchOf(running, 8, [finished(3)], { status: 'pending', lastEventType: 'StepFinished' }), holder: 'w' };
     const onFailed = batchOf(failed, 3, [shardFinished], { lastEventType: 'StepFinished', keepsFailed: true });
-    const one = subSelects(await analyzed(appendEventsQuery(onRunning)));
-    expect(one.length).toBeGreaterThan(0);
-    expect(one.every((line) => line.includes('never executed'))).toBe(true);
-    const oneFailed = subSelects(await analyzed(appendEventsQuery(onFailed)));
-    expect(oneFailed.some((line) => line.includes('loops=1'))).toBe(true);
-    // Many flows: run once per failed row (here one of two), not per row.
-    const many = subSelects(await analyzed(appendManyQuery([onRunning, onFailed], 1)));
-    expect(many.length).toBeGreaterThan(0);
-    expect(many.every((line) => /never executed|loops=1\)/.test(line))).toBe(true);
-    const { text, values } = appendManyQuery([onRunning, onFailed], 1);
-    await db.query(text, values);
-    const rows = await db.query<{ flow_id: string; status: string }>('SELECT flow_id, status FROM flow_queue ORDER BY flow_id', []);
-    expect(rows.map((r) => [r.flow_id, r.status])).toEqual([
-      [failed, 'failed'],
-      [running, 'running'],
+    await run(appendManyQuery([onRunning, onFailed], 1));
+    expect(await row(failed)).toEqual(failedRow); // nothing written: neither open nor leased, no claim or release can race the append
+    expect(await row(running)).toMatchObject({ status: 'pending', lease_owner: 'w' });
+    const heads = await db.query<{ flow_id: string; version: number; event_type: string }>(
+      'SELECT q.flow_id::text, h.version, h.event_type FROM flow_queue q, chemflow_flow_head(q.flow_id) AS h ORDER BY q.flow_id',
+      [],
+    );
+    expect(heads).toEqual([
+      { flow_id: failed, version: 4, event_type: 'StepFinished' },
+      { flow_id: running, version: 9, event_type: 'StepFinished' },
     ]);
+  });
+
+  // A coordinator gives its flow back not due before a retry's time while the log stays at the version
+  // it saw. A work item's outcome appended meanwhile by another process must not be left behind it: the
+  // append (no holder) writes the row, so the release waits for it and then reads its events.
+  it('a release that defers the flow waits for an append by another process and then leaves the flow due', async () => {
+    const flowId = '3c2b1a09-8f7e-4d6c-9b5a-4e3f2d1c0b9a';
+    const ts = '2026-11-26T00:00:00.000Z';
+    const init = { type: 'FlowInitialized', ts, payload: { flowName: 'plan' } };
+    const started = { type: 'StepStarted', ts, payload: { stepIndex: 0, stepId: 's0', attempt: 1 } };
+    const create = appendEventsQuery({ ...batchOf(flowId, 0, [init, started], { name: 'plan' }), lease: { owner: 'coordinator', leaseMs: 60_000 } });
+    await db.query(create.text, create.values);
+    const appender = new pg.Client({ connectionString: schema.url });
+    await appender.connect();
+    try {
+      await appender.query('BEGIN');
+      const outcome = { type: 'StepSignal', ts, payload: { stepIndex: 0, stepId: 's0', attempt: 1, signal: {} } };
+      const append = appendEventsQuery(batchOf(flowId, 2, [outcome], {}));
+      await appender.query(append.text, [...append.values]);
+      // The coordinator saw version 2: its release waits for the appender's lock on the row.
+      const release = releaseLeaseQuery(flowId, 'coordinator', { at: Date.now() + 3_600_000, version: 2 });
+      const released = db.query(release.text, release.values);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await appender.query('COMMIT');
+      await released;
+    } finally {
+      await appender.end();
+    }
+    const [row] = await db.query<{ due_now: boolean; lease_owner: string | null }>(
+      'SELECT next_due_at <= now() AS due_now, lease_owner FROM flow_queue WHERE flow_id = $1',
+      [flowId],
+    );
+    expect(row).toEqual({ due_now: true, lease_owner: null });
   });
 });

@@ -155,6 +155,51 @@ describeWithPg('migrations on the PostgreSQL server', () => {
     expect(await row()).toBe('running'); // the older look-back stops at a StepFinished, whatever its mark
   });
 
+  it("0015 reads a flow's head from its log, not from its queue row, and its down puts the head's columns back from the log", async () => {
+    await migrate(db, 'up', { to: '0014_on_failure' });
+    const flowId = '00000000-0000-4000-8000-000000000016';
+    const events: [string, Record<string, unknown>][] = [
+      ['FlowInitialized', { flowName: 'head' }],
+      ['StepStarted', { stepIndex: 0 }],
+      ['StepFinished', { stepIndex: 0 }],
+    ];
+    const insert = (i: number) => {
+      const [type, payload] = events[i] as [string, Record<string, unknown>];
+      return db.query(`INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload) VALUES ($1, $2::int, timestamptz '2026-12-01 00:00:00+00' + $2::int * interval '1 second', $3, 1, $4::jsonb)`, [
+        flowId,
+        i + 1,
+        type,
+        JSON.stringify(payload),
+      ]);
+    };
+    await insert(0);
+    await insert(1);
+    await db.query('SELECT chemflow_rebuild_flow_queue($1::uuid)', [flowId]);
+    expect((await migrate(db, 'up')).ran).toEqual(ALL.filter((id) => id > '0014_on_failure'));
+    const columns = (await schemaSnapshot(db)).columns.filter((c) => c.startsWith('flow_queue.'));
+    expect(columns.map((c) => c.split(' ')[0])).toEqual([
+      'flow_queue.flow_id',
+      'flow_queue.name',
+      'flow_queue.status',
+      'flow_queue.next_due_at',
+      'flow_queue.lease_owner',
+      'flow_queue.lease_expires_at',
+      'flow_queue.created_at',
+    ]);
+    await insert(2); // no row written: the head is the log's
+    const head = `SELECT q.status, h.version, h.event_type, to_char(h.ts AT TIME ZONE 'UTC', 'HH24:MI:SS') AS ts
+      FROM flow_queue q, chemflow_flow_head(q.flow_id) AS h WHERE q.flow_id = $1`;
+    expect(await db.query(head, [flowId])).toEqual([{ status: 'running', version: 3, event_type: 'StepFinished', ts: '00:00:03' }]);
+    expect(await db.query(`SELECT chemflow_flow_version_now($1::uuid) AS v`, [flowId])).toEqual([{ v: 3 }]);
+    expect(await db.query('SELECT chemflow_rebuild_flow_queue($1::uuid) AS n', [flowId])).toEqual([{ n: 1 }]);
+    expect(await db.query(`SELECT status FROM flow_queue WHERE flow_id = $1`, [flowId])).toEqual([{ status: 'pending' }]);
+    await migrate(db, 'down', { to: '0014_on_failure' });
+    const row = `SELECT status, version, last_event_type, to_char(updated_at AT TIME ZONE 'UTC', 'HH24:MI:SS') AS ts FROM flow_queue WHERE flow_id = $1`;
+    expect(await db.query(row, [flowId])).toEqual([{ status: 'pending', version: 3, last_event_type: 'StepFinished', ts: '00:00:03' }]);
+    await db.query('SELECT chemflow_rebuild_flow_queue($1::uuid)', [flowId]);
+    expect(await db.query(row, [flowId])).toEqual([{ status: 'pending', version: 3, last_event_type: 'StepFinished', ts: '00:00:03' }]);
+  });
+
   it('two pools migrating at once both succeed', async () => {
     const other = schema.executor();
     try {
@@ -212,7 +257,9 @@ describeWithPg('migrations on the PostgreSQL server', () => {
         JSON.stringify(payload),
       ]);
     await db.query('SELECT chemflow_rebuild_flow_queue($1::uuid)', [flowId]);
-    expect(await db.query(`SELECT status, last_event_type FROM flow_queue WHERE flow_id = $1`, [flowId])).toEqual([{ status: 'pending', last_event_type: 'StepSkipped' }]);
+    expect(await db.query(`SELECT status, head.event_type FROM flow_queue, chemflow_flow_head(flow_id) AS head WHERE flow_id = $1`, [flowId])).toEqual([
+      { status: 'pending', event_type: 'StepSkipped' },
+    ]);
     await expect(migrate(db, 'down', { to: '0010_batch_artifacts' })).rejects.toThrow(/cannot revert migration 0011_step_skipped: 1 StepSkipped event\(s\) are stored/);
     // Each migration reverts in its own transaction: the later ones went, 0011 and those before it stay.
     expect((await schemaSnapshot(db)).migrations).toEqual(ALL.filter((id) => id <= '0011_step_skipped'));

@@ -122,6 +122,7 @@ describe('migration files and locations', () => {
       '0012_errors_by_class',
       '0013_work_items',
       '0014_on_failure',
+      '0015_queue_row_on_change',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE|ALTER TABLE/);

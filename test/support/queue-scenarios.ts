@@ -57,6 +57,12 @@ export interface FlowPlan {
   /** The lease its first append takes (a process that creates a flow and runs it at once). */
   lease?: QueueLease;
   ops: LeaseOp[][];
+  /**
+   * Per batch after the first, the lease owner the appender says it holds the flow under
+   * (`AppendOptions.holder`), if any: whoever holds it or not, so the SQL stores' appends both write
+   * the row and leave it unwritten; the rows must not tell.
+   */
+  holders?: (string | undefined)[];
 }
 
 export interface Scenario {
@@ -207,7 +213,8 @@ function planOf(rng: Rng, events: NewFlowEvent[]): FlowPlan {
     i += size;
   }
   const ops = batches.map(() => (rng.chance(0.3) ? [leaseOp(rng)] : []));
-  return { flowId: rng.uuid(), batches, ops, ...(rng.chance(0.4) ? { lease: { owner: rng.pick(OWNERS), leaseMs: LEASE_MS } } : {}) };
+  const plan = { flowId: rng.uuid(), batches, ops, ...(rng.chance(0.4) ? { lease: { owner: rng.pick(OWNERS), leaseMs: LEASE_MS } } : {}) };
+  return { ...plan, holders: batches.map(() => rng.pick([...OWNERS, 'claimer', undefined])) };
 }
 
 function leaseOp(rng: Rng): LeaseOp {
@@ -404,7 +411,9 @@ export async function observe(subject: QueueSubject, { flows, rounds }: Scenario
         if (events === undefined) return [];
         const expectedVersion = versions.get(flow.flowId) ?? 0;
         versions.set(flow.flowId, expectedVersion + events.length);
-        return [{ flowId: flow.flowId, expectedVersion, events, ...(r === 0 && flow.lease !== undefined ? { options: { lease: flow.lease } } : {}) }];
+        const holder = r === 0 ? undefined : flow.holders?.[r];
+        const options = r === 0 && flow.lease !== undefined ? { lease: flow.lease } : holder !== undefined ? { holder } : undefined;
+        return [{ flowId: flow.flowId, expectedVersion, events, ...(options === undefined ? {} : { options }) }];
       });
       if (together) {
         const outcomes = await subject.appendBatch(requests);
@@ -451,7 +460,7 @@ export class RuleQueue implements QueueSubject {
   private readonly logs = new Map<string, FlowEvent[]>();
   private readonly rows = new Map<string, QueueRow>();
 
-  append(flowId: string, expectedVersion: number, events: readonly NewFlowEvent[], options: { lease?: QueueLease } = {}) {
+  append(flowId: string, expectedVersion: number, events: readonly NewFlowEvent[], options: { lease?: QueueLease; holder?: string } = {}) {
     const log = this.logs.get(flowId) ?? [];
     if (log.length !== expectedVersion) return Promise.reject(new Error(`expected version ${expectedVersion}, head ${log.length}`));
     const stored = events.map((e, i): FlowEvent => ({ ...e, flowId, version: expectedVersion + i + 1, seq: 0, schemaVersion: EVENT_SCHEMA_VERSION }));

@@ -1,7 +1,7 @@
 import type { SqlQuery } from './executor.js';
 import type { AppendBatch } from './event-queries.js';
 import { closeCancelledShards } from './shard-queries.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_ROW_COLUMNS, queueMerge, queueRowValues } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_ROW_COLUMNS, queueRowValues, queueUpdate } from './sql-fragments.js';
 
 /** One row of the result: `request` is the 1-based position of the append in the statement. */
 export interface AppendManyRow {
@@ -20,15 +20,15 @@ export interface AppendManyRow {
  *
  * Every flow may appear only once (a statement sees one snapshot, so a second append of the same flow
  * could not see the first, and the queue upsert may touch a row only once): the caller splits a batch
- * into rounds of distinct flows. The error and artifact parts are left out when no append has any,
- * so there are four fixed texts, each prepared once per connection.
+ * into rounds of distinct flows. The queue rows' parts (created, updated), the error and the artifact
+ * parts are left out when no append needs them: a few fixed texts, each prepared once per connection.
  */
 export function appendManyQuery(batches: readonly AppendBatch[], schemaVersion: number): SqlQuery {
   const requests = batches.map((b) => ({
     flowId: b.flowId,
     expectedVersion: b.expectedVersion,
-    leaseOwner: b.lease?.owner ?? null,
-    leaseMs: b.lease?.leaseMs ?? null,
+    leaseOwner: (b.expectedVersion === 0 ? b.lease?.owner : b.holder) ?? null,
+    leaseMs: b.expectedVersion === 0 ? (b.lease?.leaseMs ?? null) : null,
     events: b.events,
     queue: b.queue,
   }));
@@ -38,10 +38,14 @@ export function appendManyQuery(batches: readonly AppendBatch[], schemaVersion: 
   const artifacts = batches.flatMap((b) => b.artifacts.map((a) => ({ ...a, flowId: b.flowId })));
   if (artifacts.length > 0) values.push(JSON.stringify(artifacts));
   const cancels = batches.some((b) => b.events.some((e) => e.type === 'FlowCancelled'));
-  const shape = `${errors.length > 0 ? 1 : 0}${artifacts.length > 0 ? 1 : 0}${cancels ? 1 : 0}`;
+  const creates = batches.some((b) => b.expectedVersion === 0);
+  const updates = batches.some((b) => b.expectedVersion !== 0);
+  const shape = `${creates ? 1 : 0}${updates ? 1 : 0}${errors.length > 0 ? 1 : 0}${artifacts.length > 0 ? 1 : 0}${cancels ? 1 : 0}`;
   let text = APPEND_MANY_TEXTS.get(shape);
   if (text === undefined) {
-    const parts = [APPEND_EVENTS, PROJECT_QUEUE];
+    const parts = [APPEND_EVENTS];
+    if (creates) parts.push(CREATE_QUEUE_ROWS);
+    if (updates) parts.push(UPDATE_QUEUE_ROWS);
     if (errors.length > 0) parts.push(appendErrors(3));
     if (artifacts.length > 0) parts.push(appendArtifacts(errors.length > 0 ? 4 : 3));
     if (cancels) parts.push(CLOSE_SHARDS);
@@ -72,16 +76,27 @@ const APPEND_EVENTS = `request AS (
   RETURNING flow_id, seq, version, event_type, payload
 )`;
 
-/** `appendEventsQuery`'s queue row, per flow: each request carries its batch's projection. */
-const PROJECT_QUEUE = `queue AS (
+/**
+ * `appendEventsQuery`'s queue rows, per flow: each request carries its batch's projection, and its
+ * lease (a flow it creates) or its holder (`queueUpdate`) as `lease_owner`.
+ */
+const CREATE_QUEUE_ROWS = `created AS (
   INSERT INTO flow_queue AS q (${QUEUE_ROW_COLUMNS})
-  SELECT head.flow_id, head.expected + jsonb_array_length(head.events),
-    head.lease_owner, CASE WHEN head.lease_owner IS NULL THEN NULL ELSE now() + head.lease_ms * interval '1 millisecond' END,
+  SELECT head.flow_id, head.lease_owner,
+    CASE WHEN head.lease_owner IS NULL THEN NULL ELSE now() + head.lease_ms * interval '1 millisecond' END,
     ${queueRowValues('head.queue')}
   FROM head
-  WHERE EXISTS (SELECT 1 FROM inserted i WHERE i.flow_id = head.flow_id)
+  WHERE head.expected = 0 AND EXISTS (SELECT 1 FROM inserted i WHERE i.flow_id = head.flow_id)
   ORDER BY head.flow_id
-${queueMerge(`(SELECT (own.queue->>'keepsFailed')::boolean FROM head own WHERE own.flow_id = q.flow_id)`)}
+  ON CONFLICT (flow_id) DO NOTHING
+)`;
+
+const UPDATE = queueUpdate('head.queue', 'head.lease_owner');
+const UPDATE_QUEUE_ROWS = `queue AS (
+  UPDATE flow_queue AS q SET ${UPDATE.set}
+  FROM head
+  WHERE q.flow_id = head.flow_id AND head.expected > 0 AND EXISTS (SELECT 1 FROM inserted i WHERE i.flow_id = head.flow_id)
+    AND ${UPDATE.changes}
 )`;
 
 /** `appendEventsQuery`'s closing of a cancelled flow's shard rows, per flow that the batch cancels. */

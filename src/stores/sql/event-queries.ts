@@ -7,7 +7,7 @@ import type { CacheEntryInput } from '../step-cache-index.js';
 import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
 import { closeCancelledShards } from './shard-queries.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_ROW_COLUMNS, queueMerge, queueRowValues } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_ROW_COLUMNS, queueRowValues, queueUpdate } from './sql-fragments.js';
 
 /** One event of an append batch as the statement receives it. */
 export interface EventRowInput {
@@ -38,6 +38,11 @@ export interface AppendBatch {
   flowId: string;
   /** Set only on the batch that creates the flow: its queue row starts leased to this owner. */
   lease?: { owner: string; leaseMs: number } | undefined;
+  /**
+   * The lease owner under which the appender holds the flow, if it does (`AppendOptions.holder`): its
+   * appends that change nothing a claimer reads leave the queue row unwritten (`queueUpdate`).
+   */
+  holder?: string | undefined;
   expectedVersion: number;
   schemaVersion: number;
   events: readonly EventRowInput[];
@@ -60,16 +65,16 @@ export interface AppendBatch {
  * prepared once per connection, and the common batch pays for no empty INSERT.
  */
 export function appendEventsQuery(batch: AppendBatch): SqlQuery {
+  const creates = batch.expectedVersion === 0;
   const values: unknown[] = [
     batch.flowId,
     batch.expectedVersion,
     JSON.stringify(batch.events),
     batch.schemaVersion,
-    batch.lease?.owner ?? null,
-    batch.lease?.leaseMs ?? null,
     JSON.stringify(batch.queue),
-    batch.events.length,
+    (creates ? batch.lease?.owner : batch.holder) ?? null,
   ];
+  if (creates) values.push(batch.lease?.leaseMs ?? null);
   // Artifacts and cache entries read the inserted events' types and payloads; the common batch does not
   // need its payloads copied back out of the insert.
   const readsPayloads = batch.artifacts.length > 0 || batch.cacheEntry !== undefined;
@@ -79,11 +84,11 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
   if (hasErrors) values.push(JSON.stringify(batch.errors));
   if (hasArtifacts) values.push(JSON.stringify(batch.artifacts));
   if (batch.cacheEntry !== undefined) values.push(batch.cacheEntry.key, batch.cacheEntry.stepIndex, batch.cacheEntry.stepType);
-  const shape = `${readsPayloads ? 1 : 0}${hasErrors ? 1 : 0}${hasArtifacts ? 1 : 0}${batch.cacheEntry !== undefined ? 1 : 0}${cancels ? 1 : 0}`;
+  const shape = `${creates ? 1 : 0}${readsPayloads ? 1 : 0}${hasErrors ? 1 : 0}${hasArtifacts ? 1 : 0}${batch.cacheEntry !== undefined ? 1 : 0}${cancels ? 1 : 0}`;
   let text = APPEND_TEXTS.get(shape);
   if (text === undefined) {
-    const parts = [readsPayloads ? APPEND_EVENTS_WITH_PAYLOADS : APPEND_EVENTS, PROJECT_QUEUE];
-    let param = 8;
+    const parts = [readsPayloads ? APPEND_EVENTS_WITH_PAYLOADS : APPEND_EVENTS, creates ? CREATE_QUEUE_ROW : UPDATE_QUEUE_ROW];
+    let param = values.length - (hasErrors ? 1 : 0) - (hasArtifacts ? 1 : 0) - (batch.cacheEntry !== undefined ? 3 : 0);
     if (hasErrors) parts.push(appendErrors(++param));
     if (hasArtifacts) parts.push(appendArtifacts(++param));
     if (batch.cacheEntry !== undefined) parts.push(appendCacheEntry(param + 1, param + 2, param + 3));
@@ -118,25 +123,34 @@ const APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payl
 
 /**
  * The flow's queue row, in the same statement (so in the same transaction) as the events, written only
- * if they were: the values are the batch's `batchProjection` ($7) and version ($2 + $8), merged with the existing row by
- * `queueMerge` (a cancelled flow stays cancelled, a failed one failed). The lease is set only when the
- * batch creates the flow; later appends leave it to its holder, except the one that ends the flow
- * (completed, or failed for good), which clears it: the holder need not spend a round trip on it. A
- * cancellation keeps it, so the holder's heartbeat sees `cancelled` rather than a lost lease. The
- * rebuild derives the same row from the log in SQL (`chemflow_rebuild_flow_queue`); the contract
- * suite checks that both agree.
+ * if they were: the batch's `batchProjection` ($5) merged with the row. The batch that creates the flow
+ * inserts it, leased to $6 for $7 ms when the creating process runs the flow at once; every later batch
+ * updates it by `queueUpdate` (a cancelled flow stays cancelled, a failed one failed, the batch that
+ * ends the flow clears the lease), and only when that changes the row or $6 does not hold the flow's
+ * lease. The log's head is no column: readers take it from the log. The rebuild derives the same row
+ * from the log in SQL (`chemflow_rebuild_flow_queue`); the contract suite checks that both agree.
  */
 // MATERIALIZED: parsed once, not once per column that reads it.
-const PROJECT_QUEUE = `projection AS MATERIALIZED (
-  SELECT $7::text::jsonb AS q
-), queue AS (
+const PROJECTION = `projection AS MATERIALIZED (
+  SELECT $5::text::jsonb AS q
+)`;
+
+// A row already there (none should be: the flow's first events were just inserted) is left as it is.
+const CREATE_QUEUE_ROW = `${PROJECTION}, queue AS (
   INSERT INTO flow_queue AS q (${QUEUE_ROW_COLUMNS})
-  SELECT $1::uuid, $2::int + $8::int,
-    $5::text, CASE WHEN $5::text IS NULL THEN NULL ELSE now() + $6::int * interval '1 millisecond' END,
+  SELECT $1::uuid, $6::text, CASE WHEN $6::text IS NULL THEN NULL ELSE now() + $7::int * interval '1 millisecond' END,
     ${queueRowValues('projection.q')}
   FROM projection
   WHERE EXISTS (SELECT 1 FROM inserted)
-${queueMerge(`(SELECT (projection.q->>'keepsFailed')::boolean FROM projection)`)}
+  ON CONFLICT (flow_id) DO NOTHING
+)`;
+
+const UPDATE = queueUpdate('projection.q', '$6::text');
+const UPDATE_QUEUE_ROW = `${PROJECTION}, queue AS (
+  UPDATE flow_queue AS q SET ${UPDATE.set}
+  FROM projection
+  WHERE q.flow_id = $1::uuid AND EXISTS (SELECT 1 FROM inserted)
+    AND ${UPDATE.changes}
 )`;
 
 /** A cancelling batch closes the flow's shard rows, if its events were inserted. */

@@ -93,6 +93,7 @@ export function prepareAppend(request: AppendRequest): PreparedAppend | Error {
     errors,
     artifacts: firstOfEachHash(options.artifacts ?? []).map(artifactRowInput),
     lease: expectedVersion === 0 ? options.lease : undefined,
+    holder: options.holder,
     cacheEntry: options.cacheEntry,
   });
 }

@@ -2,7 +2,7 @@ import { OPEN_STATUSES } from '../../core/queue-status.js';
 import type { FlowQuery } from '../flow-store.js';
 import type { SqlQuery } from './executor.js';
 import { ITEM_FLOW_LETS } from './shard-queries.js';
-import { isoTimestamp } from './sql-fragments.js';
+import { flowHead, isoTimestamp } from './sql-fragments.js';
 
 /**
  * The flow queue's statements (migrations/0004_flow_queue). Every one is served by an index over
@@ -13,8 +13,13 @@ import { isoTimestamp } from './sql-fragments.js';
 const OPEN = `status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 const DEFAULT_LIMIT = 50;
 
-const SUMMARY_COLUMNS = `flow_id::text AS flow_id, name, status, version, last_event_type,
-  ${isoTimestamp('created_at')} AS created_at, ${isoTimestamp('updated_at')} AS updated_at,
+/**
+ * A listed flow: its queue row, and its head (version, last event type and time) read from its log, so
+ * never behind it: one probe of the log's (flow_id, version) index per row of the page, made after the
+ * LIMIT (a LATERAL join on the page's rows).
+ */
+const SUMMARY_COLUMNS = `flow_queue.flow_id::text AS flow_id, name, status, head.version, head.event_type AS last_event_type,
+  ${isoTimestamp('created_at')} AS created_at, ${isoTimestamp('head.ts')} AS updated_at,
   ${isoTimestamp('next_due_at')} AS next_due_at, lease_owner, ${isoTimestamp('lease_expires_at')} AS lease_expires_at`;
 
 /**
@@ -55,9 +60,12 @@ export function listFlowsQuery(query: FlowQuery): SqlQuery {
   }[sort];
   const limit = param(query.limit ?? DEFAULT_LIMIT);
   return {
-    text: `SELECT ${SUMMARY_COLUMNS} FROM flow_queue
-${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-ORDER BY ${order} LIMIT ${limit}::int`,
+    text: `SELECT ${SUMMARY_COLUMNS} FROM (
+  SELECT * FROM flow_queue
+  ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+  ORDER BY ${order} LIMIT ${limit}::int
+) flow_queue CROSS JOIN LATERAL ${flowHead('flow_queue.flow_id')} AS head
+ORDER BY ${order}`,
     values,
   };
 }
@@ -72,7 +80,7 @@ export function claimableFlows(limit: string, skipIds: string, skipVersions: str
   return `  SELECT flow_id FROM flow_queue
   WHERE ${OPEN} AND next_due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
     AND NOT EXISTS (SELECT 1 FROM unnest(${skipIds}::uuid[], ${skipVersions}::int[]) AS k (flow_id, version)
-      WHERE k.flow_id = flow_queue.flow_id AND k.version = flow_queue.version)
+      WHERE k.flow_id = flow_queue.flow_id AND k.version = (SELECT head.version FROM ${flowHead('flow_queue.flow_id')} AS head))
   ORDER BY next_due_at
   LIMIT ${limit}::int
   FOR UPDATE SKIP LOCKED`;
@@ -83,8 +91,9 @@ export function claimableFlows(limit: string, skipIds: string, skipVersions: str
  * instead of waiting on them, so two workers never claim the same flow and never block each other.
  * With `events`, the same statement returns each claimed flow's log too (one row per event, the flow's
  * columns repeated; a flow without events still has its row): the claimer needs no read of its own.
- * The log is read with the statement's snapshot, so it may end before the row's `version` when an
- * append committed while the claim waited for the row.
+ * The version is the log's head as the statement's snapshot sees it, as are the events: an append
+ * that committed while the claim waited for the row is after both (the claimer's first append then
+ * meets it as a conflict, and reads the log again).
  */
 export function claimFlowsQuery(
   owner: string,
@@ -99,11 +108,11 @@ ${claimableFlows('$2', '$4', '$5')}
   const take = `UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
 FROM claimable WHERE q.flow_id = claimable.flow_id`;
   const values = [owner, limit, leaseMs, skip.map((s) => s.flowId), skip.map((s) => s.version)];
-  if (!events) return { text: `${claim}\n${take}\nRETURNING q.flow_id::text AS flow_id, q.status, q.version`, values };
+  if (!events) return { text: `${claim}\n${take}\nRETURNING q.flow_id::text AS flow_id, q.status, ${CLAIMED_VERSION}`, values };
   return {
     text: `${claim}, claimed AS (
 ${take}
-RETURNING q.flow_id, q.status, q.version
+RETURNING q.flow_id, q.status, ${CLAIMED_VERSION}
 )
 SELECT c.flow_id::text AS flow_id, c.status, c.version, e.seq, e.version AS event_version, ${isoTimestamp('e.ts')} AS ts,
   e.event_type, e.schema_version, e.payload
@@ -112,6 +121,9 @@ ORDER BY c.flow_id, e.version`,
     values,
   };
 }
+
+/** The claimed flow's version, from its log: `RETURNING q.flow_id, q.status, ${CLAIMED_VERSION}`. */
+export const CLAIMED_VERSION = `(SELECT head.version FROM ${flowHead('q.flow_id')} AS head) AS version`;
 
 /** Takes one flow's lease when free, expired, the owner's or a known-dead holder's; returns the row either way. */
 export function acquireLeaseQuery(flowId: string, owner: string, leaseMs: number, takeOverFrom: string | undefined): SqlQuery {
@@ -135,13 +147,17 @@ FROM target`,
 
 /**
  * Gives a flow back; with `until`, not due before `until.at` while its log is still at `until.version`
- * (`deferredQueueRow` in src/core/queue-row.ts; the next append makes it due at once again).
+ * (`deferredQueueRow` in src/core/queue-row.ts; the next append makes it due at once again). The
+ * version is read as committed when the row is written (`chemflow_flow_version_now`), not as the
+ * statement's snapshot saw it: an append by another process (a work item's outcome) writes the row
+ * (`queueUpdate`), so this UPDATE waits for it and then reads its events, or it waits for this one
+ * and finds the row deferred.
  */
 export function releaseLeaseQuery(flowId: string, owner: string, until?: { at: number; version: number }): SqlQuery {
   return {
     text: `UPDATE flow_queue SET lease_owner = NULL, lease_expires_at = NULL,
   next_due_at = CASE
-    WHEN $3::float8 IS NOT NULL AND version = $4::int AND ${OPEN} AND next_due_at IS NOT NULL
+    WHEN $3::float8 IS NOT NULL AND ${OPEN} AND next_due_at IS NOT NULL AND chemflow_flow_version_now(flow_id) = $4::int
     THEN greatest(next_due_at, now() + $3::float8 * interval '1 millisecond')
     ELSE next_due_at
   END

@@ -1,3 +1,5 @@
+import { OPEN_STATUSES } from '../../core/queue-status.js';
+
 /**
  * SQL shared by several queries. Timestamps are formatted by the database, so PGlite and `pg` (whose
  * type parsers differ) read back the same ISO string the engine wrote (`Date#toISOString`).
@@ -19,55 +21,77 @@ export const ERROR_VALUES_FROM_JSON = `(source.e->>'flowId')::uuid, source.e->>'
     source.e->>'errorClass', source.e->>'errorMessage', source.e->'details', (source.e->>'timestamp')::timestamptz,
     (source.e->>'retryCount')::int, (source.e->>'maxRetries')::int`;
 
-/** The columns an append writes on its flow's queue row, in the order of `queueRowValues`. */
-export const QUEUE_ROW_COLUMNS =
-  'flow_id, version, lease_owner, lease_expires_at, name, status, last_event_type, next_due_at, created_at, updated_at';
+/**
+ * The columns of the queue row the append that creates a flow inserts, in the order of `queueRowValues`
+ * after the flow id and the lease. The log's head (version, last event type and time) is no column:
+ * readers take it from the log (`flowHead`).
+ */
+export const QUEUE_ROW_COLUMNS = 'flow_id, lease_owner, lease_expires_at, name, status, next_due_at, created_at';
 
 /**
- * The last six of QUEUE_ROW_COLUMNS from `q`, a jsonb `QueueProjection` computed by the appending
+ * The last four of QUEUE_ROW_COLUMNS from `q`, a jsonb `QueueProjection` computed by the appending
  * process, shared by the single and the many-flow append statements. The due time is the rebuild's own
  * rule, `chemflow_queue_due`, which PostgreSQL inlines (migration 0009): a pending or running flow is
  * due from the database's clock, the one every claim compares with.
  */
 export function queueRowValues(q: string): string {
-  return `coalesce(${q}->>'name', ''), ${q}->>'status', ${q}->>'lastEventType', chemflow_queue_due(${q}->>'status', ${q}, now()),
-    (${q}->>'firstTs')::timestamptz, (${q}->>'lastTs')::timestamptz`;
+  return `coalesce(${q}->>'name', ''), ${q}->>'status', chemflow_queue_due(${q}->>'status', ${q}, now()), (${q}->>'firstTs')::timestamptz`;
 }
 
 /**
- * How an append's projected queue row merges into the flow's existing one (`INSERT INTO flow_queue AS q
- * ... ON CONFLICT`), shared by the single and the many-flow append statements: the SQL statement of
- * `appendedQueueRow` (src/core/queue-row.ts), which the memory store runs; the queue-rules contract
- * test compares the two on random histories. A cancelled flow stays cancelled; a failed flow stays
- * failed when every event of the batch keeps it failed; a flow still pending or running keeps its due
- * time (unless it is later than the append's: then it is due now), so that the indexed columns do not change and the update stays HOT (no index entry written per
- * step); a flow that stays cancelled or failed has none; the append whose batch ends the flow clears its
- * lease, a cancellation keeps it (the holder's heartbeat then sees `cancelled`).
- *
- * `keepsFailed` is a boolean expression over `q` (the existing row) reading the projection's
- * `keepsFailed`, which is no column of the row, so not in EXCLUDED: a sub-select of the statement's
- * projection. It is read only for a row found failed (CASE evaluates a branch only when it is reached),
- * so the common append runs no sub-select.
+ * The flow's last event (version, event_type, ts) as a FROM item: `chemflow_flow_head` (migration
+ * 0015), which PostgreSQL inlines into one backward probe of the unique (flow_id, version) index.
  */
-export function queueMerge(keepsFailed: string): string {
-  const staysFailed = `q.status = 'failed' AND ${keepsFailed}`;
-  return `  ON CONFLICT (flow_id) DO UPDATE SET
-    status = CASE
+export function flowHead(flowId: string): string {
+  return `chemflow_flow_head(${flowId})`;
+}
+
+/**
+ * How an append that does not create its flow updates the flow's queue row `q` (`UPDATE flow_queue AS
+ * q SET <set> ... WHERE ... AND <changes>`), shared by the single and the many-flow append
+ * statements. `next` is the batch's jsonb `QueueProjection`, `holder` the appender's lease owner
+ * (NULL when it holds no lease on the flow). The merge is the SQL statement of `appendedQueueRow`
+ * (src/core/queue-row.ts), which the memory store runs; the queue-rules contract test compares the two
+ * on random histories: a cancelled flow stays cancelled; a failed flow stays failed when every event of
+ * the batch keeps it failed; a flow still pending or running keeps its due time (unless it is later
+ * than the append's: then it is due now); a flow that stays cancelled or failed has none; the append
+ * whose batch ends the flow clears its lease, a cancellation keeps it (the holder's heartbeat then
+ * sees `cancelled`).
+ *
+ * `changes` lets the UPDATE write the row only when the merged status, due time or lease differ from
+ * the row's: most appends of a running flow write nothing (the head the row held before is read from
+ * the log). One exception: the row of a flow open or leased is written (values unchanged) when the
+ * appender does not hold its lease, unexpired. Writing locks the row until the append commits, so a claim passes over the row
+ * meanwhile (SKIP LOCKED) rather than reading the log without the events being committed, and a
+ * holder's release that defers the row until a retry's time waits for the append, then reads its
+ * events (`releaseLeaseQuery`); the holder's own appends cannot race its release.
+ */
+export function queueUpdate(next: string, holder: string): { set: string; changes: string } {
+  const status = `(${next}->>'status')`;
+  const staysFailed = `q.status = 'failed' AND (${next}->>'keepsFailed')::boolean`;
+  const ends = `${status} IN ('completed', 'failed')`;
+  const merged = {
+    status: `CASE
       WHEN q.status = 'cancelled' THEN 'cancelled'
       -- Only sibling shards' outcomes and signals recorded after a shard failed for good: still failed.
       WHEN ${staysFailed} THEN 'failed'
-      ELSE EXCLUDED.status
-    END,
-    version = EXCLUDED.version,
-    last_event_type = EXCLUDED.last_event_type,
-    next_due_at = CASE
+      ELSE ${status}
+    END`,
+    next_due_at: `CASE
       WHEN q.status = 'cancelled' THEN NULL
       WHEN ${staysFailed} THEN NULL
       -- Kept unless later than now (a flow given back until a retry's time): due now then.
-      WHEN q.status = EXCLUDED.status AND q.status IN ('pending', 'running') THEN least(q.next_due_at, EXCLUDED.next_due_at)
-      ELSE EXCLUDED.next_due_at
-    END,
-    lease_owner = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_owner END,
-    lease_expires_at = CASE WHEN EXCLUDED.status IN ('completed', 'failed') THEN NULL ELSE q.lease_expires_at END,
-    updated_at = EXCLUDED.updated_at`;
+      WHEN q.status = ${status} AND q.status IN ('pending', 'running') THEN least(q.next_due_at, chemflow_queue_due(${next}->>'status', ${next}, now()))
+      ELSE chemflow_queue_due(${next}->>'status', ${next}, now())
+    END`,
+    lease_owner: `CASE WHEN ${ends} THEN NULL ELSE q.lease_owner END`,
+    lease_expires_at: `CASE WHEN ${ends} THEN NULL ELSE q.lease_expires_at END`,
+  };
+  const columns = Object.keys(merged);
+  return {
+    set: columns.map((c) => `${c} = ${merged[c as keyof typeof merged]}`).join(',\n    '),
+    changes: `((${Object.values(merged).join(',\n    ')}) IS DISTINCT FROM (${columns.map((c) => `q.${c}`).join(', ')})
+    OR ((q.lease_owner IS NOT NULL OR q.status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')}))
+      AND NOT coalesce(q.lease_owner = ${holder} AND q.lease_expires_at > now(), false)))`,
+  };
 }

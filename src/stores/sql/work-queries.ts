@@ -1,6 +1,6 @@
 import type { ClaimWorkOptions, HeldWork } from '../work-queue.js';
 import type { SqlQuery } from './executor.js';
-import { claimableFlows } from './queue-queries.js';
+import { CLAIMED_VERSION, claimableFlows } from './queue-queries.js';
 import { claimableItems } from './shard-queries.js';
 import { isoTimestamp } from './sql-fragments.js';
 
@@ -27,7 +27,7 @@ ${claimableFlows('$2', '$4', '$5')}
 ), flows AS (
   UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = ${LEASE}
   FROM flows_claimable WHERE q.flow_id = flows_claimable.flow_id
-  RETURNING q.flow_id, q.status, q.version
+  RETURNING q.flow_id, q.status, ${CLAIMED_VERSION}
 ), items_claimable AS (
 ${claimableItems('greatest(0, $2::int - (SELECT count(*) FROM flows))', '$6', '$7')}
 ), items AS (
