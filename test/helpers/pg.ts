@@ -59,7 +59,7 @@ export interface TestSchema {
   /** A chemflow executor whose connections use this schema. */
   executor(options?: { applicationName?: string }): PgExecutor;
   /** A migrated chemflow store in this schema; its blobs in `blobDir` when given, else in the database. */
-  openStore(options?: { applicationName?: string; blobDir?: string }): Promise<SqlFlowStore>;
+  openStore(options?: { applicationName?: string; blobDir?: string; max?: number }): Promise<SqlFlowStore>;
   drop(): Promise<void>;
 }
 

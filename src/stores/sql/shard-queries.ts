@@ -1,6 +1,7 @@
 import { OPEN_STATUSES } from '../../core/queue-status.js';
 import type { ShardDue, ShardKey, WorkItemKind } from '../shard-queue.js';
 import type { SqlQuery } from './executor.js';
+import { COMMIT_WITHOUT_FLUSH_WAIT } from './sql-fragments.js';
 
 /**
  * The work-item queue's statements (migrations/0007_flow_shards, 0013_work_items: shards and whole
@@ -114,6 +115,7 @@ ${claimableItems('$2::int', '$5', '$6', `
 UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
 FROM claimable
 WHERE (s.flow_id, s.step_index, s.shard_index) = (claimable.flow_id, claimable.step_index, claimable.shard_index)
+  AND ${COMMIT_WITHOUT_FLUSH_WAIT}
 RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, s.shard_count, s.kind`,
     values: [owner, limit, leaseMs, flowId ?? null, skipSteps.map((s) => s.flowId), skipSteps.map((s) => s.stepIndex), kind ?? null],
   };

@@ -95,3 +95,13 @@ export function queueUpdate(next: string, holder: string): { set: string; change
       AND NOT coalesce(q.lease_owner = ${holder} AND q.lease_expires_at > now(), false)))`,
   };
 }
+
+/**
+ * A condition, always true, that makes its statement's transaction commit without waiting for the WAL
+ * flush (`synchronous_commit` off for that transaction alone; the connection's next statement waits
+ * again). Claims put it on the rows they lease: a lease is a lock that expires, not history, so a claim
+ * lost in a server crash only leaves the flow or item claimable again; and the holder's first append,
+ * which waits for its own flush, flushes the claim with it (the WAL is written in order). Evaluated per
+ * leased row (the function is volatile): a claim that leases nothing sets nothing.
+ */
+export const COMMIT_WITHOUT_FLUSH_WAIT = `set_config('synchronous_commit', 'off', true) IS NOT NULL`;

@@ -2,7 +2,7 @@ import type { ClaimWorkOptions, HeldWork } from '../work-queue.js';
 import type { SqlQuery } from './executor.js';
 import { CLAIMED_VERSION, claimableFlows } from './queue-queries.js';
 import { claimableItems } from './shard-queries.js';
-import { isoTimestamp } from './sql-fragments.js';
+import { COMMIT_WITHOUT_FLUSH_WAIT, isoTimestamp } from './sql-fragments.js';
 
 /**
  * The worker's one claim and one heartbeat over both queues (the flow queue, migrations/0004, and the
@@ -26,7 +26,7 @@ export function claimWorkQuery(owner: string, options: ClaimWorkOptions): SqlQue
 ${claimableFlows('$2', '$4', '$5')}
 ), flows AS (
   UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = ${LEASE}
-  FROM flows_claimable WHERE q.flow_id = flows_claimable.flow_id
+  FROM flows_claimable WHERE q.flow_id = flows_claimable.flow_id AND ${COMMIT_WITHOUT_FLUSH_WAIT}
   RETURNING q.flow_id, q.status, ${CLAIMED_VERSION}
 ), items_claimable AS (
 ${claimableItems('greatest(0, $2::int - (SELECT count(*) FROM flows))', '$6', '$7')}
@@ -34,6 +34,7 @@ ${claimableItems('greatest(0, $2::int - (SELECT count(*) FROM flows))', '$6', '$
   UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = ${LEASE}
   FROM items_claimable
   WHERE (s.flow_id, s.step_index, s.shard_index) = (items_claimable.flow_id, items_claimable.step_index, items_claimable.shard_index)
+    AND ${COMMIT_WITHOUT_FLUSH_WAIT}
   RETURNING s.flow_id, s.step_index, s.shard_index, s.shard_count, s.kind
 )
 SELECT 'flow' AS what, c.flow_id::text AS flow_id, c.status, c.version,
