@@ -3,7 +3,8 @@
 -- event's type and time) is read from the log itself (chemflow_flow_head), so the row need not be
 -- written at every append: an append writes it only when the status, the due time or the lease
 -- changes (or someone other than the appender may be looking at it: src/stores/sql/sql-fragments.ts,
--- `queueUpdate`), about one append in five of a sequential flow, where every append wrote it before.
+-- `queueUpdate`): in a sequential flow run by its lease holder, the append that creates it and the one
+-- that ends it, two of n + 1, where every append wrote it before.
 ALTER TABLE flow_queue DROP COLUMN version, DROP COLUMN last_event_type, DROP COLUMN updated_at;
 
 -- The flow's last event: its version, type and time. A set-returning SQL function, STABLE, so that
