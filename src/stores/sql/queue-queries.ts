@@ -79,8 +79,11 @@ ORDER BY ${order}`,
 export function claimableFlows(limit: string, skipIds: string, skipVersions: string): string {
   return `  SELECT flow_id FROM flow_queue
   WHERE ${OPEN} AND next_due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
-    AND NOT EXISTS (SELECT 1 FROM unnest(${skipIds}::uuid[], ${skipVersions}::int[]) AS k (flow_id, version)
-      WHERE k.flow_id = flow_queue.flow_id AND k.version = (SELECT head.version FROM ${flowHead('flow_queue.flow_id')} AS head))
+    -- A filter on each row, not a join with the skip list: the plan stays an ordered scan of the open
+    -- flows' due index that stops at the limit, whatever the backlog (a join sorted every open flow).
+    AND (array_position(${skipIds}::uuid[], flow_queue.flow_id) IS NULL
+      OR (${skipVersions}::int[])[array_position(${skipIds}::uuid[], flow_queue.flow_id)]
+        IS DISTINCT FROM (SELECT head.version FROM ${flowHead('flow_queue.flow_id')} AS head))
   ORDER BY next_due_at
   LIMIT ${limit}::int
   FOR UPDATE SKIP LOCKED`;
