@@ -105,10 +105,24 @@ function apply(state: FlowInstance, event: FlowEvent): FlowInstance {
     return state;
   }
 
+  const before = state.status;
   const next = applyStep(state, event, corrupt);
   // A cancelled flow stays cancelled; any other's status follows its steps'.
-  if (next.status !== 'cancelled') next.status = openFlowStatus(next);
+  if (next.status !== 'cancelled') next.status = statusAfterStepEvent(next, before, event.stepIndex);
   return next;
+}
+
+/**
+ * `openFlowStatus` of the state after an event of step `index`, without walking every step when the
+ * flow stops at its first failure and had no Failed step before the event (its status was pending or
+ * running): then only the step the event touched can change what the walk would find (a flow once
+ * started stays started), so the replay of a long flow stays linear in its events.
+ */
+function statusAfterStepEvent(flow: FlowInstance, before: FlowInstance['status'], index: number): FlowInstance['status'] {
+  if (flow.onFailure !== 'stop' || (before !== 'pending' && before !== 'running')) return openFlowStatus(flow);
+  const slot = flow.steps[index] as StepSlot;
+  if (slot.status === 'Failed') return 'failed';
+  return before === 'running' || slot.status !== 'Pending' || slot.attempts > 0 ? 'running' : 'pending';
 }
 
 type StepEvent = Exclude<FlowEvent, { type: 'FlowInitialized' | 'FlowCompleted' | 'FlowCancelled' }>;
