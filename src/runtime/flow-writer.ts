@@ -27,7 +27,7 @@ export type Decide<T> = (flow: FlowInstance, conflict: ConcurrencyError | null) 
 export interface WriterIo {
   /** Reads the log and replays it. */
   load(): Promise<FlowInstance>;
-  /** The timestamp of the events appended next (one per append). */
+  /** The timestamp of an update's events, asked once per update right after its decision. */
   now(): string;
   /** Appends at `expectedVersion`; returns the stored events. */
   append(expectedVersion: number, events: readonly NewFlowEvent[], options: AppendOptions): Promise<readonly FlowEvent[]>;
