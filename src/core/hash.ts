@@ -1,9 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 
-/** SHA-256 of a UTF-8 string, lowercase hex: the one hash function of chemflow. */
+/**
+ * SHA-256 of a UTF-8 string, lowercase hex: the one hash function of chemflow. The one-shot
+ * `crypto.hash` builds no Hash object: every step's fingerprint pays for one.
+ */
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** Hash of the canonical JSON form of a value. */
