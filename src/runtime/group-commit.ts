@@ -39,6 +39,8 @@ export class GroupCommitter {
   private readonly waiting: Waiting[] = [];
   /** The loop that sends batches while appends wait; undefined when idle. */
   private sending: Promise<void> | undefined;
+  /** Whether the last batch carried several appends: their callers come back together. */
+  private crowded = false;
   private readonly counters: GroupCommitStats = { batches: 0, appends: 0, largestBatch: 0 };
 
   constructor(
@@ -73,12 +75,16 @@ export class GroupCommitter {
   private async sendAll(): Promise<void> {
     try {
       for (;;) {
-        // One turn of the event loop (setImmediate, not a timer: microseconds): the promise chains
-        // already under way — callers started together, or woken by the batch that just returned —
-        // reach their next append and join this batch instead of trailing into the one after.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        // After a batch of several, one turn of the event loop (setImmediate, not a timer:
+        // microseconds): the callers it woke reach their next append and join this batch instead of
+        // trailing into the one after. After a lone append nobody else is coming back: its caller's
+        // next append goes at once, and a lone flow pays no turn per step. Either way the appends
+        // made in the same synchronous run as this one (callers started together) are already queued.
+        if (this.crowded) await new Promise<void>((resolve) => setImmediate(resolve));
+        else await undefined;
         const batch = this.waiting.splice(0, this.maxBatchSize);
         if (batch.length === 0) return;
+        this.crowded = batch.length > 1;
         await this.send(batch);
       }
     } finally {
