@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 import { appendManyQuery } from '../../src/stores/sql/append-many-query.js';
-import { appendEventsQuery, type AppendBatch } from '../../src/stores/sql/event-queries.js';
+import { appendEventsQuery, quietAppendQuery, type AppendBatch } from '../../src/stores/sql/event-queries.js';
 import { migrate } from '../../src/stores/sql/migrate.js';
 import { releaseLeaseQuery } from '../../src/stores/sql/queue-queries.js';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
@@ -158,5 +158,50 @@ describeWithPg('the append statement plan', () => {
       [flowId],
     );
     expect(row).toEqual({ due_now: true, lease_owner: null });
+  });
+
+  // A lease holder's plain step is most appends: its statement checks the row instead of planning an
+  // update of it. When the check fails it inserts nothing, and the store runs the full statement.
+  it("a lease holder's step inserts its events and leaves the queue row alone; when the check fails it inserts nothing", async () => {
+    const flowId = '5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a';
+    const ts = '2026-11-26T00:00:00.000Z';
+    const started = (i: number) => ({ type: 'StepStarted', ts, payload: { stepIndex: i, stepId: `s${i}`, attempt: 1 } });
+    const finished = (i: number) => ({ type: 'StepFinished', ts, payload: { stepIndex: i, stepId: `s${i}`, attempt: 1, outputs: [] } });
+    const init = { type: 'FlowInitialized', ts, payload: { flowName: 'plan' } };
+    const create = appendEventsQuery({ ...batchOf(flowId, 0, [init, started(0)], { name: 'plan' }), lease: { owner: 'w', leaseMs: 60_000 } });
+    await db.query(create.text, create.values);
+    const row = async () =>
+      (await db.query<{ tuple: string }>(`SELECT ctid::text || xmin::text AS tuple FROM flow_queue WHERE flow_id = $1`, [flowId]))[0]?.tuple;
+    const versions = async () =>
+      (await db.query<{ version: number }>('SELECT version FROM event_log WHERE flow_id = $1 ORDER BY version', [flowId])).map((r) => r.version);
+    const before = await row();
+
+    const held = quietAppendQuery({ ...batchOf(flowId, 2, [finished(0), started(1)], {}), holder: 'w' });
+    if (held === undefined) throw new Error('a holder keeping its flow running gets the quiet statement');
+    const plain = await plan(held);
+    expect(plain).not.toMatch(/Update on/);
+    expect(plain).not.toMatch(/chemflow_[a-z_]+\(/);
+    const inserted = await db.query<{ head_version: number; quiet: boolean; version: number | null }>(held.text, held.values);
+    expect(inserted.map((r) => [r.head_version, r.quiet, r.version])).toEqual([
+      [2, true, 3],
+      [2, true, 4],
+    ]);
+    expect(await row()).toBe(before);
+
+    const notHeld = quietAppendQuery({ ...batchOf(flowId, 4, [finished(1), started(2)], {}), holder: 'someone else' });
+    if (notHeld === undefined) throw new Error('any holder gets the quiet statement');
+    const refused = await db.query<{ head_version: number; quiet: boolean; version: number | null }>(notHeld.text, notHeld.values);
+    expect(refused.map((r) => [r.head_version, r.quiet, r.version])).toEqual([[4, false, null]]);
+    expect(await versions()).toEqual([1, 2, 3, 4]);
+    expect(await row()).toBe(before);
+
+    // Appends that create, end, defer or cancel the flow, or whose appender holds no lease, have none.
+    const middle = batchOf(flowId, 4, [finished(1), started(2)], {});
+    expect(quietAppendQuery(middle)).toBeUndefined();
+    expect(quietAppendQuery({ ...batchOf(flowId, 0, [init, started(0)], { name: 'plan' }), holder: 'w' })).toBeUndefined();
+    expect(quietAppendQuery({ ...batchOf(flowId, 4, [finished(1)], { status: 'pending', lastEventType: 'StepFinished' }), holder: 'w' })).toBeUndefined();
+    expect(quietAppendQuery({ ...batchOf(flowId, 4, [finished(9)], { status: 'completed', lastEventType: 'FlowCompleted' }), holder: 'w' })).toBeUndefined();
+    const cancel = { type: 'FlowCancelled', ts, payload: {} };
+    expect(quietAppendQuery({ ...batchOf(flowId, 4, [cancel], { status: 'running' }), holder: 'w' })).toBeUndefined();
   });
 });

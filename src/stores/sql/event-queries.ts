@@ -65,35 +65,51 @@ export interface AppendBatch {
  * prepared once per connection, and the common batch pays for no empty INSERT.
  */
 export function appendEventsQuery(batch: AppendBatch): SqlQuery {
+  return appendQuery(batch, false);
+}
+
+/**
+ * The common append of a flow's lease holder in a cheaper statement: a running flow that stays running,
+ * due, and leased to the appender (`holder`), whose queue row `queueUpdate` would leave unwritten. It
+ * checks just that on the row (one key lookup, no update planned), inserts the events, error rows,
+ * artifacts and cache entry only if it holds, and never writes the row. When it does not hold (the
+ * lease expired or taken, the flow deferred or cancelled meanwhile) nothing is inserted and the result
+ * says `quiet = false`: the caller then runs `appendEventsQuery`, which merges the row. Undefined for
+ * a batch that is not such an append (it creates, ends, defers or cancels the flow, or has no holder).
+ */
+export function quietAppendQuery(batch: AppendBatch): SqlQuery | undefined {
+  const quiet = batch.expectedVersion > 0 && batch.holder !== undefined && batch.queue?.status === 'running' && !batch.events.some((e) => e.type === 'FlowCancelled');
+  return quiet ? appendQuery(batch, true) : undefined;
+}
+
+function appendQuery(batch: AppendBatch, quiet: boolean): SqlQuery {
   const creates = batch.expectedVersion === 0;
-  const values: unknown[] = [
-    batch.flowId,
-    batch.expectedVersion,
-    JSON.stringify(batch.events),
-    batch.schemaVersion,
-    JSON.stringify(batch.queue),
-    (creates ? batch.lease?.owner : batch.holder) ?? null,
-  ];
+  const values: unknown[] = [batch.flowId, batch.expectedVersion, JSON.stringify(batch.events), batch.schemaVersion];
+  // The quiet statement reads no projection: its row is running and stays so.
+  if (quiet) values.push(batch.holder);
+  else values.push(JSON.stringify(batch.queue), (creates ? batch.lease?.owner : batch.holder) ?? null);
   if (creates) values.push(batch.lease?.leaseMs ?? null);
   // Artifacts and cache entries read the inserted events' types and payloads; the common batch does not
   // need its payloads copied back out of the insert.
   const readsPayloads = batch.artifacts.length > 0 || batch.cacheEntry !== undefined;
   const hasErrors = batch.errors.length > 0;
   const hasArtifacts = batch.artifacts.length > 0;
-  const cancels = batch.events.some((e) => e.type === 'FlowCancelled');
+  const cancels = !quiet && batch.events.some((e) => e.type === 'FlowCancelled');
   if (hasErrors) values.push(JSON.stringify(batch.errors));
   if (hasArtifacts) values.push(JSON.stringify(batch.artifacts));
   if (batch.cacheEntry !== undefined) values.push(batch.cacheEntry.key, batch.cacheEntry.stepIndex, batch.cacheEntry.stepType);
-  const shape = `${creates ? 1 : 0}${readsPayloads ? 1 : 0}${hasErrors ? 1 : 0}${hasArtifacts ? 1 : 0}${batch.cacheEntry !== undefined ? 1 : 0}${cancels ? 1 : 0}`;
+  const shape = `${quiet ? 1 : 0}${creates ? 1 : 0}${readsPayloads ? 1 : 0}${hasErrors ? 1 : 0}${hasArtifacts ? 1 : 0}${batch.cacheEntry !== undefined ? 1 : 0}${cancels ? 1 : 0}`;
   let text = APPEND_TEXTS.get(shape);
   if (text === undefined) {
-    const parts = [readsPayloads ? APPEND_EVENTS_WITH_PAYLOADS : APPEND_EVENTS, creates ? CREATE_QUEUE_ROW : UPDATE_QUEUE_ROW];
+    const parts = quiet
+      ? [readsPayloads ? QUIET_APPEND_EVENTS_WITH_PAYLOADS : QUIET_APPEND_EVENTS]
+      : [readsPayloads ? APPEND_EVENTS_WITH_PAYLOADS : APPEND_EVENTS, creates ? CREATE_QUEUE_ROW : UPDATE_QUEUE_ROW];
     let param = values.length - (hasErrors ? 1 : 0) - (hasArtifacts ? 1 : 0) - (batch.cacheEntry !== undefined ? 3 : 0);
     if (hasErrors) parts.push(appendErrors(++param));
     if (hasArtifacts) parts.push(appendArtifacts(++param));
     if (batch.cacheEntry !== undefined) parts.push(appendCacheEntry(param + 1, param + 2, param + 3));
     if (cancels) parts.push(CLOSE_SHARDS);
-    text = `WITH ${parts.join(',\n')}\n${APPEND_RESULT}`;
+    text = `WITH ${parts.join(',\n')}\n${quiet ? QUIET_APPEND_RESULT : APPEND_RESULT}`;
     APPEND_TEXTS.set(shape, text);
   }
   return { text, values };
@@ -105,21 +121,36 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
  */
 const APPEND_TEXTS = new Map<string, string>();
 
-const appendEvents = (returning: string): string => `batch AS (
+const appendEvents = (returning: string, quiet: boolean): string => `batch AS (
   SELECT source.ord::int AS ord, source.e->>'type' AS event_type,
     (source.e->>'ts')::timestamptz AS ts, source.e->'payload' AS payload
   FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS source(e, ord)
 ), head AS (
   SELECT COALESCE(MAX(version), 0) AS version FROM event_log WHERE flow_id = $1::uuid
-), inserted AS (
+)${quiet ? QUIET_CHECK : ''}, inserted AS (
   INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload)
   SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
-  FROM batch CROSS JOIN head WHERE head.version = $2::int
+  FROM batch CROSS JOIN head${quiet ? ' CROSS JOIN quiet' : ''} WHERE head.version = $2::int${quiet ? ' AND quiet.holds' : ''}
   ORDER BY batch.ord
   RETURNING ${returning}
 )`;
-const APPEND_EVENTS = appendEvents('seq, version');
-const APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payload');
+
+/**
+ * The rows on which `queueUpdate` writes nothing for a batch that leaves the flow running: running,
+ * due (the merge keeps the earlier of the due time and now), leased to the appender ($5) unexpired.
+ */
+const QUIET_CHECK = `, quiet AS (
+  SELECT EXISTS (
+    SELECT 1 FROM flow_queue AS q
+    WHERE q.flow_id = $1::uuid AND q.status = 'running' AND q.next_due_at <= now()
+      AND q.lease_owner = $5::text AND q.lease_expires_at > now()
+  ) AS holds
+)`;
+
+const APPEND_EVENTS = appendEvents('seq, version', false);
+const APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payload', false);
+const QUIET_APPEND_EVENTS = appendEvents('seq, version', true);
+const QUIET_APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payload', true);
 
 /**
  * The flow's queue row, in the same statement (so in the same transaction) as the events, written only
@@ -187,6 +218,10 @@ function appendArtifacts(param: number): string {
 
 const APPEND_RESULT = `SELECT head.version AS head_version, inserted.seq, inserted.version
 FROM head LEFT JOIN inserted ON true
+ORDER BY inserted.version`;
+
+const QUIET_APPEND_RESULT = `SELECT head.version AS head_version, quiet.holds AS quiet, inserted.seq, inserted.version
+FROM head CROSS JOIN quiet LEFT JOIN inserted ON true
 ORDER BY inserted.version`;
 
 const SELECT_EVENT = `SELECT seq, version, ${isoTimestamp('ts')} AS ts, event_type, schema_version, payload FROM event_log`;

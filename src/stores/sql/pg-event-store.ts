@@ -90,6 +90,12 @@ export class PgEventStore {
 
   private async runAppend(prepared: PreparedAppend): Promise<AppendRow[]> {
     try {
+      const quiet = prepared.quietQuery;
+      if (quiet !== undefined) {
+        const rows = await run<AppendRow>(this.executor, quiet);
+        // Its check did not hold, so it inserted nothing: the full statement merges the queue row.
+        if (rows[0]?.quiet !== false) return rows;
+      }
       return await run<AppendRow>(this.executor, prepared.query);
     } catch (error) {
       if (isVersionConflict(error)) throw prepared.conflict();

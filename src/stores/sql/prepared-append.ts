@@ -7,13 +7,15 @@ import { errorRecordFromEvent } from '../../core/step-execution-error.js';
 import { unstorableInBatch } from '../../core/storable.js';
 import type { AppendRequest, AppendResult } from '../flow-store.js';
 import { cacheEntryProblem } from '../step-cache-index.js';
-import { appendEventsQuery, type AppendBatch, type ArtifactRowInput, type ErrorRowInput } from './event-queries.js';
+import { appendEventsQuery, quietAppendQuery, type AppendBatch, type ArtifactRowInput, type ErrorRowInput } from './event-queries.js';
 import type { SqlQuery } from './executor.js';
 import { isUuid } from './uuid.js';
 
 /** What the append statement returns: one row carrying `head_version`, plus one per inserted event. */
 export interface AppendRow {
   head_version: number;
+  /** Only from `quietAppendQuery`: whether its check held (if not, it inserted nothing). */
+  quiet?: boolean;
   seq: string | number | null;
   version: number | null;
 }
@@ -43,6 +45,11 @@ export class PreparedAppend {
   /** The statement of this append alone. */
   get query(): SqlQuery {
     return (this.single ??= appendEventsQuery(this.input));
+  }
+
+  /** The cheaper statement of this append alone, if it is a lease holder's plain step (`quietAppendQuery`). */
+  get quietQuery(): SqlQuery | undefined {
+    return quietAppendQuery(this.input);
   }
 
   /** The result of the statement's rows; `ConcurrencyError` when the head guard let nothing in. */
