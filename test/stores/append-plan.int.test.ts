@@ -195,10 +195,11 @@ describeWithPg('the append statement plan', () => {
     expect(await versions()).toEqual([1, 2, 3, 4]);
     expect(await row()).toBe(before);
 
-    // Appends that create, end, defer or cancel the flow, or whose appender holds no lease, have none.
+    // Appends that create, start, end, defer or cancel the flow, or whose appender holds no lease, have none.
     const middle = batchOf(flowId, 4, [finished(1), started(2)], {});
     expect(quietAppendQuery(middle)).toBeUndefined();
     expect(quietAppendQuery({ ...batchOf(flowId, 0, [init, started(0)], { name: 'plan' }), holder: 'w' })).toBeUndefined();
+    expect(quietAppendQuery({ ...batchOf(flowId, 4, [started(2)], {}), holder: 'w' })).toBeUndefined(); // a pending flow's start
     expect(quietAppendQuery({ ...batchOf(flowId, 4, [finished(1)], { status: 'pending', lastEventType: 'StepFinished' }), holder: 'w' })).toBeUndefined();
     expect(quietAppendQuery({ ...batchOf(flowId, 4, [finished(9)], { status: 'completed', lastEventType: 'FlowCompleted' }), holder: 'w' })).toBeUndefined();
     const cancel = { type: 'FlowCancelled', ts, payload: {} };

@@ -75,12 +75,24 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
  * artifacts and cache entry only if it holds, and never writes the row. When it does not hold (the
  * lease expired or taken, the flow deferred or cancelled meanwhile) nothing is inserted and the result
  * says `quiet = false`: the caller then runs `appendEventsQuery`, which merges the row. Undefined for
- * a batch that is not such an append (it creates, ends, defers or cancels the flow, or has no holder).
+ * a batch that is not such an append (it creates, starts, ends, defers or cancels the flow, or has no
+ * holder).
  */
 export function quietAppendQuery(batch: AppendBatch): SqlQuery | undefined {
-  const quiet = batch.expectedVersion > 0 && batch.holder !== undefined && batch.queue?.status === 'running' && !batch.events.some((e) => e.type === 'FlowCancelled');
+  const quiet =
+    batch.expectedVersion > 0 &&
+    batch.holder !== undefined &&
+    batch.queue?.status === 'running' &&
+    OUTCOMES.has(batch.events[0]?.type ?? '') &&
+    !batch.events.some((e) => e.type === 'FlowCancelled');
   return quiet ? appendQuery(batch, true) : undefined;
 }
+
+/**
+ * A batch that opens with a step's outcome follows a running step, so the row was running before it:
+ * the batch that starts a pending flow's first step changes the row, and would only fail the check.
+ */
+const OUTCOMES: ReadonlySet<string> = new Set(['StepFinished', 'StepFailed', 'StepSignal']);
 
 function appendQuery(batch: AppendBatch, quiet: boolean): SqlQuery {
   const creates = batch.expectedVersion === 0;
