@@ -10,28 +10,44 @@ import { COMMIT_WITHOUT_FLUSH_WAIT, isoTimestamp } from './sql-fragments.js';
  * those of `claimFlowsQuery` and `claimShardsQuery`.
  */
 
-const LEASE = `now() + $3::int * interval '1 millisecond'`;
+/** The lease's end, from the statement's parameter `$n` (milliseconds). */
+const leaseEnd = (n: number): string => `now() + $${n}::int * interval '1 millisecond'`;
 
 /**
  * Claims due flows, then due work items up to what is left of the limit (the flows' CTE's row count
  * bounds the items' LIMIT), each with `FOR UPDATE SKIP LOCKED`. One row per claimed flow's event (its
  * columns repeated, as `claimFlowsQuery` with events; one row with no event when `events` is off or it
  * has none), and one row per claimed item; `what` tells them apart.
+ *
+ * A claim of one (a worker with one free slot: the common claim) has the literal `LIMIT 1` in its text.
+ * PostgreSQL plans a LIMIT parameter as a tenth of the rows: the generic plan then hash-joins whole
+ * tables, so once the tables are analysed it planned every claim anew (over a millisecond each); with
+ * the literal its generic plan is the custom one, made once per connection.
  */
 export function claimWorkQuery(owner: string, options: ClaimWorkOptions): SqlQuery {
   const skipFlows = options.skipFlows ?? [];
   const skipSteps = options.skipSteps ?? [];
+  const values: unknown[] = [
+    owner,
+    options.leaseMs,
+    skipFlows.map((s) => s.flowId),
+    skipFlows.map((s) => s.version),
+    skipSteps.map((s) => s.flowId),
+    skipSteps.map((s) => s.stepIndex),
+    options.events === true,
+  ];
+  const limit = options.limit === 1 ? '1' : `$${values.push(options.limit)}::int`;
   return {
     text: `WITH flows_claimable AS (
-${claimableFlows('$2', '$4', '$5')}
+${claimableFlows(limit, '$3', '$4')}
 ), flows AS (
-  UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = ${LEASE}
+  UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = ${leaseEnd(2)}
   FROM flows_claimable WHERE q.flow_id = flows_claimable.flow_id AND ${COMMIT_WITHOUT_FLUSH_WAIT}
   RETURNING q.flow_id, q.status, ${CLAIMED_VERSION}
 ), items_claimable AS (
-${claimableItems('greatest(0, $2::int - (SELECT count(*) FROM flows))', '$6', '$7')}
+${claimableItems(`greatest(0, ${limit} - (SELECT count(*) FROM flows))`, '$5', '$6')}
 ), items AS (
-  UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = ${LEASE}
+  UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = ${leaseEnd(2)}
   FROM items_claimable
   WHERE (s.flow_id, s.step_index, s.shard_index) = (items_claimable.flow_id, items_claimable.step_index, items_claimable.shard_index)
     AND ${COMMIT_WITHOUT_FLUSH_WAIT}
@@ -40,22 +56,13 @@ ${claimableItems('greatest(0, $2::int - (SELECT count(*) FROM flows))', '$6', '$
 SELECT 'flow' AS what, c.flow_id::text AS flow_id, c.status, c.version,
   NULL::int AS step_index, NULL::int AS shard_index, NULL::int AS shard_count, NULL::text AS kind,
   e.seq, e.version AS event_version, ${isoTimestamp('e.ts')} AS ts, e.event_type, e.schema_version, e.payload
-FROM flows c LEFT JOIN event_log e ON $8::boolean AND e.flow_id = c.flow_id
+FROM flows c LEFT JOIN event_log e ON $7::boolean AND e.flow_id = c.flow_id
 UNION ALL
 SELECT 'item', i.flow_id::text, NULL, NULL, i.step_index, i.shard_index, i.shard_count, i.kind,
   NULL, NULL, NULL, NULL, NULL, NULL
 FROM items i
 ORDER BY what, flow_id, event_version, step_index, shard_index`,
-    values: [
-      owner,
-      options.limit,
-      options.leaseMs,
-      skipFlows.map((s) => s.flowId),
-      skipFlows.map((s) => s.version),
-      skipSteps.map((s) => s.flowId),
-      skipSteps.map((s) => s.stepIndex),
-      options.events === true,
-    ],
+    values,
   };
 }
 
@@ -67,11 +74,11 @@ ORDER BY what, flow_id, event_version, step_index, shard_index`,
 export function renewWorkQuery(owner: string, held: HeldWork, leaseMs: number): SqlQuery {
   return {
     text: `WITH flows AS (
-  UPDATE flow_queue SET lease_expires_at = ${LEASE}
+  UPDATE flow_queue SET lease_expires_at = ${leaseEnd(3)}
   WHERE flow_id = ANY($2::uuid[]) AND lease_owner = $1::text
   RETURNING flow_id, status
 ), items AS (
-  UPDATE flow_shards s SET lease_expires_at = ${LEASE}
+  UPDATE flow_shards s SET lease_expires_at = ${leaseEnd(3)}
   FROM unnest($4::uuid[], $5::int[], $6::int[]) AS k (flow_id, step_index, shard_index), flow_queue q
   WHERE (s.flow_id, s.step_index, s.shard_index) = (k.flow_id, k.step_index, k.shard_index)
     AND s.lease_owner = $1::text AND q.flow_id = s.flow_id

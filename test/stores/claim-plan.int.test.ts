@@ -1,0 +1,50 @@
+// A worker claims before every flow it runs: the claim must be planned once per connection, not at
+// every call. PostgreSQL keeps a prepared statement's generic plan only when it costs no more than the
+// custom ones; a LIMIT parameter is planned as a tenth of the rows, which made the generic plan of a
+// claim hash-join whole tables once they were analysed, so every claim was planned anew.
+import pg from 'pg';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { FlowEngine } from '../../src/runtime/engine.js';
+import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
+import { claimWorkQuery } from '../../src/stores/sql/work-queries.js';
+import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
+import { demoFlow } from '../support/demo-flow.js';
+
+describeWithPg("a worker's claim plan", () => {
+  let schema: TestSchema;
+  let store: SqlFlowStore;
+  let client: pg.Client;
+  beforeEach(async () => {
+    schema = await createTestSchema('claim_plan');
+    store = await schema.openStore();
+    client = new pg.Client({ connectionString: schema.url });
+    await client.connect();
+  });
+  afterEach(async () => {
+    await client.end();
+    await store.close();
+    await schema.drop();
+  });
+
+  /** Runs the statement `times` times as one prepared statement; returns how PostgreSQL planned it. */
+  const plans = async (query: { text: string; values: readonly unknown[] }, times: number) => {
+    for (let i = 0; i < times; i++) await client.query({ name: 'claim', text: query.text, values: [...query.values] });
+    const [row] = (await client.query<{ generic_plans: string; custom_plans: string }>("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'claim'")).rows;
+    return { generic: Number(row?.generic_plans), custom: Number(row?.custom_plans) };
+  };
+
+  it('claims of one use one generic plan on analysed tables, and still claim in due order', async () => {
+    const engine = new FlowEngine({ store });
+    // Enough open flows and events that a plan reading them whole costs more than one using the indexes.
+    const flows: string[] = [];
+    for (let i = 0; i < 60; i++) flows.push(...(await Promise.all(Array.from({ length: 10 }, () => engine.startFlow(demoFlow())))));
+    await client.query('ANALYZE flow_queue; ANALYZE event_log; ANALYZE flow_shards');
+    const claim = claimWorkQuery('plan-test', { limit: 1, leaseMs: 60_000, events: true });
+    // PostgreSQL tries five custom plans before it weighs the generic one.
+    expect(await plans(claim, 12)).toMatchObject({ custom: 5, generic: 7 });
+    const claimed = (await client.query<{ flow_id: string }>('SELECT flow_id::text FROM flow_queue WHERE lease_owner = $1 ORDER BY next_due_at', ['plan-test'])).rows;
+    expect(claimed).toHaveLength(12);
+    const due = (await client.query<{ flow_id: string }>('SELECT flow_id::text FROM flow_queue ORDER BY next_due_at, flow_id LIMIT 12')).rows;
+    expect(new Set(claimed.map((r) => r.flow_id))).toEqual(new Set(due.map((r) => r.flow_id)));
+  });
+});
