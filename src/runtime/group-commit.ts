@@ -81,7 +81,7 @@ export class GroupCommitter {
         // next append goes at once, and a lone flow pays no turn per step. Either way the appends
         // made in the same synchronous run as this one (callers started together) are already queued.
         if (this.crowded) await new Promise<void>((resolve) => setImmediate(resolve));
-        else await undefined;
+        else await Promise.resolve();
         const batch = this.waiting.splice(0, this.maxBatchSize);
         if (batch.length === 0) return;
         this.crowded = batch.length > 1;
