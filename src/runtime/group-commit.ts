@@ -41,6 +41,9 @@ export class GroupCommitter {
   private sending: Promise<void> | undefined;
   /** Whether the last batch carried several appends: their callers come back together. */
   private crowded = false;
+  /** Whether the event loop has turned since the last batch was sent (see `sendAll`). */
+  private turned = true;
+  private turnWatched = false;
   private readonly counters: GroupCommitStats = { batches: 0, appends: 0, largestBatch: 0 };
 
   constructor(
@@ -78,18 +81,32 @@ export class GroupCommitter {
         // After a batch of several, one turn of the event loop (setImmediate, not a timer:
         // microseconds): the callers it woke reach their next append and join this batch instead of
         // trailing into the one after. After a lone append nobody else is coming back: its caller's
-        // next append goes at once, and a lone flow pays no turn per step. Either way the appends
-        // made in the same synchronous run as this one (callers started together) are already queued.
-        if (this.crowded) await new Promise<void>((resolve) => setImmediate(resolve));
+        // next append goes at once, and a lone flow pays no turn per step. But never twice without a
+        // turn: a store that answers within microtasks (the memory store) would otherwise keep the
+        // flow's appends in one endless microtask run, and no timer, heartbeat or I/O would run.
+        // Either way the appends made in the same synchronous run as this one are already queued.
+        if (this.crowded || !this.turned) await new Promise<void>((resolve) => setImmediate(resolve));
         else await Promise.resolve();
         const batch = this.waiting.splice(0, this.maxBatchSize);
         if (batch.length === 0) return;
         this.crowded = batch.length > 1;
+        this.watchForTurn();
         await this.send(batch);
       }
     } finally {
       this.sending = undefined;
     }
+  }
+
+  /** Marks that a batch is going now, and notes the event loop's next turn after it. */
+  private watchForTurn(): void {
+    this.turned = false;
+    if (this.turnWatched) return;
+    this.turnWatched = true;
+    setImmediate(() => {
+      this.turned = true;
+      this.turnWatched = false;
+    });
   }
 
   private async send(batch: readonly Waiting[]): Promise<void> {

@@ -114,6 +114,22 @@ describe('GroupCommitter', () => {
     expect(committer.stats.largestBatch).toBe(8);
   });
 
+  it('lets the event loop turn between the lone appends of a store that answers at once', async () => {
+    const committer = new GroupCommitter(new MemoryFlowStore());
+    const flowId = randomUUID();
+    let turned = false;
+    setImmediate(() => (turned = true));
+    let version = (await committer.append(flowId, 0, [flowInitialized()])).version;
+    let appends = 1;
+    while (!turned && appends < 100) {
+      version = (await committer.append(flowId, version, [stepStarted(0, version)])).version;
+      appends++;
+    }
+    // Without a turn, the appends would go on in one run of microtasks and the immediate wait for all.
+    expect(turned).toBe(true);
+    expect(appends).toBeLessThanOrEqual(3);
+  });
+
   it('sends at most maxBatchSize appends per batch, the rest in the batches after', async () => {
     const store = new SlowCommitStore();
     const committer = new GroupCommitter(store, { maxBatchSize: 4 });
