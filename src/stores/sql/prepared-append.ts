@@ -57,11 +57,13 @@ export class PreparedAppend {
     const inserted = rows.filter((row) => row.seq !== null);
     const head = rows[0]?.head_version ?? 0;
     if (head !== this.expectedVersion || inserted.length !== this.stored.length) throw this.conflict(head);
-    const seqs = new Map(inserted.map((row) => [row.version, Number(row.seq)]));
-    return {
-      events: this.stored.map((event) => Object.assign({}, event, { seq: seqs.get(event.version) ?? 0 })),
-      version: this.expectedVersion + this.stored.length,
-    };
+    // The rows come in version order, as the events: each takes its row's seq. The events are this
+    // append's own copies (made by `prepareAppend`), so they are stamped in place.
+    this.stored.forEach((event, i) => {
+      const row = inserted[i];
+      (event as { seq: number }).seq = row?.version === event.version ? Number(row.seq) : 0;
+    });
+    return { events: [...this.stored], version: this.expectedVersion + this.stored.length };
   }
 
   conflict(head?: number): ConcurrencyError {
