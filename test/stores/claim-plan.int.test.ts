@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { FlowEngine } from '../../src/runtime/engine.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
+import { claimFlowsQuery } from '../../src/stores/sql/queue-queries.js';
 import { claimWorkQuery } from '../../src/stores/sql/work-queries.js';
 import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
 import { demoFlow } from '../support/demo-flow.js';
@@ -27,13 +28,13 @@ describeWithPg("a worker's claim plan", () => {
   });
 
   /** Runs the statement `times` times as one prepared statement; returns how PostgreSQL planned it. */
-  const plans = async (query: { text: string; values: readonly unknown[] }, times: number) => {
-    for (let i = 0; i < times; i++) await client.query({ name: 'claim', text: query.text, values: [...query.values] });
-    const [row] = (await client.query<{ generic_plans: string; custom_plans: string }>("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'claim'")).rows;
+  const plans = async (name: string, query: { text: string; values: readonly unknown[] }, times: number) => {
+    for (let i = 0; i < times; i++) await client.query({ name, text: query.text, values: [...query.values] });
+    const [row] = (await client.query<{ generic_plans: string; custom_plans: string }>('SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1', [name])).rows;
     return { generic: Number(row?.generic_plans), custom: Number(row?.custom_plans) };
   };
 
-  it('claims of one use one generic plan on analysed tables, and still claim in due order', async () => {
+  it('claims of one use one generic plan on analysed tables, and claim in due order', async () => {
     const engine = new FlowEngine({ store });
     // Enough open flows and events that a plan reading them whole costs more than one using the indexes.
     const flows: string[] = [];
@@ -41,10 +42,12 @@ describeWithPg("a worker's claim plan", () => {
     await client.query('ANALYZE flow_queue; ANALYZE event_log; ANALYZE flow_shards');
     const claim = claimWorkQuery('plan-test', { limit: 1, leaseMs: 60_000, events: true });
     // PostgreSQL tries five custom plans before it weighs the generic one.
-    expect(await plans(claim, 12)).toMatchObject({ custom: 5, generic: 7 });
+    expect(await plans('work', claim, 12)).toMatchObject({ custom: 5, generic: 7 });
     const claimed = (await client.query<{ flow_id: string }>('SELECT flow_id::text FROM flow_queue WHERE lease_owner = $1 ORDER BY next_due_at', ['plan-test'])).rows;
     expect(claimed).toHaveLength(12);
     const due = (await client.query<{ flow_id: string }>('SELECT flow_id::text FROM flow_queue ORDER BY next_due_at, flow_id LIMIT 12')).rows;
     expect(new Set(claimed.map((r) => r.flow_id))).toEqual(new Set(due.map((r) => r.flow_id)));
+    // The store's own claim of flows, one at a time, the same way.
+    expect(await plans('flows', claimFlowsQuery('plan-flows', 1, 60_000, [], true), 12)).toMatchObject({ custom: 5, generic: 7 });
   });
 });

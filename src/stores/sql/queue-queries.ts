@@ -2,7 +2,7 @@ import { OPEN_STATUSES } from '../../core/queue-status.js';
 import type { FlowQuery } from '../flow-store.js';
 import type { SqlQuery } from './executor.js';
 import { ITEM_FLOW_LETS } from './shard-queries.js';
-import { COMMIT_WITHOUT_FLUSH_WAIT, flowHead, isoTimestamp } from './sql-fragments.js';
+import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT, flowHead, isoTimestamp } from './sql-fragments.js';
 
 /**
  * The flow queue's statements (migrations/0004_flow_queue). Every one is served by an index over
@@ -105,12 +105,12 @@ export function claimFlowsQuery(
   skip: readonly { flowId: string; version: number }[] = [],
   events = false,
 ): SqlQuery {
+  const values: unknown[] = [owner, leaseMs, skip.map((s) => s.flowId), skip.map((s) => s.version)];
   const claim = `WITH claimable AS (
-${claimableFlows('$2', '$4', '$5')}
+${claimableFlows(claimLimit(limit, values), '$3', '$4')}
 )`;
-  const take = `UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
+  const take = `UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = now() + $2::int * interval '1 millisecond'
 FROM claimable WHERE q.flow_id = claimable.flow_id AND ${COMMIT_WITHOUT_FLUSH_WAIT}`;
-  const values = [owner, limit, leaseMs, skip.map((s) => s.flowId), skip.map((s) => s.version)];
   if (!events) return { text: `${claim}\n${take}\nRETURNING q.flow_id::text AS flow_id, q.status, ${CLAIMED_VERSION}`, values };
   return {
     text: `${claim}, claimed AS (

@@ -1,7 +1,7 @@
 import { OPEN_STATUSES } from '../../core/queue-status.js';
 import type { ShardDue, ShardKey, WorkItemKind } from '../shard-queue.js';
 import type { SqlQuery } from './executor.js';
-import { COMMIT_WITHOUT_FLUSH_WAIT } from './sql-fragments.js';
+import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT } from './sql-fragments.js';
 
 /**
  * The work-item queue's statements (migrations/0007_flow_shards, 0013_work_items: shards and whole
@@ -107,17 +107,18 @@ export function claimShardsQuery(
   skipSteps: readonly { flowId: string; stepIndex: number }[] = [],
   kind: WorkItemKind | undefined = undefined,
 ): SqlQuery {
+  const values: unknown[] = [owner, leaseMs, flowId ?? null, skipSteps.map((s) => s.flowId), skipSteps.map((s) => s.stepIndex), kind ?? null];
   return {
     text: `WITH claimable AS (
-${claimableItems('$2::int', '$5', '$6', `
-    AND ($4::uuid IS NULL OR s.flow_id = $4::uuid) AND ($7::text IS NULL OR s.kind = $7::text)`)}
+${claimableItems(claimLimit(limit, values), '$4', '$5', `
+    AND ($3::uuid IS NULL OR s.flow_id = $3::uuid) AND ($6::text IS NULL OR s.kind = $6::text)`)}
 )
-UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
+UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = now() + $2::int * interval '1 millisecond'
 FROM claimable
 WHERE (s.flow_id, s.step_index, s.shard_index) = (claimable.flow_id, claimable.step_index, claimable.shard_index)
   AND ${COMMIT_WITHOUT_FLUSH_WAIT}
 RETURNING s.flow_id::text AS flow_id, s.step_index, s.shard_index, s.shard_count, s.kind`,
-    values: [owner, limit, leaseMs, flowId ?? null, skipSteps.map((s) => s.flowId), skipSteps.map((s) => s.stepIndex), kind ?? null],
+    values,
   };
 }
 

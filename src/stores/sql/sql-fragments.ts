@@ -105,3 +105,14 @@ export function queueUpdate(next: string, holder: string): { set: string; change
  * leased row (the function is volatile): a claim that leases nothing sets nothing.
  */
 export const COMMIT_WITHOUT_FLUSH_WAIT = `set_config('synchronous_commit', 'off', true) IS NOT NULL`;
+
+/**
+ * A claim's LIMIT: the literal 1 for a claim of one (one free slot: the common claim), else a new
+ * parameter appended to `values`. PostgreSQL plans a LIMIT parameter as a tenth of the rows, so on
+ * analysed tables the generic plan of `LIMIT $n` hash-joined whole tables and every claim was planned
+ * anew (over a millisecond each); with the literal, the generic plan is the custom one, made once per
+ * connection (`test/stores/claim-plan.int.test.ts`).
+ */
+export function claimLimit(limit: number, values: unknown[]): string {
+  return limit === 1 ? '1' : `$${values.push(limit)}::int`;
+}

@@ -2,7 +2,7 @@ import type { ClaimWorkOptions, HeldWork } from '../work-queue.js';
 import type { SqlQuery } from './executor.js';
 import { CLAIMED_VERSION, claimableFlows } from './queue-queries.js';
 import { claimableItems } from './shard-queries.js';
-import { COMMIT_WITHOUT_FLUSH_WAIT, isoTimestamp } from './sql-fragments.js';
+import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT, isoTimestamp } from './sql-fragments.js';
 
 /**
  * The worker's one claim and one heartbeat over both queues (the flow queue, migrations/0004, and the
@@ -18,11 +18,7 @@ const leaseEnd = (n: number): string => `now() + $${n}::int * interval '1 millis
  * bounds the items' LIMIT), each with `FOR UPDATE SKIP LOCKED`. One row per claimed flow's event (its
  * columns repeated, as `claimFlowsQuery` with events; one row with no event when `events` is off or it
  * has none), and one row per claimed item; `what` tells them apart.
- *
- * A claim of one (a worker with one free slot: the common claim) has the literal `LIMIT 1` in its text.
- * PostgreSQL plans a LIMIT parameter as a tenth of the rows: the generic plan then hash-joins whole
- * tables, so once the tables are analysed it planned every claim anew (over a millisecond each); with
- * the literal its generic plan is the custom one, made once per connection.
+ * Its LIMIT is `claimLimit`'s.
  */
 export function claimWorkQuery(owner: string, options: ClaimWorkOptions): SqlQuery {
   const skipFlows = options.skipFlows ?? [];
@@ -36,7 +32,7 @@ export function claimWorkQuery(owner: string, options: ClaimWorkOptions): SqlQue
     skipSteps.map((s) => s.stepIndex),
     options.events === true,
   ];
-  const limit = options.limit === 1 ? '1' : `$${values.push(options.limit)}::int`;
+  const limit = claimLimit(options.limit, values);
   return {
     text: `WITH flows_claimable AS (
 ${claimableFlows(limit, '$3', '$4')}
