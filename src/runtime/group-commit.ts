@@ -41,9 +41,8 @@ export class GroupCommitter {
   private sending: Promise<void> | undefined;
   /** Whether the last batch carried several appends: their callers come back together. */
   private crowded = false;
-  /** Whether the event loop has turned since the last batch was sent (see `sendAll`). */
-  private turned = true;
-  private turnWatched = false;
+  /** Set while the event loop has not turned since the last batch was sent (see `sendAll`). */
+  private awaitingTurn = false;
   private readonly counters: GroupCommitStats = { batches: 0, appends: 0, largestBatch: 0 };
 
   constructor(
@@ -85,7 +84,7 @@ export class GroupCommitter {
         // turn: a store that answers within microtasks (the memory store) would otherwise keep the
         // flow's appends in one endless microtask run, and no timer, heartbeat or I/O would run.
         // Either way the appends made in the same synchronous run as this one are already queued.
-        if (this.crowded || !this.turned) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.crowded || this.awaitingTurn) await new Promise<void>((resolve) => setImmediate(resolve));
         else await Promise.resolve();
         const batch = this.waiting.splice(0, this.maxBatchSize);
         if (batch.length === 0) return;
@@ -98,15 +97,11 @@ export class GroupCommitter {
     }
   }
 
-  /** Marks that a batch is going now, and notes the event loop's next turn after it. */
+  /** Marks that a batch is going now, until the event loop's next turn. */
   private watchForTurn(): void {
-    this.turned = false;
-    if (this.turnWatched) return;
-    this.turnWatched = true;
-    setImmediate(() => {
-      this.turned = true;
-      this.turnWatched = false;
-    });
+    if (this.awaitingTurn) return;
+    this.awaitingTurn = true;
+    setImmediate(() => (this.awaitingTurn = false));
   }
 
   private async send(batch: readonly Waiting[]): Promise<void> {

@@ -1,7 +1,7 @@
 import type { SqlQuery } from './executor.js';
 import type { AppendBatch } from './event-queries.js';
 import { closeCancelledShards } from './shard-queries.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, QUEUE_ROW_COLUMNS, queueRowValues, queueUpdate } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, msFromNow, QUEUE_ROW_COLUMNS, queueRowValues, queueUpdate } from './sql-fragments.js';
 
 /** One row of the result: `request` is the 1-based position of the append in the statement. */
 export interface AppendManyRow {
@@ -83,7 +83,7 @@ const APPEND_EVENTS = `request AS (
 const CREATE_QUEUE_ROWS = `created AS (
   INSERT INTO flow_queue AS q (${QUEUE_ROW_COLUMNS})
   SELECT head.flow_id, head.lease_owner,
-    CASE WHEN head.lease_owner IS NULL THEN NULL ELSE now() + head.lease_ms * interval '1 millisecond' END,
+    CASE WHEN head.lease_owner IS NULL THEN NULL ELSE ${msFromNow('head.lease_ms')} END,
     ${queueRowValues('head.queue')}
   FROM head
   WHERE head.expected = 0 AND EXISTS (SELECT 1 FROM inserted i WHERE i.flow_id = head.flow_id)

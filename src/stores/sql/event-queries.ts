@@ -7,7 +7,7 @@ import type { CacheEntryInput } from '../step-cache-index.js';
 import { appendCacheEntry } from './cache-queries.js';
 import type { SqlQuery } from './executor.js';
 import { closeCancelledShards } from './shard-queries.js';
-import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, QUEUE_ROW_COLUMNS, queueRowValues, queueUpdate } from './sql-fragments.js';
+import { ERROR_COLUMNS, ERROR_VALUES_FROM_JSON, isoTimestamp, msFromNow, QUEUE_ROW_COLUMNS, queueRowValues, queueUpdate } from './sql-fragments.js';
 
 /** One event of an append batch as the statement receives it. */
 export interface EventRowInput {
@@ -181,7 +181,7 @@ const PROJECTION = `projection AS MATERIALIZED (
 // A row already there (none should be: the flow's first events were just inserted) is left as it is.
 const CREATE_QUEUE_ROW = `${PROJECTION}, queue AS (
   INSERT INTO flow_queue AS q (${QUEUE_ROW_COLUMNS})
-  SELECT $1::uuid, $6::text, CASE WHEN $6::text IS NULL THEN NULL ELSE now() + $7::int * interval '1 millisecond' END,
+  SELECT $1::uuid, $6::text, CASE WHEN $6::text IS NULL THEN NULL ELSE ${msFromNow('$7::int')} END,
     ${queueRowValues('projection.q')}
   FROM projection
   WHERE EXISTS (SELECT 1 FROM inserted)

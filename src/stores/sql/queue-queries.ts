@@ -1,8 +1,7 @@
-import { OPEN_STATUSES } from '../../core/queue-status.js';
 import type { FlowQuery } from '../flow-store.js';
 import type { SqlQuery } from './executor.js';
 import { ITEM_FLOW_LETS } from './shard-queries.js';
-import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT, flowHead, isoTimestamp } from './sql-fragments.js';
+import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT, flowHead, isOpenStatus, isoTimestamp, msFromNow } from './sql-fragments.js';
 
 /**
  * The flow queue's statements (migrations/0004_flow_queue). Every one is served by an index over
@@ -10,7 +9,7 @@ import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT, flowHead, isoTimestamp } from '.
  * Times are the database's `now()`, the one clock every worker agrees on.
  */
 
-const OPEN = `status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`;
+const OPEN = isOpenStatus('status');
 const DEFAULT_LIMIT = 50;
 
 /**
@@ -73,7 +72,7 @@ ORDER BY ${order}`,
 /**
  * The flows a claim takes (`isClaimable` in src/core/queue-row.ts): open, due, lease free or expired,
  * not passed over at their version (`skipIds`, `skipVersions`: parallel arrays), in due order, at most
- * `limit`, locked, passing over the rows other claimers hold locked. `claimFlowsQuery` and the
+ * `limit` (an expression: `claimLimit`'s), locked, passing over the rows other claimers hold locked. `claimFlowsQuery` and the
  * worker's `claimWorkQuery` (work-queries.ts) select with it.
  */
 export function claimableFlows(limit: string, skipIds: string, skipVersions: string): string {
@@ -85,7 +84,7 @@ export function claimableFlows(limit: string, skipIds: string, skipVersions: str
       OR (${skipVersions}::int[])[array_position(${skipIds}::uuid[], flow_queue.flow_id)]
         IS DISTINCT FROM (SELECT head.version FROM ${flowHead('flow_queue.flow_id')} AS head))
   ORDER BY next_due_at
-  LIMIT ${limit}::int
+  LIMIT ${limit}
   FOR UPDATE SKIP LOCKED`;
 }
 
@@ -109,7 +108,7 @@ export function claimFlowsQuery(
   const claim = `WITH claimable AS (
 ${claimableFlows(claimLimit(limit, values), '$3', '$4')}
 )`;
-  const take = `UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = now() + $2::int * interval '1 millisecond'
+  const take = `UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = ${msFromNow('$2::int')}
 FROM claimable WHERE q.flow_id = claimable.flow_id AND ${COMMIT_WITHOUT_FLUSH_WAIT}`;
   if (!events) return { text: `${claim}\n${take}\nRETURNING q.flow_id::text AS flow_id, q.status, ${CLAIMED_VERSION}`, values };
   return {
@@ -134,7 +133,7 @@ export function acquireLeaseQuery(flowId: string, owner: string, leaseMs: number
     text: `WITH target AS (
   SELECT flow_id, lease_owner, lease_expires_at FROM flow_queue WHERE flow_id = $1::uuid FOR UPDATE
 ), taken AS (
-  UPDATE flow_queue q SET lease_owner = $2::text, lease_expires_at = now() + $3::int * interval '1 millisecond'
+  UPDATE flow_queue q SET lease_owner = $2::text, lease_expires_at = ${msFromNow('$3::int')}
   FROM target
   WHERE q.flow_id = target.flow_id
     AND (target.lease_owner IS NULL OR target.lease_owner = $2::text OR target.lease_expires_at < now()
@@ -161,7 +160,7 @@ export function releaseLeaseQuery(flowId: string, owner: string, until?: { at: n
     text: `UPDATE flow_queue SET lease_owner = NULL, lease_expires_at = NULL,
   next_due_at = CASE
     WHEN $3::float8 IS NOT NULL AND ${OPEN} AND next_due_at IS NOT NULL AND chemflow_flow_version_now(flow_id) = $4::int
-    THEN greatest(next_due_at, now() + $3::float8 * interval '1 millisecond')
+    THEN greatest(next_due_at, ${msFromNow('$3::float8')})
     ELSE next_due_at
   END
 WHERE flow_id = $1::uuid AND lease_owner = $2::text`,

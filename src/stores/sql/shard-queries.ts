@@ -1,7 +1,6 @@
-import { OPEN_STATUSES } from '../../core/queue-status.js';
 import type { ShardDue, ShardKey, WorkItemKind } from '../shard-queue.js';
 import type { SqlQuery } from './executor.js';
-import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT } from './sql-fragments.js';
+import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT, isOpenStatus, msFromNow } from './sql-fragments.js';
 
 /**
  * The work-item queue's statements (migrations/0007_flow_shards, 0013_work_items: shards and whole
@@ -14,7 +13,7 @@ import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT } from './sql-fragments.js';
  * graph's flow is `pending` between two steps' outcomes), or it is a graph step of a failed flow that
  * someone held, whose lost attempt its claimer records (`itemFlowLets` in src/core/queue-row.ts).
  */
-export const ITEM_FLOW_LETS = `(q.status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})
+export const ITEM_FLOW_LETS = `(${isOpenStatus('q.status')}
     OR (q.status = 'failed' AND s.kind = 'step' AND s.lease_owner IS NOT NULL))`;
 
 /** The columns of a claimable item's row, beyond its flow (`ITEM_FLOW_LETS`): due, lease free or expired. */
@@ -34,7 +33,7 @@ function dueParam(due: ShardDue): number | null {
 const DUE = (flowId: string, param: string): string => `CASE
     WHEN ${param} IS NULL THEN NULL
     WHEN EXISTS (SELECT 1 FROM flow_queue c WHERE c.flow_id = ${flowId} AND c.status = 'cancelled') THEN NULL
-    ELSE now() + ${param} * interval '1 millisecond'
+    ELSE ${msFromNow(param)}
   END`;
 
 /**
@@ -113,7 +112,7 @@ export function claimShardsQuery(
 ${claimableItems(claimLimit(limit, values), '$4', '$5', `
     AND ($3::uuid IS NULL OR s.flow_id = $3::uuid) AND ($6::text IS NULL OR s.kind = $6::text)`)}
 )
-UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = now() + $2::int * interval '1 millisecond'
+UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = ${msFromNow('$2::int')}
 FROM claimable
 WHERE (s.flow_id, s.step_index, s.shard_index) = (claimable.flow_id, claimable.step_index, claimable.shard_index)
   AND ${COMMIT_WITHOUT_FLUSH_WAIT}

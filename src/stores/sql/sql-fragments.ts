@@ -91,7 +91,7 @@ export function queueUpdate(next: string, holder: string): { set: string; change
   return {
     set: columns.map((c) => `${c} = ${merged[c as keyof typeof merged]}`).join(',\n    '),
     changes: `((${Object.values(merged).join(',\n    ')}) IS DISTINCT FROM (${columns.map((c) => `q.${c}`).join(', ')})
-    OR ((q.lease_owner IS NOT NULL OR q.status IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')}))
+    OR ((q.lease_owner IS NOT NULL OR ${isOpenStatus('q.status')})
       AND NOT coalesce(q.lease_owner = ${holder} AND q.lease_expires_at > now(), false)))`,
   };
 }
@@ -115,4 +115,14 @@ export const COMMIT_WITHOUT_FLUSH_WAIT = `set_config('synchronous_commit', 'off'
  */
 export function claimLimit(limit: number, values: unknown[]): string {
   return limit === 1 ? '1' : `$${values.push(limit)}::int`;
+}
+
+/** `ms` milliseconds (a number expression) from the database's clock: a lease's end, a due time. */
+export function msFromNow(ms: string): string {
+  return `now() + ${ms} * interval '1 millisecond'`;
+}
+
+/** Whether the queue status in `column` is open (`OPEN_STATUSES`): the flow may still have work. */
+export function isOpenStatus(column: string): string {
+  return `${column} IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 }

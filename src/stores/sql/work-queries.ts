@@ -2,16 +2,13 @@ import type { ClaimWorkOptions, HeldWork } from '../work-queue.js';
 import type { SqlQuery } from './executor.js';
 import { CLAIMED_VERSION, claimableFlows } from './queue-queries.js';
 import { claimableItems } from './shard-queries.js';
-import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT, isoTimestamp } from './sql-fragments.js';
+import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT, isoTimestamp, msFromNow } from './sql-fragments.js';
 
 /**
  * The worker's one claim and one heartbeat over both queues (the flow queue, migrations/0004, and the
  * work-item queue, migrations/0007 and 0013), each one statement of data-modifying CTEs. The rules are
  * those of `claimFlowsQuery` and `claimShardsQuery`.
  */
-
-/** The lease's end, from the statement's parameter `$n` (milliseconds). */
-const leaseEnd = (n: number): string => `now() + $${n}::int * interval '1 millisecond'`;
 
 /**
  * Claims due flows, then due work items up to what is left of the limit (the flows' CTE's row count
@@ -37,13 +34,13 @@ export function claimWorkQuery(owner: string, options: ClaimWorkOptions): SqlQue
     text: `WITH flows_claimable AS (
 ${claimableFlows(limit, '$3', '$4')}
 ), flows AS (
-  UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = ${leaseEnd(2)}
+  UPDATE flow_queue q SET lease_owner = $1::text, lease_expires_at = ${msFromNow('$2::int')}
   FROM flows_claimable WHERE q.flow_id = flows_claimable.flow_id AND ${COMMIT_WITHOUT_FLUSH_WAIT}
   RETURNING q.flow_id, q.status, ${CLAIMED_VERSION}
 ), items_claimable AS (
 ${claimableItems(`greatest(0, ${limit} - (SELECT count(*) FROM flows))`, '$5', '$6')}
 ), items AS (
-  UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = ${leaseEnd(2)}
+  UPDATE flow_shards s SET lease_owner = $1::text, lease_expires_at = ${msFromNow('$2::int')}
   FROM items_claimable
   WHERE (s.flow_id, s.step_index, s.shard_index) = (items_claimable.flow_id, items_claimable.step_index, items_claimable.shard_index)
     AND ${COMMIT_WITHOUT_FLUSH_WAIT}
@@ -70,11 +67,11 @@ ORDER BY what, flow_id, event_version, step_index, shard_index`,
 export function renewWorkQuery(owner: string, held: HeldWork, leaseMs: number): SqlQuery {
   return {
     text: `WITH flows AS (
-  UPDATE flow_queue SET lease_expires_at = ${leaseEnd(3)}
+  UPDATE flow_queue SET lease_expires_at = ${msFromNow('$3::int')}
   WHERE flow_id = ANY($2::uuid[]) AND lease_owner = $1::text
   RETURNING flow_id, status
 ), items AS (
-  UPDATE flow_shards s SET lease_expires_at = ${leaseEnd(3)}
+  UPDATE flow_shards s SET lease_expires_at = ${msFromNow('$3::int')}
   FROM unnest($4::uuid[], $5::int[], $6::int[]) AS k (flow_id, step_index, shard_index), flow_queue q
   WHERE (s.flow_id, s.step_index, s.shard_index) = (k.flow_id, k.step_index, k.shard_index)
     AND s.lease_owner = $1::text AND q.flow_id = s.flow_id
