@@ -50,4 +50,21 @@ describeWithPg("a worker's claim plan", () => {
     // The store's own claim of flows, one at a time, the same way.
     expect(await plans('flows', claimFlowsQuery('plan-flows', 1, 60_000, [], true), 12)).toMatchObject({ custom: 5, generic: 7 });
   });
+
+  it('claims read the open flows in due order before the queue was ever analysed', async () => {
+    // A new database: no statistics yet (autovacuum kept away, so that nothing analyses it meanwhile).
+    await client.query('ALTER TABLE flow_queue SET (autovacuum_enabled = false)');
+    const engine = new FlowEngine({ store });
+    for (let i = 0; i < 30; i++) await Promise.all(Array.from({ length: 10 }, () => engine.startFlow(demoFlow())));
+    const [stats] = (await client.query<{ reltuples: number }>("SELECT reltuples FROM pg_class WHERE oid = 'flow_queue'::regclass")).rows;
+    expect(stats?.reltuples).toBe(-1);
+    const plan = async (query: { text: string; values: readonly unknown[] }): Promise<string> =>
+      (await client.query<{ 'QUERY PLAN': string }>({ text: `EXPLAIN ${query.text}`, values: [...query.values] })).rows.map((r) => r['QUERY PLAN']).join('\n');
+    for (const query of [claimWorkQuery('plan-test', { limit: 1, leaseMs: 60_000, events: true }), claimFlowsQuery('plan-flows', 1, 60_000, [], true)]) {
+      const text = await plan(query);
+      // An ordered scan that stops at the first free flow, not a sort of every open one.
+      expect(text).toContain('Index Scan using flow_queue_runnable on flow_queue');
+      expect(text).not.toMatch(/Sort Key: (flow_queue\.)?next_due_at/);
+    }
+  });
 });

@@ -10,6 +10,7 @@ import type { FlowStore } from '../../src/stores/flow-store.js';
 import { OPEN_STATUSES, QUEUE_STATUSES, queueStatusAfter } from '../../src/core/queue-status.js';
 import { eventPayload } from '../../src/core/event-codec.js';
 import type { FlowEvent } from '../../src/core/events.js';
+import { ENDED_STATUSES } from '../../src/core/flow-state.js';
 import { run } from '../../src/stores/sql/executor.js';
 import { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
 import {
@@ -40,9 +41,9 @@ describe.each(engineStores.filter((s) => s.name !== 'memory'))('the queue rules 
   });
   afterAll(() => store.close());
 
-  // The claim statement reads OPEN_STATUSES; the partial index it runs on and the wake-up trigger
-  // (migrations/0004_flow_queue) must name the same statuses, or claims scan history and idle workers
-  // miss wake-ups.
+  // The claim statement reads OPEN_STATUSES (as "not ENDED_STATUSES"); the partial index it runs on
+  // and the wake-up trigger must name the same statuses, or claims scan history and idle workers miss
+  // wake-ups.
   it("the database's index of open flows and its wake-up trigger name the open statuses", async () => {
     if (!(store instanceof SqlFlowStore)) throw new Error('expected a SQL store');
     const [row] = await run<{ index: string; trigger: string; notify: string }>(store.executor, {
@@ -52,7 +53,10 @@ describe.each(engineStores.filter((s) => s.name !== 'memory'))('the queue rules 
       values: [],
     });
     const open = [...OPEN_STATUSES].sort();
-    expect([statusesIn(row?.index ?? ''), statusesIn(row?.trigger ?? ''), statusesIn(row?.notify ?? '')]).toEqual([open, open, open]);
+    expect(row?.index).toMatch(/WHERE \(status <> ALL/);
+    expect(statusesIn(row?.index ?? '')).toEqual([...ENDED_STATUSES].sort());
+    expect([statusesIn(row?.trigger ?? ''), statusesIn(row?.notify ?? '')]).toEqual([open, open]);
+    expect([...OPEN_STATUSES, ...ENDED_STATUSES].sort()).toEqual([...QUEUE_STATUSES].sort());
   });
 
   // The rebuild states the status rule in SQL; the random histories end on few kinds of last event,

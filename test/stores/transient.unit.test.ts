@@ -123,6 +123,7 @@ describe('migration files and locations', () => {
       '0013_work_items',
       '0014_on_failure',
       '0015_queue_row_on_change',
+      '0016_open_flows_index',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE|ALTER TABLE/);

@@ -1,4 +1,4 @@
-import { OPEN_STATUSES } from '../../core/queue-status.js';
+import { ENDED_STATUSES } from '../../core/flow-state.js';
 
 /**
  * SQL shared by several queries. Timestamps are formatted by the database, so PGlite and `pg` (whose
@@ -122,7 +122,13 @@ export function msFromNow(ms: string): string {
   return `now() + ${ms} * interval '1 millisecond'`;
 }
 
-/** Whether the queue status in `column` is open (`OPEN_STATUSES`): the flow may still have work. */
+/**
+ * Whether the queue status in `column` is open (`OPEN_STATUSES`): the flow may still have work. Written
+ * as "not ended" (the status column allows no third kind): without statistics PostgreSQL takes an `IN`
+ * list of three values as 1.5 % of the rows and a `NOT IN` list as 98.5 %, and a claim on a table not
+ * yet analysed must still read the open flows' index in due order rather than sort them all. The index
+ * `flow_queue_runnable` has this predicate, word for word (migrations/0016_open_flows_index).
+ */
 export function isOpenStatus(column: string): string {
-  return `${column} IN (${OPEN_STATUSES.map((s) => `'${s}'`).join(', ')})`;
+  return `${column} NOT IN (${ENDED_STATUSES.map((s) => `'${s}'`).join(', ')})`;
 }
