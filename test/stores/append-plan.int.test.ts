@@ -161,7 +161,8 @@ describeWithPg('the append statement plan', () => {
   });
 
   // A lease holder's plain step is most appends: its statement checks the row instead of planning an
-  // update of it. When the check fails it inserts nothing, and the store runs the full statement.
+  // update of it. When the check fails, or the log moved on, it inserts nothing, and the store runs
+  // the full statement.
   it("a lease holder's step inserts its events and leaves the queue row alone; when the check fails it inserts nothing", async () => {
     const flowId = '5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a';
     const ts = '2026-11-26T00:00:00.000Z';
@@ -181,18 +182,26 @@ describeWithPg('the append statement plan', () => {
     const plain = await plan(held);
     expect(plain).not.toMatch(/Update on/);
     expect(plain).not.toMatch(/chemflow_[a-z_]+\(/);
-    const inserted = await db.query<{ head_version: number; quiet: boolean; version: number | null }>(held.text, held.values);
-    expect(inserted.map((r) => [r.head_version, r.quiet, r.version])).toEqual([
-      [2, true, 3],
-      [2, true, 4],
+    const inserted = await db.query<{ head_version: number; version: number | null }>(held.text, held.values);
+    expect(inserted.map((r) => [r.head_version, r.version])).toEqual([
+      [2, 3],
+      [2, 4],
     ]);
     expect(await row()).toBe(before);
 
     const notHeld = quietAppendQuery({ ...batchOf(flowId, 4, [finished(1), started(2)], {}), holder: 'someone else' });
     if (notHeld === undefined) throw new Error('any holder gets the quiet statement');
-    const refused = await db.query<{ head_version: number; quiet: boolean; version: number | null }>(notHeld.text, notHeld.values);
-    expect(refused.map((r) => [r.head_version, r.quiet, r.version])).toEqual([[4, false, null]]);
+    expect(await db.query(notHeld.text, notHeld.values)).toEqual([]);
+    const stale = quietAppendQuery({ ...batchOf(flowId, 2, [finished(0), started(1)], {}), holder: 'w' });
+    if (stale === undefined) throw new Error('a holder keeping its flow running gets the quiet statement');
+    expect(await db.query(stale.text, stale.values)).toEqual([]); // the log is at 4, not 2
+    const errorRow = { flowId, stepId: 's1', attemptNumber: 1, errorClass: 'Transient' as const, errorMessage: 'm', details: {}, timestamp: ts, retryCount: 0, maxRetries: 3, version: 3 };
+    const failure = { type: 'StepFailed', ts, payload: { stepIndex: 1, stepId: 's1', attempt: 1 } };
+    const staleWithError = quietAppendQuery({ ...batchOf(flowId, 2, [failure], {}), holder: 'w', errors: [errorRow] });
+    if (staleWithError === undefined) throw new Error('a holder keeping its flow running gets the quiet statement');
+    expect(await db.query(staleWithError.text, staleWithError.values)).toEqual([]);
     expect(await versions()).toEqual([1, 2, 3, 4]);
+    expect(await db.query('SELECT id FROM step_execution_errors', [])).toEqual([]);
     expect(await row()).toBe(before);
 
     // Appends that create, start, end, defer or cancel the flow, or whose appender holds no lease, have none.

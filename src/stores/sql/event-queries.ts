@@ -70,11 +70,12 @@ export function appendEventsQuery(batch: AppendBatch): SqlQuery {
 
 /**
  * The common append of a flow's lease holder in a cheaper statement: a running flow that stays running,
- * due, and leased to the appender (`holder`), whose queue row `queueUpdate` would leave unwritten. It
- * checks just that on the row (one key lookup, no update planned), inserts the events, error rows,
- * artifacts and cache entry only if it holds, and never writes the row. When it does not hold (the
- * lease expired or taken, the flow deferred or cancelled meanwhile) nothing is inserted and the result
- * says `quiet = false`: the caller then runs `appendEventsQuery`, which merges the row. Undefined for
+ * due, and leased to the appender (`holder`), whose queue row `queueUpdate` would leave unwritten. One
+ * `INSERT` whose guard is the head check and that check on the row (one key lookup each, no update
+ * planned), with the error rows, artifacts and cache entry only if it inserted; it never writes the
+ * row. It returns only the inserted events: none when the guard did not hold (another append came
+ * first, the lease expired or was taken, the flow was deferred or cancelled meanwhile), and the caller
+ * then runs `appendEventsQuery`, which tells a conflict from the rest and merges the row. Undefined for
  * a batch that is not such an append (it creates, starts, ends, defers or cancels the flow, or has no
  * holder).
  */
@@ -114,14 +115,16 @@ function appendQuery(batch: AppendBatch, quiet: boolean): SqlQuery {
   let text = APPEND_TEXTS.get(shape);
   if (text === undefined) {
     const parts = quiet
-      ? [readsPayloads ? QUIET_APPEND_EVENTS_WITH_PAYLOADS : QUIET_APPEND_EVENTS]
+      ? [quietInsertPart(readsPayloads ? 'seq, version, event_type, payload' : 'seq, version')]
       : [readsPayloads ? APPEND_EVENTS_WITH_PAYLOADS : APPEND_EVENTS, creates ? CREATE_QUEUE_ROW : UPDATE_QUEUE_ROW];
     let param = values.length - (hasErrors ? 1 : 0) - (hasArtifacts ? 1 : 0) - (batch.cacheEntry !== undefined ? 3 : 0);
     if (hasErrors) parts.push(appendErrors(++param));
     if (hasArtifacts) parts.push(appendArtifacts(++param));
     if (batch.cacheEntry !== undefined) parts.push(appendCacheEntry(param + 1, param + 2, param + 3));
     if (cancels) parts.push(CLOSE_SHARDS);
-    text = `WITH ${parts.join(',\n')}\n${quiet ? QUIET_APPEND_RESULT : APPEND_RESULT}`;
+    // The quiet statement with nothing but events is the INSERT itself, returning its rows.
+    if (quiet && parts.length === 1) text = QUIET_INSERT_ALONE;
+    else text = `WITH ${parts.join(',\n')}\n${quiet ? QUIET_APPEND_RESULT : APPEND_RESULT}`;
     APPEND_TEXTS.set(shape, text);
   }
   return { text, values };
@@ -133,36 +136,52 @@ function appendQuery(batch: AppendBatch, quiet: boolean): SqlQuery {
  */
 const APPEND_TEXTS = new Map<string, string>();
 
-const appendEvents = (returning: string, quiet: boolean): string => `batch AS (
+const BATCH = `batch AS (
   SELECT source.ord::int AS ord, source.e->>'type' AS event_type,
     (source.e->>'ts')::timestamptz AS ts, source.e->'payload' AS payload
   FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS source(e, ord)
-), head AS (
+)`;
+
+const appendEvents = (returning: string): string => `${BATCH}, head AS (
   SELECT COALESCE(MAX(version), 0) AS version FROM event_log WHERE flow_id = $1::uuid
-)${quiet ? QUIET_CHECK : ''}, inserted AS (
+), inserted AS (
   INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload)
   SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
-  FROM batch CROSS JOIN head${quiet ? ' CROSS JOIN quiet' : ''} WHERE head.version = $2::int${quiet ? ' AND quiet.holds' : ''}
+  FROM batch CROSS JOIN head WHERE head.version = $2::int
   ORDER BY batch.ord
   RETURNING ${returning}
 )`;
 
+const APPEND_EVENTS = appendEvents('seq, version');
+const APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payload');
+
 /**
- * The rows on which `queueUpdate` writes nothing for a batch that leaves the flow running: running,
- * due (the merge keeps the earlier of the due time and now), leased to the appender ($5) unexpired.
+ * The quiet statement's insert: its guard is the log's head at `expectedVersion` and the queue row as
+ * `queueUpdate` would leave it unwritten (running, due: the merge keeps the earlier of the due time and
+ * now; leased to the appender, $5, unexpired). Both are uncorrelated, so PostgreSQL evaluates each once
+ * and inserts all the events or none.
  */
-const QUIET_CHECK = `, quiet AS (
-  SELECT EXISTS (
-    SELECT 1 FROM flow_queue AS q
-    WHERE q.flow_id = $1::uuid AND q.status = 'running' AND q.next_due_at <= now()
-      AND q.lease_owner = $5::text AND q.lease_expires_at > now()
-  ) AS holds
+const QUIET_GUARD = `(SELECT COALESCE(MAX(version), 0) FROM event_log WHERE flow_id = $1::uuid) = $2::int
+    AND EXISTS (
+      SELECT 1 FROM flow_queue AS q
+      WHERE q.flow_id = $1::uuid AND q.status = 'running' AND q.next_due_at <= now()
+        AND q.lease_owner = $5::text AND q.lease_expires_at > now()
+    )`;
+
+const quietInsert = (returning: string): string => `INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload)
+  SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
+  FROM batch
+  WHERE ${QUIET_GUARD}
+  ORDER BY batch.ord
+  RETURNING ${returning}`;
+
+const quietInsertPart = (returning: string): string => `${BATCH}, inserted AS (
+  ${quietInsert(returning)}
 )`;
 
-const APPEND_EVENTS = appendEvents('seq, version', false);
-const APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payload', false);
-const QUIET_APPEND_EVENTS = appendEvents('seq, version', true);
-const QUIET_APPEND_EVENTS_WITH_PAYLOADS = appendEvents('seq, version, event_type, payload', true);
+/** The head it returns is the guard's: any row returned means the log was at `expectedVersion`. */
+const QUIET_INSERT_ALONE = `WITH ${BATCH}
+${quietInsert('$2::int AS head_version, seq, version')}`;
 
 /**
  * The flow's queue row, in the same statement (so in the same transaction) as the events, written only
@@ -232,9 +251,7 @@ const APPEND_RESULT = `SELECT head.version AS head_version, inserted.seq, insert
 FROM head LEFT JOIN inserted ON true
 ORDER BY inserted.version`;
 
-const QUIET_APPEND_RESULT = `SELECT head.version AS head_version, quiet.holds AS quiet, inserted.seq, inserted.version
-FROM head CROSS JOIN quiet LEFT JOIN inserted ON true
-ORDER BY inserted.version`;
+const QUIET_APPEND_RESULT = `SELECT $2::int AS head_version, inserted.seq, inserted.version FROM inserted ORDER BY inserted.version`;
 
 const SELECT_EVENT = `SELECT seq, version, ${isoTimestamp('ts')} AS ts, event_type, schema_version, payload FROM event_log`;
 

@@ -93,8 +93,9 @@ export class PgEventStore {
       const quiet = prepared.quietQuery;
       if (quiet !== undefined) {
         const rows = await run<AppendRow>(this.executor, quiet);
-        // Its check did not hold, so it inserted nothing: the full statement merges the queue row.
-        if (rows[0]?.quiet !== false) return rows;
+        // Nothing inserted: its guard did not hold. The full statement tells a conflict from a row
+        // that is not as a lease holder's step leaves it, and merges the row.
+        if (rows.length > 0) return rows;
       }
       return await run<AppendRow>(this.executor, prepared.query);
     } catch (error) {

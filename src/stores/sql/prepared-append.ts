@@ -11,11 +11,12 @@ import { appendEventsQuery, quietAppendQuery, type AppendBatch, type ArtifactRow
 import type { SqlQuery } from './executor.js';
 import { isUuid } from './uuid.js';
 
-/** What the append statement returns: one row carrying `head_version`, plus one per inserted event. */
+/**
+ * What the append statement returns: one row carrying `head_version`, plus one per inserted event
+ * (`quietAppendQuery`: only the inserted events, each carrying the head its guard checked).
+ */
 export interface AppendRow {
   head_version: number;
-  /** Only from `quietAppendQuery`: whether its check held (if not, it inserted nothing). */
-  quiet?: boolean;
   seq: string | number | null;
   version: number | null;
 }
@@ -57,11 +58,14 @@ export class PreparedAppend {
     const inserted = rows.filter((row) => row.seq !== null);
     const head = rows[0]?.head_version ?? 0;
     if (head !== this.expectedVersion || inserted.length !== this.stored.length) throw this.conflict(head);
-    // The rows come in version order, as the events: each takes its row's seq. The events are this
-    // append's own copies (made by `prepareAppend`), so they are stamped in place.
+    // Each event takes its row's seq. The rows come in version order, as the events, in every plan
+    // PostgreSQL makes of these statements; looked up by version should one ever not. The events are
+    // this append's own copies (made by `prepareAppend`), so they are stamped in place.
+    const inOrder = inserted.every((row, i) => row.version === this.stored[i]?.version);
+    const byVersion = inOrder ? undefined : new Map(inserted.map((row) => [row.version, row]));
     this.stored.forEach((event, i) => {
-      const row = inserted[i];
-      (event as { seq: number }).seq = row?.version === event.version ? Number(row.seq) : 0;
+      const row = byVersion === undefined ? inserted[i] : byVersion.get(event.version);
+      (event as { seq: number }).seq = Number(row?.seq ?? 0);
     });
     return { events: [...this.stored], version: this.expectedVersion + this.stored.length };
   }
