@@ -78,7 +78,15 @@ export async function runBranch(work: BranchWork, lease: WorkItemLease): Promise
       recorded = await record(outcome, [], false);
     }
     if (recorded === null) {
-      await work.leases.releaseItem(lease, 'closed');
+      // Someone recorded this attempt meanwhile (a cancel; a coordinator that took it for lost and
+      // scheduled its retry): what is left of the item is decided on the log as it now stands, so that
+      // a retry scheduled for it keeps its item, and runs here if it is due.
+      if (!lease.signal.aborted) {
+        decision = await decideHere();
+        continue;
+      }
+      const left = decideBranch(session.flow, plan, index, { now: clock.now() });
+      await work.leases.releaseItem(lease, left.kind === 'start' ? 'now' : left.kind === 'wait' ? { at: left.until } : 'closed');
       return 'closed';
     }
     if (recorded.retry !== null) work.onRetry?.(recorded.retry);

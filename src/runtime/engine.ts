@@ -333,6 +333,16 @@ export class FlowEngine {
         for (const index of publish) items.add(index);
         continue;
       }
+      if (decision.kind === 'recover' && isBranchItem(plan, decision.index) && !items.has(decision.index)) {
+        // A plain step Running with no item this coordinator knows of may have one that a coordinator
+        // which took over meanwhile opened (this one was held up past its lease): that item's lease, not
+        // this coordinator, says whether its holder lives.
+        const open = (await this.store.listShards(session.flowId)).filter((r) => r.kind === 'step' && r.open).map((r) => r.stepIndex);
+        if (open.includes(decision.index)) {
+          for (const index of open) items.add(index);
+          continue;
+        }
+      }
       // The coordinator chains nothing: the next start is a decision (an item for a plain step).
       const pace = { goOn: chain, chain: () => false };
       if (decision.kind === 'complete' || decision.kind === 'skip' || decision.kind === 'recover') {

@@ -87,49 +87,59 @@ async function alone(definition: FlowDefinition): Promise<{ fingerprint: string 
   return { fingerprint: flow.flowFingerprint, steps: flow.steps.map((s) => [s.stepId, s.status, s.fingerprint, s.outputs]) };
 }
 
+/** The property: the flow completes with the values and hashes of one engine alone; `onLosses` counts runs in which a worker died. */
+function completesAsAlone(onLosses: () => void) {
+  return fc.asyncProperty(graph, fc.integer({ min: 1, max: 3 }), async (drawn, count) => {
+    // Each loss kills a worker: at most count - 1 of them, so that one is left to finish.
+    let losses = 0;
+    const nodes = drawn.map((n) => ({ ...n, lost: n.lost && losses < count - 1 && ++losses > 0 }));
+    const clean = await alone(flowOf(nodes, null));
+    const workers = Array.from({ length: count }, () => mortal());
+    const definition = flowOf(nodes, { workers });
+    const store = new MemoryFlowStore();
+    const flowId = await new FlowEngine({ store, retryPolicy: RETRY }).startFlow(definition);
+    const runs = workers.map((w, index) =>
+      runningIn.run(index, () =>
+        new FlowWorker({
+          store,
+          resolve: () => Promise.resolve({ definition, retryPolicy: RETRY }),
+          owner: `w${index}`,
+          clock: w.clock,
+          leaseMs: 250,
+          heartbeatMs: 40,
+          pollMs: 20,
+        }).run({ signal: w.stop.signal }),
+      ),
+    );
+    await waitUntil(async () => (await store.list(flowId)).at(-1)?.type === 'FlowCompleted', 'the flow to complete', 30_000);
+    for (const w of workers) w.stop.abort();
+    // A dead worker's run never returns (its attempt hangs): only the living ones are awaited.
+    await Promise.all(runs.filter((_, i) => !(workers[i] as Mortal).dead()));
+    const flow = await new FlowEngine({ store }).open(flowId, definition);
+    expect(flow.flow.steps.map((s) => [s.stepId, s.status, s.fingerprint, s.outputs])).toEqual(clean.steps);
+    expect(flow.flow.flowFingerprint).toBe(clean.fingerprint);
+    const errors = await store.listErrors(flowId);
+    const lostRows = errors.filter((e) => e.details.error_code === 'WORKER_LOST').map((e) => `${e.stepId}#${e.attemptNumber}`);
+    expect(lostRows.sort()).toEqual(nodes.flatMap((n, i) => (n.lost ? [`s${i}#1`] : [])).sort());
+    const transientRows = errors.filter((e) => e.details.error_code === 'FLAKY').length;
+    expect(transientRows).toBe(nodes.reduce((sum, n) => sum + n.transient, 0));
+    if (losses > 0) onLosses();
+  });
+}
+
 describe('random graphs on several workers', () => {
   it('complete with the hashes of one engine alone, whichever workers die mid-attempt, each loss recorded once', async () => {
     // Runs in which a worker died: the property must have met some (about 6 in 10 runs do).
     let withLosses = 0;
-    await fc.assert(
-      fc.asyncProperty(graph, fc.integer({ min: 1, max: 3 }), async (drawn, count) => {
-        // Each loss kills a worker: at most count - 1 of them, so that one is left to finish.
-        let losses = 0;
-        const nodes = drawn.map((n) => ({ ...n, lost: n.lost && losses < count - 1 && ++losses > 0 }));
-        const clean = await alone(flowOf(nodes, null));
-        const workers = Array.from({ length: count }, () => mortal());
-        const definition = flowOf(nodes, { workers });
-        const store = new MemoryFlowStore();
-        const flowId = await new FlowEngine({ store, retryPolicy: RETRY }).startFlow(definition);
-        const runs = workers.map((w, index) =>
-          runningIn.run(index, () =>
-            new FlowWorker({
-              store,
-              resolve: () => Promise.resolve({ definition, retryPolicy: RETRY }),
-              owner: `w${index}`,
-              clock: w.clock,
-              leaseMs: 250,
-              heartbeatMs: 40,
-              pollMs: 20,
-            }).run({ signal: w.stop.signal }),
-          ),
-        );
-        await waitUntil(async () => (await store.list(flowId)).at(-1)?.type === 'FlowCompleted', 'the flow to complete', 30_000);
-        for (const w of workers) w.stop.abort();
-        // A dead worker's run never returns (its attempt hangs): only the living ones are awaited.
-        await Promise.all(runs.filter((_, i) => !(workers[i] as Mortal).dead()));
-        const flow = await new FlowEngine({ store }).open(flowId, definition);
-        expect(flow.flow.steps.map((s) => [s.stepId, s.status, s.fingerprint, s.outputs])).toEqual(clean.steps);
-        expect(flow.flow.flowFingerprint).toBe(clean.fingerprint);
-        const errors = await store.listErrors(flowId);
-        const lostRows = errors.filter((e) => e.details.error_code === 'WORKER_LOST').map((e) => `${e.stepId}#${e.attemptNumber}`);
-        expect(lostRows.sort()).toEqual(nodes.flatMap((n, i) => (n.lost ? [`s${i}#1`] : [])).sort());
-        const transientRows = errors.filter((e) => e.details.error_code === 'FLAKY').length;
-        expect(transientRows).toBe(nodes.reduce((sum, n) => sum + n.transient, 0));
-        if (losses > 0) withLosses += 1;
-      }),
-      { numRuns: 20 },
-    );
+    await fc.assert(completesAsAlone(() => (withLosses += 1)), { numRuns: 20 });
     expect(withLosses).toBeGreaterThan(0);
   }, 300_000);
+
+  // A counterexample once found: the coordinator dies in an attempt of its own; the worker that takes
+  // the flow over opens a step's item and runs it, while the dead coordinator's loop, held up past its
+  // lease, took that step for lost (it knew no item of it) and the running holder then closed the item
+  // on the retry: the flow never ended.
+  it('complete when a coordinator held up past its lease sees a step of the one that took over', async () => {
+    await fc.assert(completesAsAlone(() => undefined), { seed: -2028412680, path: '9:3:3:0:4', endOnFailure: true });
+  }, 120_000);
 });
