@@ -10,7 +10,8 @@ import { appendManyQuery } from '../../src/stores/sql/append-many-query.js';
 import { appendEventsQuery, quietAppendQuery, type AppendBatch } from '../../src/stores/sql/event-queries.js';
 import { migrate } from '../../src/stores/sql/migrate.js';
 import { releaseLeaseQuery } from '../../src/stores/sql/queue-queries.js';
-import { createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
+import { adminQuery, createTestSchema, describeWithPg, type TestSchema } from '../helpers/pg.js';
+import { waitUntil } from '../support/wait-until.js';
 
 const batch = (flowId: string, expectedVersion: number): AppendBatch => ({
   flowId,
@@ -141,13 +142,17 @@ describeWithPg('the append statement plan', () => {
     await appender.connect();
     try {
       await appender.query('BEGIN');
+      const appenderPid = (await appender.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
       const outcome = { type: 'StepSignal', ts, payload: { stepIndex: 0, stepId: 's0', attempt: 1, signal: {} } };
       const append = appendEventsQuery(batchOf(flowId, 2, [outcome], {}));
       await appender.query(append.text, [...append.values]);
       // The coordinator saw version 2: its release waits for the appender's lock on the row.
       const release = releaseLeaseQuery(flowId, 'coordinator', { at: Date.now() + 3_600_000, version: 2 });
       const released = db.query(release.text, release.values);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await waitUntil(
+        async () => (await adminQuery<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))', [appenderPid]))[0]?.n === 1,
+        "the release to wait for the appender's lock",
+      );
       await appender.query('COMMIT');
       await released;
     } finally {
