@@ -142,14 +142,18 @@ const BATCH = `batch AS (
   FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS source(e, ord)
 )`;
 
+/** The batch's events inserted at `expectedVersion + 1 ...`, read from `from` where `guard` holds. */
+const insertEvents = (from: string, guard: string, returning: string): string => `INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload)
+  SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
+  FROM ${from}
+  WHERE ${guard}
+  ORDER BY batch.ord
+  RETURNING ${returning}`;
+
 const appendEvents = (returning: string): string => `${BATCH}, head AS (
   SELECT COALESCE(MAX(version), 0) AS version FROM event_log WHERE flow_id = $1::uuid
 ), inserted AS (
-  INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload)
-  SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
-  FROM batch CROSS JOIN head WHERE head.version = $2::int
-  ORDER BY batch.ord
-  RETURNING ${returning}
+  ${insertEvents('batch CROSS JOIN head', 'head.version = $2::int', returning)}
 )`;
 
 const APPEND_EVENTS = appendEvents('seq, version');
@@ -168,12 +172,7 @@ const QUIET_GUARD = `(SELECT COALESCE(MAX(version), 0) FROM event_log WHERE flow
         AND q.lease_owner = $5::text AND q.lease_expires_at > now()
     )`;
 
-const quietInsert = (returning: string): string => `INSERT INTO event_log (flow_id, version, ts, event_type, schema_version, payload)
-  SELECT $1::uuid, $2::int + batch.ord, batch.ts, batch.event_type, $4::int, batch.payload
-  FROM batch
-  WHERE ${QUIET_GUARD}
-  ORDER BY batch.ord
-  RETURNING ${returning}`;
+const quietInsert = (returning: string): string => insertEvents('batch', QUIET_GUARD, returning);
 
 const quietInsertPart = (returning: string): string => `${BATCH}, inserted AS (
   ${quietInsert(returning)}
