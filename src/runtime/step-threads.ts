@@ -119,6 +119,8 @@ export class StepThreads {
   private readonly waiting: ((slot: Slot) => void)[] = [];
   private nextId = 1;
   private closed = false;
+  /** Threads retired and still terminating: `close` waits for them too. */
+  private readonly terminating = new Set<Promise<number>>();
   private readonly graceMs: number;
   private readonly onStray: ((report: StrayStepReport) => void) | undefined;
 
@@ -178,15 +180,16 @@ export class StepThreads {
     return reply.value;
   }
 
-  /** Terminates every thread. */
+  /** Terminates every thread, and resolves once every thread it ever ran, retired ones included, is gone. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(
-      this.slots.splice(0).map((s) => {
+    await Promise.all([
+      ...this.slots.splice(0).map((s) => {
         s.retired = true;
         return s.worker.terminate();
       }),
-    );
+      ...this.terminating,
+    ]);
   }
 
   private originOf(step: StepDefinition): NonNullable<StepDefinition['origin']> {
@@ -349,7 +352,9 @@ export class StepThreads {
     if (index === -1) return; // retired already
     this.slots.splice(index, 1);
     slot.retired = true;
-    void slot.worker.terminate();
+    const terminated = slot.worker.terminate();
+    this.terminating.add(terminated);
+    void terminated.finally(() => this.terminating.delete(terminated));
     if (this.closed) return;
     const next = this.waiting.shift();
     if (next === undefined) return;
