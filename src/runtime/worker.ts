@@ -141,13 +141,6 @@ export class FlowWorker {
   private readonly unfitFlows = new Map<string, number>();
   /** Mapped steps (`flowId:stepIndex`) whose shards need more than this worker has: their shards are never claimed here. */
   private readonly unfitSteps = new Map<string, { flowId: string; stepIndex: number }>();
-  /**
-   * Flows whose completing append is on its way. Their slots count as free: the next claim goes out
-   * beside that append (on another connection) rather than after it, so a worker's next flow does not
-   * wait for the last one's commit and then for a claim of its own. Should the append meet a conflict,
-   * the flow runs on beside the one claimed, for as long as it takes to end.
-   */
-  private readonly completing = new Set<string>();
   private wake: () => void = () => undefined;
 
   constructor(private readonly options: FlowWorkerOptions) {
@@ -209,7 +202,7 @@ export class FlowWorker {
         try {
           // A worker whose cores or memory are all taken claims nothing more: others may have room now.
           const spare = this.pool?.hasSpare() !== false;
-          const free = spare ? this.concurrency - this.busySlots(inFlight) : 0;
+          const free = spare ? this.concurrency - inFlight.size : 0;
           // One claim per turn: flows to coordinate first, then work items of any flow (shards, graph steps).
           if (free > 0) claimed = await this.leases.claimWork(free, { skipFlows: this.skippedFlows(), skipSteps: [...this.unfitSteps.values()] });
           if (claimed.flows.length > 0) this.options.onClaim?.(claimed.flows.map((c) => c.lease.flowId));
@@ -240,8 +233,8 @@ export class FlowWorker {
             inFlight.set(key, visit);
           }
           const got = claimed.flows.length + claimed.items.length;
-          if (got > 0 && this.busySlots(inFlight) < this.concurrency) continue; // there may be more
-          full = this.busySlots(inFlight) >= this.concurrency;
+          if (got > 0 && inFlight.size < this.concurrency) continue; // there may be more
+          full = inFlight.size >= this.concurrency;
           if (inFlight.size === 0 && got === 0) {
             const wakeAt = await this.options.store.nextWakeAt();
             // Shards held by others may fail and come back, and their flow's next step may follow.
@@ -338,21 +331,6 @@ export class FlowWorker {
     return open.some(
       (f) => (f.leaseOwner === null || (f.leaseExpiresAt !== null && Date.parse(f.leaseExpiresAt) < this.clock.now())) && this.unfitFlows.get(f.flowId) !== f.version,
     );
-  }
-
-  /** The slots taken: every visit, but a flow's whose completing append is on its way. */
-  private busySlots(inFlight: ReadonlyMap<string, Promise<void>>): number {
-    let completing = 0;
-    for (const flowId of this.completing) if (inFlight.has(flowId)) completing += 1;
-    return inFlight.size - completing;
-  }
-
-  /** Frees the flow's slot while its completing append is on its way, and wakes the loop to fill it. */
-  private whileCompleting(flowId: string, appended: Promise<unknown>): void {
-    this.completing.add(flowId);
-    const settled = (): void => void this.completing.delete(flowId);
-    appended.then(settled, settled);
-    this.wake();
   }
 
   /** The flows passed over in claims: those whose next step this worker could never run, as last seen. */
@@ -458,11 +436,7 @@ export class FlowWorker {
       ...(this.options.threads === undefined ? {} : { threads: this.options.threads }),
       ...(this.options.chunkLimits === undefined ? {} : { chunkLimits: this.options.chunkLimits }),
       ...(this.options.workRoot === undefined ? {} : { workRoot: this.options.workRoot }),
-      append: (flowId, expectedVersion, events, options) => {
-        const appended = this.committer.append(flowId, expectedVersion, events, options);
-        if (events.some((event) => event.type === 'FlowCompleted')) this.whileCompleting(flowId, appended);
-        return appended;
-      },
+      append: (...args) => this.committer.append(...args),
       ...(this.options.onEvent === undefined ? {} : { onEvent: this.options.onEvent }),
       ...(this.options.onRetryDecision === undefined ? {} : { onRetryDecision: this.options.onRetryDecision }),
     });
