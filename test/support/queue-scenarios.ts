@@ -393,7 +393,9 @@ export async function observe(subject: QueueSubject, { flows, rounds }: Scenario
   const versions = new Map<string, number>();
 
   const round = async (label: string, body: (answers: Map<string, unknown[]>) => Promise<boolean>): Promise<void> => {
-    await sleep(3);
+    // Rounds' windows must not touch (`asRound` allows 1 ms either side): start once the clock is past the last one's.
+    const last = windows.at(-1)?.end;
+    if (last !== undefined) while (Date.now() <= last + 2) await sleep(1);
     windows.push({ start: Date.now(), end: Number.POSITIVE_INFINITY });
     const answers = new Map<string, unknown[]>();
     const claim = await body(answers);
