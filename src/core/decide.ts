@@ -125,7 +125,8 @@ function chainedStart(after: FlowInstance, plan: FlowPlan, now: number): number 
 /**
  * How a Running sharded step's shard goes on, for a caller that holds that shard's lease (so a Running
  * attempt of it is one nobody runs any more). `closed`: nothing to run (finished, failed until a
- * retry, or the step or flow no longer runs shards).
+ * retry, or the step or flow no longer runs shards). In a flow that failed (a sibling shard or another
+ * step failed for good), a lost attempt is recorded with no retry, and no shard starts.
  */
 export type ShardDecision =
   | { kind: 'start'; events: FlowEventBody[] }
@@ -139,10 +140,16 @@ export function decideShard(flow: FlowInstance, plan: FlowPlan, index: number, s
   if (slot === undefined || state === undefined || flow.status === 'completed' || flow.status === 'cancelled') return { kind: 'closed' };
   if (state.status === 'Running') {
     const failure = classifyError(new WorkerLostError(state.attempts));
+    if (flow.status === 'failed') {
+      // No attempt of a failed flow starts again: its lost one is recorded with no retry (its item was
+      // claimable for this record only: `itemFlowLets`).
+      const lost = failedAttempt(flow, plan, index, { error: failure, signals: [] }, { now, chain: false }, shard);
+      return { kind: 'recover', events: lost.events.filter((e) => e.type !== 'RetryScheduled'), retry: null, starts: false };
+    }
     const recorded = failedAttempt(flow, plan, index, { error: failure, signals: [] }, { now, chain: true }, shard);
     return { kind: 'recover', events: recorded.events, retry: recorded.retry, starts: recorded.starts !== null };
   }
-  if (state.status !== 'Pending' || slot.status !== 'Running') return { kind: 'closed' };
+  if (state.status !== 'Pending' || slot.status !== 'Running' || flow.status === 'failed') return { kind: 'closed' };
   const until = state.notBefore === null ? 0 : Date.parse(state.notBefore);
   if (until > now) return { kind: 'wait', until };
   return { kind: 'start', events: [shardStartedEvent(flow, index, shard)] };

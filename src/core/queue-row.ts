@@ -132,14 +132,14 @@ export interface WorkItemRow {
 
 /**
  * Whether a work item's flow still lets it be claimed (once due and its lease free): the flow is open
- * (a graph's flow is `pending` between steps), or the item is a graph step of a failed flow that
- * someone held, so that whoever claims it once its holder's lease expired records the attempt that
- * holder left Running as lost (the flow being failed, no retry of it starts). An item of a failed flow
- * given back or never claimed (no owner) is not.
+ * (a graph's flow is `pending` between steps), or the item (a graph step or a shard) is of a failed
+ * flow and someone held it, so that whoever claims it once its holder's lease expired records the
+ * attempt that holder left Running as lost (the flow being failed, no retry of it starts). An item of
+ * a failed flow given back or never claimed (no owner) is not.
  */
-export function itemFlowLets(item: Pick<WorkItemRow, 'kind' | 'leaseOwner'>, flowStatus: QueueStatus | undefined): boolean {
+export function itemFlowLets(item: Pick<WorkItemRow, 'leaseOwner'>, flowStatus: QueueStatus | undefined): boolean {
   if (flowStatus === undefined) return false;
-  return OPEN.has(flowStatus) || (flowStatus === 'failed' && item.kind === 'step' && item.leaseOwner !== null);
+  return OPEN.has(flowStatus) || (flowStatus === 'failed' && item.leaseOwner !== null);
 }
 
 /** Whether a worker may claim a work item at `now`: due, its lease free, its flow letting it (`itemFlowLets`). */

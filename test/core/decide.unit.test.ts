@@ -20,7 +20,7 @@ import {
   type RetryPolicyOptions,
   type StepDefinition,
 } from '../../src/core/index.js';
-import { hasRunningAttempt, lostAttemptsOfCancelled, recordShardAttempt } from '../../src/core/decide.js';
+import { decideShard, hasRunningAttempt, lostAttemptsOfCancelled, recordShardAttempt } from '../../src/core/decide.js';
 
 const NOW = Date.parse('2026-11-25T12:00:00.000Z');
 const NO_BACKOFF: RetryPolicyOptions = { maxRetries: 2, backoff: { kind: 'none' } };
@@ -235,5 +235,33 @@ describe('a cancelled flow whose mapped step was running', () => {
     ]);
     expect(lostAttemptsOfCancelled(notCancelled, plan, { now: NOW })).toEqual([]);
     expect(recordShardAttempt(notCancelled, plan, 1, 0, ok(5), { now: NOW, chain: true }).events.map(code)).toEqual(['StepFinished']);
+  });
+});
+
+describe('a failed flow whose mapped step was running', () => {
+  const def = defineFlow('decide-shards', [step('a', 'source'), step('b', 'transform', { map: { over: 'items', shardSize: 1 } }), step('c', 'sink')]);
+  const shard = (index: number) => ({ index, count: 3 });
+  // Shard 0 runs (its process then dies), shard 1 fails for good, shard 2 never started.
+  const flow = flowOf(def, NO_BACKOFF, [
+    { type: 'StepStarted', stepIndex: 0, stepId: 'a', attempt: 1 },
+    { type: 'StepFinished', stepIndex: 0, stepId: 'a', attempt: 1, outputs: [H(1)], fingerprint: H(2) },
+    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shardCount: 3 },
+    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shard(0) },
+    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shard(1) },
+  ]);
+  const plan = planFlow(def, flow, NO_BACKOFF);
+  const failedFlow = lookAhead(flow, recordShardAttempt(flow, plan, 1, 1, failed(new PermanentError('broken')), { now: NOW, chain: true }).events);
+
+  it("records a dead holder's shard attempt lost with no retry, and starts no shard", () => {
+    expect(failedFlow.status).toBe('failed');
+    const lost = decideShard(failedFlow, plan, 1, 0, { now: NOW });
+    expect(lost).toMatchObject({ kind: 'recover', retry: null, starts: false });
+    const events = lost.kind === 'recover' ? lost.events : [];
+    expect(types(events)).toEqual(['StepFailed']);
+    expect(events[0]).toMatchObject({ errorClass: 'Transient', error: { code: 'WORKER_LOST' }, shard: shard(0) });
+    expect(hasRunningAttempt(lookAhead(failedFlow, events))).toBe(false);
+    expect(decideShard(failedFlow, plan, 1, 2, { now: NOW })).toEqual({ kind: 'closed' });
+    // The same shard in a flow still running is retried at once.
+    expect(decideShard(flow, plan, 1, 0, { now: NOW })).toMatchObject({ kind: 'recover', starts: true });
   });
 });

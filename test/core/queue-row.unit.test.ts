@@ -147,11 +147,12 @@ describe('a work item', () => {
     expect(isItemClaimable(item, undefined, 1000)).toBe(false);
   });
 
-  it("of a failed flow, only a graph step whose holder's lease expired", () => {
+  it("of a failed flow, only an item (a graph step or a shard) whose holder's lease expired", () => {
     const held = { ...item, leaseOwner: 'gone', leaseExpiresAt: 999 };
     expect(isItemClaimable(held, 'failed', 1000)).toBe(true);
+    expect(isItemClaimable({ ...held, kind: 'shard' }, 'failed', 1000)).toBe(true);
     expect(isItemClaimable({ ...held, leaseExpiresAt: 1000 }, 'failed', 1000)).toBe(false);
-    expect(isItemClaimable({ ...held, kind: 'shard' }, 'failed', 1000)).toBe(false);
+    expect(isItemClaimable({ ...held, kind: 'shard', leaseOwner: null, leaseExpiresAt: null }, 'failed', 1000)).toBe(false);
     expect(isItemClaimable(held, 'cancelled', 1000)).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 // The worker's one queue (claimWork, renewWork), on every store: one claim takes due flows first and
 // due work items with what is left of its limit, never what another claimer took; one renewal extends
-// both kinds of lease; a graph step of a failed flow whose holder's lease expired is claimable (its
-// lost attempt has to be recorded), no other item of an ended flow is; a flow given back until a
+// both kinds of lease; a graph step or shard of a failed flow whose holder's lease expired is claimable
+// (its lost attempt has to be recorded), no other item of an ended flow is; a flow given back until a
 // retry's time is not claimable before it, unless its log moves on.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -106,7 +106,7 @@ describe.each(engineStores)('work queue on $name', { timeout: 120_000 }, ({ crea
     });
   });
 
-  it("claims a failed flow's graph step once its holder's lease expired; never an item of it given back, never claimed, or a shard", async () => {
+  it("claims a failed flow's graph step or shard once its holder's lease expired; never an item of it given back or never claimed", async () => {
     await withStore(async (store) => {
       const flowId = randomUUID();
       await store.append(flowId, 0, [flowInitialized()]);
@@ -126,13 +126,17 @@ describe.each(engineStores)('work queue on $name', { timeout: 120_000 }, ({ crea
       expect(await store.claimWork('heir', { limit: 5, leaseMs: LEASE })).toEqual({ flows: [], items: [] });
       expect(await store.hasOpenShards()).toBe(false);
 
-      // A shard of a failed flow is not claimable, held before or not.
+      // So is a shard of a failed flow that someone held; one never claimed is not.
       const mapped = randomUUID();
       await store.append(mapped, 0, [flowInitialized(), { ...stepStarted(0), shardCount: 2 } as never]);
       await store.openShards(mapped, 0, 2, [0, 1].map((index) => ({ index, due: 'now' as const })));
-      await store.claimShards('mortal', { limit: 2, leaseMs: 150, flowId: mapped });
+      expect((await store.claimShards('mortal', { limit: 1, leaseMs: 150, flowId: mapped })).map((i) => i.shardIndex)).toEqual([0]);
       await store.append(mapped, 2, [stepFailed(0, { errorClass: 'Permanent', retryCount: 0 })]);
-      await waitUntil(async () => (await store.listShards(mapped)).every((r) => r.holder === null), "the shards' leases to expire");
+      expect((await store.listFlows()).find((f) => f.flowId === mapped)?.status).toBe('failed');
+      await waitUntil(async () => (await store.listShards(mapped)).every((r) => r.holder === null), "the shard's lease to expire");
+      const shardHeir = await store.claimWork('heir', { limit: 5, leaseMs: LEASE });
+      expect(shardHeir.items.map((i) => [i.flowId, i.shardIndex, i.kind])).toEqual([[mapped, 0, 'shard']]);
+      await store.releaseShard({ flowId: mapped, stepIndex: 0, shardIndex: 0 }, 'heir', 'closed');
       expect(await store.claimWork('heir', { limit: 5, leaseMs: LEASE })).toEqual({ flows: [], items: [] });
     });
   });

@@ -10,11 +10,11 @@ import { claimLimit, COMMIT_WITHOUT_FLUSH_WAIT, isOpenStatus, msFromNow } from '
 
 /**
  * A work item `s`'s flow `q` lets it be claimed (once due, its lease free): its queue row is open (a
- * graph's flow is `pending` between two steps' outcomes), or it is a graph step of a failed flow that
+ * graph's flow is `pending` between two steps' outcomes), or it is an item of a failed flow that
  * someone held, whose lost attempt its claimer records (`itemFlowLets` in src/core/queue-row.ts).
  */
 export const ITEM_FLOW_LETS = `(${isOpenStatus('q.status')}
-    OR (q.status = 'failed' AND s.kind = 'step' AND s.lease_owner IS NOT NULL))`;
+    OR (q.status = 'failed' AND s.lease_owner IS NOT NULL))`;
 
 /** The columns of a claimable item's row, beyond its flow (`ITEM_FLOW_LETS`): due, lease free or expired. */
 export const ITEM_DUE = `s.due_at IS NOT NULL AND s.due_at <= now() AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now())`;
