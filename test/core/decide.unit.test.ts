@@ -192,16 +192,25 @@ describe('decide and recordAttempt driven to the end (property)', () => {
   });
 });
 
-describe('a cancelled flow whose mapped step was running', () => {
-  const def = defineFlow('decide-shards', [step('a', 'source'), step('b', 'transform', { map: { over: 'items', shardSize: 1 } }), step('c', 'sink')]);
-  const shard = (index: number) => ({ index, count: 3 });
-  // Shard 0 finished, shard 1 runs, shard 2 never started; then the flow was cancelled.
-  const flow = flowOf(def, NO_BACKOFF, [
+/** A flow whose mapped step `b` (three shards of one item) started shards 0 and 1, then `more`. */
+const mapped = defineFlow('decide-shards', [step('a', 'source'), step('b', 'transform', { map: { over: 'items', shardSize: 1 } }), step('c', 'sink')]);
+const shardOf3 = (index: number) => ({ index, count: 3 });
+function shardsStarted(more: readonly FlowEventBody[]): FlowInstance {
+  return flowOf(mapped, NO_BACKOFF, [
     { type: 'StepStarted', stepIndex: 0, stepId: 'a', attempt: 1 },
     { type: 'StepFinished', stepIndex: 0, stepId: 'a', attempt: 1, outputs: [H(1)], fingerprint: H(2) },
     { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shardCount: 3 },
-    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shard(0) },
-    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shard(1) },
+    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shardOf3(0) },
+    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shardOf3(1) },
+    ...more,
+  ]);
+}
+
+describe('a cancelled flow whose mapped step was running', () => {
+  const def = mapped;
+  const shard = shardOf3;
+  // Shard 0 finished, shard 1 runs, shard 2 never started; then the flow was cancelled.
+  const flow = shardsStarted([
     { type: 'StepFinished', stepIndex: 1, stepId: 'b', attempt: 1, outputs: [H(3)], fingerprint: H(4), shard: shard(0) },
     { type: 'FlowCancelled', reason: null },
   ]);
@@ -239,17 +248,10 @@ describe('a cancelled flow whose mapped step was running', () => {
 });
 
 describe('a failed flow whose mapped step was running', () => {
-  const def = defineFlow('decide-shards', [step('a', 'source'), step('b', 'transform', { map: { over: 'items', shardSize: 1 } }), step('c', 'sink')]);
-  const shard = (index: number) => ({ index, count: 3 });
+  const shard = shardOf3;
   // Shard 0 runs (its process then dies), shard 1 fails for good, shard 2 never started.
-  const flow = flowOf(def, NO_BACKOFF, [
-    { type: 'StepStarted', stepIndex: 0, stepId: 'a', attempt: 1 },
-    { type: 'StepFinished', stepIndex: 0, stepId: 'a', attempt: 1, outputs: [H(1)], fingerprint: H(2) },
-    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shardCount: 3 },
-    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shard(0) },
-    { type: 'StepStarted', stepIndex: 1, stepId: 'b', attempt: 1, shard: shard(1) },
-  ]);
-  const plan = planFlow(def, flow, NO_BACKOFF);
+  const flow = shardsStarted([]);
+  const plan = planFlow(mapped, flow, NO_BACKOFF);
   const failedFlow = lookAhead(flow, recordShardAttempt(flow, plan, 1, 1, failed(new PermanentError('broken')), { now: NOW, chain: true }).events);
 
   it("records a dead holder's shard attempt lost with no retry, and starts no shard", () => {
