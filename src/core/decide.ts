@@ -134,18 +134,22 @@ export type ShardDecision =
   | { kind: 'wait'; until: number }
   | { kind: 'closed' };
 
+/**
+ * The lost attempt of a graph step or shard of a failed flow, as recorded with `chain` off: no attempt of
+ * a failed flow starts again, so it has no retry (its item was claimable for this record only:
+ * `itemFlowLets`).
+ */
+export function lostInFailedFlow(recorded: Recorded): { kind: 'recover'; events: FlowEventBody[]; retry: null; starts: false } {
+  return { kind: 'recover', events: recorded.events.filter((e) => e.type !== 'RetryScheduled'), retry: null, starts: false };
+}
+
 export function decideShard(flow: FlowInstance, plan: FlowPlan, index: number, shard: number, { now }: { now: number }): ShardDecision {
   const slot = flow.steps[index];
   const state = slot?.shards?.[shard];
   if (slot === undefined || state === undefined || flow.status === 'completed' || flow.status === 'cancelled') return { kind: 'closed' };
   if (state.status === 'Running') {
     const failure = classifyError(new WorkerLostError(state.attempts));
-    if (flow.status === 'failed') {
-      // No attempt of a failed flow starts again: its lost one is recorded with no retry (its item was
-      // claimable for this record only: `itemFlowLets`).
-      const lost = failedAttempt(flow, plan, index, { error: failure, signals: [] }, { now, chain: false }, shard);
-      return { kind: 'recover', events: lost.events.filter((e) => e.type !== 'RetryScheduled'), retry: null, starts: false };
-    }
+    if (flow.status === 'failed') return lostInFailedFlow(failedAttempt(flow, plan, index, { error: failure, signals: [] }, { now, chain: false }, shard));
     const recorded = failedAttempt(flow, plan, index, { error: failure, signals: [] }, { now, chain: true }, shard);
     return { kind: 'recover', events: recorded.events, retry: recorded.retry, starts: recorded.starts !== null };
   }
