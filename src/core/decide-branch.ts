@@ -2,7 +2,7 @@ import { classifyError, WorkerLostError } from './error-class.js';
 import type { FlowEventBody } from './events.js';
 import type { FlowPlan } from './flow-plan.js';
 import { isEnded, needsDone, type FlowInstance } from './flow-state.js';
-import { lookAhead, lostInFailedFlow, recordAttempt, startedEvent, type RetryVerdict } from './decide.js';
+import { lookAhead, recordAttempt, startedEvent, type RetryVerdict } from './decide.js';
 
 /**
  * How a graph step published as a work item goes on, for a caller that holds that item's lease (so a
@@ -24,9 +24,8 @@ export function decideBranch(flow: FlowInstance, plan: FlowPlan, index: number, 
   if (slot === undefined || step === undefined || slot.shards !== null || flow.status === 'completed' || flow.status === 'cancelled') return { kind: 'closed' };
   if (slot.status === 'Running') {
     const lost = { ok: false as const, error: classifyError(new WorkerLostError(slot.attempts)), signals: [] };
+    // When another step failed the flow for good, the lost attempt is recorded with no retry (`automaticRetry`).
     const recorded = recordAttempt(flow, plan, index, lost, { now, chain: false });
-    // Another step failed the flow for good: the lost attempt is recorded with no retry.
-    if (flow.status === 'failed') return lostInFailedFlow(recorded);
     const after = lookAhead(flow, recorded.events);
     // The retry starts in the same commit when it is due at once and the flow may still start steps.
     const retrySlot = after.steps[index];

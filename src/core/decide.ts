@@ -134,22 +134,13 @@ export type ShardDecision =
   | { kind: 'wait'; until: number }
   | { kind: 'closed' };
 
-/**
- * The lost attempt of a graph step or shard of a failed flow, as recorded with `chain` off: no attempt of
- * a failed flow starts again, so it has no retry (its item was claimable for this record only:
- * `itemFlowLets`).
- */
-export function lostInFailedFlow(recorded: Recorded): { kind: 'recover'; events: FlowEventBody[]; retry: null; starts: false } {
-  return { kind: 'recover', events: recorded.events.filter((e) => e.type !== 'RetryScheduled'), retry: null, starts: false };
-}
-
 export function decideShard(flow: FlowInstance, plan: FlowPlan, index: number, shard: number, { now }: { now: number }): ShardDecision {
   const slot = flow.steps[index];
   const state = slot?.shards?.[shard];
   if (slot === undefined || state === undefined || flow.status === 'completed' || flow.status === 'cancelled') return { kind: 'closed' };
   if (state.status === 'Running') {
+    // In a failed flow the lost attempt gets no retry (`automaticRetry`), so nothing starts after it.
     const failure = classifyError(new WorkerLostError(state.attempts));
-    if (flow.status === 'failed') return lostInFailedFlow(failedAttempt(flow, plan, index, { error: failure, signals: [] }, { now, chain: false }, shard));
     const recorded = failedAttempt(flow, plan, index, { error: failure, signals: [] }, { now, chain: true }, shard);
     return { kind: 'recover', events: recorded.events, retry: recorded.retry, starts: recorded.starts !== null };
   }
@@ -397,9 +388,13 @@ function failedAttempt(
   return { events: [...events, startedEvent(after, next)], retry, starts: next };
 }
 
-/** Asks the step's policy whether this failure is retried by itself (the same gate as a manual retry). */
+/**
+ * Asks the step's policy whether this failure is retried by itself (the same gate as a manual retry).
+ * Never in a flow that already failed for good (another step or shard failed with no retry left): the
+ * attempts still in flight there only record their outcome, and an operator's `retry` reopens it.
+ */
 function automaticRetry(flow: FlowInstance, step: StepPlan, failed: StepFailed, error: ClassifiedError, now: number, shard?: number): RetryVerdict {
-  if (!retriesClass(step.policy, error.errorClass)) return null;
+  if (flow.status === 'failed' || !retriesClass(step.policy, error.errorClass)) return null;
   const key = shard === undefined ? `${flow.id}/${step.id}` : `${flow.id}/${step.id}/${shard}`;
   const delayMs = error.retryAfterMs ?? step.policy.delayFor(failed.retryCount + 1, key);
   const decision = decideRetry(lookAhead(flow, [failed]), {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineFlow, initializedEvent, lookAhead, planFlow, replay, resolveStepPolicies, type FlowDefinition, type FlowEventBody, type FlowInstance, type RetryPolicyOptions, type StepDefinition } from '../../src/core/index.js';
+import { classifyError, defineFlow, initializedEvent, PermanentError, recordAttempt, TransientError, lookAhead, planFlow, replay, resolveStepPolicies, type FlowDefinition, type FlowEventBody, type AttemptOutcome, type FlowInstance, type RetryPolicyOptions, type StepDefinition } from '../../src/core/index.js';
 import { decideBranch } from '../../src/core/decide-branch.js';
 
 const NOW = Date.parse('2026-11-25T12:00:00.000Z');
@@ -72,5 +72,25 @@ describe('decideBranch: a graph step claimed as a work item', () => {
     const plan = planFlow(def, cancelled, NO_BACKOFF);
     expect(decideBranch(cancelled, plan, 0, { now: NOW })).toEqual({ kind: 'closed' }); // its holder records it (or cancel, once it is gone)
     expect(decideBranch(cancelled, plan, 1, { now: NOW })).toEqual({ kind: 'closed' });
+  });
+
+  it("records a live branch's Transient failure with no retry once another branch failed the flow; in a continue flow it is retried", () => {
+    const failure = (error: Error): AttemptOutcome => ({ ok: false, error: classifyError(error), signals: [] });
+    const both = [started(0, 'left'), started(1, 'right')];
+    const failedFlow = (d: FlowDefinition): FlowInstance => {
+      const flow = flowOf(d, NO_BACKOFF, both);
+      return lookAhead(flow, recordAttempt(flow, planFlow(d, flow, NO_BACKOFF), 1, failure(new PermanentError('broken')), { now: NOW, chain: false }).events);
+    };
+    const stopped = failedFlow(def);
+    expect(stopped.status).toBe('failed');
+    const recorded = recordAttempt(stopped, planFlow(def, stopped, NO_BACKOFF), 0, failure(new TransientError('busy')), { now: NOW, chain: true });
+    expect(recorded).toMatchObject({ retry: null, starts: null });
+    expect(recorded.events.map((e) => e.type)).toEqual(['StepFailed']);
+
+    const going = defineFlow('branches-continue', def.steps, { onFailure: 'continue' });
+    const open = failedFlow(going);
+    expect(open.status).toBe('running');
+    const retried = recordAttempt(open, planFlow(going, open, NO_BACKOFF), 0, failure(new TransientError('busy')), { now: NOW, chain: true });
+    expect(retried.retry).toMatchObject({ outcome: 'scheduled' });
   });
 });

@@ -266,4 +266,16 @@ describe('a failed flow whose mapped step was running', () => {
     // The same shard in a flow still running is retried at once.
     expect(decideShard(flow, plan, 1, 0, { now: NOW })).toMatchObject({ kind: 'recover', starts: true });
   });
+
+  it("records a live shard's Transient failure with no retry, and starts no shard after it", () => {
+    const recorded = recordShardAttempt(failedFlow, plan, 1, 0, failed(new TransientError('busy')), { now: NOW, chain: true });
+    expect(recorded).toMatchObject({ retry: null, starts: null });
+    expect(types(recorded.events)).toEqual(['StepFailed']);
+    const after = lookAhead(failedFlow, recorded.events);
+    expect(after.steps[1]?.shards?.[0]?.status).toBe('Failed');
+    expect(hasRunningAttempt(after)).toBe(false);
+    expect(decideShard(after, plan, 1, 0, { now: NOW })).toEqual({ kind: 'closed' });
+    // The same failure in a flow still running is retried, and the retry chained.
+    expect(types(recordShardAttempt(flow, plan, 1, 0, failed(new TransientError('busy')), { now: NOW, chain: true }).events)).toEqual(['StepFailed', 'RetryScheduled', 'StepStarted']);
+  });
 });

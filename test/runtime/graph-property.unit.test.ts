@@ -116,9 +116,11 @@ describe('random graphs', () => {
         expect(faulty.fingerprint).toBe(clean.fingerprint);
         // A step that finished never ran again: one attempt per failure, then the one that finished.
         expect(faulty.attempts).toEqual(nodes.map((n, i) => (clean.steps[i]?.[1] === 'Skipped' ? 0 : n.failures.length + 1)));
-        // Each Permanent failure is one manual retry; Transient ones retry themselves.
-        const permanent = nodes.reduce((sum, n, i) => sum + (clean.steps[i]?.[1] === 'Skipped' ? 0 : n.failures.filter((f) => f === 'Permanent').length), 0);
-        expect(faulty.retries).toBeLessThanOrEqual(permanent);
+        // Each Permanent failure is one manual retry; a Transient one retries itself, unless another
+        // branch had failed the flow for good when it was recorded: then the operator's retry covers it.
+        const failures = (kind: string) => nodes.reduce((sum, n, i) => sum + (clean.steps[i]?.[1] === 'Skipped' ? 0 : n.failures.filter((f) => f === kind).length), 0);
+        expect(faulty.retries).toBeGreaterThanOrEqual(failures('Permanent'));
+        expect(faulty.retries).toBeLessThanOrEqual(failures('Permanent') + (concurrency > 1 ? failures('Transient') : 0));
       }),
       { numRuns: 60 },
     );
