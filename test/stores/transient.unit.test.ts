@@ -124,6 +124,7 @@ describe('migration files and locations', () => {
       '0014_on_failure',
       '0015_queue_row_on_change',
       '0016_open_flows_index',
+      '0017_errors_by_code',
     ]);
     for (const m of migrations) {
       expect(m.up).toMatch(/CREATE|ALTER TABLE/);

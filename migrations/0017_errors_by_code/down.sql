@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS step_execution_errors_code;
