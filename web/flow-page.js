@@ -115,7 +115,8 @@ export async function flowPage(main, flowId, config) {
           'tr',
           { 'data-step': s.stepId, 'data-status': s.status },
           h('td', {}, s.stepId),
-          h('td', {}, badge(s.status)),
+          // A Pending step that needs a failed one says which: it starts only after a retry of them.
+          h('td', {}, badge(s.status), s.blockedBy === undefined ? null : h('div', { class: 'blocked muted' }, `blocked by ${s.blockedBy.join(', ')}`)),
           h('td', {}, String(s.attempts)),
           h('td', {}, String(s.retryCount)),
           h('td', {}, duration(timing.get(s.stepId))),

@@ -170,6 +170,8 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
           await expect(page.locator('#error-timeline tr.error-row').count()).resolves.toBe(1);
           await expect(page.locator('#error-timeline tr.error-row').textContent()).resolves.toContain('the gate is closed: open.marker is missing');
           await expect(page.locator('#flow-head .badge').textContent()).resolves.toBe('failed');
+          // The step after the failed one says what it waits for.
+          await expect(page.locator('#steps tr[data-step="double"] .blocked').textContent()).resolves.toBe('blocked by gate');
           // The flow graph: the server's picture, loaded as an image, the failed step drawn failed.
           expect(await graphNodes(page)).toEqual([
             ['seed', 'FinishedOk'],
@@ -194,6 +196,7 @@ describe.skipIf(skip)(`chemflow ui in headless Chromium${skip ? ` (${SKIP_MESSAG
           await page.click('button.retry[data-step="gate"]');
           await page.locator('#flow-head .badge', { hasText: 'completed' }).waitFor({ timeout: 90_000 });
           await expect(page.locator('#steps tr[data-step="gate"]').getAttribute('data-status')).resolves.toBe('FinishedOk');
+          await expect(page.locator('#steps .blocked').count()).resolves.toBe(0);
           await expect(page.locator('#error-timeline tr.error-row').textContent()).resolves.toContain('retry 1');
           // The graph followed, without a reload.
           expect(await graphNodes(page)).toEqual([
