@@ -141,7 +141,46 @@ export function openFlowStatus(flow: Pick<FlowInstance, 'needs' | 'steps' | 'onF
  * still in flight do not count: they only record their outcome.
  */
 export function canStillRun(flow: Pick<FlowInstance, 'needs' | 'steps'>): boolean {
-  return flow.steps.some((step, index) => step.status === 'Running' || (step.status === 'Pending' && blockedBy(flow, index).length === 0));
+  if (flow.steps.some((step) => step.status === 'Running')) return true;
+  const blocked = blockedSteps(flow);
+  return flow.steps.some((step, index) => step.status === 'Pending' && !blocked[index]);
+}
+
+const UNSEEN = 0;
+const OPEN = 1;
+const CLEAR = 2;
+const BLOCKED = 3;
+
+/**
+ * Per step, whether it needs a Failed step, directly or indirectly: `blockedBy(flow, i).length > 0` for
+ * every step at once, each step and each need looked at a bounded number of times. The reducer asks
+ * after every event of a flow whose `onFailure` is `continue` once a step failed; asking `blockedBy` of
+ * each step walked the graph once per step.
+ */
+function blockedSteps(flow: Pick<FlowInstance, 'needs' | 'steps'>): boolean[] {
+  const mark = new Uint8Array(flow.steps.length);
+  const failed = (i: number): boolean => flow.steps[i]?.status === 'Failed';
+  for (let root = 0; root < mark.length; root++) {
+    if (mark[root] !== UNSEEN) continue;
+    mark[root] = OPEN;
+    const stack = [root];
+    while (stack.length > 0) {
+      const index = stack[stack.length - 1] as number;
+      const needs = flow.needs[index] ?? [];
+      let waiting = false;
+      for (const need of needs) {
+        if (mark[need] !== UNSEEN) continue;
+        mark[need] = OPEN;
+        stack.push(need);
+        waiting = true;
+      }
+      if (waiting) continue;
+      // Every need is settled (an OPEN one only in a cycle, which a validated definition never has).
+      mark[index] = needs.some((need) => failed(need) || mark[need] === BLOCKED) ? BLOCKED : CLEAR;
+      stack.pop();
+    }
+  }
+  return Array.from(mark, (m) => m === BLOCKED);
 }
 
 /**

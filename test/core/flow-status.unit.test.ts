@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { NewFlowEvent } from '../../src/core/events.js';
-import { failedStep, type FlowInstance, type FlowStatus } from '../../src/core/flow-state.js';
+import { blockedBy, canStillRun, failedStep, type FlowInstance, type FlowStatus } from '../../src/core/flow-state.js';
 import { initialFlowState, evolve } from '../../src/core/reducer.js';
 import {
   flowCompleted,
@@ -60,5 +61,33 @@ describe('a flow has one status', () => {
       shardRetryScheduled(0, two, 1),
     ];
     expect(statuses(events)).toEqual(['pending', 'running', 'running', 'running', 'failed', 'failed', 'running']);
+  });
+});
+
+describe('canStillRun', () => {
+  const STATUSES = ['Pending', 'Running', 'FinishedOk', 'Failed', 'Skipped'] as const;
+  /** Random acyclic needs (each step needs some earlier ones, in any order of indexes) and statuses. */
+  const graphs = fc.integer({ min: 1, max: 14 }).chain((n) =>
+    fc.record({
+      order: fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+      needs: fc.array(fc.array(fc.nat(n - 1), { maxLength: 3 }), { minLength: n, maxLength: n }),
+      statuses: fc.array(fc.constantFrom(...STATUSES), { minLength: n, maxLength: n }),
+    }),
+  );
+
+  it('is true exactly when a step runs, or a Pending one needs no Failed step directly or indirectly', () => {
+    fc.assert(
+      fc.property(graphs, ({ order, needs, statuses }) => {
+        // Step order[k] may only need steps placed before it: a DAG whose indexes are not in data order.
+        const rank = new Map(order.map((step, k) => [step, k]));
+        const flow = {
+          needs: needs.map((list, i) => [...new Set(list.filter((j) => (rank.get(j) ?? 0) < (rank.get(i) ?? 0)))]),
+          steps: statuses.map((status) => ({ status })) as unknown as FlowInstance['steps'],
+        };
+        const expected = flow.steps.some((s, i) => s.status === 'Running' || (s.status === 'Pending' && blockedBy(flow, i).length === 0));
+        expect(canStillRun(flow)).toBe(expected);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
