@@ -5,7 +5,7 @@ import pg from 'pg';
 import { openPostgresStore } from '../../src/stores/open-store.js';
 import { PgExecutor } from '../../src/stores/pg/pg-executor.js';
 import type { SqlFlowStore } from '../../src/stores/sql/sql-flow-store.js';
-import { describe } from 'vitest';
+import { afterEach, beforeEach, describe } from 'vitest';
 import { isCi } from './ci.js';
 import { pgVerdict, TEST_PG_URL, urlForSchema } from './pg-url.js';
 
@@ -76,4 +76,28 @@ export async function createTestSchema(label: string): Promise<TestSchema> {
       await adminQuery(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
     },
   };
+}
+
+/** A schema of its own for each test of the suite, with a chemflow store and a plain client on it for raw SQL. */
+export interface SchemaWithClient {
+  schema: TestSchema;
+  store: SqlFlowStore;
+  client: pg.Client;
+}
+
+/** Registers the hooks that give each test of the calling suite a fresh `SchemaWithClient` (read its fields inside the tests). */
+export function eachTestSchema(label: string): SchemaWithClient {
+  const current = {} as SchemaWithClient;
+  beforeEach(async () => {
+    current.schema = await createTestSchema(label);
+    current.store = await current.schema.openStore();
+    current.client = new pg.Client({ connectionString: current.schema.url });
+    await current.client.connect();
+  });
+  afterEach(async () => {
+    await current.client.end();
+    await current.store.close();
+    await current.schema.drop();
+  });
+  return current;
 }
