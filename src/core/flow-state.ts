@@ -147,37 +147,43 @@ export function canStillRun(flow: Pick<FlowInstance, 'needs' | 'steps'>): boolea
 }
 
 const UNSEEN = 0;
-const OPEN = 1;
+const ON_PATH = 1;
 const CLEAR = 2;
 const BLOCKED = 3;
 
 /**
  * Per step, whether it needs a Failed step, directly or indirectly: `blockedBy(flow, i).length > 0` for
- * every step at once, each step and each need looked at a bounded number of times. The reducer asks
- * after every event of a flow whose `onFailure` is `continue` once a step failed; asking `blockedBy` of
- * each step walked the graph once per step.
+ * every step at once, in one depth-first walk that settles each step after all it needs (each step and
+ * each need looked at once). The reducer asks after every event of a flow whose `onFailure` is
+ * `continue` once a step failed; asking `blockedBy` of each step walked the graph once per step.
  */
-function blockedSteps(flow: Pick<FlowInstance, 'needs' | 'steps'>): boolean[] {
+export function blockedSteps(flow: Pick<FlowInstance, 'needs' | 'steps'>): boolean[] {
   const mark = new Uint8Array(flow.steps.length);
-  const failed = (i: number): boolean => flow.steps[i]?.status === 'Failed';
+  // The path from the walk's root to the step it is at, with how many of each step's needs it has entered.
+  const path: number[] = [];
+  const entered: number[] = [];
   for (let root = 0; root < mark.length; root++) {
     if (mark[root] !== UNSEEN) continue;
-    mark[root] = OPEN;
-    const stack = [root];
-    while (stack.length > 0) {
-      const index = stack[stack.length - 1] as number;
+    mark[root] = ON_PATH;
+    path.push(root);
+    entered.push(0);
+    while (path.length > 0) {
+      const top = path.length - 1;
+      const index = path[top] as number;
       const needs = flow.needs[index] ?? [];
-      let waiting = false;
-      for (const need of needs) {
-        if (mark[need] !== UNSEEN) continue;
-        mark[need] = OPEN;
-        stack.push(need);
-        waiting = true;
+      const next = needs[entered[top] as number];
+      if (next !== undefined) {
+        entered[top] = (entered[top] as number) + 1;
+        // A need on the path would be a cycle, which a validated definition never has: passed over.
+        if (mark[next] !== UNSEEN) continue;
+        mark[next] = ON_PATH;
+        path.push(next);
+        entered.push(0);
+        continue;
       }
-      if (waiting) continue;
-      // Every need is settled (an OPEN one only in a cycle, which a validated definition never has).
-      mark[index] = needs.some((need) => failed(need) || mark[need] === BLOCKED) ? BLOCKED : CLEAR;
-      stack.pop();
+      mark[index] = needs.some((need) => flow.steps[need]?.status === 'Failed' || mark[need] === BLOCKED) ? BLOCKED : CLEAR;
+      path.pop();
+      entered.pop();
     }
   }
   return Array.from(mark, (m) => m === BLOCKED);

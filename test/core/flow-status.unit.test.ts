@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { NewFlowEvent } from '../../src/core/events.js';
-import { blockedBy, canStillRun, failedStep, type FlowInstance, type FlowStatus } from '../../src/core/flow-state.js';
+import { blockedBy, blockedSteps, canStillRun, failedStep, type FlowInstance, type FlowStatus } from '../../src/core/flow-state.js';
 import { initialFlowState, evolve } from '../../src/core/reducer.js';
 import {
   flowCompleted,
@@ -75,7 +75,7 @@ describe('canStillRun', () => {
     }),
   );
 
-  it('is true exactly when a step runs, or a Pending one needs no Failed step directly or indirectly', () => {
+  it('is true exactly when a step runs, or a Pending one needs no Failed step directly or indirectly (blockedSteps: blockedBy of every step)', () => {
     fc.assert(
       fc.property(graphs, ({ order, needs, statuses }) => {
         // Step order[k] may only need steps placed before it: a DAG whose indexes are not in data order.
@@ -84,7 +84,9 @@ describe('canStillRun', () => {
           needs: needs.map((list, i) => [...new Set(list.filter((j) => (rank.get(j) ?? 0) < (rank.get(i) ?? 0)))]),
           steps: statuses.map((status) => ({ status })) as unknown as FlowInstance['steps'],
         };
-        const expected = flow.steps.some((s, i) => s.status === 'Running' || (s.status === 'Pending' && blockedBy(flow, i).length === 0));
+        const blocked = flow.steps.map((_, i) => blockedBy(flow, i).length > 0);
+        expect(blockedSteps(flow)).toEqual(blocked);
+        const expected = flow.steps.some((s, i) => s.status === 'Running' || (s.status === 'Pending' && !blocked[i]));
         expect(canStillRun(flow)).toBe(expected);
       }),
       { numRuns: 2_000 },
