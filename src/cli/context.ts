@@ -1,6 +1,6 @@
 import type { StepModule } from '../core/definition.js';
 import type { FlowStore } from '../stores/flow-store.js';
-import { loadFlowFile, type LoadedFlowFile } from '../flowfile/index.js';
+import type { LoadedFlowFile } from '../flowfile/index.js';
 import type { CliIo } from './io.js';
 
 /** What every command gets: where to write, and the database location chosen by `--db`. */
@@ -45,7 +45,11 @@ export function builtinSteps(): Promise<Readonly<Record<string, StepModule>>> {
   return builtins;
 }
 
-/** Loads and fully validates a flow file (before any database is touched). */
+/**
+ * Loads and fully validates a flow file (before any database is touched). The reader (YAML, the flow
+ * file schema) is loaded here, so commands that read no flow file do not pay for it.
+ */
 export async function loadFlow(ctx: CommandContext, file: string): Promise<LoadedFlowFile> {
+  const { loadFlowFile } = await import('../flowfile/index.js');
   return loadFlowFile(file, { builtins: await builtinSteps(), cwd: ctx.io.cwd });
 }

@@ -7,22 +7,18 @@ import type { CommandContext } from './context.js';
 import type { CliIo } from './io.js';
 import { resolveBlobDirOption, resolveDbLocation } from './store.js';
 import { resolveWorkDirOption } from './work-root.js';
-import { gcCommand, type GcCommandOptions } from './commands/gc.js';
-import { cachePruneCommand, cacheStatsCommand, parseOlderThan, type CachePruneCommandOptions } from './commands/cache.js';
-import { cancelCommand, type CancelOptions } from './commands/cancel.js';
-import { errorsCommand } from './commands/errors.js';
-import { queueRebuildCommand } from './commands/queue.js';
-import { eventsCommand } from './commands/events.js';
-import { flowsCommand, type FlowsCommandOptions } from './commands/flows.js';
-import { logsCommand, type LogsCommandOptions } from './commands/logs.js';
-import { migrateCommand, type MigrateCommandOptions } from './commands/migrate.js';
-import { resumeCommand, type ResumeOptions } from './commands/resume.js';
-import { retryCommand } from './commands/retry.js';
-import { runCommand, type RunOptions } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
-import { submitCommand, type SubmitOptions } from './commands/submit.js';
-import { workerCommand, type WorkerCommandOptions } from './commands/worker.js';
-import { DEFAULT_UI_HOST, DEFAULT_UI_PORT, uiCommand, type UiCommandOptions } from './commands/ui.js';
+import type { GcCommandOptions } from './commands/gc.js';
+import { parseOlderThan, type CachePruneCommandOptions } from './commands/cache.js';
+import type { CancelOptions } from './commands/cancel.js';
+import type { FlowsCommandOptions } from './commands/flows.js';
+import type { LogsCommandOptions } from './commands/logs.js';
+import type { MigrateCommandOptions } from './commands/migrate.js';
+import type { ResumeOptions } from './commands/resume.js';
+import type { RunOptions } from './commands/run.js';
+import type { SubmitOptions } from './commands/submit.js';
+import type { WorkerCommandOptions } from './commands/worker.js';
+import type { UiCommandOptions } from './commands/ui.js';
+import { DEFAULT_UI_HOST, DEFAULT_UI_PORT } from './ui/defaults.js';
 import { printable } from './render/printable.js';
 
 /** The parsed command line: the program, and the exit code its action left once `parseAsync` returns. */
@@ -89,7 +85,7 @@ export function buildProgram(io: CliIo): Program {
     .option('--concurrency <n>', 'steps of a graph and shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
     .option('--cpus <n>', 'cores shared by the steps that declare resources (default: this machine\'s)', positiveInteger)
     .option('--memory-mb <m>', 'MiB shared by the steps that declare resources (default: this machine\'s memory)', positiveInteger)
-    .action(act((ctx, file: string, opts: RunOptions) => runCommand(ctx, file, opts)));
+    .action(act(async (ctx, file: string, opts: RunOptions) => (await import('./commands/run.js')).runCommand(ctx, file, opts)));
 
   program
     .command('resume')
@@ -101,7 +97,7 @@ export function buildProgram(io: CliIo): Program {
     .option('--concurrency <n>', 'steps of a graph and shards of a mapped step run at the same time by this process (default: the number of cores)', positiveInteger)
     .option('--cpus <n>', 'cores shared by the steps that declare resources (default: this machine\'s)', positiveInteger)
     .option('--memory-mb <m>', 'MiB shared by the steps that declare resources (default: this machine\'s memory)', positiveInteger)
-    .action(act((ctx, flowId: string, opts: ResumeOptions) => resumeCommand(ctx, flowId, opts)));
+    .action(act(async (ctx, flowId: string, opts: ResumeOptions) => (await import('./commands/resume.js')).resumeCommand(ctx, flowId, opts)));
 
   program
     .command('submit')
@@ -110,7 +106,7 @@ export function buildProgram(io: CliIo): Program {
     .option('--json', 'print one JSON document: {flowId, name, status, flowFile}')
     .option('--cache', 'the worker satisfies every step from the step cache when it can')
     .option('--no-cache', 'the worker runs every step, whatever the flow file says about cache')
-    .action(act((ctx, file: string, opts: SubmitOptions) => submitCommand(ctx, file, opts)));
+    .action(act(async (ctx, file: string, opts: SubmitOptions) => (await import('./commands/submit.js')).submitCommand(ctx, file, opts)));
 
   program
     .command('worker')
@@ -125,7 +121,7 @@ export function buildProgram(io: CliIo): Program {
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://<host>:<port>/metrics (0: any free port, printed on stderr)', tcpPort)
     .option('--json', 'print one JSON line per flow: {flowId, outcome, status, flowFingerprint, failedStep, error}')
     .option('-q, --quiet', 'no start-up line')
-    .action(act((ctx, opts: WorkerCommandOptions) => workerCommand(ctx, opts)));
+    .action(act(async (ctx, opts: WorkerCommandOptions) => (await import('./commands/worker.js')).workerCommand(ctx, opts)));
 
   program
     .command('cancel')
@@ -133,7 +129,7 @@ export function buildProgram(io: CliIo): Program {
     .argument('<flowId>')
     .option('--reason <text>', 'why, kept in the FlowCancelled event')
     .option('--json', 'print one JSON document: {flowId, status, reason, version}')
-    .action(act((ctx, flowId: string, opts: CancelOptions) => cancelCommand(ctx, flowId, opts)));
+    .action(act(async (ctx, flowId: string, opts: CancelOptions) => (await import('./commands/cancel.js')).cancelCommand(ctx, flowId, opts)));
 
   program
     .command('queue')
@@ -142,14 +138,14 @@ export function buildProgram(io: CliIo): Program {
     .description('recompute the flow queue from the event log (all flows, or one); leases are kept')
     .argument('[flowId]')
     .option('--json', 'print one JSON document: {rebuilt, flowId}')
-    .action(act((ctx, flowId: string | undefined, opts: { json?: boolean }) => queueRebuildCommand(ctx, flowId, opts)));
+    .action(act(async (ctx, flowId: string | undefined, opts: { json?: boolean }) => (await import('./commands/queue.js')).queueRebuildCommand(ctx, flowId, opts)));
 
   const cache = program.command('cache').description('the step cache: reuse of finished steps across flows (docs/cache.md)');
   cache
     .command('stats')
     .description('cache hits, cache entries, and the bytes of the artifacts the entries name')
     .option('--json', 'print one JSON document: {hits, entries, artifactBytes}')
-    .action(act((ctx, opts: { json?: boolean }) => cacheStatsCommand(ctx, opts)));
+    .action(act(async (ctx, opts: { json?: boolean }) => (await import('./commands/cache.js')).cacheStatsCommand(ctx, opts)));
   cache
     .command('prune')
     .description('drop cache entries (the event log and the artifacts are never touched)')
@@ -157,7 +153,7 @@ export function buildProgram(io: CliIo): Program {
     .option('--step-type <uses>', 'entries of this step type (as written in `uses`)')
     .option('--all', 'every entry (needed when no other filter is given)')
     .option('--json', 'print one JSON document: {deleted, olderThan, stepType}')
-    .action(act((ctx, opts: CachePruneCommandOptions) => cachePruneCommand(ctx, opts)));
+    .action(act(async (ctx, opts: CachePruneCommandOptions) => (await import('./commands/cache.js')).cachePruneCommand(ctx, opts)));
 
   program
     .command('ui')
@@ -165,14 +161,14 @@ export function buildProgram(io: CliIo): Program {
     .option('--port <port>', `port to listen on (default ${DEFAULT_UI_PORT}; 0: any free port)`, tcpPort)
     .option('--host <host>', `address to listen on (default ${DEFAULT_UI_HOST}); away from loopback every request needs the token`)
     .option('--read-only', 'turn the actions (retry, cancel, resume) off')
-    .action(act((ctx, opts: UiCommandOptions) => uiCommand(ctx, opts)));
+    .action(act(async (ctx, opts: UiCommandOptions) => (await import('./commands/ui.js')).uiCommand(ctx, opts)));
 
   program
     .command('gc')
     .description('remove the chunks and file bytes no stored artifact names, and stale partial writes (artifacts and the log are never touched)')
     .option('--dry-run', 'list what would be removed, remove nothing')
     .option('--json', 'print one JSON document: {blobs, tempFiles, dryRun}')
-    .action(act((ctx, opts: GcCommandOptions) => gcCommand(ctx, opts)));
+    .action(act(async (ctx, opts: GcCommandOptions) => (await import('./commands/gc.js')).gcCommand(ctx, opts)));
 
   program
     .command('flows')
@@ -182,21 +178,21 @@ export function buildProgram(io: CliIo): Program {
     .option('--limit <n>', 'at most this many flows (default 50)', positiveInteger)
     .option('--after <flowId>', 'the next page: flows listed after this one (the last id of the previous page)')
     .option('--json', 'print a JSON array of {flowId, name, status, version, lastEventType, createdAt, updatedAt}')
-    .action(act((ctx, opts: FlowsCommandOptions) => flowsCommand(ctx, opts)));
+    .action(act(async (ctx, opts: FlowsCommandOptions) => (await import('./commands/flows.js')).flowsCommand(ctx, opts)));
 
   program
     .command('status')
     .description("show a flow's status, fingerprints, steps and error counts")
     .argument('<flowId>')
     .option('--json', 'print one JSON document: {flowId, status, flowFingerprint, steps, errors}')
-    .action(act((ctx, flowId: string, opts: { json?: boolean }) => statusCommand(ctx, flowId, opts)));
+    .action(act(async (ctx, flowId: string, opts: { json?: boolean }) => (await import('./commands/status.js')).statusCommand(ctx, flowId, opts)));
 
   program
     .command('events')
     .description("show a flow's event log")
     .argument('<flowId>')
     .option('--json', 'print the events as a JSON array')
-    .action(act((ctx, flowId: string, opts: { json?: boolean }) => eventsCommand(ctx, flowId, opts)));
+    .action(act(async (ctx, flowId: string, opts: { json?: boolean }) => (await import('./commands/events.js')).eventsCommand(ctx, flowId, opts)));
 
   program
     .command('errors')
@@ -204,7 +200,7 @@ export function buildProgram(io: CliIo): Program {
     .argument('<flowId>')
     .option('--step <id>', 'only this step')
     .option('--json', 'print a JSON array of {stepId, attemptNumber, errorClass, errorMessage, retryCount, maxRetries, timestamp, details}')
-    .action(act((ctx, flowId: string, opts: { step?: string; json?: boolean }) => errorsCommand(ctx, flowId, opts)));
+    .action(act(async (ctx, flowId: string, opts: { step?: string; json?: boolean }) => (await import('./commands/errors.js')).errorsCommand(ctx, flowId, opts)));
 
   program
     .command('logs')
@@ -213,7 +209,7 @@ export function buildProgram(io: CliIo): Program {
     .argument('<stepId>')
     .option('--attempt <n>', 'this attempt (1-based) instead of the latest one with logs', positiveInteger)
     .option('--json', 'print one JSON document: {flowId, stepId, attempt, logs: [{attempt, shard, stdout, stderr, stdoutText, stderrText}]}')
-    .action(act((ctx, flowId: string, stepId: string, opts: LogsCommandOptions) => logsCommand(ctx, flowId, stepId, opts)));
+    .action(act(async (ctx, flowId: string, stepId: string, opts: LogsCommandOptions) => (await import('./commands/logs.js')).logsCommand(ctx, flowId, stepId, opts)));
 
   program
     .command('retry')
@@ -224,8 +220,8 @@ export function buildProgram(io: CliIo): Program {
     .option('--max-retries <n>', 'retry limit for this decision (default: the limit recorded with the failure)', nonNegativeInteger)
     .option('--json', 'print one JSON document: {flowId, stepId, retryIndex, maxRetries, reason, notBefore}')
     .action(
-      act((ctx, flowId: string, stepId: string, opts: { reason?: string; maxRetries?: number; json?: boolean }) =>
-        retryCommand(ctx, flowId, stepId, opts),
+      act(async (ctx, flowId: string, stepId: string, opts: { reason?: string; maxRetries?: number; json?: boolean }) =>
+        (await import('./commands/retry.js')).retryCommand(ctx, flowId, stepId, opts),
       ),
     );
 
@@ -234,7 +230,7 @@ export function buildProgram(io: CliIo): Program {
     .description('apply (up, the default) or revert (down, with --yes) the database schema; `run` migrates by itself')
     .argument('[direction]', 'up or down')
     .option('--yes', "confirm `migrate down`, which drops chemflow's tables and all their data")
-    .action(act((ctx, direction: string | undefined, opts: MigrateCommandOptions) => migrateCommand(ctx, direction, opts)));
+    .action(act(async (ctx, direction: string | undefined, opts: MigrateCommandOptions) => (await import('./commands/migrate.js')).migrateCommand(ctx, direction, opts)));
 
   return { command: program, exitCode: () => exitCode, json: () => json };
 }

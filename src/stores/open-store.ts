@@ -5,16 +5,22 @@ import { FsBlobStore } from './blobs/fs-blob-store.js';
 import { MemoryBlobStore } from './blobs/memory-blob-store.js';
 import type { FlowStore } from './flow-store.js';
 import { MemoryFlowStore } from './memory-store.js';
-import { PgExecutor } from './pg/pg-executor.js';
 import type { PgExecutorOptions } from './pg/pg-executor-options.js';
 import { claimDataDir } from './pglite/data-dir.js';
-import { PgliteExecutor } from './pglite/pglite-executor.js';
 import { previewDown, type DownPreview } from './sql/down-preview.js';
 import type { SqlExecutor } from './sql/executor.js';
 import { migrate, type MigrateOptions, type MigrateResult, type MigrationDirection } from './sql/migrate.js';
 import { SqlFlowStore } from './sql/sql-flow-store.js';
 import { withRetry } from './sql/transient.js';
 import { storeLocationKind } from './store-location.js';
+
+/**
+ * Each database driver is loaded when a store of its kind is opened, not with this module: a command
+ * on the embedded database does not load `pg`, one on a server does not load PGlite (each is about a
+ * tenth of a second of every CLI start-up).
+ */
+const loadPg = async (options: PgExecutorOptions): Promise<SqlExecutor> => new (await import('./pg/pg-executor.js')).PgExecutor(options);
+const loadPglite = async (dataDir?: string): Promise<SqlExecutor> => (await import('./pglite/pglite-executor.js')).PgliteExecutor.open(dataDir);
 
 /** The embedded database directory used when neither a location nor `DATABASE_URL` is given. */
 export const DEFAULT_STORE_LOCATION = './.chemflow';
@@ -82,7 +88,7 @@ export async function openStore(location?: string, options: OpenStoreOptions = {
  * environment here: `openStore` does that), else batch chunks in the `artifact_chunks` table.
  */
 export async function openPostgresStore(options: PgExecutorOptions, blobOptions: BlobOptions = {}): Promise<SqlFlowStore> {
-  return SqlFlowStore.open(new PgExecutor(options), blobDir(blobOptions));
+  return SqlFlowStore.open(await loadPg(options), blobDir(blobOptions));
 }
 
 /**
@@ -92,7 +98,7 @@ export async function openPostgresStore(options: PgExecutorOptions, blobOptions:
 export async function openPgliteStore(dataDir?: string, options: OpenStoreOptions = {}): Promise<SqlFlowStore> {
   if (dataDir !== undefined) claimDataDir(dataDir, { create: options.create ?? true });
   const blobs = blobDir(options) ?? (dataDir === undefined ? new MemoryBlobStore() : new FsBlobStore(join(dataDir, BLOBS_DIRECTORY)));
-  return SqlFlowStore.open(await PgliteExecutor.open(dataDir), blobs);
+  return SqlFlowStore.open(await loadPglite(dataDir), blobs);
 }
 
 /** The embedded database's blob directory, inside its data directory (`.chemflow/blobs`). */
@@ -148,13 +154,13 @@ export async function previewMigrateDown(location: string | undefined, options: 
 async function openExecutor(location: string, create: boolean): Promise<SqlExecutor> {
   switch (storeLocationKind(location)) {
     case 'postgres':
-      return new PgExecutor({ connectionString: location });
+      return loadPg({ connectionString: location });
     case 'pglite-memory':
-      return PgliteExecutor.open();
+      return loadPglite();
     case 'memory':
       throw new Error('the memory store is not a SQL database'); // callers return a MemoryFlowStore first
     case 'pglite-directory':
       claimDataDir(location, { create });
-      return PgliteExecutor.open(location);
+      return loadPglite(location);
   }
 }

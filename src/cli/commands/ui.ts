@@ -4,6 +4,7 @@ import { writeLine } from '../render/printable.js';
 import { withStore } from '../store.js';
 import { UiActions } from '../ui/actions.js';
 import { isLoopback, newToken } from '../ui/auth.js';
+import { DEFAULT_UI_HOST, DEFAULT_UI_PORT } from '../ui/defaults.js';
 import { startUiServer } from '../ui/server.js';
 
 export interface UiCommandOptions {
@@ -11,9 +12,6 @@ export interface UiCommandOptions {
   host?: string;
   readOnly?: boolean;
 }
-
-export const DEFAULT_UI_PORT = 4173;
-export const DEFAULT_UI_HOST = '127.0.0.1';
 
 /**
  * `chemflow ui`: serves the web dashboard over the store until Ctrl-C or SIGTERM. Prints its address,
