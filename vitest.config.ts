@@ -15,6 +15,10 @@ export default defineConfig({
     // share the two cores among more embedded databases and CLI processes (the e2e files, most of the
     // run's time now, start several at once).
     maxWorkers: 2,
+    // The files of a worker share one module graph instead of importing the sources anew for each
+    // file (70 s of imports in the unit and integration files, 10 s shared; their run 439 → 318 s).
+    // Every file closes its stores and servers and restores the environment variables it sets.
+    isolate: false,
     testTimeout: 90_000,
     hookTimeout: 180_000,
   },
