@@ -29,18 +29,25 @@ const WORKER_ARGS = ['--once', '--concurrency', '2', '--poll-ms', '20', ...SHORT
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The flow fingerprint of `many.yaml` run once, undisturbed, on the memory store in a workspace of its own. */
-async function cleanFingerprint(flow: string): Promise<string> {
-  const clean = await workspace();
-  try {
-    await clean.write('steps/logged.mjs', LOGGED_STEPS);
-    await clean.write('many.yaml', flow);
-    const run = await chemflow(['--db', 'memory', 'run', 'many.yaml', '--json'], { cwd: clean.dir });
-    expect(run.code, run.stderr).toBe(0);
-    return (JSON.parse(run.stdout) as { flowFingerprint: string }).flowFingerprint;
-  } finally {
-    await clean.remove();
-  }
+/** The flow every test crashes its workers on. */
+const FLOW = manyStepsFlow(STEPS);
+let cleanRun: Promise<string> | undefined;
+
+/** The flow fingerprint of `FLOW` run once, undisturbed, on the memory store in a workspace of its own (once per file). */
+function cleanFingerprint(): Promise<string> {
+  cleanRun ??= (async () => {
+    const ws = await workspace();
+    try {
+      await ws.write('steps/logged.mjs', LOGGED_STEPS);
+      await ws.write('many.yaml', FLOW);
+      const run = await chemflow(['--db', 'memory', 'run', 'many.yaml', '--json'], { cwd: ws.dir });
+      expect(run.code, run.stderr).toBe(0);
+      return (JSON.parse(run.stdout) as { flowFingerprint: string }).flowFingerprint;
+    } finally {
+      await ws.remove();
+    }
+  })();
+  return cleanRun;
 }
 
 async function submitMany(ws: Workspace, db: string): Promise<string[]> {
@@ -93,10 +100,9 @@ function randomKills(where: string, database: (ws: Workspace) => Promise<{ db: s
     const ws = await workspace();
     const { db, drop } = await database(ws);
     try {
-      const flow = manyStepsFlow(STEPS);
       await ws.write('steps/logged.mjs', LOGGED_STEPS);
-      await ws.write('many.yaml', flow);
-      const clean = await cleanFingerprint(flow);
+      await ws.write('many.yaml', FLOW);
+      const clean = await cleanFingerprint();
       const flowIds = await submitMany(ws, db);
 
       const delays: number[] = [];
@@ -147,10 +153,9 @@ describeWithPg('crashing workers on PostgreSQL', () => {
     const backends = async (condition: string): Promise<number> =>
       (await adminQuery<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND ${condition}`, [tag]))[0]?.n ?? 0;
     try {
-      const flow = manyStepsFlow(STEPS);
       await ws.write('steps/logged.mjs', LOGGED_STEPS);
-      await ws.write('many.yaml', flow);
-      const clean = await cleanFingerprint(flow);
+      await ws.write('many.yaml', FLOW);
+      const clean = await cleanFingerprint();
       const flowIds = await submitMany(ws, db);
 
       for (let round = 0; round < 3; round++) {
