@@ -28,6 +28,8 @@ export interface BenchOptions {
   submissions: number;
   /** Finished flows bulk-loaded under both versions' workers for the second half of `prequeue`. */
   prequeueHistory: number;
+  /** Flows per round of the worker anatomy (the prequeue section's last part). */
+  anatomyFlows: number;
   /** How many FlowWorkers run side by side in each steps/s row. */
   workerCounts: number[];
   /** Finished-step cache entries bulk-loaded for the step cache lookup (1,000,000 by default). */
@@ -90,6 +92,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     workerCounts: [1, 2, 4],
     // 100,000 finished flows made every pass of the old worker cost ~0.5 s.
     prequeueHistory: quick ? 20_000 : 100_000,
+    anatomyFlows: quick ? 300 : 1_000,
     cacheEntries: quick ? 100_000 : 1_000_000,
     cacheLookups: 1_000,
     // 10 and 20 shards of 1,000: split evenly between 2 workers. Quick: 4 runs in under 2 minutes.

@@ -21,10 +21,12 @@ export interface PrequeueEngine {
       store: object;
       resolve: () => Promise<{ definition: object; retryPolicy?: object }>;
       onEvent?: (event: { type: string }) => void;
-    }) => { run(options: { signal?: AbortSignal }): Promise<unknown[]> };
+    }) => { run(options: { signal?: AbortSignal; untilIdle?: boolean }): Promise<unknown[]> };
   };
   stores: {
     openPostgresStore(options: { connectionString: string; schema: string; applicationName?: string; max?: number }): Promise<{
+      /** Where its statements go (bench/worker-anatomy.ts times them there). */
+      executor: { query(text: string, values?: readonly unknown[]): Promise<unknown[]> };
       close(): Promise<void>;
     }>;
   };

@@ -12,6 +12,7 @@ import { buildPrequeueEngine } from './prequeue-build.js';
 import { openPrequeueMeters } from './prequeue-workers.js';
 import { openWorkerMeters } from './queue-workers.js';
 import { median, sample, type Sample } from './stats.js';
+import { workerAnatomy, type WorkerAnatomy } from './worker-anatomy.js';
 
 export interface PrequeueRow {
   /** 0 for the engine driving one flow at a time, else the number of FlowWorkers. */
@@ -34,6 +35,8 @@ export interface PrequeueResult {
   flowsInLog: { sequential: number; workers: number };
   failedAttempts: number;
   drySamples: number;
+  /** A one-slot worker's flow, statement by statement, against the worker before the queue (bench/worker-anatomy.ts). */
+  anatomy: WorkerAnatomy;
 }
 
 export async function prequeueBench(options: BenchOptions & { root: URL }, log: (line: string) => void): Promise<PrequeueResult> {
@@ -102,6 +105,10 @@ export async function prequeueBench(options: BenchOptions & { root: URL }, log: 
     const drySamples = now.drySamples() + before.drySamples();
     if (failedAttempts > 0) log(`prequeue: ${failedAttempts} attempt(s) failed during worker samples`);
     if (drySamples > 0) log(`prequeue: ran dry in ${drySamples} worker sample(s)`);
+    // Its own schemas, after the meters' are closed: the server's WAL is read around each worker's run.
+    for (const close of closers.splice(0).reverse()) await close();
+    log(`prequeue: worker anatomy, ${options.anatomyFlows.toLocaleString('en-US')} flows per round, ${options.rounds} rounds`);
+    const anatomy = await workerAnatomy(old, { flows: options.anatomyFlows, rounds: options.rounds }, log);
     return {
       commit: old.commit,
       commitC1: sample(first.get('commitC1') ?? []),
@@ -114,6 +121,7 @@ export async function prequeueBench(options: BenchOptions & { root: URL }, log: 
       flowsInLog: before.flowsInLog(),
       failedAttempts,
       drySamples,
+      anatomy,
     };
   } finally {
     for (const close of closers.reverse()) await close().catch((error: unknown) => log(`cleanup failed: ${String(error)}`));

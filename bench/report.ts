@@ -4,6 +4,7 @@ import type { ErrorTimelineResult } from './error-timeline.js';
 import type { UiBenchResult } from './ui.js';
 import type { Comparison, Latency, QueueResult } from './queue.js';
 import type { PrequeueResult, PrequeueRow } from './prequeue.js';
+import type { AnatomySide, WorkerAnatomy } from './worker-anatomy.js';
 import type { ReplayResult } from './replay.js';
 import type { ShardsResult, ShardTimes } from './shards.js';
 import type { NativeResult, PeakRss } from './native.js';
@@ -84,6 +85,22 @@ export interface PrequeueSummary {
   rows: PrequeueRowSummary[];
   /** The worker rows again, with `flows` finished flows under both versions' workers. */
   withHistory: { flows: number; commitC1: number; rows: PrequeueRowSummary[] };
+  /** A one-slot worker's flow, statement by statement, today (`now`) and before the queue; ratios now / before. */
+  anatomy: {
+    flows: number;
+    rounds: number;
+    now: AnatomySideSummary;
+    before: AnatomySideSummary;
+    ratios: { msPerFlow: number; statementMsPerFlow: number; cpuUsPerStep: number; walBytesPerFlow: number };
+  };
+}
+
+export interface AnatomySideSummary {
+  msPerFlow: number;
+  statementMsPerFlow: number;
+  cpuUsPerStep: number;
+  walBytesPerFlow: number;
+  statements: { kind: string; perFlow: number; medianUs: number; msPerFlow: number }[];
 }
 
 export interface PrequeueRowSummary {
@@ -241,6 +258,18 @@ export function summarise({ throughput: t, replay, errorTimeline, queue, prequeu
               commitC1: round(prequeue.withHistory.commitC1.median),
               rows: prequeue.withHistory.rows.map(prequeueRowSummary),
             },
+            anatomy: {
+              flows: prequeue.anatomy.flows,
+              rounds: prequeue.anatomy.rounds,
+              now: anatomySideSummary(prequeue.anatomy.now),
+              before: anatomySideSummary(prequeue.anatomy.before),
+              ratios: {
+                msPerFlow: round(prequeue.anatomy.ratios.msPerFlow),
+                statementMsPerFlow: round(prequeue.anatomy.ratios.statementMsPerFlow),
+                cpuUsPerStep: round(prequeue.anatomy.ratios.cpuUsPerStep),
+                walBytesPerFlow: round(prequeue.anatomy.ratios.walBytesPerFlow),
+              },
+            },
           },
         }),
     ...(c === undefined
@@ -314,6 +343,14 @@ const prequeueRowSummary = (r: PrequeueRow): PrequeueRowSummary => ({
   vsBefore: round(r.vsBefore),
   nowVsCommitC1: round(r.nowVsCommitC1),
   beforeVsCommitC1: round(r.beforeVsCommitC1),
+});
+
+const anatomySideSummary = (a: AnatomySide): AnatomySideSummary => ({
+  msPerFlow: round(a.msPerFlow.median),
+  statementMsPerFlow: round(a.statementMsPerFlow.median),
+  cpuUsPerStep: round(a.cpuUsPerStep.median),
+  walBytesPerFlow: round(a.walBytesPerFlow.median),
+  statements: a.statements.map((c) => ({ kind: c.kind, perFlow: round(c.perFlow), medianUs: round(c.medianUs), msPerFlow: round(c.msPerFlow) })),
 });
 
 const shardTimesSummary = (t: ShardTimes): ShardTimesSummary => ({
@@ -669,10 +706,33 @@ function prequeueTable(p: PrequeueResult): string {
   return [
     table([head(`today vs before the flow queue (${p.commit.slice(0, 7)}), 10-step no-op flows, no history`), ...rowsOf(p.commitC1, p.rows)], right),
     table([head(`the same workers with ${number(p.withHistory.flows)} finished flows in the log`), ...rowsOf(p.withHistory.commitC1, p.withHistory.rows)], right),
+    anatomyTable(p.anatomy),
     `each version in schemas of its own; flows submitted beforehand for the workers (untimed; the old workers' schema got ${number(p.flowsInLog.workers)}); ` +
       `the old worker lists every flow on each pass, today's claims from an index over open flows` +
       `${p.failedAttempts > 0 ? `; ${p.failedAttempts} attempt(s) failed during worker samples` : ''}` +
       `${p.drySamples > 0 ? `; ran dry in ${p.drySamples} worker sample(s): those rates are too low` : ''}`,
+  ].join('\n');
+}
+
+function anatomyTable(a: WorkerAnatomy): string {
+  const side = (name: string, s: AnatomySide): string[][] => [
+    row(`${name}: wall time per flow`, s.msPerFlow, 'ms'),
+    row(`${name}: in statements (call to answer)`, s.statementMsPerFlow, 'ms'),
+    ...s.statements.map((c) => [`${name}: ${c.kind}`, `${round(c.msPerFlow)}`, 'ms', '', `${round(c.perFlow)} per flow, median ${number(round(c.medianUs))} µs`]),
+    row(`${name}: CPU of the worker's process per step`, s.cpuUsPerStep, 'µs'),
+    row(`${name}: WAL per flow`, s.walBytesPerFlow, 'bytes'),
+  ];
+  return [
+    table(
+      [
+        [`a one-slot worker's flow, ${number(a.flows)} flows a round, ${a.rounds} rounds`, 'median', 'unit', 'noise', 'detail'],
+        ...side('today', a.now),
+        ...side('before the queue', a.before),
+      ],
+      [false, true, false, true, false],
+    ),
+    `today / before the queue (medians of per-round ratios): wall time ${round(a.ratios.msPerFlow)} ×, statements ${round(a.ratios.statementMsPerFlow)} ×, ` +
+      `CPU ${round(a.ratios.cpuUsPerStep)} ×, WAL ${round(a.ratios.walBytesPerFlow)} ×`,
   ].join('\n');
 }
 
