@@ -3,8 +3,6 @@ import type { ChunkLimits } from '../core/chunk.js';
 import { decideShard, recordShardAttempt, type AttemptOutcome, type Recorded, type RetryVerdict } from '../core/decide.js';
 import type { FlowDefinition } from '../core/definition.js';
 import { classifyError, LeaseLostError } from '../core/error-class.js';
-import { errorHistory } from '../core/error-history.js';
-import { flowStepEntries } from '../core/flow-steps.js';
 import type { FlowPlan } from '../core/flow-plan.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { BlobStore } from '../stores/blobs/blob-store.js';
@@ -15,7 +13,7 @@ import type { LeaseKeeper, WorkItemLease } from './lease-keeper.js';
 import { shardInputAt } from './batch-shards.js';
 import { sourceShardAt } from './source-split.js';
 import { refusedOutputsFailure } from './refused-outputs.js';
-import { cachedStepsOf } from './step-cache.js';
+import { withFlowViews } from './flow-views.js';
 import { runAttempt } from './step-runner.js';
 import type { StepThreads } from './step-threads.js';
 import type { ResourcePool } from './resource-pool.js';
@@ -127,18 +125,18 @@ async function runShardAttempt(work: ShardWork, lease: WorkItemLease, attempt: n
   const release = work.resources === undefined ? () => undefined : await work.resources.acquire(step.resources, lease.signal);
   const result = await run(
     step,
-    {
-      input: [...slice.input],
-      attempt,
-      flowId: session.flowId,
-      stepId: step.id,
-      baseDir: work.baseDir,
-      errorHistory: errorHistory(session.flow),
-      cachedSteps: cachedStepsOf(session.flow),
-      flowSteps: flowStepEntries(session.flow),
-      shard: { index: slice.index, count: slice.count },
-      ...(work.workRoot === undefined ? {} : { workRoot: work.workRoot }),
-    },
+    withFlowViews(
+      {
+        input: [...slice.input],
+        attempt,
+        flowId: session.flowId,
+        stepId: step.id,
+        baseDir: work.baseDir,
+        shard: { index: slice.index, count: slice.count },
+        ...(work.workRoot === undefined ? {} : { workRoot: work.workRoot }),
+      },
+      session.flow,
+    ),
     { stop: lease.signal, timeoutMs: work.plan.steps[index]?.timeoutMs ?? null },
     { blobs, chunkLimits: work.chunkLimits },
   ).finally(release);

@@ -1,11 +1,9 @@
 import type { StoredArtifact } from '../core/artifact.js';
 import type { AttemptOutcome } from '../core/decide.js';
 import type { StepDefinition } from '../core/definition.js';
-import { errorHistory } from '../core/error-history.js';
-import { flowStepEntries } from '../core/flow-steps.js';
 import type { FlowInstance } from '../core/flow-state.js';
 import type { ShardInput } from '../core/shards.js';
-import { cachedStepsOf } from './step-cache.js';
+import { withFlowViews } from './flow-views.js';
 import { runAttempt, type AttemptIo, type AttemptLimits } from './step-runner.js';
 
 /**
@@ -39,16 +37,7 @@ export async function combineSourceShards(
   const split = step.split;
   if (split === undefined) throw new TypeError(`step "${step.id}" does not split its own work`);
   const combining: StepDefinition = { id: step.id, kind: step.kind, baseParams: step.baseParams, streaming: true, run: (ctx) => split.combine(ctx) };
-  const context = {
-    input: [...merged],
-    attempt: where.attempt,
-    flowId: flow.id,
-    stepId: step.id,
-    baseDir: where.baseDir,
-    errorHistory: errorHistory(flow),
-    cachedSteps: cachedStepsOf(flow),
-    flowSteps: flowStepEntries(flow),
-  };
+  const context = withFlowViews({ input: [...merged], attempt: where.attempt, flowId: flow.id, stepId: step.id, baseDir: where.baseDir }, flow);
   const result = await runAttempt(combining, context, limits, io);
   if (!result.ok) return { outcome: result, outputs: [] };
   return { outcome: { ok: true, outputs: result.outputs.map((a) => a.hash), signals: result.signals }, outputs: result.outputs };

@@ -4,17 +4,18 @@ import { outputNameOf } from '../core/command-inputs.js';
 import { corruptInputFailure, inputHashesOf, slotAt, type AttemptOutcome } from '../core/decide.js';
 import { isChain } from '../core/step-graph.js';
 import type { FlowPlan } from '../core/flow-plan.js';
-import type { FlowDefinition } from '../core/definition.js';
-import { errorHistory } from '../core/error-history.js';
-import { flowStepEntries } from '../core/flow-steps.js';
+import { isStepCached, type FlowDefinition } from '../core/definition.js';
 import { ArtifactIntegrityError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
 import type { FlowSession } from './flow-session.js';
-import { boundedHook, cacheEntryFor, cachedStepsOf, planStepCache, type StepCachePlan } from './step-cache.js';
+import { boundedHook, cacheEntryFor, planStepCache, type StepCachePlan } from './step-cache.js';
+import { withFlowViews } from './flow-views.js';
 import { AttemptEndedError, runAttempt, type AttemptContext } from './step-runner.js';
 import type { StepThreads } from './step-threads.js';
 import type { ResourcePool } from './resource-pool.js';
+
+const NOT_CACHED: StepCachePlan = Object.freeze({ key: null, hit: null });
 
 /** What one attempt produced: its outcome as `recordAttempt` takes it, and the artifacts to store. */
 export interface AttemptRun {
@@ -57,14 +58,16 @@ export async function runStepAttempt(
   // One time budget for all the step's code runs in this attempt: its cacheKey hook, then `run`.
   const timeoutMs = plan.steps[index]?.timeoutMs ?? null;
   const hookStarted = Date.now();
-  let cache: StepCachePlan;
-  try {
-    const callHook = boundedHook(io.threads, { stop, timeoutMs }, { flowId: session.flowId, attempt });
-    cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion, callHook });
-  } catch (error) {
-    if (!(error instanceof AttemptEndedError)) throw error;
-    return { outcome: { ok: false, error: error.failure, signals: [] }, outputs: [], cacheEntry: undefined, corruptInput: false };
-  }
+  let cache: StepCachePlan = NOT_CACHED;
+  // A step without the cache on has no key to compute and no entry to look up.
+  if (isStepCached(step))
+    try {
+      const callHook = boundedHook(io.threads, { stop, timeoutMs }, { flowId: session.flowId, attempt });
+      cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion, callHook });
+    } catch (error) {
+      if (!(error instanceof AttemptEndedError)) throw error;
+      return { outcome: { ok: false, error: error.failure, signals: [] }, outputs: [], cacheEntry: undefined, corruptInput: false };
+    }
   const hookMs = step.cache?.cacheKey === undefined ? 0 : Date.now() - hookStarted;
   if (cache.hit !== null) {
     for (const artifact of cache.hit.artifacts) session.artifacts.set(artifact.hash, artifact);
@@ -81,16 +84,10 @@ export async function runStepAttempt(
   }
   const inputNames = namedInputsOf(session, index, input);
   // Optional members set after, not spread in: a literal with spreads in it is built on V8's slow path.
-  const context: { -readonly [K in keyof AttemptContext]: AttemptContext[K] } = {
-    input,
-    attempt,
-    flowId: session.flowId,
-    stepId: step.id,
-    baseDir: io.baseDir,
-    errorHistory: errorHistory(session.flow),
-    cachedSteps: cachedStepsOf(session.flow),
-    flowSteps: flowStepEntries(session.flow),
-  };
+  const context: { -readonly [K in keyof AttemptContext]: AttemptContext[K] } = withFlowViews(
+    { input, attempt, flowId: session.flowId, stepId: step.id, baseDir: io.baseDir },
+    session.flow,
+  );
   if (Object.keys(inputNames).length > 0) context.inputNames = inputNames;
   if (io.workRoot !== undefined) context.workRoot = io.workRoot;
   // In a thread when it can: a long synchronous step (RDKit) then never stalls the heartbeat that keeps

@@ -137,5 +137,7 @@ export async function planStepCache(
 
 /** `StepContext.cachedSteps` for a step about to run: the flow's steps taken from the cache so far. */
 export function cachedStepsOf(flow: FlowInstance): CachedStepEntry[] {
-  return flow.steps.flatMap((s) => (s.cachedFrom === null ? [] : [{ stepId: s.stepId, cachedFrom: { ...s.cachedFrom } }]));
+  const cached: CachedStepEntry[] = [];
+  for (const s of flow.steps) if (s.cachedFrom !== null) cached.push({ stepId: s.stepId, cachedFrom: { ...s.cachedFrom } });
+  return cached;
 }

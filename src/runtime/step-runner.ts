@@ -106,9 +106,9 @@ export async function runAttempt(
   // Where file inputs are copied for the step to read (`FileInput.path()`): made on first use only.
   let workDir: Promise<string> | undefined;
   const attemptDir = (): Promise<string> => (workDir ??= mkdtemp(join(tmpdir(), 'chemflow-attempt-')));
-  const { inputNames, ...given } = context;
+  const inputNames = context.inputNames;
   // Object.assign, not a spread followed by more properties: V8 clones through its slow path then.
-  const ctx: StepContext = withLazySignal(Object.assign({}, given, {
+  const ctx: StepContext = withLazySignal(Object.assign(attemptView(context), {
     input: [],
     inputs: {},
     batch: (kind, options) => {
@@ -203,6 +203,31 @@ export async function runAttempt(
 }
 
 /** `target` with a `signal` property made by `signal()` when first read (an AbortController per attempt costs, and few steps read it). */
+/**
+ * The fields of a step's context that its attempt gives, the views of the whole flow read through
+ * rather than copied: one the step never reads is never built (see `withFlowViews`).
+ */
+function attemptView(context: AttemptContext): Omit<AttemptContext, 'input' | 'inputNames'> {
+  const view: { -readonly [K in keyof Omit<AttemptContext, 'input' | 'inputNames'>]: AttemptContext[K] } = {
+    attempt: context.attempt,
+    flowId: context.flowId,
+    stepId: context.stepId,
+    baseDir: context.baseDir,
+    get errorHistory() {
+      return context.errorHistory;
+    },
+    get cachedSteps() {
+      return context.cachedSteps;
+    },
+    get flowSteps() {
+      return context.flowSteps;
+    },
+  };
+  if (context.workRoot !== undefined) view.workRoot = context.workRoot;
+  if (context.shard !== undefined) view.shard = context.shard;
+  return view;
+}
+
 function withLazySignal<T extends object>(target: T, signal: () => AbortSignal): T & { readonly signal: AbortSignal } {
   return Object.defineProperty(target, 'signal', { enumerable: true, get: signal }) as T & { readonly signal: AbortSignal };
 }
