@@ -129,7 +129,7 @@ export function flowGraph(steps: readonly StepLinks[]): FlowGraph {
   if (problems.length > 0) throw new InvalidDefinitionError(problems.map((p) => p.message).join('; '));
   const indexOf = new Map(steps.map((s, i) => [s.id, i]));
   const needs = steps.map((_, index) => declaredNeeds(steps, index).map((id) => indexOf.get(id) as number));
-  const dependents = steps.map((_, index) => steps.flatMap((__, other) => (needs[other]?.includes(index) ? [other] : [])));
+  const dependents = dependentsOf(needs);
   const order = topologicalOrder(needs);
   if (order === null) throw new InvalidDefinitionError('the steps form a cycle');
   return { needs, dependents, order };
@@ -137,23 +137,72 @@ export function flowGraph(steps: readonly StepLinks[]): FlowGraph {
 
 /**
  * Each step after every step it needs; among steps free to go, the earlier in the definition first
- * (Kahn's algorithm). Null when the needs hold a cycle (or an index out of range).
+ * (Kahn's algorithm, the free steps kept in a heap: linear in the links, not quadratic in the steps).
+ * Null when the needs hold a cycle (or an index out of range).
  */
 export function topologicalOrder(needs: readonly (readonly number[])[]): number[] | null {
   if (needs.some((list) => list.some((i) => !Number.isInteger(i) || i < 0 || i >= needs.length))) return null;
   const waiting = needs.map((list) => new Set(list).size);
-  const done = new Set<number>();
+  const dependents = dependentsOf(needs);
+  const free = new MinHeap();
+  waiting.forEach((count, index) => {
+    if (count === 0) free.push(index);
+  });
   const order: number[] = [];
-  while (order.length < needs.length) {
-    const next = waiting.findIndex((count, index) => count === 0 && !done.has(index));
-    if (next === -1) return null;
-    done.add(next);
+  for (let next = free.pop(); next !== undefined; next = free.pop()) {
     order.push(next);
-    needs.forEach((list, index) => {
-      if (list.includes(next)) waiting[index] = (waiting[index] as number) - 1;
-    });
+    for (const dependent of dependents[next] ?? []) {
+      const left = (waiting[dependent] as number) - 1;
+      waiting[dependent] = left;
+      if (left === 0) free.push(dependent);
+    }
   }
-  return order;
+  return order.length === needs.length ? order : null;
+}
+
+/** For each step, the steps that need it, in definition order (each once). */
+export function dependentsOf(needs: readonly (readonly number[])[]): number[][] {
+  const dependents: number[][] = needs.map(() => []);
+  needs.forEach((list, index) => {
+    for (const need of new Set(list)) dependents[need]?.push(index);
+  });
+  return dependents;
+}
+
+/** The smallest number first: the free steps of `topologicalOrder`. */
+class MinHeap {
+  private readonly items: number[] = [];
+
+  push(value: number): void {
+    const items = this.items;
+    let at = items.push(value) - 1;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if ((items[parent] as number) <= value) break;
+      items[at] = items[parent] as number;
+      at = parent;
+    }
+    items[at] = value;
+  }
+
+  pop(): number | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || last === undefined) return top;
+    let at = 0;
+    for (;;) {
+      const left = 2 * at + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child = right < items.length && (items[right] as number) < (items[left] as number) ? right : left;
+      if ((items[child] as number) >= last) break;
+      items[at] = items[child] as number;
+      at = child;
+    }
+    items[at] = last;
+    return top;
+  }
 }
 
 /** The needs of a flow of `count` steps written as a list, as every log before graphs: each step needs the one before it. */
