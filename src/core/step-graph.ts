@@ -210,10 +210,21 @@ export function chainNeeds(count: number): number[][] {
   return Array.from({ length: count }, (_, i) => (i === 0 ? [] : [i - 1]));
 }
 
-/** Whether `needs` are the list's (`chainNeeds`): then a log need not record them. */
+/**
+ * Whether `needs` are the list's (`chainNeeds`): then a log need not record them. Asked several times
+ * per step of a flow whose needs never change, so the answer is kept per needs array (the arrays are
+ * never changed in place: every state of a flow shares its first one).
+ */
 export function isChain(needs: readonly (readonly number[])[]): boolean {
-  return needs.every((list, i) => (i === 0 ? list.length === 0 : list.length === 1 && list[0] === i - 1));
+  let chain = CHAINS.get(needs);
+  if (chain === undefined) {
+    chain = needs.every((list, i) => (i === 0 ? list.length === 0 : list.length === 1 && list[0] === i - 1));
+    CHAINS.set(needs, chain);
+  }
+  return chain;
 }
+
+const CHAINS = new WeakMap<readonly (readonly number[])[], boolean>();
 
 /** The steps `index` needs, directly or through others. */
 export function upstreamIndexes(needs: readonly (readonly number[])[], index: number): Set<number> {
