@@ -62,12 +62,36 @@ interface Executor {
   query(text: string, values?: readonly unknown[]): Promise<unknown[]>;
 }
 
+/** The worker's statements of the round being timed, by kind (call to answer, ms). */
+type Timings = Map<StatementKind, number[]>;
+
 /** One version's store, worker and submitter, as the round needs them. */
 interface Version {
-  executor: Executor;
+  /** Where the worker's statements are timed while a round sets it. */
+  timing: { into: Timings | null };
   submit(): Promise<unknown>;
   runUntilIdle(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Times every statement of `executor` into `timing.into` while it is set (once per store: nothing to undo). */
+function timed(executor: Executor): Version['timing'] {
+  const timing: Version['timing'] = { into: null };
+  const query = executor.query.bind(executor);
+  executor.query = async (text, values = []) => {
+    const into = timing.into;
+    if (into === null) return query(text, values);
+    const started = performance.now();
+    try {
+      return await query(text, values);
+    } finally {
+      const kind = statementKind(text, values);
+      const list = into.get(kind) ?? [];
+      list.push(performance.now() - started);
+      into.set(kind, list);
+    }
+  };
+  return timing;
 }
 
 interface Round {
@@ -108,22 +132,8 @@ async function runRound(version: Version, flows: number): Promise<Round> {
       while (left-- > 0) await version.submit();
     }),
   );
-  const byKind = new Map<StatementKind, number[]>();
-  const query = version.executor.query.bind(version.executor);
-  let statementMs = 0;
-  version.executor.query = async (text, values = []) => {
-    const started = performance.now();
-    try {
-      return await query(text, values);
-    } finally {
-      const ms = performance.now() - started;
-      statementMs += ms;
-      const kind = statementKind(text, values);
-      const list = byKind.get(kind) ?? [];
-      list.push(ms);
-      byKind.set(kind, list);
-    }
-  };
+  const byKind: Timings = new Map();
+  version.timing.into = byKind;
   try {
     const wal = await walPosition();
     const cpu = process.cpuUsage();
@@ -133,9 +143,10 @@ async function runRound(version: Version, flows: number): Promise<Round> {
     const used = process.cpuUsage(cpu);
     const walBytes = await walSince(wal);
     if (ran !== flows) throw new Error(`worker anatomy: the worker ran ${ran} flows, ${flows} were submitted`);
+    const statementMs = [...byKind.values()].flat().reduce((a, b) => a + b, 0);
     return { ms, statementMs, cpuUs: used.user + used.system, walBytes, byKind };
   } finally {
-    version.executor.query = query;
+    version.timing.into = null;
   }
 }
 
@@ -146,7 +157,7 @@ async function openToday(): Promise<Version> {
   const engine = new FlowEngine({ store: submitStore, retryPolicy: RETRY_AT_ONCE });
   const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition: noopFlow, retryPolicy: RETRY_AT_ONCE }) });
   return {
-    executor: store.executor,
+    timing: timed(store.executor),
     submit: () => engine.startFlow(noopFlow),
     runUntilIdle: async () => (await worker.run({ untilIdle: true })).filter((o) => o.kind === 'completed').length,
     close: async () => {
@@ -168,7 +179,7 @@ async function openBefore(old: PrequeueEngine): Promise<Version> {
   const engine = new old.index.FlowEngine({ store: submitStore, retryPolicy: RETRY_AT_ONCE });
   const worker = new old.index.FlowWorker({ store, resolve: () => Promise.resolve({ definition: flow, retryPolicy: RETRY_AT_ONCE }) });
   return {
-    executor: store.executor,
+    timing: timed(store.executor),
     submit: () => engine.startFlow(flow),
     runUntilIdle: async () => (await worker.run({ untilIdle: true })).filter((o) => (o as { kind?: string }).kind === 'completed').length,
     close: async () => {

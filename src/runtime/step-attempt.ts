@@ -4,7 +4,7 @@ import { outputNameOf } from '../core/command-inputs.js';
 import { corruptInputFailure, inputHashesOf, slotAt, type AttemptOutcome } from '../core/decide.js';
 import { isChain } from '../core/step-graph.js';
 import type { FlowPlan } from '../core/flow-plan.js';
-import { isStepCached, type FlowDefinition } from '../core/definition.js';
+import type { FlowDefinition } from '../core/definition.js';
 import { ArtifactIntegrityError } from '../core/errors.js';
 import type { FlowStore } from '../stores/flow-store.js';
 import type { CacheEntryInput } from '../stores/step-cache-index.js';
@@ -14,8 +14,6 @@ import { withFlowViews } from './flow-views.js';
 import { AttemptEndedError, runAttempt, type AttemptContext } from './step-runner.js';
 import type { StepThreads } from './step-threads.js';
 import type { ResourcePool } from './resource-pool.js';
-
-const NOT_CACHED: StepCachePlan = Object.freeze({ key: null, hit: null });
 
 /** What one attempt produced: its outcome as `recordAttempt` takes it, and the artifacts to store. */
 export interface AttemptRun {
@@ -58,16 +56,14 @@ export async function runStepAttempt(
   // One time budget for all the step's code runs in this attempt: its cacheKey hook, then `run`.
   const timeoutMs = plan.steps[index]?.timeoutMs ?? null;
   const hookStarted = Date.now();
-  let cache: StepCachePlan = NOT_CACHED;
-  // A step without the cache on has no key to compute and no entry to look up.
-  if (isStepCached(step))
-    try {
-      const callHook = boundedHook(io.threads, { stop, timeoutMs }, { flowId: session.flowId, attempt });
-      cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion, callHook });
-    } catch (error) {
-      if (!(error instanceof AttemptEndedError)) throw error;
-      return { outcome: { ok: false, error: error.failure, signals: [] }, outputs: [], cacheEntry: undefined, corruptInput: false };
-    }
+  let cache: StepCachePlan;
+  try {
+    const callHook = boundedHook(io.threads, { stop, timeoutMs }, { flowId: session.flowId, attempt });
+    cache = await planStepCache(io.store, step, session.flow, index, { baseDir: io.baseDir, engineVersion: plan.engineVersion, callHook });
+  } catch (error) {
+    if (!(error instanceof AttemptEndedError)) throw error;
+    return { outcome: { ok: false, error: error.failure, signals: [] }, outputs: [], cacheEntry: undefined, corruptInput: false };
+  }
   const hookMs = step.cache?.cacheKey === undefined ? 0 : Date.now() - hookStarted;
   if (cache.hit !== null) {
     for (const artifact of cache.hit.artifacts) session.artifacts.set(artifact.hash, artifact);

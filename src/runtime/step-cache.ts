@@ -131,6 +131,8 @@ export async function planStepCache(
   index: number,
   options: CacheKeyOptions,
 ): Promise<StepCachePlan> {
+  // Most steps have the cache off: no input hashes to gather, no key to compute.
+  if (!isStepCached(step)) return { key: null, hit: null };
   const key = await cacheKeyFor(step, inputHashesOf(flow, index), options);
   return { key, hit: key === null ? null : await findCached(store, key) };
 }
