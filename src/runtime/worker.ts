@@ -180,7 +180,13 @@ export class FlowWorker {
     };
     this.wake = wakeUp;
     signal.addEventListener('abort', wakeUp, { once: true });
-    const unsubscribe = await this.subscribe(signal);
+    // Listening needs a connection of its own: the first claims go meanwhile, and the loop sleeps only
+    // after a claim that started once it listened (a flow made claimable before that is then found).
+    let listening = false;
+    const subscription = this.subscribe(signal).then((unsubscribe) => {
+      listening = true;
+      return unsubscribe;
+    });
     let downSince: number | null = null;
     let failures = 0;
     // A failure no waiting mends: the loop ends, the attempts in flight finish, and `run` rejects with it.
@@ -195,6 +201,7 @@ export class FlowWorker {
     try {
       while (!signal.aborted) {
         wake.pending = false;
+        const listenedBeforeClaim = listening;
         let claimed: ClaimedWorkLeases = { flows: [], items: [] };
         let nextLook = this.pollMs;
         // Every slot taken: only a visit's end (or the stop) gives the loop something to do.
@@ -242,6 +249,10 @@ export class FlowWorker {
             if (wakeAt !== null) nextLook = Math.min(this.pollMs, Math.max(0, wakeAt - this.clock.now()) + 5);
             // Flows due now that this worker passes over (too big for it) must not make it spin.
             if (this.unfitFlows.size > 0 && nextLook <= 5) nextLook = this.pollMs;
+            if (!listenedBeforeClaim) {
+              await subscription;
+              continue;
+            }
           }
         } catch (error) {
           if (!isStoreOutage(error)) {
@@ -266,7 +277,7 @@ export class FlowWorker {
     } finally {
       this.wake = () => undefined;
       signal.removeEventListener('abort', wakeUp);
-      await unsubscribe().catch(() => undefined);
+      await subscription.then((unsubscribe) => unsubscribe()).catch(() => undefined);
       this.leases.close();
     }
     if (fatal !== undefined) throw fatal;

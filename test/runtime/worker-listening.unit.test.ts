@@ -1,0 +1,78 @@
+// A worker listens for wake-ups (NOTIFY on PostgreSQL) on a connection of its own, which takes a while
+// to set up: its first claims do not wait for it, and nothing made claimable meanwhile is slept over.
+import { describe, expect, it } from 'vitest';
+import { defineFlow, FlowEngine, FlowWorker, type WorkerOutcome } from '../../src/index.js';
+import type { FlowStore } from '../../src/stores/flow-store.js';
+import { seedStep, sinkStep } from '../support/demo-flow.js';
+import { engineStores, storeRunner } from '../support/stores.js';
+import { waitUntil } from '../support/wait-until.js';
+
+/** Holds the store's `subscribe` back until `open()`; `started` tells whether the worker asked for it. */
+function gateSubscribe(store: FlowStore): { open(): void; readonly asked: boolean } {
+  let open = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let asked = false;
+  const subscribe = store.subscribe.bind(store);
+  store.subscribe = async (listener) => {
+    asked = true;
+    await gate;
+    return subscribe(listener);
+  };
+  return {
+    open: () => open(),
+    get asked() {
+      return asked;
+    },
+  };
+}
+
+describe.each(engineStores)('a worker setting up its wake-ups on $name', ({ create }) => {
+  const withStore = storeRunner(create);
+  const definition = defineFlow('listening', [seedStep(), sinkStep()]);
+
+  it('claims and runs flows before it listens', async () => {
+    await withStore(async (store) => {
+      const flowId = await new FlowEngine({ store }).startFlow(definition);
+      const gate = gateSubscribe(store);
+      const outcomes: WorkerOutcome[] = [];
+      const stop = new AbortController();
+      const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition }), onOutcome: (o) => outcomes.push(o) });
+      const running = worker.run({ signal: stop.signal });
+      try {
+        await waitUntil(() => outcomes.length > 0, 'the flow to end while the worker could not listen yet', 20_000);
+        expect(gate.asked).toBe(true);
+        expect(outcomes).toMatchObject([{ kind: 'completed', flowId }]);
+      } finally {
+        gate.open();
+        stop.abort();
+        await running;
+      }
+    });
+  });
+
+  it('looks again once it listens, so a flow submitted before then is run without waiting for a poll', async () => {
+    await withStore(async (store) => {
+      const gate = gateSubscribe(store);
+      let claims = 0;
+      const claimWork = store.claimWork.bind(store);
+      store.claimWork = (...args) => ((claims += 1), claimWork(...args));
+      const outcomes: WorkerOutcome[] = [];
+      const stop = new AbortController();
+      // A poll far beyond the wait below: only a look after listening can find the flow in time.
+      const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition }), pollMs: 600_000, onOutcome: (o) => outcomes.push(o) });
+      const running = worker.run({ signal: stop.signal });
+      try {
+        await waitUntil(() => claims > 0, 'the worker\'s first claim', 20_000);
+        // Its wake-up is lost: nobody listens yet.
+        const flowId = await new FlowEngine({ store }).startFlow(definition);
+        gate.open();
+        await waitUntil(() => outcomes.length > 0, 'the flow submitted before the worker listened to be run', 20_000);
+        expect(outcomes).toMatchObject([{ kind: 'completed', flowId }]);
+      } finally {
+        gate.open();
+        stop.abort();
+        await running;
+      }
+    });
+  });
+});
