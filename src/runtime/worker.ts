@@ -249,10 +249,11 @@ export class FlowWorker {
             if (wakeAt !== null) nextLook = Math.min(this.pollMs, Math.max(0, wakeAt - this.clock.now()) + 5);
             // Flows due now that this worker passes over (too big for it) must not make it spin.
             if (this.unfitFlows.size > 0 && nextLook <= 5) nextLook = this.pollMs;
-            if (!listenedBeforeClaim) {
-              await subscription;
-              continue;
-            }
+          }
+          // A flow made claimable before this worker listened woke nobody: look once more before sleeping.
+          if (!full && !listenedBeforeClaim) {
+            await subscription;
+            continue;
           }
         } catch (error) {
           if (!isStoreOutage(error)) {

@@ -75,4 +75,54 @@ describe.each(engineStores)('a worker setting up its wake-ups on $name', ({ crea
       }
     });
   });
+
+  it('looks again once it listens when a slot is free while another flow runs', async () => {
+    await withStore(async (store) => {
+      let release = (): void => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let held: string | undefined;
+      // The first flow's step waits for the test: the worker runs it in one slot and has one more.
+      const holding = defineFlow('holding', [
+        {
+          ...seedStep(),
+          run: async (ctx) => {
+            if (held === undefined || held === ctx.flowId) {
+              held = ctx.flowId;
+              await released;
+            }
+            return seedStep().run(ctx);
+          },
+        },
+      ]);
+      const engine = new FlowEngine({ store });
+      const first = await engine.startFlow(holding);
+      const gate = gateSubscribe(store);
+      let claims = 0;
+      const claimWork = store.claimWork.bind(store);
+      store.claimWork = (...args) => ((claims += 1), claimWork(...args));
+      const outcomes: WorkerOutcome[] = [];
+      const stop = new AbortController();
+      const worker = new FlowWorker({
+        store,
+        concurrency: 2,
+        resolve: () => Promise.resolve({ definition: holding }),
+        pollMs: 600_000,
+        onOutcome: (o) => outcomes.push(o),
+      });
+      const running = worker.run({ signal: stop.signal });
+      try {
+        // The first flow claimed and running, then a claim that found nothing for the free slot.
+        await waitUntil(() => held === first && claims >= 2, 'the first flow to run and a claim for the other slot', 20_000);
+        const second = await engine.startFlow(holding);
+        gate.open();
+        await waitUntil(() => outcomes.length > 0, 'the flow submitted before the worker listened to be run beside the first', 20_000);
+        expect(outcomes).toMatchObject([{ kind: 'completed', flowId: second }]);
+      } finally {
+        release();
+        gate.open();
+        stop.abort();
+        await running;
+      }
+    });
+  });
 });
