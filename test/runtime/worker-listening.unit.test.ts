@@ -1,7 +1,7 @@
 // A worker listens for wake-ups (NOTIFY on PostgreSQL) on a connection of its own, which takes a while
 // to set up: its first claims do not wait for it, and nothing made claimable meanwhile is slept over.
 import { describe, expect, it } from 'vitest';
-import { defineFlow, FlowEngine, FlowWorker, type WorkerOutcome } from '../../src/index.js';
+import { defineFlow, FlowEngine, FlowWorker, type FlowWorkerOptions, type WorkerOutcome } from '../../src/index.js';
 import type { FlowStore } from '../../src/stores/flow-store.js';
 import { seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
@@ -26,6 +26,32 @@ function gateSubscribe(store: FlowStore): { open(): void; readonly asked: boolea
   };
 }
 
+/**
+ * A worker running on `store`, whose `subscribe` is held back until `end()` or `gate.open()`: it counts
+ * its claims and keeps its outcomes; `end()` lets it listen, stops it and waits for it.
+ */
+function gatedWorker(store: FlowStore, options: Omit<FlowWorkerOptions, 'store' | 'onOutcome'>) {
+  const gate = gateSubscribe(store);
+  let claims = 0;
+  const claimWork = store.claimWork.bind(store);
+  store.claimWork = (...args) => ((claims += 1), claimWork(...args));
+  const outcomes: WorkerOutcome[] = [];
+  const stop = new AbortController();
+  const running = new FlowWorker({ ...options, store, onOutcome: (o) => outcomes.push(o) }).run({ signal: stop.signal });
+  return {
+    gate,
+    outcomes,
+    get claims() {
+      return claims;
+    },
+    async end(): Promise<void> {
+      gate.open();
+      stop.abort();
+      await running;
+    },
+  };
+}
+
 describe.each(engineStores)('a worker setting up its wake-ups on $name', ({ create }) => {
   const withStore = storeRunner(create);
   const definition = defineFlow('listening', [seedStep(), sinkStep()]);
@@ -33,45 +59,30 @@ describe.each(engineStores)('a worker setting up its wake-ups on $name', ({ crea
   it('claims and runs flows before it listens', async () => {
     await withStore(async (store) => {
       const flowId = await new FlowEngine({ store }).startFlow(definition);
-      const gate = gateSubscribe(store);
-      const outcomes: WorkerOutcome[] = [];
-      const stop = new AbortController();
-      const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition }), onOutcome: (o) => outcomes.push(o) });
-      const running = worker.run({ signal: stop.signal });
+      const worker = gatedWorker(store, { resolve: () => Promise.resolve({ definition }) });
       try {
-        await waitUntil(() => outcomes.length > 0, 'the flow to end while the worker could not listen yet', 20_000);
-        expect(gate.asked).toBe(true);
-        expect(outcomes).toMatchObject([{ kind: 'completed', flowId }]);
+        await waitUntil(() => worker.outcomes.length > 0, 'the flow to end while the worker could not listen yet', 20_000);
+        expect(worker.gate.asked).toBe(true);
+        expect(worker.outcomes).toMatchObject([{ kind: 'completed', flowId }]);
       } finally {
-        gate.open();
-        stop.abort();
-        await running;
+        await worker.end();
       }
     });
   });
 
   it('looks again once it listens, so a flow submitted before then is run without waiting for a poll', async () => {
     await withStore(async (store) => {
-      const gate = gateSubscribe(store);
-      let claims = 0;
-      const claimWork = store.claimWork.bind(store);
-      store.claimWork = (...args) => ((claims += 1), claimWork(...args));
-      const outcomes: WorkerOutcome[] = [];
-      const stop = new AbortController();
       // A poll far beyond the wait below: only a look after listening can find the flow in time.
-      const worker = new FlowWorker({ store, resolve: () => Promise.resolve({ definition }), pollMs: 600_000, onOutcome: (o) => outcomes.push(o) });
-      const running = worker.run({ signal: stop.signal });
+      const worker = gatedWorker(store, { resolve: () => Promise.resolve({ definition }), pollMs: 600_000 });
       try {
-        await waitUntil(() => claims > 0, 'the worker\'s first claim', 20_000);
+        await waitUntil(() => worker.claims > 0, 'the worker\'s first claim', 20_000);
         // Its wake-up is lost: nobody listens yet.
         const flowId = await new FlowEngine({ store }).startFlow(definition);
-        gate.open();
-        await waitUntil(() => outcomes.length > 0, 'the flow submitted before the worker listened to be run', 20_000);
-        expect(outcomes).toMatchObject([{ kind: 'completed', flowId }]);
+        worker.gate.open();
+        await waitUntil(() => worker.outcomes.length > 0, 'the flow submitted before the worker listened to be run', 20_000);
+        expect(worker.outcomes).toMatchObject([{ kind: 'completed', flowId }]);
       } finally {
-        gate.open();
-        stop.abort();
-        await running;
+        await worker.end();
       }
     });
   });
@@ -96,32 +107,17 @@ describe.each(engineStores)('a worker setting up its wake-ups on $name', ({ crea
       ]);
       const engine = new FlowEngine({ store });
       const first = await engine.startFlow(holding);
-      const gate = gateSubscribe(store);
-      let claims = 0;
-      const claimWork = store.claimWork.bind(store);
-      store.claimWork = (...args) => ((claims += 1), claimWork(...args));
-      const outcomes: WorkerOutcome[] = [];
-      const stop = new AbortController();
-      const worker = new FlowWorker({
-        store,
-        concurrency: 2,
-        resolve: () => Promise.resolve({ definition: holding }),
-        pollMs: 600_000,
-        onOutcome: (o) => outcomes.push(o),
-      });
-      const running = worker.run({ signal: stop.signal });
+      const worker = gatedWorker(store, { concurrency: 2, resolve: () => Promise.resolve({ definition: holding }), pollMs: 600_000 });
       try {
         // The first flow claimed and running, then a claim that found nothing for the free slot.
-        await waitUntil(() => held === first && claims >= 2, 'the first flow to run and a claim for the other slot', 20_000);
+        await waitUntil(() => held === first && worker.claims >= 2, 'the first flow to run and a claim for the other slot', 20_000);
         const second = await engine.startFlow(holding);
-        gate.open();
-        await waitUntil(() => outcomes.length > 0, 'the flow submitted before the worker listened to be run beside the first', 20_000);
-        expect(outcomes).toMatchObject([{ kind: 'completed', flowId: second }]);
+        worker.gate.open();
+        await waitUntil(() => worker.outcomes.length > 0, 'the flow submitted before the worker listened to be run beside the first', 20_000);
+        expect(worker.outcomes).toMatchObject([{ kind: 'completed', flowId: second }]);
       } finally {
         release();
-        gate.open();
-        stop.abort();
-        await running;
+        await worker.end();
       }
     });
   });
