@@ -7,7 +7,7 @@ import { seedStep, sinkStep } from '../support/demo-flow.js';
 import { engineStores, storeRunner } from '../support/stores.js';
 import { waitUntil } from '../support/wait-until.js';
 
-/** Holds the store's `subscribe` back until `open()`; `started` tells whether the worker asked for it. */
+/** Holds the store's `subscribe` back until `open()`; `asked` tells whether the worker asked for it. */
 function gateSubscribe(store: FlowStore): { open(): void; readonly asked: boolean } {
   let open = (): void => undefined;
   const gate = new Promise<void>((resolve) => (open = resolve));
